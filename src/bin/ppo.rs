@@ -1,0 +1,2 @@
+//! The `ppo` command-line tool (to be written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! File formats (to be written).

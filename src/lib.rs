@@ -1,0 +1,56 @@
+//! # `ppo`: Proximal Policy Optimization from scratch
+//!
+//! This crate implements PPO ([Schulman et al., 2017](https://arxiv.org/abs/1707.06347))
+//! with nothing borrowed from a deep-learning framework: dense tensors, a reverse-mode
+//! autodiff tape, orthogonally initialised MLPs, Adam, categorical and Gaussian
+//! distributions, gymnasium's classic-control environments, the rollout buffer with GAE
+//! ([Schulman et al., 2016](https://arxiv.org/abs/1506.02438)), the clipped update and the
+//! training loop. The only dependencies are `rand`, `rand_distr` and `matrixmultiply`.
+//!
+//! ## Reading order
+//!
+//! Each module is one concept, and each builds on the ones before it:
+//!
+//! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
+//! 2. [`gemm`]: matrix multiplication, the one `unsafe` call (into `matrixmultiply`),
+//!    beside the naive triple loop it is tested against.
+//! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
+//!    separate buffers, backward as one reverse loop. Every op's backward sits next to
+//!    its forward.
+//! 4. [`gradcheck`]: central finite differences, used by the tests to check every op.
+//! 5. [`nn`]: `Linear` and `Mlp` layers with PyTorch's orthogonal initialisation.
+//! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
+//!    learning-rate schedules.
+//! 7. [`distributions`]: Categorical (with action masks) and diagonal Gaussian.
+//! 8. [`env`]: the gymnasium-style [`env::Env`] trait, the classic-control suite,
+//!    vectorized environments and normalisation wrappers.
+//! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
+//!    clipped loss, the update and the training loop.
+//! 10. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
+//!     event files, CSV metrics and SVG plots.
+//!
+//! ## Dimension names
+//!
+//! Shapes in doc comments use these letters throughout:
+//!
+//! | letter | meaning |
+//! |---|---|
+//! | `N` | number of parallel environments (`n_envs`) |
+//! | `T` | rollout length per environment (`n_steps`) |
+//! | `B` | batch or minibatch size (rows of a matrix) |
+//! | `O` | observation size |
+//! | `A` | action size: number of discrete actions, or action dimensions |
+//! | `H` | hidden layer width |
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod autodiff;
+pub mod distributions;
+pub mod env;
+pub mod gemm;
+pub mod gradcheck;
+pub mod io;
+pub mod nn;
+pub mod optim;
+pub mod ppo;
+pub mod tensor;

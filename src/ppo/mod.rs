@@ -1,0 +1,1 @@
+//! The PPO algorithm (to be written).
