@@ -43,6 +43,8 @@
 //! | `H` | hidden layer width |
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+// Numeric kernels index several buffers with one loop variable; that reads like the math.
+#![allow(clippy::needless_range_loop)]
 
 pub mod autodiff;
 pub mod distributions;
