@@ -1,1 +1,258 @@
-//! (to be written)
+//! Action distributions: Categorical for discrete actions, diagonal Gaussian for
+//! continuous ones.
+//!
+//! Each has two faces. For **acting**, plain functions on slices sample, score and take
+//! the mode of one row of network outputs, with no tape and no allocation. For the
+//! **update**, functions record the log-probability and entropy on a
+//! [`Tape`] so their gradients reach the network.
+//!
+//! ## Categorical (`torch.distributions.Categorical(logits=…)`)
+//!
+//! `log π(a|s) = log_softmax(logits)[a]`, `H = −Σ_a π(a) log π(a)`. Invalid-action
+//! masking ([Huang & Ontañón, 2020](https://arxiv.org/abs/2006.14171)) replaces the
+//! logits of masked actions by [`MASKED_LOGIT`] (−1e8, as CleanRL's `CategoricalMasked`),
+//! so they get probability exactly zero and contribute nothing to the entropy.
+//!
+//! ## Diagonal Gaussian (`torch.distributions.Normal(μ, σ)`, summed over dimensions)
+//!
+//! `log π(a|s) = Σ_d [−(a_d − μ_d)²/(2σ_d²) − log σ_d − ½ log 2π]` and
+//! `H = Σ_d [½ + ½ log 2π + log σ_d]`, with `σ = exp(log_std)` a state-independent
+//! parameter (details 1–3 of the 9 continuous-action details of the 37).
+
+use crate::autodiff::{Tape, Var};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// The logit given to masked-out actions: `exp(−1e8 − max)` is exactly zero in `f32`.
+pub const MASKED_LOGIT: f32 = -1e8;
+
+/// `½ log 2π`.
+pub const HALF_LOG_2PI: f32 = 0.918_938_5;
+
+// ------------------------------------------------------------------ Categorical
+
+/// Numerically stable `log_softmax` of one row of logits, written into `out`.
+pub fn log_softmax_row(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let log_sum = logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = l - max - log_sum;
+    }
+}
+
+/// Samples an action from one row of logits by inverse-CDF on the softmax; returns the
+/// action and its log-probability. `mask` (if given) marks the valid actions.
+pub fn categorical_sample<R: Rng + ?Sized>(logits: &[f32], mask: Option<&[bool]>, rng: &mut R) -> (usize, f32) {
+    let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = masked(logits, mask).map(|l| (l - max).exp()).sum();
+    let u: f32 = rng.random::<f32>() * total;
+    let mut acc = 0.0;
+    let mut choice = None;
+    for (a, l) in masked(logits, mask).enumerate() {
+        let p = (l - max).exp();
+        if p > 0.0 {
+            choice = Some(a); // the last action with nonzero probability absorbs rounding
+            acc += p;
+            if u < acc {
+                break;
+            }
+        }
+    }
+    let a = choice.expect("categorical_sample: no action has nonzero probability");
+    (a, categorical_log_prob(logits, mask, a))
+}
+
+/// `log π(a)` for one row of logits.
+pub fn categorical_log_prob(logits: &[f32], mask: Option<&[bool]>, action: usize) -> f32 {
+    let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = masked(logits, mask).map(|l| (l - max).exp()).sum::<f32>().ln();
+    masked(logits, mask).nth(action).expect("action below the number of logits") - max - log_sum
+}
+
+/// Entropy `−Σ π log π` of one row of logits.
+pub fn categorical_entropy(logits: &[f32], mask: Option<&[bool]>) -> f32 {
+    let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = masked(logits, mask).map(|l| (l - max).exp()).sum::<f32>().ln();
+    -masked(logits, mask)
+        .map(|l| {
+            let logp = l - max - log_sum;
+            logp.exp() * logp
+        })
+        .sum::<f32>()
+}
+
+/// The most probable action (the first on ties): the deterministic policy.
+pub fn categorical_mode(logits: &[f32], mask: Option<&[bool]>) -> usize {
+    let mut best = 0;
+    let mut best_value = f32::NEG_INFINITY;
+    for (a, l) in masked(logits, mask).enumerate() {
+        if l > best_value {
+            best = a;
+            best_value = l;
+        }
+    }
+    best
+}
+
+/// `softmax(logits)` of one row, written into `out`.
+pub fn categorical_probs(logits: &[f32], mask: Option<&[bool]>, out: &mut [f32]) {
+    let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = masked(logits, mask).map(|l| (l - max).exp()).sum();
+    for (o, l) in out.iter_mut().zip(masked(logits, mask)) {
+        *o = (l - max).exp() / total;
+    }
+}
+
+/// The logits with masked-out actions replaced by [`MASKED_LOGIT`].
+fn masked<'a>(logits: &'a [f32], mask: Option<&'a [bool]>) -> impl Iterator<Item = f32> + 'a {
+    logits.iter().enumerate().map(move |(a, &l)| match mask {
+        Some(m) if !m[a] => MASKED_LOGIT,
+        _ => l,
+    })
+}
+
+/// Records `log π(a)` (`B×1`) and the entropy (`B×1`) of categorical distributions with
+/// logits `B×A`, for the actions taken.
+///
+/// `mask_bias`, if given, is a `B×A` constant with 0 for valid actions and
+/// [`MASKED_LOGIT`] for invalid ones, added to the logits. (Adding rather than replacing:
+/// `logit − 1e8` rounds to −1e8 in `f32`, and the masked action's probability is exactly
+/// zero, so the gradient reaching its logit is zero, as with `torch.where`.)
+pub fn categorical_log_prob_entropy(
+    tape: &mut Tape,
+    logits: Var,
+    actions: &[usize],
+    mask_bias: Option<Var>,
+) -> (Var, Var) {
+    let logits = match mask_bias {
+        Some(m) => tape.add(logits, m),
+        None => logits,
+    };
+    let log_p = tape.log_softmax(logits);
+    let log_prob = tape.gather(log_p, actions);
+    let p = tape.exp(log_p);
+    let p_log_p = tape.mul(p, log_p);
+    let neg_entropy = tape.sum_rows(p_log_p);
+    let entropy = tape.neg(neg_entropy);
+    (log_prob, entropy)
+}
+
+// ------------------------------------------------------------------ diagonal Gaussian
+
+/// Samples `a = μ + σ·ε`, `ε ~ N(0, I)`, into `action`; returns `log π(a)`.
+pub fn gaussian_sample<R: Rng + ?Sized>(mean: &[f32], log_std: &[f32], action: &mut [f32], rng: &mut R) -> f32 {
+    for ((a, &m), &ls) in action.iter_mut().zip(mean).zip(log_std) {
+        let eps: f32 = StandardNormal.sample(rng);
+        *a = m + ls.exp() * eps;
+    }
+    gaussian_log_prob(mean, log_std, action)
+}
+
+/// `log π(a) = Σ_d −(a_d − μ_d)²/(2σ_d²) − log σ_d − ½ log 2π`.
+pub fn gaussian_log_prob(mean: &[f32], log_std: &[f32], action: &[f32]) -> f32 {
+    let mut sum = 0.0;
+    for ((&a, &m), &ls) in action.iter().zip(mean).zip(log_std) {
+        let z = (a - m) / ls.exp();
+        sum += -0.5 * z * z - ls - HALF_LOG_2PI;
+    }
+    sum
+}
+
+/// `H = Σ_d ½ + ½ log 2π + log σ_d` (independent of the mean).
+pub fn gaussian_entropy(log_std: &[f32]) -> f32 {
+    log_std.iter().map(|&ls| 0.5 + HALF_LOG_2PI + ls).sum()
+}
+
+/// Records `log π(a)` (`B×1`) of diagonal Gaussians with means `B×A` and a shared
+/// `1×A` log-std, for the constant actions `actions` (`B×A`), and the entropy of each
+/// row (`1×1`, the same for every row since σ does not depend on the state).
+pub fn gaussian_log_prob_entropy(tape: &mut Tape, mean: Var, log_std: Var, actions: Var) -> (Var, Var) {
+    // z = (a − μ) · e^(−log σ)
+    let diff = tape.sub(actions, mean);
+    let neg_log_std = tape.neg(log_std);
+    let inv_std = tape.exp(neg_log_std);
+    let z = tape.mul_row(diff, inv_std);
+    // −½ z² − log σ − ½ log 2π, summed over dimensions
+    let z2 = tape.square(z);
+    let half_z2 = tape.mul_scalar(z2, -0.5);
+    let per_dim = tape.add_row(half_z2, neg_log_std);
+    let per_dim = tape.add_scalar(per_dim, -HALF_LOG_2PI);
+    let log_prob = tape.sum_rows(per_dim);
+    // Σ_d log σ_d + A·(½ + ½ log 2π)
+    let dims = tape.shape(log_std).1 as f32;
+    let sum_log_std = tape.sum(log_std);
+    let entropy = tape.add_scalar(sum_log_std, dims * (0.5 + HALF_LOG_2PI));
+    (log_prob, entropy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn categorical_sampling_frequencies_match_softmax() {
+        let logits = [0.0f32, 1.0, -1.0];
+        let mut probs = [0.0; 3];
+        categorical_probs(&logits, None, &mut probs);
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut counts = [0usize; 3];
+        let n = 200_000;
+        for _ in 0..n {
+            counts[categorical_sample(&logits, None, &mut rng).0] += 1;
+        }
+        for a in 0..3 {
+            let freq = counts[a] as f32 / n as f32;
+            assert!((freq - probs[a]).abs() < 0.005, "action {a}: {freq} vs {}", probs[a]);
+        }
+    }
+
+    #[test]
+    fn masked_actions_are_never_sampled_and_have_no_entropy() {
+        let logits = [5.0f32, 1.0, 3.0];
+        let mask = [false, true, true];
+        let mut rng = StdRng::seed_from_u64(1);
+        for _ in 0..1000 {
+            assert_ne!(categorical_sample(&logits, Some(&mask), &mut rng).0, 0);
+        }
+        let two = categorical_entropy(&[1.0, 3.0], None);
+        assert!((categorical_entropy(&logits, Some(&mask)) - two).abs() < 1e-6);
+        assert_eq!(categorical_mode(&logits, Some(&mask)), 2);
+    }
+
+    #[test]
+    fn tape_and_slice_versions_agree() {
+        let logits = [0.3f32, -1.2, 2.0, 0.1, 0.0, -0.5];
+        let mut tape = Tape::new();
+        let l = tape.input(2, 3, &logits, true);
+        let (lp, ent) = categorical_log_prob_entropy(&mut tape, l, &[2, 0], None);
+        assert!((tape.value(lp)[0] - categorical_log_prob(&logits[..3], None, 2)).abs() < 1e-6);
+        assert!((tape.value(ent)[1] - categorical_entropy(&logits[3..], None)).abs() < 1e-6);
+
+        let (mean, log_std, act) = ([0.5f32, -0.2], [0.1f32, -0.3], [0.7f32, 0.4]);
+        let m = tape.input(1, 2, &mean, true);
+        let s = tape.input(1, 2, &log_std, true);
+        let a = tape.input(1, 2, &act, false);
+        let (lp, ent) = gaussian_log_prob_entropy(&mut tape, m, s, a);
+        assert!((tape.value(lp)[0] - gaussian_log_prob(&mean, &log_std, &act)).abs() < 1e-6);
+        assert!((tape.scalar(ent) - gaussian_entropy(&log_std)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gaussian_samples_have_the_right_moments() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mean, log_std) = ([1.0f32], [0.5f32.ln()]);
+        let mut a = [0.0f32];
+        let n = 100_000;
+        let (mut s, mut s2) = (0.0f64, 0.0f64);
+        for _ in 0..n {
+            gaussian_sample(&mean, &log_std, &mut a, &mut rng);
+            s += a[0] as f64;
+            s2 += (a[0] as f64).powi(2);
+        }
+        let m = s / n as f64;
+        let var = s2 / n as f64 - m * m;
+        assert!((m - 1.0).abs() < 0.01 && (var - 0.25).abs() < 0.01, "mean {m} var {var}");
+    }
+}

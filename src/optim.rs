@@ -1,1 +1,195 @@
-//! (to be written)
+//! Optimisation: Adam and AdamW exactly as PyTorch computes them, global-norm gradient
+//! clipping as `clip_grad_norm_`, and a linear schedule.
+//!
+//! ## Adam ([Kingma & Ba, 2015](https://arxiv.org/abs/1412.6980), Algorithm 1), PyTorch's form
+//!
+//! ```text
+//! t  ← t + 1
+//! m  ← lerp(m, g, 1 − β₁)            = β₁·m + (1 − β₁)·g
+//! v  ← β₂·v + (1 − β₂)·g²
+//! p  ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+//! ```
+//!
+//! `ε` is added *outside* the square root and after the bias correction of `v`, which is
+//! what `torch.optim.Adam` does (and what makes PPO's `eps = 1e-5` matter; detail 3 of
+//! the 37). AdamW ([Loshchilov & Hutter, 2019](https://arxiv.org/abs/1711.05101)) first
+//! decays the weights, `p ← p·(1 − lr·λ)`, decoupled from the gradient.
+
+use crate::nn::Param;
+
+/// Settings of [`Adam`]. `Default` is PyTorch's Adam with CleanRL's `eps = 1e-5`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate (changed by the schedule between steps).
+    pub lr: f32,
+    /// β₁, the decay of the gradient's running mean (0.9).
+    pub beta1: f32,
+    /// β₂, the decay of the squared gradient's running mean (0.999).
+    pub beta2: f32,
+    /// ε, added to the denominator outside the square root (CleanRL: 1e-5; PyTorch
+    /// default 1e-8).
+    pub eps: f32,
+    /// Decoupled weight decay λ (AdamW). 0 gives plain Adam; PyTorch's AdamW default is
+    /// 0.01.
+    pub weight_decay: f32,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { lr: 2.5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-5, weight_decay: 0.0 }
+    }
+}
+
+/// Adam (or AdamW when `weight_decay > 0`) over a fixed list of parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adam {
+    /// The settings; `config.lr` may be changed between steps.
+    pub config: AdamConfig,
+    /// Steps taken so far (`t`).
+    pub step: u64,
+    /// First moments, one buffer per parameter.
+    pub m: Vec<Vec<f32>>,
+    /// Second moments, one buffer per parameter.
+    pub v: Vec<Vec<f32>>,
+}
+
+impl Adam {
+    /// Adam for parameters of the given sizes (number of elements each, in the order
+    /// `step` will receive them).
+    pub fn new(config: AdamConfig, sizes: &[usize]) -> Adam {
+        Adam {
+            config,
+            step: 0,
+            m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+        }
+    }
+
+    /// One update of every parameter from its `grad`. The parameters must come in the
+    /// same order and sizes as at construction.
+    pub fn step(&mut self, params: &mut [&mut Param]) {
+        assert_eq!(
+            params.len(),
+            self.m.len(),
+            "Adam built for {} parameters, stepped with {}",
+            self.m.len(),
+            params.len()
+        );
+        self.step += 1;
+        let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
+        // Scalars in f64, as PyTorch computes them in Python before the f32 kernels.
+        let t = self.step as i32;
+        let bias_correction1 = 1.0 - (beta1 as f64).powi(t);
+        let bias_correction2_sqrt = (1.0 - (beta2 as f64).powi(t)).sqrt();
+        let step_size = (lr as f64 / bias_correction1) as f32;
+        let bc2_sqrt = bias_correction2_sqrt as f32;
+        let decay = 1.0 - lr * weight_decay;
+        for (i, p) in params.iter_mut().enumerate() {
+            let (m, v) = (&mut self.m[i], &mut self.v[i]);
+            assert_eq!(m.len(), p.value.len(), "parameter {i} has {} values, Adam expected {}", p.value.len(), m.len());
+            let (value, grad) = (p.value.data_mut(), p.grad.data());
+            for j in 0..value.len() {
+                if weight_decay != 0.0 {
+                    value[j] *= decay;
+                }
+                let g = grad[j];
+                m[j] = lerp(m[j], g, 1.0 - beta1);
+                v[j] = v[j] * beta2 + (1.0 - beta2) * g * g;
+                let denom = v[j].sqrt() / bc2_sqrt + eps;
+                value[j] -= step_size * (m[j] / denom);
+            }
+        }
+    }
+}
+
+/// `torch.lerp(start, end, w)`: `start + w·(end − start)` for `w < 0.5`, and
+/// `end − (end − start)·(1 − w)` otherwise (PyTorch's two forms, for accuracy near 1).
+fn lerp(start: f32, end: f32, w: f32) -> f32 {
+    if w < 0.5 {
+        start + w * (end - start)
+    } else {
+        end - (end - start) * (1.0 - w)
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_`: the L2 norm of all gradients taken together; if it
+/// exceeds `max_norm`, every gradient is multiplied by `max_norm / (norm + 1e-6)`.
+/// Returns the norm *before* clipping (what PyTorch returns, and what is worth logging).
+pub fn clip_grad_norm(params: &mut [&mut Param], max_norm: f32) -> f32 {
+    // PyTorch takes each tensor's norm, then the norm of those norms.
+    let per_param: Vec<f32> = params.iter().map(|p| p.grad.norm()).collect();
+    let total = per_param.iter().map(|&n| n * n).sum::<f32>().sqrt();
+    let coef = (max_norm / (total + 1e-6)).min(1.0);
+    if coef < 1.0 {
+        for p in params.iter_mut() {
+            p.grad.data_mut().iter_mut().for_each(|g| *g *= coef);
+        }
+    }
+    total
+}
+
+/// A value annealed linearly from `start` (progress 0) to `end` (progress 1), as
+/// CleanRL anneals the learning rate: `frac = 1 − (update − 1)/n_updates`,
+/// `lr = frac · lr₀` (SB3's `get_linear_fn` is the same line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearSchedule {
+    /// Value at progress 0.
+    pub start: f32,
+    /// Value at progress 1.
+    pub end: f32,
+}
+
+impl LinearSchedule {
+    /// The value at `progress` in `[0, 1]` (clamped).
+    pub fn at(&self, progress: f64) -> f32 {
+        let p = progress.clamp(0.0, 1.0);
+        (self.start as f64 + (self.end as f64 - self.start as f64) * p) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn first_adam_step_moves_each_weight_by_about_lr() {
+        // With bias correction, step 1 is lr · g/(|g| + ε') ≈ lr · sign(g).
+        let mut p = Param::new(Tensor::from_vec(&[3], vec![1.0, 1.0, 1.0]));
+        p.grad = Tensor::from_vec(&[3], vec![0.5, -2.0, 0.0]);
+        let mut adam = Adam::new(AdamConfig { lr: 0.1, eps: 1e-8, ..AdamConfig::default() }, &[3]);
+        adam.step(&mut [&mut p]);
+        let d = p.value.data();
+        assert!((d[0] - 0.9).abs() < 1e-6 && (d[1] - 1.1).abs() < 1e-6 && d[2] == 1.0, "{d:?}");
+    }
+
+    #[test]
+    fn adamw_decays_weights_even_with_zero_gradient() {
+        let mut p = Param::new(Tensor::from_vec(&[1], vec![2.0]));
+        let mut adam = Adam::new(AdamConfig { lr: 0.1, weight_decay: 0.5, ..AdamConfig::default() }, &[1]);
+        adam.step(&mut [&mut p]);
+        assert!((p.value.data()[0] - 2.0 * (1.0 - 0.05)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn clipping_returns_the_norm_before_and_scales_to_max() {
+        let mut a = Param::new(Tensor::zeros(&[2]));
+        let mut b = Param::new(Tensor::zeros(&[1]));
+        a.grad = Tensor::from_vec(&[2], vec![3.0, 0.0]);
+        b.grad = Tensor::from_vec(&[1], vec![4.0]);
+        let norm = clip_grad_norm(&mut [&mut a, &mut b], 1.0);
+        assert_eq!(norm, 5.0);
+        let after = (a.grad.norm().powi(2) + b.grad.norm().powi(2)).sqrt();
+        assert!((after - 1.0).abs() < 1e-5, "{after}");
+        let norm2 = clip_grad_norm(&mut [&mut a, &mut b], 10.0);
+        assert!((norm2 - after).abs() < 1e-6);
+    }
+
+    #[test]
+    fn linear_schedule_anneals() {
+        let s = LinearSchedule { start: 1.0, end: 0.0 };
+        assert_eq!(s.at(0.0), 1.0);
+        assert_eq!(s.at(0.25), 0.75);
+        assert_eq!(s.at(2.0), 0.0);
+    }
+}
