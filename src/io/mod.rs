@@ -14,6 +14,7 @@
 //! the rest of the crate.
 
 pub mod json;
+pub mod safetensors;
 
 /// Formats a number compactly and so that it parses back to the same `f64`.
 ///
