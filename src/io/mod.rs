@@ -15,6 +15,7 @@
 
 pub mod json;
 pub mod safetensors;
+pub mod tensorboard;
 
 /// Formats a number compactly and so that it parses back to the same `f64`.
 ///

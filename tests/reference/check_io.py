@@ -95,6 +95,23 @@ def check_rust_tensorboard():
             # simple_value is a float32.
             assert value == float(torch.tensor(want_value, dtype=torch.float32)), (tag, value, want_value)
         assert all(math.isfinite(e.wall_time) and e.wall_time > 1.5e9 for e in events)
+    # The compat record reader checks both masked CRC-32Cs of every record.
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
+
+    assert pywrap_tensorflow.crc32c(b"123456789") == 0xE3069283
+    reader = pywrap_tensorflow.PyRecordReader_New(str(files[0]))
+    events = []
+    while True:
+        try:
+            reader.GetNext()
+        except errors.OutOfRangeError:
+            break
+        events.append(event_pb2.Event.FromString(reader.record()))
+    assert events[0].file_version == "brain.Event:2", events[0]
+    assert len(events) == 1 + sum(len(p) for p in expected.values()), len(events)
+    print(f"ok: PyRecordReader_New checks the CRCs of all {len(events)} records; "
+          f"first is file_version {events[0].file_version!r}")
     print(f"ok: EventAccumulator reads {files[0].relative_to(ROOT)}: "
           + ", ".join(f"{t} ({len(acc.Scalars(t))} points)" for t in sorted(tags)))
 
