@@ -1,1 +1,330 @@
-//! Environments (to be written).
+//! Environments: gymnasium's `Env` interface, the classic-control suite, vectorized
+//! environments and the normalisation wrappers PPO uses.
+//!
+//! The shape follows gymnasium (`gymnasium/core.py`): an environment has an observation
+//! [`Space`] and an action [`Space`]; [`Env::reset`] starts an episode and writes its
+//! first observation; [`Env::step`] applies one action and writes the next observation,
+//! returning the reward and the two ways an episode can end: `terminated` (the task's own
+//! end, e.g. the pole fell) and `truncated` (the time limit). PPO bootstraps the value of
+//! a truncated episode but not of a terminated one, so the two are never merged here.
+//!
+//! Unlike gymnasium, observations are written into a caller-owned `&mut [f32]` of length
+//! `O` instead of being returned in a fresh array: the rollout loop reuses one buffer and
+//! allocates nothing per step.
+//!
+//! Every classic-control environment is a transcription of its gymnasium 1.x source
+//! (`gymnasium/envs/classic_control/*.py`) with the same formulas in the same order, so
+//! that a state set from a gymnasium run steps to the same numbers (checked against
+//! recorded fixtures in `tests/env_fixtures.rs`, written by
+//! `tests/reference/make_gym_fixtures.py`). The time limit of each registered id
+//! (gymnasium's `TimeLimit` wrapper) is part of the environment itself here.
+//!
+//! Reading order:
+//! 1. [`spaces`]: [`Space`], [`Action`], [`Actions`] and their validation.
+//! 2. [`cartpole`]: CartPole-v1 and CartPoleContinuous-v1, the reference example.
+//! 3. [`pendulum`], [`acrobot`], [`mountain_car`], [`mountain_car_continuous`].
+//! 4. [`vector`]: the [`VecEnv`] trait, [`VecStep`] buffers and [`SyncVecEnv`], which
+//!    vectorizes any [`Env`].
+//! 5. [`cartpole_vec`]: [`CartPoleVec`], a struct-of-arrays CartPole stepping N
+//!    environments in one tight loop.
+//! 6. [`wrappers`]: [`NormalizeObservation`], [`NormalizeReward`], [`ClipAction`].
+//! 7. [`registry`]: [`make`], [`make_vec`], [`spec`], [`env_ids`].
+//!
+//! # Stepping an ended episode
+//!
+//! gymnasium warns and keeps stepping when `step` is called after `terminated` or
+//! `truncated` ("any further steps are undefined behavior"). Here it is an error,
+//! [`EnvError::NeedsReset`], as is stepping before the first `reset`: an undefined
+//! transition would silently corrupt a rollout. Vectorized environments never hit
+//! this, because they reset an ended environment in the same step.
+//!
+//! # Seeding
+//!
+//! `reset(Some(seed))` reseeds the environment's random number generator
+//! ([`rand::rngs::SmallRng`]) and `reset(None)` continues it, as in gymnasium. The
+//! numbers drawn are not numpy's, so a reset state differs from gymnasium's for the same
+//! seed; the dynamics after it do not. An environment that is reset with `None` before it
+//! was ever seeded draws its seed from the process's hash randomness, as gymnasium draws
+//! fresh entropy.
+//!
+//! ```
+//! use ppo::env::{make, Action, Env};
+//!
+//! let mut env = make("CartPole-v1").unwrap();
+//! let mut obs = vec![0.0f32; env.observation_space().flat_dim()];
+//! env.reset(Some(42), &mut obs);
+//! let step = env.step(Action::Discrete(1), &mut obs).unwrap();
+//! assert_eq!(step.reward, 1.0);
+//! assert!(!step.terminated && !step.truncated);
+//! ```
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::fmt;
+
+pub mod acrobot;
+pub mod cartpole;
+pub mod cartpole_vec;
+pub mod mountain_car;
+pub mod mountain_car_continuous;
+pub mod pendulum;
+pub mod registry;
+pub mod spaces;
+pub mod vector;
+pub mod wrappers;
+
+pub use acrobot::Acrobot;
+pub use cartpole::{CartPole, CartPoleContinuous};
+pub use cartpole_vec::CartPoleVec;
+pub use mountain_car::MountainCar;
+pub use mountain_car_continuous::MountainCarContinuous;
+pub use pendulum::Pendulum;
+pub use registry::{env_ids, make, make_vec, spec, EnvSpec};
+pub use spaces::{Action, Actions, BoxSpace, Space};
+pub use vector::{EpisodeRecord, SyncVecEnv, VecEnv, VecStep};
+pub use wrappers::{ClipAction, NormalizeObservation, NormalizeReward, RunningMeanStd};
+
+/// The outcome of one [`Env::step`], besides the observation written into the caller's
+/// buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Reward for this transition.
+    pub reward: f64,
+    /// The episode reached a terminal state of the task (no bootstrapping past it).
+    pub terminated: bool,
+    /// The episode was cut by the time limit (the value of the next state still counts).
+    pub truncated: bool,
+}
+
+impl Step {
+    /// `terminated || truncated`: the episode is over and the environment needs a reset.
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
+/// A user's mistake when driving an environment: the message says what was wrong and
+/// what is allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvError {
+    /// A discrete action outside `0..n`.
+    InvalidAction {
+        /// The action given.
+        action: usize,
+        /// Number of actions of the `Discrete(n)` space.
+        n: usize,
+    },
+    /// A continuous action containing NaN (out-of-bounds finite or infinite values are
+    /// clipped, NaN has no nearest bound).
+    NanAction {
+        /// Flat index of the NaN component in the action slice.
+        index: usize,
+    },
+    /// A discrete action for a continuous space or the other way round.
+    WrongActionKind {
+        /// `"discrete"` or `"continuous"`: what the action space needs.
+        expected: &'static str,
+        /// What was given.
+        got: &'static str,
+    },
+    /// An action slice of the wrong length.
+    WrongActionLength {
+        /// Required length (A for one env, N or N×A for a vector step).
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// `step` was called before the first `reset`, or after the episode ended.
+    NeedsReset,
+    /// [`make`] or [`spec`] got an id that is not registered.
+    UnknownEnv {
+        /// The id given.
+        id: String,
+    },
+    /// A vectorized environment needs at least one environment.
+    NoEnvs,
+    /// The environments given to [`SyncVecEnv`] do not share their spaces.
+    MismatchedSpaces {
+        /// Index of the first environment whose spaces differ from environment 0's.
+        index: usize,
+    },
+    /// Restoring statistics through a wrapper chain that has no wrapper keeping them.
+    NoStatistics {
+        /// `"observation"` or `"return"`.
+        what: &'static str,
+    },
+    /// Restored running statistics have the wrong dimension.
+    StatisticsShape {
+        /// Dimension the wrapper keeps.
+        expected: usize,
+        /// Dimension given.
+        got: usize,
+    },
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvError::InvalidAction { action, n } => write!(
+                f,
+                "invalid discrete action {action}: the action space is Discrete({n}), allowed actions are 0..={}",
+                n.saturating_sub(1)
+            ),
+            EnvError::NanAction { index } => write!(
+                f,
+                "action component {index} is NaN: continuous actions must be numbers (values outside the Box bounds are clipped)"
+            ),
+            EnvError::WrongActionKind { expected, got } => write!(
+                f,
+                "got a {got} action but the action space is {expected}"
+            ),
+            EnvError::WrongActionLength { expected, got } => write!(
+                f,
+                "wrong number of action values: got {got}, expected {expected}"
+            ),
+            EnvError::NeedsReset => write!(
+                f,
+                "step called before reset or after the episode ended (terminated or truncated): call reset first"
+            ),
+            EnvError::UnknownEnv { id } => write!(
+                f,
+                "unknown environment id {id:?}; known ids: {}",
+                registry::env_ids().join(", ")
+            ),
+            EnvError::NoEnvs => write!(f, "a vectorized environment needs at least 1 environment, got 0"),
+            EnvError::MismatchedSpaces { index } => write!(
+                f,
+                "environment {index} has different observation or action spaces from environment 0; all environments of a vector must share them"
+            ),
+            EnvError::NoStatistics { what } => write!(
+                f,
+                "no {what} normalisation wrapper in this environment chain, so there are no {what} statistics to set"
+            ),
+            EnvError::StatisticsShape { expected, got } => write!(
+                f,
+                "running statistics of dimension {got} given, this wrapper keeps dimension {expected}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// The interface every environment implements, in gymnasium's shape
+/// (`gymnasium.Env.reset` / `gymnasium.Env.step`). Implement it for your own
+/// environment and run it through [`SyncVecEnv`] (see `examples/custom_env.rs`).
+pub trait Env {
+    /// The space observations live in; `observation_space().flat_dim()` is O.
+    fn observation_space(&self) -> Space;
+    /// The space actions are taken from.
+    fn action_space(&self) -> Space;
+    /// Starts a new episode and writes its first observation into `obs` (len O).
+    /// `Some(seed)` reseeds the environment's random number generator (gymnasium
+    /// semantics); `None` continues it.
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]);
+    /// Applies `action` and writes the next observation into `obs` (len O). The time
+    /// limit of the registered id is part of the environment: `truncated` is set when
+    /// it is reached. Errors on an invalid action or when the episode has ended.
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError>;
+}
+
+/// A boxed environment is an environment, so `Vec<Box<dyn Env>>` can be vectorized.
+impl<E: Env + ?Sized> Env for Box<E> {
+    fn observation_space(&self) -> Space {
+        (**self).observation_space()
+    }
+    fn action_space(&self) -> Space {
+        (**self).action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        (**self).reset(seed, obs)
+    }
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
+        (**self).step(action, obs)
+    }
+}
+
+/// The random number generator of every built-in environment, seeded as gymnasium seeds
+/// `np_random`: `Some(seed)` reseeds, `None` keeps the current stream (or, if there is
+/// none yet, starts one from the process's hash randomness).
+pub(crate) fn reseed(rng: &mut Option<SmallRng>, seed: Option<u64>) -> &mut SmallRng {
+    match seed {
+        Some(s) => *rng = Some(SmallRng::seed_from_u64(s)),
+        None if rng.is_none() => *rng = Some(SmallRng::seed_from_u64(entropy_seed())),
+        None => {}
+    }
+    rng.as_mut().expect("seeded just above")
+}
+
+/// A seed from std's per-process random hash keys; the crate's `rand` is built without
+/// the OS entropy feature.
+fn entropy_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x9e37_79b9_7f4a_7c15);
+    h.finish()
+}
+
+/// Uniform draw in `[low, high)`, gymnasium's `np_random.uniform(low, high)`.
+#[inline]
+pub(crate) fn uniform(rng: &mut SmallRng, low: f64, high: f64) -> f64 {
+    low + (high - low) * rng.random::<f64>()
+}
+
+/// Checks that an observation buffer has length O. A buffer of the wrong size is a bug in
+/// the calling code, so this panics naming both lengths.
+#[inline]
+pub(crate) fn check_obs_len(obs: &[f32], dim: usize) {
+    assert_eq!(
+        obs.len(),
+        dim,
+        "observation buffer has length {} but the observation size O is {dim}",
+        obs.len()
+    );
+}
+
+/// Episode bookkeeping shared by the built-in environments: gymnasium's `TimeLimit`
+/// step counter plus the "needs reset" flag (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct EpisodeClock {
+    /// Steps taken in the current episode.
+    pub elapsed: usize,
+    /// The registered time limit.
+    pub max_steps: usize,
+    /// True between a reset (or `set_state`) and the step that ends the episode.
+    pub running: bool,
+}
+
+impl EpisodeClock {
+    pub fn new(max_steps: usize) -> EpisodeClock {
+        EpisodeClock {
+            elapsed: 0,
+            max_steps,
+            running: false,
+        }
+    }
+
+    /// Called by `reset`.
+    pub fn start(&mut self) {
+        self.elapsed = 0;
+        self.running = true;
+    }
+
+    /// Called at the top of `step`.
+    pub fn check(&self) -> Result<(), EnvError> {
+        if self.running {
+            Ok(())
+        } else {
+            Err(EnvError::NeedsReset)
+        }
+    }
+
+    /// Called at the end of `step`; returns `truncated`. As gymnasium's `TimeLimit`,
+    /// truncation is reported even when the same step also terminates.
+    pub fn tick(&mut self, terminated: bool) -> bool {
+        self.elapsed += 1;
+        let truncated = self.elapsed >= self.max_steps;
+        self.running = !(terminated || truncated);
+        truncated
+    }
+}

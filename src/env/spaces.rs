@@ -1,0 +1,203 @@
+//! Observation and action spaces, and the action values that go with them
+//! (gymnasium's `spaces.Discrete` and `spaces.Box`, `gymnasium/spaces/`).
+//!
+//! Only what PPO needs: a `Discrete(n)` space of actions `0..n`, and a `Box` of `f32`
+//! values with per-component bounds. Observations are always flattened to a `&[f32]` of
+//! length [`Space::flat_dim`].
+
+use super::EnvError;
+
+/// A space of observations or actions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Space {
+    /// The integers `0..n`.
+    Discrete(usize),
+    /// A box of `f32` vectors with per-component bounds.
+    Box(BoxSpace),
+}
+
+/// `gymnasium.spaces.Box`: every component `i` lies in `[low[i], high[i]]` (bounds may be
+/// infinite). `low` and `high` are flat, of length `shape.iter().product()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoxSpace {
+    /// Lower bound of each component (flat).
+    pub low: Vec<f32>,
+    /// Upper bound of each component (flat).
+    pub high: Vec<f32>,
+    /// The array shape, e.g. `[4]` for CartPole's observation.
+    pub shape: Vec<usize>,
+}
+
+impl BoxSpace {
+    /// A box with the given flat bounds and shape.
+    ///
+    /// # Panics
+    /// If `low` and `high` differ in length from each other or from the shape's product:
+    /// spaces are built by environment code, so this is a bug there.
+    pub fn new(low: Vec<f32>, high: Vec<f32>, shape: Vec<usize>) -> BoxSpace {
+        let n: usize = shape.iter().product();
+        assert!(
+            low.len() == n && high.len() == n,
+            "Box bounds have lengths {} and {} but shape {:?} holds {n} values",
+            low.len(),
+            high.len(),
+            shape
+        );
+        BoxSpace { low, high, shape }
+    }
+
+    /// A one-dimensional box `[low, high]^n`.
+    pub fn uniform(low: f32, high: f32, n: usize) -> BoxSpace {
+        BoxSpace::new(vec![low; n], vec![high; n], vec![n])
+    }
+
+    /// Number of components, the product of the shape.
+    pub fn dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Clips `action` (len `dim()`) into the bounds, component by component, writing
+    /// into `out`. NaN stays NaN (there is no nearest bound), so the environment reports it.
+    pub fn clip_into(&self, action: &[f32], out: &mut [f32]) {
+        for (i, (o, &a)) in out.iter_mut().zip(action).enumerate() {
+            *o = if a < self.low[i] {
+                self.low[i]
+            } else if a > self.high[i] {
+                self.high[i]
+            } else {
+                a
+            };
+        }
+    }
+}
+
+impl Space {
+    /// Length of the flat `f32` vector that holds one element: the product of the shape
+    /// for a `Box`, 1 for `Discrete` (one index).
+    pub fn flat_dim(&self) -> usize {
+        match self {
+            Space::Discrete(_) => 1,
+            Space::Box(b) => b.dim(),
+        }
+    }
+
+    /// For a `Discrete(n)` space `Some(n)`, else `None`. This is the width of a
+    /// categorical policy's logits.
+    pub fn n(&self) -> Option<usize> {
+        match self {
+            Space::Discrete(n) => Some(*n),
+            Space::Box(_) => None,
+        }
+    }
+
+    /// The box, for a `Box` space.
+    pub fn as_box(&self) -> Option<&BoxSpace> {
+        match self {
+            Space::Box(b) => Some(b),
+            Space::Discrete(_) => None,
+        }
+    }
+
+    /// Checks an action against this space: a discrete action must be in `0..n`, a
+    /// continuous one must have `flat_dim()` components and no NaN. Out-of-bounds
+    /// continuous values are *not* errors; the environment clips them.
+    pub fn check(&self, action: Action<'_>) -> Result<(), EnvError> {
+        match (self, action) {
+            (Space::Discrete(n), Action::Discrete(a)) => {
+                if a < *n {
+                    Ok(())
+                } else {
+                    Err(EnvError::InvalidAction { action: a, n: *n })
+                }
+            }
+            (Space::Box(b), Action::Continuous(a)) => {
+                if a.len() != b.dim() {
+                    return Err(EnvError::WrongActionLength {
+                        expected: b.dim(),
+                        got: a.len(),
+                    });
+                }
+                match a.iter().position(|x| x.is_nan()) {
+                    Some(index) => Err(EnvError::NanAction { index }),
+                    None => Ok(()),
+                }
+            }
+            (Space::Discrete(_), Action::Continuous(_)) => Err(EnvError::WrongActionKind {
+                expected: "discrete",
+                got: "continuous",
+            }),
+            (Space::Box(_), Action::Discrete(_)) => Err(EnvError::WrongActionKind {
+                expected: "continuous",
+                got: "discrete",
+            }),
+        }
+    }
+
+    /// Checks the actions of a vectorized step for `n_envs` environments of this space:
+    /// N discrete actions, or N×A continuous values (row-major), each as [`Space::check`].
+    pub fn check_batch(&self, actions: Actions<'_>, n_envs: usize) -> Result<(), EnvError> {
+        match (self, actions) {
+            (Space::Discrete(n), Actions::Discrete(a)) => {
+                if a.len() != n_envs {
+                    return Err(EnvError::WrongActionLength {
+                        expected: n_envs,
+                        got: a.len(),
+                    });
+                }
+                match a.iter().find(|&&x| x >= *n) {
+                    Some(&action) => Err(EnvError::InvalidAction { action, n: *n }),
+                    None => Ok(()),
+                }
+            }
+            (Space::Box(b), Actions::Continuous(a)) => {
+                if a.len() != n_envs * b.dim() {
+                    return Err(EnvError::WrongActionLength {
+                        expected: n_envs * b.dim(),
+                        got: a.len(),
+                    });
+                }
+                match a.iter().position(|x| x.is_nan()) {
+                    Some(index) => Err(EnvError::NanAction { index }),
+                    None => Ok(()),
+                }
+            }
+            (Space::Discrete(_), Actions::Continuous(_)) => Err(EnvError::WrongActionKind {
+                expected: "discrete",
+                got: "continuous",
+            }),
+            (Space::Box(_), Actions::Discrete(_)) => Err(EnvError::WrongActionKind {
+                expected: "continuous",
+                got: "discrete",
+            }),
+        }
+    }
+}
+
+/// One environment's action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action<'a> {
+    /// An index into a `Discrete(n)` space.
+    Discrete(usize),
+    /// A vector of `Box` components (len A).
+    Continuous(&'a [f32]),
+}
+
+/// The actions of a vectorized step, one per environment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Actions<'a> {
+    /// N indices.
+    Discrete(&'a [usize]),
+    /// N×A values, row-major: environment i's action is `[i*A .. (i+1)*A]`.
+    Continuous(&'a [f32]),
+}
+
+impl<'a> Actions<'a> {
+    /// Environment `i`'s action, for an action size of `a_dim` (ignored when discrete).
+    #[inline]
+    pub fn get(&self, i: usize, a_dim: usize) -> Action<'a> {
+        match *self {
+            Actions::Discrete(a) => Action::Discrete(a[i]),
+            Actions::Continuous(a) => Action::Continuous(&a[i * a_dim..(i + 1) * a_dim]),
+        }
+    }
+}

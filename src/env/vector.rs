@@ -1,0 +1,277 @@
+//! Vectorized environments: N copies of an environment stepped together, with auto-reset
+//! in the same step (gymnasium's `SyncVectorEnv` with `AutoresetMode.SAME_STEP`,
+//! `gymnasium/vector/sync_vector_env.py`) and per-episode statistics (gymnasium's
+//! `RecordEpisodeStatistics`, SB3's `Monitor`).
+//!
+//! When environment i's episode ends in a step, the step reports `terminated[i]` or
+//! `truncated[i]`, copies the last observation of that episode into `final_obs` (PPO
+//! needs it to bootstrap a truncated episode: `r + γ V(final_obs)`), resets the
+//! environment, and puts the new episode's first observation in `obs`. So `obs` is
+//! always what the policy acts on next.
+
+use super::{Action, Actions, Env, EnvError, RunningMeanStd, Space};
+
+/// An episode that ended, as `RecordEpisodeStatistics` reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpisodeRecord {
+    /// Which environment of the vector it ran in.
+    pub env_index: usize,
+    /// Sum of the raw (unnormalised, undiscounted) rewards.
+    pub episode_return: f64,
+    /// Number of steps.
+    pub length: usize,
+}
+
+/// The output buffers of a vectorized step, allocated once and reused: a step allocates
+/// nothing (the `episodes` vector keeps its capacity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VecStep {
+    /// N×O observations to act on next: where an episode ended, the new episode's first.
+    pub obs: Vec<f32>,
+    /// N rewards of this step.
+    pub rewards: Vec<f32>,
+    /// N flags: the episode reached a terminal state.
+    pub terminated: Vec<bool>,
+    /// N flags: the episode hit the time limit.
+    pub truncated: Vec<bool>,
+    /// N×O: row i is the last observation of the episode that ended in env i; only
+    /// valid where `terminated[i] || truncated[i]` (stale elsewhere).
+    pub final_obs: Vec<f32>,
+    /// The episodes that ended in this step, cleared at the start of each step.
+    pub episodes: Vec<EpisodeRecord>,
+}
+
+impl VecStep {
+    /// Zeroed buffers for `n_envs` environments with observations of size `obs_dim`.
+    pub fn new(n_envs: usize, obs_dim: usize) -> VecStep {
+        VecStep {
+            obs: vec![0.0; n_envs * obs_dim],
+            rewards: vec![0.0; n_envs],
+            terminated: vec![false; n_envs],
+            truncated: vec![false; n_envs],
+            final_obs: vec![0.0; n_envs * obs_dim],
+            episodes: Vec::with_capacity(n_envs),
+        }
+    }
+
+    /// Buffers sized for `env`.
+    pub fn for_env(env: &(impl VecEnv + ?Sized)) -> VecStep {
+        VecStep::new(env.num_envs(), env.observation_space().flat_dim())
+    }
+
+    /// `terminated[i] || truncated[i]`.
+    pub fn done(&self, i: usize) -> bool {
+        self.terminated[i] || self.truncated[i]
+    }
+
+    /// Panics unless the buffers fit `n` environments with observations of size `o`:
+    /// buffers of the wrong size are a bug in the calling code.
+    pub(crate) fn check_shape(&self, n: usize, o: usize) {
+        assert!(
+            self.obs.len() == n * o
+                && self.final_obs.len() == n * o
+                && self.rewards.len() == n
+                && self.terminated.len() == n
+                && self.truncated.len() == n,
+            "VecStep buffers have obs {}, final_obs {}, rewards {}, terminated {}, truncated {}; \
+             this vector needs N×O = {n}×{o} and N = {n} (use VecStep::new(N, O))",
+            self.obs.len(),
+            self.final_obs.len(),
+            self.rewards.len(),
+            self.terminated.len(),
+            self.truncated.len()
+        );
+    }
+}
+
+/// N environments stepped together. Implemented by [`SyncVecEnv`] (any [`Env`]),
+/// [`crate::env::CartPoleVec`] and the wrappers, which also expose their running
+/// statistics through the default methods so that a `Box<dyn VecEnv>` chain can be
+/// checkpointed and frozen for evaluation.
+pub trait VecEnv {
+    /// N.
+    fn num_envs(&self) -> usize;
+    /// The observation space of one environment.
+    fn observation_space(&self) -> &Space;
+    /// The action space of one environment.
+    fn action_space(&self) -> &Space;
+    /// Resets every environment and writes the N×O first observations. With
+    /// `Some(seed)` environment i is seeded with `seed + i`.
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]);
+    /// Steps every environment with its action, auto-resetting those whose episode
+    /// ended (see the module docs). Invalid actions are reported before any
+    /// environment is stepped.
+    fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError>;
+
+    /// The observation statistics of a [`crate::env::NormalizeObservation`] in the chain.
+    fn obs_rms(&self) -> Option<&RunningMeanStd> {
+        None
+    }
+    /// Restores the observation statistics (from a checkpoint).
+    fn set_obs_rms(&mut self, _rms: RunningMeanStd) -> Result<(), EnvError> {
+        Err(EnvError::NoStatistics {
+            what: "observation",
+        })
+    }
+    /// The return statistics of a [`crate::env::NormalizeReward`] in the chain.
+    fn return_rms(&self) -> Option<&RunningMeanStd> {
+        None
+    }
+    /// Restores the return statistics (from a checkpoint).
+    fn set_return_rms(&mut self, _rms: RunningMeanStd) -> Result<(), EnvError> {
+        Err(EnvError::NoStatistics { what: "return" })
+    }
+    /// `false` freezes every running statistic in the chain (evaluation); `true` (the
+    /// default) updates them on each step.
+    fn set_training(&mut self, _training: bool) {}
+}
+
+impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
+    fn num_envs(&self) -> usize {
+        (**self).num_envs()
+    }
+    fn observation_space(&self) -> &Space {
+        (**self).observation_space()
+    }
+    fn action_space(&self) -> &Space {
+        (**self).action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        (**self).reset(seed, obs)
+    }
+    fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
+        (**self).step(actions, out)
+    }
+    fn obs_rms(&self) -> Option<&RunningMeanStd> {
+        (**self).obs_rms()
+    }
+    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
+        (**self).set_obs_rms(rms)
+    }
+    fn return_rms(&self) -> Option<&RunningMeanStd> {
+        (**self).return_rms()
+    }
+    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
+        (**self).set_return_rms(rms)
+    }
+    fn set_training(&mut self, training: bool) {
+        (**self).set_training(training)
+    }
+}
+
+/// Vectorizes any [`Env`] by stepping its copies one after the other on this thread
+/// (gymnasium's `SyncVectorEnv`). User environments run through the PPO loop this way.
+pub struct SyncVecEnv<E: Env = Box<dyn Env>> {
+    envs: Vec<E>,
+    observation_space: Space,
+    action_space: Space,
+    obs_dim: usize,
+    act_dim: usize,
+    /// Running return and length of each environment's current episode.
+    episode_returns: Vec<f64>,
+    episode_lengths: Vec<usize>,
+    needs_reset: bool,
+}
+
+impl<E: Env> SyncVecEnv<E> {
+    /// Vectorizes `envs`, which must be at least one and share their spaces.
+    pub fn new(envs: Vec<E>) -> Result<SyncVecEnv<E>, EnvError> {
+        let first = envs.first().ok_or(EnvError::NoEnvs)?;
+        let observation_space = first.observation_space();
+        let action_space = first.action_space();
+        if let Some(index) = envs.iter().position(|e| {
+            e.observation_space() != observation_space || e.action_space() != action_space
+        }) {
+            return Err(EnvError::MismatchedSpaces { index });
+        }
+        let n = envs.len();
+        Ok(SyncVecEnv {
+            obs_dim: observation_space.flat_dim(),
+            act_dim: action_space.flat_dim(),
+            observation_space,
+            action_space,
+            envs,
+            episode_returns: vec![0.0; n],
+            episode_lengths: vec![0; n],
+            needs_reset: true,
+        })
+    }
+
+    /// The environments, e.g. to read their states for rendering.
+    pub fn envs(&self) -> &[E] {
+        &self.envs
+    }
+
+    /// Mutable access to the environments.
+    pub fn envs_mut(&mut self) -> &mut [E] {
+        &mut self.envs
+    }
+}
+
+impl<E: Env> VecEnv for SyncVecEnv<E> {
+    fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+
+    fn observation_space(&self) -> &Space {
+        &self.observation_space
+    }
+
+    fn action_space(&self) -> &Space {
+        &self.action_space
+    }
+
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        let o = self.obs_dim;
+        assert_eq!(
+            obs.len(),
+            self.envs.len() * o,
+            "observation buffer has length {} but N×O is {}×{o}",
+            obs.len(),
+            self.envs.len()
+        );
+        for (i, (env, row)) in self
+            .envs
+            .iter_mut()
+            .zip(obs.chunks_exact_mut(o))
+            .enumerate()
+        {
+            env.reset(seed.map(|s| s.wrapping_add(i as u64)), row);
+        }
+        self.episode_returns.fill(0.0);
+        self.episode_lengths.fill(0);
+        self.needs_reset = false;
+    }
+
+    fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
+        let (n, o) = (self.envs.len(), self.obs_dim);
+        out.check_shape(n, o);
+        self.action_space.check_batch(actions, n)?;
+        if self.needs_reset {
+            return Err(EnvError::NeedsReset);
+        }
+        out.episodes.clear();
+        for i in 0..n {
+            let row = i * o..(i + 1) * o;
+            let action: Action<'_> = actions.get(i, self.act_dim);
+            let step = self.envs[i].step(action, &mut out.obs[row.clone()])?;
+            out.rewards[i] = step.reward as f32;
+            out.terminated[i] = step.terminated;
+            out.truncated[i] = step.truncated;
+            self.episode_returns[i] += step.reward;
+            self.episode_lengths[i] += 1;
+            if step.done() {
+                out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
+                out.episodes.push(EpisodeRecord {
+                    env_index: i,
+                    episode_return: self.episode_returns[i],
+                    length: self.episode_lengths[i],
+                });
+                self.episode_returns[i] = 0.0;
+                self.episode_lengths[i] = 0;
+                self.envs[i].reset(None, &mut out.obs[row]);
+            }
+        }
+        Ok(())
+    }
+}
