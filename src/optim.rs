@@ -68,13 +68,12 @@ impl Adam {
     /// One update of every parameter from its `grad`. The parameters must come in the
     /// same order and sizes as at construction.
     pub fn step(&mut self, params: &mut [&mut Param]) {
-        assert_eq!(
-            params.len(),
-            self.m.len(),
-            "Adam built for {} parameters, stepped with {}",
-            self.m.len(),
-            params.len()
-        );
+        self.step_iter(params.iter_mut().map(|p| &mut **p));
+    }
+
+    /// [`step`](Adam::step) over an iterator of parameters (no slice to build, so no
+    /// allocation in the training loop).
+    pub fn step_iter<'a>(&mut self, params: impl IntoIterator<Item = &'a mut Param>) {
         self.step += 1;
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
         // Scalars in f64, as PyTorch computes them in Python before the f32 kernels.
@@ -84,7 +83,10 @@ impl Adam {
         let step_size = (lr as f64 / bias_correction1) as f32;
         let bc2_sqrt = bias_correction2_sqrt as f32;
         let decay = 1.0 - lr * weight_decay;
-        for (i, p) in params.iter_mut().enumerate() {
+        let mut count = 0;
+        for (i, p) in params.into_iter().enumerate() {
+            count += 1;
+            assert!(i < self.m.len(), "Adam built for {} parameters, stepped with more", self.m.len());
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
             assert_eq!(m.len(), p.value.len(), "parameter {i} has {} values, Adam expected {}", p.value.len(), m.len());
             let (value, grad) = (p.value.data_mut(), p.grad.data());
@@ -99,6 +101,7 @@ impl Adam {
                 value[j] -= step_size * (m[j] / denom);
             }
         }
+        assert_eq!(count, self.m.len(), "Adam built for {} parameters, stepped with {count}", self.m.len());
     }
 }
 
@@ -116,16 +119,30 @@ fn lerp(start: f32, end: f32, w: f32) -> f32 {
 /// exceeds `max_norm`, every gradient is multiplied by `max_norm / (norm + 1e-6)`.
 /// Returns the norm *before* clipping (what PyTorch returns, and what is worth logging).
 pub fn clip_grad_norm(params: &mut [&mut Param], max_norm: f32) -> f32 {
-    // PyTorch takes each tensor's norm, then the norm of those norms.
-    let per_param: Vec<f32> = params.iter().map(|p| p.grad.norm()).collect();
-    let total = per_param.iter().map(|&n| n * n).sum::<f32>().sqrt();
-    let coef = (max_norm / (total + 1e-6)).min(1.0);
+    let total = global_grad_norm(params.iter().map(|p| &**p));
+    let coef = clip_coefficient(total, max_norm);
     if coef < 1.0 {
-        for p in params.iter_mut() {
-            p.grad.data_mut().iter_mut().for_each(|g| *g *= coef);
-        }
+        scale_grads(params.iter_mut().map(|p| &mut **p), coef);
     }
     total
+}
+
+/// The L2 norm of all gradients together. PyTorch takes each tensor's norm, then the
+/// norm of those norms; so do we.
+pub fn global_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32 {
+    params.into_iter().map(|p| p.grad.norm().powi(2)).sum::<f32>().sqrt()
+}
+
+/// `min(max_norm / (total + 1e-6), 1)`: the factor `clip_grad_norm_` scales by.
+pub fn clip_coefficient(total_norm: f32, max_norm: f32) -> f32 {
+    (max_norm / (total_norm + 1e-6)).min(1.0)
+}
+
+/// Multiplies every gradient by `coef`.
+pub fn scale_grads<'a>(params: impl IntoIterator<Item = &'a mut Param>, coef: f32) {
+    for p in params {
+        p.grad.data_mut().iter_mut().for_each(|g| *g *= coef);
+    }
 }
 
 /// A value annealed linearly from `start` (progress 0) to `end` (progress 1), as

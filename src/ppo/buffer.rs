@@ -1,0 +1,212 @@
+//! The rollout buffer and Generalized Advantage Estimation.
+//!
+//! A rollout is `T` steps of `N` environments. Every array is stored time-major, `T×N`
+//! (entry `t·N + i` is step `t` of environment `i`), with observations `T×N×O` and
+//! continuous actions `T×N×A`, exactly like CleanRL's `obs[step]` tensors. Flattened, the
+//! `N·T` entries are the batch (CleanRL's `b_obs`, `b_logprobs`, …).
+//!
+//! ## GAE ([Schulman et al., 2016](https://arxiv.org/abs/1506.02438), eqs. 11–16)
+//!
+//! ```text
+//! δ_t = r_t + γ·V(s_{t+1})·(1 − done_t) − V(s_t)
+//! Â_t = δ_t + γλ·(1 − done_t)·Â_{t+1}
+//! R_t = Â_t + V(s_t)                      (the value target, "returns")
+//! ```
+//!
+//! computed backwards from `t = T−1`, where `V(s_T)` is the value of the observation
+//! after the last step. `done_t` means the episode ended *at* step `t` (terminated or
+//! truncated), as in SB3; CleanRL stores the same flag one step later (its `dones[t+1]`).
+//!
+//! Terminated and truncated stay apart: at a truncation the episode did not really end,
+//! so the trainer adds `γ·V(final observation)` to `r_t` before it is stored (SB3's
+//! bootstrap; [`crate::ppo::PpoConfig::bootstrap_truncation`]), and `done_t` then just
+//! stops the recursion from reading the next episode's first value.
+
+/// Storage for one rollout, allocated once and overwritten every iteration.
+#[derive(Clone, Debug)]
+pub struct RolloutBuffer {
+    /// Steps per environment `T`.
+    pub n_steps: usize,
+    /// Environments `N`.
+    pub n_envs: usize,
+    /// Observation size `O`.
+    pub obs_dim: usize,
+    /// Action size `A` for continuous actions (0 for discrete).
+    pub act_dim: usize,
+    /// `T×N×O` observations the actions were chosen from.
+    pub obs: Vec<f32>,
+    /// `T×N` discrete actions (empty for continuous).
+    pub actions_discrete: Vec<usize>,
+    /// `T×N×A` continuous actions, as sampled, before clipping to the bounds.
+    pub actions_continuous: Vec<f32>,
+    /// `T×N` log-probabilities of the actions under the policy that chose them.
+    pub log_probs: Vec<f32>,
+    /// `T×N` rewards (with the truncation bootstrap added, when enabled).
+    pub rewards: Vec<f32>,
+    /// `T×N` whether the episode ended at this step (terminated or truncated).
+    pub dones: Vec<bool>,
+    /// `T×N` critic values `V(s_t)`.
+    pub values: Vec<f32>,
+    /// `T×N` GAE advantages, after [`compute_returns_and_advantages`](RolloutBuffer::compute_returns_and_advantages).
+    pub advantages: Vec<f32>,
+    /// `T×N` value targets `Â + V`.
+    pub returns: Vec<f32>,
+    /// Steps stored so far in this rollout.
+    pub pos: usize,
+}
+
+impl RolloutBuffer {
+    /// An empty buffer for `T` steps of `N` environments. `act_dim` is 0 for discrete
+    /// actions, else the action size.
+    pub fn new(n_steps: usize, n_envs: usize, obs_dim: usize, act_dim: usize) -> RolloutBuffer {
+        let tn = n_steps * n_envs;
+        RolloutBuffer {
+            n_steps,
+            n_envs,
+            obs_dim,
+            act_dim,
+            obs: vec![0.0; tn * obs_dim],
+            actions_discrete: if act_dim == 0 { vec![0; tn] } else { Vec::new() },
+            actions_continuous: vec![0.0; tn * act_dim],
+            log_probs: vec![0.0; tn],
+            rewards: vec![0.0; tn],
+            dones: vec![false; tn],
+            values: vec![0.0; tn],
+            advantages: vec![0.0; tn],
+            returns: vec![0.0; tn],
+            pos: 0,
+        }
+    }
+
+    /// Starts a new rollout (the contents are overwritten as steps are added).
+    pub fn reset(&mut self) {
+        self.pos = 0;
+    }
+
+    /// True when `T` steps are stored.
+    pub fn is_full(&self) -> bool {
+        self.pos == self.n_steps
+    }
+
+    /// Stores step `pos` for all `N` environments: `obs` `N×O`, the actions (`N` discrete
+    /// or `N×A` continuous, the other empty), `log_probs`, `values` and `rewards` `N`,
+    /// `dones` `N`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        obs: &[f32],
+        actions_discrete: &[usize],
+        actions_continuous: &[f32],
+        log_probs: &[f32],
+        values: &[f32],
+        rewards: &[f32],
+        dones: &[bool],
+    ) {
+        assert!(self.pos < self.n_steps, "rollout buffer full: {} steps of {}", self.pos, self.n_steps);
+        let (n, t) = (self.n_envs, self.pos);
+        assert_eq!(obs.len(), n * self.obs_dim, "obs: {} values for N={n} × O={}", obs.len(), self.obs_dim);
+        self.obs[t * n * self.obs_dim..(t + 1) * n * self.obs_dim].copy_from_slice(obs);
+        if self.act_dim == 0 {
+            assert_eq!(actions_discrete.len(), n, "{} discrete actions for N={n}", actions_discrete.len());
+            self.actions_discrete[t * n..(t + 1) * n].copy_from_slice(actions_discrete);
+        } else {
+            let a = self.act_dim;
+            assert_eq!(actions_continuous.len(), n * a, "{} actions for N={n} × A={a}", actions_continuous.len());
+            self.actions_continuous[t * n * a..(t + 1) * n * a].copy_from_slice(actions_continuous);
+        }
+        self.log_probs[t * n..(t + 1) * n].copy_from_slice(log_probs);
+        self.values[t * n..(t + 1) * n].copy_from_slice(values);
+        self.rewards[t * n..(t + 1) * n].copy_from_slice(rewards);
+        self.dones[t * n..(t + 1) * n].copy_from_slice(dones);
+        self.pos += 1;
+    }
+
+    /// Fills `advantages` and `returns` by GAE, given `V` of the observations after the
+    /// last step (`N`).
+    pub fn compute_returns_and_advantages(&mut self, last_values: &[f32], gamma: f32, gae_lambda: f32) {
+        assert!(self.is_full(), "GAE over a partial rollout: {} of {} steps", self.pos, self.n_steps);
+        compute_gae(
+            &self.rewards,
+            &self.values,
+            &self.dones,
+            last_values,
+            self.n_envs,
+            gamma,
+            gae_lambda,
+            &mut self.advantages,
+            &mut self.returns,
+        );
+    }
+}
+
+/// Generalized Advantage Estimation over `T×N` arrays (see the module docs). `dones[t·N
+/// + i]` says the episode of environment `i` ended at step `t`; `last_values` (`N`) is
+/// `V` of the observations after step `T−1`. Writes `advantages` and `returns` (`T×N`).
+#[allow(clippy::too_many_arguments)]
+pub fn compute_gae(
+    rewards: &[f32],
+    values: &[f32],
+    dones: &[bool],
+    last_values: &[f32],
+    n_envs: usize,
+    gamma: f32,
+    gae_lambda: f32,
+    advantages: &mut [f32],
+    returns: &mut [f32],
+) {
+    let tn = rewards.len();
+    assert!(
+        values.len() == tn && dones.len() == tn && advantages.len() == tn && returns.len() == tn,
+        "GAE arrays must all be T×N = {tn}: values {}, dones {}, advantages {}, returns {}",
+        values.len(),
+        dones.len(),
+        advantages.len(),
+        returns.len()
+    );
+    assert_eq!(last_values.len(), n_envs, "last_values has {} entries for N={n_envs}", last_values.len());
+    let n_steps = tn / n_envs;
+    // γλ as one constant, computed in f64 as Python computes `gamma * gae_lambda`.
+    let gamma_lambda = (gamma as f64 * gae_lambda as f64) as f32;
+    for i in 0..n_envs {
+        let mut last_gae_lam = 0.0f32;
+        for t in (0..n_steps).rev() {
+            let k = t * n_envs + i;
+            let next_non_terminal = if dones[k] { 0.0 } else { 1.0 };
+            let next_value = if t + 1 == n_steps { last_values[i] } else { values[k + n_envs] };
+            let delta = rewards[k] + gamma * next_value * next_non_terminal - values[k];
+            last_gae_lam = delta + gamma_lambda * next_non_terminal * last_gae_lam;
+            advantages[k] = last_gae_lam;
+        }
+    }
+    for k in 0..tn {
+        returns[k] = advantages[k] + values[k];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gae_with_lambda_one_and_no_dones_is_discounted_return_minus_value() {
+        // λ = 1: Â_t = Σ_k γ^k r_{t+k} + γ^{T−t} V(s_T) − V(s_t).
+        let (rewards, values, dones) = (vec![1.0, 2.0, 3.0], vec![0.5, 0.25, 0.125], vec![false; 3]);
+        let (mut adv, mut ret) = (vec![0.0; 3], vec![0.0; 3]);
+        compute_gae(&rewards, &values, &dones, &[4.0], 1, 0.5, 1.0, &mut adv, &mut ret);
+        let want_ret0 = 1.0 + 0.5 * 2.0 + 0.25 * 3.0 + 0.125 * 4.0;
+        assert!((ret[0] - want_ret0).abs() < 1e-6, "{ret:?}");
+        assert!((adv[2] - (3.0 + 0.5 * 4.0 - 0.125)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_done_cuts_the_recursion() {
+        // Two envs, T = 2; env 0 ends at t = 0, so Â_0 = r_0 − V(s_0) exactly.
+        let rewards = vec![1.0, 1.0, 1.0, 1.0];
+        let values = vec![0.5, 0.5, 0.5, 0.5];
+        let dones = vec![true, false, false, false];
+        let (mut adv, mut ret) = (vec![0.0; 4], vec![0.0; 4]);
+        compute_gae(&rewards, &values, &dones, &[10.0, 10.0], 2, 0.9, 0.8, &mut adv, &mut ret);
+        assert_eq!(adv[0], 0.5);
+        assert!(adv[1] > 1.0, "env 1 continues into the bootstrap value: {adv:?}");
+    }
+}

@@ -1,0 +1,607 @@
+//! Every hyperparameter of PPO, documented, with CleanRL's `ppo.py` defaults and RL Zoo's
+//! tuned presets.
+//!
+//! Each field's doc gives its meaning, its default, and its names in CleanRL
+//! (`--num-envs`) and Stable-Baselines3 (`n_envs`). [`PpoConfig::set`] takes any of those
+//! names, with dashes or underscores, so a config written for either library reads here.
+
+use crate::io::json::Json;
+use crate::nn::Activation;
+use std::fmt;
+
+/// The optimizer used for the update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// `torch.optim.Adam` (CleanRL and SB3).
+    Adam,
+    /// `torch.optim.AdamW`: Adam with decoupled weight decay.
+    AdamW,
+}
+
+/// A bad config key or value: what was wrong and what is allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigError {
+    /// No such key.
+    UnknownKey {
+        /// The key as given.
+        key: String,
+        /// The keys that exist.
+        known: Vec<&'static str>,
+    },
+    /// The value does not parse or is out of range.
+    BadValue {
+        /// The key.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What the key accepts.
+        expected: &'static str,
+    },
+    /// Values that are fine alone but not together (e.g. a batch that does not split
+    /// into minibatches).
+    Inconsistent(String),
+    /// A config file that is not a JSON object of keys to values.
+    BadFile(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownKey { key, known } => {
+                write!(f, "unknown config key '{key}'; known keys: {}", known.join(", "))
+            }
+            ConfigError::BadValue { key, value, expected } => {
+                write!(f, "bad value '{value}' for '{key}': expected {expected}")
+            }
+            ConfigError::Inconsistent(msg) => write!(f, "inconsistent config: {msg}"),
+            ConfigError::BadFile(msg) => write!(f, "bad config file: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The hyperparameters of a PPO run. `Default` is CleanRL's `ppo.py` on CartPole-v1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PpoConfig {
+    /// Environment id, one of [`crate::env::env_ids`]. Default `CartPole-v1`.
+    /// CleanRL `--env-id`; SB3 `env`.
+    pub env_id: String,
+    /// Seed of every random choice: network init, action sampling, minibatch shuffles,
+    /// and environment `i` gets `seed + i`. Default 1. CleanRL `--seed`; SB3 `seed`.
+    pub seed: u64,
+    /// Environment steps to train for, over all environments. Default 500,000.
+    /// CleanRL `--total-timesteps`; SB3 `total_timesteps` (RL Zoo `n_timesteps`).
+    pub total_timesteps: u64,
+    /// Parallel environments `N`. Default 4. CleanRL `--num-envs`; SB3 `n_envs`.
+    pub n_envs: usize,
+    /// Steps per environment per rollout `T`; the batch is `N·T`. Default 128.
+    /// CleanRL `--num-steps`; SB3 `n_steps`.
+    pub n_steps: usize,
+    /// Adam's learning rate (at the start, when annealed). Default 2.5e-4.
+    /// CleanRL `--learning-rate`; SB3 `learning_rate`.
+    pub learning_rate: f32,
+    /// Anneal the learning rate linearly to 0 over training. Default true.
+    /// CleanRL `--anneal-lr`; SB3 `learning_rate: lin_<value>` in RL Zoo.
+    pub anneal_lr: bool,
+    /// Discount γ. Default 0.99. CleanRL `--gamma`; SB3 `gamma`.
+    pub gamma: f32,
+    /// GAE's λ (Schulman et al., 2016). Default 0.95. CleanRL `--gae-lambda`; SB3
+    /// `gae_lambda`.
+    pub gae_lambda: f32,
+    /// Minibatches per epoch; the minibatch size is `N·T / n_minibatches`. Default 4.
+    /// CleanRL `--num-minibatches`; SB3 sets `batch_size` (the minibatch size) instead:
+    /// `batch_size` is accepted by [`set`](PpoConfig::set) and converted.
+    pub n_minibatches: usize,
+    /// Passes over the batch per update. Default 4. CleanRL `--update-epochs`; SB3
+    /// `n_epochs`.
+    pub update_epochs: usize,
+    /// Surrogate clipping ε (eq. 7 of the PPO paper). Default 0.2. CleanRL `--clip-coef`;
+    /// SB3 `clip_range`.
+    pub clip_coef: f32,
+    /// Anneal the clipping ε linearly to 0, as RL Zoo's `clip_range: lin_0.2`. Default
+    /// false.
+    pub anneal_clip: bool,
+    /// Clip the value loss around the old values with `clip_coef` (CleanRL's
+    /// formulation). Default true. CleanRL `--clip-vloss`; SB3 `clip_range_vf`.
+    pub clip_vloss: bool,
+    /// Entropy bonus coefficient. Default 0.01. CleanRL `--ent-coef`; SB3 `ent_coef`.
+    pub ent_coef: f32,
+    /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`.
+    pub vf_coef: f32,
+    /// Global gradient-norm clipping threshold. Default 0.5. CleanRL `--max-grad-norm`;
+    /// SB3 `max_grad_norm`.
+    pub max_grad_norm: f32,
+    /// Stop the update's epochs early once the approximate KL exceeds `1.5 ·
+    /// target_kl` (SB3's rule, checked before each minibatch step). Default none.
+    /// CleanRL `--target-kl`; SB3 `target_kl`.
+    pub target_kl: Option<f32>,
+    /// Normalise advantages per minibatch: `(A − mean) / (std + 1e-8)`. Default true.
+    /// CleanRL `--norm-adv`; SB3 `normalize_advantage`.
+    pub norm_adv: bool,
+    /// At a time-limit truncation, add `γ·V(final observation)` to the last reward, as
+    /// SB3 does. Default true. False reproduces CleanRL, which treats truncation as
+    /// termination.
+    pub bootstrap_truncation: bool,
+    /// Hidden layer widths of both actor and critic. Default `[64, 64]`. SB3
+    /// `policy_kwargs: net_arch`.
+    pub hidden_sizes: Vec<usize>,
+    /// Hidden activation. Default tanh. SB3 `policy_kwargs: activation_fn`.
+    pub activation: Activation,
+    /// Adam or AdamW. Default Adam.
+    pub optimizer: OptimizerKind,
+    /// Adam's ε. Default 1e-5 (CleanRL; PyTorch's default is 1e-8).
+    pub adam_eps: f32,
+    /// AdamW's decoupled weight decay. Default 0.01 (PyTorch's AdamW default); ignored by
+    /// Adam.
+    pub weight_decay: f32,
+    /// Initial log standard deviation of the Gaussian policy. Default 0.0. SB3
+    /// `policy_kwargs: log_std_init`.
+    pub log_std_init: f32,
+    /// Normalise observations with running mean and variance (clipped to ±10). Default
+    /// false (CleanRL's continuous script and RL Zoo's `normalize: true` switch it on).
+    pub norm_obs: bool,
+    /// Scale rewards by the running std of the discounted return (clipped to ±10).
+    /// Default false.
+    pub norm_reward: bool,
+    /// Evaluate the deterministic policy every this many environment steps (0: never).
+    /// Default 0. SB3 `EvalCallback(eval_freq)`.
+    pub eval_interval: u64,
+    /// Episodes per evaluation. Default 10. SB3 `n_eval_episodes`.
+    pub eval_episodes: usize,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            env_id: "CartPole-v1".to_string(),
+            seed: 1,
+            total_timesteps: 500_000,
+            n_envs: 4,
+            n_steps: 128,
+            learning_rate: 2.5e-4,
+            anneal_lr: true,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            n_minibatches: 4,
+            update_epochs: 4,
+            clip_coef: 0.2,
+            anneal_clip: false,
+            clip_vloss: true,
+            ent_coef: 0.01,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            target_kl: None,
+            norm_adv: true,
+            bootstrap_truncation: true,
+            hidden_sizes: vec![64, 64],
+            activation: Activation::Tanh,
+            optimizer: OptimizerKind::Adam,
+            adam_eps: 1e-5,
+            weight_decay: 0.01,
+            log_std_init: 0.0,
+            norm_obs: false,
+            norm_reward: false,
+            eval_interval: 0,
+            eval_episodes: 10,
+        }
+    }
+}
+
+/// Every key [`PpoConfig::set`] accepts under its canonical name.
+pub const KEYS: &[&str] = &[
+    "env_id",
+    "seed",
+    "total_timesteps",
+    "n_envs",
+    "n_steps",
+    "learning_rate",
+    "anneal_lr",
+    "gamma",
+    "gae_lambda",
+    "n_minibatches",
+    "batch_size",
+    "update_epochs",
+    "clip_coef",
+    "anneal_clip",
+    "clip_vloss",
+    "ent_coef",
+    "vf_coef",
+    "max_grad_norm",
+    "target_kl",
+    "norm_adv",
+    "bootstrap_truncation",
+    "hidden_sizes",
+    "activation",
+    "optimizer",
+    "adam_eps",
+    "weight_decay",
+    "log_std_init",
+    "norm_obs",
+    "norm_reward",
+    "eval_interval",
+    "eval_episodes",
+];
+
+/// CleanRL and SB3 names mapped to ours.
+const ALIASES: &[(&str, &str)] = &[
+    ("env", "env_id"),
+    ("num_envs", "n_envs"),
+    ("num_steps", "n_steps"),
+    ("lr", "learning_rate"),
+    ("num_minibatches", "n_minibatches"),
+    ("n_epochs", "update_epochs"),
+    ("clip_range", "clip_coef"),
+    ("normalize_advantage", "norm_adv"),
+    ("n_timesteps", "total_timesteps"),
+    ("net_arch", "hidden_sizes"),
+];
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v {
+        "true" | "True" | "1" | "yes" => Ok(true),
+        "false" | "False" | "0" | "no" => Ok(false),
+        _ => Err(bad(key, v, "true or false")),
+    }
+}
+
+fn bad(key: &str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::BadValue { key: key.to_string(), value: value.to_string(), expected }
+}
+
+fn parse_f32(key: &str, v: &str, expected: &'static str, ok: impl Fn(f32) -> bool) -> Result<f32, ConfigError> {
+    match v.parse::<f32>() {
+        Ok(x) if x.is_finite() && ok(x) => Ok(x),
+        _ => Err(bad(key, v, expected)),
+    }
+}
+
+fn parse_count(key: &str, v: &str) -> Result<usize, ConfigError> {
+    match v.parse::<f64>() {
+        // Accept 1e6 as RL Zoo writes step counts.
+        Ok(x) if x >= 1.0 && x.fract() == 0.0 && x <= 1e15 => Ok(x as usize),
+        _ => Err(bad(key, v, "a positive whole number")),
+    }
+}
+
+impl PpoConfig {
+    /// The batch size `N·T`.
+    pub fn batch_size(&self) -> usize {
+        self.n_envs * self.n_steps
+    }
+
+    /// The minibatch size `N·T / n_minibatches`.
+    pub fn minibatch_size(&self) -> usize {
+        self.batch_size() / self.n_minibatches
+    }
+
+    /// Number of updates: `total_timesteps / (N·T)` (at least one).
+    pub fn n_updates(&self) -> u64 {
+        (self.total_timesteps / self.batch_size() as u64).max(1)
+    }
+
+    /// CleanRL's defaults with RL Zoo's tuned hyperparameters for `env_id` applied on
+    /// top, where RL Zoo has them (see [`PpoConfig::apply_preset`]).
+    pub fn for_env(env_id: &str) -> PpoConfig {
+        let mut c = PpoConfig { env_id: env_id.to_string(), ..PpoConfig::default() };
+        c.apply_preset(env_id);
+        c
+    }
+
+    /// Applies the tuned preset for `env_id` (from RL Zoo's `hyperparams/ppo.yml` and
+    /// CleanRL's continuous-action defaults). CartPole-v1 keeps CleanRL's defaults,
+    /// which solve it. Returns whether a preset exists. The ids are those of the
+    /// registry.
+    pub fn apply_preset(&mut self, env_id: &str) -> bool {
+        let d = PpoConfig::default();
+        match env_id {
+            "CartPole-v1" => {}
+            "Acrobot-v1" => {
+                // RL Zoo: normalize, 16 envs, n_steps 256, gae_lambda 0.94, 4 epochs,
+                // ent 0.0, 1e6 steps, default batch 64 → 4096/64 = 64 minibatches.
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    n_envs: 16,
+                    n_steps: 256,
+                    gae_lambda: 0.94,
+                    update_epochs: 4,
+                    ent_coef: 0.0,
+                    n_minibatches: 64,
+                    learning_rate: 3e-4,
+                    anneal_lr: false,
+                    norm_obs: true,
+                    norm_reward: true,
+                    total_timesteps: 1_000_000,
+                    ..d
+                };
+            }
+            "MountainCar-v0" => {
+                // RL Zoo: normalize, 16 envs, n_steps 16, gae_lambda 0.98, 4 epochs,
+                // ent 0.0, 1e6 steps, batch 64 → 256/64 = 4 minibatches.
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    n_envs: 16,
+                    n_steps: 16,
+                    gae_lambda: 0.98,
+                    update_epochs: 4,
+                    ent_coef: 0.0,
+                    n_minibatches: 4,
+                    learning_rate: 3e-4,
+                    anneal_lr: false,
+                    norm_obs: true,
+                    norm_reward: true,
+                    total_timesteps: 1_000_000,
+                    ..d
+                };
+            }
+            "Pendulum-v1" => {
+                // RL Zoo: 4 envs, n_steps 1024, gamma 0.9, gae_lambda 0.95, 10 epochs,
+                // ent 0.0, lr 1e-3, clip 0.2, batch 64 → 4096/64 = 64 minibatches,
+                // 1e5 steps (with gSDE, sample freq 4).
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    n_envs: 4,
+                    n_steps: 1024,
+                    gamma: 0.9,
+                    gae_lambda: 0.95,
+                    update_epochs: 10,
+                    ent_coef: 0.0,
+                    learning_rate: 1e-3,
+                    anneal_lr: false,
+                    n_minibatches: 64,
+                    clip_vloss: false,
+                    total_timesteps: 100_000,
+                    ..d
+                };
+            }
+            "MountainCarContinuous-v0" | "CartPoleContinuous-v1" => {
+                // CleanRL's continuous-action defaults (ppo_continuous_action.py):
+                // 1 env × 2048 steps, 32 minibatches, 10 epochs, lr 3e-4, ent 0,
+                // observation and reward normalisation.
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    n_envs: 1,
+                    n_steps: 2048,
+                    n_minibatches: 32,
+                    update_epochs: 10,
+                    learning_rate: 3e-4,
+                    ent_coef: 0.0,
+                    norm_obs: true,
+                    norm_reward: true,
+                    total_timesteps: 1_000_000,
+                    ..d
+                };
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Sets one hyperparameter from text, by our name or a CleanRL/SB3 alias, with
+    /// dashes or underscores (`learning-rate`, `learning_rate`, `lr`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let norm = key.trim_start_matches("--").replace('-', "_");
+        let key_name = ALIASES.iter().find(|(a, _)| *a == norm).map_or(norm.as_str(), |(_, k)| k);
+        let v = value.trim();
+        let k = key_name;
+        let prob = "a number in [0, 1]";
+        match k {
+            "env_id" => {
+                if !crate::env::env_ids().contains(&v) {
+                    return Err(ConfigError::BadValue {
+                        key: k.into(),
+                        value: v.into(),
+                        expected: "a registered environment id (see `ppo envs`)",
+                    });
+                }
+                self.env_id = v.to_string()
+            }
+            "seed" => self.seed = v.parse().map_err(|_| bad(k, v, "a whole number ≥ 0"))?,
+            "total_timesteps" => self.total_timesteps = parse_count(k, v)? as u64,
+            "n_envs" => self.n_envs = parse_count(k, v)?,
+            "n_steps" => self.n_steps = parse_count(k, v)?,
+            "learning_rate" => self.learning_rate = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
+            "anneal_lr" => self.anneal_lr = parse_bool(k, v)?,
+            "gamma" => self.gamma = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
+            "gae_lambda" => self.gae_lambda = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
+            "n_minibatches" => self.n_minibatches = parse_count(k, v)?,
+            "batch_size" => {
+                // SB3's minibatch size: convert to a minibatch count for the current N·T.
+                let size = parse_count(k, v)?;
+                if self.batch_size() % size != 0 {
+                    return Err(ConfigError::Inconsistent(format!(
+                        "batch_size {size} does not divide n_envs·n_steps = {}; set n_envs and n_steps first",
+                        self.batch_size()
+                    )));
+                }
+                self.n_minibatches = self.batch_size() / size;
+            }
+            "update_epochs" => self.update_epochs = parse_count(k, v)?,
+            "clip_coef" => self.clip_coef = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
+            "anneal_clip" => self.anneal_clip = parse_bool(k, v)?,
+            "clip_vloss" => self.clip_vloss = parse_bool(k, v)?,
+            "ent_coef" => self.ent_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
+            "vf_coef" => self.vf_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
+            "max_grad_norm" => self.max_grad_norm = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
+            "target_kl" => {
+                self.target_kl = match v {
+                    "none" | "None" | "null" => None,
+                    _ => Some(parse_f32(k, v, "a number > 0, or none", |x| x > 0.0)?),
+                }
+            }
+            "norm_adv" => self.norm_adv = parse_bool(k, v)?,
+            "bootstrap_truncation" => self.bootstrap_truncation = parse_bool(k, v)?,
+            "hidden_sizes" => {
+                let sizes: Result<Vec<usize>, _> = v
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(',')
+                    .map(|s| s.trim().parse::<usize>().map_err(|_| ()).and_then(|n| if n > 0 { Ok(n) } else { Err(()) }))
+                    .collect();
+                self.hidden_sizes = sizes.map_err(|_| bad(k, v, "comma-separated positive widths, e.g. 64,64"))?;
+            }
+            "activation" => self.activation = Activation::from_name(v).ok_or_else(|| bad(k, v, "tanh or relu"))?,
+            "optimizer" => {
+                self.optimizer = match v.to_ascii_lowercase().as_str() {
+                    "adam" => OptimizerKind::Adam,
+                    "adamw" => OptimizerKind::AdamW,
+                    _ => return Err(bad(k, v, "adam or adamw")),
+                }
+            }
+            "adam_eps" => self.adam_eps = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
+            "weight_decay" => self.weight_decay = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
+            "log_std_init" => self.log_std_init = parse_f32(k, v, "a finite number", |_| true)?,
+            "norm_obs" => self.norm_obs = parse_bool(k, v)?,
+            "norm_reward" => self.norm_reward = parse_bool(k, v)?,
+            "eval_interval" => {
+                self.eval_interval = v.parse::<f64>().ok().filter(|x| *x >= 0.0 && x.fract() == 0.0).map(|x| x as u64).ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
+            }
+            "eval_episodes" => self.eval_episodes = parse_count(k, v)?,
+            _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
+        }
+        Ok(())
+    }
+
+    /// Checks the values together: the batch must split into whole minibatches, and
+    /// so on. Every entry point (`train`, the CLI) calls this before starting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_size() % self.n_minibatches != 0 {
+            return Err(ConfigError::Inconsistent(format!(
+                "n_envs·n_steps = {} is not divisible by n_minibatches = {}",
+                self.batch_size(),
+                self.n_minibatches
+            )));
+        }
+        if self.minibatch_size() < 2 && self.norm_adv {
+            return Err(ConfigError::Inconsistent(format!(
+                "minibatches of {} sample(s) cannot be advantage-normalised; lower n_minibatches",
+                self.minibatch_size()
+            )));
+        }
+        if (self.total_timesteps as usize) < self.batch_size() {
+            return Err(ConfigError::Inconsistent(format!(
+                "total_timesteps {} is less than one batch of n_envs·n_steps = {}",
+                self.total_timesteps,
+                self.batch_size()
+            )));
+        }
+        if self.hidden_sizes.is_empty() {
+            return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
+        }
+        Ok(())
+    }
+
+    /// The config as a JSON object of canonical keys (written to each run directory and
+    /// into checkpoints; [`from_json`](PpoConfig::from_json) reads it back).
+    pub fn to_json(&self) -> Json {
+        let num = |x: f64| Json::Number(x);
+        let f = |x: f32| Json::Number(x as f64);
+        Json::object([
+            ("env_id", Json::String(self.env_id.clone())),
+            ("seed", num(self.seed as f64)),
+            ("total_timesteps", num(self.total_timesteps as f64)),
+            ("n_envs", num(self.n_envs as f64)),
+            ("n_steps", num(self.n_steps as f64)),
+            ("learning_rate", f(self.learning_rate)),
+            ("anneal_lr", Json::Bool(self.anneal_lr)),
+            ("gamma", f(self.gamma)),
+            ("gae_lambda", f(self.gae_lambda)),
+            ("n_minibatches", num(self.n_minibatches as f64)),
+            ("update_epochs", num(self.update_epochs as f64)),
+            ("clip_coef", f(self.clip_coef)),
+            ("anneal_clip", Json::Bool(self.anneal_clip)),
+            ("clip_vloss", Json::Bool(self.clip_vloss)),
+            ("ent_coef", f(self.ent_coef)),
+            ("vf_coef", f(self.vf_coef)),
+            ("max_grad_norm", f(self.max_grad_norm)),
+            ("target_kl", self.target_kl.map_or(Json::Null, f)),
+            ("norm_adv", Json::Bool(self.norm_adv)),
+            ("bootstrap_truncation", Json::Bool(self.bootstrap_truncation)),
+            ("hidden_sizes", Json::Array(self.hidden_sizes.iter().map(|&h| num(h as f64)).collect())),
+            ("activation", Json::String(self.activation.name().into())),
+            (
+                "optimizer",
+                Json::String(match self.optimizer {
+                    OptimizerKind::Adam => "adam".into(),
+                    OptimizerKind::AdamW => "adamw".into(),
+                }),
+            ),
+            ("adam_eps", f(self.adam_eps)),
+            ("weight_decay", f(self.weight_decay)),
+            ("log_std_init", f(self.log_std_init)),
+            ("norm_obs", Json::Bool(self.norm_obs)),
+            ("norm_reward", Json::Bool(self.norm_reward)),
+            ("eval_interval", num(self.eval_interval as f64)),
+            ("eval_episodes", num(self.eval_episodes as f64)),
+        ])
+    }
+
+    /// Applies every key of a JSON object (as [`to_json`](PpoConfig::to_json) writes,
+    /// or hand-written with any accepted key) on top of `self`, in order.
+    pub fn apply_json(&mut self, json: &Json) -> Result<(), ConfigError> {
+        let pairs = json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
+        for (key, value) in pairs {
+            let text = match value {
+                Json::String(s) => s.clone(),
+                Json::Null => "none".to_string(),
+                Json::Array(items) => items.iter().map(|i| i.to_compact()).collect::<Vec<_>>().join(","),
+                other => other.to_compact(),
+            };
+            self.set(key, &text)?;
+        }
+        Ok(())
+    }
+
+    /// A config read from JSON on top of the defaults.
+    pub fn from_json(json: &Json) -> Result<PpoConfig, ConfigError> {
+        let mut c = PpoConfig::default();
+        c.apply_json(json)?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_cleanrl() {
+        let c = PpoConfig::default();
+        assert_eq!((c.n_envs, c.n_steps, c.batch_size(), c.minibatch_size()), (4, 128, 512, 128));
+        assert_eq!(c.n_updates(), 976);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn json_round_trip_and_aliases() {
+        let mut c = PpoConfig::for_env("Pendulum-v1");
+        c.target_kl = Some(0.02);
+        c.hidden_sizes = vec![32, 16];
+        let back = PpoConfig::from_json(&Json::parse(&c.to_json().to_compact()).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let mut d = PpoConfig::default();
+        d.set("--num-envs", "8").unwrap();
+        d.set("clip_range", "0.1").unwrap();
+        d.set("n-epochs", "10").unwrap();
+        d.set("batch_size", "256").unwrap();
+        assert_eq!((d.n_envs, d.clip_coef, d.update_epochs, d.n_minibatches), (8, 0.1, 10, 4));
+    }
+
+    #[test]
+    fn bad_keys_and_values_say_what_is_allowed() {
+        let mut c = PpoConfig::default();
+        let e = c.set("learning_rat", "1").unwrap_err().to_string();
+        assert!(e.contains("unknown config key 'learning_rat'") && e.contains("learning_rate"), "{e}");
+        let e = c.set("gamma", "1.5").unwrap_err().to_string();
+        assert!(e.contains("expected a number in [0, 1]"), "{e}");
+        let e = c.set("n_envs", "0").unwrap_err().to_string();
+        assert!(e.contains("positive whole number"), "{e}");
+        assert!(c.set("env_id", "Pong-v5").is_err());
+        c.set("n_minibatches", "3").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("not divisible"));
+        assert_eq!(c.n_envs, 4, "a failed set leaves the config unchanged");
+    }
+}
