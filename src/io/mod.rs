@@ -13,6 +13,7 @@
 //! modules take plain data (`&str`, `&[usize]`, `&[f32]`, `Vec`), so they do not depend on
 //! the rest of the crate.
 
+pub mod csv;
 pub mod json;
 pub mod safetensors;
 pub mod tensorboard;
