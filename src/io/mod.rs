@@ -16,6 +16,7 @@
 pub mod csv;
 pub mod json;
 pub mod safetensors;
+pub mod svg;
 pub mod tensorboard;
 
 /// Formats a number compactly and so that it parses back to the same `f64`.
