@@ -13,8 +13,10 @@
 //! modules take plain data (`&str`, `&[usize]`, `&[f32]`, `Vec`), so they do not depend on
 //! the rest of the crate.
 
+pub mod csv;
 pub mod json;
 pub mod safetensors;
+pub mod svg;
 pub mod tensorboard;
 
 /// Formats a number compactly and so that it parses back to the same `f64`.

@@ -141,7 +141,7 @@ pub enum SafetensorsError {
     },
     /// Two tensors have the same name.
     DuplicateName(String),
-    /// A tensor given to [`write`] or [`to_bytes`] cannot be written.
+    /// A tensor given to [`write()`] or [`to_bytes`] cannot be written.
     InvalidTensor {
         /// The tensor.
         tensor: String,
@@ -332,7 +332,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<SafeTensors, SafetensorsError> {
 
 /// Parses and validates the bytes of a safetensors file.
 ///
-/// Tensors come back in the order of their data offsets, which is the order [`write`]
+/// Tensors come back in the order of their data offsets, which is the order [`write()`]
 /// was given them in.
 pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
     use SafetensorsError::*;
