@@ -106,13 +106,13 @@ fn normalize_reward_against_direct_returns() {
         let actions: Vec<usize> = (0..n).map(|i| (t / (i + 2)) % 2).collect();
         env.step(Actions::Discrete(&actions), &mut out).unwrap();
         raw.step(Actions::Discrete(&actions), &mut raw_out).unwrap();
-        for i in 0..n {
+        for (i, gi) in g.iter_mut().enumerate() {
             let not_term = if raw_out.terminated[i] { 0.0 } else { 1.0 };
-            g[i] = g[i] * gamma * not_term + raw_out.rewards[i] as f64;
+            *gi = *gi * gamma * not_term + raw_out.rewards[i] as f64;
         }
         all_returns.extend_from_slice(&g);
         let (_, var) = direct_stats(&all_returns, 1, 0);
-        for i in 0..n {
+        for (i, gi) in g.iter_mut().enumerate() {
             let want =
                 ((raw_out.rewards[i] as f64 / (var + 1e-8).sqrt()) as f32).clamp(-10.0, 10.0);
             assert!(
@@ -121,7 +121,7 @@ fn normalize_reward_against_direct_returns() {
                 out.rewards[i]
             );
             if raw_out.done(i) {
-                g[i] = 0.0;
+                *gi = 0.0;
             }
         }
         // Episode records stay raw.
