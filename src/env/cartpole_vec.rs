@@ -142,29 +142,40 @@ impl VecEnv for CartPoleVec {
         }
         out.episodes.clear();
 
-        // Pass 1: physics, observation, reward and flags for every environment.
+        // Pass 1: physics, observation, reward and flags for every environment. Every
+        // slice is cut to length N first so the compiler can drop the bounds checks.
         let max_steps = self.max_episode_steps;
         let sutton_barto = self.sutton_barto_reward;
         let mut any_done = false;
-        let rows = out.obs.chunks_exact_mut(4);
-        for (i, (row, &a)) in rows.zip(actions).enumerate() {
-            let force = if a == 1 { FORCE_MAG } else { -FORCE_MAG };
-            let s = [self.x[i], self.x_dot[i], self.theta[i], self.theta_dot[i]];
-            let s = cartpole_dynamics(s, force);
-            [self.x[i], self.x_dot[i], self.theta[i], self.theta_dot[i]] = s;
+        let (x, x_dot) = (&mut self.x[..n], &mut self.x_dot[..n]);
+        let (theta, theta_dot) = (&mut self.theta[..n], &mut self.theta_dot[..n]);
+        let (lengths, returns) = (
+            &mut self.episode_lengths[..n],
+            &mut self.episode_returns[..n],
+        );
+        let (rewards, terms) = (&mut out.rewards[..n], &mut out.terminated[..n]);
+        let truncs = &mut out.truncated[..n];
+        let actions = &actions[..n];
+        for (i, row) in out.obs.chunks_exact_mut(4).enumerate().take(n) {
+            let force = if actions[i] == 1 {
+                FORCE_MAG
+            } else {
+                -FORCE_MAG
+            };
+            let s = cartpole_dynamics([x[i], x_dot[i], theta[i], theta_dot[i]], force);
+            [x[i], x_dot[i], theta[i], theta_dot[i]] = s;
             row[0] = s[0] as f32;
             row[1] = s[1] as f32;
             row[2] = s[2] as f32;
             row[3] = s[3] as f32;
             let terminated = cartpole_terminated(&s);
             let reward = cartpole_reward(terminated, sutton_barto);
-            let length = self.episode_lengths[i] + 1;
-            self.episode_lengths[i] = length;
-            self.episode_returns[i] += reward;
-            let truncated = length >= max_steps;
-            out.rewards[i] = reward as f32;
-            out.terminated[i] = terminated;
-            out.truncated[i] = truncated;
+            lengths[i] += 1;
+            returns[i] += reward;
+            let truncated = lengths[i] >= max_steps;
+            rewards[i] = reward as f32;
+            terms[i] = terminated;
+            truncs[i] = truncated;
             any_done |= terminated | truncated;
         }
 
