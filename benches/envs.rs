@@ -75,8 +75,7 @@ fn vectorized(id: &str, n: usize, budget: Duration) -> f64 {
                 env.step(Actions::Discrete(&discrete), &mut out).unwrap();
             }
             Space::Box(_) => {
-                cont.iter_mut()
-                    .for_each(|a| *a = rng.random_range(-2.0..2.0));
+                cont.iter_mut().for_each(|a| *a = rng.random_range(-2.0..2.0));
                 env.step(Actions::Continuous(&cont), &mut out).unwrap();
             }
         }
@@ -85,12 +84,7 @@ fn vectorized(id: &str, n: usize, budget: Duration) -> f64 {
 }
 
 fn main() {
-    let budget = Duration::from_millis(
-        std::env::var("BENCH_MS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1000),
-    );
+    let budget = Duration::from_millis(std::env::var("BENCH_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000));
     println!("environment steps per second, random policy, one thread");
     println!("{:<14} {:>10} {:>16}", "env", "mode", "steps/s");
     for id in ["CartPole-v1", "Pendulum-v1"] {

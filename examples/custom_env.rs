@@ -10,9 +10,7 @@
 //!
 //! Run with `cargo run --release --example custom_env`.
 
-use ppo::env::{
-    Action, Actions, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv, VecEnv, VecStep,
-};
+use ppo::env::{Action, Actions, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv, VecEnv, VecStep};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -27,13 +25,7 @@ struct Corridor {
 
 impl Corridor {
     fn new(length: i32) -> Corridor {
-        Corridor {
-            length,
-            position: 0,
-            steps: 0,
-            ended: true,
-            rng: SmallRng::seed_from_u64(0),
-        }
+        Corridor { length, position: 0, steps: 0, ended: true, rng: SmallRng::seed_from_u64(0) }
     }
 
     fn observe(&self, obs: &mut [f32]) {
@@ -67,9 +59,7 @@ impl Env for Corridor {
         if self.ended {
             return Err(EnvError::NeedsReset);
         }
-        let Action::Discrete(a) = action else {
-            unreachable!("checked above")
-        };
+        let Action::Discrete(a) = action else { unreachable!("checked above") };
         self.position += if a == 1 { 1 } else { -1 };
         self.steps += 1;
         let at_right = self.position >= self.length;
@@ -83,11 +73,7 @@ impl Env for Corridor {
             (_, true) => -1.0,
             _ => -0.01,
         };
-        Ok(Step {
-            reward,
-            terminated,
-            truncated,
-        })
+        Ok(Step { reward, terminated, truncated })
     }
 }
 

@@ -22,7 +22,7 @@
 //! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
 //!    learning-rate schedules.
 //! 7. [`distributions`]: Categorical (with action masks) and diagonal Gaussian.
-//! 8. [`env`]: the gymnasium-style [`env::Env`] trait, the classic-control suite,
+//! 8. [`env`](mod@env): the gymnasium-style [`env::Env`] trait, the classic-control suite,
 //!    vectorized environments and normalisation wrappers.
 //! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
 //!    clipped loss, the update and the training loop.

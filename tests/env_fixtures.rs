@@ -12,8 +12,7 @@
 //! and the C library's may round differently in the last bit).
 
 use ppo::env::{
-    Acrobot, Action, CartPole, CartPoleContinuous, Env, MountainCar, MountainCarContinuous,
-    Pendulum, Step,
+    Acrobot, Action, CartPole, CartPoleContinuous, Env, MountainCar, MountainCarContinuous, Pendulum, Step,
 };
 
 /// Sizes of one environment's records: state S, action A (1 for discrete), observation O.
@@ -51,12 +50,7 @@ settable!(MountainCar, 2);
 settable!(MountainCarContinuous, 2);
 
 fn new_env(id: &str) -> (Box<dyn Settable>, Dims) {
-    let d = |s, a, o, continuous| Dims {
-        s,
-        a,
-        o,
-        continuous,
-    };
+    let d = |s, a, o, continuous| Dims { s, a, o, continuous };
     match id {
         "CartPole-v1" => (Box::new(CartPole::new()), d(4, 1, 4, false)),
         "CartPoleContinuous-v1" => (Box::new(CartPoleContinuous::new()), d(4, 1, 4, true)),
@@ -83,9 +77,7 @@ struct Fields<'a>(std::slice::Iter<'a, String>);
 
 impl Fields<'_> {
     fn f64s(&mut self, n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|_| self.0.next().expect("short line").parse().expect("float"))
-            .collect()
+        (0..n).map(|_| self.0.next().expect("short line").parse().expect("float")).collect()
     }
     fn flag(&mut self) -> bool {
         self.0.next().expect("short line") == "1"
@@ -93,13 +85,7 @@ impl Fields<'_> {
 }
 
 /// Steps `env` with the recorded action and checks everything the line records.
-fn step_and_check(
-    env: &mut dyn Settable,
-    dims: &Dims,
-    f: &mut Fields<'_>,
-    flags: usize,
-    what: &str,
-) -> Step {
+fn step_and_check(env: &mut dyn Settable, dims: &Dims, f: &mut Fields<'_>, flags: usize, what: &str) -> Step {
     let action = f.f64s(dims.a);
     let action_f32: Vec<f32> = action.iter().map(|&x| x as f32).collect();
     let want_state = f.f64s(dims.s);
@@ -107,11 +93,7 @@ fn step_and_check(
     let want_reward = f.f64s(1)[0];
     let want_terminated = f.flag();
     let mut obs = vec![0.0f32; dims.o];
-    let a = if dims.continuous {
-        Action::Continuous(&action_f32)
-    } else {
-        Action::Discrete(action[0] as usize)
-    };
+    let a = if dims.continuous { Action::Continuous(&action_f32) } else { Action::Discrete(action[0] as usize) };
     let step = env.step(a, &mut obs).unwrap();
     let state = env.get();
     for j in 0..dims.s {
@@ -153,13 +135,7 @@ fn check_transitions(id: &str) {
         let mut f = Fields(line.iter());
         let state = f.f64s(dims.s);
         env.set(&state);
-        step_and_check(
-            env.as_mut(),
-            &dims,
-            &mut f,
-            1,
-            &format!("{id} transition {k}"),
-        );
+        step_and_check(env.as_mut(), &dims, &mut f, 1, &format!("{id} transition {k}"));
     }
 }
 
@@ -186,14 +162,8 @@ fn check_episodes(id: &str) {
             other => panic!("{id}: unknown record {other}"),
         }
     }
-    assert!(
-        last.expect("no steps").done(),
-        "{id}: last episode not finished"
-    );
-    assert!(
-        episodes >= 1 && steps >= 100,
-        "{id}: {episodes} episodes, {steps} steps"
-    );
+    assert!(last.expect("no steps").done(), "{id}: last episode not finished");
+    assert!(episodes >= 1 && steps >= 100, "{id}: {episodes} episodes, {steps} steps");
 }
 
 macro_rules! fixture_tests {

@@ -1,9 +1,7 @@
 //! Single environments: bad input, the ended-episode rule, time limits, seeding, the
 //! Sutton–Barto reward, spaces, and the registry.
 
-use ppo::env::{
-    env_ids, make, make_vec, spec, Action, CartPole, Env, EnvError, MountainCar, Pendulum, Space,
-};
+use ppo::env::{env_ids, make, make_vec, spec, Action, CartPole, Env, EnvError, MountainCar, Pendulum, Space};
 
 #[test]
 fn bad_actions_are_typed_errors_with_helpful_messages() {
@@ -13,37 +11,18 @@ fn bad_actions_are_typed_errors_with_helpful_messages() {
     let err = env.step(Action::Discrete(2), &mut obs).unwrap_err();
     assert_eq!(err, EnvError::InvalidAction { action: 2, n: 2 });
     let msg = err.to_string();
-    assert!(
-        msg.contains("2") && msg.contains("Discrete(2)") && msg.contains("0..=1"),
-        "{msg}"
-    );
+    assert!(msg.contains("2") && msg.contains("Discrete(2)") && msg.contains("0..=1"), "{msg}");
     let err = env.step(Action::Continuous(&[0.5]), &mut obs).unwrap_err();
-    assert_eq!(
-        err,
-        EnvError::WrongActionKind {
-            expected: "discrete",
-            got: "continuous"
-        }
-    );
+    assert_eq!(err, EnvError::WrongActionKind { expected: "discrete", got: "continuous" });
 
     let mut env = make("Pendulum-v1").unwrap();
     let mut obs = [0.0f32; 3];
     env.reset(Some(0), &mut obs);
-    let err = env
-        .step(Action::Continuous(&[f32::NAN]), &mut obs)
-        .unwrap_err();
+    let err = env.step(Action::Continuous(&[f32::NAN]), &mut obs).unwrap_err();
     assert_eq!(err, EnvError::NanAction { index: 0 });
     assert!(err.to_string().contains("NaN"));
-    let err = env
-        .step(Action::Continuous(&[0.0, 1.0]), &mut obs)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        EnvError::WrongActionLength {
-            expected: 1,
-            got: 2
-        }
-    );
+    let err = env.step(Action::Continuous(&[0.0, 1.0]), &mut obs).unwrap_err();
+    assert_eq!(err, EnvError::WrongActionLength { expected: 1, got: 2 });
     assert!(env.step(Action::Discrete(0), &mut obs).is_err());
     // A rejected action changes nothing: the episode goes on.
     env.step(Action::Continuous(&[0.0]), &mut obs).unwrap();
@@ -66,10 +45,7 @@ fn out_of_bounds_continuous_actions_are_clipped() {
 fn stepping_before_reset_or_after_the_end_is_an_error() {
     let mut env = CartPole::new();
     let mut obs = [0.0f32; 4];
-    assert_eq!(
-        env.step(Action::Discrete(0), &mut obs),
-        Err(EnvError::NeedsReset)
-    );
+    assert_eq!(env.step(Action::Discrete(0), &mut obs), Err(EnvError::NeedsReset));
     env.reset(Some(0), &mut obs);
     // Always pushing right tips the pole over within a few dozen steps.
     let mut steps = 0;
@@ -101,10 +77,7 @@ fn time_limits_truncate() {
         assert!(!s.terminated);
         assert_eq!(s.truncated, t == 200);
     }
-    assert_eq!(
-        env.step(Action::Continuous(&[0.0]), &mut obs),
-        Err(EnvError::NeedsReset)
-    );
+    assert_eq!(env.step(Action::Continuous(&[0.0]), &mut obs), Err(EnvError::NeedsReset));
     // MountainCar with no push never reaches the flag: truncated at 200.
     let mut env = MountainCar::new();
     let mut obs = [0.0f32; 2];
@@ -173,10 +146,7 @@ fn spaces() {
     let env = make("MountainCarContinuous-v0").unwrap();
     let b = env.action_space();
     let b = b.as_box().unwrap();
-    assert_eq!(
-        (b.low.clone(), b.high.clone(), b.shape.clone()),
-        (vec![-1.0], vec![1.0], vec![1])
-    );
+    assert_eq!((b.low.clone(), b.high.clone(), b.shape.clone()), (vec![-1.0], vec![1.0], vec![1]));
     let obs = make("CartPole-v1").unwrap().observation_space();
     let obs = obs.as_box().unwrap();
     assert_eq!(obs.high[0], 4.8);
@@ -205,28 +175,14 @@ fn registry() {
         assert_eq!(spec(id).unwrap().id, *id);
     }
     let s = spec("CartPole-v1").unwrap();
-    assert_eq!(
-        (s.max_episode_steps, s.reward_threshold),
-        (500, Some(475.0))
-    );
+    assert_eq!((s.max_episode_steps, s.reward_threshold), (500, Some(475.0)));
     assert_eq!(spec("Pendulum-v1").unwrap().reward_threshold, None);
     assert_eq!(spec("Acrobot-v1").unwrap().max_episode_steps, 500);
-    assert_eq!(
-        spec("MountainCar-v0").unwrap().reward_threshold,
-        Some(-110.0)
-    );
-    assert_eq!(
-        spec("MountainCarContinuous-v0").unwrap().max_episode_steps,
-        999
-    );
+    assert_eq!(spec("MountainCar-v0").unwrap().reward_threshold, Some(-110.0));
+    assert_eq!(spec("MountainCarContinuous-v0").unwrap().max_episode_steps, 999);
 
     let err = make("LunarLander-v3").err().unwrap();
-    assert_eq!(
-        err,
-        EnvError::UnknownEnv {
-            id: "LunarLander-v3".into()
-        }
-    );
+    assert_eq!(err, EnvError::UnknownEnv { id: "LunarLander-v3".into() });
     let msg = err.to_string();
     assert!(msg.contains("LunarLander-v3"));
     for id in env_ids() {

@@ -2,8 +2,7 @@
 //! `seed + i`, and the struct-of-arrays `CartPoleVec` equal to N single `CartPole`s.
 
 use ppo::env::{
-    make, make_vec, Action, Actions, CartPole, CartPoleVec, Env, EnvError, Pendulum, SyncVecEnv,
-    VecEnv, VecStep,
+    make, make_vec, Action, Actions, CartPole, CartPoleVec, Env, EnvError, Pendulum, SyncVecEnv, VecEnv, VecStep,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -51,11 +50,7 @@ fn cartpole_vec_equals_single_cartpoles() {
             assert_eq!(&out.obs[i * 4..i * 4 + 4], &obs1[..], "env {i}");
             assert_eq!(vec_env.state(i), env.state());
         }
-        let got: Vec<_> = out
-            .episodes
-            .iter()
-            .map(|e| (e.env_index, e.episode_return, e.length))
-            .collect();
+        let got: Vec<_> = out.episodes.iter().map(|e| (e.env_index, e.episode_return, e.length)).collect();
         assert_eq!(got, expected_episodes);
     }
     assert!(ended > 50, "only {ended} episodes ended");
@@ -84,10 +79,7 @@ fn sync_vec_env_equals_cartpole_vec() {
         assert_eq!(sa.episodes, sb.episodes);
         for i in 0..n {
             if sa.done(i) {
-                assert_eq!(
-                    sa.final_obs[i * 4..i * 4 + 4],
-                    sb.final_obs[i * 4..i * 4 + 4]
-                );
+                assert_eq!(sa.final_obs[i * 4..i * 4 + 4], sb.final_obs[i * 4..i * 4 + 4]);
             }
         }
     }
@@ -157,60 +149,30 @@ fn seeds_are_seed_plus_index() {
 fn vector_bad_input() {
     let mut env = make_vec("CartPole-v1", 3).unwrap();
     let mut out = VecStep::for_env(&env);
-    assert_eq!(
-        env.step(Actions::Discrete(&[0, 1, 0]), &mut out),
-        Err(EnvError::NeedsReset)
-    );
+    assert_eq!(env.step(Actions::Discrete(&[0, 1, 0]), &mut out), Err(EnvError::NeedsReset));
     let mut obs = vec![0.0; 12];
     env.reset(Some(0), &mut obs);
     let err = env.step(Actions::Discrete(&[0, 1]), &mut out).unwrap_err();
-    assert_eq!(
-        err,
-        EnvError::WrongActionLength {
-            expected: 3,
-            got: 2
-        }
-    );
+    assert_eq!(err, EnvError::WrongActionLength { expected: 3, got: 2 });
     assert!(err.to_string().contains("got 2, expected 3"), "{err}");
-    let err = env
-        .step(Actions::Discrete(&[0, 2, 0]), &mut out)
-        .unwrap_err();
+    let err = env.step(Actions::Discrete(&[0, 2, 0]), &mut out).unwrap_err();
     assert_eq!(err, EnvError::InvalidAction { action: 2, n: 2 });
-    let err = env
-        .step(Actions::Continuous(&[0.0; 3]), &mut out)
-        .unwrap_err();
+    let err = env.step(Actions::Continuous(&[0.0; 3]), &mut out).unwrap_err();
     assert!(matches!(err, EnvError::WrongActionKind { .. }));
 
     let mut env = SyncVecEnv::new(vec![Pendulum::new(), Pendulum::new()]).unwrap();
     let mut obs = vec![0.0; 6];
     env.reset(Some(0), &mut obs);
     let mut out = VecStep::for_env(&env);
-    let err = env
-        .step(Actions::Continuous(&[0.0, f32::NAN]), &mut out)
-        .unwrap_err();
+    let err = env.step(Actions::Continuous(&[0.0, f32::NAN]), &mut out).unwrap_err();
     assert_eq!(err, EnvError::NanAction { index: 1 });
-    let err = env
-        .step(Actions::Continuous(&[0.0; 3]), &mut out)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        EnvError::WrongActionLength {
-            expected: 2,
-            got: 3
-        }
-    );
+    let err = env.step(Actions::Continuous(&[0.0; 3]), &mut out).unwrap_err();
+    assert_eq!(err, EnvError::WrongActionLength { expected: 2, got: 3 });
     // Out-of-bounds values are clipped, not errors.
-    env.step(Actions::Continuous(&[5.0, -5.0]), &mut out)
-        .unwrap();
+    env.step(Actions::Continuous(&[5.0, -5.0]), &mut out).unwrap();
 
     assert_eq!(CartPoleVec::new(0).err(), Some(EnvError::NoEnvs));
-    assert_eq!(
-        SyncVecEnv::<CartPole>::new(vec![]).err(),
-        Some(EnvError::NoEnvs)
-    );
+    assert_eq!(SyncVecEnv::<CartPole>::new(vec![]).err(), Some(EnvError::NoEnvs));
     let mixed: Vec<Box<dyn Env>> = vec![make("CartPole-v1").unwrap(), make("Acrobot-v1").unwrap()];
-    assert_eq!(
-        SyncVecEnv::new(mixed).err(),
-        Some(EnvError::MismatchedSpaces { index: 1 })
-    );
+    assert_eq!(SyncVecEnv::new(mixed).err(), Some(EnvError::MismatchedSpaces { index: 1 }));
 }

@@ -4,8 +4,7 @@
 //! `Box<dyn VecEnv>` chain, and action clipping reaches the environment.
 
 use ppo::env::{
-    make_vec, Actions, ClipAction, EnvError, NormalizeObservation, NormalizeReward, RunningMeanStd,
-    VecEnv, VecStep,
+    make_vec, Actions, ClipAction, EnvError, NormalizeObservation, NormalizeReward, RunningMeanStd, VecEnv, VecStep,
 };
 
 /// mean and population variance of column j of row-major rows of width d, with the
@@ -25,19 +24,13 @@ fn running_mean_std_matches_direct_computation() {
     let mut rms = RunningMeanStd::new(2);
     let mut all = Vec::new();
     for b in 0..20 {
-        let batch: Vec<f32> = (0..8)
-            .map(|k| ((b * 8 + k) as f32 * 0.37).sin() * 3.0 + k as f32 % 2.0)
-            .collect();
+        let batch: Vec<f32> = (0..8).map(|k| ((b * 8 + k) as f32 * 0.37).sin() * 3.0 + k as f32 % 2.0).collect();
         rms.update(&batch);
         all.extend(batch.iter().map(|&x| x as f64));
     }
     for j in 0..2 {
         let (mean, var) = direct_stats(&all, 2, j);
-        assert!(
-            (rms.mean[j] - mean).abs() < 1e-12,
-            "{} vs {mean}",
-            rms.mean[j]
-        );
+        assert!((rms.mean[j] - mean).abs() < 1e-12, "{} vs {mean}", rms.mean[j]);
         assert!((rms.var[j] - var).abs() < 1e-10, "{} vs {var}", rms.var[j]);
     }
     assert!((rms.count - (80.0 + 1e-4)).abs() < 1e-9);
@@ -56,8 +49,7 @@ fn normalize_observation_stats_and_values() {
     let actions: Vec<f32> = (0..n).map(|i| i as f32 - 1.5).collect();
     for _ in 0..450 {
         env.step(Actions::Continuous(&actions), &mut out).unwrap();
-        raw.step(Actions::Continuous(&actions), &mut raw_out)
-            .unwrap();
+        raw.step(Actions::Continuous(&actions), &mut raw_out).unwrap();
         seen.extend(raw_out.obs.iter().map(|&x| x as f64));
         let rms = env.obs_rms().unwrap();
         for (k, (&z, &x)) in out.obs.iter().zip(&raw_out.obs).enumerate() {
@@ -113,13 +105,8 @@ fn normalize_reward_against_direct_returns() {
         all_returns.extend_from_slice(&g);
         let (_, var) = direct_stats(&all_returns, 1, 0);
         for (i, gi) in g.iter_mut().enumerate() {
-            let want =
-                ((raw_out.rewards[i] as f64 / (var + 1e-8).sqrt()) as f32).clamp(-10.0, 10.0);
-            assert!(
-                (out.rewards[i] - want).abs() <= 1e-5 * want.abs(),
-                "{} vs {want}",
-                out.rewards[i]
-            );
+            let want = ((raw_out.rewards[i] as f64 / (var + 1e-8).sqrt()) as f32).clamp(-10.0, 10.0);
+            assert!((out.rewards[i] - want).abs() <= 1e-5 * want.abs(), "{} vs {want}", out.rewards[i]);
             if raw_out.done(i) {
                 *gi = 0.0;
             }
@@ -134,17 +121,13 @@ fn normalize_reward_against_direct_returns() {
 #[test]
 fn statistics_through_a_boxed_chain() {
     let inner = make_vec("MountainCarContinuous-v0", 2).unwrap();
-    let chain: Box<dyn VecEnv> = Box::new(NormalizeReward::new(
-        NormalizeObservation::new(ClipAction::new(inner)),
-        0.99,
-    ));
+    let chain: Box<dyn VecEnv> =
+        Box::new(NormalizeReward::new(NormalizeObservation::new(ClipAction::new(inner)), 0.99));
     let mut chain = chain;
     let mut out = VecStep::for_env(&chain);
     chain.reset(Some(0), &mut out.obs);
     for _ in 0..20 {
-        chain
-            .step(Actions::Continuous(&[3.0, -3.0]), &mut out)
-            .unwrap();
+        chain.step(Actions::Continuous(&[3.0, -3.0]), &mut out).unwrap();
     }
     let obs_rms = chain.obs_rms().unwrap().clone();
     let ret_rms = chain.return_rms().unwrap().clone();
@@ -160,29 +143,16 @@ fn statistics_through_a_boxed_chain() {
     fresh.set_return_rms(ret_rms.clone()).unwrap();
     fresh.set_training(false);
     fresh.reset(Some(1), &mut out.obs);
-    fresh
-        .step(Actions::Continuous(&[0.1, 0.2]), &mut out)
-        .unwrap();
+    fresh.step(Actions::Continuous(&[0.1, 0.2]), &mut out).unwrap();
     assert_eq!(fresh.obs_rms().unwrap(), &obs_rms);
     assert_eq!(fresh.return_rms().unwrap(), &ret_rms);
 
     // Wrong shapes and missing wrappers are typed errors.
-    assert_eq!(
-        fresh.set_obs_rms(RunningMeanStd::new(3)),
-        Err(EnvError::StatisticsShape {
-            expected: 2,
-            got: 3
-        })
-    );
+    assert_eq!(fresh.set_obs_rms(RunningMeanStd::new(3)), Err(EnvError::StatisticsShape { expected: 2, got: 3 }));
     let mut bare = make_vec("CartPole-v1", 1).unwrap();
     assert!(bare.obs_rms().is_none());
     let err = bare.set_obs_rms(RunningMeanStd::new(4)).unwrap_err();
-    assert_eq!(
-        err,
-        EnvError::NoStatistics {
-            what: "observation"
-        }
-    );
+    assert_eq!(err, EnvError::NoStatistics { what: "observation" });
 }
 
 #[test]
@@ -197,12 +167,8 @@ fn clip_action_reaches_the_env_clipped() {
     clipped.reset(Some(9), &mut a.obs);
     plain.reset(Some(9), &mut b.obs);
     for _ in 0..50 {
-        clipped
-            .step(Actions::Continuous(&[7.0, -7.0]), &mut a)
-            .unwrap();
-        plain
-            .step(Actions::Continuous(&[2.0, -2.0]), &mut b)
-            .unwrap();
+        clipped.step(Actions::Continuous(&[7.0, -7.0]), &mut a).unwrap();
+        plain.step(Actions::Continuous(&[2.0, -2.0]), &mut b).unwrap();
         assert_eq!(a, b);
     }
     // MountainCarContinuous charges the unclipped action in its reward, so clipping
@@ -213,8 +179,5 @@ fn clip_action_reaches_the_env_clipped() {
     clipped.step(Actions::Continuous(&[3.0]), &mut out).unwrap();
     assert!((out.rewards[0] + 0.1).abs() < 1e-6, "{}", out.rewards[0]);
     // NaN still reaches the env's check.
-    assert_eq!(
-        clipped.step(Actions::Continuous(&[f32::NAN]), &mut out),
-        Err(EnvError::NanAction { index: 0 })
-    );
+    assert_eq!(clipped.step(Actions::Continuous(&[f32::NAN]), &mut out), Err(EnvError::NanAction { index: 0 }));
 }

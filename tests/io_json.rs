@@ -11,8 +11,7 @@ fn parse(s: &str) -> Json {
 
 #[test]
 fn parses_every_kind_of_value() {
-    let v =
-        parse(r#" { "a": null, "b": [true, false], "c": -1.5e3, "d": "x", "e": {} , "f": []} "#);
+    let v = parse(r#" { "a": null, "b": [true, false], "c": -1.5e3, "d": "x", "e": {} , "f": []} "#);
     assert_eq!(
         v,
         Json::object([
@@ -36,12 +35,7 @@ fn parses_every_kind_of_value() {
 #[test]
 fn keeps_key_order_and_duplicates() {
     let v = parse(r#"{"z": 1, "a": 2, "z": 3}"#);
-    let keys: Vec<&str> = v
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let keys: Vec<&str> = v.as_object().unwrap().iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["z", "a", "z"]);
     assert_eq!(v.get("z").and_then(Json::as_f64), Some(1.0));
     assert_eq!(v.to_compact(), r#"{"z":1,"a":2,"z":3}"#);
@@ -53,20 +47,9 @@ fn string_escapes_and_surrogate_pairs() {
     assert_eq!(v.as_str(), Some("q\" b\\ s/ \u{8}\u{c}\n\r\t é € 😀 é"));
     // Writing escapes only what must be escaped, and reads back the same.
     let s = Json::from("tab\t nl\n quote\" bs\\ bell\u{7} € 😀");
-    assert_eq!(
-        s.to_compact(),
-        r#""tab\t nl\n quote\" bs\\ bell\u0007 € 😀""#
-    );
+    assert_eq!(s.to_compact(), r#""tab\t nl\n quote\" bs\\ bell\u0007 € 😀""#);
     assert_eq!(parse(&s.to_compact()), s);
-    for bad in [
-        r#""\ud83d""#,
-        r#""\ud83dx""#,
-        r#""\ude00""#,
-        r#""\ud83d\u0041""#,
-        r#""\u12""#,
-        r#""\x""#,
-        "\"a\nb\"",
-    ] {
+    for bad in [r#""\ud83d""#, r#""\ud83dx""#, r#""\ude00""#, r#""\ud83d\u0041""#, r#""\u12""#, r#""\x""#, "\"a\nb\""] {
         assert!(Json::parse(bad).is_err(), "{bad:?} should be rejected");
     }
 }
@@ -80,11 +63,7 @@ fn numbers_round_trip_f64_and_f32() {
             continue;
         }
         let text = Json::Number(x).to_compact();
-        assert_eq!(
-            parse(&text).as_f64().map(f64::to_bits),
-            Some(x.to_bits()),
-            "{x:?} -> {text}"
-        );
+        assert_eq!(parse(&text).as_f64().map(f64::to_bits), Some(x.to_bits()), "{x:?} -> {text}");
     }
     for _ in 0..20_000 {
         let x = f32::from_bits(rng.random::<u32>());
@@ -92,11 +71,7 @@ fn numbers_round_trip_f64_and_f32() {
             continue;
         }
         let text = Json::from(x).to_compact();
-        assert_eq!(
-            parse(&text).as_f32().map(f32::to_bits),
-            Some(x.to_bits()),
-            "{x:?} -> {text}"
-        );
+        assert_eq!(parse(&text).as_f32().map(f32::to_bits), Some(x.to_bits()), "{x:?} -> {text}");
     }
     // Shortest forms, integers without a fraction, exponents where they are shorter.
     assert_eq!(Json::from(0.1f32).to_compact(), "0.1");
@@ -108,17 +83,12 @@ fn numbers_round_trip_f64_and_f32() {
     assert_eq!(Json::from(123456usize).to_compact(), "123456");
     // Python's json writes these by default.
     assert!(parse("NaN").as_f64().unwrap().is_nan());
-    assert_eq!(
-        parse("[Infinity, -Infinity]").to_f64_vec(),
-        Some(vec![f64::INFINITY, f64::NEG_INFINITY])
-    );
+    assert_eq!(parse("[Infinity, -Infinity]").to_f64_vec(), Some(vec![f64::INFINITY, f64::NEG_INFINITY]));
     assert_eq!(Json::from(f64::NEG_INFINITY).to_compact(), "-Infinity");
     for good in ["0", "-0", "1.25", "1E5", "1e+5", "1e-5", "-12.5e-3"] {
         assert!(Json::parse(good).is_ok(), "{good}");
     }
-    for bad in [
-        "01", "1.", ".5", "+1", "1e", "1e+", "-", "--1", "0x10", "1.5.2", "inf",
-    ] {
+    for bad in ["01", "1.", ".5", "+1", "1e", "1e+", "-", "--1", "0x10", "1.5.2", "inf"] {
         assert!(Json::parse(bad).is_err(), "{bad:?} should be rejected");
     }
 }
@@ -127,10 +97,7 @@ fn numbers_round_trip_f64_and_f32() {
 fn pretty_output_matches_python_indent_2() {
     // Python: json.dumps({"a": [1, 2.5], "b": {}, "c": []}, indent=2)
     let v = parse(r#"{"a": [1, 2.5], "b": {}, "c": []}"#);
-    assert_eq!(
-        v.to_pretty(),
-        "{\n  \"a\": [\n    1,\n    2.5\n  ],\n  \"b\": {},\n  \"c\": []\n}"
-    );
+    assert_eq!(v.to_pretty(), "{\n  \"a\": [\n    1,\n    2.5\n  ],\n  \"b\": {},\n  \"c\": []\n}");
     assert_eq!(parse(&v.to_pretty()), v);
     assert_eq!(format!("{v}"), v.to_compact());
 }
@@ -138,15 +105,9 @@ fn pretty_output_matches_python_indent_2() {
 #[test]
 fn nested_float_arrays_as_tensors() {
     let v = parse(r#"{"w": [[1.0, 2.0], [3.0, 4.5]], "b": [0.5], "s": 2.0, "e": []}"#);
-    assert_eq!(
-        v.get("w").unwrap().to_f32_tensor(),
-        Some((vec![2, 2], vec![1.0, 2.0, 3.0, 4.5]))
-    );
+    assert_eq!(v.get("w").unwrap().to_f32_tensor(), Some((vec![2, 2], vec![1.0, 2.0, 3.0, 4.5])));
     assert_eq!(v.get("b").unwrap().to_f32_vec(), Some(vec![0.5]));
-    assert_eq!(
-        v.get("s").unwrap().to_f32_tensor(),
-        Some((vec![], vec![2.0]))
-    );
+    assert_eq!(v.get("s").unwrap().to_f32_tensor(), Some((vec![], vec![2.0])));
     assert_eq!(v.get("e").unwrap().to_f32_tensor(), Some((vec![0], vec![])));
     assert_eq!(parse("[[1], [2, 3]]").to_f32_tensor(), None, "ragged");
     assert_eq!(parse("[[1], 2]").to_f32_tensor(), None, "ragged");
@@ -158,10 +119,7 @@ fn errors_say_where_and_what() {
     let e: JsonError = Json::parse(r#"{"a": 1 "b": 2}"#).unwrap_err();
     assert_eq!(e.offset, 8);
     assert_eq!(e.expected, "',' or '}' in an object");
-    assert_eq!(
-        e.to_string(),
-        "invalid JSON at byte 8: expected ',' or '}' in an object, found '\"'"
-    );
+    assert_eq!(e.to_string(), "invalid JSON at byte 8: expected ',' or '}' in an object, found '\"'");
     let e = Json::parse("[1, 2").unwrap_err();
     assert_eq!((e.offset, e.found.as_str()), (5, "end of input"));
     let e = Json::parse("[1] x").unwrap_err();
@@ -184,25 +142,19 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 
 #[test]
 fn never_panics_on_truncated_or_garbage_input() {
-    let doc = r#"{"name": "w\u00e9\ud83d\ude00", "shape": [2, 3], "x": [-1.5e-3, 0, true, null, false], "m": {"k": "v"}}"#;
+    let doc =
+        r#"{"name": "w\u00e9\ud83d\ude00", "shape": [2, 3], "x": [-1.5e-3, 0, true, null, false], "m": {"k": "v"}}"#;
     assert!(Json::parse(doc).is_ok());
     for end in 0..doc.len() {
         if doc.is_char_boundary(end) {
-            assert!(
-                Json::parse(&doc[..end]).is_err(),
-                "prefix of length {end} parsed"
-            );
+            assert!(Json::parse(&doc[..end]).is_err(), "prefix of length {end} parsed");
         }
     }
     let mut rng = StdRng::seed_from_u64(1);
-    let alphabet: Vec<char> = "{}[]\",:\\u0123456789abcdefEe+-.ntrfalsNIy é😀\n\t"
-        .chars()
-        .collect();
+    let alphabet: Vec<char> = "{}[]\",:\\u0123456789abcdefEe+-.ntrfalsNIy é😀\n\t".chars().collect();
     for _ in 0..20_000 {
         let len = rng.random_range(0..24);
-        let s: String = (0..len)
-            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
-            .collect();
+        let s: String = (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
         if let Ok(v) = Json::parse(&s) {
             // Whatever parses serializes and parses back to the same value (NaN aside).
             if !s.contains('N') {

@@ -14,19 +14,10 @@ fn assert_well_formed(svg: &str) -> usize {
         let tag = &rest[start + 1..end];
         assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
         if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(
-                stack.pop().as_deref(),
-                Some(name.trim()),
-                "mismatched </{name}>"
-            );
+            assert_eq!(stack.pop().as_deref(), Some(name.trim()), "mismatched </{name}>");
         } else {
             count += 1;
-            let name = tag
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_end_matches('/')
-                .to_string();
+            let name = tag.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
             if !tag.ends_with('/') {
                 stack.push(name);
             }
@@ -37,10 +28,7 @@ fn assert_well_formed(svg: &str) -> usize {
     // Text content has no raw '<' or '&' other than entities.
     for (i, _) in svg.match_indices('&') {
         let entity = &svg[i..svg[i..].find(';').map_or(svg.len(), |j| i + j + 1)];
-        assert!(
-            ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity),
-            "{entity}"
-        );
+        assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity), "{entity}");
     }
     count
 }
@@ -55,78 +43,37 @@ fn chart(series: Vec<Series>) -> LineChart {
 }
 
 fn series(label: &str, xs: &[f64], ys: &[f64]) -> Series {
-    Series {
-        label: label.into(),
-        xs: xs.to_vec(),
-        ys: ys.to_vec(),
-        band: None,
-    }
+    Series { label: label.into(), xs: xs.to_vec(), ys: ys.to_vec(), band: None }
 }
 
 #[test]
 fn nice_ticks_are_1_2_5_steps_covering_the_data() {
     assert_eq!(nice_ticks(0.0, 1.0, 5), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
-    assert_eq!(
-        nice_ticks(3.0, 97.0, 6),
-        [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
-    );
-    assert_eq!(
-        nice_ticks(-0.3, 0.25, 6),
-        [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]
-    );
-    assert_eq!(
-        nice_ticks(0.0, 500_000.0, 6),
-        [0.0, 1e5, 2e5, 3e5, 4e5, 5e5]
-    );
-    assert_eq!(
-        nice_ticks(-190.0, -120.0, 6),
-        [-200.0, -180.0, -160.0, -140.0, -120.0]
-    );
-    for (lo, hi) in [
-        (0.0, 1e-9),
-        (1e9, 3e9),
-        (-5.0, 5.0),
-        (0.13, 0.92),
-        (475.0, 500.0),
-    ] {
+    assert_eq!(nice_ticks(3.0, 97.0, 6), [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+    assert_eq!(nice_ticks(-0.3, 0.25, 6), [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]);
+    assert_eq!(nice_ticks(0.0, 500_000.0, 6), [0.0, 1e5, 2e5, 3e5, 4e5, 5e5]);
+    assert_eq!(nice_ticks(-190.0, -120.0, 6), [-200.0, -180.0, -160.0, -140.0, -120.0]);
+    for (lo, hi) in [(0.0, 1e-9), (1e9, 3e9), (-5.0, 5.0), (0.13, 0.92), (475.0, 500.0)] {
         let t = nice_ticks(lo, hi, 6);
         assert!(t[0] <= lo && hi <= t[t.len() - 1], "{lo} {hi}: {t:?}");
         assert!((3..=15).contains(&t.len()), "{lo} {hi}: {t:?}");
         let step = t[1] - t[0];
         let mantissa = step / 10f64.powf(step.log10().floor());
-        assert!(
-            [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9),
-            "{step}"
-        );
+        assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "{step}");
     }
     // Degenerate ranges are widened, never empty and never a panic.
-    for (lo, hi) in [
-        (5.0, 5.0),
-        (0.0, 0.0),
-        (f64::NAN, 1.0),
-        (f64::NEG_INFINITY, f64::INFINITY),
-        (2.0, 1.0),
-        (1e16, 1e16 + 2.0),
-    ] {
+    for (lo, hi) in
+        [(5.0, 5.0), (0.0, 0.0), (f64::NAN, 1.0), (f64::NEG_INFINITY, f64::INFINITY), (2.0, 1.0), (1e16, 1e16 + 2.0)]
+    {
         let t = nice_ticks(lo, hi, 6);
-        assert!(
-            t.len() >= 2 && t.iter().all(|x| x.is_finite()),
-            "{lo} {hi}: {t:?}"
-        );
+        assert!(t.len() >= 2 && t.iter().all(|x| x.is_finite()), "{lo} {hi}: {t:?}");
     }
 }
 
 #[test]
 fn chart_has_lines_bands_ticks_and_legend() {
-    let mut a = series(
-        "ppo",
-        &[0.0, 100.0, 200.0, 300.0],
-        &[10.0, 50.0, 200.0, 480.0],
-    );
-    a.band = Some((
-        vec![5.0, 40.0, 150.0, 450.0],
-        vec![15.0, 70.0, 260.0, 500.0],
-    ));
+    let mut a = series("ppo", &[0.0, 100.0, 200.0, 300.0], &[10.0, 50.0, 200.0, 480.0]);
+    a.band = Some((vec![5.0, 40.0, 150.0, 450.0], vec![15.0, 70.0, 260.0, 500.0]));
     let b = series("random", &[0.0, 300.0], &[20.0, 22.0]);
     let svg = chart(vec![a, b]).to_svg();
     assert!(assert_well_formed(&svg) > 20);
@@ -138,17 +85,8 @@ fn chart_has_lines_bands_ticks_and_legend() {
     assert!(svg.contains("stroke=\"#4e79a7\" stroke-width=\"2\" stroke-linejoin"));
     assert!(svg.contains("stroke=\"#f28e2b\" stroke-width=\"2\" stroke-linejoin"));
     // Tick labels on both axes, legend labels, escaped title.
-    for label in [
-        ">0<",
-        ">100<",
-        ">300<",
-        ">500<",
-        ">200<",
-        ">ppo<",
-        ">random<",
-        ">global step<",
-        ">episodic return<",
-    ] {
+    for label in [">0<", ">100<", ">300<", ">500<", ">200<", ">ppo<", ">random<", ">global step<", ">episodic return<"]
+    {
         assert!(svg.contains(label), "missing {label}");
     }
     assert!(svg.contains("CartPole-v1 &lt;ppo&gt; &amp; friends"));
@@ -168,11 +106,7 @@ fn degenerate_data_renders_without_panicking() {
         vec![series("zeros", &[0.0, 0.0], &[0.0, 0.0])],
         vec![series("all nan", &[nan, 1.0], &[1.0, nan])],
         vec![series("ragged", &[0.0, 1.0, 2.0], &[1.0])],
-        vec![series(
-            "unbounded",
-            &[0.0, 1.0, 2.0],
-            &[f64::INFINITY, 1.0, f64::NEG_INFINITY],
-        )],
+        vec![series("unbounded", &[0.0, 1.0, 2.0], &[f64::INFINITY, 1.0, f64::NEG_INFINITY])],
         vec![series("huge", &[0.0, 1e300], &[-1e300, 1e300])],
         vec![series("tiny", &[0.0, 1e-300], &[1e-300, 2e-300])],
         vec![Series {
@@ -183,15 +117,10 @@ fn degenerate_data_renders_without_panicking() {
         }],
     ];
     for series in cases {
-        let label = series
-            .first()
-            .map_or("none".to_string(), |s| s.label.clone());
+        let label = series.first().map_or("none".to_string(), |s| s.label.clone());
         let svg = chart(series).render(400.0, 300.0);
         assert_well_formed(&svg);
-        assert!(
-            !svg.contains("NaN") && !svg.contains("inf"),
-            "{label}: {svg}"
-        );
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{label}: {svg}");
     }
     let svg = chart(vec![]).to_svg();
     assert!(svg.contains("no data"));
@@ -202,11 +131,7 @@ fn degenerate_data_renders_without_panicking() {
 
 #[test]
 fn nan_breaks_the_line_into_segments() {
-    let s = series(
-        "gappy",
-        &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
-        &[1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0],
-    );
+    let s = series("gappy", &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0]);
     let svg = chart(vec![s]).to_svg();
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert_well_formed(&svg);
@@ -226,27 +151,18 @@ fn aggregate_runs_interpolates_where_all_runs_have_data() {
     // Unsorted input and NaN points are handled; duplicates take the first y.
     let run_c: (&[f64], &[f64]) = (&[20.0, f64::NAN, 0.0, 10.0], &[2.0, 9.0, 0.0, 1.0]);
     let stats = aggregate_runs(&[run_c], 3);
-    assert_eq!(
-        (stats.xs, stats.mean),
-        (vec![0.0, 10.0, 20.0], vec![0.0, 1.0, 2.0])
-    );
+    assert_eq!((stats.xs, stats.mean), (vec![0.0, 10.0, 20.0], vec![0.0, 1.0, 2.0]));
 
     // No overlap, no runs, no finite points, zero points: empty.
     let far: (&[f64], &[f64]) = (&[100.0, 200.0], &[1.0, 2.0]);
     assert_eq!(aggregate_runs(&[run_a, far], 10), RunStats::default());
     assert_eq!(aggregate_runs(&[], 10), RunStats::default());
-    assert_eq!(
-        aggregate_runs(&[(&[f64::NAN], &[1.0])], 10),
-        RunStats::default()
-    );
+    assert_eq!(aggregate_runs(&[(&[f64::NAN], &[1.0])], 10), RunStats::default());
     assert_eq!(aggregate_runs(&[run_a], 0), RunStats::default());
     // Overlap of a single x: one point.
     let touching: (&[f64], &[f64]) = (&[30.0, 40.0], &[7.0, 8.0]);
     let stats = aggregate_runs(&[run_a, touching], 10);
-    assert_eq!(
-        (stats.xs, stats.min, stats.max),
-        (vec![30.0], vec![7.0], vec![30.0])
-    );
+    assert_eq!((stats.xs, stats.min, stats.max), (vec![30.0], vec![7.0], vec![30.0]));
 
     // Into a chart: a line with its band.
     let series = aggregate_runs(&[run_a, run_b], 5).into_series("2 seeds");

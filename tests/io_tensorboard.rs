@@ -2,9 +2,7 @@
 //! and a round trip through our reader. `tests/reference/check_io.py` reads the file
 //! `writes_a_file_python_can_check` leaves with TensorBoard's own `EventAccumulator`.
 
-use ppo::io::tensorboard::{
-    self, crc32c, masked_crc32c, EventWriter, ScalarEvent, TensorboardError,
-};
+use ppo::io::tensorboard::{self, crc32c, masked_crc32c, EventWriter, ScalarEvent, TensorboardError};
 use std::path::PathBuf;
 
 fn fresh_dir(name: &str) -> PathBuf {
@@ -59,10 +57,7 @@ fn record_bytes_are_exact() {
     assert_eq!(&second[..8], &(want.len() as u64).to_le_bytes());
     assert_eq!(&second[8..12], &masked_crc32c(&second[..8]).to_le_bytes());
     assert_eq!(&second[12..12 + want.len()], &want[..]);
-    assert_eq!(
-        &second[12 + want.len()..],
-        &masked_crc32c(&want).to_le_bytes()
-    );
+    assert_eq!(&second[12 + want.len()..], &masked_crc32c(&want).to_le_bytes());
 }
 
 #[test]
@@ -78,17 +73,10 @@ fn scalars_round_trip_and_two_writers_do_not_collide() {
     drop(b); // BufWriter flushes on drop.
     a.flush().unwrap();
     let got = tensorboard::read_scalars(a.path()).unwrap();
-    let summary: Vec<(&str, i64, u32)> = got
-        .iter()
-        .map(|e| (e.tag.as_str(), e.step, e.value.to_bits()))
-        .collect();
+    let summary: Vec<(&str, i64, u32)> = got.iter().map(|e| (e.tag.as_str(), e.step, e.value.to_bits())).collect();
     assert_eq!(
         summary,
-        [
-            ("loss", 0, 0.25f32.to_bits()),
-            ("loss", i64::MAX, f32::NAN.to_bits()),
-            ("lr", -5, (-1e-30f32).to_bits())
-        ]
+        [("loss", 0, 0.25f32.to_bits()), ("loss", i64::MAX, f32::NAN.to_bits()), ("lr", -5, (-1e-30f32).to_bits())]
     );
     assert!(got.iter().all(|e| e.wall_time > 1.5e9));
     let files = std::fs::read_dir(&dir).unwrap().count();
@@ -108,21 +96,14 @@ fn corrupt_files_are_errors() {
         if end == 0 || end == boundary {
             continue; // whole records
         }
-        assert!(
-            tensorboard::read_records(truncated).is_err(),
-            "prefix of {end} bytes"
-        );
+        assert!(tensorboard::read_records(truncated).is_err(), "prefix of {end} bytes");
     }
     for i in 0..bytes.len() {
         let mut flipped = bytes.clone();
         flipped[i] ^= 0x10;
         let e = tensorboard::read_records(&flipped).unwrap_err();
         assert!(matches!(e, TensorboardError::Corrupt { .. }));
-        assert!(
-            e.to_string()
-                .starts_with("corrupt event file: record at byte"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("corrupt event file: record at byte"), "{e}");
     }
     let e = tensorboard::read_scalars(dir.join("missing")).unwrap_err();
     assert!(matches!(e, TensorboardError::Io(_)));
@@ -135,10 +116,8 @@ fn writes_a_file_python_can_check() {
     let mut tb = EventWriter::create(&dir).unwrap();
     let mut want = Vec::new();
     for s in (0..50).step_by(5) {
-        tb.add_scalar("charts/episodic_return", 10.0 * s as f32 + 0.5, s)
-            .unwrap();
-        tb.add_scalar("losses/value_loss", 1.0 / (1 + s) as f32, s)
-            .unwrap();
+        tb.add_scalar("charts/episodic_return", 10.0 * s as f32 + 0.5, s).unwrap();
+        tb.add_scalar("losses/value_loss", 1.0 / (1 + s) as f32, s).unwrap();
         want.push(("charts/episodic_return", s, 10.0 * s as f32 + 0.5));
         want.push(("losses/value_loss", s, 1.0 / (1 + s) as f32));
     }
@@ -146,9 +125,6 @@ fn writes_a_file_python_can_check() {
     want.push(("losses/negative_step", -3, -1.25));
     tb.flush().unwrap();
     let got: Vec<ScalarEvent> = tensorboard::read_scalars(tb.path()).unwrap();
-    let got: Vec<_> = got
-        .iter()
-        .map(|e| (e.tag.as_str(), e.step, e.value))
-        .collect();
+    let got: Vec<_> = got.iter().map(|e| (e.tag.as_str(), e.step, e.value)).collect();
     assert_eq!(got, want);
 }

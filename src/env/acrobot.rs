@@ -37,15 +37,8 @@ pub const MAX_EPISODE_STEPS: usize = 500;
 /// Time derivative of `[θ₁, θ₂, θ̇₁, θ̇₂]` under torque `a` (gymnasium's `_dsdt` with
 /// `book_or_nips = "book"`, same order of operations).
 pub fn dsdt(s: [f64; 4], a: f64) -> [f64; 4] {
-    let (m1, m2, l1, lc1, lc2, i1, i2) = (
-        LINK_MASS,
-        LINK_MASS,
-        LINK_LENGTH_1,
-        LINK_COM_POS,
-        LINK_COM_POS,
-        LINK_MOI,
-        LINK_MOI,
-    );
+    let (m1, m2, l1, lc1, lc2, i1, i2) =
+        (LINK_MASS, LINK_MASS, LINK_LENGTH_1, LINK_COM_POS, LINK_COM_POS, LINK_MOI, LINK_MOI);
     let g = 9.8;
     let [theta1, theta2, dtheta1, dtheta2] = s;
     let d1 = m1 * lc1 * lc1 + m2 * (l1 * l1 + lc2 * lc2 + 2.0 * l1 * lc2 * theta2.cos()) + i1 + i2;
@@ -107,11 +100,7 @@ impl Default for Acrobot {
 impl Acrobot {
     /// Acrobot-v1 with the 500-step limit.
     pub fn new() -> Acrobot {
-        Acrobot {
-            state: [0.0; 4],
-            rng: None,
-            clock: EpisodeClock::new(MAX_EPISODE_STEPS),
-        }
+        Acrobot { state: [0.0; 4], rng: None, clock: EpisodeClock::new(MAX_EPISODE_STEPS) }
     }
 
     /// The `f64` state `[θ₁, θ₂, θ̇₁, θ̇₂]`.
@@ -138,11 +127,7 @@ impl Acrobot {
 impl Env for Acrobot {
     fn observation_space(&self) -> Space {
         let high = [1.0, 1.0, 1.0, 1.0, MAX_VEL_1 as f32, MAX_VEL_2 as f32];
-        Space::Box(BoxSpace::new(
-            high.iter().map(|h| -h).collect(),
-            high.to_vec(),
-            vec![6],
-        ))
+        Space::Box(BoxSpace::new(high.iter().map(|h| -h).collect(), high.to_vec(), vec![6]))
     }
 
     fn action_space(&self) -> Space {
@@ -160,9 +145,7 @@ impl Env for Acrobot {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         Space::Discrete(3).check(action)?;
         self.clock.check()?;
-        let Action::Discrete(a) = action else {
-            unreachable!("checked by Space::check")
-        };
+        let Action::Discrete(a) = action else { unreachable!("checked by Space::check") };
         let mut ns = rk4(self.state, AVAIL_TORQUE[a], DT);
         ns[0] = wrap(ns[0], -PI, PI);
         ns[1] = wrap(ns[1], -PI, PI);
@@ -171,10 +154,6 @@ impl Env for Acrobot {
         self.state = ns;
         let terminated = -ns[0].cos() - (ns[1] + ns[0]).cos() > 1.0;
         self.write_obs(obs);
-        Ok(Step {
-            reward: if terminated { 0.0 } else { -1.0 },
-            terminated,
-            truncated: self.clock.tick(terminated),
-        })
+        Ok(Step { reward: if terminated { 0.0 } else { -1.0 }, terminated, truncated: self.clock.tick(terminated) })
     }
 }

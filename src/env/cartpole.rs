@@ -49,15 +49,10 @@ pub fn cartpole_dynamics(state: [f64; 4], force: f64) -> [f64; 4] {
     let costheta = theta.cos();
     let sintheta = theta.sin();
     let temp = (force + POLEMASS_LENGTH * (theta_dot * theta_dot) * sintheta) / TOTAL_MASS;
-    let thetaacc = (GRAVITY * sintheta - costheta * temp)
-        / (LENGTH * (4.0 / 3.0 - MASSPOLE * (costheta * costheta) / TOTAL_MASS));
+    let thetaacc =
+        (GRAVITY * sintheta - costheta * temp) / (LENGTH * (4.0 / 3.0 - MASSPOLE * (costheta * costheta) / TOTAL_MASS));
     let xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS;
-    [
-        x + TAU * x_dot,
-        x_dot + TAU * xacc,
-        theta + TAU * theta_dot,
-        theta_dot + TAU * thetaacc,
-    ]
+    [x + TAU * x_dot, x_dot + TAU * xacc, theta + TAU * theta_dot, theta_dot + TAU * thetaacc]
 }
 
 /// gymnasium's termination test: the cart left `±2.4` or the pole passed `±12°`.
@@ -68,38 +63,21 @@ pub fn cartpole_dynamics(state: [f64; 4], force: f64) -> [f64; 4] {
 #[inline(always)]
 pub fn cartpole_terminated(state: &[f64; 4]) -> bool {
     let [x, _, theta, _] = *state;
-    (x < -X_THRESHOLD)
-        | (x > X_THRESHOLD)
-        | (theta < -THETA_THRESHOLD_RADIANS)
-        | (theta > THETA_THRESHOLD_RADIANS)
+    (x < -X_THRESHOLD) | (x > X_THRESHOLD) | (theta < -THETA_THRESHOLD_RADIANS) | (theta > THETA_THRESHOLD_RADIANS)
 }
 
 /// CartPole's observation space: `Box(-high, high)` with
 /// `high = [4.8, inf, 24° in radians, inf]` as `f32`.
 pub fn cartpole_observation_space() -> Space {
-    let high = [
-        (X_THRESHOLD * 2.0) as f32,
-        f32::INFINITY,
-        (THETA_THRESHOLD_RADIANS * 2.0) as f32,
-        f32::INFINITY,
-    ];
-    Space::Box(BoxSpace::new(
-        high.iter().map(|h| -h).collect(),
-        high.to_vec(),
-        vec![4],
-    ))
+    let high = [(X_THRESHOLD * 2.0) as f32, f32::INFINITY, (THETA_THRESHOLD_RADIANS * 2.0) as f32, f32::INFINITY];
+    Space::Box(BoxSpace::new(high.iter().map(|h| -h).collect(), high.to_vec(), vec![4]))
 }
 
 /// Draws the reset state: each component uniform in `[-0.05, 0.05)`, in the order
 /// `x, ẋ, θ, θ̇` (gymnasium: `np_random.uniform(low=-0.05, high=0.05, size=(4,))`).
 #[inline]
 pub fn cartpole_reset_state(rng: &mut SmallRng) -> [f64; 4] {
-    [
-        uniform(rng, -0.05, 0.05),
-        uniform(rng, -0.05, 0.05),
-        uniform(rng, -0.05, 0.05),
-        uniform(rng, -0.05, 0.05),
-    ]
+    [uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05)]
 }
 
 /// Writes the `f32` observation of a state.
@@ -139,12 +117,7 @@ impl Default for CartPole {
 impl CartPole {
     /// CartPole-v1 with the default reward (1 per step) and the 500-step limit.
     pub fn new() -> CartPole {
-        CartPole {
-            state: [0.0; 4],
-            rng: None,
-            clock: EpisodeClock::new(MAX_EPISODE_STEPS),
-            sutton_barto_reward: false,
-        }
+        CartPole { state: [0.0; 4], rng: None, clock: EpisodeClock::new(MAX_EPISODE_STEPS), sutton_barto_reward: false }
     }
 
     /// gymnasium's `sutton_barto_reward=True`: reward 0 per step, −1 on termination.
@@ -201,11 +174,7 @@ impl Env for CartPole {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         Space::Discrete(2).check(action)?;
         self.clock.check()?;
-        let force = if action == Action::Discrete(1) {
-            FORCE_MAG
-        } else {
-            -FORCE_MAG
-        };
+        let force = if action == Action::Discrete(1) { FORCE_MAG } else { -FORCE_MAG };
         Ok(self.advance(force, obs))
     }
 }
@@ -221,9 +190,7 @@ pub struct CartPoleContinuous {
 impl CartPoleContinuous {
     /// CartPoleContinuous-v1 with the 500-step limit.
     pub fn new() -> CartPoleContinuous {
-        CartPoleContinuous {
-            inner: CartPole::new(),
-        }
+        CartPoleContinuous { inner: CartPole::new() }
     }
 
     /// The `f64` state `[x, ẋ, θ, θ̇]`.
@@ -253,9 +220,7 @@ impl Env for CartPoleContinuous {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         self.action_space().check(action)?;
         self.inner.clock.check()?;
-        let Action::Continuous(a) = action else {
-            unreachable!("checked by Space::check")
-        };
+        let Action::Continuous(a) = action else { unreachable!("checked by Space::check") };
         let force = FORCE_MAG * a[0].clamp(-1.0, 1.0) as f64;
         Ok(self.inner.advance(force, obs))
     }

@@ -11,8 +11,8 @@
 //! its reset states in the same order as a single `CartPole` seeded the same way.
 
 use super::cartpole::{
-    cartpole_dynamics, cartpole_observation_space, cartpole_reset_state, cartpole_reward,
-    cartpole_terminated, FORCE_MAG, MAX_EPISODE_STEPS,
+    cartpole_dynamics, cartpole_observation_space, cartpole_reset_state, cartpole_reward, cartpole_terminated,
+    FORCE_MAG, MAX_EPISODE_STEPS,
 };
 use super::{reseed, Actions, EnvError, EpisodeRecord, Space, VecEnv, VecStep};
 use rand::rngs::SmallRng;
@@ -104,12 +104,7 @@ impl VecEnv for CartPoleVec {
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         let n = self.num_envs();
-        assert_eq!(
-            obs.len(),
-            n * 4,
-            "observation buffer has length {} but N×O is {n}×4",
-            obs.len()
-        );
+        assert_eq!(obs.len(), n * 4, "observation buffer has length {} but N×O is {n}×4", obs.len());
         for (i, row) in obs.chunks_exact_mut(4).enumerate() {
             self.reset_one(i, seed.map(|s| s.wrapping_add(i as u64)), row);
         }
@@ -120,16 +115,10 @@ impl VecEnv for CartPoleVec {
         let n = self.num_envs();
         out.check_shape(n, 4);
         let Actions::Discrete(actions) = actions else {
-            return Err(EnvError::WrongActionKind {
-                expected: "discrete",
-                got: "continuous",
-            });
+            return Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" });
         };
         if actions.len() != n {
-            return Err(EnvError::WrongActionLength {
-                expected: n,
-                got: actions.len(),
-            });
+            return Err(EnvError::WrongActionLength { expected: n, got: actions.len() });
         }
         // One vectorizable pass for validation; the physics loop below then never
         // branches on bad input.
@@ -149,19 +138,12 @@ impl VecEnv for CartPoleVec {
         let mut any_done = false;
         let (x, x_dot) = (&mut self.x[..n], &mut self.x_dot[..n]);
         let (theta, theta_dot) = (&mut self.theta[..n], &mut self.theta_dot[..n]);
-        let (lengths, returns) = (
-            &mut self.episode_lengths[..n],
-            &mut self.episode_returns[..n],
-        );
+        let (lengths, returns) = (&mut self.episode_lengths[..n], &mut self.episode_returns[..n]);
         let (rewards, terms) = (&mut out.rewards[..n], &mut out.terminated[..n]);
         let truncs = &mut out.truncated[..n];
         let actions = &actions[..n];
         for (i, row) in out.obs.chunks_exact_mut(4).enumerate().take(n) {
-            let force = if actions[i] == 1 {
-                FORCE_MAG
-            } else {
-                -FORCE_MAG
-            };
+            let force = if actions[i] == 1 { FORCE_MAG } else { -FORCE_MAG };
             let s = cartpole_dynamics([x[i], x_dot[i], theta[i], theta_dot[i]], force);
             [x[i], x_dot[i], theta[i], theta_dot[i]] = s;
             row[0] = s[0] as f32;

@@ -275,12 +275,7 @@ pub(crate) fn uniform(rng: &mut SmallRng, low: f64, high: f64) -> f64 {
 /// the calling code, so this panics naming both lengths.
 #[inline]
 pub(crate) fn check_obs_len(obs: &[f32], dim: usize) {
-    assert_eq!(
-        obs.len(),
-        dim,
-        "observation buffer has length {} but the observation size O is {dim}",
-        obs.len()
-    );
+    assert_eq!(obs.len(), dim, "observation buffer has length {} but the observation size O is {dim}", obs.len());
 }
 
 /// Episode bookkeeping shared by the built-in environments: gymnasium's `TimeLimit`
@@ -297,11 +292,7 @@ pub(crate) struct EpisodeClock {
 
 impl EpisodeClock {
     pub fn new(max_steps: usize) -> EpisodeClock {
-        EpisodeClock {
-            elapsed: 0,
-            max_steps,
-            running: false,
-        }
+        EpisodeClock { elapsed: 0, max_steps, running: false }
     }
 
     /// Called by `reset`.

@@ -42,11 +42,7 @@ impl Default for MountainCar {
 impl MountainCar {
     /// MountainCar-v0 with the 200-step limit.
     pub fn new() -> MountainCar {
-        MountainCar {
-            state: [0.0; 2],
-            rng: None,
-            clock: EpisodeClock::new(MAX_EPISODE_STEPS),
-        }
+        MountainCar { state: [0.0; 2], rng: None, clock: EpisodeClock::new(MAX_EPISODE_STEPS) }
     }
 
     /// The `f64` state `[position, velocity]`.
@@ -90,9 +86,7 @@ impl Env for MountainCar {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         Space::Discrete(3).check(action)?;
         self.clock.check()?;
-        let Action::Discrete(a) = action else {
-            unreachable!("checked by Space::check")
-        };
+        let Action::Discrete(a) = action else { unreachable!("checked by Space::check") };
         let [mut position, mut velocity] = self.state;
         velocity += (a as f64 - 1.0) * FORCE + (3.0 * position).cos() * -GRAVITY;
         velocity = velocity.clamp(-MAX_SPEED, MAX_SPEED);
@@ -104,10 +98,6 @@ impl Env for MountainCar {
         let terminated = position >= GOAL_POSITION && velocity >= 0.0;
         self.state = [position, velocity];
         self.write_obs(obs);
-        Ok(Step {
-            reward: -1.0,
-            terminated,
-            truncated: self.clock.tick(terminated),
-        })
+        Ok(Step { reward: -1.0, terminated, truncated: self.clock.tick(terminated) })
     }
 }

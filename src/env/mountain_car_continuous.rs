@@ -145,15 +145,9 @@ impl Env for MountainCarContinuous {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         self.action_space().check(action)?;
         self.clock.check()?;
-        let Action::Continuous(act) = action else {
-            unreachable!("checked by Space::check")
-        };
+        let Action::Continuous(act) = action else { unreachable!("checked by Space::check") };
         let a = act[0];
-        let (position, velocity) = if self.state_is_f32 {
-            self.dynamics_f32(a)
-        } else {
-            self.dynamics_f64(a)
-        };
+        let (position, velocity) = if self.state_is_f32 { self.dynamics_f32(a) } else { self.dynamics_f64(a) };
         let terminated = if self.state_is_f32 {
             position as f32 >= GOAL_POSITION as f32 && velocity >= 0.0
         } else {
@@ -164,10 +158,6 @@ impl Env for MountainCarContinuous {
         self.state = [position as f32 as f64, velocity as f32 as f64];
         self.state_is_f32 = true;
         self.write_obs(obs);
-        Ok(Step {
-            reward,
-            terminated,
-            truncated: self.clock.tick(terminated),
-        })
+        Ok(Step { reward, terminated, truncated: self.clock.tick(terminated) })
     }
 }

@@ -54,11 +54,7 @@ impl Default for Pendulum {
 impl Pendulum {
     /// Pendulum-v1 with the 200-step limit.
     pub fn new() -> Pendulum {
-        Pendulum {
-            state: [0.0; 2],
-            rng: None,
-            clock: EpisodeClock::new(MAX_EPISODE_STEPS),
-        }
+        Pendulum { state: [0.0; 2], rng: None, clock: EpisodeClock::new(MAX_EPISODE_STEPS) }
     }
 
     /// The `f64` state `[θ, θ̇]`.
@@ -84,11 +80,7 @@ impl Pendulum {
 impl Env for Pendulum {
     fn observation_space(&self) -> Space {
         let high = [1.0, 1.0, MAX_SPEED as f32];
-        Space::Box(BoxSpace::new(
-            high.iter().map(|h| -h).collect(),
-            high.to_vec(),
-            vec![3],
-        ))
+        Space::Box(BoxSpace::new(high.iter().map(|h| -h).collect(), high.to_vec(), vec![3]))
     }
 
     fn action_space(&self) -> Space {
@@ -108,9 +100,7 @@ impl Env for Pendulum {
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         self.action_space().check(action)?;
         self.clock.check()?;
-        let Action::Continuous(a) = action else {
-            unreachable!("checked by Space::check")
-        };
+        let Action::Continuous(a) = action else { unreachable!("checked by Space::check") };
         let [th, thdot] = self.state;
         let u: f32 = a[0].clamp(-MAX_TORQUE, MAX_TORQUE);
         // f32 terms as NumPy computes them (see the module docs).
@@ -122,10 +112,6 @@ impl Env for Pendulum {
         let newth = th + newthdot * DT;
         self.state = [newth, newthdot];
         self.write_obs(obs);
-        Ok(Step {
-            reward: -costs,
-            terminated: false,
-            truncated: self.clock.tick(false),
-        })
+        Ok(Step { reward: -costs, terminated: false, truncated: self.clock.tick(false) })
     }
 }

@@ -3,8 +3,8 @@
 //! `gymnasium/envs/__init__.py`.
 
 use super::{
-    Acrobot, CartPole, CartPoleContinuous, CartPoleVec, Env, EnvError, MountainCar,
-    MountainCarContinuous, Pendulum, SyncVecEnv, VecEnv,
+    Acrobot, CartPole, CartPoleContinuous, CartPoleVec, Env, EnvError, MountainCar, MountainCarContinuous, Pendulum,
+    SyncVecEnv, VecEnv,
 };
 
 /// What the PPO presets and renderers need to know about a registered environment.
@@ -21,47 +21,16 @@ pub struct EnvSpec {
 
 /// Every registered environment, in the order [`env_ids`] lists them.
 const SPECS: [EnvSpec; 6] = [
-    EnvSpec {
-        id: "CartPole-v1",
-        max_episode_steps: 500,
-        reward_threshold: Some(475.0),
-    },
+    EnvSpec { id: "CartPole-v1", max_episode_steps: 500, reward_threshold: Some(475.0) },
     // Not a gymnasium registration: same limit and threshold as CartPole-v1.
-    EnvSpec {
-        id: "CartPoleContinuous-v1",
-        max_episode_steps: 500,
-        reward_threshold: Some(475.0),
-    },
-    EnvSpec {
-        id: "Pendulum-v1",
-        max_episode_steps: 200,
-        reward_threshold: None,
-    },
-    EnvSpec {
-        id: "Acrobot-v1",
-        max_episode_steps: 500,
-        reward_threshold: Some(-100.0),
-    },
-    EnvSpec {
-        id: "MountainCar-v0",
-        max_episode_steps: 200,
-        reward_threshold: Some(-110.0),
-    },
-    EnvSpec {
-        id: "MountainCarContinuous-v0",
-        max_episode_steps: 999,
-        reward_threshold: Some(90.0),
-    },
+    EnvSpec { id: "CartPoleContinuous-v1", max_episode_steps: 500, reward_threshold: Some(475.0) },
+    EnvSpec { id: "Pendulum-v1", max_episode_steps: 200, reward_threshold: None },
+    EnvSpec { id: "Acrobot-v1", max_episode_steps: 500, reward_threshold: Some(-100.0) },
+    EnvSpec { id: "MountainCar-v0", max_episode_steps: 200, reward_threshold: Some(-110.0) },
+    EnvSpec { id: "MountainCarContinuous-v0", max_episode_steps: 999, reward_threshold: Some(90.0) },
 ];
 
-const IDS: [&str; 6] = [
-    SPECS[0].id,
-    SPECS[1].id,
-    SPECS[2].id,
-    SPECS[3].id,
-    SPECS[4].id,
-    SPECS[5].id,
-];
+const IDS: [&str; 6] = [SPECS[0].id, SPECS[1].id, SPECS[2].id, SPECS[3].id, SPECS[4].id, SPECS[5].id];
 
 /// The ids [`make`] knows.
 pub fn env_ids() -> &'static [&'static str] {
@@ -70,11 +39,7 @@ pub fn env_ids() -> &'static [&'static str] {
 
 /// The spec of a registered id; an unknown id is an error listing the known ones.
 pub fn spec(id: &str) -> Result<EnvSpec, EnvError> {
-    SPECS
-        .iter()
-        .find(|s| s.id == id)
-        .copied()
-        .ok_or_else(|| EnvError::UnknownEnv { id: id.to_string() })
+    SPECS.iter().find(|s| s.id == id).copied().ok_or_else(|| EnvError::UnknownEnv { id: id.to_string() })
 }
 
 /// Makes one environment from its id (`gymnasium.make`).
@@ -101,8 +66,6 @@ pub fn make_vec(id: &str, n_envs: usize) -> Result<Box<dyn VecEnv>, EnvError> {
     if id == "CartPole-v1" {
         return Ok(Box::new(CartPoleVec::new(n_envs)?));
     }
-    let envs = (0..n_envs)
-        .map(|_| make(id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let envs = (0..n_envs).map(|_| make(id)).collect::<Result<Vec<_>, _>>()?;
     Ok(Box::new(SyncVecEnv::new(envs)?))
 }

@@ -112,24 +112,19 @@ impl Space {
             }
             (Space::Box(b), Action::Continuous(a)) => {
                 if a.len() != b.dim() {
-                    return Err(EnvError::WrongActionLength {
-                        expected: b.dim(),
-                        got: a.len(),
-                    });
+                    return Err(EnvError::WrongActionLength { expected: b.dim(), got: a.len() });
                 }
                 match a.iter().position(|x| x.is_nan()) {
                     Some(index) => Err(EnvError::NanAction { index }),
                     None => Ok(()),
                 }
             }
-            (Space::Discrete(_), Action::Continuous(_)) => Err(EnvError::WrongActionKind {
-                expected: "discrete",
-                got: "continuous",
-            }),
-            (Space::Box(_), Action::Discrete(_)) => Err(EnvError::WrongActionKind {
-                expected: "continuous",
-                got: "discrete",
-            }),
+            (Space::Discrete(_), Action::Continuous(_)) => {
+                Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" })
+            }
+            (Space::Box(_), Action::Discrete(_)) => {
+                Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" })
+            }
         }
     }
 
@@ -139,10 +134,7 @@ impl Space {
         match (self, actions) {
             (Space::Discrete(n), Actions::Discrete(a)) => {
                 if a.len() != n_envs {
-                    return Err(EnvError::WrongActionLength {
-                        expected: n_envs,
-                        got: a.len(),
-                    });
+                    return Err(EnvError::WrongActionLength { expected: n_envs, got: a.len() });
                 }
                 match a.iter().find(|&&x| x >= *n) {
                     Some(&action) => Err(EnvError::InvalidAction { action, n: *n }),
@@ -151,24 +143,19 @@ impl Space {
             }
             (Space::Box(b), Actions::Continuous(a)) => {
                 if a.len() != n_envs * b.dim() {
-                    return Err(EnvError::WrongActionLength {
-                        expected: n_envs * b.dim(),
-                        got: a.len(),
-                    });
+                    return Err(EnvError::WrongActionLength { expected: n_envs * b.dim(), got: a.len() });
                 }
                 match a.iter().position(|x| x.is_nan()) {
                     Some(index) => Err(EnvError::NanAction { index }),
                     None => Ok(()),
                 }
             }
-            (Space::Discrete(_), Actions::Continuous(_)) => Err(EnvError::WrongActionKind {
-                expected: "discrete",
-                got: "continuous",
-            }),
-            (Space::Box(_), Actions::Discrete(_)) => Err(EnvError::WrongActionKind {
-                expected: "continuous",
-                got: "discrete",
-            }),
+            (Space::Discrete(_), Actions::Continuous(_)) => {
+                Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" })
+            }
+            (Space::Box(_), Actions::Discrete(_)) => {
+                Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" })
+            }
         }
     }
 }

@@ -109,9 +109,7 @@ pub trait VecEnv {
     }
     /// Restores the observation statistics (from a checkpoint).
     fn set_obs_rms(&mut self, _rms: RunningMeanStd) -> Result<(), EnvError> {
-        Err(EnvError::NoStatistics {
-            what: "observation",
-        })
+        Err(EnvError::NoStatistics { what: "observation" })
     }
     /// The return statistics of a [`crate::env::NormalizeReward`] in the chain.
     fn return_rms(&self) -> Option<&RunningMeanStd> {
@@ -179,9 +177,9 @@ impl<E: Env> SyncVecEnv<E> {
         let first = envs.first().ok_or(EnvError::NoEnvs)?;
         let observation_space = first.observation_space();
         let action_space = first.action_space();
-        if let Some(index) = envs.iter().position(|e| {
-            e.observation_space() != observation_space || e.action_space() != action_space
-        }) {
+        if let Some(index) =
+            envs.iter().position(|e| e.observation_space() != observation_space || e.action_space() != action_space)
+        {
             return Err(EnvError::MismatchedSpaces { index });
         }
         let n = envs.len();
@@ -230,12 +228,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
             obs.len(),
             self.envs.len()
         );
-        for (i, (env, row)) in self
-            .envs
-            .iter_mut()
-            .zip(obs.chunks_exact_mut(o))
-            .enumerate()
-        {
+        for (i, (env, row)) in self.envs.iter_mut().zip(obs.chunks_exact_mut(o)).enumerate() {
             env.reset(seed.map(|s| s.wrapping_add(i as u64)), row);
         }
         self.episode_returns.fill(0.0);

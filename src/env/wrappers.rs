@@ -29,11 +29,7 @@ pub struct RunningMeanStd {
 impl RunningMeanStd {
     /// Statistics of dimension `dim`: mean 0, variance 1, count `1e-4`.
     pub fn new(dim: usize) -> RunningMeanStd {
-        RunningMeanStd {
-            mean: vec![0.0; dim],
-            var: vec![1.0; dim],
-            count: 1e-4,
-        }
+        RunningMeanStd { mean: vec![0.0; dim], var: vec![1.0; dim], count: 1e-4 }
     }
 
     /// Dimension of the vectors.
@@ -60,8 +56,7 @@ impl RunningMeanStd {
             let delta = batch_mean - self.mean[j];
             let tot = self.count + b;
             self.mean[j] += delta * b / tot;
-            let m2 =
-                self.var[j] * self.count + batch_var * b + delta * delta * self.count * b / tot;
+            let m2 = self.var[j] * self.count + batch_var * b + delta * delta * self.count * b / tot;
             self.var[j] = m2 / tot;
         }
         self.count += b;
@@ -93,12 +88,7 @@ impl<V: VecEnv> NormalizeObservation<V> {
     /// Wraps `inner` with fresh statistics and a clip of 10.
     pub fn new(inner: V) -> NormalizeObservation<V> {
         let dim = inner.observation_space().flat_dim();
-        NormalizeObservation {
-            inner,
-            rms: RunningMeanStd::new(dim),
-            clip: 10.0,
-            training: true,
-        }
+        NormalizeObservation { inner, rms: RunningMeanStd::new(dim), clip: 10.0, training: true }
     }
 
     /// The wrapped environment.
@@ -158,10 +148,7 @@ impl<V: VecEnv> VecEnv for NormalizeObservation<V> {
     }
     fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
         if rms.dim() != self.rms.dim() || rms.var.len() != rms.dim() {
-            return Err(EnvError::StatisticsShape {
-                expected: self.rms.dim(),
-                got: rms.mean.len().max(rms.var.len()),
-            });
+            return Err(EnvError::StatisticsShape { expected: self.rms.dim(), got: rms.mean.len().max(rms.var.len()) });
         }
         self.rms = rms;
         Ok(())
@@ -199,14 +186,7 @@ impl<V: VecEnv> NormalizeReward<V> {
     /// Wraps `inner` with fresh statistics, discount `gamma` and a clip of 10.
     pub fn new(inner: V, gamma: f64) -> NormalizeReward<V> {
         let n = inner.num_envs();
-        NormalizeReward {
-            inner,
-            rms: RunningMeanStd::new(1),
-            returns: vec![0.0; n],
-            gamma,
-            clip: 10.0,
-            training: true,
-        }
+        NormalizeReward { inner, rms: RunningMeanStd::new(1), returns: vec![0.0; n], gamma, clip: 10.0, training: true }
     }
 
     /// The wrapped environment.
@@ -263,10 +243,7 @@ impl<V: VecEnv> VecEnv for NormalizeReward<V> {
     }
     fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
         if rms.mean.len() != 1 || rms.var.len() != 1 {
-            return Err(EnvError::StatisticsShape {
-                expected: 1,
-                got: rms.mean.len().max(rms.var.len()),
-            });
+            return Err(EnvError::StatisticsShape { expected: 1, got: rms.mean.len().max(rms.var.len()) });
         }
         self.rms = rms;
         Ok(())
@@ -286,8 +263,7 @@ fn update_scalar(rms: &mut RunningMeanStd, batch: &[f64]) {
     let delta = batch_mean - rms.mean[0];
     let tot = rms.count + b;
     rms.mean[0] += delta * b / tot;
-    rms.var[0] =
-        (rms.var[0] * rms.count + batch_var * b + delta * delta * rms.count * b / tot) / tot;
+    rms.var[0] = (rms.var[0] * rms.count + batch_var * b + delta * delta * rms.count * b / tot) / tot;
     rms.count = tot;
 }
 
@@ -304,10 +280,7 @@ impl<V: VecEnv> ClipAction<V> {
     /// Wraps `inner`.
     pub fn new(inner: V) -> ClipAction<V> {
         let len = inner.num_envs() * inner.action_space().flat_dim();
-        ClipAction {
-            inner,
-            clipped: vec![0.0; len],
-        }
+        ClipAction { inner, clipped: vec![0.0; len] }
     }
 
     /// The wrapped environment.
@@ -334,15 +307,9 @@ impl<V: VecEnv> VecEnv for ClipAction<V> {
         match (actions, self.inner.action_space()) {
             (Actions::Continuous(a), Space::Box(b)) => {
                 if a.len() != self.clipped.len() {
-                    return Err(EnvError::WrongActionLength {
-                        expected: self.clipped.len(),
-                        got: a.len(),
-                    });
+                    return Err(EnvError::WrongActionLength { expected: self.clipped.len(), got: a.len() });
                 }
-                for (src, dst) in a
-                    .chunks_exact(b.dim())
-                    .zip(self.clipped.chunks_exact_mut(b.dim()))
-                {
+                for (src, dst) in a.chunks_exact(b.dim()).zip(self.clipped.chunks_exact_mut(b.dim())) {
                     b.clip_into(src, dst);
                 }
                 let Self { inner, clipped } = self;

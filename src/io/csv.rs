@@ -60,22 +60,12 @@ impl fmt::Display for CsvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CsvError::Io(e) => write!(f, "CSV I/O error: {e}"),
-            CsvError::ColumnCount {
-                line: 0,
-                expected,
-                found,
-            } => write!(
-                f,
-                "CSV row has {found} values but the header has {expected} columns"
-            ),
-            CsvError::ColumnCount {
-                line,
-                expected,
-                found,
-            } => write!(
-                f,
-                "CSV line {line} has {found} cells but the header has {expected} columns"
-            ),
+            CsvError::ColumnCount { line: 0, expected, found } => {
+                write!(f, "CSV row has {found} values but the header has {expected} columns")
+            }
+            CsvError::ColumnCount { line, expected, found } => {
+                write!(f, "CSV line {line} has {found} cells but the header has {expected} columns")
+            }
             CsvError::NotANumber { line, column, text } => write!(
                 f,
                 "CSV line {line}, column {column:?}: {text:?} is not a number \
@@ -147,11 +137,7 @@ impl CsvWriter {
     /// Appends one row, one value per column; `None` and NaN are written as empty cells.
     pub fn write_row(&mut self, values: &[Option<f64>]) -> Result<(), CsvError> {
         if values.len() != self.columns.len() {
-            return Err(CsvError::ColumnCount {
-                line: 0,
-                expected: self.columns.len(),
-                found: values.len(),
-            });
+            return Err(CsvError::ColumnCount { line: 0, expected: self.columns.len(), found: values.len() });
         }
         self.line.clear();
         for (i, v) in values.iter().enumerate() {
@@ -160,9 +146,7 @@ impl CsvWriter {
             }
             match v {
                 Some(x) if x.is_nan() => {}
-                Some(x) if x.is_infinite() => {
-                    self.line.push_str(if *x > 0.0 { "inf" } else { "-inf" })
-                }
+                Some(x) if x.is_infinite() => self.line.push_str(if *x > 0.0 { "inf" } else { "-inf" }),
                 Some(x) => self.line.push_str(&super::format_f64(*x)),
                 None => {}
             }
@@ -220,8 +204,7 @@ fn split_line(line: &str, line_no: usize) -> Result<Vec<String>, CsvError> {
     if quoted {
         return Err(CsvError::Malformed {
             line: line_no,
-            reason: "a quoted cell is not closed (line breaks inside cells are not supported)"
-                .into(),
+            reason: "a quoted cell is not closed (line breaks inside cells are not supported)".into(),
         });
     }
     cells.push(cell);
@@ -233,11 +216,7 @@ fn split_line(line: &str, line_no: usize) -> Result<Vec<String>, CsvError> {
 /// `\r\n` line endings are accepted.
 pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
     let text = std::fs::read_to_string(path)?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
     let Some((header_no, header)) = lines.next() else {
         return Err(CsvError::Malformed {
             line: 1,
@@ -249,11 +228,7 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
     for (line_no, line) in lines {
         let cells = split_line(line, line_no)?;
         if cells.len() != header.len() {
-            return Err(CsvError::ColumnCount {
-                line: line_no,
-                expected: header.len(),
-                found: cells.len(),
-            });
+            return Err(CsvError::ColumnCount { line: line_no, expected: header.len(), found: cells.len() });
         }
         let row = cells
             .iter()
@@ -266,11 +241,9 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
                 match cell.parse::<f64>() {
                     Ok(x) if x.is_nan() => Ok(None),
                     Ok(x) => Ok(Some(x)),
-                    Err(_) => Err(CsvError::NotANumber {
-                        line: line_no,
-                        column: column.clone(),
-                        text: cell.to_string(),
-                    }),
+                    Err(_) => {
+                        Err(CsvError::NotANumber { line: line_no, column: column.clone(), text: cell.to_string() })
+                    }
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -62,11 +62,7 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid JSON at byte {}: expected {}, found {}",
-            self.offset, self.expected, self.found
-        )
+        write!(f, "invalid JSON at byte {}: expected {}, found {}", self.offset, self.expected, self.found)
     }
 }
 
@@ -75,10 +71,7 @@ impl std::error::Error for JsonError {}
 impl Json {
     /// Parses a complete JSON text (surrounding whitespace allowed, nothing else after).
     pub fn parse(text: &str) -> Result<Json, JsonError> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            pos: 0,
-        };
+        let mut p = Parser { s: text.as_bytes(), pos: 0 };
         p.skip_ws();
         let v = p.value(0)?;
         p.skip_ws();
@@ -95,10 +88,7 @@ impl Json {
 
     /// The value of the first `key` if `self` is an object that has it.
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.as_object()?
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        self.as_object()?.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// `Some(b)` for `Bool(b)`.
@@ -382,11 +372,7 @@ impl Parser<'_> {
             // Only reachable if `offset` is inside a multi-byte character.
             Err(_) => format!("byte 0x{:02x}", self.s[offset]),
         };
-        JsonError {
-            offset,
-            expected,
-            found,
-        }
+        JsonError { offset, expected, found }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -487,11 +473,7 @@ impl Parser<'_> {
         }
         let negative = self.eat("-");
         if self.eat("Infinity") {
-            let inf = if negative {
-                -f64::INFINITY
-            } else {
-                f64::INFINITY
-            };
+            let inf = if negative { -f64::INFINITY } else { f64::INFINITY };
             return Ok(Json::Number(inf));
         }
         let digits = |p: &mut Self| {
@@ -521,11 +503,8 @@ impl Parser<'_> {
             }
         }
         // The slice is ASCII digits and signs, so both conversions succeed.
-        let text = std::str::from_utf8(&self.s[start..self.pos])
-            .map_err(|_| self.err_at(start, "a number"))?;
-        text.parse::<f64>()
-            .map(Json::Number)
-            .map_err(|_| self.err_at(start, "a number"))
+        let text = std::str::from_utf8(&self.s[start..self.pos]).map_err(|_| self.err_at(start, "a number"))?;
+        text.parse::<f64>().map(Json::Number).map_err(|_| self.err_at(start, "a number"))
     }
 
     /// A quoted string, with `\uXXXX` escapes (and UTF-16 surrogate pairs) decoded.
@@ -554,11 +533,7 @@ impl Parser<'_> {
                         Some(b'r') => Some('\r'),
                         Some(b't') => Some('\t'),
                         Some(b'u') => None,
-                        _ => {
-                            return Err(
-                                self.err("an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX")
-                            )
-                        }
+                        _ => return Err(self.err("an escape: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX")),
                     };
                     self.pos += 1;
                     let c = match simple {
@@ -568,9 +543,7 @@ impl Parser<'_> {
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
-                0x00..=0x1f => {
-                    return Err(self.err("no raw control characters in a string (escape them)"))
-                }
+                0x00..=0x1f => return Err(self.err("no raw control characters in a string (escape them)")),
                 _ => {
                     out.push(b);
                     self.pos += 1;
@@ -595,9 +568,7 @@ impl Parser<'_> {
                 }
                 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
             }
-            0xDC00..=0xDFFF => {
-                return Err(self.err_at(start, "a high surrogate before a low surrogate"))
-            }
+            0xDC00..=0xDFFF => return Err(self.err_at(start, "a high surrogate before a low surrogate")),
             _ => hi,
         };
         char::from_u32(code).ok_or_else(|| self.err_at(start, "a valid Unicode scalar value"))

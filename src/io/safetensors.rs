@@ -75,10 +75,7 @@ impl SafeTensors {
 
     /// The metadata value for `key`, if there is one.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -155,22 +152,17 @@ impl fmt::Display for SafetensorsError {
         use SafetensorsError::*;
         match self {
             Io(e) => write!(f, "safetensors I/O error: {e}"),
-            TooShort { len } => write!(
-                f,
-                "safetensors file is {len} bytes long; it must start with an 8-byte header length"
-            ),
-            HeaderLength {
-                header_len,
-                available,
-            } => write!(
+            TooShort { len } => {
+                write!(f, "safetensors file is {len} bytes long; it must start with an 8-byte header length")
+            }
+            HeaderLength { header_len, available } => write!(
                 f,
                 "safetensors header length is {header_len} bytes but only {available} bytes follow \
                  the length prefix (and at most {MAX_HEADER_LEN} are allowed)"
             ),
-            HeaderNotUtf8 { valid_up_to } => write!(
-                f,
-                "safetensors header is not UTF-8 (invalid byte at header offset {valid_up_to})"
-            ),
+            HeaderNotUtf8 { valid_up_to } => {
+                write!(f, "safetensors header is not UTF-8 (invalid byte at header offset {valid_up_to})")
+            }
             HeaderJson(e) => write!(f, "safetensors header is not valid JSON: {e}"),
             InvalidHeader { tensor, reason } if tensor.is_empty() => {
                 write!(f, "invalid safetensors header: {reason}")
@@ -178,33 +170,19 @@ impl fmt::Display for SafetensorsError {
             InvalidHeader { tensor, reason } => {
                 write!(f, "invalid safetensors header entry {tensor:?}: {reason}")
             }
-            UnsupportedDtype { tensor, dtype } => write!(
-                f,
-                "tensor {tensor:?} has dtype {dtype:?}; only \"F32\" is supported"
-            ),
-            ShapeMismatch {
-                tensor,
-                shape,
-                n_bytes,
-            } => write!(
+            UnsupportedDtype { tensor, dtype } => {
+                write!(f, "tensor {tensor:?} has dtype {dtype:?}; only \"F32\" is supported")
+            }
+            ShapeMismatch { tensor, shape, n_bytes } => write!(
                 f,
                 "tensor {tensor:?} has shape {shape:?} but its data_offsets span {n_bytes} bytes; \
                  F32 needs 4 bytes per element"
             ),
-            InvalidOffsets {
-                tensor,
-                offsets,
-                reason,
-            } => write!(
-                f,
-                "tensor {tensor:?} has data_offsets [{}, {}]: {reason}",
-                offsets.0, offsets.1
-            ),
+            InvalidOffsets { tensor, offsets, reason } => {
+                write!(f, "tensor {tensor:?} has data_offsets [{}, {}]: {reason}", offsets.0, offsets.1)
+            }
             DuplicateName(name) => {
-                write!(
-                    f,
-                    "tensor name {name:?} appears twice; names must be unique"
-                )
+                write!(f, "tensor name {name:?} appears twice; names must be unique")
             }
             InvalidTensor { tensor, reason } => {
                 write!(f, "cannot write tensor {tensor:?}: {reason}")
@@ -242,22 +220,14 @@ fn numel(shape: &[usize]) -> Option<usize> {
 pub fn to_bytes(st: &SafeTensors) -> Result<Vec<u8>, SafetensorsError> {
     let mut entries = Vec::with_capacity(st.tensors.len() + 1);
     if !st.metadata.is_empty() {
-        let pairs = st
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), Json::from(v.as_str())));
+        let pairs = st.metadata.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str())));
         entries.push(("__metadata__".to_string(), Json::object(pairs)));
     }
     let mut offset = 0usize;
     for (i, t) in st.tensors.iter().enumerate() {
-        let invalid = |reason: String| SafetensorsError::InvalidTensor {
-            tensor: t.name.clone(),
-            reason,
-        };
+        let invalid = |reason: String| SafetensorsError::InvalidTensor { tensor: t.name.clone(), reason };
         if t.name == "__metadata__" {
-            return Err(invalid(
-                "the name __metadata__ is reserved for the metadata".into(),
-            ));
+            return Err(invalid("the name __metadata__ is reserved for the metadata".into()));
         }
         if st.tensors[..i].iter().any(|u| u.name == t.name) {
             return Err(SafetensorsError::DuplicateName(t.name.clone()));
@@ -341,15 +311,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
     };
     let header_len = u64::from_le_bytes(*len_bytes);
     if header_len > MAX_HEADER_LEN || header_len > rest.len() as u64 {
-        return Err(HeaderLength {
-            header_len,
-            available: rest.len(),
-        });
+        return Err(HeaderLength { header_len, available: rest.len() });
     }
     let (header, data) = rest.split_at(header_len as usize);
-    let header = std::str::from_utf8(header).map_err(|e| HeaderNotUtf8 {
-        valid_up_to: e.valid_up_to(),
-    })?;
+    let header = std::str::from_utf8(header).map_err(|e| HeaderNotUtf8 { valid_up_to: e.valid_up_to() })?;
     let header = Json::parse(header).map_err(HeaderJson)?;
     let Some(entries) = header.as_object() else {
         return Err(InvalidHeader {
@@ -362,21 +327,14 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
     // (begin, end, index into st.tensors) for the overlap check.
     let mut ranges = Vec::with_capacity(entries.len());
     for (name, info) in entries {
-        let invalid = |reason: &str| InvalidHeader {
-            tensor: name.clone(),
-            reason: reason.to_string(),
-        };
+        let invalid = |reason: &str| InvalidHeader { tensor: name.clone(), reason: reason.to_string() };
         if name == "__metadata__" {
             if !st.metadata.is_empty() {
                 return Err(DuplicateName(name.clone()));
             }
-            let pairs = info
-                .as_object()
-                .ok_or_else(|| invalid("__metadata__ must be an object of string values"))?;
+            let pairs = info.as_object().ok_or_else(|| invalid("__metadata__ must be an object of string values"))?;
             for (k, v) in pairs {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| invalid("__metadata__ values must be strings"))?;
+                let v = v.as_str().ok_or_else(|| invalid("__metadata__ values must be strings"))?;
                 st.metadata.push((k.clone(), v.to_string()));
             }
             continue;
@@ -385,9 +343,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
             return Err(DuplicateName(name.clone()));
         }
         if info.as_object().is_none() {
-            return Err(invalid(
-                "a tensor entry must be an object with dtype, shape and data_offsets",
-            ));
+            return Err(invalid("a tensor entry must be an object with dtype, shape and data_offsets"));
         }
         let dtype = info
             .get("dtype")
@@ -395,10 +351,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
             .as_str()
             .ok_or_else(|| invalid("\"dtype\" must be a string such as \"F32\""))?;
         if dtype != "F32" {
-            return Err(UnsupportedDtype {
-                tensor: name.clone(),
-                dtype: dtype.to_string(),
-            });
+            return Err(UnsupportedDtype { tensor: name.clone(), dtype: dtype.to_string() });
         }
         let shape: Vec<usize> = info
             .get("shape")
@@ -412,39 +365,19 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
             .as_array()
             .and_then(|o| o.iter().map(Json::as_usize).collect())
             .filter(|o: &Vec<usize>| o.len() == 2)
-            .ok_or_else(|| {
-                invalid("\"data_offsets\" must be [begin, end], two non-negative integers")
-            })?;
+            .ok_or_else(|| invalid("\"data_offsets\" must be [begin, end], two non-negative integers"))?;
         let (begin, end) = (offsets[0], offsets[1]);
-        let bad_offsets = |reason: String| InvalidOffsets {
-            tensor: name.clone(),
-            offsets: (begin, end),
-            reason,
-        };
+        let bad_offsets = |reason: String| InvalidOffsets { tensor: name.clone(), offsets: (begin, end), reason };
         if begin > end || end > data.len() {
-            return Err(bad_offsets(format!(
-                "need begin <= end <= {}, the size of the data section",
-                data.len()
-            )));
+            return Err(bad_offsets(format!("need begin <= end <= {}, the size of the data section", data.len())));
         }
         let n_bytes = end - begin;
         if numel(&shape).and_then(|n| n.checked_mul(4)) != Some(n_bytes) {
-            return Err(ShapeMismatch {
-                tensor: name.clone(),
-                shape,
-                n_bytes,
-            });
+            return Err(ShapeMismatch { tensor: name.clone(), shape, n_bytes });
         }
-        let values = data[begin..end]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let values = data[begin..end].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         ranges.push((begin, end, st.tensors.len()));
-        st.tensors.push(NamedTensor {
-            name: name.clone(),
-            shape,
-            data: values,
-        });
+        st.tensors.push(NamedTensor { name: name.clone(), shape, data: values });
     }
 
     // Sorted by offset, the ranges must tile [0, data.len()) exactly, as the reference
@@ -487,9 +420,6 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
 
     // Return tensors in data order.
     let mut slots: Vec<Option<NamedTensor>> = st.tensors.into_iter().map(Some).collect();
-    st.tensors = ranges
-        .iter()
-        .filter_map(|&(_, _, i)| slots[i].take())
-        .collect();
+    st.tensors = ranges.iter().filter_map(|&(_, _, i)| slots[i].take()).collect();
     Ok(st)
 }

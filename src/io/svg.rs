@@ -31,10 +31,8 @@
 use std::fmt::Write;
 
 /// The Tableau 10 palette: ten colours that stay distinguishable, also in print.
-const COLOURS: [&str; 10] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#bab0ac",
-];
+const COLOURS: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
 /// Width and height used by [`LineChart::to_svg`], in pixels.
 pub const DEFAULT_SIZE: (f64, f64) = (720.0, 450.0);
@@ -81,10 +79,7 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let raw = (hi - lo) / target.max(1) as f64;
     // step = mantissa × 10^exponent, with mantissa 1, 2, 5 (or 10).
     let exponent = raw.log10().floor() as i32;
-    let mantissa = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .find(|m| m * 10f64.powi(exponent) >= raw)
-        .unwrap_or(10.0);
+    let mantissa = [1.0, 2.0, 5.0, 10.0].into_iter().find(|m| m * 10f64.powi(exponent) >= raw).unwrap_or(10.0);
     let step = mantissa * 10f64.powi(exponent);
     let first = (lo / step).floor();
     let last = (hi / step).ceil();
@@ -99,11 +94,7 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     (first as i64..=last as i64)
         .map(|k| {
             let units = k as f64 * mantissa;
-            let t = if exponent >= 0 {
-                units * scale
-            } else {
-                units / scale
-            };
+            let t = if exponent >= 0 { units * scale } else { units / scale };
             if t == 0.0 {
                 0.0 // no "-0" labels
             } else {
@@ -136,8 +127,7 @@ fn format_tick(t: f64, step: f64) -> String {
     }
     let biggest = t.abs().max(step.abs());
     if biggest >= 1e6 || step.abs() < 1e-4 {
-        let digits =
-            ((biggest.log10().floor() - step.abs().log10().floor()).max(0.0) as usize).min(10);
+        let digits = ((biggest.log10().floor() - step.abs().log10().floor()).max(0.0) as usize).min(10);
         return format!("{t:.digits$e}");
     }
     let decimals = (-step.abs().log10().floor()).max(0.0) as usize;
@@ -190,12 +180,8 @@ impl LineChart {
         let plot_h = (height - top - bottom).max(1.0);
 
         // Data range over every finite point, line and band alike.
-        let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        );
+        let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) =
+            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for s in &self.series {
             let bands = s.band.iter().flat_map(|(lo, hi)| [lo, hi]);
             for ys in std::iter::once(&s.ys).chain(bands) {
@@ -222,10 +208,7 @@ impl LineChart {
             svg,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
         );
-        let _ = writeln!(
-            svg,
-            r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#
-        );
+        let _ = writeln!(svg, r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#);
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="24" text-anchor="middle" font-size="16">{}</text>"#,
@@ -236,20 +219,11 @@ impl LineChart {
         // Gridlines and tick labels.
         svg.push_str("<g class=\"grid\" stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
         for &t in &x_ticks {
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{0:.1}" y1="{top:.1}" x2="{0:.1}" y2="{1:.1}"/>"#,
-                px(t),
-                top + plot_h
-            );
+            let _ = writeln!(svg, r#"<line x1="{0:.1}" y1="{top:.1}" x2="{0:.1}" y2="{1:.1}"/>"#, px(t), top + plot_h);
         }
         for &t in &y_ticks {
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{left:.1}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}"/>"#,
-                py(t),
-                left + plot_w
-            );
+            let _ =
+                writeln!(svg, r#"<line x1="{left:.1}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}"/>"#, py(t), left + plot_w);
         }
         svg.push_str("</g>\n<g class=\"tick-labels\" fill=\"#333\">\n");
         for &t in &x_ticks {
@@ -335,9 +309,7 @@ impl LineChart {
                     );
                     continue;
                 }
-                let points: Vec<String> = seg
-                    .map(|j| format!("{:.2},{:.2}", px(s.xs[j]), py(s.ys[j])))
-                    .collect();
+                let points: Vec<String> = seg.map(|j| format!("{:.2},{:.2}", px(s.xs[j]), py(s.ys[j]))).collect();
                 let _ = writeln!(
                     svg,
                     r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round"/>"#,
@@ -348,12 +320,7 @@ impl LineChart {
 
         // Legend in the top-left corner of the plot area.
         if !self.series.is_empty() {
-            let longest = self
-                .series
-                .iter()
-                .map(|s| s.label.chars().count())
-                .max()
-                .unwrap_or(0);
+            let longest = self.series.iter().map(|s| s.label.chars().count()).max().unwrap_or(0);
             let box_w = 40.0 + 7.0 * longest as f64;
             let box_h = 8.0 + 18.0 * self.series.len() as f64;
             let (lx, ly) = (left + 10.0, top + 10.0);
@@ -399,12 +366,7 @@ pub struct RunStats {
 impl RunStats {
     /// A chart series: the mean as the line, min–max as the band.
     pub fn into_series(self, label: &str) -> Series {
-        Series {
-            label: label.to_string(),
-            xs: self.xs,
-            ys: self.mean,
-            band: Some((self.min, self.max)),
-        }
+        Series { label: label.to_string(), xs: self.xs, ys: self.mean, band: Some((self.min, self.max)) }
     }
 }
 
@@ -419,12 +381,8 @@ impl RunStats {
 pub fn aggregate_runs(runs: &[(&[f64], &[f64])], n_points: usize) -> RunStats {
     let mut curves: Vec<Vec<(f64, f64)>> = Vec::with_capacity(runs.len());
     for (xs, ys) in runs {
-        let mut pts: Vec<(f64, f64)> = xs
-            .iter()
-            .zip(ys.iter())
-            .map(|(&x, &y)| (x, y))
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .collect();
+        let mut pts: Vec<(f64, f64)> =
+            xs.iter().zip(ys.iter()).map(|(&x, &y)| (x, y)).filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
         if pts.is_empty() {
             return RunStats::default();
         }
@@ -434,14 +392,8 @@ pub fn aggregate_runs(runs: &[(&[f64], &[f64])], n_points: usize) -> RunStats {
     if curves.is_empty() || n_points == 0 {
         return RunStats::default();
     }
-    let lo = curves
-        .iter()
-        .map(|c| c[0].0)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let hi = curves
-        .iter()
-        .map(|c| c[c.len() - 1].0)
-        .fold(f64::INFINITY, f64::min);
+    let lo = curves.iter().map(|c| c[0].0).fold(f64::NEG_INFINITY, f64::max);
+    let hi = curves.iter().map(|c| c[c.len() - 1].0).fold(f64::INFINITY, f64::min);
     if lo > hi {
         return RunStats::default();
     }
@@ -449,22 +401,12 @@ pub fn aggregate_runs(runs: &[(&[f64], &[f64])], n_points: usize) -> RunStats {
     let mut stats = RunStats::default();
     for i in 0..n {
         // The last grid point is exactly `hi`, not `lo + (hi - lo)` rounded.
-        let x = if i + 1 == n && n > 1 {
-            hi
-        } else {
-            lo + (hi - lo) * i as f64 / (n - 1).max(1) as f64
-        };
+        let x = if i + 1 == n && n > 1 { hi } else { lo + (hi - lo) * i as f64 / (n - 1).max(1) as f64 };
         let values: Vec<f64> = curves.iter().map(|c| interpolate(c, x)).collect();
         stats.xs.push(x);
-        stats
-            .mean
-            .push(values.iter().sum::<f64>() / values.len() as f64);
-        stats
-            .min
-            .push(values.iter().copied().fold(f64::INFINITY, f64::min));
-        stats
-            .max
-            .push(values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        stats.mean.push(values.iter().sum::<f64>() / values.len() as f64);
+        stats.min.push(values.iter().copied().fold(f64::INFINITY, f64::min));
+        stats.max.push(values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     }
     stats
 }

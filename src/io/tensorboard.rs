@@ -43,11 +43,7 @@ const CRC32C_TABLE: [u32; 256] = {
         let mut crc = i as u32;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
             bit += 1;
         }
         table[i] = crc;
@@ -137,9 +133,7 @@ fn encode_record(data: &[u8]) -> Vec<u8> {
 
 /// Seconds since the Unix epoch, as TensorBoard's `wall_time`.
 fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// This machine's name for the file name, from the kernel or the environment, without
@@ -151,11 +145,8 @@ fn hostname() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_default();
-    let name: String = name
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        .collect();
+    let name: String =
+        name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')).collect();
     if name.is_empty() {
         "localhost".to_string()
     } else {
@@ -185,31 +176,18 @@ impl EventWriter {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)?;
         let wall_time = now();
-        let base = format!(
-            "events.out.tfevents.{:010}.{}",
-            wall_time as u64,
-            hostname()
-        );
+        let base = format!("events.out.tfevents.{:010}.{}", wall_time as u64, hostname());
         let mut suffix = 0;
         let (file, path) = loop {
-            let name = if suffix == 0 {
-                base.clone()
-            } else {
-                format!("{base}.{suffix}")
-            };
+            let name = if suffix == 0 { base.clone() } else { format!("{base}.{suffix}") };
             let path = dir.join(name);
             match File::options().write(true).create_new(true).open(&path) {
                 Ok(file) => break (file, path),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && suffix < 1000 => {
-                    suffix += 1
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && suffix < 1000 => suffix += 1,
                 Err(e) => return Err(e),
             }
         };
-        let mut writer = EventWriter {
-            file: BufWriter::new(file),
-            path,
-        };
+        let mut writer = EventWriter { file: BufWriter::new(file), path };
         let event = encode_event(wall_time, 0, EventBody::FileVersion("brain.Event:2"));
         writer.file.write_all(&encode_record(&event))?;
         writer.flush()?;
@@ -229,13 +207,7 @@ impl EventWriter {
 
     /// [`EventWriter::add_scalar`] with an explicit `wall_time` in seconds since the Unix
     /// epoch.
-    pub fn add_scalar_at(
-        &mut self,
-        tag: &str,
-        value: f32,
-        step: i64,
-        wall_time: f64,
-    ) -> std::io::Result<()> {
+    pub fn add_scalar_at(&mut self, tag: &str, value: f32, step: i64, wall_time: f64) -> std::io::Result<()> {
         let event = encode_event(wall_time, step, EventBody::Scalar { tag, value });
         self.file.write_all(&encode_record(&event))
     }
@@ -298,10 +270,7 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>, TensorboardError> {
     let mut records = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        let corrupt = |reason: &str| TensorboardError::Corrupt {
-            offset: pos,
-            reason: reason.to_string(),
-        };
+        let corrupt = |reason: &str| TensorboardError::Corrupt { offset: pos, reason: reason.to_string() };
         let rest = &bytes[pos..];
         let (Some(len), Some(len_crc)) = (rest.get(..8), rest.get(8..12)) else {
             return Err(corrupt("shorter than the 12-byte length and CRC"));
@@ -310,10 +279,7 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>, TensorboardError> {
             return Err(corrupt("the CRC of the length does not match"));
         }
         let n = u64::from_le_bytes(len.try_into().unwrap_or_default());
-        let Some(end) = usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= rest.len() - 12 && rest.len() - 12 - n >= 4)
-        else {
+        let Some(end) = usize::try_from(n).ok().filter(|&n| n <= rest.len() - 12 && rest.len() - 12 - n >= 4) else {
             return Err(corrupt("the record's data runs past the end of the file"));
         };
         let data = &rest[12..12 + end];
@@ -383,10 +349,8 @@ pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, Tensorbo
     let mut scalars = Vec::new();
     let mut offset = 0;
     for data in read_records(&bytes)? {
-        let malformed = || TensorboardError::Corrupt {
-            offset,
-            reason: "the record is not a valid Event protobuf".into(),
-        };
+        let malformed =
+            || TensorboardError::Corrupt { offset, reason: "the record is not a valid Event protobuf".into() };
         let (mut wall_time, mut step, mut values) = (0.0, 0, Vec::new());
         for (number, field) in decode_fields(data).ok_or_else(malformed)? {
             match (number, field) {
@@ -400,9 +364,7 @@ pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, Tensorbo
                         let (mut tag, mut simple) = (None, None);
                         for (number, field) in decode_fields(value).ok_or_else(malformed)? {
                             match (number, field) {
-                                (1, Field::Bytes(t)) => {
-                                    tag = Some(String::from_utf8_lossy(t).into_owned())
-                                }
+                                (1, Field::Bytes(t)) => tag = Some(String::from_utf8_lossy(t).into_owned()),
                                 (2, Field::Fixed32(b)) => simple = Some(f32::from_le_bytes(b)),
                                 _ => {}
                             }
@@ -415,12 +377,7 @@ pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, Tensorbo
                 _ => {}
             }
         }
-        scalars.extend(values.into_iter().map(|(tag, value)| ScalarEvent {
-            wall_time,
-            step,
-            tag,
-            value,
-        }));
+        scalars.extend(values.into_iter().map(|(tag, value)| ScalarEvent { wall_time, step, tag, value }));
         offset += data.len() + 16;
     }
     Ok(scalars)

@@ -412,7 +412,7 @@ impl PpoConfig {
             "batch_size" => {
                 // SB3's minibatch size: convert to a minibatch count for the current N·T.
                 let size = parse_count(k, v)?;
-                if self.batch_size() % size != 0 {
+                if !self.batch_size().is_multiple_of(size) {
                     return Err(ConfigError::Inconsistent(format!(
                         "batch_size {size} does not divide n_envs·n_steps = {}; set n_envs and n_steps first",
                         self.batch_size()
@@ -439,7 +439,9 @@ impl PpoConfig {
                 let sizes: Result<Vec<usize>, _> = v
                     .trim_matches(|c| c == '[' || c == ']')
                     .split(',')
-                    .map(|s| s.trim().parse::<usize>().map_err(|_| ()).and_then(|n| if n > 0 { Ok(n) } else { Err(()) }))
+                    .map(|s| {
+                        s.trim().parse::<usize>().map_err(|_| ()).and_then(|n| if n > 0 { Ok(n) } else { Err(()) })
+                    })
                     .collect();
                 self.hidden_sizes = sizes.map_err(|_| bad(k, v, "comma-separated positive widths, e.g. 64,64"))?;
             }
@@ -457,7 +459,12 @@ impl PpoConfig {
             "norm_obs" => self.norm_obs = parse_bool(k, v)?,
             "norm_reward" => self.norm_reward = parse_bool(k, v)?,
             "eval_interval" => {
-                self.eval_interval = v.parse::<f64>().ok().filter(|x| *x >= 0.0 && x.fract() == 0.0).map(|x| x as u64).ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
+                self.eval_interval = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| *x >= 0.0 && x.fract() == 0.0)
+                    .map(|x| x as u64)
+                    .ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
             }
             "eval_episodes" => self.eval_episodes = parse_count(k, v)?,
             _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
@@ -468,7 +475,7 @@ impl PpoConfig {
     /// Checks the values together: the batch must split into whole minibatches, and
     /// so on. Every entry point (`train`, the CLI) calls this before starting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.batch_size() % self.n_minibatches != 0 {
+        if !self.batch_size().is_multiple_of(self.n_minibatches) {
             return Err(ConfigError::Inconsistent(format!(
                 "n_envs·n_steps = {} is not divisible by n_minibatches = {}",
                 self.batch_size(),
@@ -542,7 +549,8 @@ impl PpoConfig {
     /// Applies every key of a JSON object (as [`to_json`](PpoConfig::to_json) writes,
     /// or hand-written with any accepted key) on top of `self`, in order.
     pub fn apply_json(&mut self, json: &Json) -> Result<(), ConfigError> {
-        let pairs = json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
+        let pairs =
+            json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
         for (key, value) in pairs {
             let text = match value {
                 Json::String(s) => s.clone(),

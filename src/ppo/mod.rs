@@ -1,1 +1,25 @@
-//! The PPO algorithm (to be written).
+//! The PPO algorithm ([Schulman et al., 2017](https://arxiv.org/abs/1707.06347)), in
+//! reading order:
+//!
+//! 1. [`config`]: every hyperparameter, with CleanRL's defaults and RL Zoo's presets.
+//! 2. [`agent`]: the actor-critic, and how it acts during rollouts.
+//! 3. [`buffer`]: the `T×N` rollout storage and Generalized Advantage Estimation.
+//! 4. [`loss`]: the clipped surrogate, value and entropy losses on a minibatch.
+//! 5. [`train`]: the loop that ties them together, and the one-call [`train()`].
+//! 6. [`eval`]: the deterministic policy on separate environments.
+//! 7. [`checkpoint`]: saving and loading agents as safetensors files.
+
+pub mod agent;
+pub mod buffer;
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
+pub mod loss;
+pub mod train;
+
+pub use agent::{ActOutput, ActionKind, Agent};
+pub use buffer::{compute_gae, RolloutBuffer};
+pub use config::{ConfigError, OptimizerKind, PpoConfig};
+pub use eval::{evaluate, EvalResult};
+pub use loss::{loss_and_grad, LossConfig, LossStats, Minibatch};
+pub use train::{train, Metrics, TrainError, Trainer};

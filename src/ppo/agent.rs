@@ -1,0 +1,304 @@
+//! The actor-critic: separate policy and value networks (detail 13 of the 37).
+//!
+//! - The **actor** maps an observation to the parameters of the action distribution:
+//!   logits of a [Categorical](crate::distributions) for `Discrete(n)` actions, or the
+//!   mean of a diagonal Gaussian for `Box` actions, whose log-std is one
+//!   state-independent parameter vector (`actor_logstd`, `1×A`).
+//! - The **critic** maps an observation to a scalar value `V(s)`.
+//!
+//! Both are `O → 64 → 64 → out` tanh MLPs by default, initialised orthogonally with gain
+//! √2 on hidden layers, 0.01 on the actor's head (so the first policy is nearly uniform)
+//! and 1.0 on the critic's head.
+//!
+//! [`Agent::act`] is the rollout path: no tape, no allocation. The update path records
+//! the same networks on a tape ([`crate::ppo::loss`]).
+
+use crate::distributions::{categorical_mode, categorical_sample, gaussian_sample};
+use crate::env::Space;
+use crate::nn::{Activation, Mlp, Param, Scratch};
+use crate::tensor::Tensor;
+use rand::Rng;
+use std::fmt;
+
+/// What kind of actions the agent emits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    /// One of `n` actions (Categorical policy).
+    Discrete(usize),
+    /// A vector of `dim` reals (Gaussian policy); `low`/`high` are the bounds actions
+    /// are clipped to before they reach the environment.
+    Continuous {
+        /// Action dimensions `A`.
+        dim: usize,
+        /// Lower bounds, `A`.
+        low: Vec<f32>,
+        /// Upper bounds, `A`.
+        high: Vec<f32>,
+    },
+}
+
+impl ActionKind {
+    /// The action kind for an environment's action space.
+    pub fn from_space(space: &Space) -> ActionKind {
+        match space {
+            Space::Discrete(n) => ActionKind::Discrete(*n),
+            Space::Box(b) => ActionKind::Continuous { dim: b.dim(), low: b.low.clone(), high: b.high.clone() },
+        }
+    }
+
+    /// Width of the actor's output: `n` logits or `A` means.
+    pub fn actor_outputs(&self) -> usize {
+        match self {
+            ActionKind::Discrete(n) => *n,
+            ActionKind::Continuous { dim, .. } => *dim,
+        }
+    }
+
+    /// Floats per action in the rollout buffer: 0 for discrete (stored as indices), `A`
+    /// for continuous.
+    pub fn buffer_dim(&self) -> usize {
+        match self {
+            ActionKind::Discrete(_) => 0,
+            ActionKind::Continuous { dim, .. } => *dim,
+        }
+    }
+}
+
+/// The actions, values and log-probabilities chosen for `N` observations; buffers
+/// reused across steps.
+#[derive(Clone, Debug, Default)]
+pub struct ActOutput {
+    /// `N` discrete actions (empty for continuous agents).
+    pub actions_discrete: Vec<usize>,
+    /// `N×A` continuous actions as sampled, unclipped (empty for discrete agents).
+    pub actions_continuous: Vec<f32>,
+    /// `N×A` continuous actions clipped to the bounds: what the environment receives.
+    pub actions_clipped: Vec<f32>,
+    /// `N` log-probabilities of the actions.
+    pub log_probs: Vec<f32>,
+    /// `N` critic values.
+    pub values: Vec<f32>,
+}
+
+/// Separate actor and critic networks, plus the Gaussian's log-std.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    /// Observation size `O`.
+    pub obs_dim: usize,
+    /// The action space.
+    pub action: ActionKind,
+    /// The policy network: `O → hidden… → n` logits or `A` means.
+    pub actor: Mlp,
+    /// The value network: `O → hidden… → 1`.
+    pub critic: Mlp,
+    /// `1×A` state-independent log standard deviation (continuous actions only).
+    pub log_std: Option<Param>,
+    actor_scratch: Scratch,
+    critic_scratch: Scratch,
+}
+
+/// Why an agent could not be built.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentError {
+    /// The observation space is not a flat `Box`.
+    UnsupportedObservation(String),
+    /// A parameter's shape does not fit the networks.
+    ShapeMismatch {
+        /// Parameter name.
+        name: String,
+        /// Shape expected.
+        expected: Vec<usize>,
+        /// Shape found.
+        found: Vec<usize>,
+    },
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentError::UnsupportedObservation(s) => {
+                write!(f, "unsupported observation space {s}: the agent needs a flat Box")
+            }
+            AgentError::ShapeMismatch { name, expected, found } => {
+                write!(f, "parameter {name} has shape {found:?}, the network needs {expected:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AgentError {}
+
+impl Agent {
+    /// A freshly initialised agent for `obs_dim` observations and the given actions.
+    pub fn new<R: Rng + ?Sized>(
+        obs_dim: usize,
+        action: ActionKind,
+        hidden: &[usize],
+        activation: Activation,
+        log_std_init: f32,
+        rng: &mut R,
+    ) -> Agent {
+        let sqrt2 = std::f32::consts::SQRT_2;
+        let sizes = |out: usize| {
+            let mut s = vec![obs_dim];
+            s.extend_from_slice(hidden);
+            s.push(out);
+            s
+        };
+        // CleanRL builds the critic first, then the actor: the same order here keeps
+        // the random draws in the same order as theirs.
+        let critic = Mlp::new(&sizes(1), activation, sqrt2, 1.0, rng);
+        let actor = Mlp::new(&sizes(action.actor_outputs()), activation, sqrt2, 0.01, rng);
+        let log_std = match &action {
+            ActionKind::Discrete(_) => None,
+            ActionKind::Continuous { dim, .. } => Some(Param::new(Tensor::full(&[1, *dim], log_std_init))),
+        };
+        Agent::from_parts(obs_dim, action, actor, critic, log_std)
+    }
+
+    /// An agent from given networks (e.g. loaded from a checkpoint).
+    pub fn from_parts(obs_dim: usize, action: ActionKind, actor: Mlp, critic: Mlp, log_std: Option<Param>) -> Agent {
+        Agent {
+            obs_dim,
+            action,
+            actor,
+            critic,
+            log_std,
+            actor_scratch: Scratch::default(),
+            critic_scratch: Scratch::default(),
+        }
+    }
+
+    /// Chooses actions for `n` observations `obs` (`n×O`): sampled from the policy, or
+    /// its mode when `deterministic` (evaluation). Fills `out` with the actions, their
+    /// log-probabilities and the critic's values.
+    pub fn act<R: Rng + ?Sized>(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        deterministic: bool,
+        rng: &mut R,
+        out: &mut ActOutput,
+    ) {
+        assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
+        out.log_probs.resize(n, 0.0);
+        let head = self.actor.forward_inference(obs, n, &mut self.actor_scratch);
+        match &self.action {
+            ActionKind::Discrete(k) => {
+                out.actions_discrete.resize(n, 0);
+                for i in 0..n {
+                    let logits = &head[i * k..(i + 1) * k];
+                    let (a, lp) = if deterministic {
+                        let a = categorical_mode(logits, None);
+                        (a, crate::distributions::categorical_log_prob(logits, None, a))
+                    } else {
+                        categorical_sample(logits, None, rng)
+                    };
+                    out.actions_discrete[i] = a;
+                    out.log_probs[i] = lp;
+                }
+            }
+            ActionKind::Continuous { dim, low, high } => {
+                let a_dim = *dim;
+                let log_std = self.log_std.as_ref().expect("continuous agents have a log-std").value.data();
+                out.actions_continuous.resize(n * a_dim, 0.0);
+                out.actions_clipped.resize(n * a_dim, 0.0);
+                for i in 0..n {
+                    let mean = &head[i * a_dim..(i + 1) * a_dim];
+                    let action = &mut out.actions_continuous[i * a_dim..(i + 1) * a_dim];
+                    out.log_probs[i] = if deterministic {
+                        action.copy_from_slice(mean);
+                        crate::distributions::gaussian_log_prob(mean, log_std, action)
+                    } else {
+                        gaussian_sample(mean, log_std, action, rng)
+                    };
+                    // Detail 5 of the continuous ones: the environment gets the clipped
+                    // action; the buffer keeps the sampled one, whose log-prob this is.
+                    for d in 0..a_dim {
+                        out.actions_clipped[i * a_dim + d] = action[d].clamp(low[d], high[d]);
+                    }
+                }
+            }
+        }
+        let values = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
+        out.values.clear();
+        out.values.extend_from_slice(values);
+    }
+
+    /// The critic's values `V(s)` of `n` observations (`n×O`), written into `out` (`n`).
+    pub fn values(&mut self, obs: &[f32], n: usize, out: &mut [f32]) {
+        let v = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
+        out[..n].copy_from_slice(v);
+    }
+
+    /// Every parameter in CleanRL's order (critic, actor, actor_logstd).
+    pub fn params(&self) -> impl Iterator<Item = &Param> {
+        let c = self.critic.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
+        let a = self.actor.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
+        c.chain(a).chain(self.log_std.iter())
+    }
+
+    /// Every parameter, mutably, in the order of [`params`](Agent::params).
+    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
+        let c = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
+        let a = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
+        c.chain(a).chain(self.log_std.iter_mut())
+    }
+
+    /// Every parameter with its PyTorch state-dict name: `critic.0.weight`, …,
+    /// `actor.4.bias`, `actor_logstd`.
+    pub fn named_params(&self) -> Vec<(String, &Param)> {
+        let mut v = self.critic.named_params("critic");
+        v.extend(self.actor.named_params("actor"));
+        if let Some(p) = &self.log_std {
+            v.push(("actor_logstd".to_string(), p));
+        }
+        v
+    }
+
+    /// Element counts of the parameters, in [`params`](Agent::params) order (to size
+    /// the optimizer state).
+    pub fn param_sizes(&self) -> Vec<usize> {
+        self.params().map(|p| p.value.len()).collect()
+    }
+
+    /// Sets every gradient to zero.
+    pub fn zero_grad(&mut self) {
+        self.params_mut().for_each(|p| p.zero_grad());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn discrete_agent_acts_and_names_its_parameters() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut agent = Agent::new(4, ActionKind::Discrete(2), &[64, 64], Activation::Tanh, 0.0, &mut rng);
+        let mut out = ActOutput::default();
+        agent.act(&[0.1; 12], 3, false, &mut rng, &mut out);
+        assert_eq!(out.actions_discrete.len(), 3);
+        assert!(out.actions_discrete.iter().all(|&a| a < 2));
+        // The 0.01-gain head makes the first policy nearly uniform.
+        assert!(out.log_probs.iter().all(|&lp| (lp - 0.5f32.ln()).abs() < 0.05), "{:?}", out.log_probs);
+        let names: Vec<String> = agent.named_params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names.first().unwrap(), "critic.0.weight");
+        assert_eq!(names.last().unwrap(), "actor.4.bias");
+        assert_eq!(agent.param_sizes().iter().sum::<usize>(), (4 * 64 + 64 + 64 * 64 + 64) * 2 + 65 + 130);
+    }
+
+    #[test]
+    fn continuous_actions_are_clipped_for_the_env_but_stored_raw() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let kind = ActionKind::Continuous { dim: 1, low: vec![-0.1], high: vec![0.1] };
+        let mut agent = Agent::new(3, kind, &[8], Activation::Tanh, 0.5, &mut rng);
+        let mut out = ActOutput::default();
+        agent.act(&[0.0; 30], 10, false, &mut rng, &mut out);
+        assert!(out.actions_clipped.iter().all(|a| a.abs() <= 0.1));
+        assert!(out.actions_continuous.iter().any(|a| a.abs() > 0.1), "σ = e^0.5 samples beyond ±0.1");
+        assert_eq!(agent.named_params().last().unwrap().0, "actor_logstd");
+    }
+}

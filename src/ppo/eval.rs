@@ -1,0 +1,96 @@
+//! Evaluation: the deterministic policy on separate environments.
+//!
+//! Training returns are those of the *stochastic* policy while it learns; what a user
+//! deploys is the deterministic one (the Categorical's most likely action, the
+//! Gaussian's mean). [`evaluate`] runs it for K whole episodes on a fresh environment
+//! seeded apart from training, as SB3's `EvalCallback` / `evaluate_policy` do, with
+//! observation normalisation frozen at the training statistics.
+
+use super::agent::{ActOutput, ActionKind, Agent};
+use crate::env::{self, Action, EnvError, RunningMeanStd};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Returns and lengths of K evaluation episodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalResult {
+    /// Mean episodic return.
+    pub mean_return: f64,
+    /// Standard deviation of the returns (population).
+    pub std_return: f64,
+    /// Mean episode length.
+    pub mean_length: f64,
+    /// Every episode's return, in order.
+    pub returns: Vec<f64>,
+}
+
+/// Runs `episodes` episodes of `agent`'s deterministic policy on `env_id`, the first
+/// reset seeded with `seed`. Observations are normalised with `obs_rms` (frozen; clip
+/// ±10) when given, as the training environments normalise them.
+pub fn evaluate(
+    agent: &mut Agent,
+    env_id: &str,
+    episodes: usize,
+    seed: u64,
+    obs_rms: Option<&RunningMeanStd>,
+) -> Result<EvalResult, EnvError> {
+    evaluate_with(agent, env_id, episodes, seed, obs_rms, |_, _| {})
+}
+
+/// [`evaluate`], calling `on_step(env, episode)` after the reset and after every step
+/// (for recording states to render).
+pub fn evaluate_with(
+    agent: &mut Agent,
+    env_id: &str,
+    episodes: usize,
+    seed: u64,
+    obs_rms: Option<&RunningMeanStd>,
+    mut on_step: impl FnMut(&dyn env::Env, usize),
+) -> Result<EvalResult, EnvError> {
+    let mut env = env::make(env_id)?;
+    let o = agent.obs_dim;
+    let mut raw = vec![0.0f32; o];
+    let mut obs = vec![0.0f32; o];
+    let mut out = ActOutput::default();
+    // Deterministic actions draw no random numbers; the RNG is only a formality.
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut returns = Vec::with_capacity(episodes);
+    let mut lengths = Vec::with_capacity(episodes);
+    for ep in 0..episodes {
+        env.reset(if ep == 0 { Some(seed) } else { None }, &mut raw);
+        on_step(env.as_ref(), ep);
+        let (mut ret, mut len) = (0.0f64, 0usize);
+        loop {
+            normalize(&raw, obs_rms, &mut obs);
+            agent.act(&obs, 1, true, &mut rng, &mut out);
+            let action = match agent.action {
+                ActionKind::Discrete(_) => Action::Discrete(out.actions_discrete[0]),
+                ActionKind::Continuous { .. } => Action::Continuous(&out.actions_clipped),
+            };
+            let step = env.step(action, &mut raw)?;
+            on_step(env.as_ref(), ep);
+            ret += step.reward;
+            len += 1;
+            if step.terminated || step.truncated {
+                break;
+            }
+        }
+        returns.push(ret);
+        lengths.push(len as f64);
+    }
+    let k = episodes.max(1) as f64;
+    let mean_return = returns.iter().sum::<f64>() / k;
+    let std_return = (returns.iter().map(|r| (r - mean_return).powi(2)).sum::<f64>() / k).sqrt();
+    Ok(EvalResult { mean_return, std_return, mean_length: lengths.iter().sum::<f64>() / k, returns })
+}
+
+fn normalize(raw: &[f32], rms: Option<&RunningMeanStd>, out: &mut [f32]) {
+    match rms {
+        Some(rms) => {
+            for j in 0..raw.len() {
+                out[j] = rms.normalize(j, raw[j], 10.0);
+            }
+        }
+        None => out.copy_from_slice(raw),
+    }
+}

@@ -1,0 +1,492 @@
+//! The training loop: collect a rollout, compute advantages, update, repeat.
+//!
+//! ```text
+//! for iteration in 1..=n_updates:
+//!     anneal the learning rate (and the clip range)            details 4, situational 1
+//!     for t in 0..T: act, step all N envs, store                  detail 1
+//!     GAE over the T×N rollout                                     detail 5
+//!     for epoch in 0..update_epochs:
+//!         shuffle the N·T indices; for each minibatch:             detail 6
+//!             loss and gradient, clip the global norm, Adam step  details 7–11
+//!             (stop early if approx_kl > 1.5·target_kl)           situational 3
+//! ```
+//!
+//! Two layers of API. [`train`] does everything in one call. [`Trainer`] exposes the
+//! steps — [`collect_rollout`](Trainer::collect_rollout), [`update`](Trainer::update) —
+//! and its pieces (`agent`, `buffer`, `optimizer`) are public, so a user can write the
+//! loop themselves (see `examples/custom_loop.rs`).
+
+use super::agent::{ActOutput, ActionKind, Agent};
+use super::buffer::RolloutBuffer;
+use super::config::{ConfigError, OptimizerKind, PpoConfig};
+use super::eval::{evaluate, EvalResult};
+use super::loss::{loss_and_grad, LossConfig, LossStats, Minibatch};
+use crate::autodiff::Tape;
+use crate::env::{self, Actions, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
+use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam, AdamConfig};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+/// Why training stopped before the end.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The environment refused an action or could not be made.
+    Env(EnvError),
+    /// The loss became NaN or infinite. The parameters are those before this
+    /// minibatch: the last good ones.
+    NonFiniteLoss {
+        /// The update (1-based) it happened in.
+        update: u64,
+        /// The loss terms at that point.
+        stats: LossStats,
+    },
+    /// An environment returned a NaN or infinite observation.
+    NonFiniteObservation {
+        /// Which environment.
+        env_index: usize,
+        /// The environment step count when it happened.
+        global_step: u64,
+    },
+    /// The environment's observation space is not a flat Box.
+    UnsupportedSpace(String),
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::Config(e) => write!(f, "{e}"),
+            TrainError::Env(e) => write!(f, "environment error: {e}"),
+            TrainError::NonFiniteLoss { update, stats } => write!(
+                f,
+                "the loss became non-finite in update {update} (policy loss {}, value loss {}, entropy {}); \
+                 stopped with the parameters from before that minibatch. Try a lower learning rate, \
+                 observation/reward normalisation, or a smaller max_grad_norm",
+                stats.pg_loss, stats.v_loss, stats.entropy
+            ),
+            TrainError::NonFiniteObservation { env_index, global_step } => write!(
+                f,
+                "environment {env_index} returned a NaN or infinite observation at step {global_step}; \
+                 observations must be finite"
+            ),
+            TrainError::UnsupportedSpace(s) => write!(f, "unsupported observation space {s}: expected a flat Box"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+impl From<ConfigError> for TrainError {
+    fn from(e: ConfigError) -> Self {
+        TrainError::Config(e)
+    }
+}
+
+impl From<EnvError> for TrainError {
+    fn from(e: EnvError) -> Self {
+        TrainError::Env(e)
+    }
+}
+
+/// What one iteration (rollout + update) measured: CleanRL's logged values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    /// Iteration number, from 1.
+    pub update: u64,
+    /// Environment steps so far (`N·T` per iteration).
+    pub global_step: u64,
+    /// Mean return of the last 100 finished episodes (None before the first).
+    pub episodic_return: Option<f64>,
+    /// Mean length of the last 100 finished episodes.
+    pub episodic_length: Option<f64>,
+    /// Episodes finished so far.
+    pub episodes: u64,
+    /// Learning rate used in this update.
+    pub learning_rate: f32,
+    /// Clip range used in this update.
+    pub clip_coef: f32,
+    /// Mean over the update's minibatches of the value loss.
+    pub value_loss: f32,
+    /// Mean of the policy (surrogate) loss.
+    pub policy_loss: f32,
+    /// Mean policy entropy.
+    pub entropy: f32,
+    /// Mean `mean(−log r)`.
+    pub old_approx_kl: f32,
+    /// Mean `mean((r − 1) − log r)`.
+    pub approx_kl: f32,
+    /// Mean fraction of clipped ratios.
+    pub clipfrac: f32,
+    /// `1 − Var(R − V)/Var(R)` over the batch (NaN when `Var(R) = 0`).
+    pub explained_variance: f32,
+    /// Mean global gradient norm before clipping.
+    pub grad_norm: f32,
+    /// Minibatch steps taken (fewer than epochs × minibatches after a KL early stop).
+    pub n_minibatch_steps: usize,
+    /// Whether the target-KL rule stopped this update early.
+    pub early_stopped: bool,
+    /// Environment steps per second since training started.
+    pub sps: f64,
+    /// The evaluation run at this iteration, if one was due.
+    pub eval: Option<EvalResult>,
+}
+
+/// The state of a PPO run. Every field a custom loop needs is public.
+pub struct Trainer {
+    /// The hyperparameters.
+    pub config: PpoConfig,
+    /// The actor-critic.
+    pub agent: Agent,
+    /// Adam (or AdamW) over `agent.params()`.
+    pub optimizer: Adam,
+    /// The `N` training environments (with any normalisation wrappers).
+    pub envs: Box<dyn VecEnv>,
+    /// The rollout storage, `T×N`.
+    pub buffer: RolloutBuffer,
+    /// Every random choice of the agent (sampling, shuffling), seeded from the config.
+    pub rng: StdRng,
+    /// Environment steps so far.
+    pub global_step: u64,
+    /// Iterations done so far.
+    pub update: u64,
+    /// Returns and lengths of the last 100 episodes.
+    pub recent_episodes: VecDeque<(f64, usize)>,
+    /// Episodes finished so far.
+    pub episodes: u64,
+    /// Best mean evaluation return so far.
+    pub best_eval: Option<f64>,
+    next_obs: Vec<f32>,
+    act: ActOutput,
+    step_out: VecStep,
+    rewards: Vec<f32>,
+    dones: Vec<bool>,
+    bootstrap_obs: Vec<f32>,
+    bootstrap_envs: Vec<usize>,
+    bootstrap_values: Vec<f32>,
+    last_values: Vec<f32>,
+    tape: Tape,
+    minibatch: Minibatch,
+    adv_scratch: Vec<f32>,
+    indices: Vec<usize>,
+    started: Instant,
+    last_eval_step: u64,
+}
+
+/// The environments `config` asks for: `make_vec(env_id, n_envs)`, wrapped in
+/// observation and reward normalisation when enabled (CleanRL's order: normalise the
+/// observation, then scale the reward; episode statistics stay raw).
+pub fn make_envs(config: &PpoConfig) -> Result<Box<dyn VecEnv>, TrainError> {
+    let mut envs = env::make_vec(&config.env_id, config.n_envs)?;
+    if config.norm_obs {
+        envs = Box::new(NormalizeObservation::new(envs));
+    }
+    if config.norm_reward {
+        envs = Box::new(NormalizeReward::new(envs, config.gamma as f64));
+    }
+    Ok(envs)
+}
+
+impl Trainer {
+    /// A trainer for `config.env_id` from the registry.
+    pub fn new(config: PpoConfig) -> Result<Trainer, TrainError> {
+        config.validate()?;
+        let envs = make_envs(&config)?;
+        Trainer::with_envs(config, envs)
+    }
+
+    /// A trainer on given environments (e.g. the user's own, through
+    /// [`SyncVecEnv`](crate::env::SyncVecEnv)). `config.n_envs` is taken from `envs`.
+    pub fn with_envs(mut config: PpoConfig, mut envs: Box<dyn VecEnv>) -> Result<Trainer, TrainError> {
+        config.n_envs = envs.num_envs();
+        config.validate()?;
+        let obs_dim = match envs.observation_space() {
+            env::Space::Box(b) => b.dim(),
+            other => return Err(TrainError::UnsupportedSpace(format!("{other:?}"))),
+        };
+        let action = ActionKind::from_space(envs.action_space());
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let agent =
+            Agent::new(obs_dim, action.clone(), &config.hidden_sizes, config.activation, config.log_std_init, &mut rng);
+        let adam = AdamConfig {
+            lr: config.learning_rate,
+            eps: config.adam_eps,
+            weight_decay: if config.optimizer == OptimizerKind::AdamW { config.weight_decay } else { 0.0 },
+            ..AdamConfig::default()
+        };
+        let optimizer = Adam::new(adam, &agent.param_sizes());
+        let n = config.n_envs;
+        let buffer = RolloutBuffer::new(config.n_steps, n, obs_dim, action.buffer_dim());
+        let mut next_obs = vec![0.0; n * obs_dim];
+        envs.reset(Some(config.seed), &mut next_obs);
+        let step_out = VecStep::new(n, obs_dim);
+        Ok(Trainer {
+            agent,
+            optimizer,
+            buffer,
+            rng,
+            global_step: 0,
+            update: 0,
+            recent_episodes: VecDeque::with_capacity(100),
+            episodes: 0,
+            best_eval: None,
+            next_obs,
+            act: ActOutput::default(),
+            step_out,
+            rewards: vec![0.0; n],
+            dones: vec![false; n],
+            bootstrap_obs: Vec::with_capacity(n * obs_dim),
+            bootstrap_envs: Vec::with_capacity(n),
+            bootstrap_values: vec![0.0; n],
+            last_values: vec![0.0; n],
+            tape: Tape::new(),
+            minibatch: Minibatch::default(),
+            adv_scratch: Vec::new(),
+            indices: (0..config.batch_size()).collect(),
+            started: Instant::now(),
+            last_eval_step: 0,
+            envs,
+            config,
+        })
+    }
+
+    /// True once `total_timesteps` (rounded down to whole iterations) are done.
+    pub fn is_done(&self) -> bool {
+        self.update >= self.config.n_updates()
+    }
+
+    /// The fraction of training left, 1 at the start and `1/n_updates` in the last
+    /// iteration: CleanRL's `frac = 1 − (iteration − 1)/num_iterations`.
+    pub fn progress_remaining(&self) -> f64 {
+        1.0 - self.update as f64 / self.config.n_updates() as f64
+    }
+
+    /// The observations the next step will act on (`N×O`).
+    pub fn next_obs(&self) -> &[f32] {
+        &self.next_obs
+    }
+
+    /// Collects `T` steps from all `N` environments into the buffer, then computes
+    /// advantages and returns by GAE.
+    pub fn collect_rollout(&mut self) -> Result<(), TrainError> {
+        let n = self.config.n_envs;
+        let o = self.agent.obs_dim;
+        let gamma = self.config.gamma;
+        self.buffer.reset();
+        for _ in 0..self.config.n_steps {
+            self.global_step += n as u64;
+            self.agent.act(&self.next_obs, n, false, &mut self.rng, &mut self.act);
+            let actions = match self.agent.action {
+                ActionKind::Discrete(_) => Actions::Discrete(&self.act.actions_discrete),
+                ActionKind::Continuous { .. } => Actions::Continuous(&self.act.actions_clipped),
+            };
+            self.envs.step(actions, &mut self.step_out)?;
+            let out = &self.step_out;
+            if let Some(i) = out.obs.chunks_exact(o.max(1)).position(|row| row.iter().any(|x| !x.is_finite())) {
+                return Err(TrainError::NonFiniteObservation { env_index: i, global_step: self.global_step });
+            }
+
+            self.rewards.copy_from_slice(&out.rewards);
+            for i in 0..n {
+                self.dones[i] = out.terminated[i] || out.truncated[i];
+            }
+            // Truncation is not termination: bootstrap the cut-off future with
+            // γ·V(final observation), as SB3 does (CleanRL does not; issue #198).
+            if self.config.bootstrap_truncation {
+                self.bootstrap_envs.clear();
+                self.bootstrap_obs.clear();
+                for i in 0..n {
+                    if out.truncated[i] && !out.terminated[i] {
+                        self.bootstrap_envs.push(i);
+                        self.bootstrap_obs.extend_from_slice(&out.final_obs[i * o..(i + 1) * o]);
+                    }
+                }
+                let k = self.bootstrap_envs.len();
+                if k > 0 {
+                    self.agent.values(&self.bootstrap_obs, k, &mut self.bootstrap_values);
+                    for (j, &i) in self.bootstrap_envs.iter().enumerate() {
+                        self.rewards[i] += gamma * self.bootstrap_values[j];
+                    }
+                }
+            }
+            let (disc, cont) = match self.agent.action {
+                ActionKind::Discrete(_) => (&self.act.actions_discrete[..], &[][..]),
+                ActionKind::Continuous { .. } => (&[][..], &self.act.actions_continuous[..]),
+            };
+            self.buffer.add(
+                &self.next_obs,
+                disc,
+                cont,
+                &self.act.log_probs,
+                &self.act.values,
+                &self.rewards,
+                &self.dones,
+            );
+            self.next_obs.copy_from_slice(&self.step_out.obs);
+            for ep in &self.step_out.episodes {
+                if self.recent_episodes.len() == 100 {
+                    self.recent_episodes.pop_front();
+                }
+                self.recent_episodes.push_back((ep.episode_return, ep.length));
+                self.episodes += 1;
+            }
+        }
+        self.agent.values(&self.next_obs, n, &mut self.last_values);
+        self.buffer.compute_returns_and_advantages(&self.last_values, gamma, self.config.gae_lambda);
+        Ok(())
+    }
+
+    /// `update_epochs` passes over the rollout in shuffled minibatches: the PPO update.
+    /// Returns the update's loss statistics (means over minibatches) in a [`Metrics`]
+    /// whose episode and timing fields are left for [`iterate`](Trainer::iterate).
+    pub fn update(&mut self, learning_rate: f32, clip_coef: f32) -> Result<Metrics, TrainError> {
+        let c = &self.config;
+        let loss_cfg = LossConfig {
+            clip_coef,
+            clip_vloss: c.clip_vloss,
+            ent_coef: c.ent_coef,
+            vf_coef: c.vf_coef,
+            norm_adv: c.norm_adv,
+        };
+        self.optimizer.config.lr = learning_rate;
+        let mb_size = c.minibatch_size();
+        let mut sums = LossStats::default();
+        let mut grad_norm_sum = 0.0f32;
+        let mut steps = 0usize;
+        let mut early_stopped = false;
+        'epochs: for _ in 0..c.update_epochs {
+            // Every sample is used exactly once per epoch (detail 6).
+            self.indices.shuffle(&mut self.rng);
+            for start in (0..c.batch_size()).step_by(mb_size) {
+                self.minibatch.gather(&self.buffer, &self.indices[start..start + mb_size]);
+                self.agent.zero_grad();
+                let stats =
+                    loss_and_grad(&mut self.tape, &mut self.agent, &self.minibatch, &loss_cfg, &mut self.adv_scratch);
+                if !stats.loss.is_finite() {
+                    return Err(TrainError::NonFiniteLoss { update: self.update + 1, stats });
+                }
+                // SB3's rule: stop before stepping once the policy moved too far.
+                if let Some(target) = c.target_kl {
+                    if stats.approx_kl > 1.5 * target {
+                        early_stopped = true;
+                        break 'epochs;
+                    }
+                }
+                // Global gradient clipping (detail 11), then the Adam step.
+                let norm = global_grad_norm(self.agent.params());
+                let coef = clip_coefficient(norm, c.max_grad_norm);
+                if coef < 1.0 {
+                    scale_grads(self.agent.params_mut(), coef);
+                }
+                self.optimizer.step_iter(self.agent.params_mut());
+                sums.pg_loss += stats.pg_loss;
+                sums.v_loss += stats.v_loss;
+                sums.entropy += stats.entropy;
+                sums.old_approx_kl += stats.old_approx_kl;
+                sums.approx_kl += stats.approx_kl;
+                sums.clipfrac += stats.clipfrac;
+                grad_norm_sum += norm;
+                steps += 1;
+            }
+        }
+        let k = steps.max(1) as f32;
+        Ok(Metrics {
+            learning_rate,
+            clip_coef,
+            value_loss: sums.v_loss / k,
+            policy_loss: sums.pg_loss / k,
+            entropy: sums.entropy / k,
+            old_approx_kl: sums.old_approx_kl / k,
+            approx_kl: sums.approx_kl / k,
+            clipfrac: sums.clipfrac / k,
+            grad_norm: grad_norm_sum / k,
+            explained_variance: explained_variance(&self.buffer.values, &self.buffer.returns),
+            n_minibatch_steps: steps,
+            early_stopped,
+            ..Metrics::default()
+        })
+    }
+
+    /// One iteration: anneal, collect a rollout, update, evaluate when due.
+    pub fn iterate(&mut self) -> Result<Metrics, TrainError> {
+        let frac = self.progress_remaining() as f32;
+        let lr = if self.config.anneal_lr { frac * self.config.learning_rate } else { self.config.learning_rate };
+        let clip = if self.config.anneal_clip { frac * self.config.clip_coef } else { self.config.clip_coef };
+        self.collect_rollout()?;
+        let mut m = self.update(lr, clip)?;
+        self.update += 1;
+        m.update = self.update;
+        m.global_step = self.global_step;
+        m.episodes = self.episodes;
+        if !self.recent_episodes.is_empty() {
+            let k = self.recent_episodes.len() as f64;
+            m.episodic_return = Some(self.recent_episodes.iter().map(|e| e.0).sum::<f64>() / k);
+            m.episodic_length = Some(self.recent_episodes.iter().map(|e| e.1 as f64).sum::<f64>() / k);
+        }
+        m.sps = self.global_step as f64 / self.started.elapsed().as_secs_f64();
+        let due = self.config.eval_interval > 0
+            && (self.global_step - self.last_eval_step >= self.config.eval_interval || self.is_done());
+        if due {
+            self.last_eval_step = self.global_step;
+            let result = self.evaluate(self.config.eval_episodes)?;
+            if self.best_eval.is_none_or(|b| result.mean_return > b) {
+                self.best_eval = Some(result.mean_return);
+            }
+            m.eval = Some(result);
+        }
+        Ok(m)
+    }
+
+    /// Runs the deterministic policy (the distribution's mode) for `episodes` episodes
+    /// on a fresh environment from the registry, with observation normalisation frozen
+    /// at the training statistics.
+    pub fn evaluate(&mut self, episodes: usize) -> Result<EvalResult, TrainError> {
+        let seed = self.config.seed.wrapping_add(1_000_003 + self.update);
+        Ok(evaluate(&mut self.agent, &self.config.env_id, episodes, seed, self.envs.obs_rms())?)
+    }
+}
+
+/// `1 − Var(y − ŷ)/Var(y)` with population variances, as CleanRL's `np.var`; NaN when
+/// `Var(y) = 0`.
+pub fn explained_variance(pred: &[f32], target: &[f32]) -> f32 {
+    let n = target.len() as f64;
+    let mean = |it: &mut dyn Iterator<Item = f64>| it.sum::<f64>() / n;
+    let var = |xs: &[f64]| {
+        let m = mean(&mut xs.iter().copied());
+        mean(&mut xs.iter().map(|x| (x - m).powi(2)))
+    };
+    let y: Vec<f64> = target.iter().map(|&v| v as f64).collect();
+    let diff: Vec<f64> = target.iter().zip(pred).map(|(&t, &p)| t as f64 - p as f64).collect();
+    let var_y = var(&y);
+    if var_y == 0.0 {
+        f32::NAN
+    } else {
+        (1.0 - var(&diff) / var_y) as f32
+    }
+}
+
+/// Trains `config` from scratch, calling `on_update` after every iteration; returns
+/// the trainer (its `agent` is the trained policy).
+///
+/// ```no_run
+/// use ppo::ppo::{train, PpoConfig};
+/// let config = PpoConfig { total_timesteps: 100_000, ..PpoConfig::default() };
+/// let trainer = train(config, |m| {
+///     if let Some(r) = m.episodic_return {
+///         println!("step {} return {r:.1}", m.global_step);
+///     }
+/// })
+/// .unwrap();
+/// ```
+pub fn train(config: PpoConfig, mut on_update: impl FnMut(&Metrics)) -> Result<Trainer, TrainError> {
+    let mut trainer = Trainer::new(config)?;
+    while !trainer.is_done() {
+        let m = trainer.iterate()?;
+        on_update(&m);
+    }
+    Ok(trainer)
+}
