@@ -14,6 +14,7 @@
 //! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
 //! 2. [`gemm`]: matrix multiplication, the one `unsafe` call (into `matrixmultiply`),
 //!    beside the naive triple loop it is tested against.
+//!    [`fastmath`] holds the one fast transcendental, `tanh`, beside its reference.
 //! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
 //!    separate buffers, backward as one reverse loop. Every op's backward sits next to
 //!    its forward.
@@ -49,6 +50,7 @@
 pub mod autodiff;
 pub mod distributions;
 pub mod env;
+pub mod fastmath;
 pub mod gemm;
 pub mod gradcheck;
 pub mod io;

@@ -77,7 +77,7 @@ impl Activation {
 
     fn apply_in_place(self, x: &mut [f32]) {
         match self {
-            Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
+            Activation::Tanh => crate::fastmath::tanh_in_place(x),
             Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
         }
     }

@@ -277,9 +277,10 @@ impl Tape {
         self.unary(Op::Log(x), x, f32::ln)
     }
 
-    /// `tanh x`. Derivative: `dx += g ⊙ (1 - tanh²x)` (from the output).
+    /// `tanh x` (the fast rational form of [`crate::fastmath::tanh`], within 4.5e-7).
+    /// Derivative: `dx += g ⊙ (1 - tanh²x)` (from the output).
     pub fn tanh(&mut self, x: Var) -> Var {
-        self.unary(Op::Tanh(x), x, f32::tanh)
+        self.unary(Op::Tanh(x), x, crate::fastmath::tanh)
     }
 
     /// `max(x, 0)`. Derivative: `dx += g` where `x > 0`, nothing elsewhere (PyTorch

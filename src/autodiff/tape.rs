@@ -72,6 +72,12 @@ impl Node {
 pub struct Tape {
     pub(crate) nodes: Vec<Node>,
     pub(crate) values: Vec<f32>,
+    /// How much of `values` the current records use. `values` itself only grows (its
+    /// length is the high-water mark), so recording after `clear` neither allocates nor
+    /// zero-fills: every op overwrites all of its output.
+    used: usize,
+    /// End of the gradients the last `backward` computed.
+    grad_end: usize,
     pub(crate) grads: Vec<f32>,
     /// Integer operands (the action indices of `gather`), stored beside the values.
     pub(crate) indices: Vec<usize>,
@@ -81,7 +87,7 @@ pub struct Tape {
 
 impl fmt::Debug for Tape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Tape ({} records, {} values)", self.nodes.len(), self.values.len())?;
+        writeln!(f, "Tape ({} records, {} values)", self.nodes.len(), self.used)?;
         for (i, n) in self.nodes.iter().enumerate() {
             writeln!(f, "  %{i} = {:?}  [{}×{}]", n.op, n.rows, n.cols)?;
         }
@@ -98,8 +104,8 @@ impl Tape {
     /// Forgets every record, keeping the buffers' capacity for the next minibatch.
     pub fn clear(&mut self) {
         self.nodes.clear();
-        self.values.clear();
-        self.grads.clear();
+        self.used = 0;
+        self.grad_end = 0;
         self.indices.clear();
     }
 
@@ -113,11 +119,15 @@ impl Tape {
         self.nodes.is_empty()
     }
 
-    /// Appends a record whose output has `rows×cols` values (zeroed), returning its
-    /// handle. Ops then fill the output in place.
+    /// Appends a record whose output has `rows×cols` values, returning its handle. The
+    /// output's contents are unspecified until the op fills them in place (every op
+    /// writes all of its output).
     pub(crate) fn push(&mut self, op: Op, rows: usize, cols: usize, requires_grad: bool) -> Var {
-        let offset = self.values.len();
-        self.values.resize(offset + rows * cols, 0.0);
+        let offset = self.used;
+        self.used += rows * cols;
+        if self.values.len() < self.used {
+            self.values.resize(self.used, 0.0);
+        }
         self.nodes.push(Node { op, rows, cols, offset, requires_grad });
         Var(u32::try_from(self.nodes.len() - 1).expect("more than 2^32 records on one tape"))
     }
@@ -153,7 +163,7 @@ impl Tape {
     /// All zeros for values that do not require gradients or were not reached.
     pub fn grad(&self, v: Var) -> &[f32] {
         let range = self.node(v).range();
-        assert!(range.end <= self.grads.len(), "grad() of %{} before backward()", v.0);
+        assert!(range.end <= self.grad_end, "grad() of %{} before a backward() that reached it", v.0);
         &self.grads[range]
     }
 
@@ -212,9 +222,14 @@ impl Tape {
             out_node.rows,
             out_node.cols
         );
-        // Zero the gradients of every value up to `out`, keeping the allocation.
-        self.grads.clear();
-        self.grads.resize(out_node.offset + out_node.len(), 0.0);
+        // Zero the gradients of every value up to `out`. The buffer only grows, like
+        // `values`.
+        let end = out_node.offset + out_node.len();
+        if self.grads.len() < end {
+            self.grads.resize(end, 0.0);
+        }
+        self.grads[..end].fill(0.0);
+        self.grad_end = end;
         self.grads[out_node.range()].copy_from_slice(upstream);
         for i in (0..=out.index()).rev() {
             let node = self.nodes[i];

@@ -1,0 +1,75 @@
+//! A fast `tanh`, the one transcendental function on the hot path.
+//!
+//! Profiling CartPole training showed libm's `tanhf` (through `expm1f`) taking over half
+//! the time: every hidden unit of both networks, in every rollout step and every
+//! minibatch. libm's version is accurate to 1 ulp but is a branchy scalar call the
+//! compiler cannot vectorise.
+//!
+//! [`tanh`] is a rational minimax approximation `x·P(x²)/Q(x²)` (numerator of degree 13,
+//! denominator 6; the coefficients are those of Eigen's `generic_fast_tanh_float`),
+//! evaluated by Horner's rule after clamping `x` to ±7.905, beyond which `tanh` is 1 in
+//! `f32`. It has no branches, so loops over slices vectorise. Measured against `f64`
+//! `tanh` at 2 million points of [−10, 10] (`tanh_is_within_5e-7_of_f64` below): the
+//! largest absolute error is 4.5·10⁻⁷ (about 4 ulp near ±1), the largest relative error
+//! the same. The plain version is `f32::tanh`; [`tanh_reference`] names it, and the
+//! tests compare the two.
+
+/// `tanh(x)` to within 4.5·10⁻⁷ (see the module docs).
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    // Plain multiply-adds, not `mul_add`: without a guaranteed FMA unit `mul_add` is a
+    // slow library call, and the approximation does not need the fused rounding.
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    let p = x2 * p + -8.604_672e-11;
+    let p = x2 * p + 5.122_297e-8;
+    let p = x2 * p + 1.485_722_4e-5;
+    let p = x2 * p + 6.372_619_3e-4;
+    let p = x2 * p + 4.893_524_6e-3;
+    let q = x2 * 1.198_258_4e-6 + 1.185_347e-4;
+    let q = x2 * q + 2.268_434_6e-3;
+    let q = x2 * q + 4.893_525e-3;
+    x * p / q
+}
+
+/// The reference the approximation is tested against: libm's `tanhf`.
+pub fn tanh_reference(x: f32) -> f32 {
+    x.tanh()
+}
+
+/// `x ← tanh(x)` for every element.
+pub fn tanh_in_place(xs: &mut [f32]) {
+    for x in xs {
+        *x = tanh(*x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_is_within_5e_7_of_f64() {
+        let n = 2_000_000;
+        let mut worst = 0.0f64;
+        for i in 0..=n {
+            let x = (-10.0 + 20.0 * i as f64 / n as f64) as f32;
+            let err = (tanh(x) as f64 - (x as f64).tanh()).abs();
+            worst = worst.max(err);
+        }
+        assert!(worst < 5e-7, "largest error {worst:e}");
+    }
+
+    #[test]
+    fn tanh_is_odd_saturates_and_handles_extremes() {
+        for &x in &[0.0f32, 1e-8, 1e-3, 0.5, 3.0, 9.0] {
+            assert_eq!(tanh(-x), -tanh(x));
+            assert!((tanh(x) - tanh_reference(x)).abs() < 5e-7);
+        }
+        assert_eq!(tanh(0.0), 0.0);
+        assert!((tanh(1e4) - 1.0).abs() < 1e-6 && (tanh(f32::MAX) - 1.0).abs() < 1e-6);
+        assert!((tanh(f32::NEG_INFINITY) + 1.0).abs() < 1e-6);
+        assert!(tanh(f32::NAN).is_nan());
+    }
+}
