@@ -1,2 +1,123 @@
-//! Bench (to be written).
-fn main() {}
+//! Whole-training throughput, beside the bound matmul throughput sets.
+//!
+//! Run with `cargo bench --bench train` (`BENCH_QUICK=1` for a shorter run). For CleanRL's
+//! CartPole workload (4 envs × 128 steps, 4 minibatches, 4 epochs, 64-64 tanh, 500k
+//! steps) and Pendulum-v1 with its preset, prints environment steps per second of
+//! training (in-process, from `Trainer::new` to the last update), the time split between
+//! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
+//! measured matmul peak the loop reaches.
+
+use ppo::gemm::{sgemm, Trans};
+use ppo::ppo::{PpoConfig, Trainer};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Multiply-accumulates per sample of an MLP with widths `sizes`.
+fn macs(sizes: &[usize]) -> usize {
+    sizes.windows(2).map(|w| w[0] * w[1]).sum()
+}
+
+/// Analytic FLOPs per environment step: the rollout's forward pass of actor and critic,
+/// then per epoch a forward (2·MACs), the weight gradients (2·MACs) and the input
+/// gradients of every layer but the first (2·(MACs − first layer)).
+fn flops_per_step(config: &PpoConfig, obs: usize, act_out: usize) -> (f64, f64) {
+    let mut a = vec![obs];
+    a.extend(&config.hidden_sizes);
+    a.push(act_out);
+    let mut c = a.clone();
+    *c.last_mut().unwrap() = 1;
+    let (ma, mc) = (macs(&a) as f64, macs(&c) as f64);
+    let first = (obs * config.hidden_sizes[0] * 2) as f64;
+    let rollout = 2.0 * (ma + mc);
+    let per_epoch = 2.0 * (ma + mc) + 2.0 * (ma + mc) + 2.0 * (ma + mc - first);
+    (rollout, config.update_epochs as f64 * per_epoch)
+}
+
+/// The best sgemm throughput at the training loop's main shape (128×64×64).
+fn matmul_peak() -> f64 {
+    let (m, k, n) = (128, 64, 64);
+    let a = vec![0.5f32; m * k];
+    let b = vec![0.25f32; k * n];
+    let mut c = vec![0.0f32; m * n];
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let reps = 2000;
+        let start = Instant::now();
+        for _ in 0..reps {
+            sgemm(m, k, n, 1.0, black_box(&a), Trans::No, black_box(&b), Trans::No, 0.0, &mut c);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        best = best.max(2.0 * (m * k * n * reps) as f64 / secs);
+    }
+    best
+}
+
+struct Row {
+    name: &'static str,
+    steps: u64,
+    secs: f64,
+    rollout: Duration,
+    update: Duration,
+    final_return: f64,
+    flops: (f64, f64),
+}
+
+fn run(name: &'static str, config: PpoConfig) -> Row {
+    let start = Instant::now();
+    let mut trainer = Trainer::new(config.clone()).expect("valid config");
+    let (mut rollout, mut update) = (Duration::ZERO, Duration::ZERO);
+    let mut final_return = f64::NAN;
+    while !trainer.is_done() {
+        let frac = trainer.progress_remaining() as f32;
+        let t0 = Instant::now();
+        trainer.collect_rollout().expect("rollout");
+        let t1 = Instant::now();
+        let lr = if config.anneal_lr { frac * config.learning_rate } else { config.learning_rate };
+        trainer.update(lr, config.clip_coef).expect("update");
+        trainer.update += 1;
+        update += t1.elapsed();
+        rollout += t1 - t0;
+        if let Some(r) = trainer.recent_episodes.iter().map(|e| e.0).reduce(|a, b| a + b) {
+            final_return = r / trainer.recent_episodes.len() as f64;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let obs = trainer.agent.obs_dim;
+    let act_out = trainer.agent.action.actor_outputs();
+    Row { name, steps: trainer.global_step, secs, rollout, update, final_return, flops: flops_per_step(&config, obs, act_out) }
+}
+
+fn main() {
+    let quick = std::env::var("BENCH_QUICK").is_ok();
+    let peak = matmul_peak();
+    let cartpole = PpoConfig { total_timesteps: if quick { 100_000 } else { 500_000 }, ..PpoConfig::default() };
+    let pendulum = PpoConfig::for_env("Pendulum-v1");
+    let pendulum = PpoConfig { total_timesteps: if quick { 20_480 } else { pendulum.total_timesteps }, ..pendulum };
+    let rows = [run("CartPole-v1 (CleanRL workload)", cartpole), run("Pendulum-v1 (preset)", pendulum)];
+
+    println!("whole training, one thread (matmul peak measured at 128×64×64: {:.1} GFLOP/s)", peak / 1e9);
+    println!(
+        "{:<32} {:>9} {:>8} {:>10} {:>11} {:>11} {:>11} {:>10} {:>9}",
+        "workload", "steps", "secs", "steps/s", "rollout µs", "update µs", "kFLOP/step", "GFLOP/s", "% peak"
+    );
+    for r in &rows {
+        let sps = r.steps as f64 / r.secs;
+        let flops = r.flops.0 + r.flops.1;
+        let gflops = flops * sps / 1e9;
+        println!(
+            "{:<32} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2} {:>11.1} {:>10.1} {:>8.1}%",
+            r.name,
+            r.steps,
+            r.secs,
+            sps,
+            r.rollout.as_secs_f64() * 1e6 / r.steps as f64,
+            r.update.as_secs_f64() * 1e6 / r.steps as f64,
+            flops / 1e3,
+            gflops,
+            100.0 * gflops * 1e9 / peak
+        );
+        println!("{:<32} final mean return (last 100 episodes): {:.1}", "", r.final_return);
+    }
+    println!();
+    println!("bound: at the measured peak, the CleanRL workload's FLOPs allow {:.0} steps/s", peak / (rows[0].flops.0 + rows[0].flops.1));
+}
