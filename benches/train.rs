@@ -84,7 +84,15 @@ fn run(name: &'static str, config: PpoConfig) -> Row {
     let secs = start.elapsed().as_secs_f64();
     let obs = trainer.agent.obs_dim;
     let act_out = trainer.agent.action.actor_outputs();
-    Row { name, steps: trainer.global_step, secs, rollout, update, final_return, flops: flops_per_step(&config, obs, act_out) }
+    Row {
+        name,
+        steps: trainer.global_step,
+        secs,
+        rollout,
+        update,
+        final_return,
+        flops: flops_per_step(&config, obs, act_out),
+    }
 }
 
 fn main() {
@@ -119,5 +127,8 @@ fn main() {
         println!("{:<32} final mean return (last 100 episodes): {:.1}", "", r.final_return);
     }
     println!();
-    println!("bound: at the measured peak, the CleanRL workload's FLOPs allow {:.0} steps/s", peak / (rows[0].flops.0 + rows[0].flops.1));
+    println!(
+        "bound: at the measured peak, the CleanRL workload's FLOPs allow {:.0} steps/s",
+        peak / (rows[0].flops.0 + rows[0].flops.1)
+    );
 }

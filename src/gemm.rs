@@ -16,9 +16,11 @@
 //! fast path is tested against, at odd and zero sizes and for every transpose
 //! combination, and it is what a reader should look at to see what `sgemm` means.
 //!
-//! [`sgemm_nt_small`] is a specialised kernel for products with very few rows (the rollout
-//! forward pass multiplies `N = 4` observations at a time, where `matrixmultiply`'s
-//! packing costs more than the arithmetic); it computes exactly what `sgemm_naive` does.
+//! Two specialised kernels cover the shapes where `matrixmultiply`'s packing costs more
+//! than the arithmetic: [`sgemm_nn_small`] for products with very few rows (the rollout
+//! multiplies `N = 4` observations at a time) and [`sgemm_nt_small`] for one- and
+//! two-column outputs (the value and policy heads). Both are tested against
+//! `sgemm_naive`.
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +193,63 @@ pub fn sgemm_nt_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: 
     }
 }
 
+/// `C = A · B + beta · C` for few rows of `A`, with `B` stored `k×n` row-major (a
+/// `Linear` weight transposed to `[in, out]`).
+///
+/// The "axpy" order: each row of `C` is built as `Σ_p A[i, p] · B[p, :]`, 64 columns at a
+/// time held in registers (`acc`), two rows of `A` at once so that eight vector
+/// accumulators hide the multiply-add latency. No packing, so for the rollout's `N = 4`
+/// rows it runs about 3× faster than `matrixmultiply` (`cargo bench --bench matmul`).
+/// The plain version is [`sgemm_naive`] with both operands untransposed; the tests
+/// compare the two.
+pub fn sgemm_nn_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    const W: usize = 64;
+    check_lengths(m, k, n, a, b, c);
+    let init = |c: &[f32], acc: &mut [f32; W]| {
+        for l in 0..W {
+            acc[l] = if beta == 0.0 { 0.0 } else { beta * c[l] };
+        }
+    };
+    let mut i = 0;
+    while i < m {
+        let two = i + 1 < m;
+        let mut j = 0;
+        while j + W <= n {
+            let (mut acc0, mut acc1) = ([0.0f32; W], [0.0f32; W]);
+            init(&c[i * n + j..], &mut acc0);
+            if two {
+                init(&c[(i + 1) * n + j..], &mut acc1);
+            }
+            for p in 0..k {
+                let b_seg: &[f32; W] = b[p * n + j..p * n + j + W].try_into().expect("64 columns");
+                let a0 = a[i * k + p];
+                let a1 = if two { a[(i + 1) * k + p] } else { 0.0 };
+                for l in 0..W {
+                    acc0[l] += a0 * b_seg[l];
+                    acc1[l] += a1 * b_seg[l];
+                }
+            }
+            c[i * n + j..i * n + j + W].copy_from_slice(&acc0);
+            if two {
+                c[(i + 1) * n + j..(i + 1) * n + j + W].copy_from_slice(&acc1);
+            }
+            j += W;
+        }
+        // Columns left over when n is not a multiple of 64: plain loops.
+        for r in i..(i + if two { 2 } else { 1 }) {
+            for jj in j..n {
+                let mut sum = 0.0f32;
+                for p in 0..k {
+                    sum += a[r * k + p] * b[p * n + jj];
+                }
+                let old = if beta == 0.0 { 0.0 } else { beta * c[r * n + jj] };
+                c[r * n + jj] = sum + old;
+            }
+        }
+        i += 2;
+    }
+}
+
 /// Dot product with eight independent accumulators, so the compiler can keep them in
 /// one SIMD register (a single accumulator would serialise every addition).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -261,6 +320,25 @@ mod tests {
                 sgemm_naive(m, k, n, 1.0, &a, Trans::No, &b, Trans::Yes, beta, &mut c2);
                 for (x, y) in c1.iter().zip(&c2) {
                     assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * k as f32, "{m}×{k}×{n}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn axpy_kernel_matches_naive() {
+        for &(m, k, n) in
+            &[(1, 4, 64), (4, 4, 64), (4, 64, 64), (5, 64, 128), (3, 7, 70), (2, 3, 5), (0, 3, 64), (7, 0, 64)]
+        {
+            for beta in [0.0f32, 1.0] {
+                let a = fill(m * k, 8);
+                let b = fill(k * n, 9);
+                let mut c1 = fill(m * n, 10);
+                let mut c2 = c1.clone();
+                sgemm_nn_small(m, k, n, &a, &b, beta, &mut c1);
+                sgemm_naive(m, k, n, 1.0, &a, Trans::No, &b, Trans::No, beta, &mut c2);
+                for (x, y) in c1.iter().zip(&c2) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0), "{m}×{k}×{n}: {x} vs {y}");
                 }
             }
         }

@@ -21,7 +21,7 @@
 //! 0.01 for the policy head and 1.0 for the value head; biases start at 0.
 
 use crate::autodiff::{Tape, Var};
-use crate::gemm::{sgemm, sgemm_nt_small, Trans};
+use crate::gemm::{sgemm, sgemm_nn_small, sgemm_nt_small, Trans};
 use crate::tensor::Tensor;
 use rand::Rng;
 
@@ -207,14 +207,26 @@ impl Linear {
 }
 
 /// A multilayer perceptron: `Linear → act → Linear → act → … → Linear`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Mlp {
-    /// The layers, input to output.
+    /// The layers, input to output. If you change weights through this field directly
+    /// (rather than through [`params_mut`](Mlp::params_mut)), call
+    /// [`invalidate_inference_cache`](Mlp::invalidate_inference_cache) afterwards.
     pub layers: Vec<Linear>,
     /// The nonlinearity between layers (none after the last).
     pub activation: Activation,
     /// The tape handles of the last [`forward`](Mlp::forward): weight, bias per layer.
     recorded: Vec<Var>,
+    /// Each layer's weight transposed to `[in, out]`, for the fast inference kernels;
+    /// valid only when `cache_valid`.
+    transposed: Vec<Vec<f32>>,
+    cache_valid: bool,
+}
+
+impl PartialEq for Mlp {
+    fn eq(&self, other: &Mlp) -> bool {
+        self.layers == other.layers && self.activation == other.activation
+    }
 }
 
 /// Reusable buffers for [`Mlp::forward_inference`].
@@ -242,12 +254,12 @@ impl Mlp {
                 Linear::new(sizes[i], sizes[i + 1], gain, 0.0, rng)
             })
             .collect();
-        Mlp { layers, activation, recorded: Vec::new() }
+        Mlp { layers, activation, recorded: Vec::new(), transposed: Vec::new(), cache_valid: false }
     }
 
     /// Builds an MLP from given layers.
     pub fn from_layers(layers: Vec<Linear>, activation: Activation) -> Mlp {
-        Mlp { layers, activation, recorded: Vec::new() }
+        Mlp { layers, activation, recorded: Vec::new(), transposed: Vec::new(), cache_valid: false }
     }
 
     /// Input width.
@@ -299,12 +311,40 @@ impl Mlp {
         }
     }
 
+    /// Builds the transposed weights the fast inference path uses, if they are stale.
+    /// Cheap when nothing changed; [`Agent::act`](crate::ppo::Agent::act) calls it.
+    pub fn prepare_inference(&mut self) {
+        if self.cache_valid {
+            return;
+        }
+        self.transposed.resize(self.layers.len(), Vec::new());
+        for (t, layer) in self.transposed.iter_mut().zip(&self.layers) {
+            let (n, k) = (layer.outputs(), layer.inputs());
+            let w = layer.weight.value.data();
+            t.resize(k * n, 0.0);
+            for o in 0..n {
+                for i in 0..k {
+                    t[i * n + o] = w[o * k + i];
+                }
+            }
+        }
+        self.cache_valid = true;
+    }
+
+    /// Marks the transposed weights stale (after changing `layers` directly).
+    pub fn invalidate_inference_cache(&mut self) {
+        self.cache_valid = false;
+    }
+
     /// The forward pass with no tape: `x` is `rows×in` (row-major), the returned slice
     /// `rows×out` lives in `scratch`. Allocates only when `scratch` must grow.
     ///
-    /// Uses the dot-product kernel ([`sgemm_nt_small`]) where `matrixmultiply`'s packing
-    /// costs more than it saves: few rows (acting for `N` environments) or narrow
-    /// outputs (value and policy heads).
+    /// Picks a kernel per layer (all compute the same product, `x · Wᵀ + b`):
+    /// - one- and two-column outputs (the heads): [`sgemm_nt_small`], dot products;
+    /// - after [`prepare_inference`](Mlp::prepare_inference), few rows (acting for `N`
+    ///   environments): [`sgemm_nn_small`] on the cached `Wᵀ`; many rows: `matrixmultiply`
+    ///   on `Wᵀ`, its faster untransposed layout;
+    /// - otherwise `matrixmultiply` with `W` read transposed.
     pub fn forward_inference<'s>(&self, x: &[f32], rows: usize, scratch: &'s mut Scratch) -> &'s [f32] {
         assert_eq!(x.len(), rows * self.inputs(), "forward_inference: {} values for {rows}×{}", x.len(), self.inputs());
         let last = self.layers.len() - 1;
@@ -320,10 +360,15 @@ impl Mlp {
             for row in out.chunks_exact_mut(n) {
                 row.copy_from_slice(bias);
             }
-            if rows <= 8 || n <= 2 {
-                sgemm_nt_small(rows, k, n, input, layer.weight.value.data(), 1.0, out);
+            let w = layer.weight.value.data();
+            if n <= 2 {
+                sgemm_nt_small(rows, k, n, input, w, 1.0, out);
+            } else if self.cache_valid && rows <= 16 {
+                sgemm_nn_small(rows, k, n, input, &self.transposed[i], 1.0, out);
+            } else if self.cache_valid {
+                sgemm(rows, k, n, 1.0, input, Trans::No, &self.transposed[i], Trans::No, 1.0, out);
             } else {
-                sgemm(rows, k, n, 1.0, input, Trans::No, layer.weight.value.data(), Trans::Yes, 1.0, out);
+                sgemm(rows, k, n, 1.0, input, Trans::No, w, Trans::Yes, 1.0, out);
             }
             if i < last {
                 self.activation.apply_in_place(out);
@@ -335,6 +380,7 @@ impl Mlp {
 
     /// Every parameter, in order: `layers[0].weight, layers[0].bias, layers[1].weight, …`.
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.cache_valid = false;
         self.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).collect()
     }
 
@@ -419,16 +465,19 @@ mod tests {
     fn inference_forward_matches_the_tape() {
         let mut rng = StdRng::seed_from_u64(1);
         for act in [Activation::Tanh, Activation::Relu] {
-            let mut mlp = Mlp::new(&[4, 16, 16, 2], act, 2f32.sqrt(), 0.5, &mut rng);
-            for rows in [1, 4, 9, 64] {
+            let mut mlp = Mlp::new(&[4, 64, 64, 2], act, 2f32.sqrt(), 0.5, &mut rng);
+            for rows in [1, 4, 9, 17, 64] {
                 let x = Tensor::randn(&[rows, 4], &mut rng);
                 let mut tape = Tape::new();
                 let xv = tape.constant(&x);
                 let y = mlp.forward(&mut tape, xv);
                 let mut scratch = Scratch::default();
+                mlp.invalidate_inference_cache();
+                let plain = mlp.forward_inference(x.data(), rows, &mut scratch).to_vec();
+                mlp.prepare_inference();
                 let fast = mlp.forward_inference(x.data(), rows, &mut scratch);
-                for (a, b) in fast.iter().zip(tape.value(y)) {
-                    assert!((a - b).abs() < 1e-5, "{act:?} rows {rows}: {a} vs {b}");
+                for ((a, b), c) in fast.iter().zip(tape.value(y)).zip(&plain) {
+                    assert!((a - b).abs() < 1e-5 && (c - b).abs() < 1e-5, "{act:?} rows {rows}: {a} {c} vs {b}");
                 }
             }
         }

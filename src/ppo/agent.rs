@@ -87,9 +87,11 @@ pub struct Agent {
     pub obs_dim: usize,
     /// The action space.
     pub action: ActionKind,
-    /// The policy network: `O → hidden… → n` logits or `A` means.
+    /// The policy network: `O → hidden… → n` logits or `A` means. (Changing its weights
+    /// other than through [`Agent::params_mut`] needs
+    /// [`Mlp::invalidate_inference_cache`].)
     pub actor: Mlp,
-    /// The value network: `O → hidden… → 1`.
+    /// The value network: `O → hidden… → 1` (same note as `actor`).
     pub critic: Mlp,
     /// `1×A` state-independent log standard deviation (continuous actions only).
     pub log_std: Option<Param>,
@@ -182,6 +184,8 @@ impl Agent {
     ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
         out.log_probs.resize(n, 0.0);
+        self.actor.prepare_inference();
+        self.critic.prepare_inference();
         let head = self.actor.forward_inference(obs, n, &mut self.actor_scratch);
         match &self.action {
             ActionKind::Discrete(k) => {
@@ -227,6 +231,7 @@ impl Agent {
 
     /// The critic's values `V(s)` of `n` observations (`n×O`), written into `out` (`n`).
     pub fn values(&mut self, obs: &[f32], n: usize, out: &mut [f32]) {
+        self.critic.prepare_inference();
         let v = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
         out[..n].copy_from_slice(v);
     }
@@ -240,6 +245,9 @@ impl Agent {
 
     /// Every parameter, mutably, in the order of [`params`](Agent::params).
     pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
+        // The caller may change weights: the transposed copies must be rebuilt.
+        self.actor.invalidate_inference_cache();
+        self.critic.invalidate_inference_cache();
         let c = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
         let a = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
         c.chain(a).chain(self.log_std.iter_mut())
