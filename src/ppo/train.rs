@@ -451,21 +451,18 @@ impl Trainer {
 }
 
 /// `1 − Var(y − ŷ)/Var(y)` with population variances, as CleanRL's `np.var`; NaN when
-/// `Var(y) = 0`.
+/// `Var(y) = 0`. Two passes in f64, no allocation.
 pub fn explained_variance(pred: &[f32], target: &[f32]) -> f32 {
     let n = target.len() as f64;
-    let mean = |it: &mut dyn Iterator<Item = f64>| it.sum::<f64>() / n;
-    let var = |xs: &[f64]| {
-        let m = mean(&mut xs.iter().copied());
-        mean(&mut xs.iter().map(|x| (x - m).powi(2)))
-    };
-    let y: Vec<f64> = target.iter().map(|&v| v as f64).collect();
-    let diff: Vec<f64> = target.iter().zip(pred).map(|(&t, &p)| t as f64 - p as f64).collect();
-    let var_y = var(&y);
+    let pairs = || target.iter().zip(pred).map(|(&y, &p)| (y as f64, y as f64 - p as f64));
+    let (sum_y, sum_d) = pairs().fold((0.0, 0.0), |(a, b), (y, d)| (a + y, b + d));
+    let (mean_y, mean_d) = (sum_y / n, sum_d / n);
+    let (var_y, var_d) =
+        pairs().fold((0.0, 0.0), |(a, b), (y, d)| (a + (y - mean_y).powi(2), b + (d - mean_d).powi(2)));
     if var_y == 0.0 {
         f32::NAN
     } else {
-        (1.0 - var(&diff) / var_y) as f32
+        (1.0 - var_d / var_y) as f32
     }
 }
 
@@ -489,4 +486,17 @@ pub fn train(config: PpoConfig, mut on_update: impl FnMut(&Metrics)) -> Result<T
         on_update(&m);
     }
     Ok(trainer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explained_variance_is_one_for_perfect_and_zero_for_the_mean() {
+        let y = [1.0f32, 2.0, 3.0, 6.0];
+        assert_eq!(explained_variance(&y, &y), 1.0);
+        assert!(explained_variance(&[3.0; 4], &y).abs() < 1e-7);
+        assert!(explained_variance(&y, &[2.0; 4]).is_nan());
+    }
 }
