@@ -57,8 +57,16 @@ fn same_seed_same_numbers() {
             assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{ra:?} vs {rb:?}");
         }
     }
-    let c = run(PpoConfig { seed: 2, ..config });
+    let c = run(PpoConfig { seed: 2, ..config.clone() });
     assert_ne!(strip(&c), sa, "a different seed gave the same run");
+    // Two threads (policy and value losses in parallel) change nothing, bit for bit.
+    let d = run(PpoConfig { threads: 2, ..config });
+    assert_eq!(strip(&d).len(), sa.len());
+    for (ra, rd) in sa.iter().zip(&strip(&d)) {
+        for (x, y) in ra.iter().zip(rd) {
+            assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "1 thread {ra:?} vs 2 threads {rd:?}");
+        }
+    }
 }
 
 /// A continuous-action run goes through the Gaussian path end to end and improves

@@ -24,7 +24,7 @@ use ppo::io::json::Json;
 use ppo::io::safetensors;
 use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
 use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, scale_grads, Adam, AdamConfig, LinearSchedule};
-use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, Minibatch};
+use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
 use ppo::ppo::{ActionKind, Agent};
 use ppo::tensor::Tensor;
 
@@ -733,10 +733,12 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
         };
         let mut agent = ppo_agent(&fx, continuous);
         agent.zero_grad();
+        let mut ws = LossWorkspace::default();
         if let Some((op, scale)) = fault {
-            tape.inject_fault(op, scale);
+            ws.policy_tape.inject_fault(op, scale);
+            ws.value_tape.inject_fault(op, scale);
         }
-        let s = loss_and_grad(&mut tape, &mut agent, &mb, &cfg, &mut Vec::new());
+        let s = loss_and_grad(&mut ws, &mut agent, &mb, &cfg);
         report.scalar(&format!("{cname}: pg_loss"), s.pg_loss, want("pg_loss"), RTOL, 1e-6);
         report.scalar(&format!("{cname}: entropy_loss"), s.entropy, want("entropy_loss"), RTOL, 0.0);
         report.scalar(&format!("{cname}: v_loss"), s.v_loss, num(case, "v_loss") as f32, RTOL, 0.0);

@@ -149,6 +149,9 @@ pub struct PpoConfig {
     pub eval_interval: u64,
     /// Episodes per evaluation. Default 10. SB3 `n_eval_episodes`.
     pub eval_episodes: usize,
+    /// Threads for the update: 1, or 2 to compute the policy and value losses (separate
+    /// networks) in parallel. The results are bit-identical either way. Default 1.
+    pub threads: usize,
 }
 
 impl Default for PpoConfig {
@@ -184,6 +187,7 @@ impl Default for PpoConfig {
             norm_reward: false,
             eval_interval: 0,
             eval_episodes: 10,
+            threads: 1,
         }
     }
 }
@@ -221,6 +225,7 @@ pub const KEYS: &[&str] = &[
     "norm_reward",
     "eval_interval",
     "eval_episodes",
+    "threads",
 ];
 
 /// CleanRL and SB3 names mapped to ours.
@@ -467,6 +472,13 @@ impl PpoConfig {
                     .ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
             }
             "eval_episodes" => self.eval_episodes = parse_count(k, v)?,
+            "threads" => {
+                self.threads = match v {
+                    "1" => 1,
+                    "2" => 2,
+                    _ => return Err(bad(k, v, "1 or 2 (policy and value losses on two threads)")),
+                }
+            }
             _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
         }
         Ok(())
@@ -543,6 +555,7 @@ impl PpoConfig {
             ("norm_reward", Json::Bool(self.norm_reward)),
             ("eval_interval", num(self.eval_interval as f64)),
             ("eval_episodes", num(self.eval_episodes as f64)),
+            ("threads", num(self.threads as f64)),
         ])
     }
 

@@ -20,8 +20,7 @@ use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
-use super::loss::{loss_and_grad, LossConfig, LossStats, Minibatch};
-use crate::autodiff::Tape;
+use super::loss::{loss_and_grad, loss_and_grad_parallel, LossConfig, LossStats, LossWorkspace, Minibatch};
 use crate::env::{self, Actions, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
 use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam, AdamConfig};
 use rand::rngs::StdRng;
@@ -169,9 +168,8 @@ pub struct Trainer {
     bootstrap_envs: Vec<usize>,
     bootstrap_values: Vec<f32>,
     last_values: Vec<f32>,
-    tape: Tape,
+    loss_ws: LossWorkspace,
     minibatch: Minibatch,
-    adv_scratch: Vec<f32>,
     indices: Vec<usize>,
     started: Instant,
     last_eval_step: u64,
@@ -243,9 +241,8 @@ impl Trainer {
             bootstrap_envs: Vec::with_capacity(n),
             bootstrap_values: vec![0.0; n],
             last_values: vec![0.0; n],
-            tape: Tape::new(),
+            loss_ws: LossWorkspace::default(),
             minibatch: Minibatch::default(),
-            adv_scratch: Vec::new(),
             indices: (0..config.batch_size()).collect(),
             started: Instant::now(),
             last_eval_step: 0,
@@ -364,8 +361,11 @@ impl Trainer {
             for start in (0..c.batch_size()).step_by(mb_size) {
                 self.minibatch.gather(&self.buffer, &self.indices[start..start + mb_size]);
                 self.agent.zero_grad();
-                let stats =
-                    loss_and_grad(&mut self.tape, &mut self.agent, &self.minibatch, &loss_cfg, &mut self.adv_scratch);
+                let stats = if c.threads >= 2 {
+                    loss_and_grad_parallel(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg)
+                } else {
+                    loss_and_grad(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg)
+                };
                 if !stats.loss.is_finite() {
                     return Err(TrainError::NonFiniteLoss { update: self.update + 1, stats });
                 }
