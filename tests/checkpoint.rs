@@ -719,6 +719,37 @@ fn agent_from_a_pytorch_state_dict_gives_pytorchs_outputs() {
     assert!(matches!(&e, CheckpointError::MissingTensor { name, expected: None } if name == "actor.0.weight"), "{e}");
 }
 
+#[test]
+fn a_checkpoint_written_by_python_loads_and_gives_pytorchs_outputs() {
+    // `check_checkpoint.py --write-fixture`: `safetensors.torch.save_file` of a CleanRL
+    // continuous agent with our metadata, written by Python's `json.dumps` (spaces after
+    // separators, tensors in alphabetical order, metadata in hash order).
+    let fx = Json::parse(&std::fs::read_to_string(fixture("checkpoint/python_written.json")).unwrap()).unwrap();
+    let mut ckpt = checkpoint::load(fixture("checkpoint/python_written.safetensors")).unwrap();
+    let f32s = |k: &str| fx.get(k).and_then(Json::to_f32_vec).unwrap_or_else(|| panic!("{k}"));
+    let n = fx.get("n").and_then(Json::as_usize).unwrap();
+    let (actor, values) = forward(&mut ckpt.agent, &f32s("obs"), n);
+    assert_close("means", &actor, &f32s("actor"), 1e-5);
+    assert_close("values", &values, &f32s("values"), 1e-5);
+    assert_eq!(bits(ckpt.agent.log_std.as_ref().unwrap().value.data()), bits(&f32s("log_std")));
+    assert_eq!(ckpt.agent.action, ActionKind::Continuous { dim: 1, low: vec![-2.0], high: vec![2.0] });
+    assert_eq!(ckpt.global_step, 204_800);
+
+    // Statistics and config as Python wrote them, bit for bit.
+    let rms = fx.get("obs_rms").unwrap();
+    let want = RunningMeanStd {
+        mean: rms.get("mean").and_then(Json::to_f64_vec).unwrap(),
+        var: rms.get("var").and_then(Json::to_f64_vec).unwrap(),
+        count: rms.get("count").and_then(Json::as_f64).unwrap(),
+    };
+    assert_eq!(want.mean[0], 0.1 + 0.2);
+    assert_eq!(rms_bits(&ckpt.obs_rms), rms_bits(&Some(want)));
+    assert_eq!(ckpt.return_rms, None);
+    let want_config = PpoConfig::from_json(fx.get("config").unwrap()).unwrap();
+    assert_eq!(ckpt.config, want_config);
+    assert_eq!((ckpt.config.n_steps, ckpt.config.learning_rate, ckpt.config.target_kl), (2048, 1e-3, None));
+}
+
 // ============================================================ for the Python check
 
 #[test]
@@ -738,6 +769,7 @@ fn writes_files_for_the_python_check() {
             ("n", Json::from(n)),
             ("actor", Json::from(head)),
             ("values", Json::from(values)),
+            ("log_std", agent.log_std.as_ref().map_or(Json::Null, |p| Json::from(p.value.data().to_vec()))),
         ]);
         std::fs::write(dir.join(format!("{name}.json")), json.to_pretty()).unwrap();
     }
