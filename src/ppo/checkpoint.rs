@@ -315,14 +315,17 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
         return Err(meta.bad("ppo_format", format!("{FORMAT_VERSION:?}, the only version this build reads")));
     }
     let env_id = meta.get("env_id")?.to_string();
-    let obs_dim = meta.json("obs_dim")?.as_usize().filter(|&n| n > 0);
-    let obs_dim = obs_dim.ok_or_else(|| meta.bad("obs_dim", "a positive whole number".into()))?;
-    let action =
-        parse_action(&meta.json("action_space")?).ok_or_else(|| meta.bad("action_space", ACTION_SPACE_FORMS.into()))?;
+    let expected = "a positive whole number";
+    let obs_dim = meta.json("obs_dim", expected)?.as_usize().filter(|&n| n > 0);
+    let obs_dim = obs_dim.ok_or_else(|| meta.bad("obs_dim", expected.into()))?;
+    let expected = ACTION_SPACE_FORMS;
+    let action = parse_action(&meta.json("action_space", expected)?);
+    let action = action.ok_or_else(|| meta.bad("action_space", expected.into()))?;
+    let expected = "a JSON array of positive widths, e.g. [64,64]";
+    let hidden = meta.json("hidden_sizes", expected)?;
     let hidden: Option<Vec<usize>> =
-        meta.json("hidden_sizes")?.as_array().and_then(|a| a.iter().map(|h| h.as_usize().filter(|&n| n > 0)).collect());
-    let hidden =
-        hidden.ok_or_else(|| meta.bad("hidden_sizes", "a JSON array of positive widths, e.g. [64,64]".into()))?;
+        hidden.as_array().and_then(|a| a.iter().map(|h| h.as_usize().filter(|&n| n > 0)).collect());
+    let hidden = hidden.ok_or_else(|| meta.bad("hidden_sizes", expected.into()))?;
     let activation = Activation::from_name(meta.get("activation")?)
         .ok_or_else(|| meta.bad("activation", "\"tanh\" or \"relu\"".into()))?;
     let global_step = meta.get("global_step")?.parse::<u64>();
@@ -521,7 +524,9 @@ fn parse_action(json: &Json) -> Option<ActionKind> {
 /// `null`, or `{"mean": [dim], "var": [dim], "count": c}` with finite means, finite
 /// variances ≥ 0 and a finite count > 0.
 fn parse_rms(meta: &Meta, key: &'static str, dim: usize) -> Result<Option<RunningMeanStd>, CheckpointError> {
-    let json = meta.json(key)?;
+    let expected =
+        format!("null or {{\"mean\":[{dim} numbers],\"var\":[{dim} numbers ≥ 0],\"count\":a number > 0}}, all finite");
+    let json = meta.json(key, &expected)?;
     if json.is_null() {
         return Ok(None);
     }
@@ -535,10 +540,7 @@ fn parse_rms(meta: &Meta, key: &'static str, dim: usize) -> Result<Option<Runnin
             && count > 0.0;
         ok.then_some(RunningMeanStd { mean, var, count })
     })();
-    let expected = || {
-        format!("null or {{\"mean\":[{dim} numbers],\"var\":[{dim} numbers ≥ 0],\"count\":a number > 0}}, all finite")
-    };
-    let rms = parsed.ok_or_else(|| meta.bad(key, expected()))?;
+    let rms = parsed.ok_or_else(|| meta.bad(key, expected))?;
     if rms.mean.len() != dim || rms.var.len() != dim {
         return Err(
             meta.bad(key, format!("{dim} components (found {} means and {} variances)", rms.mean.len(), rms.var.len()))
@@ -550,10 +552,9 @@ fn parse_rms(meta: &Meta, key: &'static str, dim: usize) -> Result<Option<Runnin
 /// The config from its JSON. `env_id` is taken as written (see the module docs); every
 /// other key goes through [`PpoConfig::apply_json`], then [`PpoConfig::validate`].
 fn parse_config(meta: &Meta) -> Result<PpoConfig, CheckpointError> {
-    let json = meta.json("config")?;
-    let pairs = json
-        .as_object()
-        .ok_or_else(|| meta.bad("config", "a JSON object of key: value, as PpoConfig::to_json writes".into()))?;
+    let expected = "a JSON object of key: value, as PpoConfig::to_json writes";
+    let json = meta.json("config", expected)?;
+    let pairs = json.as_object().ok_or_else(|| meta.bad("config", expected.into()))?;
     let mut config = PpoConfig::default();
     let (env, rest): (Vec<_>, Vec<_>) = pairs.iter().cloned().partition(|(k, _)| k == "env_id");
     if let Some((_, v)) = env.first() {
@@ -573,9 +574,11 @@ impl Meta<'_> {
         self.0.metadata_value(key).ok_or(CheckpointError::MissingMetadata { key })
     }
 
-    fn json(&self, key: &'static str) -> Result<Json, CheckpointError> {
+    /// The value of `key` parsed as JSON; `expected` describes the allowed values for
+    /// the error.
+    fn json(&self, key: &'static str, expected: &str) -> Result<Json, CheckpointError> {
         let text = self.get(key)?;
-        Json::parse(text).map_err(|e| self.bad(key, format!("JSON ({e})")))
+        Json::parse(text).map_err(|e| self.bad(key, format!("{expected} (the value is not JSON: {e})")))
     }
 
     fn bad(&self, key: &'static str, expected: String) -> CheckpointError {
