@@ -27,7 +27,9 @@
 //!    vectorized environments and normalisation wrappers.
 //! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
 //!    clipped loss, the update and the training loop.
-//! 10. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
+//! 10. [`render`]: animated SVG drawings of episodes (cart and pole, pendulum, car on
+//!     the hill, acrobot).
+//! 11. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
 //!     event files, CSV metrics and SVG plots.
 //!
 //! ## Dimension names
@@ -57,4 +59,5 @@ pub mod io;
 pub mod nn;
 pub mod optim;
 pub mod ppo;
+pub mod render;
 pub mod tensor;
