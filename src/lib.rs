@@ -47,6 +47,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod autodiff;
+pub mod cli;
 pub mod distributions;
 pub mod env;
 pub mod gemm;
@@ -55,4 +56,5 @@ pub mod io;
 pub mod nn;
 pub mod optim;
 pub mod ppo;
+pub mod run;
 pub mod tensor;
