@@ -63,6 +63,8 @@ pub const TB_TAGS: [&str; 12] = [
 /// A file that could not be written or read, and why: one line.
 #[derive(Debug)]
 pub struct RunError {
+    /// What was being done: `"read"`, `"write"`, `"create"`, ….
+    pub action: &'static str,
     /// The file or directory.
     pub path: PathBuf,
     /// What went wrong.
@@ -71,14 +73,18 @@ pub struct RunError {
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
+        write!(f, "cannot {} {}: {}", self.action, self.path.display(), self.reason)
     }
 }
 
 impl std::error::Error for RunError {}
 
 fn err(path: &Path, reason: impl fmt::Display) -> RunError {
-    RunError { path: path.to_path_buf(), reason: reason.to_string() }
+    RunError { action: "write", path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+fn read_err(path: &Path, reason: impl fmt::Display) -> RunError {
+    RunError { action: "read", ..err(path, reason) }
 }
 
 /// The default run directory `runs/<env>__<seed>__<unix time>` (CleanRL's
@@ -119,12 +125,13 @@ impl RunDir {
     /// and the TensorBoard file's first record.
     pub fn create(dir: impl AsRef<Path>, config: &PpoConfig) -> Result<RunDir, RunError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| err(&dir, format_args!("cannot create the run directory: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| RunError { action: "create", ..err(&dir, e) })?;
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_json().to_pretty() + "\n").map_err(|e| err(&config_path, e))?;
         let csv_path = dir.join("metrics.csv");
         let csv = CsvWriter::create(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
-        let tb = EventWriter::create(&dir).map_err(|e| err(&dir, format_args!("cannot create the event file: {e}")))?;
+        let tb =
+            EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
         Ok(RunDir { dir, csv, tb, best: None, last_best_write: Instant::now(), curve: Vec::new() })
     }
 
@@ -260,9 +267,9 @@ pub struct RunCurve {
 pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
     let dir = dir.as_ref();
     let csv_path = dir.join("metrics.csv");
-    let (header, rows) = read_csv(&csv_path).map_err(|e| err(&csv_path, e))?;
+    let (header, rows) = read_csv(&csv_path).map_err(|e| read_err(&csv_path, e))?;
     let col = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| err(&csv_path, format_args!("no '{name}' column")))
+        header.iter().position(|h| h == name).ok_or_else(|| read_err(&csv_path, format_args!("no '{name}' column")))
     };
     let (step, ret) = (col("global_step")?, col("episodic_return")?);
     let eval = header.iter().position(|h| h == "eval_mean_return");

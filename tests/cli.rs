@@ -230,3 +230,22 @@ fn config_precedence_preset_then_file_then_flags() {
     let c = ppo::cli::resolve_config(&ppo::cli::TrainArgs { env: Some("Pendulum-v1".into()), ..args }).unwrap();
     assert_eq!((c.env_id.as_str(), c.n_envs, c.n_steps, c.update_epochs), ("Pendulum-v1", 4, 32, 10));
 }
+
+#[test]
+fn a_diverging_run_stops_with_exit_1_and_keeps_its_files() {
+    let dir = tmp("nan");
+    // Adam's first step moves every weight by about the learning rate: the next
+    // minibatch's loss overflows.
+    let out = train(&dir, &["--learning-rate", "1e30"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: training stopped: the loss became non-finite in update 1"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(text(&out.stdout).contains("stopped: 512 steps"), "{}", text(&out.stdout));
+    assert!(dir.join("metrics.csv").is_file() && dir.join("learning_curve.svg").is_file());
+    if checkpoints_work() {
+        assert!(stderr.contains("final.safetensors holds the last good parameters"), "{stderr}");
+        let ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
+        assert!(ckpt.agent.params().all(|p| p.value.data().iter().all(|x| x.is_finite())));
+    }
+}

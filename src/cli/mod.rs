@@ -343,7 +343,7 @@ pub fn envs_table() -> String {
 }
 
 fn plot(p: &PlotArgs) -> Result<(), CliError> {
-    let chart = plot_runs(&p.runs).map_err(|e| CliError::Usage(format!("cannot read {e}")))?;
+    let chart = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
     let out = p.out.clone().unwrap_or_else(|| p.runs[0].join("learning_curve.svg"));
     std::fs::write(&out, chart.to_svg())
         .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", out.display())))?;
