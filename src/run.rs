@@ -89,6 +89,12 @@ fn read_err(path: &Path, reason: impl fmt::Display) -> RunError {
 
 /// The default run directory `runs/<env>__<seed>__<unix time>` (CleanRL's
 /// `runs/{env_id}__{exp_name}__{seed}__{time}` without the experiment name).
+///
+/// ```
+/// use ppo::ppo::PpoConfig;
+/// let dir = ppo::run::default_run_dir(&PpoConfig::default(), 1712345678);
+/// assert_eq!(dir, std::path::Path::new("runs/CartPole-v1__1__1712345678"));
+/// ```
 pub fn default_run_dir(config: &PpoConfig, unix_time: u64) -> PathBuf {
     PathBuf::from("runs").join(format!("{}__{}__{}", config.env_id, config.seed, unix_time))
 }

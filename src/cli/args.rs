@@ -141,6 +141,15 @@ fn walk(
 }
 
 /// Parses the arguments after the program name.
+///
+/// ```
+/// use ppo::cli::{args::parse, Command};
+/// let args: Vec<String> = ["train", "--env", "Pendulum-v1", "--lr=1e-3"].map(String::from).to_vec();
+/// let Command::Train(t) = parse(&args).unwrap() else { panic!() };
+/// assert_eq!(t.env.as_deref(), Some("Pendulum-v1"));
+/// assert_eq!(t.settings, [("lr".to_string(), "1e-3".to_string())]);
+/// assert!(parse(&["--seed".to_string()]).unwrap_err().0.contains("missing its value"));
+/// ```
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     // No command, or a flag first: `train` (so `cargo run --release` trains CartPole).
     let (command, rest) = match args.first() {
