@@ -31,6 +31,8 @@
 //!     the hill, acrobot).
 //! 11. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
 //!     event files, CSV metrics and SVG plots.
+//! 12. [`run`]: a training run's directory (config, metrics, TensorBoard events,
+//!     checkpoints, learning curve), and [`cli`]: the `ppo` command line built on it.
 //!
 //! ## Dimension names
 //!
@@ -50,6 +52,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod autodiff;
+pub mod cli;
 pub mod distributions;
 pub mod env;
 pub mod fastmath;
@@ -60,4 +63,5 @@ pub mod nn;
 pub mod optim;
 pub mod ppo;
 pub mod render;
+pub mod run;
 pub mod tensor;

@@ -5,7 +5,7 @@
 //! 2. [`agent`]: the actor-critic, and how it acts during rollouts.
 //! 3. [`buffer`]: the `T×N` rollout storage and Generalized Advantage Estimation.
 //! 4. [`loss`]: the clipped surrogate, value and entropy losses on a minibatch.
-//! 5. [`train`]: the loop that ties them together, and the one-call [`train()`].
+//! 5. [`train`](mod@train): the loop that ties them together, and the one-call [`train()`].
 //! 6. [`eval`]: the deterministic policy on separate environments.
 //! 7. [`checkpoint`]: saving and loading agents as safetensors files.
 

@@ -1,0 +1,329 @@
+//! The run directory: everything one training run leaves behind.
+//!
+//! ```text
+//! runs/CartPole-v1__1__1712345678/
+//!   config.json                      the resolved config (PpoConfig::to_json, pretty)
+//!   metrics.csv                      one row per update, columns METRIC_COLUMNS
+//!   events.out.tfevents.<time>.<host> the same numbers for `tensorboard --logdir runs`
+//!   best.safetensors                 the best policy so far (see RunDir::consider_best)
+//!   final.safetensors                the policy when training ended
+//!   learning_curve.svg               episodic return against environment steps
+//! ```
+//!
+//! The CSV columns and the TensorBoard tags are CleanRL's names
+//! (`charts/episodic_return`, `losses/value_loss`, …), so scripts written for CleanRL's
+//! runs read ours. Every error names the file it was about.
+
+use crate::io::csv::{read_csv, CsvWriter};
+use crate::io::json::Json;
+use crate::io::svg::{aggregate_runs, LineChart, Series};
+use crate::io::tensorboard::EventWriter;
+use crate::ppo::checkpoint::{self, Checkpoint};
+use crate::ppo::{Metrics, PpoConfig, Trainer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The columns of `metrics.csv`, in order. `episodic_return` and `episodic_length` are
+/// means over the last 100 finished episodes; the last two are empty except in updates
+/// that ran an evaluation.
+pub const METRIC_COLUMNS: [&str; 14] = [
+    "global_step",
+    "episodic_return",
+    "episodic_length",
+    "learning_rate",
+    "value_loss",
+    "policy_loss",
+    "entropy",
+    "old_approx_kl",
+    "approx_kl",
+    "clipfrac",
+    "explained_variance",
+    "SPS",
+    "eval_mean_return",
+    "eval_std_return",
+];
+
+/// The TensorBoard tag of each logged value, as CleanRL's `writer.add_scalar` names them.
+pub const TB_TAGS: [&str; 12] = [
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/learning_rate",
+    "losses/value_loss",
+    "losses/policy_loss",
+    "losses/entropy",
+    "losses/old_approx_kl",
+    "losses/approx_kl",
+    "losses/clipfrac",
+    "losses/explained_variance",
+    "charts/SPS",
+    "eval/mean_return",
+];
+
+/// A file that could not be written or read, and why: one line.
+#[derive(Debug)]
+pub struct RunError {
+    /// What was being done: `"read"`, `"write"`, `"create"`, ….
+    pub action: &'static str,
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot {} {}: {}", self.action, self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn err(path: &Path, reason: impl fmt::Display) -> RunError {
+    RunError { action: "write", path: path.to_path_buf(), reason: reason.to_string() }
+}
+
+fn read_err(path: &Path, reason: impl fmt::Display) -> RunError {
+    RunError { action: "read", ..err(path, reason) }
+}
+
+/// The default run directory `runs/<env>__<seed>__<unix time>` (CleanRL's
+/// `runs/{env_id}__{exp_name}__{seed}__{time}` without the experiment name).
+///
+/// ```
+/// use ppo::ppo::PpoConfig;
+/// let dir = ppo::run::default_run_dir(&PpoConfig::default(), 1712345678);
+/// assert_eq!(dir, std::path::Path::new("runs/CartPole-v1__1__1712345678"));
+/// ```
+pub fn default_run_dir(config: &PpoConfig, unix_time: u64) -> PathBuf {
+    PathBuf::from("runs").join(format!("{}__{}__{}", config.env_id, config.seed, unix_time))
+}
+
+/// A snapshot of the trainer's agent, config and normalisation statistics.
+pub fn checkpoint_of(trainer: &Trainer) -> Checkpoint {
+    Checkpoint {
+        agent: trainer.agent.clone(),
+        config: trainer.config.clone(),
+        obs_rms: trainer.envs.obs_rms().cloned(),
+        return_rms: trainer.envs.return_rms().cloned(),
+        global_step: trainer.global_step,
+    }
+}
+
+/// How often `best.safetensors` is rewritten while training; it is always written at
+/// the end. A snapshot is kept in memory in between, so improving often costs no I/O.
+pub const BEST_WRITE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// An open run directory being written during training.
+pub struct RunDir {
+    dir: PathBuf,
+    csv: CsvWriter,
+    tb: EventWriter,
+    /// `(score, step, snapshot, written to disk yet)` of the best policy so far.
+    best: Option<(f64, u64, Checkpoint, bool)>,
+    last_best_write: Instant,
+    /// `(global_step, episodic_return)` of each update that had a return, for the curve.
+    curve: Vec<(f64, f64)>,
+}
+
+impl RunDir {
+    /// Creates `dir` (and its parents), writes `config.json`, the `metrics.csv` header
+    /// and the TensorBoard file's first record.
+    pub fn create(dir: impl AsRef<Path>, config: &PpoConfig) -> Result<RunDir, RunError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| RunError { action: "create", ..err(&dir, e) })?;
+        let config_path = dir.join("config.json");
+        std::fs::write(&config_path, config.to_json().to_pretty() + "\n").map_err(|e| err(&config_path, e))?;
+        let csv_path = dir.join("metrics.csv");
+        let csv = CsvWriter::create(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
+        let tb =
+            EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
+        Ok(RunDir { dir, csv, tb, best: None, last_best_write: Instant::now(), curve: Vec::new() })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The TensorBoard event file.
+    pub fn event_file(&self) -> &Path {
+        self.tb.path()
+    }
+
+    /// Appends one update's metrics to `metrics.csv` and the event file (flushed, so
+    /// TensorBoard and `ppo plot` see it while training runs). Non-finite values are
+    /// empty cells and are not sent to TensorBoard.
+    pub fn log(&mut self, m: &Metrics) -> Result<(), RunError> {
+        // An f32 goes through its shortest decimal form, so 2.5e-4 is written `0.00025`,
+        // not the `0.0002500000118743628` that widening to f64 would give.
+        let f = |x: f32| x.to_string().parse::<f64>().ok();
+        let eval_mean = m.eval.as_ref().map(|e| e.mean_return);
+        let row = [
+            Some(m.global_step as f64),
+            m.episodic_return,
+            m.episodic_length,
+            f(m.learning_rate),
+            f(m.value_loss),
+            f(m.policy_loss),
+            f(m.entropy),
+            f(m.old_approx_kl),
+            f(m.approx_kl),
+            f(m.clipfrac),
+            f(m.explained_variance),
+            Some(m.sps),
+            eval_mean,
+            m.eval.as_ref().map(|e| e.std_return),
+        ];
+        self.csv.write_row(&row).map_err(|e| err(self.csv.path(), e))?;
+        // The TensorBoard values are the CSV's, minus global_step and the eval std.
+        let tb_values = row[1..12].iter().copied().chain([eval_mean]);
+        for (tag, value) in TB_TAGS.iter().zip(tb_values) {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                self.tb.add_scalar(tag, v as f32, m.global_step as i64).map_err(|e| err(self.tb.path(), e))?;
+            }
+        }
+        self.tb.flush().map_err(|e| err(self.tb.path(), e))?;
+        if let Some(r) = m.episodic_return {
+            self.curve.push((m.global_step as f64, r));
+        }
+        Ok(())
+    }
+
+    /// Offers the trainer's current policy as the best one after update `m`. The score
+    /// is the evaluation's mean return when this update evaluated; with evaluation off
+    /// (`eval_interval = 0`) it is the training episodic return (mean of the last 100
+    /// episodes), which is noisier and comes from the stochastic policy, but is what
+    /// there is. A higher score replaces the snapshot; the file is rewritten at most
+    /// every [`BEST_WRITE_INTERVAL`] and by [`finish`](RunDir::finish).
+    pub fn consider_best(&mut self, trainer: &Trainer, m: &Metrics) -> Result<(), RunError> {
+        let score =
+            if trainer.config.eval_interval > 0 { m.eval.as_ref().map(|e| e.mean_return) } else { m.episodic_return };
+        let Some(score) = score.filter(|s| s.is_finite()) else { return Ok(()) };
+        if self.best.as_ref().is_some_and(|b| score <= b.0) {
+            return Ok(());
+        }
+        self.best = Some((score, m.global_step, checkpoint_of(trainer), false));
+        if self.last_best_write.elapsed() >= BEST_WRITE_INTERVAL {
+            self.write_best()?;
+        }
+        Ok(())
+    }
+
+    /// The best score so far and the step it was reached at.
+    pub fn best(&self) -> Option<(f64, u64)> {
+        self.best.as_ref().map(|b| (b.0, b.1))
+    }
+
+    fn write_best(&mut self) -> Result<(), RunError> {
+        if let Some(best) = self.best.as_mut().filter(|b| !b.3) {
+            let path = self.dir.join("best.safetensors");
+            checkpoint::save(&path, &best.2).map_err(|e| err(&path, e))?;
+            best.3 = true;
+            self.last_best_write = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Ends the run: `learning_curve.svg`, `best.safetensors` (if not yet up to date)
+    /// and `final.safetensors` from the trainer's current parameters. After a
+    /// non-finite loss those are the last good ones, so this is also what to call
+    /// when training fails. Returns the files written.
+    pub fn finish(&mut self, trainer: &Trainer) -> Result<Vec<PathBuf>, RunError> {
+        let mut written = Vec::new();
+        let svg_path = self.dir.join("learning_curve.svg");
+        let (xs, ys): (Vec<f64>, Vec<f64>) = self.curve.iter().copied().unzip();
+        let label = format!("seed {}", trainer.config.seed);
+        let chart = learning_curve_chart(&trainer.config.env_id, vec![Series { label, xs, ys, band: None }]);
+        std::fs::write(&svg_path, chart.to_svg()).map_err(|e| err(&svg_path, e))?;
+        written.push(svg_path);
+        let final_path = self.dir.join("final.safetensors");
+        checkpoint::save(&final_path, &checkpoint_of(trainer)).map_err(|e| err(&final_path, e))?;
+        written.push(final_path);
+        self.write_best()?;
+        if self.best.is_some() {
+            written.push(self.dir.join("best.safetensors"));
+        }
+        Ok(written)
+    }
+}
+
+/// The chart `ppo plot` and training draw: episodic return against environment steps.
+pub fn learning_curve_chart(title: &str, series: Vec<Series>) -> LineChart {
+    LineChart {
+        title: title.to_string(),
+        x_label: "environment steps".to_string(),
+        y_label: "episodic return (mean of last 100 episodes)".to_string(),
+        series,
+    }
+}
+
+/// One run's curves read back from its directory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunCurve {
+    /// The `env_id` from `config.json`, if the file is there.
+    pub env_id: Option<String>,
+    /// `(global_step, episodic_return)` for each update that had a return.
+    pub train: (Vec<f64>, Vec<f64>),
+    /// `(global_step, eval_mean_return)` for each update that evaluated.
+    pub eval: (Vec<f64>, Vec<f64>),
+}
+
+/// Reads `metrics.csv` (and `config.json`, for the env id) from a run directory.
+pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
+    let dir = dir.as_ref();
+    let csv_path = dir.join("metrics.csv");
+    let (header, rows) = read_csv(&csv_path).map_err(|e| read_err(&csv_path, e))?;
+    let col = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| read_err(&csv_path, format_args!("no '{name}' column")))
+    };
+    let (step, ret) = (col("global_step")?, col("episodic_return")?);
+    let eval = header.iter().position(|h| h == "eval_mean_return");
+    let mut curve = RunCurve::default();
+    for row in &rows {
+        if let (Some(s), Some(r)) = (row[step], row[ret]) {
+            curve.train.0.push(s);
+            curve.train.1.push(r);
+        }
+        if let (Some(s), Some(e)) = (row[step], eval.and_then(|i| row[i])) {
+            curve.eval.0.push(s);
+            curve.eval.1.push(e);
+        }
+    }
+    let config = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|t| Json::parse(&t).ok());
+    curve.env_id = config.and_then(|c| c.get("env_id").and_then(|e| e.as_str().map(String::from)));
+    Ok(curve)
+}
+
+/// The learning-curve chart of several runs: one run is drawn as its curve (with its
+/// evaluation returns, if any); several are resampled onto a common step grid and drawn
+/// as their mean with a min–max band ([`aggregate_runs`]).
+pub fn plot_runs(dirs: &[PathBuf]) -> Result<LineChart, RunError> {
+    let runs = dirs.iter().map(read_run).collect::<Result<Vec<_>, _>>()?;
+    let mut envs: Vec<&str> = runs.iter().filter_map(|r| r.env_id.as_deref()).collect();
+    envs.dedup();
+    let title = if envs.is_empty() { "learning curve".to_string() } else { envs.join(", ") };
+    let series = if let [run] = &runs[..] {
+        let name = dirs[0].file_name().map_or("run".to_string(), |n| n.to_string_lossy().into_owned());
+        let mut s = vec![Series {
+            label: format!("{name} (training)"),
+            xs: run.train.0.clone(),
+            ys: run.train.1.clone(),
+            band: None,
+        }];
+        if !run.eval.0.is_empty() {
+            s.push(Series {
+                label: "evaluation (deterministic)".into(),
+                xs: run.eval.0.clone(),
+                ys: run.eval.1.clone(),
+                band: None,
+            });
+        }
+        s
+    } else {
+        let curves: Vec<(&[f64], &[f64])> = runs.iter().map(|r| (&r.train.0[..], &r.train.1[..])).collect();
+        let stats = aggregate_runs(&curves, 200);
+        vec![stats.into_series(&format!("mean of {} runs (band: min–max)", runs.len()))]
+    };
+    Ok(learning_curve_chart(&title, series))
+}
