@@ -19,6 +19,7 @@ use super::agent::{ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use crate::autodiff::Tape;
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
+use crate::sde::sde_log_prob_entropy;
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
 /// Shapes: `B×O` observations, `B` discrete actions or `B×A` continuous ones, `B` for
@@ -145,7 +146,15 @@ pub fn loss_and_grad(
         ActionKind::Continuous { dim, .. } => {
             let log_std = tape.param(&agent.log_std.as_ref().expect("continuous agents have a log-std").value);
             let actions = tape.input(b, dim, &mb.actions_continuous, false);
-            let (lp, ent) = gaussian_log_prob_entropy(tape, head, log_std, actions);
+            let (lp, ent) = match agent.sde.as_mut() {
+                // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
+                Some(sde) => {
+                    let latent = sde.record_latent(tape, &agent.actor, &mb.obs, b);
+                    let (lp, ent) = sde_log_prob_entropy(tape, head, latent, log_std, actions);
+                    (lp, tape.mean(ent))
+                }
+                None => gaussian_log_prob_entropy(tape, head, log_std, actions),
+            };
             (lp, ent, Some(log_std))
         }
     };
