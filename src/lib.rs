@@ -23,6 +23,8 @@
 //! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
 //!    learning-rate schedules.
 //! 7. [`distributions`]: Categorical (with action masks) and diagonal Gaussian.
+//!    [`sde`] adds generalized State-Dependent Exploration (gSDE): Gaussian noise that
+//!    is a function of the actor's last hidden features, as Stable-Baselines3 has it.
 //! 8. [`env`](mod@env): the gymnasium-style [`env::Env`] trait, the classic-control suite,
 //!    vectorized environments and normalisation wrappers.
 //! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
@@ -64,4 +66,5 @@ pub mod optim;
 pub mod ppo;
 pub mod render;
 pub mod run;
+pub mod sde;
 pub mod tensor;

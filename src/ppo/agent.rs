@@ -16,6 +16,7 @@
 use crate::distributions::{categorical_mode, categorical_sample, gaussian_sample};
 use crate::env::Space;
 use crate::nn::{Activation, Mlp, Param, Scratch};
+use crate::sde::{log_std_shape, Gsde};
 use crate::tensor::Tensor;
 use rand::Rng;
 use std::fmt;
@@ -93,8 +94,12 @@ pub struct Agent {
     pub actor: Mlp,
     /// The value network: `O → hidden… → 1` (same note as `actor`).
     pub critic: Mlp,
-    /// `1×A` state-independent log standard deviation (continuous actions only).
+    /// `1×A` state-independent log standard deviation (continuous actions only); with
+    /// gSDE, the `H×A` (or `H×1`) log-std of the noise matrix's entries.
     pub log_std: Option<Param>,
+    /// gSDE's exploration matrices and buffers, when the agent explores with gSDE
+    /// ([`crate::sde`]; set up by [`enable_sde`](Agent::enable_sde)).
+    pub sde: Option<Gsde>,
     actor_scratch: Scratch,
     critic_scratch: Scratch,
 }
@@ -166,6 +171,7 @@ impl Agent {
             actor,
             critic,
             log_std,
+            sde: None,
             actor_scratch: Scratch::default(),
             critic_scratch: Scratch::default(),
         }
@@ -200,6 +206,18 @@ impl Agent {
                     };
                     out.actions_discrete[i] = a;
                     out.log_probs[i] = lp;
+                }
+            }
+            ActionKind::Continuous { dim, low, high } if self.sde.is_some() => {
+                // gSDE: a = μ(s) + z(s)·θ_ε (crate::sde); the env gets it clipped.
+                let log_std = self.log_std.as_ref().expect("gSDE agents have a log-std").value.data();
+                let sde = self.sde.as_mut().expect("checked by the match guard");
+                out.actions_continuous.resize(n * dim, 0.0);
+                out.actions_clipped.resize(n * dim, 0.0);
+                let (actions, log_probs) = (&mut out.actions_continuous, &mut out.log_probs);
+                sde.act(&self.actor, log_std, obs, head, n, deterministic, actions, log_probs);
+                for (k, (c, &a)) in out.actions_clipped.iter_mut().zip(&out.actions_continuous).enumerate() {
+                    *c = a.clamp(low[k % dim], high[k % dim]);
                 }
             }
             ActionKind::Continuous { dim, low, high } => {
@@ -273,6 +291,45 @@ impl Agent {
     /// Sets every gradient to zero.
     pub fn zero_grad(&mut self) {
         self.params_mut().for_each(|p| p.zero_grad());
+    }
+
+    // ---------------------------------------------------------------- gSDE
+
+    /// Switches a continuous agent to gSDE exploration: `log_std` becomes an `H×A`
+    /// parameter (`H×1` unless `full_std`) filled with `log_std_init`, as SB3's
+    /// `proba_distribution_net`, and one noise matrix is drawn, as SB3 does at
+    /// construction. Panics for a discrete agent.
+    pub fn enable_sde<R: Rng + ?Sized>(&mut self, full_std: bool, log_std_init: f32, rng: &mut R) {
+        let ActionKind::Continuous { dim, .. } = self.action else {
+            panic!("gSDE needs continuous actions, this agent has {:?}", self.action)
+        };
+        let hidden = self.actor.layers.last().expect("an MLP has layers").inputs();
+        self.log_std = Some(Param::new(Tensor::full(&log_std_shape(hidden, dim, full_std), log_std_init)));
+        self.attach_sde(full_std).expect("the log-std was just given the gSDE shape");
+        self.reset_noise(1, rng);
+    }
+
+    /// Makes an agent whose `log_std` already has the gSDE shape (e.g. loaded from a
+    /// checkpoint) explore with gSDE. No noise matrix is drawn: call
+    /// [`reset_noise`](Agent::reset_noise) before acting stochastically.
+    pub fn attach_sde(&mut self, full_std: bool) -> Result<(), AgentError> {
+        let dim = self.action.buffer_dim();
+        let hidden = self.actor.layers.last().expect("an MLP has layers").inputs();
+        let expected = log_std_shape(hidden, dim, full_std).to_vec();
+        let found = self.log_std.as_ref().map_or(vec![], |p| p.value.shape().to_vec());
+        if dim == 0 || found != expected {
+            return Err(AgentError::ShapeMismatch { name: "actor_logstd".into(), expected, found });
+        }
+        self.sde = Some(Gsde::new(hidden, dim, full_std));
+        Ok(())
+    }
+
+    /// Draws fresh gSDE noise matrices, one per environment for `n_envs` (SB3's
+    /// `policy.reset_noise(n_envs)`). Does nothing for an agent without gSDE.
+    pub fn reset_noise<R: Rng + ?Sized>(&mut self, n_envs: usize, rng: &mut R) {
+        if let (Some(sde), Some(log_std)) = (self.sde.as_mut(), self.log_std.as_ref()) {
+            sde.noise.sample_weights(log_std.value.data(), n_envs, rng);
+        }
     }
 }
 

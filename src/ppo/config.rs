@@ -152,6 +152,18 @@ pub struct PpoConfig {
     /// Threads for the update: 1, or 2 to compute the policy and value losses (separate
     /// networks) in parallel. The results are bit-identical either way. Default 1.
     pub threads: usize,
+    // ---- gSDE (see crate::sde)
+    /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of
+    /// independent Gaussian noise at each step; continuous actions only. Default false.
+    /// SB3 `use_sde`.
+    pub use_sde: bool,
+    /// With `use_sde`, draw a new noise matrix every this many steps of each rollout;
+    /// −1 (or 0) draws one only at the start of each rollout. Default −1. SB3
+    /// `sde_sample_freq`.
+    pub sde_sample_freq: i64,
+    /// With `use_sde`, learn one log-std per (feature, action) pair (`H×A`) rather than
+    /// one per feature (`H×1`). Default true. SB3 `policy_kwargs: full_std`.
+    pub full_std: bool,
 }
 
 impl Default for PpoConfig {
@@ -188,6 +200,9 @@ impl Default for PpoConfig {
             eval_interval: 0,
             eval_episodes: 10,
             threads: 1,
+            use_sde: false,
+            sde_sample_freq: -1,
+            full_std: true,
         }
     }
 }
@@ -226,6 +241,9 @@ pub const KEYS: &[&str] = &[
     "eval_interval",
     "eval_episodes",
     "threads",
+    "use_sde",
+    "sde_sample_freq",
+    "full_std",
 ];
 
 /// CleanRL and SB3 names mapped to ours.
@@ -479,6 +497,16 @@ impl PpoConfig {
                     _ => return Err(bad(k, v, "1 or 2 (policy and value losses on two threads)")),
                 }
             }
+            "use_sde" => self.use_sde = parse_bool(k, v)?,
+            "sde_sample_freq" => {
+                self.sde_sample_freq = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| *x >= -1.0 && x.fract() == 0.0 && *x <= 1e15)
+                    .map(|x| x as i64)
+                    .ok_or_else(|| bad(k, v, "a whole number ≥ −1 (−1: once per rollout)"))?
+            }
+            "full_std" => self.full_std = parse_bool(k, v)?,
             _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
         }
         Ok(())
@@ -556,6 +584,9 @@ impl PpoConfig {
             ("eval_interval", num(self.eval_interval as f64)),
             ("eval_episodes", num(self.eval_episodes as f64)),
             ("threads", num(self.threads as f64)),
+            ("use_sde", Json::Bool(self.use_sde)),
+            ("sde_sample_freq", num(self.sde_sample_freq as f64)),
+            ("full_std", Json::Bool(self.full_std)),
         ])
     }
 

@@ -20,6 +20,7 @@ use super::buffer::RolloutBuffer;
 use crate::autodiff::Tape;
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::nn::{Mlp, Param};
+use crate::sde::{sde_log_prob_entropy, Gsde};
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
 /// Shapes: `B×O` observations, `B` discrete actions or `B×A` continuous ones, `B` for
@@ -149,6 +150,7 @@ pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, 
         &mut ws.policy_tape,
         &mut agent.actor,
         agent.log_std.as_mut(),
+        agent.sde.as_mut(),
         &agent.action,
         obs_dim,
         mb,
@@ -169,10 +171,11 @@ pub fn loss_and_grad_parallel(
 ) -> LossStats {
     prepare_advantages(&mut ws.adv, mb, cfg);
     let obs_dim = agent.obs_dim;
-    let Agent { actor, critic, log_std, action, .. } = agent;
+    let Agent { actor, critic, log_std, sde, action, .. } = agent;
     let LossWorkspace { policy_tape, value_tape, adv } = ws;
     let (policy, v_loss) = std::thread::scope(|s| {
-        let handle = s.spawn(|| policy_part(policy_tape, actor, log_std.as_mut(), action, obs_dim, mb, adv, cfg));
+        let handle =
+            s.spawn(|| policy_part(policy_tape, actor, log_std.as_mut(), sde.as_mut(), action, obs_dim, mb, adv, cfg));
         let v_loss = value_part(value_tape, critic, obs_dim, mb, cfg);
         (handle.join().expect("the policy-loss thread panicked"), v_loss)
     });
@@ -210,6 +213,7 @@ fn policy_part(
     tape: &mut Tape,
     actor: &mut Mlp,
     log_std_param: Option<&mut Param>,
+    sde: Option<&mut Gsde>,
     action: &ActionKind,
     obs_dim: usize,
     mb: &Minibatch,
@@ -230,7 +234,15 @@ fn policy_part(
             let p = log_std_param.as_ref().expect("continuous agents have a log-std");
             let log_std = tape.param(&p.value);
             let actions = tape.input(b, *dim, &mb.actions_continuous, false);
-            let (lp, ent) = gaussian_log_prob_entropy(tape, head, log_std, actions);
+            let (lp, ent) = match sde {
+                // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
+                Some(sde) => {
+                    let latent = sde.record_latent(tape, actor, &mb.obs, b);
+                    let (lp, ent) = sde_log_prob_entropy(tape, head, latent, log_std, actions);
+                    (lp, tape.mean(ent))
+                }
+                None => gaussian_log_prob_entropy(tape, head, log_std, actions),
+            };
             (lp, ent, Some(log_std))
         }
     };

@@ -208,8 +208,18 @@ impl Trainer {
         };
         let action = ActionKind::from_space(envs.action_space());
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let agent =
+        let mut agent =
             Agent::new(obs_dim, action.clone(), &config.hidden_sizes, config.activation, config.log_std_init, &mut rng);
+        if config.use_sde {
+            // gSDE (crate::sde): SB3 accepts it for Box actions only.
+            if let ActionKind::Discrete(n) = action {
+                return Err(TrainError::Config(ConfigError::Inconsistent(format!(
+                    "use_sde needs continuous (Box) actions; {} has Discrete({n})",
+                    config.env_id
+                ))));
+            }
+            agent.enable_sde(config.full_std, config.log_std_init, &mut rng);
+        }
         let adam = AdamConfig {
             lr: config.learning_rate,
             eps: config.adam_eps,
@@ -274,7 +284,16 @@ impl Trainer {
         let o = self.agent.obs_dim;
         let gamma = self.config.gamma;
         self.buffer.reset();
-        for _ in 0..self.config.n_steps {
+        // gSDE: new noise matrices at the rollout start and every sde_sample_freq steps
+        // (SB3's collect_rollouts, which resamples twice at step 0 when the freq is > 0).
+        let sde_freq = if self.config.use_sde { self.config.sde_sample_freq } else { 0 };
+        if self.config.use_sde {
+            self.reset_noise();
+        }
+        for step in 0..self.config.n_steps {
+            if sde_freq > 0 && step as i64 % sde_freq == 0 {
+                self.reset_noise();
+            }
             self.global_step += n as u64;
             self.agent.act(&self.next_obs, n, false, &mut self.rng, &mut self.act);
             let actions = match self.agent.action {
@@ -335,6 +354,14 @@ impl Trainer {
         self.agent.values(&self.next_obs, n, &mut self.last_values);
         self.buffer.compute_returns_and_advantages(&self.last_values, gamma, self.config.gae_lambda);
         Ok(())
+    }
+
+    /// Draws fresh gSDE exploration matrices, one per environment (SB3's
+    /// `policy.reset_noise(n_envs)`), for custom loops that collect their own steps.
+    /// [`collect_rollout`](Trainer::collect_rollout) calls it by itself. Does nothing
+    /// without `use_sde`.
+    pub fn reset_noise(&mut self) {
+        self.agent.reset_noise(self.config.n_envs, &mut self.rng);
     }
 
     /// `update_epochs` passes over the rollout in shuffled minibatches: the PPO update.
