@@ -783,3 +783,40 @@ fn errors_are_std_errors_with_sources() {
     let boxed: Box<dyn std::error::Error> = Box::new(e);
     assert!(boxed.to_string().contains("8-byte header length"), "{boxed}");
 }
+
+/// A gSDE agent (its `actor_logstd` is `[H, A]`) saves and loads with its exploration
+/// settings, and acts the same afterwards.
+#[test]
+fn gsde_agent_round_trips() {
+    use ppo::ppo::{checkpoint, ActOutput, PpoConfig, Trainer};
+    use rand::SeedableRng;
+    let mut config = PpoConfig::for_env("Pendulum-v1");
+    config.set("use_sde", "true").unwrap();
+    config.set("n_steps", "64").unwrap();
+    config.set("n_minibatches", "4").unwrap();
+    config.set("total_timesteps", "512").unwrap();
+    let mut trainer = Trainer::new(config.clone()).unwrap();
+    trainer.iterate().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("checkpoint-gsde");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gsde.safetensors");
+    let ckpt = checkpoint::Checkpoint {
+        agent: trainer.agent.clone(),
+        config: trainer.config.clone(),
+        obs_rms: trainer.envs.obs_rms().cloned(),
+        return_rms: trainer.envs.return_rms().cloned(),
+        global_step: trainer.global_step,
+    };
+    checkpoint::save(&path, &ckpt).unwrap();
+    let mut loaded = checkpoint::load(&path).unwrap();
+    assert!(loaded.config.use_sde);
+    let shape = loaded.agent.log_std.as_ref().unwrap().value.shape().to_vec();
+    assert_eq!(shape, vec![64, 1], "full_std: one log-std per (feature, action)");
+    let obs = [0.3f32, -0.2, 0.5, 1.0, 0.0, -0.7];
+    let (mut a, mut b) = (ActOutput::default(), ActOutput::default());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    trainer.agent.act(&obs, 2, true, &mut rng, &mut a);
+    loaded.agent.act(&obs, 2, true, &mut rng, &mut b);
+    assert_eq!(a.actions_continuous, b.actions_continuous);
+    assert_eq!(a.values, b.values);
+}

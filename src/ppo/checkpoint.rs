@@ -18,7 +18,7 @@
 //! | `critic.{2i}.bias` | `[H_{i+1}]` | (1-D, as `nn.Linear` stores it) |
 //! | `actor.{2i}.weight` | `[H_{i+1}, H_i]` | policy network, last layer `[n, H]` logits or `[A, H]` means |
 //! | `actor.{2i}.bias` | `[H_{i+1}]` | |
-//! | `actor_logstd` | `[1, A]` | continuous actions only: the state-independent log-std |
+//! | `actor_logstd` | `[1, A]` | continuous actions only: the state-independent log-std (`[H, A]`, or `[H, 1]` without `full_std`, with gSDE) |
 //!
 //! Every value in the `__metadata__` map is a string (the safetensors format allows
 //! nothing else); structured values are compact JSON:
@@ -362,7 +362,8 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
         }
     }
 
-    let agent = build_agent(st, obs_dim, action, &hidden, activation)?;
+    let sde = config.use_sde.then_some(config.full_std);
+    let agent = build_agent(st, obs_dim, action, &hidden, activation, sde)?;
     Ok(Checkpoint { agent, config, obs_rms, return_rms, global_step })
 }
 
@@ -393,19 +394,23 @@ pub fn agent_from_state_dict(
     if widths.pop().is_none() {
         return Err(CheckpointError::MissingTensor { name: "actor.0.weight".into(), expected: None });
     }
-    build_agent(st, obs_dim, action, &widths, activation)
+    build_agent(st, obs_dim, action, &widths, activation, None)
 }
 
 /// Builds the agent `O → hidden… → out` (actor) and `O → hidden… → 1` (critic) from the
 /// tensors of `st`: every parameter the network needs must be present (never an extra
 /// one), with the shape the sizes require and finite values. `obs_dim` and the widths
 /// must be positive and continuous bounds must have `dim` entries with `low ≤ high`.
+///
+/// `sde` is `Some(full_std)` for a gSDE agent ([`crate::sde`]), whose `actor_logstd` is
+/// `[H, A]` (or `[H, 1]` without `full_std`) instead of `[1, A]`.
 pub fn build_agent(
     st: &SafeTensors,
     obs_dim: usize,
     action: ActionKind,
     hidden: &[usize],
     activation: Activation,
+    sde: Option<bool>,
 ) -> Result<Agent, CheckpointError> {
     if obs_dim == 0 || hidden.contains(&0) || action.actor_outputs() == 0 {
         return Err(CheckpointError::Inconsistent(format!(
@@ -421,7 +426,7 @@ pub fn build_agent(
             )));
         }
     }
-    let expected = expected_params(obs_dim, &action, hidden);
+    let expected = expected_params(obs_dim, &action, hidden, sde);
     for (name, shape) in &expected {
         let t = st
             .get(name)
@@ -467,12 +472,21 @@ pub fn build_agent(
     };
     let (actor, critic) = (mlp("actor"), mlp("critic"));
     let log_std = matches!(action, ActionKind::Continuous { .. }).then(|| param("actor_logstd".into()));
-    Ok(Agent::from_parts(obs_dim, action, actor, critic, log_std))
+    let mut agent = Agent::from_parts(obs_dim, action, actor, critic, log_std);
+    if let Some(full_std) = sde {
+        agent.attach_sde(full_std).map_err(|e| CheckpointError::Inconsistent(e.to_string()))?;
+    }
+    Ok(agent)
 }
 
 /// Every parameter of the agent with these sizes, with its shape, in
 /// [`Agent::named_params`] order: critic, actor, `actor_logstd`.
-fn expected_params(obs_dim: usize, action: &ActionKind, hidden: &[usize]) -> Vec<(String, Vec<usize>)> {
+fn expected_params(
+    obs_dim: usize,
+    action: &ActionKind,
+    hidden: &[usize],
+    sde: Option<bool>,
+) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     for (prefix, outputs) in [("critic", 1), ("actor", action.actor_outputs())] {
         let mut sizes = vec![obs_dim];
@@ -484,7 +498,11 @@ fn expected_params(obs_dim: usize, action: &ActionKind, hidden: &[usize]) -> Vec
         }
     }
     if let ActionKind::Continuous { dim, .. } = action {
-        out.push(("actor_logstd".to_string(), vec![1, *dim]));
+        let shape = match sde {
+            Some(full_std) => crate::sde::log_std_shape(*hidden.last().unwrap_or(&obs_dim), *dim, full_std).to_vec(),
+            None => vec![1, *dim],
+        };
+        out.push(("actor_logstd".to_string(), shape));
     }
     out
 }
