@@ -21,9 +21,6 @@
 //! PyTorch's default `nn.Linear` initialisation, done below by hand.
 
 use ppo::ppo::{PpoConfig, Trainer};
-use ppo::tensor::Tensor;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 /// RL Zoo's `hyperparams/ppo.yml` entry for `env_id`, as `set` keys, and whether it
 /// turns `ortho_init` off.
@@ -78,18 +75,6 @@ fn rl_zoo(env_id: &str) -> (Vec<(&'static str, &'static str)>, bool) {
     }
 }
 
-/// PyTorch's default `nn.Linear` init (`kaiming_uniform_(a=√5)` for the weight, and the
-/// bias alike): both uniform in `±1/√fan_in`.
-fn torch_default_init(trainer: &mut Trainer, seed: u64) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let agent = &mut trainer.agent;
-    for layer in agent.critic.layers.iter_mut().chain(agent.actor.layers.iter_mut()) {
-        let bound = 1.0 / (layer.inputs() as f32).sqrt();
-        layer.weight.value = Tensor::uniform(layer.weight.value.shape(), -bound, bound, &mut rng);
-        layer.bias.value = Tensor::uniform(layer.bias.value.shape(), -bound, bound, &mut rng);
-    }
-}
-
 /// Trains one run; returns (final evaluation mean, mean training return of the last 100
 /// episodes).
 fn run(env_id: &str, seed: u64, use_sde: bool) -> (f64, f64) {
@@ -99,10 +84,8 @@ fn run(env_id: &str, seed: u64, use_sde: bool) -> (f64, f64) {
         config.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
     }
     config.use_sde = use_sde;
+    config.ortho_init = !no_ortho;
     let mut trainer = Trainer::new(config).unwrap_or_else(|e| panic!("{e}"));
-    if no_ortho {
-        torch_default_init(&mut trainer, seed);
-    }
     let mut train_return = f64::NAN;
     while !trainer.is_done() {
         let m = trainer.iterate().unwrap_or_else(|e| panic!("{env_id} seed {seed}: {e}"));

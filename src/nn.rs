@@ -195,6 +195,16 @@ impl Linear {
         }
     }
 
+    /// Re-draws weight and bias as PyTorch's default `nn.Linear` initialisation does
+    /// (`kaiming_uniform_(a=√5)` for the weight, and the bias alike): both uniform in
+    /// `±1/√in`. Used when orthogonal initialisation is switched off (SB3's
+    /// `ortho_init=False`).
+    pub fn reset_torch_default<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        let bound = 1.0 / (self.inputs() as f32).sqrt();
+        self.weight = Param::new(Tensor::uniform(self.weight.value.shape(), -bound, bound, rng));
+        self.bias = Param::new(Tensor::uniform(self.bias.value.shape(), -bound, bound, rng));
+    }
+
     /// Number of inputs.
     pub fn inputs(&self) -> usize {
         self.weight.value.cols()

@@ -149,6 +149,10 @@ pub struct PpoConfig {
     pub eval_interval: u64,
     /// Episodes per evaluation. Default 10. SB3 `n_eval_episodes`.
     pub eval_episodes: usize,
+    /// Initialise weights orthogonally (gains √2, 0.01, 1; detail 2). False keeps
+    /// PyTorch's default `nn.Linear` initialisation, as SB3's `ortho_init=False` (RL Zoo's
+    /// MountainCarContinuous preset). Default true.
+    pub ortho_init: bool,
     /// Threads for the update: 1, or 2 to compute the policy and value losses (separate
     /// networks) in parallel. The results are bit-identical either way. Default 1.
     pub threads: usize,
@@ -199,6 +203,7 @@ impl Default for PpoConfig {
             norm_reward: false,
             eval_interval: 0,
             eval_episodes: 10,
+            ortho_init: true,
             threads: 1,
             use_sde: false,
             sde_sample_freq: -1,
@@ -240,6 +245,7 @@ pub const KEYS: &[&str] = &[
     "norm_reward",
     "eval_interval",
     "eval_episodes",
+    "ortho_init",
     "threads",
     "use_sde",
     "sde_sample_freq",
@@ -490,6 +496,7 @@ impl PpoConfig {
                     .ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
             }
             "eval_episodes" => self.eval_episodes = parse_count(k, v)?,
+            "ortho_init" => self.ortho_init = parse_bool(k, v)?,
             "threads" => {
                 self.threads = match v {
                     "1" => 1,
@@ -583,6 +590,7 @@ impl PpoConfig {
             ("norm_reward", Json::Bool(self.norm_reward)),
             ("eval_interval", num(self.eval_interval as f64)),
             ("eval_episodes", num(self.eval_episodes as f64)),
+            ("ortho_init", Json::Bool(self.ortho_init)),
             ("threads", num(self.threads as f64)),
             ("use_sde", Json::Bool(self.use_sde)),
             ("sde_sample_freq", num(self.sde_sample_freq as f64)),

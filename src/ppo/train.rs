@@ -210,6 +210,14 @@ impl Trainer {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let mut agent =
             Agent::new(obs_dim, action.clone(), &config.hidden_sizes, config.activation, config.log_std_init, &mut rng);
+        if !config.ortho_init {
+            // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` initialisation.
+            for layer in agent.critic.layers.iter_mut().chain(agent.actor.layers.iter_mut()) {
+                layer.reset_torch_default(&mut rng);
+            }
+            agent.actor.invalidate_inference_cache();
+            agent.critic.invalidate_inference_cache();
+        }
         if config.use_sde {
             // gSDE (crate::sde): SB3 accepts it for Box actions only.
             if let ActionKind::Discrete(n) = action {
