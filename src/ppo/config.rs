@@ -298,7 +298,7 @@ impl PpoConfig {
     /// | SB3 | ours |
     /// |---|---|
     /// | `learning_rate` 3e-4, constant | `learning_rate` 3e-4, `anneal_lr` false |
-    /// | `n_epochs` 10, `clip_range` 0.2, `ent_coef` 0.0, `max_grad_norm` 0.5 | same |
+    /// | `n_epochs` 10, `clip_range` 0.2, `ent_coef` 0.0, `max_grad_norm` 0.5, Adam ε 1e-5 | same |
     /// | `gae_lambda` 0.95, `gamma` 0.99, `log_std_init` 0, orthogonal init | same |
     /// | `batch_size` 64 (the minibatch size) | `n_minibatches = n_envs·n_steps / 64` |
     /// | no `clip_range_vf` (plain value loss) | `clip_vloss` false |
@@ -321,10 +321,11 @@ impl PpoConfig {
     ///   linearly from 1e-3 and training runs 200k steps: −183 ± 8 on seeds 1–3,
     ///   −185 ± 6 on seeds 1–5, each past −200 by 70–120k steps.
     /// - **MountainCarContinuous-v0**: RL Zoo's entry (n_steps 8, lr 7.77e-5,
-    ///   `log_std_init` −3.29, ...) relies on gSDE for its exploration, so this is
-    ///   CleanRL's continuous defaults with RL Zoo's γ = 0.9999, for 100k steps. With
-    ///   CleanRL's γ = 0.99 seeds 4 and 5 of 5 never reach the flag even in 1M steps
-    ///   (return 0: the car learns to stand still); with 0.9999 all of seeds 1–10
+    ///   `log_std_init` −3.29, ...) relies on gSDE for its exploration: without it, all
+    ///   of seeds 1–3 end at 0 after its 20k steps (the car never finds the flag). So
+    ///   this is CleanRL's continuous defaults with RL Zoo's γ = 0.9999, for 100k steps.
+    ///   With CleanRL's γ = 0.99, seeds 4 and 5 of 5 never reach the flag even in 1M
+    ///   steps (return 0: the car learns to stand still); with 0.9999 all of seeds 1–10
     ///   pass 90 within 30–45k steps, ending at 93.2 ± 0.5.
     /// - **CartPoleContinuous-v1** (not in RL Zoo): CleanRL's continuous defaults.
     pub fn apply_preset(&mut self, env_id: &str) -> bool {
