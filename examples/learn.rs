@@ -10,7 +10,8 @@
 //!
 //! Run: `cargo run --release --example learn -- --env Pendulum-v1 --seeds 1,2,3
 //! [--total-timesteps N] [--threshold R] [--KEY VALUE ...]`
-//! (the threshold defaults to gymnasium's reward threshold, where it registers one).
+//! The threshold defaults to gymnasium's reward threshold; Pendulum-v1 has none, so pass
+//! `--threshold -200` there.
 
 use ppo::ppo::{PpoConfig, Trainer};
 use std::time::Instant;
