@@ -306,13 +306,14 @@ impl PpoConfig {
     /// | `normalize: true` (VecNormalize) | `norm_obs` and `norm_reward` true |
     ///
     /// Measured with `cargo run --release --example learn -- --env ID --seeds 1,2,3`
-    /// (mean return of the last 100 training episodes at the end, mean ± std over
-    /// seeds; the README has the full tables):
+    /// (the mean return of the last 100 training episodes at the end of training, mean
+    /// ± std over the seeds named):
     ///
     /// - **CartPole-v1**: CleanRL's defaults ([`PpoConfig::default`]), kept on purpose
     ///   instead of RL Zoo's entry; 500 ± 0 at 500k steps on seeds 1–5.
     /// - **Acrobot-v1**: RL Zoo as written. −78 ± 3 at 1M steps (past −100 by ~80k).
-    /// - **MountainCar-v0**: RL Zoo as written. −114 ± 1 at 1M steps.
+    /// - **MountainCar-v0**: RL Zoo as written. −114 ± 1 at 1M steps on seeds 1–3; the
+    ///   best mean on the way is −107 ± 1 (past gymnasium's −110 by 440–530k steps).
     /// - **Pendulum-v1**: RL Zoo's entry without gSDE (`use_sde`, `sde_sample_freq: 4`;
     ///   not implemented yet, issue 8), and two deviations to make up for it. As
     ///   written (constant lr 1e-3, 100k steps) it ends at −206 ± 16 on seeds 1–5, two
