@@ -343,20 +343,19 @@ impl PpoConfig {
     /// - **Acrobot-v1**: RL Zoo as written. −78 ± 3 at 1M steps (past −100 by ~80k).
     /// - **MountainCar-v0**: RL Zoo as written. −114 ± 1 at 1M steps on seeds 1–3; the
     ///   best mean on the way is −107 ± 1 (past gymnasium's −110 by 440–530k steps).
-    /// - **Pendulum-v1**: RL Zoo's entry without gSDE (`use_sde`, `sde_sample_freq: 4`;
-    ///   not implemented yet, issue 8), and two deviations to make up for it. As
-    ///   written (constant lr 1e-3, 100k steps) it ends at −206 ± 16 on seeds 1–5, two
-    ///   of them below −200; trained on for 200k steps at constant lr the policy
-    ///   collapses (seed 3: −1011, mean −407 ± 303). So the learning rate anneals
-    ///   linearly from 1e-3 and training runs 200k steps: −183 ± 8 on seeds 1–3,
-    ///   −185 ± 6 on seeds 1–5, each past −200 by 70–120k steps.
+    /// - **Pendulum-v1**: RL Zoo as written, gSDE included (`use_sde`, `sde_sample_freq`
+    ///   4): −181.7 ± 9.7 at 100k steps on seeds 1–3 (RL Zoo reports −172 ± 104).
+    ///   Without gSDE the same entry ends at −206 ± 16 on seeds 1–5, two below −200.
     /// - **MountainCarContinuous-v0**: RL Zoo's entry (n_steps 8, lr 7.77e-5,
     ///   `log_std_init` −3.29, ...) relies on gSDE for its exploration: without it, all
     ///   of seeds 1–3 end at 0 after its 20k steps (the car never finds the flag). So
     ///   this is CleanRL's continuous defaults with RL Zoo's γ = 0.9999, for 100k steps.
     ///   With CleanRL's γ = 0.99, seeds 4 and 5 of 5 never reach the flag even in 1M
     ///   steps (return 0: the car learns to stand still); with 0.9999 all of seeds 1–10
-    ///   pass 90 within 30–45k steps, ending at 93.2 ± 0.5.
+    ///   pass 90 within 30–45k steps, ending at 93.2 ± 0.5. RL Zoo's gSDE entry itself,
+    ///   now possible (`use_sde true, ortho_init false`, see `examples/sde.rs`), is less
+    ///   reliable here: 77.9 ± 11.4 at 20k steps on seeds 1–3 (2 of 3 past 90), so this
+    ///   preset does not switch gSDE on.
     /// - **CartPoleContinuous-v1** (not in RL Zoo): CleanRL's continuous defaults for
     ///   200k steps instead of 1M. Every seed reaches 500 by 60–130k steps, but in 1M steps
     ///   seeds 2 and 3 drift down (477 ± 18 at the end); over 200k the annealed learning
@@ -425,17 +424,19 @@ impl PpoConfig {
                 };
             }
             "Pendulum-v1" => {
-                // n_envs 4, n_steps 1024, gae_lambda 0.95, gamma 0.9, n_epochs 10,
-                // ent_coef 0.0, lr 1e-3, clip 0.2, 1e5 steps; batch 64 → 4096/64 = 64.
-                // Not yet: use_sde, sde_sample_freq 4. Ours: lr annealed, 2e5 steps.
+                // RL Zoo exactly: n_envs 4, n_steps 1024, gae_lambda 0.95, gamma 0.9,
+                // n_epochs 10, ent_coef 0.0, lr 1e-3, clip 0.2, 1e5 steps, batch 64 →
+                // 4096/64 = 64 minibatches, gSDE with sample freq 4. Measured (seeds 1–3,
+                // `examples/learn.rs`): final mean return −181.7 ± 9.7.
                 *self = PpoConfig {
                     n_envs: 4,
                     n_steps: 1024,
                     n_minibatches: 64,
                     gamma: 0.9,
                     learning_rate: 1e-3,
-                    anneal_lr: true,
-                    total_timesteps: 200_000,
+                    total_timesteps: 100_000,
+                    use_sde: true,
+                    sde_sample_freq: 4,
                     ..sb3
                 };
             }
