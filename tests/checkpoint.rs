@@ -77,6 +77,8 @@ fn continuous_checkpoint() -> Checkpoint {
         activation: Activation::Relu,
         norm_obs: true,
         norm_reward: false,
+        // A plain Gaussian agent: the preset's gSDE is covered by `gsde_agent_round_trips`.
+        use_sde: false,
         ..PpoConfig::for_env("Pendulum-v1")
     };
     Checkpoint { agent, config, obs_rms: Some(awkward_rms(3, 5)), return_rms: None, global_step: 0 }
