@@ -151,8 +151,12 @@ fn sde_matches_stable_baselines3_in_torch() {
 
 #[test]
 fn config_keys_parse_round_trip_and_reject_bad_values() {
+    let d = PpoConfig::default();
+    assert!(!d.use_sde && d.sde_sample_freq == -1 && d.full_std, "SB3's defaults");
     let mut c = PpoConfig::for_env("Pendulum-v1");
-    assert!(!c.use_sde && c.sde_sample_freq == -1 && c.full_std, "SB3's defaults");
+    assert!(c.use_sde && c.sde_sample_freq == 4, "RL Zoo's Pendulum preset uses gSDE");
+    c.set("use_sde", "false").unwrap();
+    c.set("sde_sample_freq", "-1").unwrap();
     c.set("--use-sde", "true").unwrap();
     c.set("sde_sample_freq", "4").unwrap();
     c.set("full-std", "false").unwrap();
