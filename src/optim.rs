@@ -90,28 +90,30 @@ impl Adam {
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
             assert_eq!(m.len(), p.value.len(), "parameter {i} has {} values, Adam expected {}", p.value.len(), m.len());
             let (value, grad) = (p.value.data_mut(), p.grad.data());
-            for j in 0..value.len() {
-                if weight_decay != 0.0 {
-                    value[j] *= decay;
-                }
-                let g = grad[j];
-                m[j] = lerp(m[j], g, 1.0 - beta1);
-                v[j] = v[j] * beta2 + (1.0 - beta2) * g * g;
-                let denom = v[j].sqrt() / bc2_sqrt + eps;
-                value[j] -= step_size * (m[j] / denom);
+            // The same arithmetic as one loop per element, split so that no loop has a
+            // branch inside and each vectorises.
+            if weight_decay != 0.0 {
+                value.iter_mut().for_each(|x| *x *= decay);
+            }
+            lerp_into(m, grad, 1.0 - beta1);
+            for ((v, &g), (x, &m)) in v.iter_mut().zip(grad).zip(value.iter_mut().zip(m.iter())) {
+                *v = *v * beta2 + (1.0 - beta2) * g * g;
+                let denom = v.sqrt() / bc2_sqrt + eps;
+                *x -= step_size * (m / denom);
             }
         }
         assert_eq!(count, self.m.len(), "Adam built for {} parameters, stepped with {count}", self.m.len());
     }
 }
 
-/// `torch.lerp(start, end, w)`: `start + w·(end − start)` for `w < 0.5`, and
-/// `end − (end − start)·(1 − w)` otherwise (PyTorch's two forms, for accuracy near 1).
-fn lerp(start: f32, end: f32, w: f32) -> f32 {
+/// `start ← torch.lerp(start, end, w)` element-wise: `start + w·(end − start)` for
+/// `w < 0.5`, and `end − (end − start)·(1 − w)` otherwise (PyTorch's two forms, for
+/// accuracy near 1). The choice depends on `w` alone, so it is made once per call.
+fn lerp_into(start: &mut [f32], end: &[f32], w: f32) {
     if w < 0.5 {
-        start + w * (end - start)
+        start.iter_mut().zip(end).for_each(|(s, &e)| *s += w * (e - *s));
     } else {
-        end - (end - start) * (1.0 - w)
+        start.iter_mut().zip(end).for_each(|(s, &e)| *s = e - (e - *s) * (1.0 - w));
     }
 }
 
