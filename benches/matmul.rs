@@ -1,13 +1,13 @@
 //! Matrix multiplication and tape overhead at the shapes PPO uses.
 //!
 //! Run with `cargo bench --bench matmul`. Prints GFLOP/s (2·m·k·n flops per product) of
-//! the `matrixmultiply` wrapper, the small-M dot-product kernel and the naive loop at
+//! the `matrixmultiply` wrapper, the dot-product and axpy kernels and the naive loop at
 //! each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
 //! own overhead (element-wise ops, bookkeeping) is visible.
 
 use ppo::autodiff::Tape;
-use ppo::gemm::{sgemm, sgemm_naive, sgemm_nt_small, Trans};
+use ppo::gemm::{sgemm, sgemm_naive, sgemm_nn_small, sgemm_nt_small, Trans};
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -61,8 +61,8 @@ fn main() {
     ];
     println!("matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n)");
     println!(
-        "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10}",
-        "shape", "m", "k", "n", "op", "sgemm", "small-M", "naive"
+        "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10}",
+        "shape", "m", "k", "n", "op", "sgemm", "dot (NT)", "axpy (Wᵀ)", "naive"
     );
     for s in &shapes {
         let a = vec![0.5f32; s.m * s.k];
@@ -87,9 +87,19 @@ fn main() {
         } else {
             "-".to_string()
         };
+        // The axpy kernel computes the same A·Bᵀ from Bᵀ stored k×n (the cached Wᵀ).
+        let axpy = if s.ta == No && s.tb == Yes {
+            let secs = time_per_call(budget, || {
+                sgemm_nn_small(s.m, s.k, s.n, black_box(&a), black_box(&b), 0.0, &mut c);
+                black_box(&c);
+            });
+            format!("{:.2}", flops / secs / 1e9)
+        } else {
+            "-".to_string()
+        };
         let op = format!("{}{}", if s.ta == Yes { "T" } else { "N" }, if s.tb == Yes { "T" } else { "N" });
         println!(
-            "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10.2} {:>10} {:>10.2}",
+            "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10.2} {:>10} {:>10} {:>10.2}",
             s.what,
             s.m,
             s.k,
@@ -97,6 +107,7 @@ fn main() {
             op,
             flops / fast / 1e9,
             small,
+            axpy,
             flops / naive / 1e9
         );
     }
