@@ -5,8 +5,8 @@
 use ppo::io::csv::read_csv;
 use ppo::io::json::Json;
 use ppo::io::tensorboard::read_scalars;
-use ppo::ppo::{checkpoint, PpoConfig, Trainer};
-use ppo::run::{checkpoint_of, METRIC_COLUMNS, TB_TAGS};
+use ppo::ppo::{checkpoint, PpoConfig};
+use ppo::run::{METRIC_COLUMNS, TB_TAGS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,14 +28,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Whether `checkpoint::save` works yet (it is written on another branch; until it is
-/// merged, training ends with exit code 1 after writing everything else).
-fn checkpoints_work() -> bool {
-    let trainer = Trainer::new(PpoConfig { n_steps: 8, total_timesteps: 32, ..PpoConfig::default() }).unwrap();
-    let path = tmp("probe.safetensors");
-    checkpoint::save(&path, &checkpoint_of(&trainer)).is_ok()
-}
-
 fn train(dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["train", "--run-dir", dir.to_str().unwrap()];
     args.extend_from_slice(TINY);
@@ -44,13 +36,7 @@ fn train(dir: &Path, extra: &[&str]) -> Output {
 }
 
 fn assert_trained(out: &Output) {
-    let stderr = text(&out.stderr);
-    if checkpoints_work() {
-        assert!(out.status.success(), "ppo train failed: {stderr}");
-    } else {
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("final.safetensors"), "{stderr}");
-    }
+    assert!(out.status.success(), "ppo train failed: {}", text(&out.stderr));
 }
 
 #[test]
@@ -103,13 +89,42 @@ fn train_writes_the_run_directory() {
 
     let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("CartPole-v1"), "{svg}");
-    if checkpoints_work() {
-        for f in ["final.safetensors", "best.safetensors"] {
-            assert!(dir.join(f).is_file(), "{f}");
-        }
-        let eval = ppo(&["eval", "--checkpoint", dir.join("final.safetensors").to_str().unwrap(), "--episodes", "2"]);
-        assert!(eval.status.success(), "{}", text(&eval.stderr));
-        assert!(text(&eval.stdout).contains("±"), "{}", text(&eval.stdout));
+    for f in ["final.safetensors", "best.safetensors"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let eval = ppo(&["eval", "--checkpoint", dir.join("final.safetensors").to_str().unwrap(), "--episodes", "2"]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    assert!(text(&eval.stdout).contains("±"), "{}", text(&eval.stdout));
+
+    // `ppo render`: one episode as an animated SVG; bad input exits 2 and writes nothing.
+    let final_ckpt = dir.join("final.safetensors");
+    let svg_path = tmp("episode.svg");
+    let render = ppo(&["render", "--checkpoint", final_ckpt.to_str().unwrap(), "--out", svg_path.to_str().unwrap()]);
+    assert!(render.status.success(), "{}", text(&render.stderr));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<animate"), "{}", &svg[..svg.len().min(300)]);
+    let other = tmp("other.svg");
+    let cases: [(&[&str], &str); 3] = [
+        (&["render", "--checkpoint", final_ckpt.to_str().unwrap()], "needs --out"),
+        (&["render", "--checkpoint", "no/such.safetensors", "--out", other.to_str().unwrap()], "no such file"),
+        (
+            &[
+                "render",
+                "--checkpoint",
+                final_ckpt.to_str().unwrap(),
+                "--env",
+                "Pendulum-v1",
+                "--out",
+                other.to_str().unwrap(),
+            ],
+            "trained on CartPole-v1",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = ppo(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+        assert!(!other.exists(), "{args:?} wrote a file");
     }
 
     // A second run into the same (now non-empty) directory is refused.
@@ -243,9 +258,7 @@ fn a_diverging_run_stops_with_exit_1_and_keeps_its_files() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(text(&out.stdout).contains("stopped: 512 steps"), "{}", text(&out.stdout));
     assert!(dir.join("metrics.csv").is_file() && dir.join("learning_curve.svg").is_file());
-    if checkpoints_work() {
-        assert!(stderr.contains("final.safetensors holds the last good parameters"), "{stderr}");
-        let ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
-        assert!(ckpt.agent.params().all(|p| p.value.data().iter().all(|x| x.is_finite())));
-    }
+    assert!(stderr.contains("final.safetensors holds the last good parameters"), "{stderr}");
+    let ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
+    assert!(ckpt.agent.params().all(|p| p.value.data().iter().all(|x| x.is_finite())));
 }

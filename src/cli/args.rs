@@ -32,6 +32,8 @@ pub enum Command {
     Envs,
     /// `ppo plot RUN_DIR...`.
     Plot(PlotArgs),
+    /// `ppo render --checkpoint FILE --out FILE`.
+    Render(RenderArgs),
     /// `ppo help`, `--help`, `-h`.
     Help,
 }
@@ -71,8 +73,21 @@ pub struct PlotArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The arguments of `ppo render`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderArgs {
+    /// `--checkpoint FILE` (required).
+    pub checkpoint: PathBuf,
+    /// `--env ID`: an environment with the checkpoint's spaces (default: the checkpoint's).
+    pub env: Option<String>,
+    /// `--out FILE` (required): the animated SVG to write.
+    pub out: PathBuf,
+    /// `--seed S` of the episode's reset (default: the training seed + 1,000,003).
+    pub seed: Option<u64>,
+}
+
 /// The subcommands, for messages and suggestions.
-pub const COMMANDS: &[&str] = &["train", "eval", "envs", "plot", "help"];
+pub const COMMANDS: &[&str] = &["train", "eval", "envs", "plot", "render", "help"];
 
 /// One command-line token after the subcommand.
 enum Token {
@@ -166,6 +181,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Ok(if help { Command::Help } else { Command::Envs })
         }
         "plot" => parse_plot(rest),
+        "render" => parse_render(rest),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(UsageError(format!(
             "unknown command '{other}'{}; commands: {} (see `ppo help`)",
@@ -253,6 +269,40 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
         UsageError("`ppo eval` needs --checkpoint FILE (e.g. runs/<run>/best.safetensors)".to_string())
     })?;
     Ok(Command::Eval(EvalArgs { checkpoint, episodes, seed }))
+}
+
+fn parse_render(args: &[String]) -> Result<Command, UsageError> {
+    const KNOWN: &[&str] = &["checkpoint", "env", "out", "seed"];
+    let (mut checkpoint, mut env, mut out, mut seed, mut help) = (None, None, None, None, false);
+    walk(
+        "render",
+        args,
+        &["help"],
+        |name, value| {
+            let v = value.unwrap_or_default();
+            match name {
+                "checkpoint" => checkpoint = Some(PathBuf::from(v)),
+                "env" | "env_id" => env = Some(v),
+                "out" => out = Some(PathBuf::from(v)),
+                "seed" => {
+                    seed =
+                        Some(v.parse().map_err(|_| {
+                            UsageError(format!("bad value '{v}' for --seed: expected a whole number ≥ 0"))
+                        })?)
+                }
+                other => return unknown_flag("render", other, KNOWN, &mut help),
+            }
+            Ok(())
+        },
+        no_positional,
+    )?;
+    if help {
+        return Ok(Command::Help);
+    }
+    let usage = "ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg";
+    let checkpoint = checkpoint.ok_or_else(|| UsageError(format!("`ppo render` needs --checkpoint FILE: {usage}")))?;
+    let out = out.ok_or_else(|| UsageError(format!("`ppo render` needs --out FILE: {usage}")))?;
+    Ok(Command::Render(RenderArgs { checkpoint, env, out, seed }))
 }
 
 fn parse_plot(args: &[String]) -> Result<Command, UsageError> {

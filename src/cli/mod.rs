@@ -13,14 +13,16 @@
 pub mod args;
 pub mod progress;
 
-pub use args::{Command, EvalArgs, PlotArgs, TrainArgs, UsageError};
+pub use args::{Command, EvalArgs, PlotArgs, RenderArgs, TrainArgs, UsageError};
 
-use crate::env::{self, Space};
+use crate::env::{self, Action, Space};
 use crate::ppo::checkpoint;
 use crate::ppo::config::KEYS;
-use crate::ppo::{evaluate, Metrics, PpoConfig, Trainer};
+use crate::ppo::{evaluate, ActOutput, ActionKind, Metrics, PpoConfig, Trainer};
 use crate::run::{default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -78,6 +80,7 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
             Ok(())
         }
         Command::Plot(p) => plot(&p),
+        Command::Render(r) => render(&r),
         Command::Help => {
             print!("{}", usage());
             Ok(())
@@ -97,6 +100,7 @@ USAGE:
     ppo [train] [--env ID] [--seed S] [--total-timesteps N] [--KEY VALUE ...]
                 [--config FILE] [--run-dir DIR] [--quiet]
     ppo eval --checkpoint FILE [--episodes K] [--seed S]
+    ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg
     ppo envs
     ppo plot RUN_DIR... [--out FILE]
     ppo help
@@ -118,6 +122,9 @@ COMMANDS:
     eval    Run a checkpoint's deterministic policy for K episodes (default 10) on its
             environment, with its observation normalisation; print mean ± std return and
             mean length. The default seed is the training seed + 1000003.
+    render  Run one episode of a checkpoint's deterministic policy (on its environment,
+            or --env ID with the same spaces) and write it as an animated SVG that plays
+            at real-time speed in a browser.
     envs    List the registered environments.
     plot    Draw episodic return against steps from each run's metrics.csv: one run as
             its curve, several as their mean with a min–max band. Writes
@@ -303,6 +310,65 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
         ckpt.global_step
     );
     println!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length);
+    Ok(())
+}
+
+/// `ppo render`: one episode of the checkpoint's deterministic policy, drawn as an
+/// animated SVG at real-time speed ([`crate::render`]).
+fn render(a: &RenderArgs) -> Result<(), CliError> {
+    let path = &a.checkpoint;
+    if !path.is_file() {
+        return Err(CliError::Usage(format!("cannot read checkpoint {}: no such file", path.display())));
+    }
+    let mut ckpt = checkpoint::load(path)
+        .map_err(|e| CliError::Usage(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
+    let mut env = env::make(&env_id).map_err(usage_err)?;
+    let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
+    let obs_dim = env.observation_space().flat_dim();
+    if obs_dim != ckpt.agent.obs_dim || ActionKind::from_space(&env.action_space()) != ckpt.agent.action {
+        return Err(CliError::Usage(format!(
+            "{env_id} has observations {} and actions {}, but the checkpoint's agent was trained on {} ({} observation values, actions {:?})",
+            describe_space(&env.observation_space()),
+            describe_space(&env.action_space()),
+            ckpt.config.env_id,
+            ckpt.agent.obs_dim,
+            ckpt.agent.action
+        )));
+    }
+    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
+    let (mut raw, mut obs) = (vec![0.0f32; obs_dim], vec![0.0f32; obs_dim]);
+    let mut out = ActOutput::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    env.reset(Some(seed), &mut raw);
+    let mut states = vec![crate::render::state_from_obs(&env_id, &raw).map_err(usage_err)?];
+    let (mut ret, mut len) = (0.0f64, 0usize);
+    loop {
+        // The policy sees observations normalised as in training; the drawing the raw ones.
+        for j in 0..obs_dim {
+            obs[j] = ckpt.obs_rms.as_ref().map_or(raw[j], |r| r.normalize(j, raw[j], 10.0));
+        }
+        ckpt.agent.act(&obs, 1, true, &mut rng, &mut out);
+        let action = match ckpt.agent.action {
+            ActionKind::Discrete(_) => Action::Discrete(out.actions_discrete[0]),
+            ActionKind::Continuous { .. } => Action::Continuous(&out.actions_clipped),
+        };
+        let step = env.step(action, &mut raw).map_err(|e| CliError::Failed(e.to_string()))?;
+        states.push(crate::render::state_from_obs(&env_id, &raw).map_err(usage_err)?);
+        ret += step.reward;
+        len += 1;
+        if step.terminated || step.truncated {
+            break;
+        }
+    }
+    let svg = crate::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
+    // Write beside the target and rename, so a failure never leaves half a file.
+    let tmp = a.out.with_extension("svg.tmp");
+    std::fs::write(&tmp, svg)
+        .and_then(|_| std::fs::rename(&tmp, &a.out))
+        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", a.out.display())))?;
+    println!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}");
+    println!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt);
     Ok(())
 }
 
