@@ -42,6 +42,16 @@ pub fn log_softmax_row(logits: &[f32], out: &mut [f32]) {
 
 /// Samples an action from one row of logits by inverse-CDF on the softmax; returns the
 /// action and its log-probability. `mask` (if given) marks the valid actions.
+///
+/// ```
+/// use ppo::distributions::{categorical_log_prob, categorical_sample};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let logits = [0.0f32, 2.0, -1.0];
+/// let mask = [true, false, true]; // action 1 is invalid
+/// let (a, lp) = categorical_sample(&logits, Some(&mask), &mut StdRng::seed_from_u64(0));
+/// assert_ne!(a, 1);
+/// assert_eq!(lp, categorical_log_prob(&logits, Some(&mask), a));
+/// ```
 pub fn categorical_sample<R: Rng + ?Sized>(logits: &[f32], mask: Option<&[bool]>, rng: &mut R) -> (usize, f32) {
     let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
     let total: f32 = masked(logits, mask).map(|l| (l - max).exp()).sum();

@@ -35,6 +35,16 @@ use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
 
 /// Step size and tolerances of a gradient check (see the module docs for the reasons).
+///
+/// ```
+/// use ppo::gradcheck::GradCheck;
+/// use ppo::tensor::Tensor;
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let x = Tensor::randn(&[3, 4], &mut rng);
+/// let report = GradCheck::default().run(&[x], |t, v| t.tanh(v[0]), &mut rng);
+/// assert!(report.passed(), "{report}");
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct GradCheck {
     /// Finite-difference step `h`.

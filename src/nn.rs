@@ -178,6 +178,17 @@ fn householder_qr(a: &[f64], m: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// A fully connected layer `y = x · Wᵀ + b`, `W` stored `[out, in]`, `b` `[out]`.
+///
+/// ```
+/// use ppo::nn::Linear;
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let layer = Linear::new(4, 64, 2f32.sqrt(), 0.0, &mut StdRng::seed_from_u64(0));
+/// assert_eq!(layer.weight.value.shape(), &[64, 4]); // PyTorch's [out, in]
+/// // Orthogonal columns scaled by the gain: WᵀW = 2·I.
+/// let w = &layer.weight.value;
+/// let gram = w.transpose().matmul(w);
+/// assert!((gram.at(0, 0) - 2.0).abs() < 1e-5 && gram.at(0, 1).abs() < 1e-5);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
     /// `[out, in]` weight.
@@ -217,6 +228,25 @@ impl Linear {
 }
 
 /// A multilayer perceptron: `Linear → act → Linear → act → … → Linear`.
+///
+/// ```
+/// use ppo::autodiff::Tape;
+/// use ppo::nn::{Activation, Mlp, Scratch};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut mlp = Mlp::new(&[4, 64, 64, 2], Activation::Tanh, 2f32.sqrt(), 0.01, &mut StdRng::seed_from_u64(0));
+/// let x = [0.1f32, -0.2, 0.3, 0.0];
+/// // Acting: no tape.
+/// let fast = mlp.forward_inference(&x, 1, &mut Scratch::default()).to_vec();
+/// // Training: the same numbers on a tape, with gradients.
+/// let mut tape = Tape::new();
+/// let xv = tape.input(1, 4, &x, false);
+/// let y = mlp.forward(&mut tape, xv);
+/// let loss = tape.sum(y);
+/// tape.backward(loss);
+/// mlp.accumulate_grads(&tape);
+/// assert!((tape.value(y)[0] - fast[0]).abs() < 1e-6);
+/// assert!(mlp.layers[2].weight.grad.norm() > 0.0);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Mlp {
     /// The layers, input to output. If you change weights through this field directly

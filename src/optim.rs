@@ -41,6 +41,18 @@ impl Default for AdamConfig {
 }
 
 /// Adam (or AdamW when `weight_decay > 0`) over a fixed list of parameters.
+///
+/// ```
+/// use ppo::nn::Param;
+/// use ppo::optim::{Adam, AdamConfig};
+/// use ppo::tensor::Tensor;
+/// let mut p = Param::new(Tensor::from_vec(&[2], vec![1.0, -1.0]));
+/// p.grad = Tensor::from_vec(&[2], vec![0.5, -0.5]);
+/// let mut adam = Adam::new(AdamConfig { lr: 0.1, eps: 1e-8, ..AdamConfig::default() }, &[2]);
+/// adam.step(&mut [&mut p]);
+/// // The first step moves each weight by about lr against the sign of its gradient.
+/// assert!((p.value.data()[0] - 0.9).abs() < 1e-6 && (p.value.data()[1] + 0.9).abs() < 1e-6);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
     /// The settings; `config.lr` may be changed between steps.

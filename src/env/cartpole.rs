@@ -100,6 +100,18 @@ pub fn cartpole_reward(terminated: bool, sutton_barto_reward: bool) -> f64 {
 }
 
 /// CartPole-v1: `Discrete(2)` actions (0 pushes left, 1 pushes right), 4 observations.
+///
+/// ```
+/// use ppo::env::{Action, CartPole, Env};
+/// let mut env = CartPole::new();
+/// let mut obs = [0.0f32; 4];
+/// env.reset(Some(42), &mut obs);
+/// let step = env.step(Action::Discrete(1), &mut obs).unwrap();
+/// assert_eq!(step.reward, 1.0);
+/// assert!(!step.terminated && !step.truncated);
+/// // An action outside Discrete(2) is a typed error.
+/// assert!(env.step(Action::Discrete(2), &mut obs).is_err());
+/// ```
 #[derive(Debug, Clone)]
 pub struct CartPole {
     state: [f64; 4],

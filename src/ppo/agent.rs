@@ -82,6 +82,18 @@ pub struct ActOutput {
 }
 
 /// Separate actor and critic networks, plus the Gaussian's log-std.
+///
+/// ```
+/// use ppo::nn::Activation;
+/// use ppo::ppo::{ActOutput, ActionKind, Agent};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[64, 64], Activation::Tanh, 0.0, &mut rng);
+/// let mut out = ActOutput::default();
+/// agent.act(&[0.0; 8], 2, false, &mut rng, &mut out); // two observations
+/// assert_eq!(out.actions_discrete.len(), 2);
+/// assert_eq!(out.values.len(), 2);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Agent {
     /// Observation size `O`.

@@ -23,6 +23,18 @@
 //! stops the recursion from reading the next episode's first value.
 
 /// Storage for one rollout, allocated once and overwritten every iteration.
+///
+/// ```
+/// use ppo::ppo::RolloutBuffer;
+/// // T = 2 steps of N = 1 environment, observations of size 1, discrete actions.
+/// let mut buf = RolloutBuffer::new(2, 1, 1, 0);
+/// buf.add(&[0.0], &[1], &[], &[-0.7], &[0.5], &[1.0], &[false]);
+/// buf.add(&[0.1], &[0], &[], &[-0.6], &[0.4], &[1.0], &[true]);
+/// buf.compute_returns_and_advantages(&[9.0], 0.99, 0.95);
+/// // The episode ended at the last step, so V(s_T) = 9 is not used: R_1 = r_1 = 1.
+/// assert_eq!(buf.returns[1], 1.0);
+/// assert!((buf.advantages[1] - 0.6).abs() < 1e-6);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RolloutBuffer {
     /// Steps per environment `T`.

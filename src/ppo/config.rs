@@ -62,6 +62,17 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The hyperparameters of a PPO run. `Default` is CleanRL's `ppo.py` on CartPole-v1.
+///
+/// ```
+/// use ppo::ppo::PpoConfig;
+/// let mut config = PpoConfig::for_env("Pendulum-v1"); // RL Zoo's preset
+/// assert!(config.use_sde && config.n_envs == 4);
+/// config.set("--learning-rate", "3e-4").unwrap(); // CLI spelling
+/// config.set("n_epochs", "5").unwrap(); // SB3's name for update_epochs
+/// assert_eq!(config.update_epochs, 5);
+/// let err = config.set("gamma", "2").unwrap_err();
+/// assert!(err.to_string().contains("expected a number in [0, 1]"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PpoConfig {
     /// Environment id, one of [`crate::env::env_ids`]. Default `CartPole-v1`.

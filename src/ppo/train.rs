@@ -136,6 +136,17 @@ pub struct Metrics {
 }
 
 /// The state of a PPO run. Every field a custom loop needs is public.
+///
+/// ```
+/// use ppo::ppo::{PpoConfig, Trainer};
+/// let config = PpoConfig { total_timesteps: 1024, ..PpoConfig::default() };
+/// let mut trainer = Trainer::new(config).unwrap();
+/// while !trainer.is_done() {
+///     let metrics = trainer.iterate().unwrap(); // one rollout and one update
+///     assert!(metrics.value_loss.is_finite());
+/// }
+/// assert_eq!(trainer.global_step, 1024);
+/// ```
 pub struct Trainer {
     /// The hyperparameters.
     pub config: PpoConfig,
