@@ -416,7 +416,7 @@ mod tests {
     fn unknown_commands_and_flags_suggest() {
         let e = err("trian");
         assert!(e.contains("unknown command 'trian'") && e.contains("did you mean 'train'"), "{e}");
-        assert!(e.contains("train, eval, envs, plot, help"), "{e}");
+        assert!(e.contains("train, eval, envs, plot, render, help"), "{e}");
         let e = err("eval --checkpont a.safetensors");
         assert!(e.contains("did you mean '--checkpoint'"), "{e}");
         let e = err("plot --output x.svg run");
