@@ -165,7 +165,9 @@ pub struct PpoConfig {
     /// MountainCarContinuous preset). Default true.
     pub ortho_init: bool,
     /// Threads for the update: 1, or 2 to compute the policy and value losses (separate
-    /// networks) in parallel. The results are bit-identical either way. Default 1.
+    /// networks) in parallel on a persistent worker ([`crate::ppo::loss::PolicyWorker`]).
+    /// The results are bit-identical either way; 2 is about 1.4× faster on CleanRL's
+    /// CartPole workload. Default 1.
     pub threads: usize,
     // ---- gSDE (see crate::sde)
     /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of

@@ -20,7 +20,7 @@ use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
-use super::loss::{loss_and_grad, loss_and_grad_parallel, LossConfig, LossStats, LossWorkspace, Minibatch};
+use super::loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch, PolicyWorker};
 use crate::env::{self, Actions, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
 use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam, AdamConfig};
 use rand::rngs::StdRng;
@@ -180,6 +180,8 @@ pub struct Trainer {
     bootstrap_values: Vec<f32>,
     last_values: Vec<f32>,
     loss_ws: LossWorkspace,
+    /// The second thread of `threads = 2`.
+    worker: Option<PolicyWorker>,
     minibatch: Minibatch,
     indices: Vec<usize>,
     started: Instant,
@@ -271,6 +273,7 @@ impl Trainer {
             bootstrap_values: vec![0.0; n],
             last_values: vec![0.0; n],
             loss_ws: LossWorkspace::default(),
+            worker: (config.threads >= 2).then(PolicyWorker::new),
             minibatch: Minibatch::default(),
             indices: (0..config.batch_size()).collect(),
             started: Instant::now(),
@@ -407,10 +410,12 @@ impl Trainer {
             for start in (0..c.batch_size()).step_by(mb_size) {
                 self.minibatch.gather(&self.buffer, &self.indices[start..start + mb_size]);
                 self.agent.zero_grad();
-                let stats = if c.threads >= 2 {
-                    loss_and_grad_parallel(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg)
-                } else {
-                    loss_and_grad(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg)
+                let stats = match self.worker.as_mut() {
+                    Some(worker) => {
+                        worker.minibatch.gather(&self.buffer, &self.indices[start..start + mb_size]);
+                        worker.loss_and_grad(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg)
+                    }
+                    None => loss_and_grad(&mut self.loss_ws, &mut self.agent, &self.minibatch, &loss_cfg),
                 };
                 if !stats.loss.is_finite() {
                     return Err(TrainError::NonFiniteLoss { update: self.update + 1, stats });
