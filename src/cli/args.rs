@@ -250,12 +250,7 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
                         UsageError(format!("bad value '{v}' for --episodes: expected a positive whole number"))
                     })?
                 }
-                "seed" => {
-                    seed =
-                        Some(v.parse().map_err(|_| {
-                            UsageError(format!("bad value '{v}' for --seed: expected a whole number ≥ 0"))
-                        })?)
-                }
+                "seed" => seed = Some(parse_seed(&v)?),
                 other => return unknown_flag("eval", other, KNOWN, &mut help),
             }
             Ok(())
@@ -271,6 +266,11 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Eval(EvalArgs { checkpoint, episodes, seed }))
 }
 
+/// `--seed S` of `eval` and `render`.
+fn parse_seed(v: &str) -> Result<u64, UsageError> {
+    v.parse().map_err(|_| UsageError(format!("bad value '{v}' for --seed: expected a whole number ≥ 0")))
+}
+
 fn parse_render(args: &[String]) -> Result<Command, UsageError> {
     const KNOWN: &[&str] = &["checkpoint", "env", "out", "seed"];
     let (mut checkpoint, mut env, mut out, mut seed, mut help) = (None, None, None, None, false);
@@ -284,12 +284,7 @@ fn parse_render(args: &[String]) -> Result<Command, UsageError> {
                 "checkpoint" => checkpoint = Some(PathBuf::from(v)),
                 "env" | "env_id" => env = Some(v),
                 "out" => out = Some(PathBuf::from(v)),
-                "seed" => {
-                    seed =
-                        Some(v.parse().map_err(|_| {
-                            UsageError(format!("bad value '{v}' for --seed: expected a whole number ≥ 0"))
-                        })?)
-                }
+                "seed" => seed = Some(parse_seed(&v)?),
                 other => return unknown_flag("render", other, KNOWN, &mut help),
             }
             Ok(())

@@ -118,7 +118,7 @@ pub struct LossStats {
 /// The actor and the critic are separate networks (detail 13), so the loss splits
 /// exactly: `L^CLIP − c₂·H` depends only on the actor (and log-std), `c₁·L^VF` only on the
 /// critic. Each part is recorded on its own tape, which lets the two run on two threads
-/// ([`loss_and_grad_parallel`]) with gradients bit-identical to one thread: every
+/// ([`PolicyWorker`]) with gradients bit-identical to one thread: every
 /// parameter's gradient comes from one subgraph only, computed by the same ops in the same
 /// order either way.
 #[derive(Debug, Default)]
@@ -162,27 +162,6 @@ pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, 
     combine(policy, v_loss, cfg)
 }
 
-/// [`loss_and_grad`] with the policy part on a second thread: the same numbers, bit for
-/// bit, in about half the time on two cores.
-pub fn loss_and_grad_parallel(
-    ws: &mut LossWorkspace,
-    agent: &mut Agent,
-    mb: &Minibatch,
-    cfg: &LossConfig,
-) -> LossStats {
-    prepare_advantages(&mut ws.adv, mb, cfg);
-    let obs_dim = agent.obs_dim;
-    let Agent { actor, critic, log_std, sde, action, .. } = agent;
-    let LossWorkspace { policy_tape, value_tape, adv } = ws;
-    let (policy, v_loss) = std::thread::scope(|s| {
-        let handle =
-            s.spawn(|| policy_part(policy_tape, actor, log_std.as_mut(), sde.as_mut(), action, obs_dim, mb, adv, cfg));
-        let v_loss = value_part(value_tape, critic, obs_dim, mb, cfg);
-        (handle.join().expect("the policy-loss thread panicked"), v_loss)
-    });
-    combine(policy, v_loss, cfg)
-}
-
 /// Everything the policy part needs, moved to the worker thread and back by value (a
 /// move copies a few pointers; nothing is cloned or allocated).
 #[derive(Debug)]
@@ -200,7 +179,8 @@ struct PolicyJob {
 }
 
 /// A thread that computes the policy part of the loss while the caller computes the
-/// value part: [`loss_and_grad_parallel`] without a thread spawn per minibatch.
+/// value part, kept for the whole run (spawning a thread per minibatch costs more than it
+/// saves).
 ///
 /// The actor (and log-std, gSDE state, tape, a copy of the minibatch) travel to the
 /// worker through a one-job slot and come back the same way, so no data is shared and no
