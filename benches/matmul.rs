@@ -1,13 +1,13 @@
 //! Matrix multiplication and tape overhead at the shapes PPO uses.
 //!
 //! Run with `cargo bench --bench matmul`. Prints GFLOP/s (2·m·k·n flops per product) of
-//! the `matrixmultiply` wrapper, the dot-product and axpy kernels and the naive loop at
-//! each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
+//! the kernel `sgemm` picks, the `matrixmultiply` wrapper, the register-tiled axpy and
+//! dot-product kernels and the naive loop at each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
 //! own overhead (element-wise ops, bookkeeping) is visible.
 
 use ppo::autodiff::Tape;
-use ppo::gemm::{sgemm, sgemm_naive, sgemm_nn_small, sgemm_nt_small, Trans};
+use ppo::gemm::{sgemm, sgemm_axpy, sgemm_matrixmultiply, sgemm_naive, sgemm_nt_small, transpose, Trans};
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -61,56 +61,59 @@ fn main() {
     ];
     println!("matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n)");
     println!(
-        "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10}",
-        "shape", "m", "k", "n", "op", "sgemm", "dot (NT)", "axpy (Wᵀ)", "naive"
+        "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "shape", "m", "k", "n", "op", "sgemm", "matrixm.", "axpy", "dot (NT)", "naive"
     );
     for s in &shapes {
         let a = vec![0.5f32; s.m * s.k];
         let b = vec![0.25f32; s.k * s.n];
         let mut c = vec![0.0f32; s.m * s.n];
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
-        let fast = time_per_call(budget, || {
+        let gflops = |secs: f64| format!("{:.2}", flops / secs / 1e9);
+        let picked = time_per_call(budget, || {
             sgemm(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
+            black_box(&c);
+        });
+        let general = time_per_call(budget, || {
+            sgemm_matrixmultiply(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
             black_box(&c);
         });
         let naive = time_per_call(budget, || {
             sgemm_naive(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
             black_box(&c);
         });
+        // The axpy kernel reads B row by row; for A·Bᵀ that is the transposed weight Wᵀ
+        // (the tape transposes W once per product, the rollout caches it), same size.
+        let axpy = gflops(time_per_call(budget, || {
+            sgemm_axpy(s.m, s.k, s.n, black_box(&a), s.ta, black_box(&b), 0.0, &mut c);
+            black_box(&c);
+        }));
         // The dot-product kernel only applies to A·Bᵀ.
-        let small = if s.ta == No && s.tb == Yes {
-            let secs = time_per_call(budget, || {
+        let dot = if s.ta == No && s.tb == Yes {
+            gflops(time_per_call(budget, || {
                 sgemm_nt_small(s.m, s.k, s.n, black_box(&a), black_box(&b), 0.0, &mut c);
                 black_box(&c);
-            });
-            format!("{:.2}", flops / secs / 1e9)
-        } else {
-            "-".to_string()
-        };
-        // The axpy kernel computes the same A·Bᵀ from Bᵀ stored k×n (the cached Wᵀ).
-        let axpy = if s.ta == No && s.tb == Yes {
-            let secs = time_per_call(budget, || {
-                sgemm_nn_small(s.m, s.k, s.n, black_box(&a), black_box(&b), 0.0, &mut c);
-                black_box(&c);
-            });
-            format!("{:.2}", flops / secs / 1e9)
+            }))
         } else {
             "-".to_string()
         };
         let op = format!("{}{}", if s.ta == Yes { "T" } else { "N" }, if s.tb == Yes { "T" } else { "N" });
         println!(
-            "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10.2} {:>10} {:>10} {:>10.2}",
+            "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8}",
             s.what,
             s.m,
             s.k,
             s.n,
             op,
-            flops / fast / 1e9,
-            small,
+            gflops(picked),
+            gflops(general),
             axpy,
-            flops / naive / 1e9
+            dot,
+            gflops(naive)
         );
     }
+    println!("(sgemm: the kernel `ppo::gemm::sgemm` picks for the shape; for NT shapes with n ≥ 16");
+    println!(" the tape and the rollout multiply by Wᵀ instead, the axpy column)");
 
     // A 4-64-64-2 tanh MLP, forward + backward through the tape, batch 128.
     let (bsz, o, h, a_out) = (128, 4, 64, 2);
@@ -146,9 +149,13 @@ fn main() {
     let mut y = vec![0.0f32; bsz * a_out];
     let (mut dw1, mut dw2, mut dw3) = (vec![0.0f32; h * o], vec![0.0f32; h * h], vec![0.0f32; a_out * h]);
     let (mut dh1, mut dh2) = (vec![0.0f32; bsz * h], vec![0.0f32; bsz * h]);
+    let (mut w1t, mut w2t) = (vec![0.0f32; h * o], vec![0.0f32; h * h]);
     let mm_secs = time_per_call(Duration::from_millis(400), || {
-        sgemm(bsz, o, h, 1.0, x.data(), No, w1.data(), Yes, 0.0, &mut h1);
-        sgemm(bsz, h, h, 1.0, &h1, No, w2.data(), Yes, 0.0, &mut h2);
+        // The forward products by Wᵀ, transposed here as the tape does.
+        transpose(h, o, w1.data(), &mut w1t);
+        sgemm(bsz, o, h, 1.0, x.data(), No, &w1t, No, 0.0, &mut h1);
+        transpose(h, h, w2.data(), &mut w2t);
+        sgemm(bsz, h, h, 1.0, &h1, No, &w2t, No, 0.0, &mut h2);
         sgemm(bsz, h, a_out, 1.0, &h2, No, w3.data(), Yes, 0.0, &mut y);
         sgemm(a_out, bsz, h, 1.0, &y, Yes, &h2, No, 1.0, &mut dw3);
         sgemm(bsz, a_out, h, 1.0, &y, No, w3.data(), No, 1.0, &mut dh2);

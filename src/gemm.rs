@@ -1,5 +1,5 @@
-//! Matrix multiplication: the crate's one `unsafe` call, and the naive loop it is tested
-//! against.
+//! Matrix multiplication: the kernels the crate uses, the crate's one `unsafe` call, and
+//! the naive loop they are all tested against.
 //!
 //! Every matrix in this crate is dense, row-major `f32`. [`sgemm`] computes
 //!
@@ -7,20 +7,24 @@
 //! C (m×n) = alpha · op(A) (m×k) · op(B) (k×n) + beta · C
 //! ```
 //!
-//! where `op(X)` is `X` or `Xᵀ`. A transpose costs nothing: `matrixmultiply::sgemm` takes
-//! a row stride and a column stride for each matrix, and reading a row-major `k×m`
-//! matrix with its strides swapped reads `Aᵀ` (see `matrixmultiply`'s documentation).
-//! Backward passes accumulate into gradient buffers with `beta = 1`.
+//! where `op(X)` is `X` or `Xᵀ`, and picks a kernel for the shape. Backward passes
+//! accumulate into gradient buffers with `beta = 1`.
 //!
-//! [`sgemm_naive`] is the same contract as three plain loops. It is the reference the
+//! [`sgemm_naive`] is the same contract as three plain loops. It is the reference every
 //! fast path is tested against, at odd and zero sizes and for every transpose
 //! combination, and it is what a reader should look at to see what `sgemm` means.
 //!
-//! Two specialised kernels cover the shapes where `matrixmultiply`'s packing costs more
-//! than the arithmetic: [`sgemm_nn_small`] for products with very few rows (the rollout
-//! multiplies `N = 4` observations at a time) and [`sgemm_nt_small`] for one- and
-//! two-column outputs (the value and policy heads). Both are tested against
-//! `sgemm_naive`.
+//! The kernels, fastest first at PPO's shapes (`cargo bench --bench matmul`):
+//! - [`sgemm_axpy`]: `C = op(A) · B` with `B`'s rows contiguous, `C` built row by row
+//!   from broadcasts of `op(A)` times rows of `B` in a register tile. No packing, no
+//!   allocation. Forward products use it on `Wᵀ` (the tape transposes `W`, the rollout
+//!   caches it), backward products on `W` and on the activations as stored.
+//! - [`sgemm_narrow_tn`]: `Aᵀ · B` with only a few columns (the first layer's weight
+//!   gradient), as its transpose through `sgemm_axpy`.
+//! - [`sgemm_nt_small`]: dot products, for the one- and two-column heads.
+//! - [`sgemm_matrixmultiply`]: everything else, through `matrixmultiply::sgemm`, which
+//!   takes a row stride and a column stride per matrix (a transpose is a stride swap) and
+//!   packs both operands into cache-sized panels on every call.
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,15 +62,74 @@ fn check_lengths(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) 
     );
 }
 
-/// `C = alpha · op(A) · op(B) + beta · C` through `matrixmultiply::sgemm`.
+/// `C = alpha · op(A) · op(B) + beta · C`, by the fastest kernel for the shape.
 ///
 /// Shapes: `op(A)` is `m×k`, `op(B)` is `k×n`, `C` is `m×n`, all row-major; `ta`/`tb`
 /// say whether `A`/`B` are stored transposed. With `beta = 0`, `C`'s old contents are
 /// ignored (even NaN); with `beta = 1`, the product is added into `C`.
 ///
+/// The choice (every kernel computes the same product, to rounding):
+/// - `B` untransposed and at least 16 columns: [`sgemm_axpy`], register tiles, no packing;
+/// - `Aᵀ·B` with fewer than 16 columns but at least 16 rows (the first layer's weight
+///   gradient, `64×4` for CartPole): [`sgemm_narrow_tn`], the transposed product through
+///   the same kernel;
+/// - `A·Bᵀ` with one or two columns (value and policy heads): [`sgemm_nt_small`], dot
+///   products of contiguous rows;
+/// - anything else (and any `alpha ≠ 1`): [`sgemm_matrixmultiply`].
+///
 /// Panics if a buffer is shorter than its shape needs.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    beta: f32,
+    c: &mut [f32],
+) {
+    if alpha == 1.0 && tb == Trans::No && n >= 16 {
+        sgemm_axpy(m, k, n, a, ta, b, beta, c);
+    } else if alpha == 1.0 && ta == Trans::Yes && tb == Trans::No && m >= 16 && m * n <= NARROW_MAX {
+        sgemm_narrow_tn(m, k, n, a, b, beta, c);
+    } else if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
+        sgemm_nt_small(m, k, n, a, b, beta, c);
+    } else {
+        sgemm_matrixmultiply(m, k, n, alpha, a, ta, b, tb, beta, c);
+    }
+}
+
+/// The largest `m·n` for [`sgemm_narrow_tn`], whose transposed result lives on the stack.
+pub const NARROW_MAX: usize = 1024;
+
+/// `C = Aᵀ · B + beta · C` for a narrow `C` (`m×n` with few columns, `m·n ≤ NARROW_MAX`),
+/// `A` stored `k×m` and `B` stored `k×n`.
+///
+/// [`sgemm_axpy`] is slow when `C` has fewer than 16 columns, but here the transpose
+/// `Cᵀ = Bᵀ · A` (`n×m`) has many, and `A` as stored is exactly the row-major right-hand
+/// side the kernel wants. So it computes `Cᵀ` on the stack and adds it back transposed.
+/// Tested against [`sgemm_naive`] like the others.
+pub fn sgemm_narrow_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    check_lengths(m, k, n, a, b, c);
+    assert!(m * n <= NARROW_MAX, "sgemm_narrow_tn: C is {m}×{n}, more than {NARROW_MAX} floats");
+    let mut ct = [0.0f32; NARROW_MAX];
+    sgemm_axpy(n, k, m, b, Trans::Yes, a, 0.0, &mut ct[..n * m]);
+    for i in 0..m {
+        for j in 0..n {
+            let old = if beta == 0.0 { 0.0 } else { beta * c[i * n + j] };
+            c[i * n + j] = ct[j * m + i] + old;
+        }
+    }
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C` through `matrixmultiply::sgemm`: the general
+/// kernel, which packs both operands into cache-friendly panels on every call. Same
+/// contract as [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_matrixmultiply(
     m: usize,
     k: usize,
     n: usize,
@@ -193,60 +256,186 @@ pub fn sgemm_nt_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: 
     }
 }
 
-/// `C = A · B + beta · C` for few rows of `A`, with `B` stored `k×n` row-major (a
-/// `Linear` weight transposed to `[in, out]`).
+/// `C = op(A) · B + beta · C` with `B` stored `k×n` row-major (`op(A)` is `m×k`, read
+/// through strides, so `A` may be stored transposed): the register-tiled "axpy" kernel.
 ///
-/// The "axpy" order: each row of `C` is built as `Σ_p A[i, p] · B[p, :]`, 64 columns at a
-/// time held in registers (`acc`), two rows of `A` at once so that eight vector
-/// accumulators hide the multiply-add latency. No packing, so for the rollout's `N = 4`
-/// rows it runs about 3× faster than `matrixmultiply` (`cargo bench --bench matmul`).
-/// The plain version is [`sgemm_naive`] with both operands untransposed; the tests
-/// compare the two.
-pub fn sgemm_nn_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-    const W: usize = 64;
+/// Each row of `C` is built as `Σ_p op(A)[i, p] · B[p, :]`. A tile of [`TILE_ROWS`] rows
+/// and 64 columns of `C` lives in registers (24 of AVX-512's 32 vector registers), and
+/// every step of `p` loads one 64-float row segment of `B` and multiplies it by one
+/// broadcast element of `op(A)` per tile row. Only the tile's rows of `op(A)` are copied,
+/// into a small stack buffer ordered as the loop reads them, so that the inner loop has no
+/// bounds checks and no strides. `B` is used in place: its rows are contiguous as stored,
+/// and at this crate's shapes it fits in L1. That is what makes it faster than
+/// `matrixmultiply`, which packs both operands on every call (`cargo bench --bench
+/// matmul`).
+///
+/// Columns go in panels of 64, then 32 and 16; fewer than 16 left over take plain loops.
+/// The plain version is [`sgemm_naive`] with `tb = Trans::No`; the tests compare the two
+/// at odd sizes, both layouts of `A`, and `beta` 0, ½ and 1.
+///
+/// The accumulation uses fused multiply-add where the CPU has it (`f32::mul_add`), so
+/// results can differ from the naive loop in the last bits; same inputs, same outputs.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_axpy(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], beta: f32, c: &mut [f32]) {
     check_lengths(m, k, n, a, b, c);
-    let init = |c: &[f32], acc: &mut [f32; W]| {
-        for l in 0..W {
-            acc[l] = if beta == 0.0 { 0.0 } else { beta * c[l] };
-        }
-    };
     let mut i = 0;
     while i < m {
-        let two = i + 1 < m;
-        let mut j = 0;
-        while j + W <= n {
-            let (mut acc0, mut acc1) = ([0.0f32; W], [0.0f32; W]);
-            init(&c[i * n + j..], &mut acc0);
-            if two {
-                init(&c[(i + 1) * n + j..], &mut acc1);
+        let rows = TILE_ROWS.min(m - i);
+        match rows {
+            TILE_ROWS => row_tile::<TILE_ROWS>(m, k, n, a, ta, i, b, beta, c),
+            1 => row_tile::<1>(m, k, n, a, ta, i, b, beta, c),
+            2 => row_tile::<2>(m, k, n, a, ta, i, b, beta, c),
+            3 => row_tile::<3>(m, k, n, a, ta, i, b, beta, c),
+            4 => row_tile::<4>(m, k, n, a, ta, i, b, beta, c),
+            5 => row_tile::<5>(m, k, n, a, ta, i, b, beta, c),
+            _ => unreachable!("{rows} rows left over with tiles of {TILE_ROWS}"),
+        }
+        i += rows;
+    }
+}
+
+/// Rows of `C` per register tile in [`sgemm_axpy`]: 6 rows × 64 columns are 24 vectors
+/// of 16 floats, leaving registers for the broadcast and the loads.
+pub const TILE_ROWS: usize = 6;
+
+/// Rows `i..i+R` of `C`. Reads the tile's part of `op(A)` in place, one column `p` at a
+/// time: as `R` contiguous rows when `A` is stored as is, as one contiguous run of `R`
+/// floats per column when it is stored transposed.
+#[allow(clippy::too_many_arguments)]
+fn row_tile<const R: usize>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    i: usize,
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
+    match ta {
+        Trans::No => {
+            // A is m×k: row i + r is a slice of exactly k floats, indexed by p < k.
+            let rows: [&[f32]; R] = std::array::from_fn(|r| &a[(i + r) * k..][..k]);
+            column_panels::<R>(k, n, |p| std::array::from_fn(|r| rows[r][p]), b, i, beta, c);
+        }
+        Trans::Yes => {
+            // A is stored k×m: op(A)[i + r, p] = A[p, i + r], R floats side by side.
+            let column = |p: usize| -> [f32; R] { a[p * m + i..p * m + i + R].try_into().expect("R rows") };
+            column_panels::<R>(k, n, column, b, i, beta, c);
+        }
+    }
+}
+
+/// All columns of rows `i..i+R`: panels of 64, 32 and 16 columns through [`tile`],
+/// then plain loops for fewer than 16 left over. `a_column(p)` is `op(A)[i..i+R, p]`.
+fn column_panels<const R: usize>(
+    k: usize,
+    n: usize,
+    a_column: impl Fn(usize) -> [f32; R],
+    b: &[f32],
+    i: usize,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let mut j = 0;
+    while j + 64 <= n {
+        tile::<R, 4>(k, n, &a_column, b, i, j, beta, c);
+        j += 64;
+    }
+    if j + 32 <= n {
+        tile::<R, 2>(k, n, &a_column, b, i, j, beta, c);
+        j += 32;
+    }
+    if j + 16 <= n {
+        tile::<R, 1>(k, n, &a_column, b, i, j, beta, c);
+        j += 16;
+    }
+    for jj in j..n {
+        let mut sum = [0.0f32; R];
+        for p in 0..k {
+            let a_p = a_column(p);
+            for r in 0..R {
+                sum[r] = mul_add(a_p[r], b[p * n + jj], sum[r]);
             }
-            for p in 0..k {
-                let b_seg: &[f32; W] = b[p * n + j..p * n + j + W].try_into().expect("64 columns");
-                let a0 = a[i * k + p];
-                let a1 = if two { a[(i + 1) * k + p] } else { 0.0 };
-                for l in 0..W {
-                    acc0[l] += a0 * b_seg[l];
-                    acc1[l] += a1 * b_seg[l];
+        }
+        for r in 0..R {
+            let old = if beta == 0.0 { 0.0 } else { beta * c[(i + r) * n + jj] };
+            c[(i + r) * n + jj] = sum[r] + old;
+        }
+    }
+}
+
+/// `x · y + acc`, fused where the target has FMA (one instruction, one rounding), else
+/// a multiply and an add (`f32::mul_add` without hardware FMA is a slow library call).
+#[inline(always)]
+fn mul_add(x: f32, y: f32, acc: f32) -> f32 {
+    if cfg!(target_feature = "fma") {
+        x.mul_add(y, acc)
+    } else {
+        x * y + acc
+    }
+}
+
+/// The register tile: `C[i..i+R, j..j+16V] = Σ_p op(A)[i..i+R, p] · B[p, j..j+16V] + beta · C`.
+///
+/// `acc` is `R × V` vectors of 16 floats. The loops over `r`, `v` and `l` have constant
+/// bounds and unroll completely, and the 16-wide innermost loop becomes one vector
+/// multiply-add (an AVX-512 register; `.cargo/config.toml` lets the vectoriser use the
+/// full width), so the accumulators stay in registers for the whole sum.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tile<const R: usize, const V: usize>(
+    k: usize,
+    n: usize,
+    a_column: &impl Fn(usize) -> [f32; R],
+    b: &[f32],
+    i: usize,
+    j: usize,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let mut acc = [[[0.0f32; 16]; V]; R];
+    for p in 0..k {
+        let a_p = a_column(p);
+        let b_seg = &b[p * n + j..p * n + j + 16 * V];
+        for v in 0..V {
+            let b_v: &[f32; 16] = b_seg[16 * v..16 * v + 16].try_into().expect("16 columns");
+            for r in 0..R {
+                for l in 0..16 {
+                    acc[r][v][l] = mul_add(a_p[r], b_v[l], acc[r][v][l]);
                 }
             }
-            c[i * n + j..i * n + j + W].copy_from_slice(&acc0);
-            if two {
-                c[(i + 1) * n + j..(i + 1) * n + j + W].copy_from_slice(&acc1);
-            }
-            j += W;
         }
-        // Columns left over when n is not a multiple of 64: plain loops.
-        for r in i..(i + if two { 2 } else { 1 }) {
-            for jj in j..n {
-                let mut sum = 0.0f32;
-                for p in 0..k {
-                    sum += a[r * k + p] * b[p * n + jj];
-                }
-                let old = if beta == 0.0 { 0.0 } else { beta * c[r * n + jj] };
-                c[r * n + jj] = sum + old;
+    }
+    for r in 0..R {
+        for v in 0..V {
+            let start = (i + r) * n + j + 16 * v;
+            let c_seg = &mut c[start..start + 16];
+            for l in 0..16 {
+                c_seg[l] = if beta == 0.0 { acc[r][v][l] } else { acc[r][v][l] + beta * c_seg[l] };
             }
         }
-        i += 2;
+    }
+}
+
+/// Writes the transpose of `src` (`rows×cols`, row-major) into `dst` (`cols×rows`).
+/// Used to turn a `Linear` weight `W` (`out×in`) into the `Wᵀ` that [`sgemm_axpy`] reads
+/// row by row.
+pub fn transpose(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
+    assert!(
+        src.len() >= rows * cols && dst.len() >= rows * cols,
+        "transpose of {rows}×{cols}: source has {} floats, destination {}",
+        src.len(),
+        dst.len()
+    );
+    if rows * cols == 0 {
+        return;
+    }
+    for (i, row) in src[..rows * cols].chunks_exact(cols).enumerate() {
+        for (jj, &v) in row.iter().enumerate() {
+            dst[jj * rows + i] = v;
+        }
     }
 }
 
@@ -327,21 +516,80 @@ mod tests {
 
     #[test]
     fn axpy_kernel_matches_naive() {
-        for &(m, k, n) in
-            &[(1, 4, 64), (4, 4, 64), (4, 64, 64), (5, 64, 128), (3, 7, 70), (2, 3, 5), (0, 3, 64), (7, 0, 64)]
-        {
-            for beta in [0.0f32, 1.0] {
-                let a = fill(m * k, 8);
-                let b = fill(k * n, 9);
-                let mut c1 = fill(m * n, 10);
+        // Every panel width (64, 32, 16, leftover columns) and every tail of row tiles.
+        let shapes = [
+            (1, 4, 64),
+            (4, 4, 64),
+            (4, 64, 64),
+            (5, 64, 128),
+            (6, 3, 16),
+            (7, 5, 112),
+            (13, 9, 127),
+            (128, 64, 64),
+            (3, 7, 70),
+            (2, 3, 5),
+            (0, 3, 64),
+            (7, 0, 64),
+        ];
+        for &(m, k, n) in &shapes {
+            for ta in [Trans::No, Trans::Yes] {
+                for beta in [0.0f32, 1.0, 0.5] {
+                    let a = fill(m * k, 8);
+                    let b = fill(k * n, 9);
+                    let mut c1 = fill(m * n, 10);
+                    let mut c2 = c1.clone();
+                    sgemm_axpy(m, k, n, &a, ta, &b, beta, &mut c1);
+                    sgemm_naive(m, k, n, 1.0, &a, ta, &b, Trans::No, beta, &mut c2);
+                    for (x, y) in c1.iter().zip(&c2) {
+                        let tol = 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0);
+                        assert!((x - y).abs() <= tol, "{m}×{k}×{n} {ta:?} beta {beta}: {x} vs {y}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matrixmultiply_path_matches_naive() {
+        for &(m, k, n) in &[(128, 64, 64), (5, 3, 2), (64, 128, 4)] {
+            for (ta, tb) in [(Trans::No, Trans::Yes), (Trans::Yes, Trans::No), (Trans::No, Trans::No)] {
+                let a = fill(m * k, 11);
+                let b = fill(k * n, 12);
+                let mut c1 = fill(m * n, 13);
                 let mut c2 = c1.clone();
-                sgemm_nn_small(m, k, n, &a, &b, beta, &mut c1);
-                sgemm_naive(m, k, n, 1.0, &a, Trans::No, &b, Trans::No, beta, &mut c2);
+                sgemm_matrixmultiply(m, k, n, 0.5, &a, ta, &b, tb, 1.0, &mut c1);
+                sgemm_naive(m, k, n, 0.5, &a, ta, &b, tb, 1.0, &mut c2);
                 for (x, y) in c1.iter().zip(&c2) {
                     assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0), "{m}×{k}×{n}: {x} vs {y}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn narrow_tn_matches_naive() {
+        for &(m, k, n) in &[(64, 128, 4), (16, 3, 1), (17, 5, 15), (100, 7, 10)] {
+            for beta in [0.0f32, 1.0] {
+                let a = fill(m * k, 14);
+                let b = fill(k * n, 15);
+                let mut c1 = fill(m * n, 16);
+                let mut c2 = c1.clone();
+                sgemm_narrow_tn(m, k, n, &a, &b, beta, &mut c1);
+                sgemm_naive(m, k, n, 1.0, &a, Trans::Yes, &b, Trans::No, beta, &mut c2);
+                for (x, y) in c1.iter().zip(&c2) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0), "{m}×{k}×{n}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_swaps_indices() {
+        let src: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 2×3
+        let mut dst = vec![0.0; 6];
+        transpose(2, 3, &src, &mut dst);
+        assert_eq!(dst, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        transpose(0, 3, &[], &mut []);
     }
 
     #[test]

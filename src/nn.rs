@@ -21,7 +21,7 @@
 //! 0.01 for the policy head and 1.0 for the value head; biases start at 0.
 
 use crate::autodiff::{Tape, Var};
-use crate::gemm::{sgemm, sgemm_nn_small, sgemm_nt_small, Trans};
+use crate::gemm::{sgemm, Trans};
 use crate::tensor::Tensor;
 use rand::Rng;
 
@@ -379,12 +379,10 @@ impl Mlp {
     /// The forward pass with no tape: `x` is `rows×in` (row-major), the returned slice
     /// `rows×out` lives in `scratch`. Allocates only when `scratch` must grow.
     ///
-    /// Picks a kernel per layer (all compute the same product, `x · Wᵀ + b`):
-    /// - one- and two-column outputs (the heads): [`sgemm_nt_small`], dot products;
-    /// - after [`prepare_inference`](Mlp::prepare_inference), few rows (acting for `N`
-    ///   environments): [`sgemm_nn_small`] on the cached `Wᵀ`; many rows: `matrixmultiply`
-    ///   on `Wᵀ`, its faster untransposed layout;
-    /// - otherwise `matrixmultiply` with `W` read transposed.
+    /// With [`prepare_inference`](Mlp::prepare_inference) done, each layer multiplies by
+    /// the cached `Wᵀ` (`in×out`), which [`sgemm`] runs through its register-tiled kernel;
+    /// otherwise `W` is read transposed (one- and two-column heads take dot products
+    /// either way). Every path computes the same `x · Wᵀ + b`.
     pub fn forward_inference<'s>(&self, x: &[f32], rows: usize, scratch: &'s mut Scratch) -> &'s [f32] {
         assert_eq!(x.len(), rows * self.inputs(), "forward_inference: {} values for {rows}×{}", x.len(), self.inputs());
         let last = self.layers.len() - 1;
@@ -401,11 +399,7 @@ impl Mlp {
                 row.copy_from_slice(bias);
             }
             let w = layer.weight.value.data();
-            if n <= 2 {
-                sgemm_nt_small(rows, k, n, input, w, 1.0, out);
-            } else if self.cache_valid && rows <= 16 {
-                sgemm_nn_small(rows, k, n, input, &self.transposed[i], 1.0, out);
-            } else if self.cache_valid {
+            if self.cache_valid && n > 2 {
                 sgemm(rows, k, n, 1.0, input, Trans::No, &self.transposed[i], Trans::No, 1.0, out);
             } else {
                 sgemm(rows, k, n, 1.0, input, Trans::No, w, Trans::Yes, 1.0, out);

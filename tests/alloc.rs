@@ -1,10 +1,9 @@
-//! Steady-state training allocates nothing of its own, proved with a counting global
-//! allocator.
+//! Steady-state training allocates nothing, proved with a counting global allocator.
 //!
-//! One exception is outside our code: `matrixmultiply::sgemm` allocates its packing
-//! buffer on every call (`make_packing_buffer` in its `gemm.rs`). The update's matrix
-//! products go through it, so the test expects exactly one allocation per such call and
-//! nothing else; the rollout uses our own kernels and must allocate nothing at all.
+//! Neither the rollout nor the update may allocate once the first iterations have grown
+//! every reusable buffer. (`matrixmultiply::sgemm` allocates a packing buffer on every
+//! call, so this also proves that none of the training loop's products goes through it:
+//! `ppo::gemm::sgemm` sends all of CartPole's shapes to the crate's own kernels.)
 
 use ppo::ppo::{PpoConfig, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -39,13 +38,8 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     ALLOCATIONS.load(Ordering::Relaxed) - before
 }
 
-/// matrixmultiply calls per minibatch for a 2-hidden-layer actor and critic: each
-/// network's 3 layers run 3 forward products, 3 weight gradients, and 2 input gradients
-/// (the observation needs none).
-const SGEMM_CALLS_PER_MINIBATCH: usize = 2 * (3 + 3 + 2);
-
 #[test]
-fn steady_state_training_allocates_only_inside_matrixmultiply() {
+fn steady_state_training_allocates_nothing() {
     // Evaluation and logging are off; the test is single-threaded (one test in this file).
     let config = PpoConfig { total_timesteps: 1 << 20, ..PpoConfig::default() };
     let mut trainer = Trainer::new(config.clone()).unwrap();
@@ -59,11 +53,6 @@ fn steady_state_training_allocates_only_inside_matrixmultiply() {
         let mut steps = 0;
         let update = allocations_during(|| steps = trainer.update(2.5e-4, 0.2).unwrap().n_minibatch_steps);
         assert_eq!(steps, config.n_minibatches * config.update_epochs);
-        assert_eq!(
-            update,
-            steps * SGEMM_CALLS_PER_MINIBATCH,
-            "an update of {steps} minibatches allocated {update} times; matrixmultiply accounts for {}",
-            steps * SGEMM_CALLS_PER_MINIBATCH
-        );
+        assert_eq!(update, 0, "an update of {steps} minibatches allocated {update} times");
     }
 }

@@ -6,7 +6,7 @@
 //! Shapes: every value is a row-major matrix; `B×C` below means rows × columns.
 
 use super::tape::{Node, Tape, Var};
-use crate::gemm::{sgemm, Trans};
+use crate::gemm::{sgemm, transpose, Trans};
 
 /// What produced a value. Inputs are `Var`s recorded earlier on the same tape.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -191,9 +191,21 @@ impl Tape {
         assert_eq!(k, kb, "matmul{}: shapes {m}×{k} and {br}×{bc} do not chain", if bt { "_t" } else { "" });
         let (an, bn) = (self.node(a), self.node(b));
         let out = self.push(Op::MatMul { a, b, bt }, m, n, an.requires_grad || bn.requires_grad);
-        let (lower, c) = self.split_values(out);
-        let tb = if bt { Trans::Yes } else { Trans::No };
-        sgemm(m, k, n, 1.0, &lower[an.range()], Trans::No, &lower[bn.range()], tb, 0.0, c);
+        if bt && n >= 16 {
+            // Wide outputs: copy W (n×k) to Wᵀ (k×n) so that sgemm's register-tiled
+            // kernel can read it row by row (`gemm::sgemm_axpy`); the copy is k·n floats
+            // against the product's m·k·n multiply-adds.
+            let mut wt = std::mem::take(&mut self.transposed);
+            wt.resize(wt.len().max(k * n), 0.0);
+            let (lower, c) = self.split_values(out);
+            transpose(n, k, &lower[bn.range()], &mut wt);
+            sgemm(m, k, n, 1.0, &lower[an.range()], Trans::No, &wt[..k * n], Trans::No, 0.0, c);
+            self.transposed = wt;
+        } else {
+            let (lower, c) = self.split_values(out);
+            let tb = if bt { Trans::Yes } else { Trans::No };
+            sgemm(m, k, n, 1.0, &lower[an.range()], Trans::No, &lower[bn.range()], tb, 0.0, c);
+        }
         out
     }
 

@@ -83,6 +83,9 @@ pub struct Tape {
     pub(crate) indices: Vec<usize>,
     /// A deliberate bug, for testing the gradient checker: see [`Tape::inject_fault`].
     fault: Option<(&'static str, f32)>,
+    /// Room for a transposed weight (`matmul_t` multiplies by `Wᵀ` stored row by row);
+    /// grows to the largest weight once, then is reused.
+    pub(crate) transposed: Vec<f32>,
 }
 
 impl fmt::Debug for Tape {
