@@ -26,6 +26,8 @@
 //!   takes a row stride and a column stride per matrix (a transpose is a stride swap) and
 //!   packs both operands into cache-sized panels on every call.
 
+use crate::fastmath::mul_add;
+
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trans {
@@ -363,17 +365,6 @@ fn column_panels<const R: usize>(
             let old = if beta == 0.0 { 0.0 } else { beta * c[(i + r) * n + jj] };
             c[(i + r) * n + jj] = sum[r] + old;
         }
-    }
-}
-
-/// `x · y + acc`, fused where the target has FMA (one instruction, one rounding), else
-/// a multiply and an add (`f32::mul_add` without hardware FMA is a slow library call).
-#[inline(always)]
-fn mul_add(x: f32, y: f32, acc: f32) -> f32 {
-    if cfg!(target_feature = "fma") {
-        x.mul_add(y, acc)
-    } else {
-        x * y + acc
     }
 }
 

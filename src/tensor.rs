@@ -248,9 +248,19 @@ impl Tensor {
             .collect()
     }
 
-    /// Euclidean norm of all elements (accumulated in f64).
+    /// Euclidean norm of all elements, the squares accumulated in f64 in eight
+    /// independent partial sums (one chain of additions would wait on each one's latency).
     pub fn norm(&self) -> f32 {
-        self.data.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt() as f32
+        let mut lanes = [0.0f64; 8];
+        let blocks = self.data.chunks_exact(8);
+        let rest = blocks.remainder();
+        for block in blocks {
+            for l in 0..8 {
+                lanes[l] += (block[l] as f64) * (block[l] as f64);
+            }
+        }
+        let sum = lanes.iter().sum::<f64>() + rest.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
+        sum.sqrt() as f32
     }
 
     /// Matrix product `self (m×k) · other (k×n)` → `m×n`, through [`sgemm`].

@@ -292,7 +292,12 @@ impl Tape {
     /// `tanh x` (the fast rational form of [`crate::fastmath::tanh`], within 4.5e-7).
     /// Derivative: `dx += g ⊙ (1 - tanh²x)` (from the output).
     pub fn tanh(&mut self, x: Var) -> Var {
-        self.unary(Op::Tanh(x), x, crate::fastmath::tanh)
+        let (r, c) = self.shape(x);
+        let xn = self.node(x);
+        let out = self.push(Op::Tanh(x), r, c, xn.requires_grad);
+        let (lower, y) = self.split_values(out);
+        crate::fastmath::tanh_into(&lower[xn.range()], y);
+        out
     }
 
     /// `max(x, 0)`. Derivative: `dx += g` where `x > 0`, nothing elsewhere (PyTorch
