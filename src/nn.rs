@@ -81,13 +81,6 @@ impl Activation {
             Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
         }
     }
-
-    fn record(self, tape: &mut Tape, x: Var) -> Var {
-        match self {
-            Activation::Tanh => tape.tanh(x),
-            Activation::Relu => tape.relu(x),
-        }
-    }
 }
 
 /// `torch.nn.init.orthogonal_` applied to a given standard-normal draw `normal`
@@ -331,11 +324,8 @@ impl Mlp {
             let b = tape.param(&layer.bias.value);
             self.recorded.push(w);
             self.recorded.push(b);
-            let z = tape.matmul_t(h, w);
-            h = tape.add_row(z, b);
-            if i < last {
-                h = self.activation.record(tape, h);
-            }
+            let act = if i < last { Some(self.activation) } else { None };
+            h = tape.linear(h, w, b, act);
         }
         h
     }

@@ -5,6 +5,7 @@
 
 use ppo::autodiff::{Tape, Var, OP_NAMES};
 use ppo::gradcheck::GradCheck;
+use ppo::nn::Activation;
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -62,6 +63,28 @@ fn cases(rng: &mut StdRng) -> Vec<Case> {
             op: "matmul",
             inputs: vec![randn(&[b, 4], rng), randn(&[c, 4], rng)],
             f: Box::new(|t, v| t.matmul_t(v[0], v[1])),
+        },
+        // linear = act(x·Wᵀ + b): without an activation, with tanh, and with relu, where
+        // the bias keeps every pre-activation at least 0.2 from the kink at 0. n = 17
+        // takes the transposed-weight kernel, n = 3 the other path.
+        Case {
+            op: "linear",
+            inputs: vec![randn(&[b, 4], rng), randn(&[c, 4], rng), randn(&[1, c], rng)],
+            f: Box::new(|t, v| t.linear(v[0], v[1], v[2], None)),
+        },
+        Case {
+            op: "linear",
+            inputs: vec![randn(&[b, 4], rng), randn(&[17, 4], rng).scale(0.5), randn(&[1, 17], rng)],
+            f: Box::new(|t, v| t.linear(v[0], v[1], v[2], Some(Activation::Tanh))),
+        },
+        Case {
+            op: "linear",
+            inputs: vec![
+                randn(&[b, 4], rng).scale(0.1),
+                randn(&[17, 4], rng).scale(0.1),
+                away_from_zero(&[1, 17], 0.3, 1.0, rng),
+            ],
+            f: Box::new(|t, v| t.linear(v[0], v[1], v[2], Some(Activation::Relu))),
         },
         Case {
             op: "add_row",

@@ -12,7 +12,8 @@
 //!
 //! ## The ops
 //!
-//! `matmul`, `matmul_t`, `add_row`, `mul_row` (row broadcasts: biases and the Gaussian's
+//! `matmul`, `matmul_t`, `linear` (a whole `Linear` layer and its activation in one
+//! record: the hot path of every network), `add_row`, `mul_row` (row broadcasts: biases and the Gaussian's
 //! per-dimension standard deviation), `add`, `sub`, `mul`, `div`, `neg`, `add_scalar`,
 //! `mul_scalar`, `exp`, `log`, `tanh`, `relu`, `square`, `sqrt`, `clamp`, `minimum`,
 //! `maximum`, `sum`, `mean`, `sum_rows`, `mean_rows`, `log_softmax` and `gather`. Each is a

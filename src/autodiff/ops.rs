@@ -7,6 +7,7 @@
 
 use super::tape::{Node, Tape, Var};
 use crate::gemm::{sgemm, transpose, Trans};
+use crate::nn::Activation;
 
 /// What produced a value. Inputs are `Var`s recorded earlier on the same tape.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +19,13 @@ pub(crate) enum Op {
         a: Var,
         b: Var,
         bt: bool,
+    },
+    /// `act(x · Wᵀ + b)`: a `Linear` layer and its activation in one record.
+    Linear {
+        x: Var,
+        w: Var,
+        b: Var,
+        act: Option<Activation>,
     },
     /// `x + row`, the `1×C` row added to every row of the `B×C` x (a bias).
     AddRow {
@@ -67,6 +75,7 @@ impl Op {
         match self {
             Op::Input => "input",
             Op::MatMul { .. } => "matmul",
+            Op::Linear { .. } => "linear",
             Op::AddRow { .. } => "add_row",
             Op::MulRow { .. } => "mul_row",
             Op::Add(..) => "add",
@@ -98,6 +107,7 @@ impl Op {
 /// Every op name, for tests that visit them all.
 pub const OP_NAMES: &[&str] = &[
     "matmul",
+    "linear",
     "add_row",
     "mul_row",
     "add",
@@ -191,21 +201,47 @@ impl Tape {
         assert_eq!(k, kb, "matmul{}: shapes {m}×{k} and {br}×{bc} do not chain", if bt { "_t" } else { "" });
         let (an, bn) = (self.node(a), self.node(b));
         let out = self.push(Op::MatMul { a, b, bt }, m, n, an.requires_grad || bn.requires_grad);
-        if bt && n >= 16 {
-            // Wide outputs: copy W (n×k) to Wᵀ (k×n) so that sgemm's register-tiled
-            // kernel can read it row by row (`gemm::sgemm_axpy`); the copy is k·n floats
-            // against the product's m·k·n multiply-adds.
-            let mut wt = std::mem::take(&mut self.transposed);
-            wt.resize(wt.len().max(k * n), 0.0);
-            let (lower, c) = self.split_values(out);
-            transpose(n, k, &lower[bn.range()], &mut wt);
-            sgemm(m, k, n, 1.0, &lower[an.range()], Trans::No, &wt[..k * n], Trans::No, 0.0, c);
-            self.transposed = wt;
+        let mut wt = std::mem::take(&mut self.transposed);
+        let (lower, c) = self.split_values(out);
+        let (a_val, b_val) = (&lower[an.range()], &lower[bn.range()]);
+        if bt {
+            times_transpose(m, k, n, a_val, b_val, 0.0, c, &mut wt);
         } else {
-            let (lower, c) = self.split_values(out);
-            let tb = if bt { Trans::Yes } else { Trans::No };
-            sgemm(m, k, n, 1.0, &lower[an.range()], Trans::No, &lower[bn.range()], tb, 0.0, c);
+            sgemm(m, k, n, 1.0, a_val, Trans::No, b_val, Trans::No, 0.0, c);
         }
+        self.transposed = wt;
+        out
+    }
+
+    /// A `Linear` layer and its activation as one record: `act(x · Wᵀ + b)`, with `x`
+    /// `B×in`, `W` `out×in` (PyTorch's layout), `b` `1×out`, and `act` tanh, relu or none.
+    /// The same values as `matmul_t`, `add_row` and the activation recorded in turn, with
+    /// one output buffer instead of three (the bias is the product's starting value).
+    ///
+    /// Derivative: with `z = x·Wᵀ + b` and `dz = g ⊙ act'(z)` (`1 − y²` for tanh, `[y > 0]`
+    /// for relu, `g` itself without an activation): `dx += dz · W`, `dW += dzᵀ · x`,
+    /// `db += Σ_rows dz`.
+    pub fn linear(&mut self, x: Var, w: Var, b: Var, act: Option<Activation>) -> Var {
+        let ((m, k), (n, kw), (br, bc)) = (self.shape(x), self.shape(w), self.shape(b));
+        assert!(
+            k == kw && br == 1 && bc == n,
+            "linear: x {m}×{k}, W {n}×{kw} and b {br}×{bc} do not fit (W must be out×{k}, b 1×out)"
+        );
+        let (xn, wn, bn) = (self.node(x), self.node(w), self.node(b));
+        let wants_grad = xn.requires_grad || wn.requires_grad || bn.requires_grad;
+        let out = self.push(Op::Linear { x, w, b, act }, m, n, wants_grad);
+        let mut wt = std::mem::take(&mut self.transposed);
+        let (lower, y) = self.split_values(out);
+        for row in y.chunks_exact_mut(n) {
+            row.copy_from_slice(&lower[bn.range()]);
+        }
+        times_transpose(m, k, n, &lower[xn.range()], &lower[wn.range()], 1.0, y, &mut wt);
+        match act {
+            Some(Activation::Tanh) => crate::fastmath::tanh_in_place(y),
+            Some(Activation::Relu) => y.iter_mut().for_each(|v| *v = relu(*v)),
+            None => {}
+        }
+        self.transposed = wt;
         out
     }
 
@@ -303,7 +339,7 @@ impl Tape {
     /// `max(x, 0)`. Derivative: `dx += g` where `x > 0`, nothing elsewhere (PyTorch
     /// also passes zero gradient at exactly 0).
     pub fn relu(&mut self, x: Var) -> Var {
-        self.unary(Op::Relu(x), x, |x| if x > 0.0 { x } else { 0.0 })
+        self.unary(Op::Relu(x), x, relu)
     }
 
     /// `x²`. Derivative: `dx += 2x ⊙ g`.
@@ -437,6 +473,7 @@ pub(crate) fn backward_node(
     indices: &[usize],
     g: &[f32],
     lower: &mut [f32],
+    dz_buf: &mut Vec<f32>,
 ) {
     let y = &values[node.range()];
     let val = |v: Var| &values[nodes[v.index()].range()];
@@ -449,6 +486,29 @@ pub(crate) fn backward_node(
     match node.op {
         Op::Input => {}
         Op::MatMul { a, b, bt } => matmul_backward(nodes, values, lower, a, b, bt, g),
+        Op::Linear { x, w, b, act } => {
+            // dz = g ⊙ act'(z), from the output y: tanh' = 1 − y², relu' = [y > 0].
+            let dz: &[f32] = match act {
+                None => g,
+                Some(act) => {
+                    if dz_buf.len() < g.len() {
+                        dz_buf.resize(g.len(), 0.0);
+                    }
+                    let dz = &mut dz_buf[..g.len()];
+                    match act {
+                        Activation::Tanh => zip_into(dz, g, y, tanh_grad),
+                        Activation::Relu => zip_into(dz, g, y, relu_grad),
+                    }
+                    dz
+                }
+            };
+            grad!(b, |_b, db| {
+                for dz_row in dz.chunks_exact(c) {
+                    add_into(db, dz_row);
+                }
+            });
+            matmul_backward(nodes, values, lower, x, w, true, dz);
+        }
         Op::AddRow { x, row } => {
             grad!(x, |_x, dx| { add_into(dx, g) });
             grad!(row, |_r, drow| {
@@ -497,8 +557,8 @@ pub(crate) fn backward_node(
         Op::MulScalar(x, s) => grad!(x, |_x, dx| { zip3(dx, g, g, |g, _| s * g) }),
         Op::Exp(x) => grad!(x, |_x, dx| { zip3(dx, g, y, |g, y| g * y) }),
         Op::Log(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| g / x) }),
-        Op::Tanh(x) => grad!(x, |_x, dx| { zip3(dx, g, y, |g, y| g * (1.0 - y * y)) }),
-        Op::Relu(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| if x > 0.0 { g } else { 0.0 }) }),
+        Op::Tanh(x) => grad!(x, |_x, dx| { zip3(dx, g, y, tanh_grad) }),
+        Op::Relu(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, relu_grad) }),
         Op::Square(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| 2.0 * x * g) }),
         Op::Sqrt(x) => grad!(x, |_x, dx| { zip3(dx, g, y, |g, y| g / (2.0 * y)) }),
         Op::Clamp { x, lo, hi } => {
@@ -570,6 +630,54 @@ pub(crate) fn backward_node(
 fn zip3(dx: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
     for ((d, &g), &v) in dx.iter_mut().zip(g).zip(v) {
         *d += f(g, v);
+    }
+}
+
+/// `max(x, 0)`.
+fn relu(x: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// The gradient through `tanh`, from its output: `g · (1 − y²)`.
+fn tanh_grad(g: f32, y: f32) -> f32 {
+    g * (1.0 - y * y)
+}
+
+/// The gradient through `relu`, from its input or its output (both are positive exactly
+/// where the slope is 1): `g` there, 0 elsewhere (PyTorch's choice at 0).
+fn relu_grad(g: f32, x: f32) -> f32 {
+    if x > 0.0 {
+        g
+    } else {
+        0.0
+    }
+}
+
+/// `C = A · Wᵀ + beta · C` for `A` `m×k` and `W` stored `n×k`. Wide outputs copy `W` to
+/// `Wᵀ` (`k×n`, in `wt`, which grows once and is reused) so that [`sgemm`] runs its
+/// register-tiled kernel on it (`gemm::sgemm_axpy`): the copy is `k·n` floats against the
+/// product's `m·k·n` multiply-adds. Narrow ones (the heads) read `W` as stored.
+#[allow(clippy::too_many_arguments)]
+fn times_transpose(m: usize, k: usize, n: usize, a: &[f32], w: &[f32], beta: f32, c: &mut [f32], wt: &mut Vec<f32>) {
+    if n >= 16 {
+        if wt.len() < k * n {
+            wt.resize(k * n, 0.0);
+        }
+        transpose(n, k, w, wt);
+        sgemm(m, k, n, 1.0, a, Trans::No, &wt[..k * n], Trans::No, beta, c);
+    } else {
+        sgemm(m, k, n, 1.0, a, Trans::No, w, Trans::Yes, beta, c);
+    }
+}
+
+/// `out[i] = f(g[i], v[i])`.
+fn zip_into(out: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for ((o, &g), &v) in out.iter_mut().zip(g).zip(v) {
+        *o = f(g, v);
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Tape {
     /// Room for a transposed weight (`matmul_t` multiplies by `Wᵀ` stored row by row);
     /// grows to the largest weight once, then is reused.
     pub(crate) transposed: Vec<f32>,
+    /// Room for `dz = g ⊙ act'(z)` while a `linear` record passes its gradient back.
+    dz: Vec<f32>,
 }
 
 impl fmt::Debug for Tape {
@@ -251,7 +253,7 @@ impl Tape {
                     g.iter_mut().for_each(|x| *x *= scale);
                 }
             }
-            backward_node(&node, &self.nodes, &self.values, &self.indices, g, lower);
+            backward_node(&node, &self.nodes, &self.values, &self.indices, g, lower, &mut self.dz);
         }
     }
 
