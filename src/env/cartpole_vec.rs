@@ -148,8 +148,9 @@ impl CartPoleVec {
     /// Pass 3 of a step, rare: records and auto-resets the environments whose episode
     /// ended, after copying their last observation to `final_obs`.
     fn reset_finished(&mut self, out: &mut VecStep) {
-        for i in 0..self.num_envs() {
-            if out.done(i) {
+        let n = self.num_envs();
+        for i in 0..n {
+            if out.terminated[..n][i] | out.truncated[..n][i] {
                 let row = i * 4..(i + 1) * 4;
                 out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
                 out.episodes.push(EpisodeRecord {
@@ -194,9 +195,10 @@ impl VecEnv for CartPoleVec {
         if actions.len() != n {
             return Err(EnvError::WrongActionLength { expected: n, got: actions.len() });
         }
-        // One vectorizable pass for validation; the physics loop below then never
+        // One vectorizable pass for validation (an OR of all actions rather than `any`,
+        // whose early exit keeps the loop scalar); the physics loop below then never
         // branches on bad input.
-        if actions.iter().any(|&a| a > 1) {
+        if actions.iter().fold(0, |acc, &a| acc | a) > 1 {
             let action = *actions.iter().find(|&&a| a > 1).expect("found above");
             return Err(EnvError::InvalidAction { action, n: 2 });
         }
