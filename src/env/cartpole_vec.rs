@@ -148,17 +148,19 @@ impl CartPoleVec {
     /// Pass 3 of a step, rare: records and auto-resets the environments whose episode
     /// ended, after copying their last observation to `final_obs`.
     fn reset_finished(&mut self, out: &mut VecStep) {
-        let n = self.num_envs();
-        for i in 0..n {
-            if out.terminated[..n][i] | out.truncated[..n][i] {
+        // Borrowing the fields apart lets the scan keep its two flag slices in registers
+        // while the (rare) body writes the others.
+        let VecStep { obs, final_obs, terminated, truncated, episodes, .. } = out;
+        for (i, (&term, &trunc)) in terminated.iter().zip(truncated.iter()).enumerate() {
+            if term | trunc {
                 let row = i * 4..(i + 1) * 4;
-                out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
-                out.episodes.push(EpisodeRecord {
+                final_obs[row.clone()].copy_from_slice(&obs[row.clone()]);
+                episodes.push(EpisodeRecord {
                     env_index: i,
                     episode_return: self.episode_returns[i],
                     length: self.episode_lengths[i],
                 });
-                self.reset_one(i, None, &mut out.obs[row]);
+                self.reset_one(i, None, &mut obs[row]);
             }
         }
     }
