@@ -85,6 +85,50 @@ fn sync_vec_env_equals_cartpole_vec() {
     }
 }
 
+/// `CartPoleVec` and a `SyncVecEnv` of `CartPole`s agree on the paths a random policy
+/// rarely takes: Sutton and Barto's reward, and episodes truncated at 500 steps. Envs
+/// with an even index follow a balancing policy (push towards where the pole is falling)
+/// and last to the time limit; odd ones act at random and terminate.
+#[test]
+fn cartpole_vec_sutton_barto_and_truncation_equal_sync_vec_env() {
+    let n = 6;
+    let mut a = CartPoleVec::new(n).unwrap().with_sutton_barto_reward(true);
+    let mut b = SyncVecEnv::new((0..n).map(|_| CartPole::new().with_sutton_barto_reward(true)).collect()).unwrap();
+    let (mut sa, mut sb) = (VecStep::new(n, 4), VecStep::new(n, 4));
+    a.reset(Some(11), &mut sa.obs);
+    b.reset(Some(11), &mut sb.obs);
+    let mut rng = SmallRng::seed_from_u64(2);
+    let (mut truncated, mut terminated) = (0, 0);
+    for _ in 0..1600 {
+        let actions: Vec<usize> = (0..n)
+            .map(|i| {
+                let o = &sa.obs[i * 4..i * 4 + 4];
+                if i % 2 == 0 {
+                    usize::from(o[2] + o[3] > 0.0)
+                } else {
+                    rng.random_range(0..2)
+                }
+            })
+            .collect();
+        a.step(Actions::Discrete(&actions), &mut sa).unwrap();
+        b.step(Actions::Discrete(&actions), &mut sb).unwrap();
+        assert_eq!(sa.obs, sb.obs);
+        assert_eq!(sa.rewards, sb.rewards);
+        assert_eq!(sa.terminated, sb.terminated);
+        assert_eq!(sa.truncated, sb.truncated);
+        assert_eq!(sa.episodes, sb.episodes);
+        for i in 0..n {
+            if sa.done(i) {
+                assert_eq!(sa.final_obs[i * 4..i * 4 + 4], sb.final_obs[i * 4..i * 4 + 4]);
+            }
+            assert_eq!(a.state(i), b.envs()[i].state());
+        }
+        truncated += sa.truncated.iter().filter(|&&t| t).count();
+        terminated += sa.terminated.iter().filter(|&&t| t).count();
+    }
+    assert!(truncated >= 3 && terminated >= 50, "{truncated} truncated, {terminated} terminated episodes");
+}
+
 /// Pendulum never terminates: every episode is truncated at exactly 200 steps, with the
 /// final observation kept and the new episode's first observation returned.
 #[test]

@@ -45,9 +45,17 @@ pub const MAX_EPISODE_STEPS: usize = 500;
 /// (with `kinematics_integrator = "euler"`): positions advance with the *old* velocities.
 #[inline(always)]
 pub fn cartpole_dynamics(state: [f64; 4], force: f64) -> [f64; 4] {
+    let theta = state[2];
+    cartpole_euler(state, force, theta.sin(), theta.cos())
+}
+
+/// [`cartpole_dynamics`] given `sin θ` and `cos θ` of the state's `θ` (libm's values,
+/// as gymnasium's `math.sin`/`math.cos`). Split out so that [`crate::env::CartPoleVec`]
+/// can compute the sines and cosines of all N environments in a loop of their own and
+/// run this arithmetic, which has no calls, in a loop the compiler vectorizes.
+#[inline(always)]
+pub fn cartpole_euler(state: [f64; 4], force: f64, sintheta: f64, costheta: f64) -> [f64; 4] {
     let [x, x_dot, theta, theta_dot] = state;
-    let costheta = theta.cos();
-    let sintheta = theta.sin();
     let temp = (force + POLEMASS_LENGTH * (theta_dot * theta_dot) * sintheta) / TOTAL_MASS;
     let thetaacc =
         (GRAVITY * sintheta - costheta * temp) / (LENGTH * (4.0 / 3.0 - MASSPOLE * (costheta * costheta) / TOTAL_MASS));

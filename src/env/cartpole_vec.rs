@@ -2,17 +2,19 @@
 //! gymnasium's `CartPoleVectorEnv` in `cartpole.py`).
 //!
 //! The N states live in four `Vec<f64>` (`x`, `ẋ`, `θ`, `θ̇`) rather than N `[f64; 4]`,
-//! and one step is two passes: a branch-free physics pass over all N environments
-//! (the same [`cartpole_dynamics`] as the single [`crate::env::CartPole`], so the numbers
-//! are identical), then a pass that resets only the environments whose episode ended.
+//! and one step is three passes: `sin θ` and `cos θ` of all N environments (libm calls,
+//! nothing else), a branch-free arithmetic pass over all N that the compiler vectorizes
+//! (the same [`cartpole_euler`] as the single [`crate::env::CartPole`], so the numbers
+//! are identical: vector `+ − × ÷` round exactly like scalar ones, and Rust never fuses
+//! or reorders them), then a pass that resets only the environments whose episode ended.
 //! The plain version, a `SyncVecEnv` of N `CartPole`s, pays a virtual call, an action
 //! check and a branchy bookkeeping per environment; this one lets the compiler keep the
-//! loop tight. Environment i owns its own `SmallRng`, seeded with `seed + i`, and draws
+//! loops tight. Environment i owns its own `SmallRng`, seeded with `seed + i`, and draws
 //! its reset states in the same order as a single `CartPole` seeded the same way.
 
 use super::cartpole::{
-    cartpole_dynamics, cartpole_observation_space, cartpole_reset_state, cartpole_reward, cartpole_terminated,
-    FORCE_MAG, MAX_EPISODE_STEPS,
+    cartpole_euler, cartpole_observation_space, cartpole_reset_state, cartpole_reward, cartpole_terminated, FORCE_MAG,
+    MAX_EPISODE_STEPS,
 };
 use super::{reseed, Actions, EnvError, EpisodeRecord, Space, VecEnv, VecStep};
 use rand::rngs::SmallRng;
@@ -24,6 +26,9 @@ pub struct CartPoleVec {
     x_dot: Vec<f64>,
     theta: Vec<f64>,
     theta_dot: Vec<f64>,
+    /// Scratch: `sin θ` and `cos θ` of every environment, filled at the start of a step.
+    sin_theta: Vec<f64>,
+    cos_theta: Vec<f64>,
     rngs: Vec<Option<SmallRng>>,
     episode_returns: Vec<f64>,
     episode_lengths: Vec<usize>,
@@ -45,6 +50,8 @@ impl CartPoleVec {
             x_dot: vec![0.0; n_envs],
             theta: vec![0.0; n_envs],
             theta_dot: vec![0.0; n_envs],
+            sin_theta: vec![0.0; n_envs],
+            cos_theta: vec![0.0; n_envs],
             rngs: vec![None; n_envs],
             episode_returns: vec![0.0; n_envs],
             episode_lengths: vec![0; n_envs],
@@ -87,6 +94,76 @@ impl CartPoleVec {
         self.episode_returns[i] = 0.0;
         self.episode_lengths[i] = 0;
     }
+
+    /// Pass 1 of a step: `sin θ` and `cos θ` of every environment. The libm calls stay
+    /// in this loop of their own (one `sincos` each) so that pass 2 has no calls and
+    /// vectorizes; the plain version calls them inside the physics loop.
+    fn sin_cos_theta(&mut self) {
+        let theta = &self.theta[..];
+        let (sin, cos) = (&mut self.sin_theta[..theta.len()], &mut self.cos_theta[..theta.len()]);
+        for ((s, c), th) in sin.iter_mut().zip(cos.iter_mut()).zip(theta) {
+            (*s, *c) = th.sin_cos();
+        }
+    }
+
+    /// Pass 2 of a step: physics, observation, reward and flags for every environment,
+    /// without branches. Returns whether any episode ended. Every slice is cut to
+    /// length N first so that the compiler can drop the bounds checks.
+    fn advance_all(&mut self, actions: &[usize], out: &mut VecStep) -> bool {
+        let n = self.num_envs();
+        let max_steps = self.max_episode_steps;
+        let sutton_barto = self.sutton_barto_reward;
+        let mut any_done = false;
+        let (x, x_dot) = (&mut self.x[..n], &mut self.x_dot[..n]);
+        let (theta, theta_dot) = (&mut self.theta[..n], &mut self.theta_dot[..n]);
+        let (sin, cos) = (&self.sin_theta[..n], &self.cos_theta[..n]);
+        let (lengths, returns) = (&mut self.episode_lengths[..n], &mut self.episode_returns[..n]);
+        let (rewards, terms) = (&mut out.rewards[..n], &mut out.terminated[..n]);
+        let truncs = &mut out.truncated[..n];
+        let actions = &actions[..n];
+        let obs = &mut out.obs[..n * 4];
+        // An index loop over slices of length N: written with `chunks_exact_mut(4)` on
+        // `obs` instead, LLVM left this loop scalar (5.5e7 instead of 7.8e7 steps/s).
+        for i in 0..n {
+            let force = if actions[i] == 1 { FORCE_MAG } else { -FORCE_MAG };
+            let s = cartpole_euler([x[i], x_dot[i], theta[i], theta_dot[i]], force, sin[i], cos[i]);
+            [x[i], x_dot[i], theta[i], theta_dot[i]] = s;
+            obs[4 * i] = s[0] as f32;
+            obs[4 * i + 1] = s[1] as f32;
+            obs[4 * i + 2] = s[2] as f32;
+            obs[4 * i + 3] = s[3] as f32;
+            let terminated = cartpole_terminated(&s);
+            let reward = cartpole_reward(terminated, sutton_barto);
+            lengths[i] += 1;
+            returns[i] += reward;
+            let truncated = lengths[i] >= max_steps;
+            rewards[i] = reward as f32;
+            terms[i] = terminated;
+            truncs[i] = truncated;
+            any_done |= terminated | truncated;
+        }
+        any_done
+    }
+
+    /// Pass 3 of a step, rare: records and auto-resets the environments whose episode
+    /// ended, after copying their last observation to `final_obs`.
+    fn reset_finished(&mut self, out: &mut VecStep) {
+        // Borrowing the fields apart lets the scan keep its two flag slices in registers
+        // while the (rare) body writes the others.
+        let VecStep { obs, final_obs, terminated, truncated, episodes, .. } = out;
+        for (i, (&term, &trunc)) in terminated.iter().zip(truncated.iter()).enumerate() {
+            if term | trunc {
+                let row = i * 4..(i + 1) * 4;
+                final_obs[row.clone()].copy_from_slice(&obs[row.clone()]);
+                episodes.push(EpisodeRecord {
+                    env_index: i,
+                    episode_return: self.episode_returns[i],
+                    length: self.episode_lengths[i],
+                });
+                self.reset_one(i, None, &mut obs[row]);
+            }
+        }
+    }
 }
 
 impl VecEnv for CartPoleVec {
@@ -120,9 +197,10 @@ impl VecEnv for CartPoleVec {
         if actions.len() != n {
             return Err(EnvError::WrongActionLength { expected: n, got: actions.len() });
         }
-        // One vectorizable pass for validation; the physics loop below then never
+        // One vectorizable pass for validation (an OR of all actions rather than `any`,
+        // whose early exit keeps the loop scalar); the physics loop below then never
         // branches on bad input.
-        if actions.iter().any(|&a| a > 1) {
+        if actions.iter().fold(0, |acc, &a| acc | a) > 1 {
             let action = *actions.iter().find(|&&a| a > 1).expect("found above");
             return Err(EnvError::InvalidAction { action, n: 2 });
         }
@@ -130,51 +208,9 @@ impl VecEnv for CartPoleVec {
             return Err(EnvError::NeedsReset);
         }
         out.episodes.clear();
-
-        // Pass 1: physics, observation, reward and flags for every environment. Every
-        // slice is cut to length N first so the compiler can drop the bounds checks.
-        let max_steps = self.max_episode_steps;
-        let sutton_barto = self.sutton_barto_reward;
-        let mut any_done = false;
-        let (x, x_dot) = (&mut self.x[..n], &mut self.x_dot[..n]);
-        let (theta, theta_dot) = (&mut self.theta[..n], &mut self.theta_dot[..n]);
-        let (lengths, returns) = (&mut self.episode_lengths[..n], &mut self.episode_returns[..n]);
-        let (rewards, terms) = (&mut out.rewards[..n], &mut out.terminated[..n]);
-        let truncs = &mut out.truncated[..n];
-        let actions = &actions[..n];
-        for (i, row) in out.obs.chunks_exact_mut(4).enumerate().take(n) {
-            let force = if actions[i] == 1 { FORCE_MAG } else { -FORCE_MAG };
-            let s = cartpole_dynamics([x[i], x_dot[i], theta[i], theta_dot[i]], force);
-            [x[i], x_dot[i], theta[i], theta_dot[i]] = s;
-            row[0] = s[0] as f32;
-            row[1] = s[1] as f32;
-            row[2] = s[2] as f32;
-            row[3] = s[3] as f32;
-            let terminated = cartpole_terminated(&s);
-            let reward = cartpole_reward(terminated, sutton_barto);
-            lengths[i] += 1;
-            returns[i] += reward;
-            let truncated = lengths[i] >= max_steps;
-            rewards[i] = reward as f32;
-            terms[i] = terminated;
-            truncs[i] = truncated;
-            any_done |= terminated | truncated;
-        }
-
-        // Pass 2: auto-reset the environments whose episode ended in this step.
-        if any_done {
-            for i in 0..n {
-                if out.terminated[i] || out.truncated[i] {
-                    let row = i * 4..(i + 1) * 4;
-                    out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
-                    out.episodes.push(EpisodeRecord {
-                        env_index: i,
-                        episode_return: self.episode_returns[i],
-                        length: self.episode_lengths[i],
-                    });
-                    self.reset_one(i, None, &mut out.obs[row]);
-                }
-            }
+        self.sin_cos_theta();
+        if self.advance_all(actions, out) {
+            self.reset_finished(out);
         }
         Ok(())
     }
