@@ -390,11 +390,13 @@ fn tile<const R: usize, const V: usize>(
     for p in 0..k {
         let a_p = a_column(p);
         let b_seg = &b[p * n + j..p * n + j + 16 * V];
-        for v in 0..V {
-            let b_v: &[f32; 16] = b_seg[16 * v..16 * v + 16].try_into().expect("16 columns");
-            for r in 0..R {
+        let b_p: [[f32; 16]; V] = std::array::from_fn(|v| b_seg[16 * v..16 * v + 16].try_into().expect("16 columns"));
+        // Row by row: one broadcast of op(A)[i + r, p] live at a time beside the V
+        // vectors of B and the R·V accumulators (6·4 + 4 + 1 = 29 of 32 registers).
+        for r in 0..R {
+            for v in 0..V {
                 for l in 0..16 {
-                    acc[r][v][l] = mul_add(a_p[r], b_v[l], acc[r][v][l]);
+                    acc[r][v][l] = mul_add(a_p[r], b_p[v][l], acc[r][v][l]);
                 }
             }
         }
@@ -413,19 +415,42 @@ fn tile<const R: usize, const V: usize>(
 /// Writes the transpose of `src` (`rows×cols`, row-major) into `dst` (`cols×rows`).
 /// Used to turn a `Linear` weight `W` (`out×in`) into the `Wᵀ` that [`sgemm_axpy`] reads
 /// row by row.
+///
+/// Goes in 8×8 blocks: eight rows of eight read into registers, written out as eight
+/// columns, so both sides touch whole cache lines (an element at a time, every write
+/// lands `rows` floats from the last). Edges that do not fill a block take plain loops.
+/// The plain version is the one-line definition `dst[j·rows + i] = src[i·cols + j]`,
+/// which the tests compare it with.
 pub fn transpose(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
+    const B: usize = 8;
     assert!(
         src.len() >= rows * cols && dst.len() >= rows * cols,
         "transpose of {rows}×{cols}: source has {} floats, destination {}",
         src.len(),
         dst.len()
     );
-    if rows * cols == 0 {
-        return;
+    let (full_rows, full_cols) = (rows / B * B, cols / B * B);
+    for i0 in (0..full_rows).step_by(B) {
+        for j0 in (0..full_cols).step_by(B) {
+            let block: [[f32; B]; B] =
+                std::array::from_fn(|r| src[(i0 + r) * cols + j0..][..B].try_into().expect("8 columns"));
+            for c in 0..B {
+                let column: &mut [f32; B] = (&mut dst[(j0 + c) * rows + i0..][..B]).try_into().expect("8 rows");
+                for r in 0..B {
+                    column[r] = block[r][c];
+                }
+            }
+        }
     }
-    for (i, row) in src[..rows * cols].chunks_exact(cols).enumerate() {
-        for (jj, &v) in row.iter().enumerate() {
-            dst[jj * rows + i] = v;
+    // The right edge (columns past the last full block), then the bottom edge.
+    for i in 0..full_rows {
+        for j in full_cols..cols {
+            dst[j * rows + i] = src[i * cols + j];
+        }
+    }
+    for i in full_rows..rows {
+        for j in 0..cols {
+            dst[j * rows + i] = src[i * cols + j];
         }
     }
 }
@@ -581,6 +606,17 @@ mod tests {
         transpose(2, 3, &src, &mut dst);
         assert_eq!(dst, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
         transpose(0, 3, &[], &mut []);
+        // Full 8×8 blocks with both edges left over, against the definition.
+        for &(rows, cols) in &[(64, 64), (64, 4), (4, 64), (19, 13), (8, 8), (1, 1)] {
+            let src = fill(rows * cols, 17);
+            let mut dst = vec![f32::NAN; rows * cols];
+            transpose(rows, cols, &src, &mut dst);
+            for i in 0..rows {
+                for j in 0..cols {
+                    assert_eq!(dst[j * rows + i], src[i * cols + j], "{rows}×{cols} at ({i}, {j})");
+                }
+            }
+        }
     }
 
     #[test]

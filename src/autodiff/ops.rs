@@ -216,7 +216,7 @@ impl Tape {
     /// A `Linear` layer and its activation as one record: `act(x · Wᵀ + b)`, with `x`
     /// `B×in`, `W` `out×in` (PyTorch's layout), `b` `1×out`, and `act` tanh, relu or none.
     /// The same values as `matmul_t`, `add_row` and the activation recorded in turn, with
-    /// one output buffer instead of three (the bias is the product's starting value).
+    /// one output buffer instead of three.
     ///
     /// Derivative: with `z = x·Wᵀ + b` and `dz = g ⊙ act'(z)` (`1 − y²` for tanh, `[y > 0]`
     /// for relu, `g` itself without an activation): `dx += dz · W`, `dW += dzᵀ · x`,
@@ -232,14 +232,16 @@ impl Tape {
         let out = self.push(Op::Linear { x, w, b, act }, m, n, wants_grad);
         let mut wt = std::mem::take(&mut self.transposed);
         let (lower, y) = self.split_values(out);
+        times_transpose(m, k, n, &lower[xn.range()], &lower[wn.range()], 0.0, y, &mut wt);
+        // Bias and activation in one pass over each row while it is in cache.
+        let bias = &lower[bn.range()];
         for row in y.chunks_exact_mut(n) {
-            row.copy_from_slice(&lower[bn.range()]);
-        }
-        times_transpose(m, k, n, &lower[xn.range()], &lower[wn.range()], 1.0, y, &mut wt);
-        match act {
-            Some(Activation::Tanh) => crate::fastmath::tanh_in_place(y),
-            Some(Activation::Relu) => y.iter_mut().for_each(|v| *v = relu(*v)),
-            None => {}
+            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+            match act {
+                Some(Activation::Tanh) => crate::fastmath::tanh_in_place(row),
+                Some(Activation::Relu) => row.iter_mut().for_each(|v| *v = relu(*v)),
+                None => {}
+            }
         }
         self.transposed = wt;
         out
