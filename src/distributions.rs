@@ -20,6 +20,7 @@
 //! parameter (details 1–3 of the 9 continuous-action details of the 37).
 
 use crate::autodiff::{Tape, Var};
+use crate::fastmath::exp;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -34,7 +35,7 @@ pub const HALF_LOG_2PI: f32 = 0.918_938_5;
 /// Numerically stable `log_softmax` of one row of logits, written into `out`.
 pub fn log_softmax_row(logits: &[f32], out: &mut [f32]) {
     let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let log_sum = logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+    let log_sum = logits.iter().map(|&v| exp(v - max)).sum::<f32>().ln();
     for (o, &l) in out.iter_mut().zip(logits) {
         *o = l - max - log_sum;
     }
@@ -54,12 +55,12 @@ pub fn log_softmax_row(logits: &[f32], out: &mut [f32]) {
 /// ```
 pub fn categorical_sample<R: Rng + ?Sized>(logits: &[f32], mask: Option<&[bool]>, rng: &mut R) -> (usize, f32) {
     let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
-    let total: f32 = masked(logits, mask).map(|l| (l - max).exp()).sum();
+    let total: f32 = masked(logits, mask).map(|l| exp(l - max)).sum();
     let u: f32 = rng.random::<f32>() * total;
     let mut acc = 0.0;
     let mut choice = None;
     for (a, l) in masked(logits, mask).enumerate() {
-        let p = (l - max).exp();
+        let p = exp(l - max);
         if p > 0.0 {
             choice = Some(a); // the last action with nonzero probability absorbs rounding
             acc += p;
@@ -75,18 +76,18 @@ pub fn categorical_sample<R: Rng + ?Sized>(logits: &[f32], mask: Option<&[bool]>
 /// `log π(a)` for one row of logits.
 pub fn categorical_log_prob(logits: &[f32], mask: Option<&[bool]>, action: usize) -> f32 {
     let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
-    let log_sum = masked(logits, mask).map(|l| (l - max).exp()).sum::<f32>().ln();
+    let log_sum = masked(logits, mask).map(|l| exp(l - max)).sum::<f32>().ln();
     masked(logits, mask).nth(action).expect("action below the number of logits") - max - log_sum
 }
 
 /// Entropy `−Σ π log π` of one row of logits.
 pub fn categorical_entropy(logits: &[f32], mask: Option<&[bool]>) -> f32 {
     let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
-    let log_sum = masked(logits, mask).map(|l| (l - max).exp()).sum::<f32>().ln();
+    let log_sum = masked(logits, mask).map(|l| exp(l - max)).sum::<f32>().ln();
     -masked(logits, mask)
         .map(|l| {
             let logp = l - max - log_sum;
-            logp.exp() * logp
+            exp(logp) * logp
         })
         .sum::<f32>()
 }
@@ -107,9 +108,9 @@ pub fn categorical_mode(logits: &[f32], mask: Option<&[bool]>) -> usize {
 /// `softmax(logits)` of one row, written into `out`.
 pub fn categorical_probs(logits: &[f32], mask: Option<&[bool]>, out: &mut [f32]) {
     let max = masked(logits, mask).fold(f32::NEG_INFINITY, f32::max);
-    let total: f32 = masked(logits, mask).map(|l| (l - max).exp()).sum();
+    let total: f32 = masked(logits, mask).map(|l| exp(l - max)).sum();
     for (o, l) in out.iter_mut().zip(masked(logits, mask)) {
-        *o = (l - max).exp() / total;
+        *o = exp(l - max) / total;
     }
 }
 
@@ -153,7 +154,7 @@ pub fn categorical_log_prob_entropy(
 pub fn gaussian_sample<R: Rng + ?Sized>(mean: &[f32], log_std: &[f32], action: &mut [f32], rng: &mut R) -> f32 {
     for ((a, &m), &ls) in action.iter_mut().zip(mean).zip(log_std) {
         let eps: f32 = StandardNormal.sample(rng);
-        *a = m + ls.exp() * eps;
+        *a = m + exp(ls) * eps;
     }
     gaussian_log_prob(mean, log_std, action)
 }
@@ -162,7 +163,7 @@ pub fn gaussian_sample<R: Rng + ?Sized>(mean: &[f32], log_std: &[f32], action: &
 pub fn gaussian_log_prob(mean: &[f32], log_std: &[f32], action: &[f32]) -> f32 {
     let mut sum = 0.0;
     for ((&a, &m), &ls) in action.iter().zip(mean).zip(log_std) {
-        let z = (a - m) / ls.exp();
+        let z = (a - m) / exp(ls);
         sum += -0.5 * z * z - ls - HALF_LOG_2PI;
     }
     sum

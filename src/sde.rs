@@ -42,6 +42,7 @@
 
 use crate::autodiff::{Tape, Var};
 use crate::distributions::HALF_LOG_2PI;
+use crate::fastmath::exp;
 use crate::gemm::{sgemm, sgemm_nt_small, Trans};
 use crate::nn::{Activation, Mlp};
 use rand::Rng;
@@ -77,7 +78,7 @@ pub fn sde_variance(latent: &[f32], log_std: &[f32], var: &mut [f32]) {
     for (i, &z) in latent.iter().enumerate() {
         let z2 = z * z;
         for (j, v) in var.iter_mut().enumerate() {
-            let s = log_std[i * cols + if cols == 1 { 0 } else { j }].exp();
+            let s = exp(log_std[i * cols + if cols == 1 { 0 } else { j }]);
             *v += z2 * s * s;
         }
     }
@@ -192,7 +193,7 @@ impl ExplorationNoise {
             for i in 0..h {
                 for j in 0..a {
                     let xi: f32 = StandardNormal.sample(rng);
-                    m[i * a + j] = log_std[i * cols + if cols == 1 { 0 } else { j }].exp() * xi;
+                    m[i * a + j] = exp(log_std[i * cols + if cols == 1 { 0 } else { j }]) * xi;
                 }
             }
         }

@@ -319,7 +319,7 @@ impl Tape {
 
     /// `eˣ`. Derivative: `dx += g ⊙ eˣ` (the output, reused).
     pub fn exp(&mut self, x: Var) -> Var {
-        self.unary(Op::Exp(x), x, f32::exp)
+        self.unary(Op::Exp(x), x, crate::fastmath::exp)
     }
 
     /// `ln x`. Derivative: `dx += g / x`.
@@ -433,7 +433,7 @@ impl Tape {
         for i in 0..xn.rows {
             let (x_row, y_row) = (&xs[i * c..(i + 1) * c], &mut y[i * c..(i + 1) * c]);
             let max = x_row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let log_sum = x_row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+            let log_sum = x_row.iter().map(|&v| crate::fastmath::exp(v - max)).sum::<f32>().ln();
             for (y, &x) in y_row.iter_mut().zip(x_row) {
                 *y = x - max - log_sum;
             }
@@ -612,7 +612,7 @@ pub(crate) fn backward_node(
                 let rows = dx.chunks_exact_mut(c).zip(g.chunks_exact(c)).zip(y.chunks_exact(c));
                 for ((dx_row, g_row), y_row) in rows {
                     let g_sum: f32 = g_row.iter().sum();
-                    zip3(dx_row, g_row, y_row, |g, y| g - y.exp() * g_sum);
+                    zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
                 }
             }
         }),

@@ -35,7 +35,7 @@
 /// assert_eq!(buf.returns[1], 1.0);
 /// assert!((buf.advantages[1] - 0.6).abs() < 1e-6);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RolloutBuffer {
     /// Steps per environment `T`.
     pub n_steps: usize,
@@ -65,6 +65,30 @@ pub struct RolloutBuffer {
     pub returns: Vec<f32>,
     /// Steps stored so far in this rollout.
     pub pos: usize,
+}
+
+/// Field by field, so that `clone_from` reuses the destination's buffers (the trainer's
+/// second thread copies the rollout once per update without allocating).
+impl Clone for RolloutBuffer {
+    fn clone(&self) -> Self {
+        let mut copy = RolloutBuffer::new(0, 0, 0, 0);
+        copy.clone_from(self);
+        copy
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        (self.n_steps, self.n_envs, self.obs_dim, self.act_dim, self.pos) =
+            (src.n_steps, src.n_envs, src.obs_dim, src.act_dim, src.pos);
+        self.obs.clone_from(&src.obs);
+        self.actions_discrete.clone_from(&src.actions_discrete);
+        self.actions_continuous.clone_from(&src.actions_continuous);
+        self.log_probs.clone_from(&src.log_probs);
+        self.rewards.clone_from(&src.rewards);
+        self.dones.clone_from(&src.dones);
+        self.values.clone_from(&src.values);
+        self.advantages.clone_from(&src.advantages);
+        self.returns.clone_from(&src.returns);
+    }
 }
 
 impl RolloutBuffer {

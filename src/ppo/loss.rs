@@ -20,6 +20,7 @@ use super::buffer::RolloutBuffer;
 use crate::autodiff::Tape;
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::nn::{Mlp, Param};
+use crate::optim::{scale_grads, Adam};
 use crate::sde::{sde_log_prob_entropy, Gsde};
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
@@ -117,10 +118,10 @@ pub struct LossStats {
 ///
 /// The actor and the critic are separate networks (detail 13), so the loss splits
 /// exactly: `L^CLIP − c₂·H` depends only on the actor (and log-std), `c₁·L^VF` only on the
-/// critic. Each part is recorded on its own tape, which lets the two run on two threads
-/// ([`PolicyWorker`]) with gradients bit-identical to one thread: every
-/// parameter's gradient comes from one subgraph only, computed by the same ops in the same
-/// order either way.
+/// critic. Each part is recorded on its own tape, which lets the trainer run the two on
+/// two threads ([`ActorSide`], [`CriticSide`]) with gradients bit-identical to one
+/// thread: every parameter's gradient comes from one subgraph only, computed by the same
+/// ops in the same order either way.
 #[derive(Debug, Default)]
 pub struct LossWorkspace {
     /// The tape of the policy part.
@@ -128,12 +129,12 @@ pub struct LossWorkspace {
     /// The tape of the value part.
     pub value_tape: Tape,
     /// The minibatch's advantages, normalised.
-    adv: Vec<f32>,
+    pub(crate) adv: Vec<f32>,
 }
 
 /// What the policy part returns: `(pg_loss, entropy, log-ratios' diagnostics)`.
-#[derive(Debug)]
-struct PolicyPart {
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PolicyPart {
     pg_loss: f32,
     entropy: f32,
     old_approx_kl: f32,
@@ -162,145 +163,135 @@ pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, 
     combine(policy, v_loss, cfg)
 }
 
-/// Everything the policy part needs, moved to the worker thread and back by value (a
-/// move copies a few pointers; nothing is cloned or allocated).
-#[derive(Debug)]
-struct PolicyJob {
-    actor: Mlp,
-    log_std: Option<Param>,
-    sde: Option<Gsde>,
-    action: ActionKind,
-    obs_dim: usize,
-    tape: Tape,
-    mb: Minibatch,
-    adv: Vec<f32>,
-    cfg: LossConfig,
-    result: Option<PolicyPart>,
-}
-
-/// A thread that computes the policy part of the loss while the caller computes the
-/// value part, kept for the whole run (spawning a thread per minibatch costs more than it
-/// saves).
+/// The actor's share of an [`Agent`] with what its half of a minibatch step needs: the
+/// policy network, the log-std, gSDE's state, the actor's optimizer, a tape and a buffer
+/// for the normalised advantages.
 ///
-/// The actor (and log-std, gSDE state, tape, a copy of the minibatch) travel to the
-/// worker through a one-job slot and come back the same way, so no data is shared and no
-/// `unsafe` is needed. The worker runs the same `policy_part` as one thread does, so the
-/// numbers are bit-identical. Both sides spin briefly while waiting, because waking a
-/// sleeping thread costs as much as half a minibatch's work; an idle worker (during
-/// rollouts) backs off to short sleeps.
+/// The PPO loss splits into `L^CLIP − c₂·H` (actor only) and `c₁·L^VF` (critic only), and
+/// the two networks are separate (detail 13). So a minibatch step is two independent
+/// halves, [`ActorSide`] and [`CriticSide`], joined only by the global gradient norm
+/// (and the KL early stop), which the trainer computes from both halves' squared norms
+/// before either steps. The trainer runs the halves one after the other or on two threads;
+/// each parameter's numbers come from the same ops in the same order either way.
 #[derive(Debug)]
-pub struct PolicyWorker {
-    shared: std::sync::Arc<WorkerSlots>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    /// The worker's copy of the minibatch, gathered by the caller.
-    pub minibatch: Minibatch,
-    tape: Tape,
+pub struct ActorSide<'a> {
+    /// The policy network.
+    pub actor: &'a mut Mlp,
+    /// The log-std, for continuous actions.
+    pub log_std: Option<&'a mut Param>,
+    /// gSDE's state, when exploring with gSDE.
+    pub sde: Option<&'a mut Gsde>,
+    /// The action space.
+    pub action: &'a ActionKind,
+    /// Observation size `O`.
+    pub obs_dim: usize,
+    /// Adam over the actor's parameters (then the log-std).
+    pub optimizer: &'a mut Adam,
+    /// The tape the policy part is recorded on.
+    pub tape: &'a mut Tape,
+    /// The minibatch's advantages, normalised.
+    pub adv: &'a mut Vec<f32>,
 }
 
-#[derive(Debug, Default)]
-struct WorkerSlots {
-    job: std::sync::Mutex<Option<PolicyJob>>,
-    done: std::sync::Mutex<Option<PolicyJob>>,
-    stop: std::sync::atomic::AtomicBool,
+/// The policy part's loss terms and diagnostics, with the sum of its squared gradient
+/// norms (for the global clip).
+#[derive(Clone, Copy, Debug)]
+pub struct ActorReport {
+    /// `L^CLIP`, `mean(H)` and the KL diagnostics.
+    pub(crate) part: PolicyPart,
+    /// `Σ ‖∇p‖²` over the actor's parameters and the log-std, in their order.
+    pub squared_norm: f32,
 }
 
-/// Waits for `slot` to hold a value and takes it: spins, then sleeps 20 µs at a time.
-/// Returns `None` if `stop` is set while waiting.
-fn take_when_ready(
-    slot: &std::sync::Mutex<Option<PolicyJob>>,
-    stop: &std::sync::atomic::AtomicBool,
-) -> Option<PolicyJob> {
-    let mut spins = 0u32;
-    loop {
-        if let Some(job) = slot.lock().expect("worker slot poisoned").take() {
-            return Some(job);
+impl ActorSide<'_> {
+    /// Zeroes the actor's gradients, then forward and backward of `L^CLIP − c₂·H` on `mb`.
+    pub fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> ActorReport {
+        for p in self.params() {
+            p.zero_grad();
         }
-        if stop.load(std::sync::atomic::Ordering::Acquire) {
-            return None;
+        prepare_advantages(self.adv, mb, cfg);
+        let part = policy_part(
+            self.tape,
+            self.actor,
+            self.log_std.as_deref_mut(),
+            self.sde.as_deref_mut(),
+            self.action,
+            self.obs_dim,
+            mb,
+            self.adv,
+            cfg,
+        );
+        ActorReport { part, squared_norm: squared_grad_norm(self.params()) }
+    }
+
+    /// Scales the gradients by `coef` when it is below 1 (the global clip), then one Adam
+    /// step.
+    pub fn step(&mut self, coef: f32) {
+        self.actor.invalidate_inference_cache();
+        if coef < 1.0 {
+            scale_grads(self.params(), coef);
         }
-        spins += 1;
-        if spins < 20_000 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::sleep(std::time::Duration::from_micros(20));
-        }
+        let (actor, log_std) = (&mut *self.actor, self.log_std.as_deref_mut());
+        let params = actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).chain(log_std);
+        self.optimizer.step_iter(params);
+    }
+
+    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
+        let layers = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
+        layers.chain(self.log_std.as_deref_mut())
     }
 }
 
-impl Default for PolicyWorker {
-    fn default() -> Self {
-        PolicyWorker::new()
-    }
+/// The critic's share of an [`Agent`] (see [`ActorSide`]): the value network, its
+/// optimizer and its tape.
+#[derive(Debug)]
+pub struct CriticSide<'a> {
+    /// The value network.
+    pub critic: &'a mut Mlp,
+    /// Observation size `O`.
+    pub obs_dim: usize,
+    /// Adam over the critic's parameters.
+    pub optimizer: &'a mut Adam,
+    /// The tape the value part is recorded on.
+    pub tape: &'a mut Tape,
 }
 
-impl PolicyWorker {
-    /// Starts the worker thread.
-    pub fn new() -> PolicyWorker {
-        let shared = std::sync::Arc::new(WorkerSlots::default());
-        let slots = std::sync::Arc::clone(&shared);
-        let handle = std::thread::spawn(move || {
-            while let Some(mut job) = take_when_ready(&slots.job, &slots.stop) {
-                let part = policy_part(
-                    &mut job.tape,
-                    &mut job.actor,
-                    job.log_std.as_mut(),
-                    job.sde.as_mut(),
-                    &job.action,
-                    job.obs_dim,
-                    &job.mb,
-                    &job.adv,
-                    &job.cfg,
-                );
-                job.result = Some(part);
-                *slots.done.lock().expect("worker slot poisoned") = Some(job);
-            }
-        });
-        PolicyWorker { shared, handle: Some(handle), minibatch: Minibatch::default(), tape: Tape::new() }
-    }
-
-    /// [`loss_and_grad`] with the policy part on the worker. `self.minibatch` must hold
-    /// the same samples as `mb` (the caller gathers both).
-    pub fn loss_and_grad(
-        &mut self,
-        ws: &mut LossWorkspace,
-        agent: &mut Agent,
-        mb: &Minibatch,
-        cfg: &LossConfig,
-    ) -> LossStats {
-        prepare_advantages(&mut ws.adv, mb, cfg);
-        let placeholder = Mlp::from_layers(Vec::new(), agent.actor.activation);
-        let job = PolicyJob {
-            actor: std::mem::replace(&mut agent.actor, placeholder),
-            log_std: agent.log_std.take(),
-            sde: agent.sde.take(),
-            action: agent.action.clone(),
-            obs_dim: agent.obs_dim,
-            tape: std::mem::take(&mut self.tape),
-            mb: std::mem::take(&mut self.minibatch),
-            adv: std::mem::take(&mut ws.adv),
-            cfg: *cfg,
-            result: None,
-        };
-        *self.shared.job.lock().expect("worker slot poisoned") = Some(job);
-        let v_loss = value_part(&mut ws.value_tape, &mut agent.critic, agent.obs_dim, mb, cfg);
-        let job = take_when_ready(&self.shared.done, &self.shared.stop).expect("the policy-loss worker stopped");
-        agent.actor = job.actor;
-        agent.log_std = job.log_std;
-        agent.sde = job.sde;
-        self.tape = job.tape;
-        self.minibatch = job.mb;
-        ws.adv = job.adv;
-        combine(job.result.expect("the worker sets the result"), v_loss, cfg)
-    }
-}
-
-impl Drop for PolicyWorker {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, std::sync::atomic::Ordering::Release);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+impl CriticSide<'_> {
+    /// Zeroes the critic's gradients, then forward and backward of `c₁·L^VF` on `mb`.
+    /// Returns `L^VF` (with its ½, without `c₁`) and `Σ ‖∇p‖²` over the critic.
+    pub fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> (f32, f32) {
+        for p in self.params() {
+            p.zero_grad();
         }
+        let v_loss = value_part(self.tape, self.critic, self.obs_dim, mb, cfg);
+        (v_loss, squared_grad_norm(self.params()))
     }
+
+    /// Scales the gradients by `coef` when it is below 1, then one Adam step.
+    pub fn step(&mut self, coef: f32) {
+        self.critic.invalidate_inference_cache();
+        if coef < 1.0 {
+            scale_grads(self.params(), coef);
+        }
+        let params = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
+        self.optimizer.step_iter(params);
+    }
+
+    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
+        self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
+    }
+}
+
+/// `Σ ‖∇p‖²` over `params`, in order.
+fn squared_grad_norm<'a>(params: impl Iterator<Item = &'a mut Param>) -> f32 {
+    params.map(|p| p.grad.norm().powi(2)).sum()
+}
+
+/// The global gradient norm from the two halves' squared norms, and the loss statistics
+/// of the minibatch: what the trainer decides the step with.
+pub fn join_halves(actor: ActorReport, critic: (f32, f32), cfg: &LossConfig) -> (LossStats, f32) {
+    let (v_loss, critic_sq) = critic;
+    (combine(actor.part, v_loss, cfg), (critic_sq + actor.squared_norm).sqrt())
 }
 
 /// Advantage normalisation (detail 7), outside the tape: advantages are data.
@@ -447,7 +438,7 @@ pub fn kl_diagnostics(log_ratio: &[f32], clip_coef: f32) -> (f32, f32, f32) {
     let mut kl = 0.0f32;
     let mut clipped = 0usize;
     for &lr in log_ratio {
-        let r = lr.exp();
+        let r = crate::fastmath::exp(lr);
         old_kl += -lr;
         kl += (r - 1.0) - lr;
         if (r - 1.0).abs() > clip_coef {

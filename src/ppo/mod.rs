@@ -21,5 +21,5 @@ pub use agent::{ActOutput, ActionKind, Agent};
 pub use buffer::{compute_gae, RolloutBuffer};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, EvalResult};
-pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch, PolicyWorker};
+pub use loss::{loss_and_grad, ActorSide, CriticSide, LossConfig, LossStats, LossWorkspace, Minibatch};
 pub use train::{train, Metrics, TrainError, Trainer};
