@@ -672,6 +672,7 @@ struct ActorJob {
     tape: Tape,
     adv: Vec<f32>,
     minibatch: Minibatch,
+    next_minibatch: Minibatch,
     buffer: RolloutBuffer,
     orders: Vec<usize>,
     size: usize,
@@ -691,6 +692,7 @@ impl ActorJob {
             tape: Tape::new(),
             adv: Vec::new(),
             minibatch: Minibatch::default(),
+            next_minibatch: Minibatch::default(),
             buffer: RolloutBuffer::new(0, 0, 0, 0),
             orders: Vec::new(),
             size: 0,
@@ -712,8 +714,21 @@ impl ActorJob {
 
     /// The worker's side of the update: every minibatch's actor half, stepping as told.
     fn run(&mut self, slots: &WorkerSlots) {
-        let ActorJob { actor, log_std, sde, action, obs_dim, optimizer, tape, adv, minibatch, buffer, orders, .. } =
-            self;
+        let ActorJob {
+            actor,
+            log_std,
+            sde,
+            action,
+            obs_dim,
+            optimizer,
+            tape,
+            adv,
+            minibatch,
+            next_minibatch,
+            buffer,
+            orders,
+            ..
+        } = self;
         let mut side = ActorSide {
             actor,
             log_std: log_std.as_mut(),
@@ -724,13 +739,21 @@ impl ActorJob {
             tape,
             adv,
         };
+        let samples = |i: usize| &orders[i * self.size..(i + 1) * self.size];
+        if self.count > 0 {
+            minibatch.gather(buffer, samples(0));
+        }
         for i in 0..self.count {
-            minibatch.gather(buffer, &orders[i * self.size..(i + 1) * self.size]);
             slots.reports.put(side.loss_and_grad(minibatch, &self.loss));
+            // Gather the next minibatch while the trainer decides this one.
+            if i + 1 < self.count {
+                next_minibatch.gather(buffer, samples(i + 1));
+            }
             match slots.decisions.take() {
                 Some(Decision::Step(coef)) => side.step(coef),
                 Some(Decision::Stop) | None => return,
             }
+            std::mem::swap(minibatch, next_minibatch);
         }
     }
 }
