@@ -164,10 +164,11 @@ pub struct PpoConfig {
     /// PyTorch's default `nn.Linear` initialisation, as SB3's `ortho_init=False` (RL Zoo's
     /// MountainCarContinuous preset). Default true.
     pub ortho_init: bool,
-    /// Threads for the update: 1, or 2 to compute the policy and value losses (separate
-    /// networks) in parallel on a persistent worker ([`crate::ppo::loss::PolicyWorker`]).
-    /// The results are bit-identical either way; 2 is about 1.4× faster on CleanRL's
-    /// CartPole workload. Default 1.
+    /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
+    /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
+    /// actor's on a persistent worker thread ([`crate::ppo::loss::ActorSide`]). The
+    /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
+    /// workload. Default 1.
     pub threads: usize,
     // ---- gSDE (see crate::sde)
     /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of

@@ -5,16 +5,16 @@
 //!     anneal the learning rate (and the clip range)            details 4, situational 1
 //!     for t in 0..T: act, step all N envs, store                  detail 1
 //!     GAE over the T×N rollout                                     detail 5
-//!     for epoch in 0..update_epochs:
-//!         shuffle the N·T indices; for each minibatch:             detail 6
+//!     draw update_epochs shuffles of the N·T indices               detail 6
+//!     for epoch in 0..update_epochs, for each minibatch:
 //!             loss and gradient, clip the global norm, Adam step  details 7–11
 //!             (stop early if approx_kl > 1.5·target_kl)           situational 3
 //! ```
 //!
 //! Two layers of API. [`train`] does everything in one call. [`Trainer`] exposes the
 //! steps — [`collect_rollout`](Trainer::collect_rollout), [`update`](Trainer::update) —
-//! and its pieces (`agent`, `buffer`, `optimizer`) are public, so a user can write the
-//! loop themselves (see `examples/custom_loop.rs`).
+//! and its pieces (`agent`, `buffer`, `critic_optimizer`, `actor_optimizer`) are public,
+//! so a user can write the loop themselves (see `examples/custom_loop.rs`).
 
 use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
