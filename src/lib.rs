@@ -12,9 +12,10 @@
 //! Each module is one concept, and each builds on the ones before it:
 //!
 //! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
-//! 2. [`gemm`]: matrix multiplication, the one `unsafe` call (into `matrixmultiply`),
-//!    beside the naive triple loop it is tested against.
-//!    [`fastmath`] holds the one fast transcendental, `tanh`, beside its reference.
+//! 2. [`gemm`]: matrix multiplication: a register-tiled kernel for the shapes PPO uses,
+//!    the one `unsafe` call (into `matrixmultiply`) for the rest, and the naive triple
+//!    loop they are all tested against. [`fastmath`] holds the fast transcendentals,
+//!    `tanh` and `exp`, beside their references.
 //! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
 //!    separate buffers, backward as one reverse loop. Every op's backward sits next to
 //!    its forward.
