@@ -264,10 +264,10 @@ pub fn sgemm_nt_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: 
 /// Each row of `C` is built as `Σ_p op(A)[i, p] · B[p, :]`. A tile of [`TILE_ROWS`] rows
 /// and 64 columns of `C` lives in registers (24 of AVX-512's 32 vector registers), and
 /// every step of `p` loads one 64-float row segment of `B` and multiplies it by one
-/// broadcast element of `op(A)` per tile row. Only the tile's rows of `op(A)` are copied,
-/// into a small stack buffer ordered as the loop reads them, so that the inner loop has no
-/// bounds checks and no strides. `B` is used in place: its rows are contiguous as stored,
-/// and at this crate's shapes it fits in L1. That is what makes it faster than
+/// broadcast element of `op(A)` per tile row. Nothing is copied: `op(A)`'s tile is read in
+/// place (`R` contiguous rows, or `R` contiguous floats per column when `A` is stored
+/// transposed), and so is `B`, whose rows are contiguous as stored and which fits in L1
+/// at this crate's shapes. That is what makes it faster than
 /// `matrixmultiply`, which packs both operands on every call (`cargo bench --bench
 /// matmul`).
 ///

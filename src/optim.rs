@@ -144,7 +144,13 @@ pub fn clip_grad_norm(params: &mut [&mut Param], max_norm: f32) -> f32 {
 /// The L2 norm of all gradients together. PyTorch takes each tensor's norm, then the
 /// norm of those norms; so do we.
 pub fn global_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32 {
-    params.into_iter().map(|p| p.grad.norm().powi(2)).sum::<f32>().sqrt()
+    squared_grad_norm(params).sqrt()
+}
+
+/// `Σ ‖∇p‖²` over `params`, in order: the global norm before its square root (the
+/// trainer adds the actor's and the critic's, computed on two threads).
+pub fn squared_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32 {
+    params.into_iter().map(|p| p.grad.norm().powi(2)).sum()
 }
 
 /// `min(max_norm / (total + 1e-6), 1)`: the factor `clip_grad_norm_` scales by.

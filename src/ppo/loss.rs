@@ -20,7 +20,7 @@ use super::buffer::RolloutBuffer;
 use crate::autodiff::Tape;
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::nn::{Mlp, Param};
-use crate::optim::{scale_grads, Adam};
+use crate::optim::{scale_grads, squared_grad_norm, Adam};
 use crate::sde::{sde_log_prob_entropy, Gsde};
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
@@ -221,7 +221,7 @@ impl ActorSide<'_> {
             self.adv,
             cfg,
         );
-        ActorReport { part, squared_norm: squared_grad_norm(self.params()) }
+        ActorReport { part, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
     }
 
     /// Scales the gradients by `coef` when it is below 1 (the global clip), then one Adam
@@ -264,7 +264,7 @@ impl CriticSide<'_> {
             p.zero_grad();
         }
         let v_loss = value_part(self.tape, self.critic, self.obs_dim, mb, cfg);
-        (v_loss, squared_grad_norm(self.params()))
+        (v_loss, squared_grad_norm(self.params().map(|p| &*p)))
     }
 
     /// Scales the gradients by `coef` when it is below 1, then one Adam step.
@@ -280,11 +280,6 @@ impl CriticSide<'_> {
     fn params(&mut self) -> impl Iterator<Item = &mut Param> {
         self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
     }
-}
-
-/// `Σ ‖∇p‖²` over `params`, in order.
-fn squared_grad_norm<'a>(params: impl Iterator<Item = &'a mut Param>) -> f32 {
-    params.map(|p| p.grad.norm().powi(2)).sum()
 }
 
 /// The global gradient norm from the two halves' squared norms, and the loss statistics
