@@ -153,6 +153,13 @@ pub fn squared_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32
     params.into_iter().map(|p| p.grad.norm().powi(2)).sum()
 }
 
+/// The global norm of two groups of parameters from their squared norms: the actor's
+/// `Σ‖∇p‖²` and the critic's, added in this one order wherever the norm is taken (the
+/// reference update and the two-thread update), so that both give the same bits.
+pub fn joint_grad_norm(actor_squared: f32, critic_squared: f32) -> f32 {
+    (critic_squared + actor_squared).sqrt()
+}
+
 /// `min(max_norm / (total + 1e-6), 1)`: the factor `clip_grad_norm_` scales by.
 pub fn clip_coefficient(total_norm: f32, max_norm: f32) -> f32 {
     (max_norm / (total_norm + 1e-6)).min(1.0)

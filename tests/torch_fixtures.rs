@@ -735,8 +735,7 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
         agent.zero_grad();
         let mut ws = LossWorkspace::default();
         if let Some((op, scale)) = fault {
-            ws.policy_tape.inject_fault(op, scale);
-            ws.value_tape.inject_fault(op, scale);
+            ws.tape.inject_fault(op, scale);
         }
         let s = loss_and_grad(&mut ws, &mut agent, &mb, &cfg);
         report.scalar(&format!("{cname}: pg_loss"), s.pg_loss, want("pg_loss"), RTOL, 1e-6);

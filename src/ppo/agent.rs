@@ -283,6 +283,29 @@ impl Agent {
         c.chain(a).chain(self.log_std.iter_mut())
     }
 
+    /// The actor's parameters: its layers' weights and biases, then the log-std.
+    pub fn actor_params(&self) -> impl Iterator<Item = &Param> {
+        self.actor.layers.iter().flat_map(|l| [&l.weight, &l.bias]).chain(self.log_std.iter())
+    }
+
+    /// The critic's parameters: its layers' weights and biases.
+    pub fn critic_params(&self) -> impl Iterator<Item = &Param> {
+        self.critic.layers.iter().flat_map(|l| [&l.weight, &l.bias])
+    }
+
+    /// The actor's parameters, mutably, in the order of
+    /// [`actor_params`](Agent::actor_params) (the order of the actor's optimizer).
+    pub fn actor_params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
+        self.actor.invalidate_inference_cache();
+        self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).chain(self.log_std.iter_mut())
+    }
+
+    /// The critic's parameters, mutably.
+    pub fn critic_params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
+        self.critic.invalidate_inference_cache();
+        self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
+    }
+
     /// Every parameter with its PyTorch state-dict name: `critic.0.weight`, …,
     /// `actor.4.bias`, `actor_logstd`.
     pub fn named_params(&self) -> Vec<(String, &Param)> {

@@ -166,7 +166,7 @@ pub struct PpoConfig {
     pub ortho_init: bool,
     /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
     /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
-    /// actor's on a persistent worker thread ([`crate::ppo::loss::ActorSide`]). The
+    /// actor's on a persistent worker thread ([`crate::ppo::parallel`]). The
     /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
     /// workload. Default 1.
     pub threads: usize,

@@ -17,10 +17,9 @@
 
 use super::agent::{ActionKind, Agent};
 use super::buffer::RolloutBuffer;
-use crate::autodiff::Tape;
+use crate::autodiff::{Tape, Var};
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::nn::{Mlp, Param};
-use crate::optim::{scale_grads, squared_grad_norm, Adam};
 use crate::sde::{sde_log_prob_entropy, Gsde};
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
@@ -114,193 +113,100 @@ pub struct LossStats {
     pub clipfrac: f32,
 }
 
-/// The tapes and buffers one minibatch's loss needs, reused across minibatches.
-///
-/// The actor and the critic are separate networks (detail 13), so the loss splits
-/// exactly: `L^CLIP − c₂·H` depends only on the actor (and log-std), `c₁·L^VF` only on the
-/// critic. Each part is recorded on its own tape, which lets the trainer run the two on
-/// two threads ([`ActorSide`], [`CriticSide`]) with gradients bit-identical to one
-/// thread: every parameter's gradient comes from one subgraph only, computed by the same
-/// ops in the same order either way.
+/// The tape and buffer one minibatch's loss needs, reused across minibatches.
 #[derive(Debug, Default)]
 pub struct LossWorkspace {
-    /// The tape of the policy part.
-    pub policy_tape: Tape,
-    /// The tape of the value part.
-    pub value_tape: Tape,
+    /// The tape the loss is recorded on.
+    pub tape: Tape,
     /// The minibatch's advantages, normalised.
-    pub(crate) adv: Vec<f32>,
+    pub adv: Vec<f32>,
 }
 
-/// What the policy part returns: `(pg_loss, entropy, log-ratios' diagnostics)`.
+/// The handles of the policy part `L^CLIP` and `H[π]` on a tape (see
+/// [`record_policy_loss`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PolicyPart {
-    pg_loss: f32,
-    entropy: f32,
-    old_approx_kl: f32,
-    approx_kl: f32,
-    clipfrac: f32,
+pub struct PolicyLoss {
+    /// `L^CLIP`, `1×1`.
+    pub pg_loss: Var,
+    /// `mean(H[π])`, `1×1` (CleanRL's `entropy_loss`).
+    pub entropy_loss: Var,
+    /// `log r = log π − log π_old`, `B×1`, for the KL diagnostics.
+    pub log_ratio: Var,
+    /// The log-std copied onto the tape (continuous actions), whose gradient
+    /// [`add_policy_grads`] adds into the parameter.
+    pub log_std: Option<Var>,
 }
 
-/// The loss of `mb`, backpropagated, with the gradients added into the agent's
-/// parameters (`agent.zero_grad()` is the caller's, as `optimizer.zero_grad()` is in
-/// PyTorch). Returns the loss terms and diagnostics. One thread.
+/// The policy part's values after a forward pass: `L^CLIP`, `mean(H)` and the KL
+/// diagnostics.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyStats {
+    /// `L^CLIP`.
+    pub pg_loss: f32,
+    /// `mean(H[π])`.
+    pub entropy: f32,
+    /// `mean(−log r)`.
+    pub old_approx_kl: f32,
+    /// `mean((r − 1) − log r)`.
+    pub approx_kl: f32,
+    /// Fraction of samples with `|r − 1| > ε`.
+    pub clipfrac: f32,
+}
+
+/// The loss of `mb` on one tape, backpropagated, with the gradients added into the
+/// agent's parameters (`agent.zero_grad()` is the caller's, as `optimizer.zero_grad()`
+/// is in PyTorch). Returns the loss terms and diagnostics. This is the loss of
+/// [`crate::ppo::update()`], offered on its own for tests and custom loops.
 pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, cfg: &LossConfig) -> LossStats {
-    prepare_advantages(&mut ws.adv, mb, cfg);
-    let obs_dim = agent.obs_dim;
-    let policy = policy_part(
-        &mut ws.policy_tape,
-        &mut agent.actor,
-        agent.log_std.as_mut(),
-        agent.sde.as_mut(),
-        &agent.action,
-        obs_dim,
-        mb,
-        &ws.adv,
-        cfg,
-    );
-    let v_loss = value_part(&mut ws.value_tape, &mut agent.critic, obs_dim, mb, cfg);
-    combine(policy, v_loss, cfg)
+    let LossWorkspace { tape, adv } = ws;
+    prepare_advantages(adv, mb, cfg.norm_adv);
+    let b = mb.len();
+    tape.clear();
+    let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
+    let sde = agent.sde.as_mut();
+    let policy =
+        record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, &agent.action, obs, mb, adv, cfg);
+    let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, cfg);
+    let loss = total_loss(tape, policy, v_loss, cfg);
+    tape.backward(loss);
+    add_policy_grads(tape, &policy, &mut agent.actor, agent.log_std.as_mut());
+    agent.critic.accumulate_grads(tape);
+    combine(policy_stats(tape, &policy, cfg.clip_coef), tape.scalar(v_loss), cfg)
 }
 
-/// The actor's share of an [`Agent`] with what its half of a minibatch step needs: the
-/// policy network, the log-std, gSDE's state, the actor's optimizer, a tape and a buffer
-/// for the normalised advantages.
-///
-/// The PPO loss splits into `L^CLIP − c₂·H` (actor only) and `c₁·L^VF` (critic only), and
-/// the two networks are separate (detail 13). So a minibatch step is two independent
-/// halves, [`ActorSide`] and [`CriticSide`], joined only by the global gradient norm
-/// (and the KL early stop), which the trainer computes from both halves' squared norms
-/// before either steps. The trainer runs the halves one after the other or on two threads;
-/// each parameter's numbers come from the same ops in the same order either way.
-#[derive(Debug)]
-pub struct ActorSide<'a> {
-    /// The policy network.
-    pub actor: &'a mut Mlp,
-    /// The log-std, for continuous actions.
-    pub log_std: Option<&'a mut Param>,
-    /// gSDE's state, when exploring with gSDE.
-    pub sde: Option<&'a mut Gsde>,
-    /// The action space.
-    pub action: &'a ActionKind,
-    /// Observation size `O`.
-    pub obs_dim: usize,
-    /// Adam over the actor's parameters (then the log-std).
-    pub optimizer: &'a mut Adam,
-    /// The tape the policy part is recorded on.
-    pub tape: &'a mut Tape,
-    /// The minibatch's advantages, normalised.
-    pub adv: &'a mut Vec<f32>,
+/// `loss = pg_loss − c₂·entropy_loss + c₁·v_loss` on the tape (eq. 9 as a loss; detail
+/// 10), in the order [`combine`] adds the same numbers.
+pub fn total_loss(tape: &mut Tape, policy: PolicyLoss, v_loss: Var, cfg: &LossConfig) -> Var {
+    let policy_loss = policy_objective(tape, policy, cfg);
+    let vf_term = value_objective(tape, v_loss, cfg);
+    tape.add(policy_loss, vf_term)
 }
 
-/// The policy part's loss terms and diagnostics, with the sum of its squared gradient
-/// norms (for the global clip).
-#[derive(Clone, Copy, Debug)]
-pub struct ActorReport {
-    /// `L^CLIP`, `mean(H)` and the KL diagnostics.
-    pub(crate) part: PolicyPart,
-    /// `Σ ‖∇p‖²` over the actor's parameters and the log-std, in their order.
-    pub squared_norm: f32,
+/// `c₁·v_loss`: the critic's share of the loss.
+pub fn value_objective(tape: &mut Tape, v_loss: Var, cfg: &LossConfig) -> Var {
+    tape.mul_scalar(v_loss, cfg.vf_coef)
 }
 
-impl ActorSide<'_> {
-    /// Zeroes the actor's gradients, then forward and backward of `L^CLIP − c₂·H` on `mb`.
-    pub fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> ActorReport {
-        for p in self.params() {
-            p.zero_grad();
-        }
-        prepare_advantages(self.adv, mb, cfg);
-        let part = policy_part(
-            self.tape,
-            self.actor,
-            self.log_std.as_deref_mut(),
-            self.sde.as_deref_mut(),
-            self.action,
-            self.obs_dim,
-            mb,
-            self.adv,
-            cfg,
-        );
-        ActorReport { part, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
-    }
-
-    /// Scales the gradients by `coef` when it is below 1 (the global clip), then one Adam
-    /// step.
-    pub fn step(&mut self, coef: f32) {
-        self.actor.invalidate_inference_cache();
-        if coef < 1.0 {
-            scale_grads(self.params(), coef);
-        }
-        let (actor, log_std) = (&mut *self.actor, self.log_std.as_deref_mut());
-        let params = actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).chain(log_std);
-        self.optimizer.step_iter(params);
-    }
-
-    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
-        let layers = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
-        layers.chain(self.log_std.as_deref_mut())
-    }
+/// `pg_loss − c₂·entropy_loss`: the actor's share of the loss.
+pub fn policy_objective(tape: &mut Tape, policy: PolicyLoss, cfg: &LossConfig) -> Var {
+    let ent_term = tape.mul_scalar(policy.entropy_loss, -cfg.ent_coef);
+    tape.add(policy.pg_loss, ent_term)
 }
 
-/// The critic's share of an [`Agent`] (see [`ActorSide`]): the value network, its
-/// optimizer and its tape.
-#[derive(Debug)]
-pub struct CriticSide<'a> {
-    /// The value network.
-    pub critic: &'a mut Mlp,
-    /// Observation size `O`.
-    pub obs_dim: usize,
-    /// Adam over the critic's parameters.
-    pub optimizer: &'a mut Adam,
-    /// The tape the value part is recorded on.
-    pub tape: &'a mut Tape,
-}
-
-impl CriticSide<'_> {
-    /// Zeroes the critic's gradients, then forward and backward of `c₁·L^VF` on `mb`.
-    /// Returns `L^VF` (with its ½, without `c₁`) and `Σ ‖∇p‖²` over the critic.
-    pub fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> (f32, f32) {
-        for p in self.params() {
-            p.zero_grad();
-        }
-        let v_loss = value_part(self.tape, self.critic, self.obs_dim, mb, cfg);
-        (v_loss, squared_grad_norm(self.params().map(|p| &*p)))
-    }
-
-    /// Scales the gradients by `coef` when it is below 1, then one Adam step.
-    pub fn step(&mut self, coef: f32) {
-        self.critic.invalidate_inference_cache();
-        if coef < 1.0 {
-            scale_grads(self.params(), coef);
-        }
-        let params = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
-        self.optimizer.step_iter(params);
-    }
-
-    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
-        self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
-    }
-}
-
-/// The global gradient norm from the two halves' squared norms, and the loss statistics
-/// of the minibatch: what the trainer decides the step with.
-pub fn join_halves(actor: ActorReport, critic: (f32, f32), cfg: &LossConfig) -> (LossStats, f32) {
-    let (v_loss, critic_sq) = critic;
-    (combine(actor.part, v_loss, cfg), (critic_sq + actor.squared_norm).sqrt())
-}
-
-/// Advantage normalisation (detail 7), outside the tape: advantages are data.
-fn prepare_advantages(adv: &mut Vec<f32>, mb: &Minibatch, cfg: &LossConfig) {
+/// Advantage normalisation (detail 7), outside the tape: advantages are data. Copies
+/// `mb.advantages` into `adv`, normalised when `norm_adv`.
+pub fn prepare_advantages(adv: &mut Vec<f32>, mb: &Minibatch, norm_adv: bool) {
     assert!(!mb.is_empty(), "empty minibatch");
     adv.clear();
     adv.extend_from_slice(&mb.advantages);
-    if cfg.norm_adv {
+    if norm_adv {
         normalize_advantages(adv);
     }
 }
 
-/// `L = L^CLIP − c₂·H + c₁·L^VF`, in the order a single tape would add them.
-fn combine(p: PolicyPart, v_loss: f32, cfg: &LossConfig) -> LossStats {
+/// `L = L^CLIP − c₂·H + c₁·L^VF` from the parts' values, in the order
+/// [`total_loss`] adds them on a tape.
+pub fn combine(p: PolicyStats, v_loss: f32, cfg: &LossConfig) -> LossStats {
     let loss = (p.pg_loss + p.entropy * -cfg.ent_coef) + v_loss * cfg.vf_coef;
     LossStats {
         pg_loss: p.pg_loss,
@@ -313,32 +219,32 @@ fn combine(p: PolicyPart, v_loss: f32, cfg: &LossConfig) -> LossStats {
     }
 }
 
-/// The policy part `L^CLIP − c₂·H` on `tape`: forward, backward, and the gradients added
-/// into the actor (and log-std).
+/// Records the policy part on `tape`: `log π(a|s)` and `H[π]` from the actor on `obs`
+/// (`B×O`, already on the tape), the ratio `r`, and the clipped surrogate `L^CLIP`
+/// (eq. 7, negated into a loss; detail 8). `adv` holds the `B` advantages to use
+/// (normalised or not; [`prepare_advantages`]).
 #[allow(clippy::too_many_arguments)]
-fn policy_part(
+pub fn record_policy_loss(
     tape: &mut Tape,
     actor: &mut Mlp,
-    log_std_param: Option<&mut Param>,
+    log_std_param: Option<&Param>,
     sde: Option<&mut Gsde>,
     action: &ActionKind,
-    obs_dim: usize,
+    obs: Var,
     mb: &Minibatch,
     adv: &[f32],
     cfg: &LossConfig,
-) -> PolicyPart {
+) -> PolicyLoss {
     let b = mb.len();
-    tape.clear();
-    // Forward: log π(a|s) and H[π].
-    let obs = tape.input(b, obs_dim, &mb.obs, false);
+    // log π(a|s) and H[π].
     let head = actor.forward(tape, obs);
-    let (new_log_prob, entropy, log_std) = match action {
+    let (new_log_prob, entropy_loss, log_std) = match action {
         ActionKind::Discrete(_) => {
             let (lp, ent) = categorical_log_prob_entropy(tape, head, &mb.actions_discrete, None);
             (lp, tape.mean(ent), None)
         }
         ActionKind::Continuous { dim, .. } => {
-            let p = log_std_param.as_ref().expect("continuous agents have a log-std");
+            let p = log_std_param.expect("continuous agents have a log-std");
             let log_std = tape.param(&p.value);
             let actions = tape.input(b, *dim, &mb.actions_continuous, false);
             let (lp, ent) = match sde {
@@ -354,12 +260,13 @@ fn policy_part(
         }
     };
 
-    // The probability ratio r = exp(log π − log π_old).
+    // The probability ratio r = exp(log π − log π_old) (eq. 6).
     let old_log_prob = tape.input(b, 1, &mb.log_probs, false);
     let log_ratio = tape.sub(new_log_prob, old_log_prob);
     let ratio = tape.exp(log_ratio);
 
-    // Clipped surrogate objective (eq. 7), negated into a loss (detail 8).
+    // Clipped surrogate objective (eq. 7), negated into a loss (detail 8):
+    // pg_loss = mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε))).
     let eps = cfg.clip_coef;
     let neg_adv = tape.input(b, 1, adv, false);
     let neg_adv = tape.neg(neg_adv);
@@ -368,34 +275,22 @@ fn policy_part(
     let pg_loss2 = tape.mul(neg_adv, clipped_ratio);
     let pg_max = tape.maximum(pg_loss1, pg_loss2);
     let pg_loss = tape.mean(pg_max);
-
-    // With the entropy bonus (eq. 9, detail 10).
-    let ent_term = tape.mul_scalar(entropy, -cfg.ent_coef);
-    let loss = tape.add(pg_loss, ent_term);
-
-    tape.backward(loss);
-    actor.accumulate_grads(tape);
-    if let (Some(v), Some(p)) = (log_std, log_std_param) {
-        p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
-    }
-    let (old_approx_kl, approx_kl, clipfrac) = kl_diagnostics(tape.value(log_ratio), eps);
-    PolicyPart { pg_loss: tape.scalar(pg_loss), entropy: tape.scalar(entropy), old_approx_kl, approx_kl, clipfrac }
+    PolicyLoss { pg_loss, entropy_loss, log_ratio, log_std }
 }
 
-/// The value part `c₁·L^VF` on `tape`: forward, backward, and the gradients added into
-/// the critic. Returns `L^VF` (with its ½, without c₁).
-fn value_part(tape: &mut Tape, critic: &mut Mlp, obs_dim: usize, mb: &Minibatch, cfg: &LossConfig) -> f32 {
+/// Records the value part on `tape` from the critic on `obs` (`B×O`, already on the
+/// tape): `L^VF = ½·mean((V − R)²)`, or with `clip_vloss` the larger of that and the
+/// clipped version around the old values, `V_old + clip(V − V_old, −ε, ε)` (detail 9),
+/// where ε is the surrogate's `clip_coef` (CleanRL's `args.clip_coef`). Returns `L^VF`
+/// (`1×1`, with its ½, without c₁).
+pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minibatch, cfg: &LossConfig) -> Var {
     let b = mb.len();
-    let eps = cfg.clip_coef;
-    tape.clear();
-    let obs = tape.input(b, obs_dim, &mb.obs, false);
     let new_value = critic.forward(tape, obs);
-
-    // Value loss, clipped around the old values (detail 9).
     let returns = tape.input(b, 1, &mb.returns, false);
     let v_err = tape.sub(new_value, returns);
     let v_loss_unclipped = tape.square(v_err);
     let v_loss_elems = if cfg.clip_vloss {
+        let eps = cfg.clip_coef;
         let old_values = tape.input(b, 1, &mb.values, false);
         let dv = tape.sub(new_value, old_values);
         let dv = tape.clamp(dv, -eps, eps);
@@ -407,12 +302,28 @@ fn value_part(tape: &mut Tape, critic: &mut Mlp, obs_dim: usize, mb: &Minibatch,
         v_loss_unclipped
     };
     let v_mean = tape.mean(v_loss_elems);
-    let v_loss = tape.mul_scalar(v_mean, 0.5);
-    let vf_term = tape.mul_scalar(v_loss, cfg.vf_coef);
+    tape.mul_scalar(v_mean, 0.5)
+}
 
-    tape.backward(vf_term);
-    critic.accumulate_grads(tape);
-    tape.scalar(v_loss)
+/// After `tape.backward`, adds the policy part's gradients into the actor and the
+/// log-std.
+pub fn add_policy_grads(tape: &Tape, policy: &PolicyLoss, actor: &mut Mlp, log_std: Option<&mut Param>) {
+    actor.accumulate_grads(tape);
+    if let (Some(v), Some(p)) = (policy.log_std, log_std) {
+        p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
+    }
+}
+
+/// The policy part's values read off the tape after a forward pass.
+pub fn policy_stats(tape: &Tape, policy: &PolicyLoss, clip_coef: f32) -> PolicyStats {
+    let (old_approx_kl, approx_kl, clipfrac) = kl_diagnostics(tape.value(policy.log_ratio), clip_coef);
+    PolicyStats {
+        pg_loss: tape.scalar(policy.pg_loss),
+        entropy: tape.scalar(policy.entropy_loss),
+        old_approx_kl,
+        approx_kl,
+        clipfrac,
+    }
 }
 
 /// `(a − mean) / (std + 1e-8)` in place, with the unbiased std (`torch.std`'s default).

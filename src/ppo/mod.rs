@@ -5,9 +5,11 @@
 //! 2. [`agent`]: the actor-critic, and how it acts during rollouts.
 //! 3. [`buffer`]: the `T×N` rollout storage and Generalized Advantage Estimation.
 //! 4. [`loss`]: the clipped surrogate, value and entropy losses on a minibatch.
-//! 5. [`train`](mod@train): the loop that ties them together, and the one-call [`train()`].
-//! 6. [`eval`]: the deterministic policy on separate environments.
-//! 7. [`checkpoint`]: saving and loading agents as safetensors files.
+//! 5. [`update`](mod@update): the PPO update, epochs of shuffled minibatches, in
+//!    CleanRL's order. [`parallel`] is its fast twin on two threads, tested bit-equal.
+//! 6. [`train`](mod@train): the loop that ties them together, and the one-call [`train()`].
+//! 7. [`eval`]: the deterministic policy on separate environments.
+//! 8. [`checkpoint`]: saving and loading agents as safetensors files.
 
 pub mod agent;
 pub mod buffer;
@@ -15,11 +17,14 @@ pub mod checkpoint;
 pub mod config;
 pub mod eval;
 pub mod loss;
+pub mod parallel;
 pub mod train;
+pub mod update;
 
 pub use agent::{ActOutput, ActionKind, Agent};
 pub use buffer::{compute_gae, RolloutBuffer};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, EvalResult};
-pub use loss::{loss_and_grad, ActorSide, CriticSide, LossConfig, LossStats, LossWorkspace, Minibatch};
+pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
 pub use train::{train, Metrics, TrainError, Trainer};
+pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};

@@ -20,14 +20,12 @@ use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
-use super::loss::{join_halves, ActorReport, ActorSide, CriticSide, LossConfig, LossStats, LossWorkspace, Minibatch};
-use crate::autodiff::Tape;
+use super::loss::{LossConfig, LossStats};
+use super::parallel::TwoThreads;
+use super::update::{shuffle_epochs, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, Actions, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
-use crate::nn::{Activation, Mlp, Param};
-use crate::optim::{clip_coefficient, Adam, AdamConfig};
-use crate::sde::Gsde;
+use crate::optim::{Adam, AdamConfig};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::fmt;
@@ -186,10 +184,9 @@ pub struct Trainer {
     bootstrap_envs: Vec<usize>,
     bootstrap_values: Vec<f32>,
     last_values: Vec<f32>,
-    loss_ws: LossWorkspace,
-    minibatch: Minibatch,
-    /// The second thread of `threads = 2`.
-    worker: Option<ActorWorker>,
+    update_ws: UpdateWorkspace,
+    /// The update on two threads, with `threads = 2` ([`crate::ppo::parallel`]).
+    two_threads: Option<TwoThreads>,
     /// The sample order, reshuffled each epoch (each shuffle starts from the last).
     indices: Vec<usize>,
     /// The update's sample orders, one per epoch, drawn before its first minibatch.
@@ -286,9 +283,8 @@ impl Trainer {
             bootstrap_envs: Vec::with_capacity(n),
             bootstrap_values: vec![0.0; n],
             last_values: vec![0.0; n],
-            loss_ws: LossWorkspace::default(),
-            minibatch: Minibatch::default(),
-            worker: (config.threads >= 2).then(|| ActorWorker::new(config.activation)),
+            update_ws: UpdateWorkspace::default(),
+            two_threads: (config.threads >= 2).then(TwoThreads::new),
             indices: (0..config.batch_size()).collect(),
             epoch_orders: Vec::with_capacity(config.update_epochs * config.batch_size()),
             started: Instant::now(),
@@ -401,103 +397,54 @@ impl Trainer {
         self.agent.reset_noise(self.config.n_envs, &mut self.rng);
     }
 
-    /// `update_epochs` passes over the rollout in shuffled minibatches: the PPO update.
-    /// Returns the update's loss statistics (means over minibatches) in a [`Metrics`]
-    /// whose episode and timing fields are left for [`iterate`](Trainer::iterate).
+    /// `update_epochs` passes over the rollout in shuffled minibatches: the PPO update
+    /// ([`crate::ppo::update()`], or its two-thread twin [`crate::ppo::parallel`] with
+    /// `threads = 2`). Returns the update's loss statistics (means over minibatches) in a
+    /// [`Metrics`] whose episode and timing fields are left for
+    /// [`iterate`](Trainer::iterate).
     pub fn update(&mut self, learning_rate: f32, clip_coef: f32) -> Result<Metrics, TrainError> {
         let c = &self.config;
-        let loss_cfg = LossConfig {
-            clip_coef,
-            clip_vloss: c.clip_vloss,
-            ent_coef: c.ent_coef,
-            vf_coef: c.vf_coef,
-            norm_adv: c.norm_adv,
+        let cfg = UpdateConfig {
+            update_epochs: c.update_epochs,
+            minibatch_size: c.minibatch_size(),
+            target_kl: c.target_kl,
+            max_grad_norm: c.max_grad_norm,
+            loss: LossConfig {
+                clip_coef,
+                clip_vloss: c.clip_vloss,
+                ent_coef: c.ent_coef,
+                vf_coef: c.vf_coef,
+                norm_adv: c.norm_adv,
+            },
         };
         self.critic_optimizer.config.lr = learning_rate;
         self.actor_optimizer.config.lr = learning_rate;
-        // Every sample is used exactly once per epoch (detail 6). All epochs' orders are
-        // drawn first, so that the second thread can read them while this one works.
-        self.epoch_orders.clear();
-        for _ in 0..c.update_epochs {
-            self.indices.shuffle(&mut self.rng);
-            self.epoch_orders.extend_from_slice(&self.indices);
-        }
-        let plan = MinibatchPlan {
-            orders: &self.epoch_orders,
-            size: c.minibatch_size(),
-            count: c.update_epochs * c.n_minibatches,
-            target_kl: c.target_kl,
-            max_grad_norm: c.max_grad_norm,
-            loss: loss_cfg,
-            buffer: &self.buffer,
-            update: self.update + 1,
+        shuffle_epochs(&mut self.indices, c.update_epochs, &mut self.rng, &mut self.epoch_orders);
+        let (agent, critic_opt, actor_opt) = (&mut self.agent, &mut self.critic_optimizer, &mut self.actor_optimizer);
+        let result = match self.two_threads.as_mut() {
+            Some(two) => two.update(agent, critic_opt, actor_opt, &self.buffer, &self.epoch_orders, &cfg),
+            None => update(agent, critic_opt, actor_opt, &self.buffer, &self.epoch_orders, &cfg, &mut self.update_ws),
         };
-        if let Some(worker) = self.worker.as_mut() {
-            // Hand the actor's half to the worker thread, run the critic's half here.
-            let mut job = worker.job.take().expect("the worker's job is home between updates");
-            job.swap_actor(&mut self.agent, &mut self.actor_optimizer);
-            job.buffer.clone_from(&self.buffer);
-            job.orders.clone_from(&self.epoch_orders);
-            (job.size, job.count, job.loss) = (plan.size, plan.count, plan.loss);
-            worker.slots.jobs.put(job);
-            let mut critic_side = CriticSide {
-                critic: &mut self.agent.critic,
-                obs_dim: self.agent.obs_dim,
-                optimizer: &mut self.critic_optimizer,
-                tape: &mut self.loss_ws.value_tape,
-            };
-            let result = plan.run_two_threads(&mut critic_side, &mut self.minibatch, &worker.slots);
-            let mut job = worker.slots.done.take().expect("the actor's thread stopped (it panicked)");
-            job.swap_actor(&mut self.agent, &mut self.actor_optimizer);
-            worker.job = Some(job);
-            let (sums, steps, early_stopped) = result?;
-            return Ok(self.update_metrics(learning_rate, clip_coef, sums, steps, early_stopped));
-        }
-        let Agent { obs_dim, action, actor, critic, log_std, sde, .. } = &mut self.agent;
-        let mut actor_side = ActorSide {
-            actor,
-            log_std: log_std.as_mut(),
-            sde: sde.as_mut(),
-            action,
-            obs_dim: *obs_dim,
-            optimizer: &mut self.actor_optimizer,
-            tape: &mut self.loss_ws.policy_tape,
-            adv: &mut self.loss_ws.adv,
-        };
-        let mut critic_side = CriticSide {
-            critic,
-            obs_dim: *obs_dim,
-            optimizer: &mut self.critic_optimizer,
-            tape: &mut self.loss_ws.value_tape,
-        };
-        let (sums, steps, early_stopped) =
-            plan.run_one_thread(&mut actor_side, &mut critic_side, &mut self.minibatch)?;
-        Ok(self.update_metrics(learning_rate, clip_coef, sums, steps, early_stopped))
+        let stats = result.map_err(|e| TrainError::NonFiniteLoss { update: self.update + 1, stats: e.stats })?;
+        Ok(self.update_metrics(learning_rate, clip_coef, &stats))
     }
 
     /// The update's [`Metrics`]: means over its minibatch steps.
-    fn update_metrics(
-        &self,
-        learning_rate: f32,
-        clip_coef: f32,
-        sums: Sums,
-        steps: usize,
-        early_stopped: bool,
-    ) -> Metrics {
-        let k = steps.max(1) as f32;
+    fn update_metrics(&self, learning_rate: f32, clip_coef: f32, stats: &UpdateStats) -> Metrics {
+        let (sums, k) = (&stats.sums, stats.steps.max(1) as f32);
         Metrics {
             learning_rate,
             clip_coef,
-            value_loss: sums.stats.v_loss / k,
-            policy_loss: sums.stats.pg_loss / k,
-            entropy: sums.stats.entropy / k,
-            old_approx_kl: sums.stats.old_approx_kl / k,
-            approx_kl: sums.stats.approx_kl / k,
-            clipfrac: sums.stats.clipfrac / k,
-            grad_norm: sums.grad_norm / k,
+            value_loss: sums.v_loss / k,
+            policy_loss: sums.pg_loss / k,
+            entropy: sums.entropy / k,
+            old_approx_kl: sums.old_approx_kl / k,
+            approx_kl: sums.approx_kl / k,
+            clipfrac: sums.clipfrac / k,
+            grad_norm: stats.grad_norm / k,
             explained_variance: explained_variance(&self.buffer.values, &self.buffer.returns),
-            n_minibatch_steps: steps,
-            early_stopped,
+            n_minibatch_steps: stats.steps,
+            early_stopped: stats.early_stopped,
             ..Metrics::default()
         }
     }
@@ -538,329 +485,6 @@ impl Trainer {
     pub fn evaluate(&mut self, episodes: usize) -> Result<EvalResult, TrainError> {
         let seed = self.config.seed.wrapping_add(1_000_003 + self.update);
         Ok(evaluate(&mut self.agent, &self.config.env_id, episodes, seed, self.envs.obs_rms())?)
-    }
-}
-
-/// The minibatch steps of one update, and what deciding each step needs.
-struct MinibatchPlan<'a> {
-    /// `update_epochs` sample orders, one after the other.
-    orders: &'a [usize],
-    size: usize,
-    count: usize,
-    target_kl: Option<f32>,
-    max_grad_norm: f32,
-    loss: LossConfig,
-    buffer: &'a RolloutBuffer,
-    /// The update's number, for error messages.
-    update: u64,
-}
-
-/// Loss statistics and gradient norms summed over an update's minibatch steps.
-#[derive(Default)]
-struct Sums {
-    stats: LossStats,
-    grad_norm: f32,
-}
-
-impl Sums {
-    fn add(&mut self, s: &LossStats, norm: f32) {
-        self.stats.pg_loss += s.pg_loss;
-        self.stats.v_loss += s.v_loss;
-        self.stats.entropy += s.entropy;
-        self.stats.old_approx_kl += s.old_approx_kl;
-        self.stats.approx_kl += s.approx_kl;
-        self.stats.clipfrac += s.clipfrac;
-        self.grad_norm += norm;
-    }
-}
-
-/// What the thread holding the critic tells the actor's thread after each minibatch.
-#[derive(Clone, Copy, Debug)]
-enum Decision {
-    /// Clip by this factor (when below 1) and take the Adam step.
-    Step(f32),
-    /// Stop the update here without stepping (KL early stop, or a non-finite loss).
-    Stop,
-}
-
-impl MinibatchPlan<'_> {
-    /// The samples of minibatch `i`.
-    fn indices(&self, i: usize) -> &[usize] {
-        &self.orders[i * self.size..(i + 1) * self.size]
-    }
-
-    /// Given both halves of minibatch step `i`, the decision: an error for a non-finite
-    /// loss (nothing stepped, so the parameters are the last good ones), `Stop` for SB3's
-    /// KL rule (stop before stepping once the policy moved too far), else the global
-    /// gradient clip's factor (detail 11).
-    fn decide(&self, actor: ActorReport, critic: (f32, f32), sums: &mut Sums) -> Result<Decision, TrainError> {
-        let (stats, norm) = join_halves(actor, critic, &self.loss);
-        if !stats.loss.is_finite() {
-            return Err(TrainError::NonFiniteLoss { update: self.update, stats });
-        }
-        if self.target_kl.is_some_and(|target| stats.approx_kl > 1.5 * target) {
-            return Ok(Decision::Stop);
-        }
-        sums.add(&stats, norm);
-        Ok(Decision::Step(clip_coefficient(norm, self.max_grad_norm)))
-    }
-
-    /// Every minibatch step on this thread: actor half, critic half, decision, steps.
-    /// Returns the sums, the steps taken and whether the KL rule stopped the update.
-    fn run_one_thread(
-        &self,
-        actor: &mut ActorSide,
-        critic: &mut CriticSide,
-        mb: &mut Minibatch,
-    ) -> Result<(Sums, usize, bool), TrainError> {
-        let mut sums = Sums::default();
-        for i in 0..self.count {
-            mb.gather(self.buffer, self.indices(i));
-            let actor_report = actor.loss_and_grad(mb, &self.loss);
-            let critic_report = critic.loss_and_grad(mb, &self.loss);
-            match self.decide(actor_report, critic_report, &mut sums)? {
-                Decision::Step(coef) => {
-                    critic.step(coef);
-                    actor.step(coef);
-                }
-                Decision::Stop => return Ok((sums, i, true)),
-            }
-        }
-        Ok((sums, self.count, false))
-    }
-
-    /// The same steps with the actor's half on the [`ActorWorker`]'s thread (the job
-    /// is already with it): per minibatch, both threads gather it and compute their half;
-    /// the worker reports its loss terms and squared gradient norm; this thread decides
-    /// and tells it; both step their own parameters. The same functions run on the same
-    /// data as in [`run_one_thread`](Self::run_one_thread), so the results are
-    /// bit-identical.
-    fn run_two_threads(
-        &self,
-        critic: &mut CriticSide,
-        mb: &mut Minibatch,
-        slots: &WorkerSlots,
-    ) -> Result<(Sums, usize, bool), TrainError> {
-        let mut sums = Sums::default();
-        for i in 0..self.count {
-            mb.gather(self.buffer, self.indices(i));
-            let critic_report = critic.loss_and_grad(mb, &self.loss);
-            let actor_report = slots.reports.take().expect("the actor's thread stopped (it panicked)");
-            let decision = self.decide(actor_report, critic_report, &mut sums);
-            slots.decisions.put(*decision.as_ref().unwrap_or(&Decision::Stop));
-            match decision? {
-                Decision::Step(coef) => critic.step(coef),
-                Decision::Stop => return Ok((sums, i, true)),
-            }
-        }
-        Ok((sums, self.count, false))
-    }
-}
-
-/// The actor's half of an update, owned, so that it can move to the worker thread and
-/// back: the agent's actor parts, the actor's optimizer, and the worker's scratch (tape,
-/// advantages, minibatch, a copy of the rollout, the sample orders). Between updates the
-/// actor parts are empty placeholders and live in the agent.
-#[derive(Debug)]
-struct ActorJob {
-    actor: Mlp,
-    log_std: Option<Param>,
-    sde: Option<Gsde>,
-    action: ActionKind,
-    obs_dim: usize,
-    optimizer: Adam,
-    tape: Tape,
-    adv: Vec<f32>,
-    minibatch: Minibatch,
-    next_minibatch: Minibatch,
-    buffer: RolloutBuffer,
-    orders: Vec<usize>,
-    size: usize,
-    count: usize,
-    loss: LossConfig,
-}
-
-impl ActorJob {
-    fn new(activation: Activation) -> ActorJob {
-        ActorJob {
-            actor: Mlp::from_layers(Vec::new(), activation),
-            log_std: None,
-            sde: None,
-            action: ActionKind::Discrete(0),
-            obs_dim: 0,
-            optimizer: Adam::new(AdamConfig::default(), &[]),
-            tape: Tape::new(),
-            adv: Vec::new(),
-            minibatch: Minibatch::default(),
-            next_minibatch: Minibatch::default(),
-            buffer: RolloutBuffer::new(0, 0, 0, 0),
-            orders: Vec::new(),
-            size: 0,
-            count: 0,
-            loss: LossConfig { clip_coef: 0.0, clip_vloss: false, ent_coef: 0.0, vf_coef: 0.0, norm_adv: false },
-        }
-    }
-
-    /// Swaps the actor parts between the agent (and its optimizer) and the job: call
-    /// once to hand them to the job, once more to give them back.
-    fn swap_actor(&mut self, agent: &mut Agent, optimizer: &mut Adam) {
-        std::mem::swap(&mut self.actor, &mut agent.actor);
-        std::mem::swap(&mut self.log_std, &mut agent.log_std);
-        std::mem::swap(&mut self.sde, &mut agent.sde);
-        std::mem::swap(&mut self.action, &mut agent.action);
-        std::mem::swap(&mut self.optimizer, optimizer);
-        self.obs_dim = agent.obs_dim;
-    }
-
-    /// The worker's side of the update: every minibatch's actor half, stepping as told.
-    fn run(&mut self, slots: &WorkerSlots) {
-        let ActorJob {
-            actor,
-            log_std,
-            sde,
-            action,
-            obs_dim,
-            optimizer,
-            tape,
-            adv,
-            minibatch,
-            next_minibatch,
-            buffer,
-            orders,
-            ..
-        } = self;
-        let mut side = ActorSide {
-            actor,
-            log_std: log_std.as_mut(),
-            sde: sde.as_mut(),
-            action,
-            obs_dim: *obs_dim,
-            optimizer,
-            tape,
-            adv,
-        };
-        let samples = |i: usize| &orders[i * self.size..(i + 1) * self.size];
-        if self.count > 0 {
-            minibatch.gather(buffer, samples(0));
-        }
-        for i in 0..self.count {
-            slots.reports.put(side.loss_and_grad(minibatch, &self.loss));
-            // Gather the next minibatch while the trainer decides this one.
-            if i + 1 < self.count {
-                next_minibatch.gather(buffer, samples(i + 1));
-            }
-            match slots.decisions.take() {
-                Some(Decision::Step(coef)) => side.step(coef),
-                Some(Decision::Stop) | None => return,
-            }
-            std::mem::swap(minibatch, next_minibatch);
-        }
-    }
-}
-
-/// The mailboxes between the trainer and its worker thread.
-#[derive(Debug, Default)]
-struct WorkerSlots {
-    jobs: Slot<Box<ActorJob>>,
-    done: Slot<Box<ActorJob>>,
-    reports: Slot<ActorReport>,
-    decisions: Slot<Decision>,
-}
-
-/// The second thread of `threads = 2`, started with the trainer and kept for the whole
-/// run (a thread started per update would cost tens of µs, and a new thread is sometimes
-/// placed on the busy core for a while). Each update hands it the actor's half
-/// ([`ActorJob`]) and takes it back at the end, so no data is shared and no `unsafe` is
-/// needed.
-#[derive(Debug)]
-struct ActorWorker {
-    slots: std::sync::Arc<WorkerSlots>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    /// The job, with its scratch, while this thread holds it (between updates).
-    job: Option<Box<ActorJob>>,
-}
-
-impl ActorWorker {
-    fn new(activation: Activation) -> ActorWorker {
-        let slots = std::sync::Arc::new(WorkerSlots::default());
-        let theirs = std::sync::Arc::clone(&slots);
-        let handle = std::thread::spawn(move || {
-            // If this thread panics, the trainer stops waiting for it.
-            let _close_reports = CloseOnDrop(&theirs.reports);
-            let _close_done = CloseOnDrop(&theirs.done);
-            while let Some(mut job) = theirs.jobs.take() {
-                job.run(&theirs);
-                theirs.done.put(job);
-            }
-        });
-        ActorWorker { slots, handle: Some(handle), job: Some(Box::new(ActorJob::new(activation))) }
-    }
-}
-
-impl Drop for ActorWorker {
-    fn drop(&mut self) {
-        self.slots.jobs.close();
-        self.slots.decisions.close();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// A one-value mailbox between the trainer's two threads. The waiting side spins (a
-/// sleeping thread takes longer to wake than a minibatch half takes), then yields the
-/// core in case both threads share one, then, after a millisecond (an idle worker during
-/// rollouts and evaluation), sleeps 50 µs at a time.
-#[derive(Debug)]
-struct Slot<T> {
-    value: std::sync::Mutex<Option<T>>,
-    closed: std::sync::atomic::AtomicBool,
-}
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Slot { value: std::sync::Mutex::new(None), closed: std::sync::atomic::AtomicBool::new(false) }
-    }
-}
-
-impl<T> Slot<T> {
-    fn put(&self, v: T) {
-        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
-    }
-
-    /// Waits for a value and takes it; `None` once the slot is closed and empty.
-    fn take(&self) -> Option<T> {
-        let mut spins = 0u32;
-        let mut since: Option<std::time::Instant> = None;
-        loop {
-            if let Some(v) = self.value.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                return Some(v);
-            }
-            if self.closed.load(std::sync::atomic::Ordering::Acquire) {
-                return self.value.lock().unwrap_or_else(|e| e.into_inner()).take();
-            }
-            spins += 1;
-            if spins < 2_000 {
-                std::hint::spin_loop();
-            } else if since.get_or_insert_with(std::time::Instant::now).elapsed().as_micros() < 1_000 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
-        }
-    }
-
-    fn close(&self) {
-        self.closed.store(true, std::sync::atomic::Ordering::Release);
-    }
-}
-
-/// Closes a [`Slot`] when dropped.
-struct CloseOnDrop<'a, T>(&'a Slot<T>);
-
-impl<T> Drop for CloseOnDrop<'_, T> {
-    fn drop(&mut self) {
-        self.0.close();
     }
 }
 

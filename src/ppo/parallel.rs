@@ -1,0 +1,428 @@
+//! The PPO update on two threads: the fast twin of [`crate::ppo::update()`].
+//!
+//! It replaces the minibatch loop of [`update::update`](super::update::update), which
+//! records the whole loss on one tape. The actor and the critic are separate networks
+//! (detail 13), so the loss splits exactly into `pg_loss − c₂·entropy_loss` (actor and
+//! log-std only) and `c₁·v_loss` (critic only). Here each half is recorded on a tape of
+//! its own, and the actor's half (loss, backward, Adam step) runs on a persistent worker
+//! thread while this thread runs the critic's. The halves meet once per minibatch: the
+//! worker reports its loss terms and its squared gradient norm; this thread joins them
+//! into the global norm ([`joint_grad_norm`], the same sum the reference takes), applies
+//! the target-KL rule and tells the worker to step (with the clip factor) or stop. Each
+//! half also gathers its next minibatch while the other side decides. About 1.6× one
+//! thread on CleanRL's CartPole workload.
+//!
+//! Every parameter's gradient comes from one half only, computed by the same ops in the
+//! same order as on the reference's single tape, so the results are bit-identical
+//! (`tests/update.rs` compares every parameter, Adam moment and metric).
+//!
+//! The worker owns what it works on: each update moves the actor's parts and optimizer
+//! (`ActorHalf`) to it and back, so no data is shared and no `unsafe` is needed.
+
+use super::agent::{ActionKind, Agent};
+use super::buffer::RolloutBuffer;
+use super::loss::{
+    add_policy_grads, combine, policy_objective, policy_stats, prepare_advantages, record_policy_loss,
+    record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
+};
+use super::update::{NonFiniteLoss, UpdateConfig, UpdateStats};
+use crate::autodiff::Tape;
+use crate::nn::{Mlp, Param};
+use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam, AdamConfig};
+use crate::sde::Gsde;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One half of a minibatch step: its loss and gradient, then its Adam step.
+trait Half {
+    /// What the half reports to the decision.
+    type Report;
+    /// Zeroes the half's gradients, then forward and backward of its part of the loss.
+    fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> Self::Report;
+    /// Scales the gradients by `coef` when it is below 1 (the global clip), then one
+    /// Adam step.
+    fn step(&mut self, coef: f32);
+}
+
+/// The actor's half, owned so that it can move to the worker thread and back: the
+/// agent's actor parts, the actor's optimizer and a tape. Between updates the actor
+/// parts are empty placeholders and live in the agent.
+#[derive(Debug)]
+struct ActorHalf {
+    actor: Mlp,
+    log_std: Option<Param>,
+    sde: Option<Gsde>,
+    action: ActionKind,
+    obs_dim: usize,
+    optimizer: Adam,
+    ws: LossWorkspace,
+}
+
+/// What the actor's half reports: its loss terms and `Σ ‖∇p‖²` over its parameters.
+#[derive(Clone, Copy, Debug)]
+struct ActorReport {
+    stats: PolicyStats,
+    squared_norm: f32,
+}
+
+impl ActorHalf {
+    /// Swaps the actor parts between the agent (and its optimizer) and this half: once
+    /// to take them, once more to give them back.
+    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam) {
+        std::mem::swap(&mut self.actor, &mut agent.actor);
+        std::mem::swap(&mut self.log_std, &mut agent.log_std);
+        std::mem::swap(&mut self.sde, &mut agent.sde);
+        std::mem::swap(&mut self.action, &mut agent.action);
+        std::mem::swap(&mut self.optimizer, optimizer);
+        self.obs_dim = agent.obs_dim;
+    }
+
+    /// The actor's parameters, in the order of [`Agent::actor_params`].
+    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
+        self.actor.invalidate_inference_cache();
+        self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).chain(self.log_std.as_mut())
+    }
+}
+
+impl Half for ActorHalf {
+    type Report = ActorReport;
+
+    fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> ActorReport {
+        self.params().for_each(|p| p.zero_grad());
+        let LossWorkspace { tape, adv } = &mut self.ws;
+        prepare_advantages(adv, mb, cfg.norm_adv);
+        tape.clear();
+        let obs = tape.input(mb.len(), self.obs_dim, &mb.obs, false);
+        let policy = record_policy_loss(
+            tape,
+            &mut self.actor,
+            self.log_std.as_ref(),
+            self.sde.as_mut(),
+            &self.action,
+            obs,
+            mb,
+            adv,
+            cfg,
+        );
+        let objective = policy_objective(tape, policy, cfg);
+        tape.backward(objective);
+        add_policy_grads(tape, &policy, &mut self.actor, self.log_std.as_mut());
+        let stats = policy_stats(tape, &policy, cfg.clip_coef);
+        ActorReport { stats, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
+    }
+
+    fn step(&mut self, coef: f32) {
+        if coef < 1.0 {
+            scale_grads(self.params(), coef);
+        }
+        let (actor, log_std) = (&mut self.actor, self.log_std.as_mut());
+        self.optimizer.step_iter(actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]).chain(log_std));
+    }
+}
+
+/// The critic's half: the value network, its optimizer and a tape (on this thread).
+#[derive(Debug)]
+struct CriticHalf {
+    critic: Mlp,
+    obs_dim: usize,
+    optimizer: Adam,
+    tape: Tape,
+}
+
+/// What the critic's half reports: `v_loss` (with its ½) and `Σ ‖∇p‖²`.
+#[derive(Clone, Copy, Debug)]
+struct CriticReport {
+    v_loss: f32,
+    squared_norm: f32,
+}
+
+impl CriticHalf {
+    /// Swaps the critic and its optimizer with the agent's (see [`ActorHalf::swap`]).
+    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam) {
+        std::mem::swap(&mut self.critic, &mut agent.critic);
+        std::mem::swap(&mut self.optimizer, optimizer);
+        self.obs_dim = agent.obs_dim;
+    }
+
+    fn params(&mut self) -> impl Iterator<Item = &mut Param> {
+        self.critic.invalidate_inference_cache();
+        self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias])
+    }
+}
+
+impl Half for CriticHalf {
+    type Report = CriticReport;
+
+    fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> CriticReport {
+        self.params().for_each(|p| p.zero_grad());
+        let tape = &mut self.tape;
+        tape.clear();
+        let obs = tape.input(mb.len(), self.obs_dim, &mb.obs, false);
+        let v_loss = record_value_loss(tape, &mut self.critic, obs, mb, cfg);
+        let objective = value_objective(tape, v_loss, cfg);
+        tape.backward(objective);
+        self.critic.accumulate_grads(tape);
+        let v_loss = tape.scalar(v_loss);
+        CriticReport { v_loss, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
+    }
+
+    fn step(&mut self, coef: f32) {
+        if coef < 1.0 {
+            scale_grads(self.params(), coef);
+        }
+        self.optimizer.step_iter(self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]));
+    }
+}
+
+/// What the critic's thread tells the actor's thread after each minibatch.
+#[derive(Clone, Copy, Debug)]
+enum Decision {
+    /// Clip by this factor (when below 1) and take the Adam step.
+    Step(f32),
+    /// Stop the update here without stepping (KL early stop, or a non-finite loss).
+    Stop,
+}
+
+/// The one minibatch loop, run by both threads, each with its own half: minibatch `i`'s
+/// loss and gradient, the next minibatch gathered, then `meet` (the other thread's
+/// report, the decision) and this half's step.
+fn run_half<H: Half>(
+    half: &mut H,
+    buffer: &RolloutBuffer,
+    orders: &[usize],
+    cfg: &UpdateConfig,
+    minibatches: &mut [Minibatch; 2],
+    mut meet: impl FnMut(H::Report) -> Decision,
+) {
+    let size = cfg.minibatch_size;
+    let count = orders.len() / size;
+    let samples = |i: usize| &orders[i * size..(i + 1) * size];
+    if count > 0 {
+        minibatches[0].gather(buffer, samples(0));
+    }
+    for i in 0..count {
+        let report = half.loss_and_grad(&minibatches[0], &cfg.loss);
+        if i + 1 < count {
+            minibatches[1].gather(buffer, samples(i + 1));
+        }
+        match meet(report) {
+            Decision::Step(coef) => half.step(coef),
+            Decision::Stop => return,
+        }
+        minibatches.swap(0, 1);
+    }
+}
+
+/// The decision on a minibatch step from both halves' reports, as the reference makes
+/// it: an error for a non-finite loss (nothing stepped), `Stop` for the target-KL rule,
+/// else the global clip's factor.
+fn decide(
+    actor: ActorReport,
+    critic: CriticReport,
+    cfg: &UpdateConfig,
+    stats: &mut UpdateStats,
+) -> Result<Decision, NonFiniteLoss> {
+    let step = combine(actor.stats, critic.v_loss, &cfg.loss);
+    if !step.loss.is_finite() {
+        return Err(NonFiniteLoss { stats: step, minibatch: stats.steps });
+    }
+    let grad_norm = joint_grad_norm(actor.squared_norm, critic.squared_norm);
+    if cfg.target_kl.is_some_and(|target| step.approx_kl > 1.5 * target) {
+        stats.early_stopped = true;
+        return Ok(Decision::Stop);
+    }
+    stats.add(&step, grad_norm);
+    Ok(Decision::Step(clip_coefficient(grad_norm, cfg.max_grad_norm)))
+}
+
+/// What moves to the worker for one update: the actor's half, and copies of the rollout
+/// and the sample orders (buffers reused from update to update).
+#[derive(Debug)]
+struct ActorJob {
+    half: ActorHalf,
+    buffer: RolloutBuffer,
+    orders: Vec<usize>,
+    cfg: UpdateConfig,
+    minibatches: [Minibatch; 2],
+}
+
+/// The mailboxes between the trainer and its worker thread.
+#[derive(Debug, Default)]
+struct Slots {
+    jobs: Slot<Box<ActorJob>>,
+    done: Slot<Box<ActorJob>>,
+    reports: Slot<ActorReport>,
+    decisions: Slot<Decision>,
+}
+
+/// The update on two threads. The worker is started with the trainer and kept for the
+/// whole run (a thread started per update would cost tens of µs, and a new thread is
+/// sometimes placed on the busy core for a while).
+#[derive(Debug)]
+pub(crate) struct TwoThreads {
+    slots: Arc<Slots>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    /// The actor's job, with its scratch, while this thread holds it (between updates).
+    job: Option<Box<ActorJob>>,
+    critic: CriticHalf,
+    minibatches: [Minibatch; 2],
+}
+
+impl TwoThreads {
+    /// Starts the worker thread.
+    pub(crate) fn new() -> TwoThreads {
+        let slots = Arc::new(Slots::default());
+        let theirs = Arc::clone(&slots);
+        let handle = std::thread::spawn(move || {
+            // If this thread panics, the trainer stops waiting for it.
+            let _close_reports = CloseOnDrop(&theirs.reports);
+            let _close_done = CloseOnDrop(&theirs.done);
+            while let Some(mut job) = theirs.jobs.take() {
+                let ActorJob { half, buffer, orders, cfg, minibatches } = &mut *job;
+                run_half(half, buffer, orders, cfg, minibatches, |report| {
+                    theirs.reports.put(report);
+                    theirs.decisions.take().unwrap_or(Decision::Stop)
+                });
+                theirs.done.put(job);
+            }
+        });
+        let empty = || Mlp::from_layers(Vec::new(), crate::nn::Activation::Tanh);
+        let job = ActorJob {
+            half: ActorHalf {
+                actor: empty(),
+                log_std: None,
+                sde: None,
+                action: ActionKind::Discrete(0),
+                obs_dim: 0,
+                optimizer: Adam::new(AdamConfig::default(), &[]),
+                ws: LossWorkspace::default(),
+            },
+            buffer: RolloutBuffer::new(0, 0, 0, 0),
+            orders: Vec::new(),
+            cfg: UpdateConfig {
+                update_epochs: 0,
+                minibatch_size: 1,
+                target_kl: None,
+                max_grad_norm: 0.0,
+                loss: LossConfig { clip_coef: 0.0, clip_vloss: false, ent_coef: 0.0, vf_coef: 0.0, norm_adv: false },
+            },
+            minibatches: Default::default(),
+        };
+        let critic = CriticHalf {
+            critic: empty(),
+            obs_dim: 0,
+            optimizer: Adam::new(AdamConfig::default(), &[]),
+            tape: Tape::new(),
+        };
+        TwoThreads { slots, handle: Some(handle), job: Some(Box::new(job)), critic, minibatches: Default::default() }
+    }
+
+    /// The same update as [`update::update`](super::update::update), on two threads.
+    pub(crate) fn update(
+        &mut self,
+        agent: &mut Agent,
+        critic_optimizer: &mut Adam,
+        actor_optimizer: &mut Adam,
+        buffer: &RolloutBuffer,
+        orders: &[usize],
+        cfg: &UpdateConfig,
+    ) -> Result<UpdateStats, NonFiniteLoss> {
+        let mut job = self.job.take().expect("the worker's job is home between updates");
+        job.half.swap(agent, actor_optimizer);
+        job.buffer.clone_from(buffer);
+        job.orders.clear();
+        job.orders.extend_from_slice(orders);
+        job.cfg = *cfg;
+        self.slots.jobs.put(job);
+        self.critic.swap(agent, critic_optimizer);
+
+        let mut stats = UpdateStats::default();
+        let mut error = None;
+        let slots = &self.slots;
+        run_half(&mut self.critic, buffer, orders, cfg, &mut self.minibatches, |critic| {
+            let actor = slots.reports.take().expect("the actor's thread stopped (it panicked)");
+            let decision = decide(actor, critic, cfg, &mut stats).unwrap_or_else(|e| {
+                error = Some(e);
+                Decision::Stop
+            });
+            slots.decisions.put(decision);
+            decision
+        });
+
+        self.critic.swap(agent, critic_optimizer);
+        let mut job = self.slots.done.take().expect("the actor's thread stopped (it panicked)");
+        job.half.swap(agent, actor_optimizer);
+        self.job = Some(job);
+        match error {
+            Some(e) => Err(e),
+            None => Ok(stats),
+        }
+    }
+}
+
+impl Drop for TwoThreads {
+    fn drop(&mut self) {
+        self.slots.jobs.close();
+        self.slots.decisions.close();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A one-value mailbox between the two threads. The waiting side spins (a sleeping
+/// thread takes longer to wake than a minibatch half takes), then yields the core in
+/// case both threads share one, then, after a millisecond (an idle worker during
+/// rollouts and evaluation), sleeps 50 µs at a time.
+#[derive(Debug)]
+struct Slot<T> {
+    value: Mutex<Option<T>>,
+    closed: AtomicBool,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot { value: Mutex::new(None), closed: AtomicBool::new(false) }
+    }
+}
+
+impl<T> Slot<T> {
+    fn put(&self, v: T) {
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+    }
+
+    /// Waits for a value and takes it; `None` once the slot is closed and empty.
+    fn take(&self) -> Option<T> {
+        let mut spins = 0u32;
+        let mut since: Option<std::time::Instant> = None;
+        loop {
+            if let Some(v) = self.value.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                return Some(v);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return self.value.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+            spins += 1;
+            if spins < 2_000 {
+                std::hint::spin_loop();
+            } else if since.get_or_insert_with(std::time::Instant::now).elapsed().as_micros() < 1_000 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// Closes a [`Slot`] when dropped.
+struct CloseOnDrop<'a, T>(&'a Slot<T>);
+
+impl<T> Drop for CloseOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}

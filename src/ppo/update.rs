@@ -1,0 +1,211 @@
+//! The PPO update: `update_epochs` passes over the rollout in shuffled minibatches,
+//! written once, plainly, in the order and with the names of CleanRL's `ppo.py`.
+//!
+//! ```text
+//! for epoch in 0..update_epochs:                                       detail 6
+//!     b_inds = shuffled 0..batch_size
+//!     for mb_inds in b_inds, minibatch_size at a time:
+//!         loss = pg_loss − ent_coef·entropy_loss + vf_coef·v_loss      eq. 9, details 7–10
+//!         optimizer.zero_grad(); loss.backward()
+//!         clip_grad_norm_(all parameters, max_grad_norm)               detail 11
+//!         if approx_kl > 1.5·target_kl: stop the update                situational 3 (SB3)
+//!         optimizer.step()
+//! ```
+//!
+//! This is the update the trainer runs on one thread. With `threads = 2` it runs
+//! [`crate::ppo::parallel`] instead, the same arithmetic split over two threads, which
+//! the tests (`tests/update.rs`) hold bit-equal to this function. The other test of it
+//! (`tests/torch_fixtures.rs`) runs a whole update against CleanRL's in PyTorch.
+//!
+//! Detail numbers are those of "The 37 Implementation Details of PPO" (Huang et al.,
+//! ICLR blog track 2022); equation numbers are Schulman et al. (2017).
+
+use super::buffer::RolloutBuffer;
+use super::loss::{
+    add_policy_grads, combine, policy_stats, prepare_advantages, record_policy_loss, record_value_loss, total_loss,
+    LossConfig, LossStats, LossWorkspace, Minibatch,
+};
+use super::Agent;
+use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::fmt;
+
+/// The settings of one update (CleanRL's `args.*`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpdateConfig {
+    /// Passes over the rollout (`update_epochs`).
+    pub update_epochs: usize,
+    /// Samples per minibatch (`minibatch_size`); it divides the batch.
+    pub minibatch_size: usize,
+    /// Stop the update when a minibatch's `approx_kl` exceeds `1.5 × target_kl`.
+    pub target_kl: Option<f32>,
+    /// The largest global gradient norm (`max_grad_norm`).
+    pub max_grad_norm: f32,
+    /// The loss's coefficients, with this update's clip range.
+    pub loss: LossConfig,
+}
+
+/// What an update measured: the loss statistics and gradient norms summed over its
+/// minibatch steps (divide by `steps` for CleanRL's logged means).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UpdateStats {
+    /// Sums of the steps' loss terms and diagnostics.
+    pub sums: LossStats,
+    /// Sum of the steps' global gradient norms, before clipping.
+    pub grad_norm: f32,
+    /// Minibatch steps taken.
+    pub steps: usize,
+    /// Whether the target-KL rule stopped the update.
+    pub early_stopped: bool,
+}
+
+impl UpdateStats {
+    /// Adds one step's statistics, in minibatch order.
+    pub fn add(&mut self, s: &LossStats, grad_norm: f32) {
+        self.sums.pg_loss += s.pg_loss;
+        self.sums.v_loss += s.v_loss;
+        self.sums.entropy += s.entropy;
+        self.sums.old_approx_kl += s.old_approx_kl;
+        self.sums.approx_kl += s.approx_kl;
+        self.sums.clipfrac += s.clipfrac;
+        self.grad_norm += grad_norm;
+        self.steps += 1;
+    }
+}
+
+/// The loss of a minibatch became NaN or infinite. Nothing was stepped for it, so the
+/// parameters are the last good ones.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonFiniteLoss {
+    /// The loss terms of that minibatch.
+    pub stats: LossStats,
+    /// Its index in the update (epoch · minibatches + minibatch).
+    pub minibatch: usize,
+}
+
+impl fmt::Display for NonFiniteLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "the loss of minibatch {} is not finite (policy loss {}, value loss {}, entropy {})",
+            self.minibatch, s.pg_loss, s.v_loss, s.entropy
+        )
+    }
+}
+
+impl std::error::Error for NonFiniteLoss {}
+
+/// The buffers an update reuses: the minibatch, the loss's tape, and each minibatch
+/// step's statistics.
+#[derive(Debug, Default)]
+pub struct UpdateWorkspace {
+    /// The current minibatch (`b_obs[mb_inds]`, …).
+    pub minibatch: Minibatch,
+    /// The loss's tape and normalised advantages.
+    pub loss: LossWorkspace,
+    /// Each step's loss statistics and global gradient norm, in order (cleared at the
+    /// start of every update).
+    pub per_minibatch: Vec<(LossStats, f32)>,
+}
+
+/// Every epoch's shuffle of the sample indices, drawn before the update starts, one
+/// after the other into `orders` (`update_epochs × batch`). `b_inds` is shuffled in
+/// place each epoch, from the last epoch's order, as CleanRL's `np.random.shuffle(b_inds)`.
+/// All epochs are drawn up front (so the worker thread of [`crate::ppo::parallel`] can
+/// read them); after a KL early stop the unused epochs' shuffles have still been drawn.
+pub fn shuffle_epochs<R: Rng + ?Sized>(
+    b_inds: &mut [usize],
+    update_epochs: usize,
+    rng: &mut R,
+    orders: &mut Vec<usize>,
+) {
+    orders.clear();
+    for _ in 0..update_epochs {
+        b_inds.shuffle(rng);
+        orders.extend_from_slice(b_inds);
+    }
+}
+
+/// The PPO update of `agent` on the rollout in `buffer`, minibatches taken in the
+/// sample `orders` of [`shuffle_epochs`] (or given by a test). The two optimizers are
+/// one Adam over all parameters split in two: the critic's, and the actor's with the
+/// log-std (so that [`crate::ppo::parallel`] can step them on two threads).
+///
+/// Returns the summed statistics, or the first minibatch whose loss is not finite.
+pub fn update(
+    agent: &mut Agent,
+    critic_optimizer: &mut Adam,
+    actor_optimizer: &mut Adam,
+    buffer: &RolloutBuffer,
+    orders: &[usize],
+    cfg: &UpdateConfig,
+    ws: &mut UpdateWorkspace,
+) -> Result<UpdateStats, NonFiniteLoss> {
+    let batch_size = orders.len() / cfg.update_epochs.max(1);
+    assert!(
+        batch_size * cfg.update_epochs == orders.len() && batch_size.is_multiple_of(cfg.minibatch_size),
+        "{} sample indices for {} epochs in minibatches of {}",
+        orders.len(),
+        cfg.update_epochs,
+        cfg.minibatch_size
+    );
+    let UpdateWorkspace { minibatch: mb, loss: lw, per_minibatch } = ws;
+    per_minibatch.clear();
+    let mut stats = UpdateStats::default();
+    for epoch in 0..cfg.update_epochs {
+        let b_inds = &orders[epoch * batch_size..(epoch + 1) * batch_size];
+        for start in (0..batch_size).step_by(cfg.minibatch_size) {
+            let mb_inds = &b_inds[start..start + cfg.minibatch_size];
+            mb.gather(buffer, mb_inds);
+
+            // The loss (eq. 9): the clipped surrogate of the actor, the value loss of the
+            // critic and the entropy bonus, recorded on one tape from the minibatch's
+            // observations. Advantages are normalised per minibatch (detail 7).
+            prepare_advantages(&mut lw.adv, mb, cfg.loss.norm_adv);
+            let tape = &mut lw.tape;
+            tape.clear();
+            let obs = tape.input(mb.len(), agent.obs_dim, &mb.obs, false);
+            let (actor, log_std, sde) = (&mut agent.actor, agent.log_std.as_ref(), agent.sde.as_mut());
+            let policy = record_policy_loss(tape, actor, log_std, sde, &agent.action, obs, mb, &lw.adv, &cfg.loss);
+            let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, &cfg.loss);
+            let loss = total_loss(tape, policy, v_loss, &cfg.loss);
+
+            // optimizer.zero_grad(); loss.backward()
+            agent.zero_grad();
+            tape.backward(loss);
+            add_policy_grads(tape, &policy, &mut agent.actor, agent.log_std.as_mut());
+            agent.critic.accumulate_grads(tape);
+            let step = combine(policy_stats(tape, &policy, cfg.loss.clip_coef), tape.scalar(v_loss), &cfg.loss);
+            if !step.loss.is_finite() {
+                return Err(NonFiniteLoss { stats: step, minibatch: stats.steps });
+            }
+
+            // clip_grad_norm_ over all parameters (detail 11): one norm for the actor
+            // and the critic together, summed as the actor's, then the critic's.
+            let actor_sq = squared_grad_norm(agent.actor_params());
+            let critic_sq = squared_grad_norm(agent.critic_params());
+            let grad_norm = joint_grad_norm(actor_sq, critic_sq);
+
+            // Stable-Baselines3's target-KL rule: before stepping, stop the whole
+            // update once the policy has moved too far (CleanRL checks after each epoch).
+            if cfg.target_kl.is_some_and(|target| step.approx_kl > 1.5 * target) {
+                stats.early_stopped = true;
+                return Ok(stats);
+            }
+            stats.add(&step, grad_norm);
+            per_minibatch.push((step, grad_norm));
+
+            // optimizer.step(), after clipping (Adam with eps 1e-5, detail 3).
+            let coef = clip_coefficient(grad_norm, cfg.max_grad_norm);
+            if coef < 1.0 {
+                scale_grads(agent.critic_params_mut(), coef);
+                scale_grads(agent.actor_params_mut(), coef);
+            }
+            critic_optimizer.step_iter(agent.critic_params_mut());
+            actor_optimizer.step_iter(agent.actor_params_mut());
+        }
+    }
+    Ok(stats)
+}

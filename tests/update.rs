@@ -1,0 +1,197 @@
+//! The fast update is the reference update, bit for bit.
+//!
+//! Each case builds trainers from one seed and config, collects the same rollout, and
+//! runs one full update (every epoch and minibatch) three ways from that same state:
+//! the reference [`ppo::ppo::update::update`] called directly, the trainer on one
+//! thread, and the trainer on two threads ([`ppo::ppo::parallel`]). Every parameter,
+//! every Adam moment and step count, and every metric must be equal to the bit.
+
+use ppo::nn::Activation;
+use ppo::ppo::update::{shuffle_epochs, update, UpdateConfig, UpdateWorkspace};
+use ppo::ppo::{LossConfig, Metrics, PpoConfig, Trainer};
+
+/// One case: the config, and the clip range the update is called with (annealed when
+/// it differs from `config.clip_coef`).
+struct Case {
+    name: &'static str,
+    config: PpoConfig,
+    clip_coef: f32,
+}
+
+fn bits(xs: &[f32]) -> Vec<u32> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Every number of the trainer's learnable state, named, as bits.
+fn state(t: &Trainer) -> Vec<(String, Vec<u32>)> {
+    let mut out: Vec<(String, Vec<u32>)> =
+        t.agent.named_params().into_iter().map(|(name, p)| (name, bits(p.value.data()))).collect();
+    for (which, adam) in [("critic", &t.critic_optimizer), ("actor", &t.actor_optimizer)] {
+        out.push((format!("{which} adam step"), vec![adam.step as u32]));
+        for (i, (m, v)) in adam.m.iter().zip(&adam.v).enumerate() {
+            out.push((format!("{which} adam m[{i}]"), bits(m)));
+            out.push((format!("{which} adam v[{i}]"), bits(v)));
+        }
+    }
+    out
+}
+
+fn assert_same_state(case: &str, what: &str, a: &Trainer, b: &Trainer) {
+    let (sa, sb) = (state(a), state(b));
+    assert_eq!(sa.len(), sb.len(), "{case}: {what}: different numbers of tensors");
+    for ((name, x), (_, y)) in sa.iter().zip(&sb) {
+        if let Some(i) = (0..x.len()).find(|&i| x[i] != y[i]) {
+            panic!("{case}: {what}: {name}[{i}] differs: {} vs {}", f32::from_bits(x[i]), f32::from_bits(y[i]));
+        }
+        assert_eq!(x.len(), y.len(), "{case}: {what}: {name} sizes differ");
+    }
+}
+
+/// The metrics an update determines, as bits.
+fn metric_bits(m: &Metrics) -> Vec<(&'static str, u64)> {
+    let f = |x: f32| x.to_bits() as u64;
+    vec![
+        ("value_loss", f(m.value_loss)),
+        ("policy_loss", f(m.policy_loss)),
+        ("entropy", f(m.entropy)),
+        ("old_approx_kl", f(m.old_approx_kl)),
+        ("approx_kl", f(m.approx_kl)),
+        ("clipfrac", f(m.clipfrac)),
+        ("grad_norm", f(m.grad_norm)),
+        ("explained_variance", f(m.explained_variance)),
+        ("n_minibatch_steps", m.n_minibatch_steps as u64),
+        ("early_stopped", m.early_stopped as u64),
+    ]
+}
+
+/// Runs one case; returns the reference's metrics for case-specific checks.
+fn check(case: &Case) -> Metrics {
+    let name = case.name;
+    let make = |threads| {
+        let mut t = Trainer::new(PpoConfig { threads, ..case.config.clone() }).unwrap();
+        t.collect_rollout().unwrap();
+        t
+    };
+    let (mut reference, mut one, mut two) = (make(1), make(1), make(2));
+    assert_same_state(name, "before the update", &reference, &two);
+    assert_eq!(reference.buffer.advantages, two.buffer.advantages, "{name}: the rollouts differ");
+
+    // The reference, called directly with the trainer's parts.
+    let c = &case.config;
+    let cfg = UpdateConfig {
+        update_epochs: c.update_epochs,
+        minibatch_size: c.minibatch_size(),
+        target_kl: c.target_kl,
+        max_grad_norm: c.max_grad_norm,
+        loss: LossConfig {
+            clip_coef: case.clip_coef,
+            clip_vloss: c.clip_vloss,
+            ent_coef: c.ent_coef,
+            vf_coef: c.vf_coef,
+            norm_adv: c.norm_adv,
+        },
+    };
+    let mut b_inds: Vec<usize> = (0..c.batch_size()).collect();
+    let mut orders = Vec::new();
+    shuffle_epochs(&mut b_inds, c.update_epochs, &mut reference.rng, &mut orders);
+    let r = &mut reference;
+    r.critic_optimizer.config.lr = c.learning_rate;
+    r.actor_optimizer.config.lr = c.learning_rate;
+    let mut ws = UpdateWorkspace::default();
+    let stats =
+        update(&mut r.agent, &mut r.critic_optimizer, &mut r.actor_optimizer, &r.buffer, &orders, &cfg, &mut ws)
+            .unwrap();
+    assert_eq!(ws.per_minibatch.len(), stats.steps, "{name}: one entry per step taken");
+    let k = stats.steps.max(1) as f32;
+    let want = Metrics {
+        value_loss: stats.sums.v_loss / k,
+        policy_loss: stats.sums.pg_loss / k,
+        entropy: stats.sums.entropy / k,
+        old_approx_kl: stats.sums.old_approx_kl / k,
+        approx_kl: stats.sums.approx_kl / k,
+        clipfrac: stats.sums.clipfrac / k,
+        grad_norm: stats.grad_norm / k,
+        explained_variance: ppo::ppo::train::explained_variance(&r.buffer.values, &r.buffer.returns),
+        n_minibatch_steps: stats.steps,
+        early_stopped: stats.early_stopped,
+        ..Metrics::default()
+    };
+    assert!(stats.steps > 0, "{name}: the update took no step, so it tests nothing");
+
+    for (threads, trainer) in [(1, &mut one), (2, &mut two)] {
+        let m = trainer.update(c.learning_rate, case.clip_coef).unwrap();
+        let what = format!("{threads} thread(s) against the reference");
+        assert_same_state(name, &what, &reference, trainer);
+        for ((metric, x), (_, y)) in metric_bits(&want).iter().zip(metric_bits(&m)) {
+            assert_eq!(*x, y, "{name}: {what}: metric {metric} differs");
+        }
+        // The rng is where the next update's shuffles come from: it must agree too.
+        assert_eq!(trainer.rng, reference.rng, "{name}: {what}: the rng drew differently");
+    }
+    want
+}
+
+fn cartpole() -> PpoConfig {
+    PpoConfig { n_envs: 4, n_steps: 128, total_timesteps: 1 << 20, seed: 11, ..PpoConfig::default() }
+}
+
+fn pendulum() -> PpoConfig {
+    PpoConfig {
+        env_id: "Pendulum-v1".into(),
+        n_envs: 2,
+        n_steps: 256,
+        n_minibatches: 8,
+        learning_rate: 1e-3,
+        activation: Activation::Relu,
+        total_timesteps: 1 << 20,
+        seed: 12,
+        ..PpoConfig::default()
+    }
+}
+
+#[test]
+fn discrete_actions() {
+    let m = check(&Case { name: "CartPole", config: cartpole(), clip_coef: 0.2 });
+    assert_eq!(m.n_minibatch_steps, 16);
+}
+
+#[test]
+fn continuous_actions() {
+    let m = check(&Case { name: "Pendulum", config: pendulum(), clip_coef: 0.2 });
+    assert!(m.clipfrac > 0.0, "the clip never bound: {}", m.clipfrac);
+}
+
+#[test]
+fn gsde() {
+    let config = PpoConfig { use_sde: true, sde_sample_freq: 4, ..pendulum() };
+    check(&Case { name: "Pendulum gSDE", config, clip_coef: 0.2 });
+}
+
+#[test]
+fn target_kl_stop_mid_epoch() {
+    let config = PpoConfig { target_kl: Some(2e-4), learning_rate: 3e-3, ..cartpole() };
+    let m = check(&Case { name: "CartPole target-KL", config: config.clone(), clip_coef: 0.2 });
+    assert!(m.early_stopped, "the KL rule did not fire (approx_kl {})", m.approx_kl);
+    assert!(
+        !m.n_minibatch_steps.is_multiple_of(config.n_minibatches),
+        "the stop fell on an epoch boundary ({} steps)",
+        m.n_minibatch_steps
+    );
+}
+
+#[test]
+fn no_advantage_normalisation_no_value_clipping_annealed_clip() {
+    let config = PpoConfig { norm_adv: false, clip_vloss: false, anneal_clip: true, ..pendulum() };
+    check(&Case { name: "Pendulum norm_adv=false", config: config.clone(), clip_coef: 0.2 });
+    check(&Case { name: "Pendulum clip 0.07", config, clip_coef: 0.07 });
+    let config = PpoConfig { clip_vloss: false, ..cartpole() };
+    check(&Case { name: "CartPole clip_vloss=false", config, clip_coef: 0.13 });
+}
+
+#[test]
+fn gradient_clipping_binds() {
+    // A small max_grad_norm, so every step is scaled by the clip coefficient.
+    let config = PpoConfig { max_grad_norm: 0.05, ..pendulum() };
+    let m = check(&Case { name: "Pendulum max_grad_norm 0.05", config, clip_coef: 0.2 });
+    assert!(m.grad_norm > 0.05, "the clip never bound: mean norm {}", m.grad_norm);
+}
