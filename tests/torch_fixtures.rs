@@ -1,5 +1,6 @@
 //! The crate against PyTorch: the numbers in `tests/fixtures/torch/` were written by
-//! `tests/reference/make_fixtures.py` (torch 2.15, float32, CleanRL's `ppo.py` and
+//! `tests/reference/make_fixtures.py` and, for the whole PPO update,
+//! `tests/reference/make_update_fixture.py` (torch 2.15, float32, CleanRL's `ppo.py` and
 //! `ppo_continuous_action.py`), and every test here recomputes them with our code.
 //!
 //! Tolerances follow `tests/reference/README.md`: `|ours − torch| ≤ rtol·|torch| + atol`
@@ -24,8 +25,10 @@ use ppo::io::json::Json;
 use ppo::io::safetensors;
 use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
 use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, scale_grads, Adam, AdamConfig, LinearSchedule};
+use ppo::ppo::checkpoint::agent_from_state_dict;
 use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
-use ppo::ppo::{ActionKind, Agent};
+use ppo::ppo::update::{update, UpdateConfig, UpdateWorkspace};
+use ppo::ppo::{ActionKind, Agent, RolloutBuffer};
 use ppo::tensor::Tensor;
 
 /// f32 agreement with torch: see the module docs.
@@ -809,4 +812,233 @@ fn ppo_minibatch_loss_and_grads_match_cleanrl_continuous() {
 #[should_panic(expected = "> tolerance")]
 fn ppo_minibatch_check_catches_a_one_percent_gradient_error_continuous() {
     ppo_minibatch("ppo_loss_continuous.json", true, Some(("exp", 1.01)));
+}
+
+// ==================================================================== a whole PPO update
+
+/// The largest differences a whole-update comparison saw, for its summary line.
+#[derive(Default)]
+struct UpdateGaps {
+    /// `max |ours − torch|` over every parameter after the update.
+    param_abs: f64,
+    /// The same, divided by the largest `|torch|` of that parameter's tensor.
+    param_rel: f64,
+    /// Per per-minibatch metric: its name, `max |ours − torch| / |torch|` and
+    /// `max |ours − torch|` over the 16 steps.
+    metrics: Vec<(&'static str, f64, f64)>,
+}
+
+impl UpdateGaps {
+    fn metric(&mut self, name: &'static str, ours: f32, torch: f32) {
+        let diff = (ours as f64 - torch as f64).abs();
+        let rel = diff / (torch as f64).abs();
+        match self.metrics.iter_mut().find(|(n, ..)| *n == name) {
+            Some((_, r, d)) => (*r, *d) = (r.max(rel), d.max(diff)),
+            None => self.metrics.push((name, rel, diff)),
+        }
+    }
+}
+
+/// One whole CleanRL update, 4 epochs × 4 minibatches = 16 Adam steps, from
+/// `ppo_update_{discrete,continuous}.{safetensors,json}` (written by
+/// `tests/reference/make_update_fixture.py`), replayed with the crate's reference
+/// [`update`]: the agent comes from PyTorch's safetensors file through
+/// `agent_from_state_dict`, the rollout buffer holds the fixture's flattened batch, and
+/// the minibatches are taken in the fixture's sample orders (`b_inds`, one per epoch).
+///
+/// Tolerances (README): each of the 16 steps' metrics within `1e-5·|torch| + 1e-7`, its
+/// clipfrac exactly (the script keeps every ratio 1e-3 away from 1 ± clip_coef at every
+/// step, so both sides count the same samples); every parameter after the update within
+/// `1e-5·max|torch tensor| + 1e-7`. torch's own f32 result is within 7e-7 of each
+/// tensor's max|p| of a float64 run (the script prints it), so the rule leaves room for
+/// f32 rounding and little else. With the metric checks switched off, the parameters
+/// alone failed when two epochs' orders were swapped (off by 1.6e-3), when Adam's eps was
+/// 1e-8 (6e-4) or 1.1e-5 (1.4e-5), when max_grad_norm was 0.51 (1.8e-4), and when one
+/// op's backward was off by 0.1% (`linear`, `exp`) or 1% (`maximum`), by 6e-6 to 8e-6,
+/// just over the tolerance. With them on, each of these fails at the first step whose
+/// numbers it changes.
+///
+/// `fault`, if given, is injected into the update's tape (see `Tape::inject_fault`).
+fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static str, f32)>) {
+    let fx = load(file);
+    let dims = field(&fx, "dims");
+    let dim = |k: &str| field(dims, k).as_usize().unwrap_or_else(|| panic!("dims.{k}"));
+    let (t_steps, n_envs, b, mb, o, h, a) = (dim("T"), dim("N"), dim("B"), dim("MB"), dim("O"), dim("H"), dim("A"));
+    assert_eq!(b, t_steps * n_envs, "{file}: B = T·N");
+    let config = field(&fx, "config");
+    let usize_of = |k: &str| field(config, k).as_usize().unwrap_or_else(|| panic!("config.{k}"));
+    let (epochs, n_minibatches) = (usize_of("update_epochs"), usize_of("num_minibatches"));
+    assert_eq!(usize_of("minibatch_size"), mb, "{file}: minibatch_size");
+    assert_eq!(b, mb * n_minibatches, "{file}: B = MB·num_minibatches");
+    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
+    let adam = AdamConfig {
+        lr: num(config, "learning_rate") as f32,
+        beta1: betas[0] as f32,
+        beta2: betas[1] as f32,
+        eps: num(config, "adam_eps") as f32,
+        weight_decay: 0.0,
+    };
+    let flag = |k: &str| field(config, k).as_bool().unwrap_or_else(|| panic!("config.{k}"));
+    // CleanRL's target_kl is None: the fixture has no KL stop, and neither do we.
+    let cfg = UpdateConfig {
+        update_epochs: epochs,
+        minibatch_size: mb,
+        target_kl: None,
+        max_grad_norm: num(config, "max_grad_norm") as f32,
+        loss: LossConfig {
+            clip_coef: num(config, "clip_coef") as f32,
+            clip_vloss: flag("clip_vloss"),
+            ent_coef: num(config, "ent_coef") as f32,
+            vf_coef: num(config, "vf_coef") as f32,
+            norm_adv: flag("norm_adv"),
+        },
+    };
+
+    // The agent before the update, from the file `safetensors.torch.save_file` wrote.
+    let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
+    let st = safetensors::read(common::fixture_path(st_file)).expect("our reader reads PyTorch's safetensors file");
+    assert_eq!(st.metadata_value("format"), Some("pt"), "save_file's metadata");
+    assert_eq!(st.tensors.len(), entries(&fx, "params").len(), "{st_file}: tensors listed in the JSON");
+    let action = if continuous {
+        // The bounds only clip actions sent to an environment; the update never reads them.
+        ActionKind::Continuous { dim: a, low: vec![-1.0; a], high: vec![1.0; a] }
+    } else {
+        ActionKind::Discrete(a)
+    };
+    // Rejects a missing, extra or misshapen tensor, so every name maps onto ours.
+    let mut agent = agent_from_state_dict(&st, o, action, Activation::Tanh).expect("CleanRL's state dict");
+    assert_eq!((agent.actor.sizes(), agent.critic.sizes()), (vec![o, h, h, a], vec![o, h, h, 1]));
+
+    // The rollout, flattened as CleanRL's `reshape((-1,) + shape)`: sample t·N + n is
+    // step t of env n, the buffer's own T×N order.
+    let batch = field(&fx, "batch");
+    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, if continuous { a } else { 0 });
+    buffer.obs = data(batch, "b_obs", &[b, o]);
+    if continuous {
+        buffer.actions_continuous = data(batch, "b_actions", &[b, a]);
+    } else {
+        buffer.actions_discrete = data(batch, "b_actions", &[b])
+            .iter()
+            .map(|&x| {
+                assert!(x >= 0.0 && x.fract() == 0.0 && (x as usize) < a, "{file}: discrete action {x}");
+                x as usize
+            })
+            .collect();
+    }
+    buffer.log_probs = data(batch, "b_logprobs", &[b]);
+    buffer.advantages = data(batch, "b_advantages", &[b]);
+    buffer.returns = data(batch, "b_returns", &[b]);
+    buffer.values = data(batch, "b_values", &[b]);
+    buffer.pos = t_steps;
+
+    // Each epoch's order of the samples (CleanRL's `b_inds` after `np.random.shuffle`),
+    // end to end as `shuffle_epochs` lays them out.
+    let orders: Vec<usize> = data(&fx, "b_inds", &[epochs, b]).iter().map(|&x| x as usize).collect();
+    for (e, order) in orders.chunks(b).enumerate() {
+        let mut sorted = order.to_vec();
+        sorted.sort_unstable();
+        assert!(sorted.iter().copied().eq(0..b), "{file}: b_inds[{e}] is not a permutation of 0..{b}");
+    }
+
+    // CleanRL's one Adam over agent.parameters(), as the trainer splits it: the critic's
+    // tensors, then the actor's and the log-std. Adam is element-wise, so the split
+    // changes nothing.
+    let sizes = agent.param_sizes();
+    let n_critic = 2 * agent.critic.layers.len();
+    let mut critic_optimizer = Adam::new(adam, &sizes[..n_critic]);
+    let mut actor_optimizer = Adam::new(adam, &sizes[n_critic..]);
+    let mut ws = UpdateWorkspace::default();
+    if let Some((op, scale)) = fault {
+        ws.loss.tape.inject_fault(op, scale);
+    }
+    let stats = update(&mut agent, &mut critic_optimizer, &mut actor_optimizer, &buffer, &orders, &cfg, &mut ws)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let steps = epochs * n_minibatches;
+    assert_eq!((stats.steps, stats.early_stopped), (steps, false), "{file}: every minibatch is stepped");
+    assert_eq!((critic_optimizer.step, actor_optimizer.step), (steps as u64, steps as u64), "{file}: Adam steps");
+
+    // ---- every minibatch step's metrics
+    let mut report = Report::new(file);
+    let mut gaps = UpdateGaps::default();
+    let want_steps = items(&fx, "minibatches");
+    assert_eq!((ws.per_minibatch.len(), want_steps.len()), (steps, steps), "{file}: minibatch steps");
+    for (k, ((s, grad_norm), want)) in ws.per_minibatch.iter().zip(want_steps).enumerate() {
+        let (epoch, j) = (k / n_minibatches, k % n_minibatches);
+        assert_eq!(
+            (field(want, "epoch").as_usize(), field(want, "minibatch").as_usize()),
+            (Some(epoch), Some(j)),
+            "{file}: step {k} is minibatch {j} of epoch {epoch}"
+        );
+        let w = |key: &str| num(want, key) as f32;
+        for (name, ours, torch) in [
+            ("pg_loss", s.pg_loss, w("pg_loss")),
+            ("v_loss", s.v_loss, w("v_loss")),
+            ("entropy_loss", s.entropy, w("entropy_loss")),
+            ("loss", s.loss, w("loss")),
+            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
+            ("approx_kl", s.approx_kl, w("approx_kl")),
+            ("grad_norm", *grad_norm, w("grad_norm")),
+            ("clip_coef", clip_coefficient(*grad_norm, cfg.max_grad_norm), w("clip_coef")),
+        ] {
+            report.scalar(&format!("epoch {epoch} minibatch {j}: {name}"), ours, torch, RTOL, 1e-7);
+            gaps.metric(name, ours, torch);
+        }
+        assert_eq!(
+            s.clipfrac,
+            w("clipfrac"),
+            "{file}: epoch {epoch} minibatch {j}: clipfrac: ours {}, torch {}",
+            s.clipfrac,
+            w("clipfrac")
+        );
+    }
+
+    // ---- every parameter after the 16 steps
+    let after = field(&fx, "params_after");
+    assert_eq!(entries(&fx, "params_after").len(), sizes.len(), "{file}: params_after");
+    for (name, p) in agent.named_params() {
+        let want = data(after, &name, p.value.shape());
+        let scale = want.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
+        report.close_atol(&format!("params_after {name}"), p.value.data(), &want, 0.0, RTOL * scale + 1e-7);
+        let diff = p.value.data().iter().zip(&want).fold(0.0f64, |m, (&x, &y)| m.max((x as f64 - y as f64).abs()));
+        gaps.param_abs = gaps.param_abs.max(diff);
+        gaps.param_rel = gaps.param_rel.max(diff / scale);
+    }
+    report.finish();
+    let clipfracs: Vec<f32> = ws.per_minibatch.iter().map(|(s, _)| s.clipfrac).collect();
+    let clipped = ws.per_minibatch.iter().filter(|(_, n)| *n > cfg.max_grad_norm).count();
+    println!(
+        "{file}: params after {steps} steps: max |ours − torch| {:.1e} ({:.1e} lr), {:.1e} of the tensor's \
+         max|p|; metrics, max |ours − torch|/|torch| (max |ours − torch|): {}; clipfrac per step \
+         {clipfracs:?}; grad clip binds at {clipped} of {steps} steps",
+        gaps.param_abs,
+        gaps.param_abs / adam.lr as f64,
+        gaps.param_rel,
+        gaps.metrics.iter().map(|(n, r, d)| format!("{n} {r:.1e} ({d:.1e})")).collect::<Vec<_>>().join(", "),
+    );
+}
+
+#[test]
+fn whole_update_matches_cleanrl_discrete() {
+    whole_update("ppo_update_discrete.json", false, None);
+}
+
+#[test]
+fn whole_update_matches_cleanrl_continuous() {
+    whole_update("ppo_update_continuous.json", true, None);
+}
+
+/// The comparison above fails when the layers' backward (the fused `linear` record) is
+/// off by 1%: at the first step's gradient norm, before any parameter moves.
+#[test]
+#[should_panic(expected = "> tolerance")]
+fn whole_update_check_catches_a_one_percent_gradient_error_discrete() {
+    whole_update("ppo_update_discrete.json", false, Some(("linear", 1.01)));
+}
+
+/// The comparison above fails when the exp backward (the ratio, and σ⁻¹ in the
+/// log-density) is off by 1%.
+#[test]
+#[should_panic(expected = "> tolerance")]
+fn whole_update_check_catches_a_one_percent_gradient_error_continuous() {
+    whole_update("ppo_update_continuous.json", true, Some(("exp", 1.01)));
 }
