@@ -2,7 +2,8 @@
 //!
 //! Run with `cargo bench --bench train` (`BENCH_QUICK=1` for a shorter run). For CleanRL's
 //! CartPole workload (4 envs × 128 steps, 4 minibatches, 4 epochs, 64-64 tanh, 500k
-//! steps) and Pendulum-v1 with its preset, prints environment steps per second of
+//! steps) and Pendulum-v1 with its preset, each on one thread (the reference update,
+//! `ppo::update`) and on two (`ppo::parallel`), prints environment steps per second of
 //! training (in-process, from `Trainer::new` to the last update), the time split between
 //! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
 //! measured matmul peak the loop reaches.
@@ -54,6 +55,7 @@ fn matmul_peak() -> f64 {
 
 struct Row {
     name: &'static str,
+    threads: usize,
     steps: u64,
     secs: f64,
     rollout: Duration,
@@ -86,6 +88,7 @@ fn run(name: &'static str, config: PpoConfig) -> Row {
     let act_out = trainer.agent.action.actor_outputs();
     Row {
         name,
+        threads: config.threads,
         steps: trainer.global_step,
         secs,
         rollout,
@@ -101,20 +104,27 @@ fn main() {
     let cartpole = PpoConfig { total_timesteps: if quick { 100_000 } else { 500_000 }, ..PpoConfig::default() };
     let pendulum = PpoConfig::for_env("Pendulum-v1");
     let pendulum = PpoConfig { total_timesteps: if quick { 20_480 } else { pendulum.total_timesteps }, ..pendulum };
-    let rows = [run("CartPole-v1 (CleanRL workload)", cartpole), run("Pendulum-v1 (preset)", pendulum)];
+    let two = |c: &PpoConfig| PpoConfig { threads: 2, ..c.clone() };
+    let rows = [
+        run("CartPole-v1 (CleanRL workload)", cartpole.clone()),
+        run("CartPole-v1 (CleanRL workload)", two(&cartpole)),
+        run("Pendulum-v1 (preset)", pendulum.clone()),
+        run("Pendulum-v1 (preset)", two(&pendulum)),
+    ];
 
-    println!("whole training, one thread (matmul peak measured at 128×64×64: {:.1} GFLOP/s)", peak / 1e9);
+    println!("whole training (matmul peak measured at 128×64×64: {:.1} GFLOP/s)", peak / 1e9);
     println!(
-        "{:<32} {:>9} {:>8} {:>10} {:>11} {:>11} {:>11} {:>10} {:>9}",
-        "workload", "steps", "secs", "steps/s", "rollout µs", "update µs", "kFLOP/step", "GFLOP/s", "% peak"
+        "{:<32} {:>7} {:>9} {:>8} {:>10} {:>11} {:>11} {:>11} {:>10} {:>9}",
+        "workload", "threads", "steps", "secs", "steps/s", "rollout µs", "update µs", "kFLOP/step", "GFLOP/s", "% peak"
     );
     for r in &rows {
         let sps = r.steps as f64 / r.secs;
         let flops = r.flops.0 + r.flops.1;
         let gflops = flops * sps / 1e9;
         println!(
-            "{:<32} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2} {:>11.1} {:>10.1} {:>8.1}%",
+            "{:<32} {:>7} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2} {:>11.1} {:>10.1} {:>8.1}%",
             r.name,
+            r.threads,
             r.steps,
             r.secs,
             sps,

@@ -5,9 +5,9 @@
 //!     anneal the learning rate (and the clip range)            details 4, situational 1
 //!     for t in 0..T: act, step all N envs, store                  detail 1
 //!     GAE over the T×N rollout                                     detail 5
-//!     draw update_epochs shuffles of the N·T indices               detail 6
-//!     for epoch in 0..update_epochs, for each minibatch:
-//!             loss and gradient, clip the global norm, Adam step  details 7–11
+//!     the PPO update (crate::ppo::update):                        details 6–11
+//!         for epoch in 0..update_epochs, for each shuffled minibatch:
+//!             loss and gradient, clip the global norm, Adam step
 //!             (stop early if approx_kl > 1.5·target_kl)           situational 3
 //! ```
 //!
