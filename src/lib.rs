@@ -18,7 +18,8 @@
 //!    `tanh` and `exp`, beside their references.
 //! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
 //!    separate buffers, backward as one reverse loop. Every op's backward sits next to
-//!    its forward.
+//!    its forward. [`activation`] names the hidden-layer nonlinearity (tanh, relu) that
+//!    the tape's fused `linear` op and the layers both use.
 //! 4. [`gradcheck`]: central finite differences, used by the tests to check every op.
 //! 5. [`nn`]: `Linear` and `Mlp` layers with PyTorch's orthogonal initialisation.
 //! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
@@ -54,6 +55,7 @@
 // Numeric kernels index several buffers with one loop variable; that reads like the math.
 #![allow(clippy::needless_range_loop)]
 
+pub mod activation;
 pub mod autodiff;
 pub mod cli;
 pub mod distributions;

@@ -20,6 +20,7 @@
 //! algorithm), transpose back, and scale by the gain. Gains are √2 for hidden layers,
 //! 0.01 for the policy head and 1.0 for the value head; biases start at 0.
 
+pub use crate::activation::Activation;
 use crate::autodiff::{Tape, Var};
 use crate::gemm::{sgemm, Trans};
 use crate::tensor::Tensor;
@@ -45,41 +46,6 @@ impl Param {
     /// Sets the gradient to zero.
     pub fn zero_grad(&mut self) {
         self.grad.fill_zero();
-    }
-}
-
-/// Hidden-layer nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// `tanh`, CleanRL's and Stable-Baselines3's default for PPO.
-    Tanh,
-    /// `max(x, 0)`.
-    Relu,
-}
-
-impl Activation {
-    /// The name used in configs and checkpoints: `tanh` or `relu`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-        }
-    }
-
-    /// Parses `tanh` or `relu`.
-    pub fn from_name(name: &str) -> Option<Activation> {
-        match name {
-            "tanh" => Some(Activation::Tanh),
-            "relu" => Some(Activation::Relu),
-            _ => None,
-        }
-    }
-
-    fn apply_in_place(self, x: &mut [f32]) {
-        match self {
-            Activation::Tanh => crate::fastmath::tanh_in_place(x),
-            Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
-        }
     }
 }
 

@@ -18,8 +18,10 @@
 //! `mul_scalar`, `exp`, `log`, `tanh`, `relu`, `square`, `sqrt`, `clamp`, `minimum`,
 //! `maximum`, `sum`, `mean`, `sum_rows`, `mean_rows`, `log_softmax` and `gather`. Each is a
 //! method on [`Tape`] whose doc comment states its derivative, and whose backward is
-//! in `ops.rs` in the same order. Every op is checked against finite differences in
-//! `tests/gradcheck.rs`.
+//! the function right below it in `ops.rs` (`exp`, then `exp_backward`): the backward
+//! loop only dispatches each record to its op's backward. The op names are declared
+//! once, beside the op records, and listed in [`OP_NAMES`]. Every op is checked against
+//! finite differences in `tests/gradcheck.rs`.
 //!
 //! ## Parameters and reuse
 //!

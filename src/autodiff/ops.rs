@@ -1,150 +1,181 @@
 //! The ops: each forward is a method on [`Tape`], and its backward is the function right
-//! below it. A backward receives `g = ∂L/∂out` and *adds* `∂L/∂input` into the inputs'
-//! gradient buffers (`d`-prefixed), never overwrites: a value used twice gets both
-//! contributions.
+//! below it (`exp`, then `exp_backward`, as in micrograd). A backward receives
+//! `g = ∂L/∂out` in a [`Backward`] and *adds* `∂L/∂input` into the inputs' gradient
+//! buffers (`d`-prefixed), never overwrites: a value used twice gets both contributions.
+//! [`backward_node`] only dispatches a record to its op's backward.
 //!
 //! Shapes: every value is a row-major matrix; `B×C` below means rows × columns.
 
 use super::tape::{Node, Tape, Var};
+use crate::activation::Activation;
 use crate::gemm::{sgemm, transpose, Trans};
-use crate::nn::Activation;
 
-/// What produced a value. Inputs are `Var`s recorded earlier on the same tape.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Op {
-    /// A parameter or a constant copied onto the tape.
-    Input,
-    /// `A · B` (or `A · Bᵀ` when `bt`).
-    MatMul {
-        a: Var,
-        b: Var,
-        bt: bool,
-    },
-    /// `act(x · Wᵀ + b)`: a `Linear` layer and its activation in one record.
-    Linear {
-        x: Var,
-        w: Var,
-        b: Var,
-        act: Option<Activation>,
-    },
-    /// `x + row`, the `1×C` row added to every row of the `B×C` x (a bias).
-    AddRow {
-        x: Var,
-        row: Var,
-    },
-    /// `x ⊙ row`, every row of `x` multiplied element-wise by the `1×C` row.
-    MulRow {
-        x: Var,
-        row: Var,
-    },
-    Add(Var, Var),
-    Sub(Var, Var),
-    Mul(Var, Var),
-    Div(Var, Var),
-    Neg(Var),
-    AddScalar(Var, f32),
-    MulScalar(Var, f32),
-    Exp(Var),
-    Log(Var),
-    Tanh(Var),
-    Relu(Var),
-    Square(Var),
-    Sqrt(Var),
-    Clamp {
-        x: Var,
-        lo: f32,
-        hi: f32,
-    },
-    Minimum(Var, Var),
-    Maximum(Var, Var),
-    Sum(Var),
-    Mean(Var),
-    SumRows(Var),
-    MeanRows(Var),
-    LogSoftmax(Var),
-    /// `out[i] = x[i, idx[i]]`; the indices are `Tape::indices[start..start + rows]`.
-    Gather {
-        x: Var,
-        start: usize,
-    },
+/// Declares the [`Op`] enum and the one list of op names: each variant is written once,
+/// beside the name that [`Op::name`], [`OP_NAMES`] and [`Tape::inject_fault`] use.
+macro_rules! ops {
+    ($($(#[$doc:meta])* $variant:ident $(($($ty:ty),*))? $({ $($field:ident: $fty:ty),* $(,)? })? => $name:literal,)*) => {
+        /// What produced a value. Inputs are `Var`s recorded earlier on the same tape.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub(crate) enum Op {
+            /// A parameter or a constant copied onto the tape (named `input`, and not
+            /// an op: it has no backward).
+            Input,
+            $($(#[$doc])* $variant $(($($ty),*))? $({ $($field: $fty),* })?,)*
+        }
+
+        impl Op {
+            /// The op's name, as [`Tape::inject_fault`] takes it.
+            pub(crate) fn name(&self) -> &'static str {
+                match self {
+                    Op::Input => "input",
+                    // `{ .. }` matches tuple variants too.
+                    $(Op::$variant { .. } => $name,)*
+                }
+            }
+        }
+
+        /// Every op name (not `input`), in the order of the forward methods, for tests
+        /// that visit them all.
+        pub const OP_NAMES: &[&str] = &[$($name),*];
+    };
 }
 
-impl Op {
-    /// The op's name, as [`Tape::inject_fault`] takes it.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Op::Input => "input",
-            Op::MatMul { .. } => "matmul",
-            Op::Linear { .. } => "linear",
-            Op::AddRow { .. } => "add_row",
-            Op::MulRow { .. } => "mul_row",
-            Op::Add(..) => "add",
-            Op::Sub(..) => "sub",
-            Op::Mul(..) => "mul",
-            Op::Div(..) => "div",
-            Op::Neg(..) => "neg",
-            Op::AddScalar(..) => "add_scalar",
-            Op::MulScalar(..) => "mul_scalar",
-            Op::Exp(..) => "exp",
-            Op::Log(..) => "log",
-            Op::Tanh(..) => "tanh",
-            Op::Relu(..) => "relu",
-            Op::Square(..) => "square",
-            Op::Sqrt(..) => "sqrt",
-            Op::Clamp { .. } => "clamp",
-            Op::Minimum(..) => "minimum",
-            Op::Maximum(..) => "maximum",
-            Op::Sum(..) => "sum",
-            Op::Mean(..) => "mean",
-            Op::SumRows(..) => "sum_rows",
-            Op::MeanRows(..) => "mean_rows",
-            Op::LogSoftmax(..) => "log_softmax",
-            Op::Gather { .. } => "gather",
+ops! {
+    /// `A · B` (or `A · Bᵀ` when `bt`).
+    MatMul { a: Var, b: Var, bt: bool } => "matmul",
+    /// `act(x · Wᵀ + b)`: a `Linear` layer and its activation in one record.
+    Linear { x: Var, w: Var, b: Var, act: Option<Activation> } => "linear",
+    /// `x + row`, the `1×C` row added to every row of the `B×C` x (a bias).
+    AddRow { x: Var, row: Var } => "add_row",
+    /// `x ⊙ row`, every row of `x` multiplied element-wise by the `1×C` row.
+    MulRow { x: Var, row: Var } => "mul_row",
+    /// `a + b`.
+    Add(Var, Var) => "add",
+    /// `a - b`.
+    Sub(Var, Var) => "sub",
+    /// `a ⊙ b`.
+    Mul(Var, Var) => "mul",
+    /// `a / b`.
+    Div(Var, Var) => "div",
+    /// `-x`.
+    Neg(Var) => "neg",
+    /// `x + s`.
+    AddScalar(Var, f32) => "add_scalar",
+    /// `x · s`.
+    MulScalar(Var, f32) => "mul_scalar",
+    /// `eˣ`.
+    Exp(Var) => "exp",
+    /// `ln x`.
+    Log(Var) => "log",
+    /// `tanh x`.
+    Tanh(Var) => "tanh",
+    /// `max(x, 0)`.
+    Relu(Var) => "relu",
+    /// `x²`.
+    Square(Var) => "square",
+    /// `√x`.
+    Sqrt(Var) => "sqrt",
+    /// `min(max(x, lo), hi)`.
+    Clamp { x: Var, lo: f32, hi: f32 } => "clamp",
+    /// Element-wise `min(a, b)`.
+    Minimum(Var, Var) => "minimum",
+    /// Element-wise `max(a, b)`.
+    Maximum(Var, Var) => "maximum",
+    /// `Σ x` → `1×1`.
+    Sum(Var) => "sum",
+    /// Mean of `x` → `1×1`.
+    Mean(Var) => "mean",
+    /// Per-row sum, `B×C` → `B×1`.
+    SumRows(Var) => "sum_rows",
+    /// Per-row mean, `B×C` → `B×1`.
+    MeanRows(Var) => "mean_rows",
+    /// Row-wise `log_softmax`.
+    LogSoftmax(Var) => "log_softmax",
+    /// `out[i] = x[i, idx[i]]`; the indices are `Tape::indices[start..start + rows]`.
+    Gather { x: Var, start: usize } => "gather",
+}
+
+/// What one record's backward needs: the record, the tape's buffers, the gradient
+/// flowing in, and where to add the gradients flowing out.
+///
+/// Every field but the two mutable buffers is a shared slice with the tape's lifetime
+/// `'a`, so `let (g, y) = (cx.g, cx.y)` and [`val`](Backward::val) copy them out without
+/// holding `cx`, which then stays free to hand out a gradient buffer with
+/// [`grad`](Backward::grad).
+pub(crate) struct Backward<'a> {
+    /// The record being differentiated.
+    pub(super) node: Node,
+    /// Every record up to this one (its inputs come earlier).
+    pub(super) nodes: &'a [Node],
+    /// The tape's values (the inputs' and this record's).
+    pub(super) values: &'a [f32],
+    /// Integer operands (`gather`'s indices).
+    pub(super) indices: &'a [usize],
+    /// `g = ∂L/∂out`, shaped like the output.
+    pub(super) g: &'a [f32],
+    /// The output's values `y` (`exp`, `tanh`, `sqrt` and `log_softmax` reuse them).
+    pub(super) y: &'a [f32],
+    /// The gradients of every earlier record: the inputs' `d` buffers, added into.
+    pub(super) lower: &'a mut [f32],
+    /// Room for `linear`'s `dz = g ⊙ act'(z)`; grows once, then is reused.
+    pub(super) dz: &'a mut Vec<f32>,
+}
+
+impl<'a> Backward<'a> {
+    /// The record of `v`.
+    fn node(&self, v: Var) -> Node {
+        self.nodes[v.index()]
+    }
+
+    /// The values of `v`.
+    fn val(&self, v: Var) -> &'a [f32] {
+        &self.values[self.nodes[v.index()].range()]
+    }
+
+    /// The input `v`'s values and its gradient buffer `dv`, if it wants a gradient.
+    /// Values and gradients are separate buffers, so both can be held at once.
+    fn grad(&mut self, v: Var) -> Option<(&'a [f32], &mut [f32])> {
+        let n = self.nodes[v.index()];
+        if n.requires_grad {
+            Some((&self.values[n.range()], &mut self.lower[n.range()]))
+        } else {
+            None
         }
     }
 }
 
-/// Every op name, for tests that visit them all.
-pub const OP_NAMES: &[&str] = &[
-    "matmul",
-    "linear",
-    "add_row",
-    "mul_row",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "neg",
-    "add_scalar",
-    "mul_scalar",
-    "exp",
-    "log",
-    "tanh",
-    "relu",
-    "square",
-    "sqrt",
-    "clamp",
-    "minimum",
-    "maximum",
-    "sum",
-    "mean",
-    "sum_rows",
-    "mean_rows",
-    "log_softmax",
-    "gather",
-];
-
-/// Gives `$body` the input's values (`$x`) and its gradient buffer (`$dx`), if the input
-/// wants a gradient. Values and gradients are separate buffers, so both can be held.
-macro_rules! with_grad {
-    ($nodes:expr, $values:expr, $lower:expr, $v:expr, |$x:ident, $dx:ident| $body:block) => {
-        if $nodes[$v.index()].requires_grad {
-            let range = $nodes[$v.index()].range();
-            let $x = &$values[range.clone()];
-            let $dx = &mut $lower[range];
-            $body
-        }
-    };
+/// Adds the gradients of one record into its inputs' gradients: only a dispatch from
+/// each op to its backward, which sits right below its forward.
+pub(crate) fn backward_node(cx: &mut Backward<'_>) {
+    match cx.node.op {
+        Op::Input => {}
+        Op::MatMul { a, b, bt } => Tape::matmul_backward(cx, a, b, bt),
+        Op::Linear { x, w, b, act } => Tape::linear_backward(cx, x, w, b, act),
+        Op::AddRow { x, row } => Tape::add_row_backward(cx, x, row),
+        Op::MulRow { x, row } => Tape::mul_row_backward(cx, x, row),
+        Op::Add(a, b) => Tape::add_backward(cx, a, b),
+        Op::Sub(a, b) => Tape::sub_backward(cx, a, b),
+        Op::Mul(a, b) => Tape::mul_backward(cx, a, b),
+        Op::Div(a, b) => Tape::div_backward(cx, a, b),
+        Op::Neg(x) => Tape::neg_backward(cx, x),
+        Op::AddScalar(x, _) => Tape::add_scalar_backward(cx, x),
+        Op::MulScalar(x, s) => Tape::mul_scalar_backward(cx, x, s),
+        Op::Exp(x) => Tape::exp_backward(cx, x),
+        Op::Log(x) => Tape::log_backward(cx, x),
+        Op::Tanh(x) => Tape::tanh_backward(cx, x),
+        Op::Relu(x) => Tape::relu_backward(cx, x),
+        Op::Square(x) => Tape::square_backward(cx, x),
+        Op::Sqrt(x) => Tape::sqrt_backward(cx, x),
+        Op::Clamp { x, lo, hi } => Tape::clamp_backward(cx, x, lo, hi),
+        Op::Minimum(a, b) => Tape::minimum_backward(cx, a, b),
+        Op::Maximum(a, b) => Tape::maximum_backward(cx, a, b),
+        Op::Sum(x) => Tape::sum_backward(cx, x),
+        Op::Mean(x) => Tape::mean_backward(cx, x),
+        Op::SumRows(x) => Tape::sum_rows_backward(cx, x),
+        Op::MeanRows(x) => Tape::mean_rows_backward(cx, x),
+        Op::LogSoftmax(x) => Tape::log_softmax_backward(cx, x),
+        Op::Gather { x, start } => Tape::gather_backward(cx, x, start),
+    }
 }
 
 fn same_shape(tape: &Tape, a: Var, b: Var, what: &str) -> (usize, usize) {
@@ -213,6 +244,34 @@ impl Tape {
         out
     }
 
+    fn matmul_backward(cx: &mut Backward<'_>, a: Var, b: Var, bt: bool) {
+        let dc = cx.g;
+        Tape::matmul_grads(cx, a, b, bt, dc);
+    }
+
+    /// `dA`, `dB` of `C = A·B` (or `A·Bᵀ`) given `dC` (`m×n`), accumulated with `beta = 1`.
+    /// `linear` passes its `dz` as `dC`.
+    fn matmul_grads(cx: &mut Backward<'_>, a: Var, b: Var, bt: bool, dc: &[f32]) {
+        let (an, bn) = (cx.node(a), cx.node(b));
+        let (m, k) = (an.rows, an.cols);
+        let n = if bt { bn.rows } else { bn.cols };
+        let (a_val, b_val) = (cx.val(a), cx.val(b));
+        if let Some((_, da)) = cx.grad(a) {
+            // dA (m×k) += dC (m×n) · Bᵀ where B is k×n; with B stored n×k (bt), dC · B.
+            let tb = if bt { Trans::No } else { Trans::Yes };
+            sgemm(m, n, k, 1.0, dc, Trans::No, b_val, tb, 1.0, da);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            if bt {
+                // dB (n×k) += dCᵀ (n×m) · A (m×k)
+                sgemm(n, m, k, 1.0, dc, Trans::Yes, a_val, Trans::No, 1.0, db);
+            } else {
+                // dB (k×n) += Aᵀ (k×m) · dC (m×n)
+                sgemm(k, m, n, 1.0, a_val, Trans::Yes, dc, Trans::No, 1.0, db);
+            }
+        }
+    }
+
     /// A `Linear` layer and its activation as one record: `act(x · Wᵀ + b)`, with `x`
     /// `B×in`, `W` `out×in` (PyTorch's layout), `b` `1×out`, and `act` tanh, relu or none.
     /// The same values as `matmul_t`, `add_row` and the activation recorded in turn, with
@@ -247,6 +306,35 @@ impl Tape {
         out
     }
 
+    fn linear_backward(cx: &mut Backward<'_>, x: Var, w: Var, b: Var, act: Option<Activation>) {
+        let (g, y, c) = (cx.g, cx.y, cx.node.cols);
+        // The scratch leaves `cx` while `dz` is in use, so that `cx` can still hand out
+        // gradient buffers; taking a `Vec` moves three words and allocates nothing.
+        let mut dz_buf = std::mem::take(cx.dz);
+        // dz = g ⊙ act'(z), from the output y: tanh' = 1 − y², relu' = [y > 0].
+        let dz: &[f32] = match act {
+            None => g,
+            Some(act) => {
+                if dz_buf.len() < g.len() {
+                    dz_buf.resize(g.len(), 0.0);
+                }
+                let dz = &mut dz_buf[..g.len()];
+                match act {
+                    Activation::Tanh => zip_into(dz, g, y, tanh_grad),
+                    Activation::Relu => zip_into(dz, g, y, relu_grad),
+                }
+                dz
+            }
+        };
+        if let Some((_, db)) = cx.grad(b) {
+            for dz_row in dz.chunks_exact(c) {
+                add_into(db, dz_row);
+            }
+        }
+        Tape::matmul_grads(cx, x, w, true, dz);
+        *cx.dz = dz_buf;
+    }
+
     // ---------------------------------------------------------------- broadcasts
 
     /// `x (B×C) + row (1×C)`, the row added to every row of `x`.
@@ -256,6 +344,18 @@ impl Tape {
         self.row_op(Op::AddRow { x, row }, x, row, |a, b| a + b)
     }
 
+    fn add_row_backward(cx: &mut Backward<'_>, x: Var, row: Var) {
+        let (g, c) = (cx.g, cx.node.cols);
+        if let Some((_, dx)) = cx.grad(x) {
+            add_into(dx, g);
+        }
+        if let Some((_, drow)) = cx.grad(row) {
+            for g_row in g.chunks_exact(c) {
+                add_into(drow, g_row);
+            }
+        }
+    }
+
     /// `x (B×C) ⊙ row (1×C)`, every row of `x` multiplied element-wise by the row.
     ///
     /// Derivative: `dx += g ⊙ row`, `drow += Σ_rows g ⊙ x`.
@@ -263,6 +363,22 @@ impl Tape {
         self.row_op(Op::MulRow { x, row }, x, row, |a, b| a * b)
     }
 
+    fn mul_row_backward(cx: &mut Backward<'_>, x: Var, row: Var) {
+        let (g, c) = (cx.g, cx.node.cols);
+        let (xv, rv) = (cx.val(x), cx.val(row));
+        if let Some((_, dx)) = cx.grad(x) {
+            for (dx_row, g_row) in dx.chunks_exact_mut(c).zip(g.chunks_exact(c)) {
+                zip3(dx_row, g_row, rv, |g, r| g * r);
+            }
+        }
+        if let Some((_, drow)) = cx.grad(row) {
+            for (x_row, g_row) in xv.chunks_exact(c).zip(g.chunks_exact(c)) {
+                zip3(drow, g_row, x_row, |g, x| g * x);
+            }
+        }
+    }
+
+    /// Records `f(x[i, j], row[j])` for a `B×C` x and a `1×C` row.
     fn row_op(&mut self, op: Op, x: Var, row: Var, f: impl Fn(f32, f32) -> f32) -> Var {
         let ((r, c), (rr, rc)) = (self.shape(x), self.shape(row));
         assert!(rr == 1 && rc == c, "{}: x is {r}×{c}, the row must be 1×{c}, got {rr}×{rc}", op.name());
@@ -287,9 +403,29 @@ impl Tape {
         self.binary(Op::Add(a, b), a, b, |a, b| a + b)
     }
 
+    fn add_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        let g = cx.g;
+        if let Some((_, da)) = cx.grad(a) {
+            add_into(da, g);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            add_into(db, g);
+        }
+    }
+
     /// `a - b` (same shapes). Derivative: `da += g`, `db -= g`.
     pub fn sub(&mut self, a: Var, b: Var) -> Var {
         self.binary(Op::Sub(a, b), a, b, |a, b| a - b)
+    }
+
+    fn sub_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        let g = cx.g;
+        if let Some((_, da)) = cx.grad(a) {
+            add_into(da, g);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            zip3(db, g, g, |g, _| -g);
+        }
     }
 
     /// `a ⊙ b` (same shapes). Derivative: `da += g ⊙ b`, `db += g ⊙ a`.
@@ -297,9 +433,31 @@ impl Tape {
         self.binary(Op::Mul(a, b), a, b, |a, b| a * b)
     }
 
+    fn mul_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        let (g, av, bv) = (cx.g, cx.val(a), cx.val(b));
+        if let Some((_, da)) = cx.grad(a) {
+            zip3(da, g, bv, |g, b| g * b);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            zip3(db, g, av, |g, a| g * a);
+        }
+    }
+
     /// `a / b` (same shapes). Derivative: `da += g / b`, `db -= g ⊙ a / b²`.
     pub fn div(&mut self, a: Var, b: Var) -> Var {
         self.binary(Op::Div(a, b), a, b, |a, b| a / b)
+    }
+
+    fn div_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        let (g, av, bv) = (cx.g, cx.val(a), cx.val(b));
+        if let Some((_, da)) = cx.grad(a) {
+            zip3(da, g, bv, |g, b| g / b);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            for i in 0..db.len() {
+                db[i] -= g[i] * av[i] / (bv[i] * bv[i]);
+            }
+        }
     }
 
     /// `-x`. Derivative: `dx -= g`.
@@ -307,9 +465,23 @@ impl Tape {
         self.unary(Op::Neg(x), x, |x| -x)
     }
 
+    fn neg_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, g, |g, _| -g);
+        }
+    }
+
     /// `x + s` for a constant `s`. Derivative: `dx += g`.
     pub fn add_scalar(&mut self, x: Var, s: f32) -> Var {
         self.unary(Op::AddScalar(x, s), x, |x| x + s)
+    }
+
+    fn add_scalar_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((_, dx)) = cx.grad(x) {
+            add_into(dx, g);
+        }
     }
 
     /// `x · s` for a constant `s`. Derivative: `dx += s · g`.
@@ -317,14 +489,35 @@ impl Tape {
         self.unary(Op::MulScalar(x, s), x, |x| x * s)
     }
 
+    fn mul_scalar_backward(cx: &mut Backward<'_>, x: Var, s: f32) {
+        let g = cx.g;
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, g, |g, _| s * g);
+        }
+    }
+
     /// `eˣ`. Derivative: `dx += g ⊙ eˣ` (the output, reused).
     pub fn exp(&mut self, x: Var) -> Var {
         self.unary(Op::Exp(x), x, crate::fastmath::exp)
     }
 
+    fn exp_backward(cx: &mut Backward<'_>, x: Var) {
+        let (g, y) = (cx.g, cx.y);
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, y, |g, y| g * y);
+        }
+    }
+
     /// `ln x`. Derivative: `dx += g / x`.
     pub fn log(&mut self, x: Var) -> Var {
         self.unary(Op::Log(x), x, f32::ln)
+    }
+
+    fn log_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((xv, dx)) = cx.grad(x) {
+            zip3(dx, g, xv, |g, x| g / x);
+        }
     }
 
     /// `tanh x` (the fast rational form of [`crate::fastmath::tanh`], within 4.5e-7).
@@ -338,10 +531,24 @@ impl Tape {
         out
     }
 
+    fn tanh_backward(cx: &mut Backward<'_>, x: Var) {
+        let (g, y) = (cx.g, cx.y);
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, y, tanh_grad);
+        }
+    }
+
     /// `max(x, 0)`. Derivative: `dx += g` where `x > 0`, nothing elsewhere (PyTorch
     /// also passes zero gradient at exactly 0).
     pub fn relu(&mut self, x: Var) -> Var {
         self.unary(Op::Relu(x), x, relu)
+    }
+
+    fn relu_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((xv, dx)) = cx.grad(x) {
+            zip3(dx, g, xv, relu_grad);
+        }
     }
 
     /// `x²`. Derivative: `dx += 2x ⊙ g`.
@@ -349,9 +556,23 @@ impl Tape {
         self.unary(Op::Square(x), x, |x| x * x)
     }
 
+    fn square_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((xv, dx)) = cx.grad(x) {
+            zip3(dx, g, xv, |g, x| 2.0 * x * g);
+        }
+    }
+
     /// `√x`. Derivative: `dx += g / (2√x)` (infinite at 0, as in PyTorch).
     pub fn sqrt(&mut self, x: Var) -> Var {
         self.unary(Op::Sqrt(x), x, f32::sqrt)
+    }
+
+    fn sqrt_backward(cx: &mut Backward<'_>, x: Var) {
+        let (g, y) = (cx.g, cx.y);
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, y, |g, y| g / (2.0 * y));
+        }
     }
 
     /// `min(max(x, lo), hi)`. Derivative: `dx += g` where `lo ≤ x ≤ hi`, zero outside
@@ -361,16 +582,57 @@ impl Tape {
         self.unary(Op::Clamp { x, lo, hi }, x, |x| x.max(lo).min(hi))
     }
 
+    fn clamp_backward(cx: &mut Backward<'_>, x: Var, lo: f32, hi: f32) {
+        let g = cx.g;
+        if let Some((xv, dx)) = cx.grad(x) {
+            zip3(dx, g, xv, |g, x| if x >= lo && x <= hi { g } else { 0.0 });
+        }
+    }
+
     /// Element-wise `min(a, b)`. Derivative: the gradient goes to the smaller input;
     /// on a tie (`a == b`) each gets half, as `torch.minimum` does.
     pub fn minimum(&mut self, a: Var, b: Var) -> Var {
         self.binary(Op::Minimum(a, b), a, b, f32::min)
     }
 
+    fn minimum_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        Tape::min_max_backward(cx, a, b, false);
+    }
+
     /// Element-wise `max(a, b)`. Derivative: the gradient goes to the larger input;
     /// on a tie (`a == b`) each gets half, as `torch.maximum` does.
     pub fn maximum(&mut self, a: Var, b: Var) -> Var {
         self.binary(Op::Maximum(a, b), a, b, f32::max)
+    }
+
+    fn maximum_backward(cx: &mut Backward<'_>, a: Var, b: Var) {
+        Tape::min_max_backward(cx, a, b, true);
+    }
+
+    /// The backward of `minimum` and of `maximum` (`is_max`).
+    fn min_max_backward(cx: &mut Backward<'_>, a: Var, b: Var, is_max: bool) {
+        // The share of `g` that goes to `x` when it is compared with `other`.
+        let share = |g: f32, x: f32, other: f32| {
+            let wins = if is_max { x > other } else { x < other };
+            if wins {
+                g
+            } else if x == other {
+                0.5 * g
+            } else {
+                0.0
+            }
+        };
+        let (g, av, bv) = (cx.g, cx.val(a), cx.val(b));
+        if let Some((_, da)) = cx.grad(a) {
+            for i in 0..da.len() {
+                da[i] += share(g[i], av[i], bv[i]);
+            }
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            for i in 0..db.len() {
+                db[i] += share(g[i], bv[i], av[i]);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- reductions
@@ -384,6 +646,13 @@ impl Tape {
         out
     }
 
+    fn sum_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((_, dx)) = cx.grad(x) {
+            dx.iter_mut().for_each(|d| *d += g[0]);
+        }
+    }
+
     /// Mean over all elements → `1×1`. Derivative: `dx += g / n`.
     pub fn mean(&mut self, x: Var) -> Var {
         let xn = self.node(x);
@@ -394,9 +663,21 @@ impl Tape {
         out
     }
 
+    fn mean_backward(cx: &mut Backward<'_>, x: Var) {
+        let g = cx.g;
+        if let Some((_, dx)) = cx.grad(x) {
+            let share = g[0] / dx.len() as f32;
+            dx.iter_mut().for_each(|d| *d += share);
+        }
+    }
+
     /// Per-row sum: `B×C` → `B×1`. Derivative: `dx[i, j] += g[i]`.
     pub fn sum_rows(&mut self, x: Var) -> Var {
         self.row_reduce(Op::SumRows(x), x, 1.0)
+    }
+
+    fn sum_rows_backward(cx: &mut Backward<'_>, x: Var) {
+        Tape::row_reduce_backward(cx, x, 1.0);
     }
 
     /// Per-row mean: `B×C` → `B×1`. Derivative: `dx[i, j] += g[i] / C`.
@@ -405,6 +686,12 @@ impl Tape {
         self.row_reduce(Op::MeanRows(x), x, 1.0 / c)
     }
 
+    fn mean_rows_backward(cx: &mut Backward<'_>, x: Var) {
+        let c = cx.node(x).cols as f32;
+        Tape::row_reduce_backward(cx, x, 1.0 / c);
+    }
+
+    /// Records `out[i] = scale · Σ_j x[i, j]`, `B×C` → `B×1`.
     fn row_reduce(&mut self, op: Op, x: Var, scale: f32) -> Var {
         let xn = self.node(x);
         let out = self.push(op, xn.rows, 1, xn.requires_grad);
@@ -414,6 +701,18 @@ impl Tape {
             *y = xs[i * xn.cols..(i + 1) * xn.cols].iter().sum::<f32>() * scale;
         }
         out
+    }
+
+    /// The backward of `row_reduce`: `dx[i, j] += g[i] · scale`.
+    fn row_reduce_backward(cx: &mut Backward<'_>, x: Var, scale: f32) {
+        let (g, xc) = (cx.g, cx.node(x).cols);
+        if let Some((_, dx)) = cx.grad(x) {
+            if xc > 0 {
+                for (dx_row, &g) in dx.chunks_exact_mut(xc).zip(g) {
+                    dx_row.iter_mut().for_each(|d| *d += g * scale);
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------- softmax, gather
@@ -441,6 +740,19 @@ impl Tape {
         out
     }
 
+    fn log_softmax_backward(cx: &mut Backward<'_>, x: Var) {
+        let (g, y, c) = (cx.g, cx.y, cx.node.cols);
+        if let Some((_, dx)) = cx.grad(x) {
+            if c > 0 {
+                let rows = dx.chunks_exact_mut(c).zip(g.chunks_exact(c)).zip(y.chunks_exact(c));
+                for ((dx_row, g_row), y_row) in rows {
+                    let g_sum: f32 = g_row.iter().sum();
+                    zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
+                }
+            }
+        }
+    }
+
     /// One column per row: `out[i] = x[i, idx[i]]`, `B×C` → `B×1` (the log-probability
     /// of the action taken). Panics if an index is not below `C`.
     ///
@@ -461,178 +773,37 @@ impl Tape {
         }
         out
     }
-}
 
-// ==================================================================== backward
-//
-// `backward_node` is the one dispatch from a record to the derivative of its op. Each
-// arm is the derivative stated in the doc comment of the forward method above.
-
-pub(crate) fn backward_node(
-    node: &Node,
-    nodes: &[Node],
-    values: &[f32],
-    indices: &[usize],
-    g: &[f32],
-    lower: &mut [f32],
-    dz_buf: &mut Vec<f32>,
-) {
-    let y = &values[node.range()];
-    let val = |v: Var| &values[nodes[v.index()].range()];
-    let c = node.cols;
-    macro_rules! grad {
-        ($v:expr, |$x:ident, $dx:ident| $body:block) => {
-            with_grad!(nodes, values, lower, $v, |$x, $dx| $body)
-        };
-    }
-    match node.op {
-        Op::Input => {}
-        Op::MatMul { a, b, bt } => matmul_backward(nodes, values, lower, a, b, bt, g),
-        Op::Linear { x, w, b, act } => {
-            // dz = g ⊙ act'(z), from the output y: tanh' = 1 − y², relu' = [y > 0].
-            let dz: &[f32] = match act {
-                None => g,
-                Some(act) => {
-                    if dz_buf.len() < g.len() {
-                        dz_buf.resize(g.len(), 0.0);
-                    }
-                    let dz = &mut dz_buf[..g.len()];
-                    match act {
-                        Activation::Tanh => zip_into(dz, g, y, tanh_grad),
-                        Activation::Relu => zip_into(dz, g, y, relu_grad),
-                    }
-                    dz
-                }
-            };
-            grad!(b, |_b, db| {
-                for dz_row in dz.chunks_exact(c) {
-                    add_into(db, dz_row);
-                }
-            });
-            matmul_backward(nodes, values, lower, x, w, true, dz);
-        }
-        Op::AddRow { x, row } => {
-            grad!(x, |_x, dx| { add_into(dx, g) });
-            grad!(row, |_r, drow| {
-                for g_row in g.chunks_exact(c) {
-                    add_into(drow, g_row);
-                }
-            });
-        }
-        Op::MulRow { x, row } => {
-            let (xv, rv) = (val(x), val(row));
-            grad!(x, |_x, dx| {
-                for (dx_row, g_row) in dx.chunks_exact_mut(c).zip(g.chunks_exact(c)) {
-                    zip3(dx_row, g_row, rv, |g, r| g * r);
-                }
-            });
-            grad!(row, |_r, drow| {
-                for (x_row, g_row) in xv.chunks_exact(c).zip(g.chunks_exact(c)) {
-                    zip3(drow, g_row, x_row, |g, x| g * x);
-                }
-            });
-        }
-        Op::Add(a, b) => {
-            grad!(a, |_a, da| { add_into(da, g) });
-            grad!(b, |_b, db| { add_into(db, g) });
-        }
-        Op::Sub(a, b) => {
-            grad!(a, |_a, da| { add_into(da, g) });
-            grad!(b, |_b, db| { zip3(db, g, g, |g, _| -g) });
-        }
-        Op::Mul(a, b) => {
-            let (av, bv) = (val(a), val(b));
-            grad!(a, |_a, da| { zip3(da, g, bv, |g, b| g * b) });
-            grad!(b, |_b, db| { zip3(db, g, av, |g, a| g * a) });
-        }
-        Op::Div(a, b) => {
-            let (av, bv) = (val(a), val(b));
-            grad!(a, |_a, da| { zip3(da, g, bv, |g, b| g / b) });
-            grad!(b, |_b, db| {
-                for i in 0..db.len() {
-                    db[i] -= g[i] * av[i] / (bv[i] * bv[i]);
-                }
-            });
-        }
-        Op::Neg(x) => grad!(x, |_x, dx| { zip3(dx, g, g, |g, _| -g) }),
-        Op::AddScalar(x, _) => grad!(x, |_x, dx| { add_into(dx, g) }),
-        Op::MulScalar(x, s) => grad!(x, |_x, dx| { zip3(dx, g, g, |g, _| s * g) }),
-        Op::Exp(x) => grad!(x, |_x, dx| { zip3(dx, g, y, |g, y| g * y) }),
-        Op::Log(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| g / x) }),
-        Op::Tanh(x) => grad!(x, |_x, dx| { zip3(dx, g, y, tanh_grad) }),
-        Op::Relu(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, relu_grad) }),
-        Op::Square(x) => grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| 2.0 * x * g) }),
-        Op::Sqrt(x) => grad!(x, |_x, dx| { zip3(dx, g, y, |g, y| g / (2.0 * y)) }),
-        Op::Clamp { x, lo, hi } => {
-            grad!(x, |xv, dx| { zip3(dx, g, xv, |g, x| if x >= lo && x <= hi { g } else { 0.0 }) })
-        }
-        Op::Minimum(a, b) | Op::Maximum(a, b) => {
-            let is_max = matches!(node.op, Op::Maximum(..));
-            // The share of `g` that goes to `x` when it is compared with `other`.
-            let share = |g: f32, x: f32, other: f32| {
-                let wins = if is_max { x > other } else { x < other };
-                if wins {
-                    g
-                } else if x == other {
-                    0.5 * g
-                } else {
-                    0.0
-                }
-            };
-            let (av, bv) = (val(a), val(b));
-            grad!(a, |_a, da| {
-                for i in 0..da.len() {
-                    da[i] += share(g[i], av[i], bv[i]);
-                }
-            });
-            grad!(b, |_b, db| {
-                for i in 0..db.len() {
-                    db[i] += share(g[i], bv[i], av[i]);
-                }
-            });
-        }
-        Op::Sum(x) => grad!(x, |_x, dx| { dx.iter_mut().for_each(|d| *d += g[0]) }),
-        Op::Mean(x) => grad!(x, |_x, dx| {
-            let share = g[0] / dx.len() as f32;
-            dx.iter_mut().for_each(|d| *d += share);
-        }),
-        Op::SumRows(x) | Op::MeanRows(x) => {
-            let xc = nodes[x.index()].cols;
-            let scale = if matches!(node.op, Op::MeanRows(_)) { 1.0 / xc as f32 } else { 1.0 };
-            grad!(x, |_x, dx| {
-                if xc > 0 {
-                    for (dx_row, &g) in dx.chunks_exact_mut(xc).zip(g) {
-                        dx_row.iter_mut().for_each(|d| *d += g * scale);
-                    }
-                }
-            });
-        }
-        Op::LogSoftmax(x) => grad!(x, |_x, dx| {
-            if c > 0 {
-                let rows = dx.chunks_exact_mut(c).zip(g.chunks_exact(c)).zip(y.chunks_exact(c));
-                for ((dx_row, g_row), y_row) in rows {
-                    let g_sum: f32 = g_row.iter().sum();
-                    zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
-                }
+    fn gather_backward(cx: &mut Backward<'_>, x: Var, start: usize) {
+        let (g, xc) = (cx.g, cx.node(x).cols);
+        let idx = &cx.indices[start..start + cx.node.rows];
+        if let Some((_, dx)) = cx.grad(x) {
+            for (i, (&j, &g)) in idx.iter().zip(g).enumerate() {
+                dx[i * xc + j] += g;
             }
-        }),
-        Op::Gather { x, start } => {
-            let xc = nodes[x.index()].cols;
-            let idx = &indices[start..start + node.rows];
-            grad!(x, |_x, dx| {
-                for (i, (&j, &g)) in idx.iter().zip(g).enumerate() {
-                    dx[i * xc + j] += g;
-                }
-            });
         }
     }
 }
+
+// ==================================================================== small helpers
 
 /// `dx[i] += f(g[i], v[i])`.
 fn zip3(dx: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
     for ((d, &g), &v) in dx.iter_mut().zip(g).zip(v) {
         *d += f(g, v);
     }
+}
+
+/// `out[i] = f(g[i], v[i])`.
+fn zip_into(out: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for ((o, &g), &v) in out.iter_mut().zip(g).zip(v) {
+        *o = f(g, v);
+    }
+}
+
+/// `dx += g`.
+fn add_into(dx: &mut [f32], g: &[f32]) {
+    dx.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
 }
 
 /// `max(x, 0)`.
@@ -673,39 +844,5 @@ fn times_transpose(m: usize, k: usize, n: usize, a: &[f32], w: &[f32], beta: f32
         sgemm(m, k, n, 1.0, a, Trans::No, &wt[..k * n], Trans::No, beta, c);
     } else {
         sgemm(m, k, n, 1.0, a, Trans::No, w, Trans::Yes, beta, c);
-    }
-}
-
-/// `out[i] = f(g[i], v[i])`.
-fn zip_into(out: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
-    for ((o, &g), &v) in out.iter_mut().zip(g).zip(v) {
-        *o = f(g, v);
-    }
-}
-
-/// `dx += g`.
-fn add_into(dx: &mut [f32], g: &[f32]) {
-    dx.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
-}
-
-/// Backward of `C = A·B` (or `A·Bᵀ`), accumulating with `beta = 1`.
-fn matmul_backward(nodes: &[Node], values: &[f32], lower: &mut [f32], a: Var, b: Var, bt: bool, g: &[f32]) {
-    let (an, bn) = (nodes[a.index()], nodes[b.index()]);
-    let (m, k) = (an.rows, an.cols);
-    let n = if bt { bn.rows } else { bn.cols };
-    let (a_val, b_val) = (&values[an.range()], &values[bn.range()]);
-    if an.requires_grad {
-        // dA (m×k) += dC (m×n) · Bᵀ where B is k×n; with B stored n×k (bt), dC · B.
-        let tb = if bt { Trans::No } else { Trans::Yes };
-        sgemm(m, n, k, 1.0, g, Trans::No, b_val, tb, 1.0, &mut lower[an.range()]);
-    }
-    if bn.requires_grad {
-        if bt {
-            // dB (n×k) += dCᵀ (n×m) · A (m×k)
-            sgemm(n, m, k, 1.0, g, Trans::Yes, a_val, Trans::No, 1.0, &mut lower[bn.range()]);
-        } else {
-            // dB (k×n) += Aᵀ (k×m) · dC (m×n)
-            sgemm(k, m, n, 1.0, a_val, Trans::Yes, g, Trans::No, 1.0, &mut lower[bn.range()]);
-        }
     }
 }

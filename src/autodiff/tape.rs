@@ -1,6 +1,6 @@
 //! The tape: op records, a value buffer, a gradient buffer, and the reverse loop.
 
-use super::ops::{backward_node, Op};
+use super::ops::{backward_node, Backward, Op};
 use crate::tensor::Tensor;
 use std::fmt;
 
@@ -253,7 +253,17 @@ impl Tape {
                     g.iter_mut().for_each(|x| *x *= scale);
                 }
             }
-            backward_node(&node, &self.nodes, &self.values, &self.indices, g, lower, &mut self.dz);
+            let mut cx = Backward {
+                node,
+                nodes: &self.nodes,
+                values: &self.values,
+                indices: &self.indices,
+                g,
+                y: &self.values[node.range()],
+                lower,
+                dz: &mut self.dz,
+            };
+            backward_node(&mut cx);
         }
     }
 
