@@ -730,6 +730,7 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
         let cfg = LossConfig {
             clip_coef,
             clip_vloss: field(case, "clip_vloss").as_bool().expect("clip_vloss"),
+            clip_coef_vf: clip_coef,
             ent_coef: num(case, "ent_coef") as f32,
             vf_coef,
             norm_adv,
@@ -888,6 +889,7 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
         loss: LossConfig {
             clip_coef: num(config, "clip_coef") as f32,
             clip_vloss: flag("clip_vloss"),
+            clip_coef_vf: num(config, "clip_coef") as f32,
             ent_coef: num(config, "ent_coef") as f32,
             vf_coef: num(config, "vf_coef") as f32,
             norm_adv: flag("norm_adv"),

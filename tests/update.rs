@@ -86,6 +86,7 @@ fn check(case: &Case) -> Metrics {
         loss: LossConfig {
             clip_coef: case.clip_coef,
             clip_vloss: c.clip_vloss,
+            clip_coef_vf: c.clip_coef_vf.unwrap_or(case.clip_coef),
             ent_coef: c.ent_coef,
             vf_coef: c.vf_coef,
             norm_adv: c.norm_adv,
@@ -194,4 +195,31 @@ fn gradient_clipping_binds() {
     let config = PpoConfig { max_grad_norm: 0.05, ..pendulum() };
     let m = check(&Case { name: "Pendulum max_grad_norm 0.05", config, clip_coef: 0.2 });
     assert!(m.grad_norm > 0.05, "the clip never bound: mean norm {}", m.grad_norm);
+}
+
+#[test]
+fn a_fixed_value_clip() {
+    // clip_coef_vf fixes the value clip's ε apart from the surrogate's (annealed) one.
+    let config = PpoConfig { clip_coef_vf: Some(0.5), anneal_clip: true, ..cartpole() };
+    check(&Case { name: "CartPole clip_coef_vf 0.5", config, clip_coef: 0.1 });
+}
+
+#[test]
+fn the_value_clip_uses_clip_coef_vf() {
+    use ppo::ppo::loss::{loss_and_grad, LossWorkspace, Minibatch};
+    let mut t = Trainer::new(cartpole()).unwrap();
+    t.collect_rollout().unwrap();
+    // Shift the stored values so that the clipped term differs from the unclipped one.
+    t.buffer.values.iter_mut().for_each(|v| *v -= 3.0);
+    let mut mb = Minibatch::default();
+    mb.gather(&t.buffer, &(0..128).collect::<Vec<_>>());
+    let v_loss = |clip_vloss: bool, clip_coef_vf: f32| {
+        let cfg = LossConfig { clip_coef: 0.2, clip_vloss, clip_coef_vf, ent_coef: 0.0, vf_coef: 0.5, norm_adv: true };
+        let mut agent = t.agent.clone();
+        loss_and_grad(&mut LossWorkspace::default(), &mut agent, &mb, &cfg).v_loss
+    };
+    let unclipped = v_loss(false, 0.2);
+    assert_eq!(v_loss(true, 1e9), unclipped, "an ε no difference reaches clips nothing");
+    let (narrow, wide) = (v_loss(true, 0.2), v_loss(true, 2.0));
+    assert!(narrow > wide && wide > unclipped, "ε 0.2: {narrow}, ε 2: {wide}, unclipped: {unclipped}");
 }

@@ -113,9 +113,14 @@ pub struct PpoConfig {
     /// Anneal the clipping ε linearly to 0, as RL Zoo's `clip_range: lin_0.2`. Default
     /// false.
     pub anneal_clip: bool,
-    /// Clip the value loss around the old values with `clip_coef` (CleanRL's
-    /// formulation). Default true. CleanRL `--clip-vloss`; SB3 `clip_range_vf`.
+    /// Clip the value loss around the old values (CleanRL's formulation; ε is
+    /// `clip_coef_vf`). Default true. CleanRL `--clip-vloss`; in SB3, setting
+    /// `clip_range_vf`.
     pub clip_vloss: bool,
+    /// The value clip's ε, when `clip_vloss`: none (the default) uses `clip_coef`,
+    /// annealed with it when `anneal_clip`, as CleanRL does; a number fixes it. SB3
+    /// `clip_range_vf` (accepted as an alias).
+    pub clip_coef_vf: Option<f32>,
     /// Entropy bonus coefficient. Default 0.01. CleanRL `--ent-coef`; SB3 `ent_coef`.
     pub ent_coef: f32,
     /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`.
@@ -201,6 +206,7 @@ impl Default for PpoConfig {
             clip_coef: 0.2,
             anneal_clip: false,
             clip_vloss: true,
+            clip_coef_vf: None,
             ent_coef: 0.01,
             vf_coef: 0.5,
             max_grad_norm: 0.5,
@@ -243,6 +249,7 @@ pub const KEYS: &[&str] = &[
     "clip_coef",
     "anneal_clip",
     "clip_vloss",
+    "clip_coef_vf",
     "ent_coef",
     "vf_coef",
     "max_grad_norm",
@@ -275,6 +282,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("num_minibatches", "n_minibatches"),
     ("n_epochs", "update_epochs"),
     ("clip_range", "clip_coef"),
+    ("clip_range_vf", "clip_coef_vf"),
     ("normalize_advantage", "norm_adv"),
     ("n_timesteps", "total_timesteps"),
     ("net_arch", "hidden_sizes"),
@@ -507,6 +515,12 @@ impl PpoConfig {
             "clip_coef" => self.clip_coef = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
             "anneal_clip" => self.anneal_clip = parse_bool(k, v)?,
             "clip_vloss" => self.clip_vloss = parse_bool(k, v)?,
+            "clip_coef_vf" => {
+                self.clip_coef_vf = match v {
+                    "none" | "None" | "null" => None,
+                    _ => Some(parse_f32(k, v, "a number > 0, or none (same as clip_coef)", |x| x > 0.0)?),
+                }
+            }
             "ent_coef" => self.ent_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
             "vf_coef" => self.vf_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
             "max_grad_norm" => self.max_grad_norm = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
@@ -596,6 +610,12 @@ impl PpoConfig {
                 self.batch_size()
             )));
         }
+        if let (Some(eps), false) = (self.clip_coef_vf, self.clip_vloss) {
+            return Err(ConfigError::Inconsistent(format!(
+                "clip_coef_vf = {eps} sets the value clip, but clip_vloss is false (no value clipping); \
+                 set clip_vloss true, or leave clip_coef_vf unset"
+            )));
+        }
         if self.hidden_sizes.is_empty() {
             return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
         }
@@ -622,6 +642,7 @@ impl PpoConfig {
             ("clip_coef", f(self.clip_coef)),
             ("anneal_clip", Json::Bool(self.anneal_clip)),
             ("clip_vloss", Json::Bool(self.clip_vloss)),
+            ("clip_coef_vf", self.clip_coef_vf.map_or(Json::Null, f)),
             ("ent_coef", f(self.ent_coef)),
             ("vf_coef", f(self.vf_coef)),
             ("max_grad_norm", f(self.max_grad_norm)),
@@ -693,6 +714,8 @@ mod tests {
     fn json_round_trip_and_aliases() {
         let mut c = PpoConfig::for_env("Pendulum-v1");
         c.target_kl = Some(0.02);
+        c.clip_vloss = true;
+        c.clip_coef_vf = Some(10.0);
         c.hidden_sizes = vec![32, 16];
         let back = PpoConfig::from_json(&Json::parse(&c.to_json().to_compact()).unwrap()).unwrap();
         assert_eq!(back, c);
@@ -701,7 +724,11 @@ mod tests {
         d.set("clip_range", "0.1").unwrap();
         d.set("n-epochs", "10").unwrap();
         d.set("batch_size", "256").unwrap();
+        d.set("clip_range_vf", "0.3").unwrap();
         assert_eq!((d.n_envs, d.clip_coef, d.update_epochs, d.n_minibatches), (8, 0.1, 10, 4));
+        assert_eq!(d.clip_coef_vf, Some(0.3));
+        d.set("clip_coef_vf", "none").unwrap();
+        assert_eq!(d.clip_coef_vf, None);
     }
 
     #[test]
@@ -716,6 +743,12 @@ mod tests {
         assert!(c.set("env_id", "Pong-v5").is_err());
         c.set("n_minibatches", "3").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("not divisible"));
+        c.set("n_minibatches", "4").unwrap();
+        c.set("clip_vloss", "false").unwrap();
+        c.set("clip_coef_vf", "0.5").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("clip_coef_vf") && e.contains("clip_vloss"), "{e}");
+        assert!(c.set("clip_coef_vf", "-1").unwrap_err().to_string().contains("a number > 0"));
         assert_eq!(c.n_envs, 4, "a failed set leaves the config unchanged");
     }
 }

@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! L^CLIP = mean( max(−Â·r, −Â·clip(r, 1−ε, 1+ε)) )                  eq. 7, as a loss
-//! L^VF   = ½·mean( max((V − R)², (V_old + clip(V − V_old, −ε, ε) − R)²) )  (value clipping)
+//! L^VF   = ½·mean( max((V − R)², (V_old + clip(V − V_old, −ε_vf, ε_vf) − R)²) )  (value clipping)
 //!        or ½·mean( (V − R)² )
 //! L      = L^CLIP − c₂·mean(H[π]) + c₁·L^VF                          eq. 9, as a loss
 //! ```
 //!
-//! where `Â` is the minibatch's advantages, normalised per minibatch when `norm_adv`
+//! where `ε_vf` is `clip_coef_vf` (by default `ε`, as in CleanRL), `Â` is the minibatch's advantages, normalised per minibatch when `norm_adv`
 //! (`(Â − mean) / (std + 1e-8)`, std with Bessel's correction as `torch.std`). The
 //! diagnostics follow CleanRL: `old_approx_kl = mean(−log r)`, `approx_kl = mean((r − 1)
 //! − log r)` (Schulman's low-variance estimator, "Approximating KL Divergence", 2020),
@@ -82,10 +82,12 @@ impl Minibatch {
 /// The coefficients of the loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossConfig {
-    /// Clipping ε of the surrogate (and of the value, when `clip_vloss`).
+    /// Clipping ε of the surrogate.
     pub clip_coef: f32,
     /// Clip the value loss around the old values.
     pub clip_vloss: bool,
+    /// Clipping ε of the value, when `clip_vloss` (CleanRL uses `clip_coef`).
+    pub clip_coef_vf: f32,
     /// Entropy bonus coefficient c₂.
     pub ent_coef: f32,
     /// Value loss coefficient c₁.
@@ -281,7 +283,8 @@ pub fn record_policy_loss(
 /// Records the value part on `tape` from the critic on `obs` (`B×O`, already on the
 /// tape): `L^VF = ½·mean((V − R)²)`, or with `clip_vloss` the larger of that and the
 /// clipped version around the old values, `V_old + clip(V − V_old, −ε, ε)` (detail 9),
-/// where ε is the surrogate's `clip_coef` (CleanRL's `args.clip_coef`). Returns `L^VF`
+/// where ε is `cfg.clip_coef_vf`: by default the surrogate's `clip_coef`, as CleanRL's
+/// `args.clip_coef` (see [`crate::ppo::PpoConfig::clip_coef_vf`]). Returns `L^VF`
 /// (`1×1`, with its ½, without c₁).
 pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minibatch, cfg: &LossConfig) -> Var {
     let b = mb.len();
@@ -290,7 +293,7 @@ pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minib
     let v_err = tape.sub(new_value, returns);
     let v_loss_unclipped = tape.square(v_err);
     let v_loss_elems = if cfg.clip_vloss {
-        let eps = cfg.clip_coef;
+        let eps = cfg.clip_coef_vf;
         let old_values = tape.input(b, 1, &mb.values, false);
         let dv = tape.sub(new_value, old_values);
         let dv = tape.clamp(dv, -eps, eps);

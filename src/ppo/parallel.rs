@@ -304,7 +304,14 @@ impl TwoThreads {
                 minibatch_size: 1,
                 target_kl: None,
                 max_grad_norm: 0.0,
-                loss: LossConfig { clip_coef: 0.0, clip_vloss: false, ent_coef: 0.0, vf_coef: 0.0, norm_adv: false },
+                loss: LossConfig {
+                    clip_coef: 0.0,
+                    clip_vloss: false,
+                    clip_coef_vf: 0.0,
+                    ent_coef: 0.0,
+                    vf_coef: 0.0,
+                    norm_adv: false,
+                },
             },
             minibatches: Default::default(),
         };

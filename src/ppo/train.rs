@@ -412,6 +412,8 @@ impl Trainer {
             loss: LossConfig {
                 clip_coef,
                 clip_vloss: c.clip_vloss,
+                // CleanRL clips the value with the surrogate's (possibly annealed) ε.
+                clip_coef_vf: c.clip_coef_vf.unwrap_or(clip_coef),
                 ent_coef: c.ent_coef,
                 vf_coef: c.vf_coef,
                 norm_adv: c.norm_adv,
