@@ -11,7 +11,6 @@
 //!
 //! Run: `cargo run --release --example custom_loop`
 
-use ppo::env::Actions;
 use ppo::env::VecStep;
 use ppo::ppo::{ActOutput, PpoConfig, Trainer};
 use std::collections::VecDeque;
@@ -40,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // act: sample actions, with their log-probs and the critic's values.
             t.agent.act(&obs, n, false, &mut t.rng, &mut act);
             // step: every environment at once; finished ones reset themselves.
-            t.envs.step(Actions::Discrete(&act.actions_discrete), &mut step)?;
+            t.envs.step(act.env_actions(), &mut step)?;
             global_step += n as u64;
             for i in 0..n {
                 rewards[i] = step.rewards[i];
@@ -52,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             // add: the observation the actions were chosen from, and what followed.
-            t.buffer.add(&obs, &act.actions_discrete, &[], &act.log_probs, &act.values, &rewards, &dones);
+            t.buffer.add(&obs, act.actions.as_actions(), &act.log_probs, &act.values, &rewards, &dones);
             obs.copy_from_slice(&step.obs);
             for ep in &step.episodes {
                 if recent.len() == 100 {

@@ -1,5 +1,5 @@
 //! Optimisation: Adam and AdamW exactly as PyTorch computes them, global-norm gradient
-//! clipping as `clip_grad_norm_`, and a linear schedule.
+//! clipping as `clip_grad_norm_`, and CleanRL's linear annealing.
 //!
 //! ## Adam ([Kingma & Ba, 2015](https://arxiv.org/abs/1412.6980), Algorithm 1), PyTorch's form
 //!
@@ -172,23 +172,13 @@ pub fn scale_grads<'a>(params: impl IntoIterator<Item = &'a mut Param>, coef: f3
     }
 }
 
-/// A value annealed linearly from `start` (progress 0) to `end` (progress 1), as
-/// CleanRL anneals the learning rate: `frac = 1 − (update − 1)/n_updates`,
-/// `lr = frac · lr₀` (SB3's `get_linear_fn` is the same line).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LinearSchedule {
-    /// Value at progress 0.
-    pub start: f32,
-    /// Value at progress 1.
-    pub end: f32,
-}
-
-impl LinearSchedule {
-    /// The value at `progress` in `[0, 1]` (clamped).
-    pub fn at(&self, progress: f64) -> f32 {
-        let p = progress.clamp(0.0, 1.0);
-        (self.start as f64 + (self.end as f64 - self.start as f64) * p) as f32
-    }
+/// CleanRL's linear annealing to 0: `frac · initial`, where `frac = 1 − (iteration −
+/// 1)/num_iterations` is the fraction of training left
+/// ([`Trainer::progress_remaining`](crate::ppo::Trainer::progress_remaining)). The trainer
+/// anneals the learning rate with it (detail 4), and the clip range when `anneal_clip`
+/// (RL Zoo's `lin_0.2`).
+pub fn linear_anneal(initial: f32, frac: f32) -> f32 {
+    frac * initial
 }
 
 #[cfg(test)]
@@ -227,13 +217,5 @@ mod tests {
         assert!((after - 1.0).abs() < 1e-5, "{after}");
         let norm2 = clip_grad_norm(&mut [&mut a, &mut b], 10.0);
         assert!((norm2 - after).abs() < 1e-6);
-    }
-
-    #[test]
-    fn linear_schedule_anneals() {
-        let s = LinearSchedule { start: 1.0, end: 0.0 };
-        assert_eq!(s.at(0.0), 1.0);
-        assert_eq!(s.at(0.25), 0.75);
-        assert_eq!(s.at(2.0), 0.0);
     }
 }

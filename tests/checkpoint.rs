@@ -6,12 +6,13 @@
 //! give in `target/tmp/checkpoint-python/`; `tests/reference/check_checkpoint.py` loads
 //! them into PyTorch and compares (run by hand, not by CI).
 
+use ppo::env::Actions;
 use ppo::env::RunningMeanStd;
 use ppo::io::json::Json;
 use ppo::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
 use ppo::nn::{Activation, Scratch};
 use ppo::ppo::checkpoint::{self, Checkpoint, CheckpointError};
-use ppo::ppo::{ActOutput, ActionKind, Agent, PpoConfig};
+use ppo::ppo::{ActOutput, ActionBatch, ActionKind, Agent, PpoConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -87,6 +88,14 @@ fn continuous_checkpoint() -> Checkpoint {
 fn observations(obs_dim: usize, n: usize, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n * obs_dim).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect()
+}
+
+/// Actions as numbers to compare exactly: indices, or the bits of each value.
+fn action_bits(actions: Actions<'_>) -> Vec<u64> {
+    match actions {
+        Actions::Discrete(a) => a.iter().map(|&i| i as u64).collect(),
+        Actions::Continuous(v) => v.iter().map(|x| x.to_bits() as u64).collect(),
+    }
 }
 
 fn bits(x: &[f32]) -> Vec<u32> {
@@ -178,9 +187,8 @@ fn assert_round_trip(ckpt: &Checkpoint, name: &str) {
         let (mut out_a, mut out_b) = (ActOutput::default(), ActOutput::default());
         orig.act(&obs, n, deterministic, &mut StdRng::seed_from_u64(3), &mut out_a);
         back.agent.act(&obs, n, deterministic, &mut StdRng::seed_from_u64(3), &mut out_b);
-        assert_eq!(out_a.actions_discrete, out_b.actions_discrete, "{name}: discrete actions");
-        assert_eq!(bits(&out_a.actions_continuous), bits(&out_b.actions_continuous), "{name}: actions");
-        assert_eq!(bits(&out_a.actions_clipped), bits(&out_b.actions_clipped), "{name}: clipped actions");
+        assert_eq!(action_bits(out_a.actions.as_actions()), action_bits(out_b.actions.as_actions()), "{name}: actions");
+        assert_eq!(action_bits(out_a.env_actions()), action_bits(out_b.env_actions()), "{name}: clipped actions");
         assert_eq!(bits(&out_a.log_probs), bits(&out_b.log_probs), "{name}: log-probs");
         assert_eq!(bits(&out_a.values), bits(&out_b.values), "{name}: values from act");
     }
@@ -697,7 +705,7 @@ fn agent_from_a_pytorch_state_dict_gives_pytorchs_outputs() {
     let mut out = ActOutput::default();
     agent.act(&obs, b, true, &mut StdRng::seed_from_u64(0), &mut out);
     let argmax: Vec<usize> = logits_want.chunks(2).map(|l| if l[1] > l[0] { 1 } else { 0 }).collect();
-    assert_eq!(out.actions_discrete, argmax, "the deterministic action is PyTorch's argmax");
+    assert_eq!(out.actions, ActionBatch::Discrete(argmax), "the deterministic action is PyTorch's argmax");
     assert_close("values from act", &out.values, &values_want, 1e-5);
 
     // The same tensors packed into a full checkpoint load through `load` as well.
@@ -819,6 +827,6 @@ fn gsde_agent_round_trips() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     trainer.agent.act(&obs, 2, true, &mut rng, &mut a);
     loaded.agent.act(&obs, 2, true, &mut rng, &mut b);
-    assert_eq!(a.actions_continuous, b.actions_continuous);
+    assert_eq!(a.actions, b.actions);
     assert_eq!(a.values, b.values);
 }

@@ -11,7 +11,15 @@ use ppo::autodiff::Tape;
 use ppo::gradcheck::GradCheck;
 use ppo::io::json::Json;
 use ppo::nn::Activation;
-use ppo::ppo::{ActOutput, ActionKind, Agent, Metrics, PpoConfig, TrainError, Trainer};
+use ppo::ppo::{ActOutput, ActionBatch, ActionKind, Agent, Metrics, PpoConfig, TrainError, Trainer};
+
+/// The continuous actions an agent chose.
+fn continuous(out: &ActOutput) -> &[f32] {
+    match &out.actions {
+        ActionBatch::Continuous { values, .. } => values,
+        other => panic!("expected continuous actions, got {other:?}"),
+    }
+}
 use ppo::sde::{sde_entropy, sde_log_prob, sde_log_prob_entropy, sde_noise, sde_variance, SDE_EPSILON};
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
@@ -195,17 +203,17 @@ fn agent_noise_is_a_function_of_the_state_until_reset() {
     // Two environments, two matrices: the same observation gets different noise.
     agent.reset_noise(2, &mut rng);
     agent.act(&obs, 2, false, &mut rng, &mut o1);
-    assert_ne!(o1.actions_continuous[..2], o1.actions_continuous[2..], "one matrix per env");
+    assert_ne!(continuous(&o1)[..2], continuous(&o1)[2..], "one matrix per env");
     // Between resets the action is a deterministic function of the state.
     agent.act(&obs, 2, false, &mut rng, &mut o2);
-    assert_eq!(o1.actions_continuous, o2.actions_continuous);
+    assert_eq!(continuous(&o1), continuous(&o2));
     agent.reset_noise(2, &mut rng);
     agent.act(&obs, 2, false, &mut rng, &mut o2);
-    assert_ne!(o1.actions_continuous, o2.actions_continuous, "new matrices, new noise");
+    assert_ne!(continuous(&o1), continuous(&o2), "new matrices, new noise");
     // The deterministic policy is the mean: equal for equal observations, and the log-prob
     // is the density at the mean.
     agent.act(&obs, 2, true, &mut rng, &mut o2);
-    assert_eq!(o2.actions_continuous[..2], o2.actions_continuous[2..]);
+    assert_eq!(continuous(&o2)[..2], continuous(&o2)[2..]);
     assert!(o2.log_probs[0] > o1.log_probs[0], "the mean is the most likely action");
 
     // A checkpoint-style rebuild: the same parameters, attached, act the same.
@@ -213,7 +221,7 @@ fn agent_noise_is_a_function_of_the_state_until_reset() {
         Agent::from_parts(3, agent.action.clone(), agent.actor.clone(), agent.critic.clone(), agent.log_std.clone());
     rebuilt.attach_sde(true).unwrap();
     rebuilt.act(&obs, 2, true, &mut rng, &mut o1);
-    assert_eq!(o1.actions_continuous, o2.actions_continuous);
+    assert_eq!(continuous(&o1), continuous(&o2));
     assert!(rebuilt.attach_sde(false).is_err(), "an H×A log-std is not H×1");
 }
 

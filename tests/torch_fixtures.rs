@@ -24,11 +24,11 @@ use ppo::distributions::{
 use ppo::io::json::Json;
 use ppo::io::safetensors;
 use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
-use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, scale_grads, Adam, AdamConfig, LinearSchedule};
+use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig};
 use ppo::ppo::checkpoint::agent_from_state_dict;
 use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
 use ppo::ppo::update::{update, UpdateConfig, UpdateWorkspace};
-use ppo::ppo::{ActionKind, Agent, RolloutBuffer};
+use ppo::ppo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
 use ppo::tensor::Tensor;
 
 /// f32 agreement with torch: see the module docs.
@@ -122,15 +122,14 @@ fn adamw_matches_torch() {
 #[test]
 fn adam_with_annealed_lr_matches_torch() {
     // The fixture's learning rates are CleanRL's anneal; ours must be the same numbers
-    // (1e-6 relative: the schedule holds its endpoints in f32).
+    // (1e-6 relative: ours multiplies in f32, CleanRL in f64).
     let fx = load("adam.json");
     let lrs = field(field(field(&fx, "runs"), "adam_annealed"), "lrs").to_f64_vec().expect("lrs");
     assert_eq!(lrs.len(), 10);
-    let schedule = LinearSchedule { start: 1e-2, end: 0.0 };
     let mut report = Report::new("adam.json");
     for (k, &lr) in lrs.iter().enumerate() {
         // CleanRL: frac = 1 − (iteration − 1)/num_iterations, iteration = k + 1.
-        let ours = schedule.at(k as f64 / 10.0);
+        let ours = linear_anneal(1e-2, (1.0 - k as f64 / 10.0) as f32);
         report.scalar(&format!("annealed lr {k}"), ours, lr as f32, 1e-6, 0.0);
     }
     report.finish();
@@ -670,11 +669,11 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
         values: data(batch, "b_values", &[b]),
         ..Minibatch::default()
     };
-    if continuous {
-        mb.actions_continuous = data(batch, "b_actions", &[b, a]);
+    mb.actions = if continuous {
+        ActionBatch::Continuous { dim: a, values: data(batch, "b_actions", &[b, a]) }
     } else {
-        mb.actions_discrete = data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect();
-    }
+        ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect())
+    };
     let forward = field(&fx, "forward");
     let stats = field(&fx, "stats");
     let mut report = Report::new(file);
@@ -684,14 +683,17 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
     let mut tape = Tape::new();
     let obs = tape.input(b, o, &mb.obs, false);
     let head = agent.actor.forward(&mut tape, obs);
-    let (newlogprob, entropy) = if continuous {
-        let log_std = tape.param(&agent.log_std.as_ref().expect("log-std").value);
-        let actions = tape.input(b, a, &mb.actions_continuous, false);
-        let (lp, ent) = gaussian_log_prob_entropy(&mut tape, head, log_std, actions);
-        (tape.value(lp).to_vec(), vec![tape.scalar(ent); b])
-    } else {
-        let (lp, ent) = categorical_log_prob_entropy(&mut tape, head, &mb.actions_discrete, None);
-        (tape.value(lp).to_vec(), tape.value(ent).to_vec())
+    let (newlogprob, entropy) = match &mb.actions {
+        ActionBatch::Continuous { values, .. } => {
+            let log_std = tape.param(&agent.log_std.as_ref().expect("log-std").value);
+            let actions = tape.input(b, a, values, false);
+            let (lp, ent) = gaussian_log_prob_entropy(&mut tape, head, log_std, actions);
+            (tape.value(lp).to_vec(), vec![tape.scalar(ent); b])
+        }
+        ActionBatch::Discrete(actions) => {
+            let (lp, ent) = categorical_log_prob_entropy(&mut tape, head, actions, None);
+            (tape.value(lp).to_vec(), tape.value(ent).to_vec())
+        }
     };
     let newvalue_v = agent.critic.forward(&mut tape, obs);
     let newvalue = tape.value(newvalue_v).to_vec();
@@ -914,19 +916,18 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
     // The rollout, flattened as CleanRL's `reshape((-1,) + shape)`: sample t·N + n is
     // step t of env n, the buffer's own T×N order.
     let batch = field(&fx, "batch");
-    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, if continuous { a } else { 0 });
+    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, &agent.action);
     buffer.obs = data(batch, "b_obs", &[b, o]);
-    if continuous {
-        buffer.actions_continuous = data(batch, "b_actions", &[b, a]);
+    buffer.actions = if continuous {
+        ActionBatch::Continuous { dim: a, values: data(batch, "b_actions", &[b, a]) }
     } else {
-        buffer.actions_discrete = data(batch, "b_actions", &[b])
-            .iter()
-            .map(|&x| {
-                assert!(x >= 0.0 && x.fract() == 0.0 && (x as usize) < a, "{file}: discrete action {x}");
-                x as usize
-            })
-            .collect();
-    }
+        let actions = data(batch, "b_actions", &[b]);
+        let index = |&x: &f32| {
+            assert!(x >= 0.0 && x.fract() == 0.0 && (x as usize) < a, "{file}: discrete action {x}");
+            x as usize
+        };
+        ActionBatch::Discrete(actions.iter().map(index).collect())
+    };
     buffer.log_probs = data(batch, "b_logprobs", &[b]);
     buffer.advantages = data(batch, "b_advantages", &[b]);
     buffer.returns = data(batch, "b_returns", &[b]);

@@ -15,7 +15,7 @@ pub mod progress;
 
 pub use args::{Command, EvalArgs, PlotArgs, RenderArgs, TrainArgs, UsageError};
 
-use crate::env::{self, Action, Space};
+use crate::env::{self, Space};
 use crate::ppo::checkpoint;
 use crate::ppo::config::KEYS;
 use crate::ppo::{evaluate, ActOutput, ActionKind, Metrics, PpoConfig, Trainer};
@@ -349,11 +349,9 @@ fn render(a: &RenderArgs) -> Result<(), CliError> {
             obs[j] = ckpt.obs_rms.as_ref().map_or(raw[j], |r| r.normalize(j, raw[j], 10.0));
         }
         ckpt.agent.act(&obs, 1, true, &mut rng, &mut out);
-        let action = match ckpt.agent.action {
-            ActionKind::Discrete(_) => Action::Discrete(out.actions_discrete[0]),
-            ActionKind::Continuous { .. } => Action::Continuous(&out.actions_clipped),
-        };
-        let step = env.step(action, &mut raw).map_err(|e| CliError::Failed(e.to_string()))?;
+        let step = env
+            .step(out.env_actions().get(0, ckpt.agent.action.actor_outputs()), &mut raw)
+            .map_err(|e| CliError::Failed(e.to_string()))?;
         states.push(crate::render::state_from_obs(&env_id, &raw).map_err(usage_err)?);
         ret += step.reward;
         len += 1;

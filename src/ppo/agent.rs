@@ -14,7 +14,7 @@
 //! the same networks on a tape ([`crate::ppo::loss`]).
 
 use crate::distributions::{categorical_mode, categorical_sample, gaussian_sample};
-use crate::env::Space;
+use crate::env::{Actions, Space};
 use crate::nn::{Activation, Mlp, Param, Scratch};
 use crate::sde::{log_std_shape, Gsde};
 use crate::tensor::Tensor;
@@ -54,13 +54,123 @@ impl ActionKind {
             ActionKind::Continuous { dim, .. } => *dim,
         }
     }
+}
 
-    /// Floats per action in the rollout buffer: 0 for discrete (stored as indices), `A`
-    /// for continuous.
-    pub fn buffer_dim(&self) -> usize {
+/// A batch of `B` actions of one kind: what the agent chose for `B` observations, what
+/// the rollout buffer stores (`B = T·N`) and what a minibatch trains on.
+///
+/// ```
+/// use ppo::ppo::{ActionBatch, ActionKind};
+/// let mut batch = ActionBatch::zeros(&ActionKind::Continuous { dim: 2, low: vec![-1.0; 2], high: vec![1.0; 2] }, 3);
+/// assert_eq!(batch.len(), 3);
+/// let source = ActionBatch::Continuous { dim: 2, values: vec![0.5, -0.5] };
+/// batch.clear();
+/// batch.push_row(&source, 0);
+/// assert_eq!(batch, source);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionBatch {
+    /// `B` action indices.
+    Discrete(Vec<usize>),
+    /// `B×A` real actions, row-major, as sampled (before any clipping to the bounds).
+    Continuous {
+        /// Action size `A`.
+        dim: usize,
+        /// The `B·A` values.
+        values: Vec<f32>,
+    },
+}
+
+impl Default for ActionBatch {
+    /// An empty batch of discrete actions.
+    fn default() -> Self {
+        ActionBatch::Discrete(Vec::new())
+    }
+}
+
+impl ActionBatch {
+    /// `rows` zero actions of the kind `kind` emits.
+    pub fn zeros(kind: &ActionKind, rows: usize) -> ActionBatch {
+        let mut batch = ActionBatch::default();
+        batch.resize_for(kind, rows);
+        batch
+    }
+
+    /// Makes this a batch of `rows` actions of `kind` (keeping the values of the rows it
+    /// already has, and its capacity when the kind is unchanged).
+    pub fn resize_for(&mut self, kind: &ActionKind, rows: usize) {
+        match (kind, &mut *self) {
+            (ActionKind::Discrete(_), ActionBatch::Discrete(a)) => a.resize(rows, 0),
+            (ActionKind::Continuous { dim, .. }, ActionBatch::Continuous { dim: d, values }) if dim == d => {
+                values.resize(rows * dim, 0.0)
+            }
+            (ActionKind::Discrete(_), _) => *self = ActionBatch::Discrete(vec![0; rows]),
+            (ActionKind::Continuous { dim, .. }, _) => {
+                *self = ActionBatch::Continuous { dim: *dim, values: vec![0.0; rows * dim] }
+            }
+        }
+    }
+
+    /// Number of actions `B`.
+    pub fn len(&self) -> usize {
         match self {
-            ActionKind::Discrete(_) => 0,
-            ActionKind::Continuous { dim, .. } => *dim,
+            ActionBatch::Discrete(a) => a.len(),
+            ActionBatch::Continuous { dim, values } => values.len() / (*dim).max(1),
+        }
+    }
+
+    /// True when the batch holds no action.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every action, keeping the kind and the capacity.
+    pub fn clear(&mut self) {
+        match self {
+            ActionBatch::Discrete(a) => a.clear(),
+            ActionBatch::Continuous { values, .. } => values.clear(),
+        }
+    }
+
+    /// The batch as environments take it.
+    pub fn as_actions(&self) -> Actions<'_> {
+        match self {
+            ActionBatch::Discrete(a) => Actions::Discrete(a),
+            ActionBatch::Continuous { values, .. } => Actions::Continuous(values),
+        }
+    }
+
+    /// Appends action `k` of `src`, which must be of the same kind and size.
+    pub fn push_row(&mut self, src: &ActionBatch, k: usize) {
+        match (&mut *self, src) {
+            (ActionBatch::Discrete(a), ActionBatch::Discrete(s)) => a.push(s[k]),
+            (ActionBatch::Continuous { dim, values }, ActionBatch::Continuous { dim: d, values: s }) if dim == d => {
+                values.extend_from_slice(&s[k * *d..(k + 1) * *d])
+            }
+            (this, src) => panic!("push_row: a {} action into a batch of {}", src.kind_name(), this.kind_name()),
+        }
+    }
+
+    /// Overwrites actions `start..start + k` with the `k` actions `src`, which must be of
+    /// this batch's kind.
+    pub fn write_rows(&mut self, start: usize, src: Actions<'_>) {
+        match (&mut *self, src) {
+            (ActionBatch::Discrete(a), Actions::Discrete(s)) => a[start..start + s.len()].copy_from_slice(s),
+            (ActionBatch::Continuous { dim, values }, Actions::Continuous(s)) => {
+                values[start * *dim..start * *dim + s.len()].copy_from_slice(s)
+            }
+            (this, Actions::Discrete(_)) => panic!("write_rows: discrete actions into a batch of {}", this.kind_name()),
+            (this, Actions::Continuous(_)) => {
+                panic!("write_rows: continuous actions into a batch of {}", this.kind_name())
+            }
+        }
+    }
+
+    /// `discrete` or `continuous (A = …)`, for messages.
+    fn kind_name(&self) -> String {
+        match self {
+            ActionBatch::Discrete(_) => "discrete".to_string(),
+            ActionBatch::Continuous { dim, .. } => format!("continuous (A = {dim})"),
         }
     }
 }
@@ -69,16 +179,26 @@ impl ActionKind {
 /// reused across steps.
 #[derive(Clone, Debug, Default)]
 pub struct ActOutput {
-    /// `N` discrete actions (empty for continuous agents).
-    pub actions_discrete: Vec<usize>,
-    /// `N×A` continuous actions as sampled, unclipped (empty for discrete agents).
-    pub actions_continuous: Vec<f32>,
-    /// `N×A` continuous actions clipped to the bounds: what the environment receives.
-    pub actions_clipped: Vec<f32>,
+    /// The `N` actions as chosen: for continuous actions, sampled and unclipped (the
+    /// rollout buffer stores these; the log-probabilities are theirs).
+    pub actions: ActionBatch,
+    /// `N×A` continuous actions clipped to the bounds (unused for discrete actions).
+    clipped: Vec<f32>,
     /// `N` log-probabilities of the actions.
     pub log_probs: Vec<f32>,
     /// `N` critic values.
     pub values: Vec<f32>,
+}
+
+impl ActOutput {
+    /// What the environments receive: the actions, with continuous ones clipped to the
+    /// action space's bounds (detail 5 of the continuous ones).
+    pub fn env_actions(&self) -> Actions<'_> {
+        match &self.actions {
+            ActionBatch::Discrete(a) => Actions::Discrete(a),
+            ActionBatch::Continuous { .. } => Actions::Continuous(&self.clipped),
+        }
+    }
 }
 
 /// Separate actor and critic networks, plus the Gaussian's log-std.
@@ -91,7 +211,7 @@ pub struct ActOutput {
 /// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[64, 64], Activation::Tanh, 0.0, &mut rng);
 /// let mut out = ActOutput::default();
 /// agent.act(&[0.0; 8], 2, false, &mut rng, &mut out); // two observations
-/// assert_eq!(out.actions_discrete.len(), 2);
+/// assert_eq!(out.actions.len(), 2);
 /// assert_eq!(out.values.len(), 2);
 /// ```
 #[derive(Clone, Debug)]
@@ -202,12 +322,13 @@ impl Agent {
     ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
         out.log_probs.resize(n, 0.0);
+        out.actions.resize_for(&self.action, n);
         self.actor.prepare_inference();
         self.critic.prepare_inference();
         let head = self.actor.forward_inference(obs, n, &mut self.actor_scratch);
         match &self.action {
             ActionKind::Discrete(k) => {
-                out.actions_discrete.resize(n, 0);
+                let ActionBatch::Discrete(actions) = &mut out.actions else { unreachable!("resized for discrete") };
                 for i in 0..n {
                     let logits = &head[i * k..(i + 1) * k];
                     let (a, lp) = if deterministic {
@@ -216,7 +337,7 @@ impl Agent {
                     } else {
                         categorical_sample(logits, None, rng)
                     };
-                    out.actions_discrete[i] = a;
+                    actions[i] = a;
                     out.log_probs[i] = lp;
                 }
             }
@@ -224,22 +345,25 @@ impl Agent {
                 // gSDE: a = μ(s) + z(s)·θ_ε (crate::sde); the env gets it clipped.
                 let log_std = self.log_std.as_ref().expect("gSDE agents have a log-std").value.data();
                 let sde = self.sde.as_mut().expect("checked by the match guard");
-                out.actions_continuous.resize(n * dim, 0.0);
-                out.actions_clipped.resize(n * dim, 0.0);
-                let (actions, log_probs) = (&mut out.actions_continuous, &mut out.log_probs);
-                sde.act(&self.actor, log_std, obs, head, n, deterministic, actions, log_probs);
-                for (k, (c, &a)) in out.actions_clipped.iter_mut().zip(&out.actions_continuous).enumerate() {
+                let ActionBatch::Continuous { values: actions, .. } = &mut out.actions else {
+                    unreachable!("resized for continuous")
+                };
+                out.clipped.resize(n * dim, 0.0);
+                sde.act(&self.actor, log_std, obs, head, n, deterministic, actions, &mut out.log_probs);
+                for (k, (c, &a)) in out.clipped.iter_mut().zip(actions.iter()).enumerate() {
                     *c = a.clamp(low[k % dim], high[k % dim]);
                 }
             }
             ActionKind::Continuous { dim, low, high } => {
                 let a_dim = *dim;
                 let log_std = self.log_std.as_ref().expect("continuous agents have a log-std").value.data();
-                out.actions_continuous.resize(n * a_dim, 0.0);
-                out.actions_clipped.resize(n * a_dim, 0.0);
+                let ActionBatch::Continuous { values: actions, .. } = &mut out.actions else {
+                    unreachable!("resized for continuous")
+                };
+                out.clipped.resize(n * a_dim, 0.0);
                 for i in 0..n {
                     let mean = &head[i * a_dim..(i + 1) * a_dim];
-                    let action = &mut out.actions_continuous[i * a_dim..(i + 1) * a_dim];
+                    let action = &mut actions[i * a_dim..(i + 1) * a_dim];
                     out.log_probs[i] = if deterministic {
                         action.copy_from_slice(mean);
                         crate::distributions::gaussian_log_prob(mean, log_std, action)
@@ -249,7 +373,7 @@ impl Agent {
                     // Detail 5 of the continuous ones: the environment gets the clipped
                     // action; the buffer keeps the sampled one, whose log-prob this is.
                     for d in 0..a_dim {
-                        out.actions_clipped[i * a_dim + d] = action[d].clamp(low[d], high[d]);
+                        out.clipped[i * a_dim + d] = action[d].clamp(low[d], high[d]);
                     }
                 }
             }
@@ -348,11 +472,14 @@ impl Agent {
     /// checkpoint) explore with gSDE. No noise matrix is drawn: call
     /// [`reset_noise`](Agent::reset_noise) before acting stochastically.
     pub fn attach_sde(&mut self, full_std: bool) -> Result<(), AgentError> {
-        let dim = self.action.buffer_dim();
         let hidden = self.actor.layers.last().expect("an MLP has layers").inputs();
+        let (dim, continuous) = match self.action {
+            ActionKind::Discrete(n) => (n, false),
+            ActionKind::Continuous { dim, .. } => (dim, true),
+        };
         let expected = log_std_shape(hidden, dim, full_std).to_vec();
         let found = self.log_std.as_ref().map_or(vec![], |p| p.value.shape().to_vec());
-        if dim == 0 || found != expected {
+        if !continuous || found != expected {
             return Err(AgentError::ShapeMismatch { name: "actor_logstd".into(), expected, found });
         }
         self.sde = Some(Gsde::new(hidden, dim, full_std));
@@ -380,8 +507,9 @@ mod tests {
         let mut agent = Agent::new(4, ActionKind::Discrete(2), &[64, 64], Activation::Tanh, 0.0, &mut rng);
         let mut out = ActOutput::default();
         agent.act(&[0.1; 12], 3, false, &mut rng, &mut out);
-        assert_eq!(out.actions_discrete.len(), 3);
-        assert!(out.actions_discrete.iter().all(|&a| a < 2));
+        let ActionBatch::Discrete(actions) = &out.actions else { panic!("{:?}", out.actions) };
+        assert_eq!(actions.len(), 3);
+        assert!(actions.iter().all(|&a| a < 2));
         // The 0.01-gain head makes the first policy nearly uniform.
         assert!(out.log_probs.iter().all(|&lp| (lp - 0.5f32.ln()).abs() < 0.05), "{:?}", out.log_probs);
         let names: Vec<String> = agent.named_params().into_iter().map(|(n, _)| n).collect();
@@ -397,8 +525,12 @@ mod tests {
         let mut agent = Agent::new(3, kind, &[8], Activation::Tanh, 0.5, &mut rng);
         let mut out = ActOutput::default();
         agent.act(&[0.0; 30], 10, false, &mut rng, &mut out);
-        assert!(out.actions_clipped.iter().all(|a| a.abs() <= 0.1));
-        assert!(out.actions_continuous.iter().any(|a| a.abs() > 0.1), "σ = e^0.5 samples beyond ±0.1");
+        let (Actions::Continuous(clipped), ActionBatch::Continuous { values, .. }) = (out.env_actions(), &out.actions)
+        else {
+            panic!("{:?}", out.actions)
+        };
+        assert!(clipped.iter().all(|a| a.abs() <= 0.1));
+        assert!(values.iter().any(|a| a.abs() > 0.1), "σ = e^0.5 samples beyond ±0.1");
         assert_eq!(agent.named_params().last().unwrap().0, "actor_logstd");
     }
 }

@@ -22,14 +22,18 @@
 //! bootstrap; [`crate::ppo::PpoConfig::bootstrap_truncation`]), and `done_t` then just
 //! stops the recursion from reading the next episode's first value.
 
+use super::agent::{ActionBatch, ActionKind};
+use crate::env::Actions;
+
 /// Storage for one rollout, allocated once and overwritten every iteration.
 ///
 /// ```
-/// use ppo::ppo::RolloutBuffer;
-/// // T = 2 steps of N = 1 environment, observations of size 1, discrete actions.
-/// let mut buf = RolloutBuffer::new(2, 1, 1, 0);
-/// buf.add(&[0.0], &[1], &[], &[-0.7], &[0.5], &[1.0], &[false]);
-/// buf.add(&[0.1], &[0], &[], &[-0.6], &[0.4], &[1.0], &[true]);
+/// use ppo::env::Actions;
+/// use ppo::ppo::{ActionKind, RolloutBuffer};
+/// // T = 2 steps of N = 1 environment, observations of size 1, two discrete actions.
+/// let mut buf = RolloutBuffer::new(2, 1, 1, &ActionKind::Discrete(2));
+/// buf.add(&[0.0], Actions::Discrete(&[1]), &[-0.7], &[0.5], &[1.0], &[false]);
+/// buf.add(&[0.1], Actions::Discrete(&[0]), &[-0.6], &[0.4], &[1.0], &[true]);
 /// buf.compute_returns_and_advantages(&[9.0], 0.99, 0.95);
 /// // The episode ended at the last step, so V(s_T) = 9 is not used: R_1 = r_1 = 1.
 /// assert_eq!(buf.returns[1], 1.0);
@@ -43,14 +47,11 @@ pub struct RolloutBuffer {
     pub n_envs: usize,
     /// Observation size `O`.
     pub obs_dim: usize,
-    /// Action size `A` for continuous actions (0 for discrete).
-    pub act_dim: usize,
     /// `T×N×O` observations the actions were chosen from.
     pub obs: Vec<f32>,
-    /// `T×N` discrete actions (empty for continuous).
-    pub actions_discrete: Vec<usize>,
-    /// `T×N×A` continuous actions, as sampled, before clipping to the bounds.
-    pub actions_continuous: Vec<f32>,
+    /// `T×N` actions: indices, or `T×N×A` continuous actions as sampled, before
+    /// clipping to the bounds.
+    pub actions: ActionBatch,
     /// `T×N` log-probabilities of the actions under the policy that chose them.
     pub log_probs: Vec<f32>,
     /// `T×N` rewards (with the truncation bootstrap added, when enabled).
@@ -71,17 +72,15 @@ pub struct RolloutBuffer {
 /// second thread copies the rollout once per update without allocating).
 impl Clone for RolloutBuffer {
     fn clone(&self) -> Self {
-        let mut copy = RolloutBuffer::new(0, 0, 0, 0);
+        let mut copy = RolloutBuffer::new(0, 0, 0, &ActionKind::Discrete(0));
         copy.clone_from(self);
         copy
     }
 
     fn clone_from(&mut self, src: &Self) {
-        (self.n_steps, self.n_envs, self.obs_dim, self.act_dim, self.pos) =
-            (src.n_steps, src.n_envs, src.obs_dim, src.act_dim, src.pos);
+        (self.n_steps, self.n_envs, self.obs_dim, self.pos) = (src.n_steps, src.n_envs, src.obs_dim, src.pos);
         self.obs.clone_from(&src.obs);
-        self.actions_discrete.clone_from(&src.actions_discrete);
-        self.actions_continuous.clone_from(&src.actions_continuous);
+        self.actions.clone_from(&src.actions);
         self.log_probs.clone_from(&src.log_probs);
         self.rewards.clone_from(&src.rewards);
         self.dones.clone_from(&src.dones);
@@ -92,18 +91,15 @@ impl Clone for RolloutBuffer {
 }
 
 impl RolloutBuffer {
-    /// An empty buffer for `T` steps of `N` environments. `act_dim` is 0 for discrete
-    /// actions, else the action size.
-    pub fn new(n_steps: usize, n_envs: usize, obs_dim: usize, act_dim: usize) -> RolloutBuffer {
+    /// An empty buffer for `T` steps of `N` environments whose actions are of `kind`.
+    pub fn new(n_steps: usize, n_envs: usize, obs_dim: usize, kind: &ActionKind) -> RolloutBuffer {
         let tn = n_steps * n_envs;
         RolloutBuffer {
             n_steps,
             n_envs,
             obs_dim,
-            act_dim,
             obs: vec![0.0; tn * obs_dim],
-            actions_discrete: if act_dim == 0 { vec![0; tn] } else { Vec::new() },
-            actions_continuous: vec![0.0; tn * act_dim],
+            actions: ActionBatch::zeros(kind, tn),
             log_probs: vec![0.0; tn],
             rewards: vec![0.0; tn],
             dones: vec![false; tn],
@@ -124,15 +120,13 @@ impl RolloutBuffer {
         self.pos == self.n_steps
     }
 
-    /// Stores step `pos` for all `N` environments: `obs` `N×O`, the actions (`N` discrete
-    /// or `N×A` continuous, the other empty), `log_probs`, `values` and `rewards` `N`,
-    /// `dones` `N`.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores step `pos` for all `N` environments: `obs` `N×O`, the `N` actions (of the
+    /// buffer's kind; continuous ones as sampled), `log_probs`, `values` and `rewards`
+    /// `N`, `dones` `N`.
     pub fn add(
         &mut self,
         obs: &[f32],
-        actions_discrete: &[usize],
-        actions_continuous: &[f32],
+        actions: Actions<'_>,
         log_probs: &[f32],
         values: &[f32],
         rewards: &[f32],
@@ -142,14 +136,16 @@ impl RolloutBuffer {
         let (n, t) = (self.n_envs, self.pos);
         assert_eq!(obs.len(), n * self.obs_dim, "obs: {} values for N={n} × O={}", obs.len(), self.obs_dim);
         self.obs[t * n * self.obs_dim..(t + 1) * n * self.obs_dim].copy_from_slice(obs);
-        if self.act_dim == 0 {
-            assert_eq!(actions_discrete.len(), n, "{} discrete actions for N={n}", actions_discrete.len());
-            self.actions_discrete[t * n..(t + 1) * n].copy_from_slice(actions_discrete);
-        } else {
-            let a = self.act_dim;
-            assert_eq!(actions_continuous.len(), n * a, "{} actions for N={n} × A={a}", actions_continuous.len());
-            self.actions_continuous[t * n * a..(t + 1) * n * a].copy_from_slice(actions_continuous);
-        }
+        let per_env = match (&actions, &self.actions) {
+            (Actions::Continuous(_), ActionBatch::Continuous { dim, .. }) => *dim,
+            _ => 1,
+        };
+        let given = match actions {
+            Actions::Discrete(a) => a.len(),
+            Actions::Continuous(a) => a.len(),
+        };
+        assert_eq!(given, n * per_env, "{given} action values for N={n} × {per_env}");
+        self.actions.write_rows(t * n, actions);
         self.log_probs[t * n..(t + 1) * n].copy_from_slice(log_probs);
         self.values[t * n..(t + 1) * n].copy_from_slice(values);
         self.rewards[t * n..(t + 1) * n].copy_from_slice(rewards);

@@ -6,8 +6,8 @@
 //! seeded apart from training, as SB3's `EvalCallback` / `evaluate_policy` do, with
 //! observation normalisation frozen at the training statistics.
 
-use super::agent::{ActOutput, ActionKind, Agent};
-use crate::env::{self, Action, EnvError, RunningMeanStd};
+use super::agent::{ActOutput, Agent};
+use crate::env::{self, EnvError, RunningMeanStd};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -63,11 +63,7 @@ pub fn evaluate_with(
         loop {
             normalize(&raw, obs_rms, &mut obs);
             agent.act(&obs, 1, true, &mut rng, &mut out);
-            let action = match agent.action {
-                ActionKind::Discrete(_) => Action::Discrete(out.actions_discrete[0]),
-                ActionKind::Continuous { .. } => Action::Continuous(&out.actions_clipped),
-            };
-            let step = env.step(action, &mut raw)?;
+            let step = env.step(out.env_actions().get(0, agent.action.actor_outputs()), &mut raw)?;
             on_step(env.as_ref(), ep);
             ret += step.reward;
             len += 1;

@@ -15,7 +15,7 @@
 //! − log r)` (Schulman's low-variance estimator, "Approximating KL Divergence", 2020),
 //! `clipfrac = mean(|r − 1| > ε)`.
 
-use super::agent::{ActionKind, Agent};
+use super::agent::{ActionBatch, Agent};
 use super::buffer::RolloutBuffer;
 use crate::autodiff::{Tape, Var};
 use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
@@ -29,10 +29,8 @@ use crate::sde::{sde_log_prob_entropy, Gsde};
 pub struct Minibatch {
     /// `B×O` observations (CleanRL `b_obs[mb_inds]`).
     pub obs: Vec<f32>,
-    /// `B` discrete actions (empty for continuous).
-    pub actions_discrete: Vec<usize>,
-    /// `B×A` continuous actions, as sampled (empty for discrete).
-    pub actions_continuous: Vec<f32>,
+    /// `B` actions (`b_actions`), continuous ones as sampled.
+    pub actions: ActionBatch,
     /// `B` log-probabilities under the policy that acted (`b_logprobs`).
     pub log_probs: Vec<f32>,
     /// `B` GAE advantages (`b_advantages`), not yet normalised.
@@ -56,21 +54,19 @@ impl Minibatch {
 
     /// Copies the flattened-batch entries `indices` of `buffer` into this minibatch.
     pub fn gather(&mut self, buffer: &RolloutBuffer, indices: &[usize]) {
-        let (o, a) = (buffer.obs_dim, buffer.act_dim);
+        let o = buffer.obs_dim;
         self.obs.clear();
-        self.actions_discrete.clear();
-        self.actions_continuous.clear();
+        if std::mem::discriminant(&self.actions) != std::mem::discriminant(&buffer.actions) {
+            self.actions = buffer.actions.clone();
+        }
+        self.actions.clear();
         self.log_probs.clear();
         self.advantages.clear();
         self.returns.clear();
         self.values.clear();
         for &k in indices {
             self.obs.extend_from_slice(&buffer.obs[k * o..(k + 1) * o]);
-            if a == 0 {
-                self.actions_discrete.push(buffer.actions_discrete[k]);
-            } else {
-                self.actions_continuous.extend_from_slice(&buffer.actions_continuous[k * a..(k + 1) * a]);
-            }
+            self.actions.push_row(&buffer.actions, k);
             self.log_probs.push(buffer.log_probs[k]);
             self.advantages.push(buffer.advantages[k]);
             self.returns.push(buffer.returns[k]);
@@ -166,8 +162,7 @@ pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, 
     tape.clear();
     let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
     let sde = agent.sde.as_mut();
-    let policy =
-        record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, &agent.action, obs, mb, adv, cfg);
+    let policy = record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, obs, mb, adv, cfg);
     let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, cfg);
     let loss = total_loss(tape, policy, v_loss, cfg);
     tape.backward(loss);
@@ -231,7 +226,6 @@ pub fn record_policy_loss(
     actor: &mut Mlp,
     log_std_param: Option<&Param>,
     sde: Option<&mut Gsde>,
-    action: &ActionKind,
     obs: Var,
     mb: &Minibatch,
     adv: &[f32],
@@ -240,15 +234,15 @@ pub fn record_policy_loss(
     let b = mb.len();
     // log π(a|s) and H[π].
     let head = actor.forward(tape, obs);
-    let (new_log_prob, entropy_loss, log_std) = match action {
-        ActionKind::Discrete(_) => {
-            let (lp, ent) = categorical_log_prob_entropy(tape, head, &mb.actions_discrete, None);
+    let (new_log_prob, entropy_loss, log_std) = match &mb.actions {
+        ActionBatch::Discrete(actions) => {
+            let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, None);
             (lp, tape.mean(ent), None)
         }
-        ActionKind::Continuous { dim, .. } => {
+        ActionBatch::Continuous { dim, values } => {
             let p = log_std_param.expect("continuous agents have a log-std");
             let log_std = tape.param(&p.value);
-            let actions = tape.input(b, *dim, &mb.actions_continuous, false);
+            let actions = tape.input(b, *dim, values, false);
             let (lp, ent) = match sde {
                 // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
                 Some(sde) => {

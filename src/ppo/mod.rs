@@ -21,7 +21,7 @@ pub mod parallel;
 pub mod train;
 pub mod update;
 
-pub use agent::{ActOutput, ActionKind, Agent};
+pub use agent::{ActOutput, ActionBatch, ActionKind, Agent};
 pub use buffer::{compute_gae, RolloutBuffer};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, EvalResult};

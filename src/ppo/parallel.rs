@@ -19,7 +19,7 @@
 //! The worker owns what it works on: each update moves the actor's parts and optimizer
 //! (`ActorHalf`) to it and back, so no data is shared and no `unsafe` is needed.
 
-use super::agent::{ActionKind, Agent};
+use super::agent::Agent;
 use super::buffer::RolloutBuffer;
 use super::loss::{
     add_policy_grads, combine, policy_objective, policy_stats, prepare_advantages, record_policy_loss,
@@ -52,7 +52,6 @@ struct ActorHalf {
     actor: Mlp,
     log_std: Option<Param>,
     sde: Option<Gsde>,
-    action: ActionKind,
     obs_dim: usize,
     optimizer: Adam,
     ws: LossWorkspace,
@@ -72,7 +71,6 @@ impl ActorHalf {
         std::mem::swap(&mut self.actor, &mut agent.actor);
         std::mem::swap(&mut self.log_std, &mut agent.log_std);
         std::mem::swap(&mut self.sde, &mut agent.sde);
-        std::mem::swap(&mut self.action, &mut agent.action);
         std::mem::swap(&mut self.optimizer, optimizer);
         self.obs_dim = agent.obs_dim;
     }
@@ -93,17 +91,8 @@ impl Half for ActorHalf {
         prepare_advantages(adv, mb, cfg.norm_adv);
         tape.clear();
         let obs = tape.input(mb.len(), self.obs_dim, &mb.obs, false);
-        let policy = record_policy_loss(
-            tape,
-            &mut self.actor,
-            self.log_std.as_ref(),
-            self.sde.as_mut(),
-            &self.action,
-            obs,
-            mb,
-            adv,
-            cfg,
-        );
+        let policy =
+            record_policy_loss(tape, &mut self.actor, self.log_std.as_ref(), self.sde.as_mut(), obs, mb, adv, cfg);
         let objective = policy_objective(tape, policy, cfg);
         tape.backward(objective);
         add_policy_grads(tape, &policy, &mut self.actor, self.log_std.as_mut());
@@ -292,12 +281,11 @@ impl TwoThreads {
                 actor: empty(),
                 log_std: None,
                 sde: None,
-                action: ActionKind::Discrete(0),
                 obs_dim: 0,
                 optimizer: Adam::new(AdamConfig::default(), &[]),
                 ws: LossWorkspace::default(),
             },
-            buffer: RolloutBuffer::new(0, 0, 0, 0),
+            buffer: RolloutBuffer::new(0, 0, 0, &crate::ppo::ActionKind::Discrete(0)),
             orders: Vec::new(),
             cfg: UpdateConfig {
                 update_epochs: 0,

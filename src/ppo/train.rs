@@ -23,8 +23,8 @@ use super::eval::{evaluate, EvalResult};
 use super::loss::{LossConfig, LossStats};
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epochs, update, UpdateConfig, UpdateStats, UpdateWorkspace};
-use crate::env::{self, Actions, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
-use crate::optim::{Adam, AdamConfig};
+use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
+use crate::optim::{linear_anneal, Adam, AdamConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -259,7 +259,7 @@ impl Trainer {
         let critic_optimizer = Adam::new(adam, &sizes[..n_critic]);
         let actor_optimizer = Adam::new(adam, &sizes[n_critic..]);
         let n = config.n_envs;
-        let buffer = RolloutBuffer::new(config.n_steps, n, obs_dim, action.buffer_dim());
+        let buffer = RolloutBuffer::new(config.n_steps, n, obs_dim, &action);
         let mut next_obs = vec![0.0; n * obs_dim];
         envs.reset(Some(config.seed), &mut next_obs);
         let step_out = VecStep::new(n, obs_dim);
@@ -329,11 +329,7 @@ impl Trainer {
             }
             self.global_step += n as u64;
             self.agent.act(&self.next_obs, n, false, &mut self.rng, &mut self.act);
-            let actions = match self.agent.action {
-                ActionKind::Discrete(_) => Actions::Discrete(&self.act.actions_discrete),
-                ActionKind::Continuous { .. } => Actions::Continuous(&self.act.actions_clipped),
-            };
-            self.envs.step(actions, &mut self.step_out)?;
+            self.envs.step(self.act.env_actions(), &mut self.step_out)?;
             let out = &self.step_out;
             if let Some(i) = out.obs.chunks_exact(o.max(1)).position(|row| row.iter().any(|x| !x.is_finite())) {
                 return Err(TrainError::NonFiniteObservation { env_index: i, global_step: self.global_step });
@@ -362,14 +358,9 @@ impl Trainer {
                     }
                 }
             }
-            let (disc, cont) = match self.agent.action {
-                ActionKind::Discrete(_) => (&self.act.actions_discrete[..], &[][..]),
-                ActionKind::Continuous { .. } => (&[][..], &self.act.actions_continuous[..]),
-            };
             self.buffer.add(
                 &self.next_obs,
-                disc,
-                cont,
+                self.act.actions.as_actions(),
                 &self.act.log_probs,
                 &self.act.values,
                 &self.rewards,
@@ -454,8 +445,9 @@ impl Trainer {
     /// One iteration: anneal, collect a rollout, update, evaluate when due.
     pub fn iterate(&mut self) -> Result<Metrics, TrainError> {
         let frac = self.progress_remaining() as f32;
-        let lr = if self.config.anneal_lr { frac * self.config.learning_rate } else { self.config.learning_rate };
-        let clip = if self.config.anneal_clip { frac * self.config.clip_coef } else { self.config.clip_coef };
+        let c = &self.config;
+        let lr = if c.anneal_lr { linear_anneal(c.learning_rate, frac) } else { c.learning_rate };
+        let clip = if c.anneal_clip { linear_anneal(c.clip_coef, frac) } else { c.clip_coef };
         self.collect_rollout()?;
         let mut m = self.update(lr, clip)?;
         self.update += 1;

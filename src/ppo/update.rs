@@ -168,7 +168,7 @@ pub fn update(
             tape.clear();
             let obs = tape.input(mb.len(), agent.obs_dim, &mb.obs, false);
             let (actor, log_std, sde) = (&mut agent.actor, agent.log_std.as_ref(), agent.sde.as_mut());
-            let policy = record_policy_loss(tape, actor, log_std, sde, &agent.action, obs, mb, &lw.adv, &cfg.loss);
+            let policy = record_policy_loss(tape, actor, log_std, sde, obs, mb, &lw.adv, &cfg.loss);
             let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, &cfg.loss);
             let loss = total_loss(tape, policy, v_loss, &cfg.loss);
 
