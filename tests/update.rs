@@ -78,20 +78,7 @@ fn check(case: &Case) -> Metrics {
 
     // The reference, called directly with the trainer's parts.
     let c = &case.config;
-    let cfg = UpdateConfig {
-        update_epochs: c.update_epochs,
-        minibatch_size: c.minibatch_size(),
-        target_kl: c.target_kl,
-        max_grad_norm: c.max_grad_norm,
-        loss: LossConfig {
-            clip_coef: case.clip_coef,
-            clip_vloss: c.clip_vloss,
-            clip_coef_vf: c.clip_coef_vf.unwrap_or(case.clip_coef),
-            ent_coef: c.ent_coef,
-            vf_coef: c.vf_coef,
-            norm_adv: c.norm_adv,
-        },
-    };
+    let cfg = UpdateConfig::new(c, case.clip_coef);
     let mut b_inds: Vec<usize> = (0..c.batch_size()).collect();
     let mut orders = Vec::new();
     shuffle_epochs(&mut b_inds, c.update_epochs, &mut reference.rng, &mut orders);

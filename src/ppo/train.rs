@@ -20,7 +20,7 @@ use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
-use super::loss::{LossConfig, LossStats};
+use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epochs, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
@@ -395,21 +395,7 @@ impl Trainer {
     /// [`iterate`](Trainer::iterate).
     pub fn update(&mut self, learning_rate: f32, clip_coef: f32) -> Result<Metrics, TrainError> {
         let c = &self.config;
-        let cfg = UpdateConfig {
-            update_epochs: c.update_epochs,
-            minibatch_size: c.minibatch_size(),
-            target_kl: c.target_kl,
-            max_grad_norm: c.max_grad_norm,
-            loss: LossConfig {
-                clip_coef,
-                clip_vloss: c.clip_vloss,
-                // CleanRL clips the value with the surrogate's (possibly annealed) ε.
-                clip_coef_vf: c.clip_coef_vf.unwrap_or(clip_coef),
-                ent_coef: c.ent_coef,
-                vf_coef: c.vf_coef,
-                norm_adv: c.norm_adv,
-            },
-        };
+        let cfg = UpdateConfig::new(c, clip_coef);
         self.critic_optimizer.config.lr = learning_rate;
         self.actor_optimizer.config.lr = learning_rate;
         shuffle_epochs(&mut self.indices, c.update_epochs, &mut self.rng, &mut self.epoch_orders);

@@ -25,7 +25,7 @@ use super::loss::{
     add_policy_grads, combine, policy_stats, prepare_advantages, record_policy_loss, record_value_loss, total_loss,
     LossConfig, LossStats, LossWorkspace, Minibatch,
 };
-use super::Agent;
+use super::{Agent, PpoConfig};
 use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -44,6 +44,28 @@ pub struct UpdateConfig {
     pub max_grad_norm: f32,
     /// The loss's coefficients, with this update's clip range.
     pub loss: LossConfig,
+}
+
+impl UpdateConfig {
+    /// The settings `config` gives an update whose surrogate clip range is `clip_coef`
+    /// (annealed or not, by the trainer). The value clip is `clip_coef_vf`, or
+    /// `clip_coef` when that is unset, as in CleanRL.
+    pub fn new(config: &PpoConfig, clip_coef: f32) -> UpdateConfig {
+        UpdateConfig {
+            update_epochs: config.update_epochs,
+            minibatch_size: config.minibatch_size(),
+            target_kl: config.target_kl,
+            max_grad_norm: config.max_grad_norm,
+            loss: LossConfig {
+                clip_coef,
+                clip_vloss: config.clip_vloss,
+                clip_coef_vf: config.clip_coef_vf.unwrap_or(clip_coef),
+                ent_coef: config.ent_coef,
+                vf_coef: config.vf_coef,
+                norm_adv: config.norm_adv,
+            },
+        }
+    }
 }
 
 /// What an update measured: the loss statistics and gradient norms summed over its

@@ -456,6 +456,25 @@ def make_normal():
 # ----------------------------------------------------------------------------------------
 
 
+def cleanrl_gae(rewards, values, dones, next_value, next_done, gamma, gae_lambda):
+    """cleanrl/ppo.py, "bootstrap value if not done" (next_value there is [1, N]):
+    advantages and returns of a T×N rollout, where dones[t] = 1 means obs[t] starts a
+    new episode."""
+    T = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    lastgaelam = 0
+    for t in reversed(range(T)):
+        if t == T - 1:
+            nextnonterminal = 1.0 - next_done
+            nextvalues = next_value
+        else:
+            nextnonterminal = 1.0 - dones[t + 1]
+            nextvalues = values[t + 1]
+        delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
+        advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+    return advantages, advantages + values
+
+
 def make_gae():
     torch.manual_seed(6)
     T, N = 16, 3
@@ -471,19 +490,7 @@ def make_gae():
     next_value = torch.randn(N)
     next_done = torch.tensor([0.0, 0.0, 1.0])
 
-    # cleanrl/ppo.py, "bootstrap value if not done"; next_value there is [1, N].
-    advantages = torch.zeros_like(rewards)
-    lastgaelam = 0
-    for t in reversed(range(T)):
-        if t == T - 1:
-            nextnonterminal = 1.0 - next_done
-            nextvalues = next_value
-        else:
-            nextnonterminal = 1.0 - dones[t + 1]
-            nextvalues = values[t + 1]
-        delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
-        advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
-    returns = advantages + values
+    advantages, returns = cleanrl_gae(rewards, values, dones, next_value, next_done, gamma, gae_lambda)
 
     # Sanity: the same recursion in float64 agrees.
     r, v, d = rewards.double().numpy(), values.double().numpy(), dones.double().numpy()

@@ -45,7 +45,7 @@ The batch is a rollout of T = 16 steps in N = 4 environments, flattened as Clean
 (obs.reshape((-1, O)), so sample t*N + n is step t of env n). Observations are N(0, 1)
 draws; actions are sampled from the agent's own policy; rewards are N(0, 1) and about one
 step in ten ends an episode; advantages and returns come from CleanRL's GAE loop
-(gamma 0.99, lambda 0.95, make_fixtures.make_gae). Two things make the collecting
+(gamma 0.99, lambda 0.95, make_fixtures.cleanrl_gae). Two things make the collecting
 policy and critic stale, as they are after an earlier update: b_logprobs is the log-prob
 of the action plus N(0, 0.3) noise, so the ratio is outside [1 - c, 1 + c] for many
 samples from the first step on (the script asserts a mean clipfrac > 0.1), and b_values
@@ -76,7 +76,7 @@ import torch.nn as nn
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import OUT, Agent, perturb_biases, sj, state_json, tj, write_json  # noqa: E402
+from make_fixtures import OUT, Agent, cleanrl_gae, perturb_biases, sj, state_json, tj, write_json  # noqa: E402
 
 # The rollout: T steps of N environments, flattened to B samples.
 T, N = 16, 4
@@ -126,19 +126,7 @@ def make_batch(continuous, seed):
     dones = (torch.rand(T, N) < DONE_PROB).float()  # dones[t] = 1: obs[t] starts an episode
     next_done = (torch.rand(N) < DONE_PROB).float()
 
-    # cleanrl/ppo.py, "bootstrap value if not done".
-    advantages = torch.zeros_like(rewards)
-    lastgaelam = 0
-    for t in reversed(range(T)):
-        if t == T - 1:
-            nextnonterminal = 1.0 - next_done
-            nextvalues = next_value
-        else:
-            nextnonterminal = 1.0 - dones[t + 1]
-            nextvalues = values[t + 1]
-        delta = rewards[t] + GAMMA * nextvalues * nextnonterminal - values[t]
-        advantages[t] = lastgaelam = delta + GAMMA * GAE_LAMBDA * nextnonterminal * lastgaelam
-    returns = advantages + values
+    advantages, returns = cleanrl_gae(rewards, values, dones, next_value, next_done, GAMMA, GAE_LAMBDA)
 
     batch = {
         "b_obs": obs.reshape(-1, O),
