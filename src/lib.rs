@@ -23,14 +23,15 @@
 //! 4. [`gradcheck`]: central finite differences, used by the tests to check every op.
 //! 5. [`nn`]: `Linear` and `Mlp` layers with PyTorch's orthogonal initialisation.
 //! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
-//!    learning-rate schedules.
+//!    CleanRL's linear annealing.
 //! 7. [`distributions`]: Categorical (with action masks) and diagonal Gaussian.
 //!    [`sde`] adds generalized State-Dependent Exploration (gSDE): Gaussian noise that
 //!    is a function of the actor's last hidden features, as Stable-Baselines3 has it.
 //! 8. [`env`](mod@env): the gymnasium-style [`env::Env`] trait, the classic-control suite,
 //!    vectorized environments and normalisation wrappers.
 //! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
-//!    clipped loss, the update and the training loop.
+//!    clipped loss, the update ([`ppo::update()`], CleanRL's order in one scroll, and
+//!    its two-thread twin [`ppo::parallel`], tested bit-equal) and the training loop.
 //! 10. [`render`]: animated SVG drawings of episodes (cart and pole, pendulum, car on
 //!     the hill, acrobot).
 //! 11. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
