@@ -1,13 +1,15 @@
 //! Matrix multiplication and tape overhead at the shapes PPO uses.
 //!
 //! Run with `cargo bench --bench matmul`. Prints GFLOP/s (2·m·k·n flops per product) of
-//! the kernel `sgemm` picks, the `matrixmultiply` wrapper, the register-tiled axpy and
-//! dot-product kernels and the naive loop at each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
+//! `sgemm` on each CPU path this machine runs (portable, AVX2, AVX-512: the same bits,
+//! `ppo::cpu`), of `matrixmultiply::sgemm` (the general packed kernel, for comparison)
+//! and of the naive loop at each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
 //! own overhead (element-wise ops, bookkeeping) is visible.
 
 use ppo::autodiff::Tape;
-use ppo::gemm::{sgemm, sgemm_axpy, sgemm_matrixmultiply, sgemm_naive, sgemm_nt_small, transpose, Trans};
+use ppo::cpu::Isa;
+use ppo::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -59,61 +61,39 @@ fn main() {
         t("backward dW head = dYᵀ·X", 2, 128, 64, Yes, No),
         t("backward dW layer 1 = dYᵀ·X", 64, 128, 4, Yes, No),
     ];
-    println!("matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n)");
-    println!(
-        "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "shape", "m", "k", "n", "op", "sgemm", "matrixm.", "axpy", "dot (NT)", "naive"
-    );
+    let paths: Vec<Isa> = Isa::ALL.into_iter().filter(|p| p.available()).collect();
+    println!("matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n); this process uses {:?}", ppo::cpu::isa());
+    print!("{:<30} {:>5} {:>5} {:>5} {:>4}", "shape", "m", "k", "n", "op");
+    for p in &paths {
+        print!(" {:>10}", p.name());
+    }
+    println!(" {:>10} {:>8}", "matrixm.", "naive");
     for s in &shapes {
         let a = vec![0.5f32; s.m * s.k];
         let b = vec![0.25f32; s.k * s.n];
         let mut c = vec![0.0f32; s.m * s.n];
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
         let gflops = |secs: f64| format!("{:.2}", flops / secs / 1e9);
-        let picked = time_per_call(budget, || {
-            sgemm(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
-            black_box(&c);
-        });
+        let op = format!("{}{}", if s.ta == Yes { "T" } else { "N" }, if s.tb == Yes { "T" } else { "N" });
+        print!("{:<30} {:>5} {:>5} {:>5} {:>4}", s.what, s.m, s.k, s.n, op);
+        for &p in &paths {
+            let secs = time_per_call(budget, || {
+                sgemm_on(p, s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
+                black_box(&c);
+            });
+            print!(" {:>10}", gflops(secs));
+        }
         let general = time_per_call(budget, || {
-            sgemm_matrixmultiply(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
+            matrixmultiply_sgemm(s.m, s.k, s.n, black_box(&a), s.ta, black_box(&b), s.tb, &mut c);
             black_box(&c);
         });
         let naive = time_per_call(budget, || {
             sgemm_naive(s.m, s.k, s.n, 1.0, black_box(&a), s.ta, black_box(&b), s.tb, 0.0, &mut c);
             black_box(&c);
         });
-        // The axpy kernel reads B row by row; for A·Bᵀ that is the transposed weight Wᵀ
-        // (the tape transposes W once per product, the rollout caches it), same size.
-        let axpy = gflops(time_per_call(budget, || {
-            sgemm_axpy(s.m, s.k, s.n, black_box(&a), s.ta, black_box(&b), 0.0, &mut c);
-            black_box(&c);
-        }));
-        // The dot-product kernel only applies to A·Bᵀ.
-        let dot = if s.ta == No && s.tb == Yes {
-            gflops(time_per_call(budget, || {
-                sgemm_nt_small(s.m, s.k, s.n, black_box(&a), black_box(&b), 0.0, &mut c);
-                black_box(&c);
-            }))
-        } else {
-            "-".to_string()
-        };
-        let op = format!("{}{}", if s.ta == Yes { "T" } else { "N" }, if s.tb == Yes { "T" } else { "N" });
-        println!(
-            "{:<30} {:>5} {:>5} {:>5} {:>4} {:>10} {:>10} {:>10} {:>10} {:>8}",
-            s.what,
-            s.m,
-            s.k,
-            s.n,
-            op,
-            gflops(picked),
-            gflops(general),
-            axpy,
-            dot,
-            gflops(naive)
-        );
+        println!(" {:>10} {:>8}", gflops(general), gflops(naive));
     }
-    println!("(sgemm: the kernel `ppo::gemm::sgemm` picks for the shape; for NT shapes with n ≥ 16");
-    println!(" the tape and the rollout multiply by Wᵀ instead, the axpy column)");
+    println!("(for NT shapes with n ≥ 16 the tape and the rollout multiply by Wᵀ instead: see the NN rows)");
 
     // A 4-64-64-2 tanh MLP, forward + backward through the tape, batch 128.
     let (bsz, o, h, a_out) = (128, 4, 64, 2);
@@ -171,4 +151,38 @@ fn main() {
     println!("{:<36} {:>10.2} {:>10.2}", "through the tape", tape_secs * 1e6, flops / tape_secs / 1e9);
     println!("{:<36} {:>10.2} {:>10.2}", "its 8 matmuls alone (the bound)", mm_secs * 1e6, flops / mm_secs / 1e9);
     println!("{:<36} {:>10.2}", "tape overhead (tape − matmuls)", (tape_secs - mm_secs) * 1e6);
+}
+
+/// `C = op(A) · op(B)` through `matrixmultiply::sgemm`, the general kernel that packs
+/// both operands on every call: what `ppo::gemm` is compared with, not what it uses
+/// (its kernels are picked per CPU, with their own order of sums).
+#[allow(clippy::too_many_arguments)]
+fn matrixmultiply_sgemm(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], tb: Trans, c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let strides = |t: Trans, cols: usize, rows: usize| match t {
+        Trans::No => (cols as isize, 1),
+        Trans::Yes => (1, rows as isize),
+    };
+    let ((rsa, csa), (rsb, csb)) = (strides(ta, k, m), strides(tb, n, k));
+    // SAFETY: the assert above gives every buffer the floats its m×k, k×n or m×n shape
+    // needs, and the strides describe those row-major matrices (or their transposes),
+    // so every index matrixmultiply touches is in bounds; `c` is a unique borrow.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
 }

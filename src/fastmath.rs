@@ -31,10 +31,17 @@ pub fn tanh(x: f32) -> f32 {
     x * p / q
 }
 
-/// `y[i] = tanh(x[i])` for equal-length slices, 16 at a time: each block of 16 is
-/// straight-line code that the compiler turns into one AVX-512 register's worth of
-/// operations (a plain loop would be vectorised only 8 wide; see `.cargo/config.toml`).
+/// `y[i] = tanh(x[i])` for equal-length slices, on the fastest path this CPU runs
+/// ([`crate::cpu`]; every path gives the same bits).
 pub fn tanh_into(x: &[f32], y: &mut [f32]) {
+    crate::cpu::tanh_into(x, y)
+}
+
+/// The body of [`tanh_into`] for every path: 16 at a time, each block of 16 straight-line
+/// code that the compiler turns into one AVX-512 register's worth of operations (two on
+/// AVX2).
+#[inline(always)]
+pub fn tanh_into_plain(x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "tanh_into: {} inputs, {} outputs", x.len(), y.len());
     let (mut xs, mut ys) = (x.chunks_exact(16), y.chunks_exact_mut(16));
     for (x16, y16) in (&mut xs).zip(&mut ys) {
@@ -48,16 +55,13 @@ pub fn tanh_into(x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `x · y + acc`, one fused multiply-add (one rounding) where the target CPU has FMA,
-/// else a multiply and an add: without hardware FMA, `f32::mul_add` is a slow library
-/// call. Used by the matmul kernels and [`tanh`].
+/// `x · y + acc` with one rounding: `f32::mul_add`, on every CPU, so that [`tanh`] and
+/// [`exp`] give the same bits everywhere. Where the code is compiled for FMA (the
+/// AVX2 and AVX-512 paths of [`crate::cpu`], and aarch64) it is one instruction;
+/// elsewhere it is the C library's exact `fmaf`, a call.
 #[inline(always)]
 pub fn mul_add(x: f32, y: f32, acc: f32) -> f32 {
-    if cfg!(target_feature = "fma") {
-        x.mul_add(y, acc)
-    } else {
-        x * y + acc
-    }
+    x.mul_add(y, acc)
 }
 
 /// `eˣ` to within 2 ulp, without a library call, so loops over it vectorise and short
@@ -76,10 +80,14 @@ pub fn exp(x: f32) -> f32 {
     let xc = x.clamp(-87.336_55, 88.722_83);
     // Round to nearest by adding and subtracting 1.5·2²³ (no rounding call needed).
     let n = (xc * LOG2_E + 12_582_912.0) - 12_582_912.0;
-    let r = mul_add(-n, LN2_LO, mul_add(-n, LN2_HI, xc));
+    // Separate multiplies and adds, not fused: `exp` is called one value at a time all
+    // over the crate (sampling, softmaxes, the KL diagnostics), in code compiled for any
+    // CPU, where a fused multiply-add would be a library call. Unfused, it is the same
+    // few instructions, and the same bits, on every CPU.
+    let r = (xc - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.0 / 5040.0;
     for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        p = mul_add(p, r, c);
+        p = p * r + c;
     }
     // 2ⁿ as two powers of two, so that n = 128 (x just below the overflow threshold)
     // and n = −126 both stay within the exponent range.
@@ -102,8 +110,14 @@ pub fn tanh_reference(x: f32) -> f32 {
     x.tanh()
 }
 
-/// `x ← tanh(x)` for every element, 16 at a time like [`tanh_into`].
+/// `x ← tanh(x)` for every element, on the fastest path this CPU runs.
 pub fn tanh_in_place(xs: &mut [f32]) {
+    crate::cpu::tanh_in_place(xs)
+}
+
+/// The body of [`tanh_in_place`] for every path, 16 at a time like [`tanh_into_plain`].
+#[inline(always)]
+pub fn tanh_in_place_plain(xs: &mut [f32]) {
     let mut blocks = xs.chunks_exact_mut(16);
     for x16 in &mut blocks {
         let x16: &mut [f32; 16] = x16.try_into().expect("16 values");
@@ -113,6 +127,21 @@ pub fn tanh_in_place(xs: &mut [f32]) {
     }
     for x in blocks.into_remainder() {
         *x = tanh(*x);
+    }
+}
+
+/// `y[i] = eˣ⁽ⁱ⁾` for equal-length slices, on the fastest path this CPU runs.
+pub fn exp_into(x: &[f32], y: &mut [f32]) {
+    crate::cpu::exp_into(x, y)
+}
+
+/// The body of [`exp_into`] for every path: a plain loop, which vectorises since [`exp`]
+/// has no branches the compiler cannot turn into selects.
+#[inline(always)]
+pub fn exp_into_plain(x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "exp_into: {} inputs, {} outputs", x.len(), y.len());
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = exp(x);
     }
 }
 

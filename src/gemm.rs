@@ -1,5 +1,5 @@
-//! Matrix multiplication: the kernels the crate uses, the crate's one `unsafe` call, and
-//! the naive loop they are all tested against.
+//! Matrix multiplication: the kernels the crate uses, and the plain loop they are all
+//! tested against, bit for bit.
 //!
 //! Every matrix in this crate is dense, row-major `f32`. [`sgemm`] computes
 //!
@@ -10,9 +10,15 @@
 //! where `op(X)` is `X` or `Xᵀ`, and picks a kernel for the shape. Backward passes
 //! accumulate into gradient buffers with `beta = 1`.
 //!
-//! [`sgemm_naive`] is the same contract as three plain loops. It is the reference every
-//! fast path is tested against, at odd and zero sizes and for every transpose
-//! combination, and it is what a reader should look at to see what `sgemm` means.
+//! **One arithmetic, every CPU.** Each element is a chain of fused multiply-adds,
+//! `s = 0; s = fma(op(A)[i,p], op(B)[p,j], s)` for `p = 0, 1, …, k−1`, finished by
+//! [`finish`]: `alpha·s`, plus `beta·C` unless `beta = 0`. [`sgemm_naive`] is that
+//! contract as three plain loops: the reference a reader should look at, and the one
+//! every kernel is tested against for equal bits, on every CPU path. The kernels only
+//! change which elements are computed side by side, never the order of an element's sum,
+//! so the results do not depend on the tile shape or the vector width. One kernel,
+//! [`sgemm_nt_small`] (the one- and two-column heads), sums in sixteen fixed partial
+//! sums instead ([`dot`]); it too gives the same bits on every path.
 //!
 //! The kernels, fastest first at PPO's shapes (`cargo bench --bench matmul`):
 //! - [`sgemm_axpy`]: `C = op(A) · B` with `B`'s rows contiguous, `C` built row by row
@@ -21,12 +27,14 @@
 //!   caches it), backward products on `W` and on the activations as stored.
 //! - [`sgemm_narrow_tn`]: `Aᵀ · B` with only a few columns (the first layer's weight
 //!   gradient), as its transpose through `sgemm_axpy`.
-//! - [`sgemm_nt_small`]: dot products, for the one- and two-column heads.
-//! - [`sgemm_matrixmultiply`]: everything else, through `matrixmultiply::sgemm`, which
-//!   takes a row stride and a column stride per matrix (a transpose is a stride swap) and
-//!   packs both operands into cache-sized panels on every call.
+//! - [`sgemm_nt_small`]: the one- and two-column heads, `A · Bᵀ`, as [`dot`] products.
+//! - [`sgemm_naive`] itself for every other shape (and `alpha ≠ 1`), none of which is on
+//!   the training path.
+//!
+//! [`crate::cpu`] compiles these for AVX-512, for AVX2 with FMA and for any CPU, and
+//! picks one at run time.
 
-use crate::fastmath::mul_add;
+use crate::cpu::Isa;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,17 +47,19 @@ pub enum Trans {
 
 /// Row and column strides of `op(X)` when `op(X)` is `rows×cols` and `X` is stored
 /// row-major.
-fn strides(t: Trans, cols: usize, rows: usize) -> (isize, isize) {
+#[inline(always)]
+fn strides(t: Trans, cols: usize, rows: usize) -> (usize, usize) {
     match t {
         // X stored rows×cols: next row is `cols` floats away, next column 1.
-        Trans::No => (cols as isize, 1),
+        Trans::No => (cols, 1),
         // X stored cols×rows, so op(X)[i][j] = X[j][i] = buf[j*rows + i].
-        Trans::Yes => (1, rows as isize),
+        Trans::Yes => (1, rows),
     }
 }
 
 /// Checks the buffer lengths of a product; panics naming the shapes (an internal
 /// invariant: every caller in this crate passes matching shapes).
+#[inline(always)]
 fn check_lengths(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
@@ -64,20 +74,31 @@ fn check_lengths(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) 
     );
 }
 
-/// `C = alpha · op(A) · op(B) + beta · C`, by the fastest kernel for the shape.
+/// One element's last step, shared by every kernel: `alpha·sum`, plus `beta·old` unless
+/// `beta = 0` (then `C`'s old contents are ignored, even NaN).
+#[inline(always)]
+pub fn finish(alpha: f32, sum: f32, beta: f32, old: f32) -> f32 {
+    if beta == 0.0 {
+        alpha * sum
+    } else {
+        alpha * sum + beta * old
+    }
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C`, by the fastest kernel for the shape, on the
+/// fastest path this CPU runs ([`crate::cpu`]).
 ///
 /// Shapes: `op(A)` is `m×k`, `op(B)` is `k×n`, `C` is `m×n`, all row-major; `ta`/`tb`
 /// say whether `A`/`B` are stored transposed. With `beta = 0`, `C`'s old contents are
 /// ignored (even NaN); with `beta = 1`, the product is added into `C`.
 ///
-/// The choice (every kernel computes the same product, to rounding):
+/// The choice (every kernel computes the same bits, see the module docs):
 /// - `B` untransposed and at least 16 columns: [`sgemm_axpy`], register tiles, no packing;
 /// - `Aᵀ·B` with fewer than 16 columns but at least 16 rows (the first layer's weight
 ///   gradient, `64×4` for CartPole): [`sgemm_narrow_tn`], the transposed product through
 ///   the same kernel;
-/// - `A·Bᵀ` with one or two columns (value and policy heads): [`sgemm_nt_small`], dot
-///   products of contiguous rows;
-/// - anything else (and any `alpha ≠ 1`): [`sgemm_matrixmultiply`].
+/// - `A·Bᵀ` with one or two columns (value and policy heads): [`sgemm_nt_small`];
+/// - anything else (and any `alpha ≠ 1`): [`sgemm_naive`].
 ///
 /// Panics if a buffer is shorter than its shape needs.
 #[allow(clippy::too_many_arguments)]
@@ -93,45 +114,14 @@ pub fn sgemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    if alpha == 1.0 && tb == Trans::No && n >= 16 {
-        sgemm_axpy(m, k, n, a, ta, b, beta, c);
-    } else if alpha == 1.0 && ta == Trans::Yes && tb == Trans::No && m >= 16 && m * n <= NARROW_MAX {
-        sgemm_narrow_tn(m, k, n, a, b, beta, c);
-    } else if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
-        sgemm_nt_small(m, k, n, a, b, beta, c);
-    } else {
-        sgemm_matrixmultiply(m, k, n, alpha, a, ta, b, tb, beta, c);
-    }
+    crate::cpu::sgemm(m, k, n, alpha, a, ta, b, tb, beta, c)
 }
 
-/// The largest `m·n` for [`sgemm_narrow_tn`], whose transposed result lives on the stack.
-pub const NARROW_MAX: usize = 1024;
-
-/// `C = Aᵀ · B + beta · C` for a narrow `C` (`m×n` with few columns, `m·n ≤ NARROW_MAX`),
-/// `A` stored `k×m` and `B` stored `k×n`.
-///
-/// [`sgemm_axpy`] is slow when `C` has fewer than 16 columns, but here the transpose
-/// `Cᵀ = Bᵀ · A` (`n×m`) has many, and `A` as stored is exactly the row-major right-hand
-/// side the kernel wants. So it computes `Cᵀ` on the stack and adds it back transposed.
-/// Tested against [`sgemm_naive`] like the others.
-pub fn sgemm_narrow_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-    check_lengths(m, k, n, a, b, c);
-    assert!(m * n <= NARROW_MAX, "sgemm_narrow_tn: C is {m}×{n}, more than {NARROW_MAX} floats");
-    let mut ct = [0.0f32; NARROW_MAX];
-    sgemm_axpy(n, k, m, b, Trans::Yes, a, 0.0, &mut ct[..n * m]);
-    for i in 0..m {
-        for j in 0..n {
-            let old = if beta == 0.0 { 0.0 } else { beta * c[i * n + j] };
-            c[i * n + j] = ct[j * m + i] + old;
-        }
-    }
-}
-
-/// `C = alpha · op(A) · op(B) + beta · C` through `matrixmultiply::sgemm`: the general
-/// kernel, which packs both operands into cache-friendly panels on every call. Same
-/// contract as [`sgemm`].
+/// [`sgemm`] on a given CPU path (tests compare the paths). Panics if this CPU cannot
+/// run `path`.
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm_matrixmultiply(
+pub fn sgemm_on(
+    path: Isa,
     m: usize,
     k: usize,
     n: usize,
@@ -143,73 +133,69 @@ pub fn sgemm_matrixmultiply(
     beta: f32,
     c: &mut [f32],
 ) {
-    check_lengths(m, k, n, a, b, c);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        // An empty sum: C = beta · C (and exactly zero when beta is zero).
-        scale_in_place(&mut c[..m * n], beta);
-        return;
-    }
-    let (rsa, csa) = strides(ta, k, m);
-    let (rsb, csb) = strides(tb, n, k);
-    sgemm_raw(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c);
+    crate::cpu::sgemm_on(path, m, k, n, alpha, a, ta, b, tb, beta, c)
 }
 
-/// The one `unsafe` block of the crate.
-#[allow(unsafe_code, clippy::too_many_arguments)]
-fn sgemm_raw(
+/// The body of [`sgemm`] that [`crate::cpu`] compiles for each path: register tiles up
+/// to `V` vectors of 16 columns wide (4 for AVX-512's 32 registers, 1 for AVX2's 16).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn sgemm_tiled<const V: usize>(
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
     a: &[f32],
-    rsa: isize,
-    csa: isize,
+    ta: Trans,
     b: &[f32],
-    rsb: isize,
-    csb: isize,
+    tb: Trans,
     beta: f32,
     c: &mut [f32],
 ) {
-    // SAFETY: `check_lengths` asserted that `a` holds at least m·k floats, `b` at least
-    // k·n and `c` at least m·n. The strides come from `strides`, which describe a
-    // row-major m×k (k×n) matrix or its transpose, so the largest index matrixmultiply
-    // reads is (m-1)·rsa + (k-1)·csa = m·k - 1 < a.len() (likewise for b), and the largest
-    // it writes is (m-1)·n + (n-1) < c.len(). `c` is a unique borrow, so it aliases
-    // neither `a` nor `b`. matrixmultiply treats beta = 0 as "overwrite", as we document.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+    if alpha == 1.0 && tb == Trans::No && n >= 16 {
+        axpy::<V>(m, k, n, a, ta, b, beta, c);
+    } else if alpha == 1.0 && ta == Trans::Yes && tb == Trans::No && m >= 16 && m * n <= NARROW_MAX {
+        narrow_tn::<V>(m, k, n, a, b, beta, c);
+    } else if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
+        nt_small(m, k, n, a, b, beta, c);
+    } else {
+        sgemm_naive(m, k, n, alpha, a, ta, b, tb, beta, c);
     }
 }
 
-fn scale_in_place(c: &mut [f32], beta: f32) {
-    if beta == 0.0 {
-        c.fill(0.0);
-    } else if beta != 1.0 {
-        c.iter_mut().for_each(|x| *x *= beta);
-    }
+/// The largest `m·n` for [`sgemm_narrow_tn`], whose transposed result lives on the stack.
+pub const NARROW_MAX: usize = 1024;
+
+/// `C = Aᵀ · B + beta · C` for a narrow `C` (`m×n` with few columns, `m·n ≤ NARROW_MAX`),
+/// `A` stored `k×m` and `B` stored `k×n`, on the portable path.
+///
+/// [`sgemm_axpy`] is slow when `C` has fewer than 16 columns, but here the transpose
+/// `Cᵀ = Bᵀ · A` (`n×m`) has many, and `A` as stored is exactly the row-major right-hand
+/// side the kernel wants. So it computes `Cᵀ` on the stack and adds it back transposed.
+/// Tested against [`sgemm_naive`] like the others.
+pub fn sgemm_narrow_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    narrow_tn::<1>(m, k, n, a, b, beta, c)
 }
 
-/// The reference: `C = alpha · op(A) · op(B) + beta · C` as three loops, in f32 with
-/// the sum over `k` in order. Same contract as [`sgemm`].
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn narrow_tn<const V: usize>(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    check_lengths(m, k, n, a, b, c);
+    assert!(m * n <= NARROW_MAX, "sgemm_narrow_tn: C is {m}×{n}, more than {NARROW_MAX} floats");
+    let mut ct = [0.0f32; NARROW_MAX];
+    axpy::<V>(n, k, m, b, Trans::Yes, a, 0.0, &mut ct[..n * m]);
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = finish(1.0, ct[j * m + i], beta, c[i * n + j]);
+        }
+    }
+}
+
+/// The reference: `C = alpha · op(A) · op(B) + beta · C` as three loops, each element's
+/// sum over `k` a chain of fused multiply-adds in order, finished by [`finish`]. Same
+/// contract as [`sgemm`], and the same bits.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn sgemm_naive(
     m: usize,
     k: usize,
@@ -229,82 +215,114 @@ pub fn sgemm_naive(
         for j in 0..n {
             let mut sum = 0.0f32;
             for p in 0..k {
-                let a_ip = a[(i as isize * rsa + p as isize * csa) as usize];
-                let b_pj = b[(p as isize * rsb + j as isize * csb) as usize];
-                sum += a_ip * b_pj;
+                sum = a[i * rsa + p * csa].mul_add(b[p * rsb + j * csb], sum);
             }
-            let old = if beta == 0.0 { 0.0 } else { beta * c[i * n + j] };
-            c[i * n + j] = alpha * sum + old;
+            c[i * n + j] = finish(alpha, sum, beta, c[i * n + j]);
         }
     }
 }
 
-/// `C = A · Bᵀ + beta · C` for few rows of `A`: `A` is `m×k`, `B` is stored `n×k` (the
-/// PyTorch layout of a `Linear` weight), `C` is `m×n`.
+/// `C = A · Bᵀ + beta · C` for one or two columns: `A` is `m×k`, `B` is stored `n×k`
+/// (the PyTorch layout of a `Linear` weight; here the value head or a two-action policy
+/// head), `C` is `m×n`, on the portable path.
 ///
-/// Each output is a dot product of two contiguous rows, so no packing is needed; this
-/// beats `matrixmultiply` when `m` is a handful (the rollout's `N` environments) or `n`
-/// is 1 or 2 (the value head, a two-action policy head). The plain version is
-/// [`sgemm_naive`] with `tb = Trans::Yes`, which the tests compare it with.
+/// Each output is a [`dot`] product of two contiguous rows: the one kernel whose sum is
+/// not a single chain over `k`, because a chain would leave the vector unit idle (the
+/// rows are contiguous along `k`, not across outputs). [`dot`]'s sixteen partial sums are
+/// fixed by the code, not by the vector width, so every CPU path gives the same bits;
+/// the tests compare it with [`sgemm_naive`] to rounding, and across paths bit for bit.
 pub fn sgemm_nt_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    nt_small(m, k, n, a, b, beta, c)
+}
+
+#[inline(always)]
+fn nt_small(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
     check_lengths(m, k, n, a, b, c);
     for i in 0..m {
         let a_row = &a[i * k..(i + 1) * k];
         for j in 0..n {
-            let b_row = &b[j * k..(j + 1) * k];
-            let old = if beta == 0.0 { 0.0 } else { beta * c[i * n + j] };
-            c[i * n + j] = dot(a_row, b_row) + old;
+            c[i * n + j] = finish(1.0, dot(a_row, &b[j * k..(j + 1) * k]), beta, c[i * n + j]);
         }
     }
 }
 
+/// `Σ a[p]·b[p]` in sixteen partial sums: `s[l]` takes `p = l, l + 16, l + 32, …` as a
+/// chain of fused multiply-adds, then `s[0] + s[1] + … + s[15]` in that order, then the
+/// `len mod 16` last terms one by one. The sixteen chains are one AVX-512 register (two
+/// AVX2 ones, four SSE ones); the order is the code's, the same on every CPU.
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot of lengths {} and {}", a.len(), b.len());
+    let mut lanes = [0.0f32; 16];
+    let (mut xs, mut ys) = (a.chunks_exact(16), b.chunks_exact(16));
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        let (x, y): (&[f32; 16], &[f32; 16]) = (x.try_into().expect("16"), y.try_into().expect("16"));
+        for l in 0..16 {
+            lanes[l] = x[l].mul_add(y[l], lanes[l]);
+        }
+    }
+    let mut sum = lanes[0];
+    for &lane in &lanes[1..] {
+        sum += lane;
+    }
+    for (&x, &y) in xs.remainder().iter().zip(ys.remainder()) {
+        sum = x.mul_add(y, sum);
+    }
+    sum
+}
+
 /// `C = op(A) · B + beta · C` with `B` stored `k×n` row-major (`op(A)` is `m×k`, read
-/// through strides, so `A` may be stored transposed): the register-tiled "axpy" kernel.
+/// through strides, so `A` may be stored transposed): the register-tiled "axpy" kernel,
+/// on the portable path.
 ///
 /// Each row of `C` is built as `Σ_p op(A)[i, p] · B[p, :]`. A tile of [`TILE_ROWS`] rows
-/// and 64 columns of `C` lives in registers (24 of AVX-512's 32 vector registers), and
-/// every step of `p` loads one 64-float row segment of `B` and multiplies it by one
-/// broadcast element of `op(A)` per tile row. Nothing is copied: `op(A)`'s tile is read in
-/// place (`R` contiguous rows, or `R` contiguous floats per column when `A` is stored
-/// transposed), and so is `B`, whose rows are contiguous as stored and which fits in L1
-/// at this crate's shapes. That is what makes it faster than
-/// `matrixmultiply`, which packs both operands on every call (`cargo bench --bench
-/// matmul`).
+/// and up to 64 columns of `C` lives in registers (on AVX-512, 24 of the 32 vector
+/// registers; on AVX2, 6 rows × 16 columns in 12 of 16), and every step of `p` loads one
+/// row segment of `B` and multiplies it by one broadcast element of `op(A)` per tile row.
+/// Nothing is copied: `op(A)`'s tile is read in place (`R` contiguous rows, or `R`
+/// contiguous floats per column when `A` is stored transposed), and so is `B`, whose rows
+/// are contiguous as stored and which fits in L1 at this crate's shapes. That is what
+/// makes it faster than `matrixmultiply`, which packs both operands on every call
+/// (`cargo bench --bench matmul`).
 ///
-/// Columns go in panels of 64, then 32 and 16; fewer than 16 left over take plain loops.
-/// The plain version is [`sgemm_naive`] with `tb = Trans::No`; the tests compare the two
-/// at odd sizes, both layouts of `A`, and `beta` 0, ½ and 1.
-///
-/// The accumulation uses fused multiply-add where the CPU has it (`f32::mul_add`), so
-/// results can differ from the naive loop in the last bits; same inputs, same outputs.
+/// Columns go in panels of 64, 32 and 16 (as many as the path's registers hold); fewer
+/// than 16 left over take plain loops. The plain version is [`sgemm_naive`] with
+/// `tb = Trans::No`; the tests compare the two, bit for bit, at odd sizes, both layouts
+/// of `A`, and `beta` 0, ½ and 1.
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm_axpy(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], beta: f32, c: &mut [f32]) {
+    axpy::<1>(m, k, n, a, ta, b, beta, c)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn axpy<const V: usize>(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], beta: f32, c: &mut [f32]) {
     check_lengths(m, k, n, a, b, c);
     let mut i = 0;
     while i < m {
         let rows = TILE_ROWS.min(m - i);
         match rows {
-            TILE_ROWS => row_tile::<TILE_ROWS>(m, k, n, a, ta, i, b, beta, c),
-            1 => row_tile::<1>(m, k, n, a, ta, i, b, beta, c),
-            2 => row_tile::<2>(m, k, n, a, ta, i, b, beta, c),
-            3 => row_tile::<3>(m, k, n, a, ta, i, b, beta, c),
-            4 => row_tile::<4>(m, k, n, a, ta, i, b, beta, c),
-            5 => row_tile::<5>(m, k, n, a, ta, i, b, beta, c),
+            TILE_ROWS => row_tile::<TILE_ROWS, V>(m, k, n, a, ta, i, b, beta, c),
+            1 => row_tile::<1, V>(m, k, n, a, ta, i, b, beta, c),
+            2 => row_tile::<2, V>(m, k, n, a, ta, i, b, beta, c),
+            3 => row_tile::<3, V>(m, k, n, a, ta, i, b, beta, c),
+            4 => row_tile::<4, V>(m, k, n, a, ta, i, b, beta, c),
+            5 => row_tile::<5, V>(m, k, n, a, ta, i, b, beta, c),
             _ => unreachable!("{rows} rows left over with tiles of {TILE_ROWS}"),
         }
         i += rows;
     }
 }
 
-/// Rows of `C` per register tile in [`sgemm_axpy`]: 6 rows × 64 columns are 24 vectors
-/// of 16 floats, leaving registers for the broadcast and the loads.
+/// Rows of `C` per register tile in [`sgemm_axpy`].
 pub const TILE_ROWS: usize = 6;
 
 /// Rows `i..i+R` of `C`. Reads the tile's part of `op(A)` in place, one column `p` at a
 /// time: as `R` contiguous rows when `A` is stored as is, as one contiguous run of `R`
 /// floats per column when it is stored transposed.
 #[allow(clippy::too_many_arguments)]
-fn row_tile<const R: usize>(
+#[inline(always)]
+fn row_tile<const R: usize, const V: usize>(
     m: usize,
     k: usize,
     n: usize,
@@ -319,19 +337,20 @@ fn row_tile<const R: usize>(
         Trans::No => {
             // A is m×k: row i + r is a slice of exactly k floats, indexed by p < k.
             let rows: [&[f32]; R] = std::array::from_fn(|r| &a[(i + r) * k..][..k]);
-            column_panels::<R>(k, n, |p| std::array::from_fn(|r| rows[r][p]), b, i, beta, c);
+            column_panels::<R, V>(k, n, |p| std::array::from_fn(|r| rows[r][p]), b, i, beta, c);
         }
         Trans::Yes => {
             // A is stored k×m: op(A)[i + r, p] = A[p, i + r], R floats side by side.
             let column = |p: usize| -> [f32; R] { a[p * m + i..p * m + i + R].try_into().expect("R rows") };
-            column_panels::<R>(k, n, column, b, i, beta, c);
+            column_panels::<R, V>(k, n, column, b, i, beta, c);
         }
     }
 }
 
-/// All columns of rows `i..i+R`: panels of 64, 32 and 16 columns through [`tile`],
+/// All columns of rows `i..i+R`: panels of up to `16·V` columns through [`tile`],
 /// then plain loops for fewer than 16 left over. `a_column(p)` is `op(A)[i..i+R, p]`.
-fn column_panels<const R: usize>(
+#[inline(always)]
+fn column_panels<const R: usize, const V: usize>(
     k: usize,
     n: usize,
     a_column: impl Fn(usize) -> [f32; R],
@@ -341,15 +360,19 @@ fn column_panels<const R: usize>(
     c: &mut [f32],
 ) {
     let mut j = 0;
-    while j + 64 <= n {
-        tile::<R, 4>(k, n, &a_column, b, i, j, beta, c);
-        j += 64;
+    if V >= 4 {
+        while j + 64 <= n {
+            tile::<R, 4>(k, n, &a_column, b, i, j, beta, c);
+            j += 64;
+        }
     }
-    if j + 32 <= n {
-        tile::<R, 2>(k, n, &a_column, b, i, j, beta, c);
-        j += 32;
+    if V >= 2 {
+        while j + 32 <= n {
+            tile::<R, 2>(k, n, &a_column, b, i, j, beta, c);
+            j += 32;
+        }
     }
-    if j + 16 <= n {
+    while j + 16 <= n {
         tile::<R, 1>(k, n, &a_column, b, i, j, beta, c);
         j += 16;
     }
@@ -358,12 +381,11 @@ fn column_panels<const R: usize>(
         for p in 0..k {
             let a_p = a_column(p);
             for r in 0..R {
-                sum[r] = mul_add(a_p[r], b[p * n + jj], sum[r]);
+                sum[r] = a_p[r].mul_add(b[p * n + jj], sum[r]);
             }
         }
         for r in 0..R {
-            let old = if beta == 0.0 { 0.0 } else { beta * c[(i + r) * n + jj] };
-            c[(i + r) * n + jj] = sum[r] + old;
+            c[(i + r) * n + jj] = finish(1.0, sum[r], beta, c[(i + r) * n + jj]);
         }
     }
 }
@@ -371,9 +393,8 @@ fn column_panels<const R: usize>(
 /// The register tile: `C[i..i+R, j..j+16V] = Σ_p op(A)[i..i+R, p] · B[p, j..j+16V] + beta · C`.
 ///
 /// `acc` is `R × V` vectors of 16 floats. The loops over `r`, `v` and `l` have constant
-/// bounds and unroll completely, and the 16-wide innermost loop becomes one vector
-/// multiply-add (an AVX-512 register; `.cargo/config.toml` lets the vectoriser use the
-/// full width), so the accumulators stay in registers for the whole sum.
+/// bounds and unroll completely, and the 16-wide innermost loop becomes one AVX-512
+/// multiply-add (two on AVX2), so the accumulators stay in registers for the whole sum.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn tile<const R: usize, const V: usize>(
@@ -396,7 +417,7 @@ fn tile<const R: usize, const V: usize>(
         for r in 0..R {
             for v in 0..V {
                 for l in 0..16 {
-                    acc[r][v][l] = mul_add(a_p[r], b_p[v][l], acc[r][v][l]);
+                    acc[r][v][l] = a_p[r].mul_add(b_p[v][l], acc[r][v][l]);
                 }
             }
         }
@@ -406,7 +427,7 @@ fn tile<const R: usize, const V: usize>(
             let start = (i + r) * n + j + 16 * v;
             let c_seg = &mut c[start..start + 16];
             for l in 0..16 {
-                c_seg[l] = if beta == 0.0 { acc[r][v][l] } else { acc[r][v][l] + beta * c_seg[l] };
+                c_seg[l] = finish(1.0, acc[r][v][l], beta, c_seg[l]);
             }
         }
     }
@@ -455,25 +476,6 @@ pub fn transpose(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
     }
 }
 
-/// Dot product with eight independent accumulators, so the compiler can keep them in
-/// one SIMD register (a single accumulator would serialise every addition).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "dot of lengths {} and {}", a.len(), b.len());
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for p in chunks * 8..a.len() {
-        sum += a[p] * b[p];
-    }
-    sum
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,26 +485,38 @@ mod tests {
         (0..len).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0).collect()
     }
 
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Every path this CPU runs, every kernel `sgemm` picks, at odd and zero sizes and
+    /// for every transpose: the same bits as the naive loop.
     #[test]
-    fn fast_matches_naive_at_odd_and_zero_sizes_and_all_transposes() {
+    fn every_path_equals_naive_bit_for_bit() {
         let sizes = [0usize, 1, 2, 3, 5, 7, 16, 17, 33, 64, 65];
-        for &m in &sizes {
-            for &k in &[0usize, 1, 3, 8, 17, 64] {
-                for &n in &[0usize, 1, 2, 5, 64] {
-                    for ta in [Trans::No, Trans::Yes] {
-                        for tb in [Trans::No, Trans::Yes] {
-                            for beta in [0.0f32, 1.0, 0.5] {
-                                let a = fill(m * k, 1);
-                                let b = fill(k * n, 2);
-                                let mut c1 = fill(m * n, 3);
-                                let mut c2 = c1.clone();
-                                sgemm(m, k, n, 1.5, &a, ta, &b, tb, beta, &mut c1);
-                                sgemm_naive(m, k, n, 1.5, &a, ta, &b, tb, beta, &mut c2);
-                                for (x, y) in c1.iter().zip(&c2) {
-                                    let tol = 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0);
-                                    assert!(
-                                        (x - y).abs() <= tol,
-                                        "m{m} k{k} n{n} {ta:?} {tb:?} beta {beta}: {x} vs {y}"
+        for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+            for &m in &sizes {
+                for &k in &[0usize, 1, 3, 8, 17, 64] {
+                    for &n in &[0usize, 1, 2, 5, 16, 64, 100] {
+                        for ta in [Trans::No, Trans::Yes] {
+                            for tb in [Trans::No, Trans::Yes] {
+                                for (alpha, beta) in [(1.0f32, 0.0f32), (1.0, 1.0), (1.0, 0.5), (1.5, 1.0)] {
+                                    let a = fill(m * k, 1);
+                                    let b = fill(k * n, 2);
+                                    let mut c1 = fill(m * n, 3);
+                                    let mut c2 = c1.clone();
+                                    sgemm_on(path, m, k, n, alpha, &a, ta, &b, tb, beta, &mut c1);
+                                    if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
+                                        // The heads' kernel: sixteen partial sums (`dot`),
+                                        // the same on every path as on the portable one.
+                                        sgemm_on(Isa::Portable, m, k, n, alpha, &a, ta, &b, tb, beta, &mut c2);
+                                    } else {
+                                        sgemm_naive(m, k, n, alpha, &a, ta, &b, tb, beta, &mut c2);
+                                    }
+                                    assert_eq!(
+                                        bits(&c1),
+                                        bits(&c2),
+                                        "{path:?} m{m} k{k} n{n} {ta:?} {tb:?} alpha {alpha} beta {beta}"
                                     );
                                 }
                             }
@@ -515,7 +529,9 @@ mod tests {
 
     #[test]
     fn small_m_kernel_matches_naive() {
-        for &(m, k, n) in &[(1, 4, 64), (4, 4, 64), (4, 64, 64), (128, 64, 1), (128, 64, 2), (3, 13, 5), (0, 3, 2)] {
+        let shapes =
+            [(1, 4, 64), (4, 4, 64), (4, 64, 64), (128, 64, 1), (128, 64, 2), (3, 13, 5), (0, 3, 2), (37, 9, 2)];
+        for &(m, k, n) in &shapes {
             for beta in [0.0f32, 1.0] {
                 let a = fill(m * k, 5);
                 let b = fill(n * k, 6);
@@ -524,7 +540,7 @@ mod tests {
                 sgemm_nt_small(m, k, n, &a, &b, beta, &mut c1);
                 sgemm_naive(m, k, n, 1.0, &a, Trans::No, &b, Trans::Yes, beta, &mut c2);
                 for (x, y) in c1.iter().zip(&c2) {
-                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * k as f32, "{m}×{k}×{n}: {x} vs {y}");
+                    assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()) * k as f32, "{m}×{k}×{n}: {x} vs {y}");
                 }
             }
         }
@@ -556,29 +572,30 @@ mod tests {
                     let mut c2 = c1.clone();
                     sgemm_axpy(m, k, n, &a, ta, &b, beta, &mut c1);
                     sgemm_naive(m, k, n, 1.0, &a, ta, &b, Trans::No, beta, &mut c2);
-                    for (x, y) in c1.iter().zip(&c2) {
-                        let tol = 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0);
-                        assert!((x - y).abs() <= tol, "{m}×{k}×{n} {ta:?} beta {beta}: {x} vs {y}");
-                    }
+                    assert_eq!(bits(&c1), bits(&c2), "{m}×{k}×{n} {ta:?} beta {beta}");
                 }
             }
         }
     }
 
     #[test]
-    fn matrixmultiply_path_matches_naive() {
-        for &(m, k, n) in &[(128, 64, 64), (5, 3, 2), (64, 128, 4)] {
-            for (ta, tb) in [(Trans::No, Trans::Yes), (Trans::Yes, Trans::No), (Trans::No, Trans::No)] {
-                let a = fill(m * k, 11);
-                let b = fill(k * n, 12);
-                let mut c1 = fill(m * n, 13);
-                let mut c2 = c1.clone();
-                sgemm_matrixmultiply(m, k, n, 0.5, &a, ta, &b, tb, 1.0, &mut c1);
-                sgemm_naive(m, k, n, 0.5, &a, ta, &b, tb, 1.0, &mut c2);
-                for (x, y) in c1.iter().zip(&c2) {
-                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0), "{m}×{k}×{n}: {x} vs {y}");
-                }
+    fn dot_is_its_sixteen_partial_sums() {
+        for len in [0usize, 1, 15, 16, 17, 64, 70] {
+            let (a, b) = (fill(len, 21), fill(len, 22));
+            // The definition, one term at a time.
+            let mut lanes = [0.0f32; 16];
+            let full = len / 16 * 16;
+            for p in 0..full {
+                lanes[p % 16] = a[p].mul_add(b[p], lanes[p % 16]);
             }
+            let mut want = lanes[0];
+            for l in 1..16 {
+                want += lanes[l];
+            }
+            for p in full..len {
+                want = a[p].mul_add(b[p], want);
+            }
+            assert_eq!(dot(&a, &b).to_bits(), want.to_bits(), "length {len}");
         }
     }
 
@@ -592,11 +609,19 @@ mod tests {
                 let mut c2 = c1.clone();
                 sgemm_narrow_tn(m, k, n, &a, &b, beta, &mut c1);
                 sgemm_naive(m, k, n, 1.0, &a, Trans::Yes, &b, Trans::No, beta, &mut c2);
-                for (x, y) in c1.iter().zip(&c2) {
-                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()) * (k as f32 + 1.0), "{m}×{k}×{n}: {x} vs {y}");
-                }
+                assert_eq!(bits(&c1), bits(&c2), "{m}×{k}×{n} beta {beta}");
             }
         }
+    }
+
+    #[test]
+    fn the_naive_loop_fuses_each_multiply_add() {
+        // −1·1 + x·x with x = 1 + 2⁻¹²: x² = 1 + 2⁻¹¹ + 2⁻²⁴ is not a float, so one
+        // rounding (fused) gives 2⁻¹¹ + 2⁻²⁴ and two (x² rounded first) give 2⁻¹¹.
+        let x = 1.0 + f32::powi(2.0, -12);
+        let mut c = [0.0f32];
+        sgemm_naive(1, 2, 1, 1.0, &[-1.0, x], Trans::No, &[1.0, x], Trans::No, 0.0, &mut c);
+        assert_eq!(c[0], f32::powi(2.0, -11) + f32::powi(2.0, -24));
     }
 
     #[test]

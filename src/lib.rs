@@ -5,17 +5,19 @@
 //! autodiff tape, orthogonally initialised MLPs, Adam, categorical and Gaussian
 //! distributions, gymnasium's classic-control environments, the rollout buffer with GAE
 //! ([Schulman et al., 2016](https://arxiv.org/abs/1506.02438)), the clipped update and the
-//! training loop. The only dependencies are `rand`, `rand_distr` and `matrixmultiply`.
+//! training loop. The only dependencies are `rand` and `rand_distr` (and, for the
+//! benches' comparison, `matrixmultiply`).
 //!
 //! ## Reading order
 //!
 //! Each module is one concept, and each builds on the ones before it:
 //!
 //! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
-//! 2. [`gemm`]: matrix multiplication: a register-tiled kernel for the shapes PPO uses,
-//!    the one `unsafe` call (into `matrixmultiply`) for the rest, and the naive triple
-//!    loop they are all tested against. [`fastmath`] holds the fast transcendentals,
-//!    `tanh` and `exp`, beside their references.
+//! 2. [`gemm`]: matrix multiplication: register-tiled kernels for the shapes PPO uses,
+//!    and the naive triple loop they are all tested against, bit for bit. [`fastmath`]
+//!    holds the fast transcendentals, `tanh` and `exp`, beside their references. [`cpu`]
+//!    compiles both for AVX-512, AVX2 and any CPU and picks one at run time (the crate's
+//!    only `unsafe` code); every path gives the same bits.
 //! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
 //!    separate buffers, backward as one reverse loop. Every op's backward sits next to
 //!    its forward. [`activation`] names the hidden-layer nonlinearity (tanh, relu) that
@@ -59,6 +61,7 @@
 pub mod activation;
 pub mod autodiff;
 pub mod cli;
+pub mod cpu;
 pub mod distributions;
 pub mod env;
 pub mod fastmath;

@@ -1,9 +1,7 @@
 //! Steady-state training allocates nothing, proved with a counting global allocator.
 //!
 //! Neither the rollout nor the update may allocate once the first iterations have grown
-//! every reusable buffer. (`matrixmultiply::sgemm` allocates a packing buffer on every
-//! call, so this also proves that none of the training loop's products goes through it:
-//! `ppo::gemm::sgemm` sends all of CartPole's shapes to the crate's own kernels.)
+//! every reusable buffer.
 
 use ppo::ppo::{PpoConfig, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};

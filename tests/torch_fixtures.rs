@@ -533,7 +533,7 @@ fn mlp_forward_from_torch_safetensors_matches_torch() {
     report.close("tape values", tape.value(values), &values_want, RTOL);
 
     // Without a tape (the rollout's path), with B = 8 rows (the small-batch kernel) and
-    // the batch twice over, 16 rows (the matrixmultiply kernel for the hidden layers).
+    // the batch twice over, 16 rows.
     let mut scratch = Scratch::default();
     report.close("inference logits", actor.forward_inference(&obs, b, &mut scratch), &logits_want, RTOL);
     report.close("inference values", critic.forward_inference(&obs, b, &mut scratch), &values_want, RTOL);

@@ -498,7 +498,12 @@ impl Tape {
 
     /// `eˣ`. Derivative: `dx += g ⊙ eˣ` (the output, reused).
     pub fn exp(&mut self, x: Var) -> Var {
-        self.unary(Op::Exp(x), x, crate::fastmath::exp)
+        let (r, c) = self.shape(x);
+        let xn = self.node(x);
+        let out = self.push(Op::Exp(x), r, c, xn.requires_grad);
+        let (lower, y) = self.split_values(out);
+        crate::fastmath::exp_into(&lower[xn.range()], y);
+        out
     }
 
     fn exp_backward(cx: &mut Backward<'_>, x: Var) {
