@@ -165,6 +165,26 @@ dispatch! {
 }
 
 dispatch! {
+    /// One Adam step of one parameter ([`crate::optim::Adam`]).
+    fn adam_update / adam_update_on(
+        value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], step: crate::optim::AdamStep,
+    ) {
+        avx512: crate::optim::adam_update_plain,
+        avx2: crate::optim::adam_update_plain,
+        portable: crate::optim::adam_update_plain,
+    }
+}
+
+dispatch! {
+    /// [`crate::tensor::Tensor::norm`].
+    fn norm / norm_on(data: &[f32]) -> f32 {
+        avx512: crate::tensor::norm_plain,
+        avx2: crate::tensor::norm_plain,
+        portable: crate::tensor::norm_plain,
+    }
+}
+
+dispatch! {
     /// [`crate::fastmath::tanh_into`].
     fn tanh_into / tanh_into_on(x: &[f32], y: &mut [f32]) {
         avx512: crate::fastmath::tanh_into_plain,
@@ -179,6 +199,15 @@ dispatch! {
         avx512: crate::fastmath::tanh_in_place_plain,
         avx2: crate::fastmath::tanh_in_place_plain,
         portable: crate::fastmath::tanh_in_place_plain,
+    }
+}
+
+dispatch! {
+    /// [`crate::fastmath::add_row_tanh`].
+    fn add_row_tanh / add_row_tanh_on(x: &mut [f32], bias: &[f32]) {
+        avx512: crate::fastmath::add_row_tanh_plain,
+        avx2: crate::fastmath::add_row_tanh_plain,
+        portable: crate::fastmath::add_row_tanh_plain,
     }
 }
 
@@ -227,6 +256,32 @@ mod tests {
                 assert_eq!(bits(&in_place), bits(&tanh_want), "{path:?} tanh_in_place, length {len}");
                 assert_eq!(bits(&z), bits(&exp_want), "{path:?} exp_into, length {len}");
             }
+        }
+    }
+
+    #[test]
+    fn every_path_gives_the_portable_bits_for_rows_norms_and_adam() {
+        let (rows, n) = (37, 64);
+        let x = inputs(rows * n);
+        let bias: Vec<f32> = inputs(n + 5)[5..].iter().map(|b| b.clamp(-3.0, 3.0)).collect();
+        let finite: Vec<f32> = x.iter().map(|v| if v.is_finite() { *v } else { 0.5 }).collect();
+        let run = |path: Isa| {
+            let mut y = x.clone();
+            add_row_tanh_on(path, &mut y, &bias);
+            let norm = norm_on(path, &finite).to_bits();
+            let (mut value, mut m, mut v) = (finite.clone(), vec![0.1; finite.len()], vec![0.2; finite.len()]);
+            let step = crate::optim::AdamStep::for_test(3, 1e-3, 0.01);
+            adam_update_on(path, &mut value, &finite, &mut m, &mut v, step);
+            (bits(&y), norm, bits(&value), bits(&m), bits(&v))
+        };
+        let want = run(Isa::Portable);
+        let plain: Vec<f32> = x
+            .chunks(n)
+            .flat_map(|row| row.iter().zip(&bias).map(|(&v, &b)| crate::fastmath::tanh(v + b)).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(want.0, bits(&plain), "add_row_tanh is tanh(x + b) element by element");
+        for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+            assert!(run(path) == want, "{path:?} differs from the portable path");
         }
     }
 

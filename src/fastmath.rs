@@ -130,6 +130,24 @@ pub fn tanh_in_place_plain(xs: &mut [f32]) {
     }
 }
 
+/// `x ← tanh(x + bias)` for every row of `x` (rows of `bias.len()` values: a layer's
+/// bias and activation in one pass), on the fastest path this CPU runs.
+pub fn add_row_tanh(x: &mut [f32], bias: &[f32]) {
+    crate::cpu::add_row_tanh(x, bias)
+}
+
+/// The body of [`add_row_tanh`] for every path: per row, the bias added, then
+/// [`tanh_in_place_plain`] while the row is in cache.
+#[inline(always)]
+pub fn add_row_tanh_plain(x: &mut [f32], bias: &[f32]) {
+    let n = bias.len();
+    assert!(n > 0 && x.len().is_multiple_of(n), "add_row_tanh: {} values in rows of {n}", x.len());
+    for row in x.chunks_exact_mut(n) {
+        row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+        tanh_in_place_plain(row);
+    }
+}
+
 /// `y[i] = eˣ⁽ⁱ⁾` for equal-length slices, on the fastest path this CPU runs.
 pub fn exp_into(x: &[f32], y: &mut [f32]) {
     crate::cpu::exp_into(x, y)

@@ -294,12 +294,17 @@ impl Tape {
         times_transpose(m, k, n, &lower[xn.range()], &lower[wn.range()], 0.0, y, &mut wt);
         // Bias and activation in one pass over each row while it is in cache.
         let bias = &lower[bn.range()];
-        for row in y.chunks_exact_mut(n) {
-            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
-            match act {
-                Some(Activation::Tanh) => crate::fastmath::tanh_in_place(row),
-                Some(Activation::Relu) => row.iter_mut().for_each(|v| *v = relu(*v)),
-                None => {}
+        match act {
+            Some(Activation::Tanh) => crate::fastmath::add_row_tanh(y, bias),
+            Some(Activation::Relu) => {
+                for row in y.chunks_exact_mut(n) {
+                    row.iter_mut().zip(bias).for_each(|(v, &b)| *v = relu(*v + b));
+                }
+            }
+            None => {
+                for row in y.chunks_exact_mut(n) {
+                    row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+                }
             }
         }
         self.transposed = wt;
