@@ -53,4 +53,56 @@ fn steady_state_training_allocates_nothing() {
         assert_eq!(steps, config.n_minibatches * config.update_epochs);
         assert_eq!(update, 0, "an update of {steps} minibatches allocated {update} times");
     }
+    every_environment_and_wrapper_trains_without_allocating();
+}
+
+/// Every built-in environment through the generic `SyncVecEnv`, with and without the
+/// normalisation and clipping wrappers, and with gSDE: after warm-up, a rollout and an
+/// update allocate nothing. Called by the test above: one test per file, since the
+/// counter is global and tests run on parallel threads.
+fn every_environment_and_wrapper_trains_without_allocating() {
+    use ppo::env::{self, ClipAction, NormalizeObservation, NormalizeReward, SyncVecEnv, VecEnv};
+    let mut cases: Vec<(String, PpoConfig, bool)> = Vec::new();
+    for id in env::env_ids() {
+        let base = PpoConfig {
+            env_id: id.to_string(),
+            n_envs: 2,
+            n_steps: 64,
+            total_timesteps: 1 << 20,
+            ..PpoConfig::default()
+        };
+        cases.push((id.to_string(), base.clone(), false));
+        cases.push((
+            format!("{id} normalised"),
+            PpoConfig { norm_obs: true, norm_reward: true, ..base.clone() },
+            false,
+        ));
+        if matches!(env::make(id).unwrap().action_space(), env::Space::Box(_)) {
+            cases.push((format!("{id} clipped"), base.clone(), true));
+            cases.push((format!("{id} gSDE"), PpoConfig { use_sde: true, sde_sample_freq: 8, ..base.clone() }, false));
+        }
+    }
+    for (name, config, clip) in cases {
+        let envs: Vec<_> = (0..config.n_envs).map(|_| env::make(&config.env_id).unwrap()).collect();
+        let mut envs: Box<dyn VecEnv> = Box::new(SyncVecEnv::new(envs).unwrap());
+        if clip {
+            envs = Box::new(ClipAction::new(envs));
+        }
+        if config.norm_obs {
+            envs = Box::new(NormalizeObservation::new(envs));
+        }
+        if config.norm_reward {
+            envs = Box::new(NormalizeReward::new(envs, config.gamma as f64));
+        }
+        let mut trainer = Trainer::with_envs(config.clone(), envs).unwrap();
+        for _ in 0..3 {
+            trainer.iterate().unwrap();
+        }
+        for _ in 0..2 {
+            let rollout = allocations_during(|| trainer.collect_rollout().unwrap());
+            assert_eq!(rollout, 0, "{name}: a rollout of {} steps allocated {rollout} times", config.batch_size());
+            let update = allocations_during(|| drop(trainer.update(2.5e-4, 0.2).unwrap()));
+            assert_eq!(update, 0, "{name}: an update allocated {update} times");
+        }
+    }
 }

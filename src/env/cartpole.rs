@@ -238,9 +238,8 @@ impl Env for CartPoleContinuous {
     }
 
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
-        self.action_space().check(action)?;
+        let a = action.continuous(1)?;
         self.inner.clock.check()?;
-        let Action::Continuous(a) = action else { unreachable!("checked by Space::check") };
         let force = FORCE_MAG * a[0].clamp(-1.0, 1.0) as f64;
         Ok(self.inner.advance(force, obs))
     }

@@ -143,9 +143,8 @@ impl Env for MountainCarContinuous {
     }
 
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
-        self.action_space().check(action)?;
+        let act = action.continuous(1)?;
         self.clock.check()?;
-        let Action::Continuous(act) = action else { unreachable!("checked by Space::check") };
         let a = act[0];
         let (position, velocity) = if self.state_is_f32 { self.dynamics_f32(a) } else { self.dynamics_f64(a) };
         let terminated = if self.state_is_f32 {

@@ -98,9 +98,8 @@ impl Env for Pendulum {
 
     /// Torques outside `[-2, 2]` are clipped (gymnasium: `np.clip(u, -max_torque, max_torque)`).
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
-        self.action_space().check(action)?;
+        let a = action.continuous(1)?;
         self.clock.check()?;
-        let Action::Continuous(a) = action else { unreachable!("checked by Space::check") };
         let [th, thdot] = self.state;
         let u: f32 = a[0].clamp(-MAX_TORQUE, MAX_TORQUE);
         // f32 terms as NumPy computes them (see the module docs).

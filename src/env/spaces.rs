@@ -110,20 +110,9 @@ impl Space {
                     Err(EnvError::InvalidAction { action: a, n: *n })
                 }
             }
-            (Space::Box(b), Action::Continuous(a)) => {
-                if a.len() != b.dim() {
-                    return Err(EnvError::WrongActionLength { expected: b.dim(), got: a.len() });
-                }
-                match a.iter().position(|x| x.is_nan()) {
-                    Some(index) => Err(EnvError::NanAction { index }),
-                    None => Ok(()),
-                }
-            }
+            (Space::Box(b), action) => action.continuous(b.dim()).map(|_| ()),
             (Space::Discrete(_), Action::Continuous(_)) => {
                 Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" })
-            }
-            (Space::Box(_), Action::Discrete(_)) => {
-                Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" })
             }
         }
     }
@@ -167,6 +156,23 @@ pub enum Action<'a> {
     Discrete(usize),
     /// A vector of `Box` components (len A).
     Continuous(&'a [f32]),
+}
+
+impl<'a> Action<'a> {
+    /// The values of a continuous action of `dim` components, checked as
+    /// [`Space::check`] checks a `Box` action (the kind, the length, no NaN; values out
+    /// of bounds are the environment's to clip). The continuous environments check their
+    /// actions with it without building their space, which would allocate every step.
+    pub fn continuous(self, dim: usize) -> Result<&'a [f32], EnvError> {
+        match self {
+            Action::Continuous(a) if a.len() != dim => Err(EnvError::WrongActionLength { expected: dim, got: a.len() }),
+            Action::Continuous(a) => match a.iter().position(|x| x.is_nan()) {
+                Some(index) => Err(EnvError::NanAction { index }),
+                None => Ok(a),
+            },
+            Action::Discrete(_) => Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" }),
+        }
+    }
 }
 
 /// The actions of a vectorized step, one per environment.
