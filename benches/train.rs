@@ -1,9 +1,11 @@
 //! Whole-training throughput, beside the bound matmul throughput sets.
 //!
-//! Run with `cargo bench --bench train` (`BENCH_QUICK=1` for a shorter run). For CleanRL's
-//! CartPole workload (4 envs × 128 steps, 4 minibatches, 4 epochs, 64-64 tanh, 500k
-//! steps) and Pendulum-v1 with its preset, each on one thread (the reference update,
-//! `ppo::update`) and on two (`ppo::parallel`), prints environment steps per second of
+//! Run with `cargo bench --bench train` (`BENCH_QUICK=1` for a shorter run). For W1,
+//! CleanRL's CartPole workload (4 envs × 128 steps, 4 minibatches, 4 epochs, 64-64 tanh,
+//! 500k steps), on one thread (the reference update, `ppo::update`) and on two
+//! (`ppo::parallel`); W3, the same with 64 envs and 256-256 layers; A and B, the Pendulum
+//! workloads of the RLtools comparison (issue 16's flags); and Pendulum-v1 with its gSDE
+//! preset on one and two threads, prints environment steps per second of
 //! training (in-process, from `Trainer::new` to the last update), the time split between
 //! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
 //! measured matmul peak the loop reaches.
@@ -98,23 +100,76 @@ fn run(name: &'static str, config: PpoConfig) -> Row {
     }
 }
 
+/// The RLtools comparison's Pendulum workload A (issue text's flags), on top of the
+/// Pendulum preset as the CLI applies them; B differs where `b` says.
+fn rltools(b: bool, total: u64) -> PpoConfig {
+    let mut c = PpoConfig::for_env("Pendulum-v1");
+    let common = [
+        ("learning_rate", "0.001"),
+        ("anneal_lr", "false"),
+        ("gamma", "0.9"),
+        ("gae_lambda", "0.95"),
+        ("clip_coef", "0.2"),
+        ("clip_vloss", "false"),
+        ("use_sde", "false"),
+        ("log_std_init", "0.693147"),
+        ("norm_reward", "false"),
+        ("max_grad_norm", "1e9"),
+    ];
+    let a = [
+        ("n_envs", "4"),
+        ("n_steps", "1024"),
+        ("n_minibatches", "16"),
+        ("update_epochs", "2"),
+        ("hidden_sizes", "64,64"),
+        ("activation", "relu"),
+        ("ent_coef", "0"),
+        ("adam_eps", "1e-8"),
+        ("norm_obs", "false"),
+    ];
+    let only_b = [
+        ("n_envs", "64"),
+        ("n_steps", "128"),
+        ("n_minibatches", "8"),
+        ("update_epochs", "1"),
+        ("hidden_sizes", "32,32"),
+        ("activation", "tanh"),
+        ("ent_coef", "0.1"),
+        ("adam_eps", "1e-7"),
+        ("norm_obs", "true"),
+    ];
+    for (k, v) in common.iter().chain(if b { &only_b } else { &a }) {
+        c.set(k, v).expect("a valid setting");
+    }
+    c.total_timesteps = total;
+    c
+}
+
 fn main() {
     let quick = std::env::var("BENCH_QUICK").is_ok();
     let peak = matmul_peak();
     let cartpole = PpoConfig { total_timesteps: if quick { 100_000 } else { 500_000 }, ..PpoConfig::default() };
+    let w3 = PpoConfig { n_envs: 64, n_steps: 128, hidden_sizes: vec![256, 256], ..cartpole.clone() };
     let pendulum = PpoConfig::for_env("Pendulum-v1");
     let pendulum = PpoConfig { total_timesteps: if quick { 20_480 } else { pendulum.total_timesteps }, ..pendulum };
     let two = |c: &PpoConfig| PpoConfig { threads: 2, ..c.clone() };
     let rows = [
-        run("CartPole-v1 (CleanRL workload)", cartpole.clone()),
-        run("CartPole-v1 (CleanRL workload)", two(&cartpole)),
-        run("Pendulum-v1 (preset)", pendulum.clone()),
-        run("Pendulum-v1 (preset)", two(&pendulum)),
+        run("W1: CartPole-v1, CleanRL", cartpole.clone()),
+        run("W1: CartPole-v1, CleanRL", two(&cartpole)),
+        run("W3: CartPole-v1, 64×128, 256-256", w3.clone()),
+        run("A: Pendulum-v1 (RLtools A)", rltools(false, if quick { 32_768 } else { 307_200 })),
+        run("B: Pendulum-v1 (RLtools B)", rltools(true, if quick { 163_840 } else { 10_010_624 })),
+        run("Pendulum-v1 (preset, gSDE)", pendulum.clone()),
+        run("Pendulum-v1 (preset, gSDE)", two(&pendulum)),
     ];
 
-    println!("whole training (matmul peak measured at 128×64×64: {:.1} GFLOP/s)", peak / 1e9);
     println!(
-        "{:<32} {:>7} {:>9} {:>8} {:>10} {:>11} {:>11} {:>11} {:>10} {:>9}",
+        "whole training, kernels {:?} (matmul peak measured at 128×64×64: {:.1} GFLOP/s)",
+        ppo::cpu::isa(),
+        peak / 1e9
+    );
+    println!(
+        "{:<34} {:>7} {:>9} {:>8} {:>10} {:>11} {:>11} {:>11} {:>10} {:>9}",
         "workload", "threads", "steps", "secs", "steps/s", "rollout µs", "update µs", "kFLOP/step", "GFLOP/s", "% peak"
     );
     for r in &rows {
@@ -122,7 +177,7 @@ fn main() {
         let flops = r.flops.0 + r.flops.1;
         let gflops = flops * sps / 1e9;
         println!(
-            "{:<32} {:>7} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2} {:>11.1} {:>10.1} {:>8.1}%",
+            "{:<34} {:>7} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2} {:>11.1} {:>10.1} {:>8.1}%",
             r.name,
             r.threads,
             r.steps,
@@ -134,7 +189,7 @@ fn main() {
             gflops,
             100.0 * gflops * 1e9 / peak
         );
-        println!("{:<32} final mean return (last 100 episodes): {:.1}", "", r.final_return);
+        println!("{:<34} final mean return (last 100 episodes): {:.1}", "", r.final_return);
     }
     println!();
     println!(

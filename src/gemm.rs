@@ -17,7 +17,7 @@
 //! every kernel is tested against for equal bits, on every CPU path. The kernels only
 //! change which elements are computed side by side, never the order of an element's sum,
 //! so the results do not depend on the tile shape or the vector width. One kernel,
-//! [`sgemm_nt_small`] (the one- and two-column heads), sums in sixteen fixed partial
+//! [`sgemm_nt_small`] (the heads, under 16 columns), sums in sixteen fixed partial
 //! sums instead ([`dot`]); it too gives the same bits on every path.
 //!
 //! The kernels, fastest first at PPO's shapes (`cargo bench --bench matmul`):
@@ -27,7 +27,7 @@
 //!   caches it), backward products on `W` and on the activations as stored.
 //! - [`sgemm_narrow_tn`]: `Aᵀ · B` with only a few columns (the first layer's weight
 //!   gradient), as its transpose through `sgemm_axpy`.
-//! - [`sgemm_nt_small`]: the one- and two-column heads, `A · Bᵀ`, as [`dot`] products.
+//! - [`sgemm_nt_small`]: the heads, `A · Bᵀ` with under 16 columns, as [`dot`] products.
 //! - [`sgemm_naive`] itself for every other shape (and `alpha ≠ 1`), none of which is on
 //!   the training path.
 //!
@@ -92,12 +92,13 @@ pub fn finish(alpha: f32, sum: f32, beta: f32, old: f32) -> f32 {
 /// say whether `A`/`B` are stored transposed. With `beta = 0`, `C`'s old contents are
 /// ignored (even NaN); with `beta = 1`, the product is added into `C`.
 ///
-/// The choice (every kernel computes the same bits, see the module docs):
-/// - `B` untransposed and at least 16 columns: [`sgemm_axpy`], register tiles, no packing;
+/// The choice (which depends on the shape alone; see the module docs for the bits):
 /// - `Aᵀ·B` with fewer than 16 columns but at least 16 rows (the first layer's weight
 ///   gradient, `64×4` for CartPole): [`sgemm_narrow_tn`], the transposed product through
-///   the same kernel;
-/// - `A·Bᵀ` with one or two columns (value and policy heads): [`sgemm_nt_small`];
+///   the register tiles;
+/// - any other `B` untransposed: [`sgemm_axpy`], register tiles, no packing (fewer than
+///   16 columns: six rows' chains side by side);
+/// - `A·Bᵀ` with fewer than 16 columns (value and policy heads): [`sgemm_nt_small`];
 /// - anything else (and any `alpha ≠ 1`): [`sgemm_naive`].
 ///
 /// Panics if a buffer is shorter than its shape needs.
@@ -152,11 +153,13 @@ pub fn sgemm_tiled<const V: usize>(
     beta: f32,
     c: &mut [f32],
 ) {
-    if alpha == 1.0 && tb == Trans::No && n >= 16 {
-        axpy::<V>(m, k, n, a, ta, b, beta, c);
-    } else if alpha == 1.0 && ta == Trans::Yes && tb == Trans::No && m >= 16 && m * n <= NARROW_MAX {
-        narrow_tn::<V>(m, k, n, a, b, beta, c);
-    } else if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
+    if alpha == 1.0 && tb == Trans::No {
+        if ta == Trans::Yes && n < 16 && m >= 16 && m * n <= NARROW_MAX {
+            narrow_tn::<V>(m, k, n, a, b, beta, c);
+        } else {
+            axpy::<V>(m, k, n, a, ta, b, beta, c);
+        }
+    } else if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n < 16 {
         nt_small(m, k, n, a, b, beta, c);
     } else {
         sgemm_naive(m, k, n, alpha, a, ta, b, tb, beta, c);
@@ -222,9 +225,9 @@ pub fn sgemm_naive(
     }
 }
 
-/// `C = A · Bᵀ + beta · C` for one or two columns: `A` is `m×k`, `B` is stored `n×k`
-/// (the PyTorch layout of a `Linear` weight; here the value head or a two-action policy
-/// head), `C` is `m×n`, on the portable path.
+/// `C = A · Bᵀ + beta · C` for fewer than 16 columns: `A` is `m×k`, `B` is stored `n×k`
+/// (the PyTorch layout of a `Linear` weight; here the value head or a policy head), `C`
+/// is `m×n`, on the portable path.
 ///
 /// Each output is a [`dot`] product of two contiguous rows: the one kernel whose sum is
 /// not a single chain over `k`, because a chain would leave the vector unit idle (the
@@ -506,7 +509,7 @@ mod tests {
                                     let mut c1 = fill(m * n, 3);
                                     let mut c2 = c1.clone();
                                     sgemm_on(path, m, k, n, alpha, &a, ta, &b, tb, beta, &mut c1);
-                                    if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n <= 2 {
+                                    if alpha == 1.0 && ta == Trans::No && tb == Trans::Yes && n < 16 {
                                         // The heads' kernel: sixteen partial sums (`dot`),
                                         // the same on every path as on the portable one.
                                         sgemm_on(Isa::Portable, m, k, n, alpha, &a, ta, &b, tb, beta, &mut c2);

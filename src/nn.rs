@@ -340,11 +340,25 @@ impl Mlp {
     /// otherwise `W` is read transposed (one- and two-column heads take dot products
     /// either way). Every path computes the same `x · Wᵀ + b`.
     pub fn forward_inference<'s>(&self, x: &[f32], rows: usize, scratch: &'s mut Scratch) -> &'s [f32] {
+        self.forward_inference_layers(x, rows, self.layers.len(), scratch)
+    }
+
+    /// [`forward_inference`](Mlp::forward_inference) through the first `count` layers
+    /// only (`rows×width` out; every hidden layer's activation applied): gSDE's latent
+    /// features are the actor's body without its head.
+    pub fn forward_inference_layers<'s>(
+        &self,
+        x: &[f32],
+        rows: usize,
+        count: usize,
+        scratch: &'s mut Scratch,
+    ) -> &'s [f32] {
         assert_eq!(x.len(), rows * self.inputs(), "forward_inference: {} values for {rows}×{}", x.len(), self.inputs());
+        assert!(count >= 1 && count <= self.layers.len(), "{count} of {} layers", self.layers.len());
         let last = self.layers.len() - 1;
         let Scratch { a, b } = scratch;
         let (mut src, mut dst) = (a, b);
-        for (i, layer) in self.layers.iter().enumerate() {
+        for (i, layer) in self.layers[..count].iter().enumerate() {
             let (k, n) = (layer.inputs(), layer.outputs());
             dst.resize(rows * n, 0.0);
             let input: &[f32] = if i == 0 { x } else { &src[..rows * k] };
@@ -365,7 +379,7 @@ impl Mlp {
             }
             std::mem::swap(&mut src, &mut dst);
         }
-        &src[..rows * self.outputs()]
+        &src[..rows * self.layers[count - 1].outputs()]
     }
 
     /// Every parameter, in order: `layers[0].weight, layers[0].bias, layers[1].weight, …`.

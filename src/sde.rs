@@ -43,8 +43,8 @@
 use crate::autodiff::{Tape, Var};
 use crate::distributions::HALF_LOG_2PI;
 use crate::fastmath::exp;
-use crate::gemm::{sgemm, sgemm_nt_small, Trans};
-use crate::nn::{Activation, Mlp};
+
+use crate::nn::{Mlp, Scratch};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -226,7 +226,7 @@ pub struct Gsde {
     /// The current exploration matrices.
     pub noise: ExplorationNoise,
     latent: Vec<f32>,
-    tmp: Vec<f32>,
+    scratch: Scratch,
     var: Vec<f32>,
     eps: Vec<f32>,
 }
@@ -238,7 +238,7 @@ impl Gsde {
             full_std,
             noise: ExplorationNoise::new(hidden, action_dim),
             latent: Vec::new(),
-            tmp: Vec::new(),
+            scratch: Scratch::default(),
             var: vec![0.0; action_dim],
             eps: vec![0.0; action_dim],
         }
@@ -247,7 +247,7 @@ impl Gsde {
     /// The actor's last hidden features `z(s)` (`rows×H`) of `obs` (`rows×O`), with no
     /// tape: every layer but the head, as [`Mlp::forward_inference`] computes them.
     pub fn latent(&mut self, actor: &Mlp, obs: &[f32], rows: usize) -> &[f32] {
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.tmp);
+        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
         &self.latent
     }
 
@@ -257,7 +257,7 @@ impl Gsde {
     /// the actor's body per minibatch; reading the features off the actor's recorded
     /// forward would need `Mlp` to return them.)
     pub fn record_latent(&mut self, tape: &mut Tape, actor: &Mlp, obs: &[f32], rows: usize) -> Var {
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.tmp);
+        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
         let h = self.latent.len() / rows.max(1);
         tape.input(rows, h, &self.latent, false)
     }
@@ -278,7 +278,7 @@ impl Gsde {
         log_probs: &mut [f32],
     ) {
         let a = self.var.len();
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.tmp);
+        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
         let h = self.latent.len() / rows.max(1);
         for r in 0..rows {
             let z = &self.latent[r * h..(r + 1) * h];
@@ -298,34 +298,18 @@ impl Gsde {
     }
 }
 
-/// `x` (`rows×O`) through every layer of `actor` but the last, into `out` (`rows×H`);
-/// `tmp` is scratch. The same arithmetic as [`Mlp::forward_inference`].
-fn hidden_features(actor: &Mlp, x: &[f32], rows: usize, out: &mut Vec<f32>, tmp: &mut Vec<f32>) {
+/// `x` (`rows×O`) through every layer of `actor` but the last, into `out` (`rows×H`):
+/// [`Mlp::forward_inference_layers`], the rollout's own arithmetic.
+fn hidden_features(actor: &Mlp, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Scratch) {
+    let h = actor.forward_inference_layers(x, rows, actor.layers.len() - 1, scratch);
     out.clear();
-    out.extend_from_slice(x);
-    for layer in &actor.layers[..actor.layers.len() - 1] {
-        let (k, n) = (layer.inputs(), layer.outputs());
-        tmp.resize(rows * n, 0.0);
-        for row in tmp.chunks_exact_mut(n) {
-            row.copy_from_slice(layer.bias.value.data());
-        }
-        let w = layer.weight.value.data();
-        if rows <= 8 || n <= 2 {
-            sgemm_nt_small(rows, k, n, &out[..rows * k], w, 1.0, tmp);
-        } else {
-            sgemm(rows, k, n, 1.0, &out[..rows * k], Trans::No, w, Trans::Yes, 1.0, tmp);
-        }
-        match actor.activation {
-            Activation::Tanh => crate::fastmath::tanh_in_place(tmp),
-            Activation::Relu => tmp.iter_mut().for_each(|v| *v = v.max(0.0)),
-        }
-        std::mem::swap(out, tmp);
-    }
+    out.extend_from_slice(h);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Activation;
     use crate::nn::Scratch;
     use rand::rngs::StdRng;
     use rand::SeedableRng;

@@ -246,6 +246,8 @@ pub fn record_policy_loss(
             let (lp, ent) = match sde {
                 // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
                 Some(sde) => {
+                    // The actor's transposed weights, for the latent's fast products.
+                    actor.prepare_inference();
                     let latent = sde.record_latent(tape, actor, &mb.obs, b);
                     let (lp, ent) = sde_log_prob_entropy(tape, head, latent, log_std, actions);
                     (lp, tape.mean(ent))
