@@ -197,6 +197,17 @@ impl Tape {
         out
     }
 
+    /// Records an element-wise unary op computed a whole slice at a time
+    /// (`f(x, out)`, a dispatched kernel of [`crate::cpu`]).
+    fn unary_slice(&mut self, op: Op, x: Var, f: impl Fn(&[f32], &mut [f32])) -> Var {
+        let (r, c) = self.shape(x);
+        let xn = self.node(x);
+        let out = self.push(op, r, c, xn.requires_grad);
+        let (lower, y) = self.split_values(out);
+        f(&lower[xn.range()], y);
+        out
+    }
+
     /// Records an element-wise binary op on two values of the same shape.
     fn binary(&mut self, op: Op, a: Var, b: Var, f: impl Fn(f32, f32) -> f32) -> Var {
         let (r, c) = same_shape(self, a, b, op.name());
@@ -503,12 +514,7 @@ impl Tape {
 
     /// `eˣ`. Derivative: `dx += g ⊙ eˣ` (the output, reused).
     pub fn exp(&mut self, x: Var) -> Var {
-        let (r, c) = self.shape(x);
-        let xn = self.node(x);
-        let out = self.push(Op::Exp(x), r, c, xn.requires_grad);
-        let (lower, y) = self.split_values(out);
-        crate::fastmath::exp_into(&lower[xn.range()], y);
-        out
+        self.unary_slice(Op::Exp(x), x, crate::fastmath::exp_into)
     }
 
     fn exp_backward(cx: &mut Backward<'_>, x: Var) {
@@ -533,12 +539,7 @@ impl Tape {
     /// `tanh x` (the fast rational form of [`crate::fastmath::tanh`], within 4.5e-7).
     /// Derivative: `dx += g ⊙ (1 - tanh²x)` (from the output).
     pub fn tanh(&mut self, x: Var) -> Var {
-        let (r, c) = self.shape(x);
-        let xn = self.node(x);
-        let out = self.push(Op::Tanh(x), r, c, xn.requires_grad);
-        let (lower, y) = self.split_values(out);
-        crate::fastmath::tanh_into(&lower[xn.range()], y);
-        out
+        self.unary_slice(Op::Tanh(x), x, crate::fastmath::tanh_into)
     }
 
     fn tanh_backward(cx: &mut Backward<'_>, x: Var) {
