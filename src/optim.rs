@@ -125,7 +125,8 @@ pub struct AdamStep {
 impl AdamStep {
     /// The scalars of step `t` at learning rate `lr` (PyTorch's defaults otherwise), with
     /// AdamW's decay `weight_decay` (for tests of the kernel).
-    pub fn for_test(t: i32, lr: f32, weight_decay: f32) -> AdamStep {
+    #[cfg(test)]
+    pub(crate) fn for_test(t: i32, lr: f32, weight_decay: f32) -> AdamStep {
         let (beta1, beta2) = (0.9f32, 0.999f32);
         AdamStep {
             beta1,
