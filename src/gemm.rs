@@ -301,6 +301,9 @@ pub fn sgemm_axpy(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32],
 #[inline(always)]
 fn axpy<const V: usize>(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], beta: f32, c: &mut [f32]) {
     check_lengths(m, k, n, a, b, c);
+    if k > 2 * KC && n >= 16 {
+        return axpy_blocked::<V>(m, k, n, a, ta, b, beta, c);
+    }
     let mut i = 0;
     while i < m {
         let rows = TILE_ROWS.min(m - i);
@@ -319,6 +322,179 @@ fn axpy<const V: usize>(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &
 
 /// Rows of `C` per register tile in [`sgemm_axpy`].
 pub const TILE_ROWS: usize = 6;
+
+/// Rows of `B` per block when `k` is long (a weight gradient over a large minibatch):
+/// 256 rows of a 64-column panel are 64 KB, reused by [`BLOCK_ROWS`] rows of `C`.
+const KC: usize = 256;
+
+/// Rows of `C` whose partial sums wait on the stack while one block of `B` is used.
+const BLOCK_ROWS: usize = 8 * TILE_ROWS;
+
+/// [`axpy`] for long `k`: per panel of columns and per [`BLOCK_ROWS`] rows of `C`, the
+/// sums advance [`KC`] values of `p` at a time, row tile after row tile, so that a block
+/// of `B` is read from cache by every row tile instead of streaming all of `B` once per
+/// tile. Each partial sum is kept exactly (an `f32` on the stack) and continued in the
+/// same order, so every element is the same chain of fused multiply-adds, bit for bit.
+/// Columns past the last 16 take [`axpy`]'s plain loop.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn axpy_blocked<const V: usize>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
+    let mut j = 0;
+    if V >= 4 {
+        while j + 64 <= n {
+            blocked_panel::<4>(m, k, n, a, ta, b, j, beta, c);
+            j += 64;
+        }
+    }
+    if V >= 2 {
+        while j + 32 <= n {
+            blocked_panel::<2>(m, k, n, a, ta, b, j, beta, c);
+            j += 32;
+        }
+    }
+    while j + 16 <= n {
+        blocked_panel::<1>(m, k, n, a, ta, b, j, beta, c);
+        j += 16;
+    }
+    if j < n {
+        // The last columns: op(A) times the last n − j columns of B, as axpy does them.
+        let mut i = 0;
+        while i < m {
+            let rows = TILE_ROWS.min(m - i);
+            for ii in i..i + rows {
+                for jj in j..n {
+                    let mut sum = 0.0f32;
+                    for p in 0..k {
+                        let a_ip = match ta {
+                            Trans::No => a[ii * k + p],
+                            Trans::Yes => a[p * m + ii],
+                        };
+                        sum = a_ip.mul_add(b[p * n + jj], sum);
+                    }
+                    c[ii * n + jj] = finish(1.0, sum, beta, c[ii * n + jj]);
+                }
+            }
+            i += rows;
+        }
+    }
+}
+
+/// Columns `j..j+16W` of `C` by blocks (see [`axpy_blocked`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn blocked_panel<const W: usize>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    j: usize,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let mut partial = [[[0.0f32; 16]; W]; BLOCK_ROWS];
+    for i0 in (0..m).step_by(BLOCK_ROWS) {
+        let rows = BLOCK_ROWS.min(m - i0);
+        for row in &mut partial[..rows] {
+            *row = [[0.0; 16]; W];
+        }
+        for p0 in (0..k).step_by(KC) {
+            let p1 = (p0 + KC).min(k);
+            let mut r0 = 0;
+            while r0 < rows {
+                let t = TILE_ROWS.min(rows - r0);
+                let part = &mut partial[r0..r0 + t];
+                let i = i0 + r0;
+                match t {
+                    TILE_ROWS => chunk::<TILE_ROWS, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    1 => chunk::<1, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    2 => chunk::<2, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    3 => chunk::<3, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    4 => chunk::<4, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    5 => chunk::<5, W>(m, k, n, a, ta, i, b, j, p0, p1, part),
+                    _ => unreachable!("{t} rows left over with tiles of {TILE_ROWS}"),
+                }
+                r0 += t;
+            }
+        }
+        for (r, row) in partial[..rows].iter().enumerate() {
+            for v in 0..W {
+                let start = (i0 + r) * n + j + 16 * v;
+                let c_seg = &mut c[start..start + 16];
+                for l in 0..16 {
+                    c_seg[l] = finish(1.0, row[v][l], beta, c_seg[l]);
+                }
+            }
+        }
+    }
+}
+
+/// Continues the partial sums `part` of rows `i..i+R`, columns `j..j+16W`, over
+/// `p0..p1`: [`tile`]'s loop, started from the sums so far instead of zero.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn chunk<const R: usize, const W: usize>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    i: usize,
+    b: &[f32],
+    j: usize,
+    p0: usize,
+    p1: usize,
+    part: &mut [[[f32; 16]; W]],
+) {
+    match ta {
+        Trans::No => {
+            let rows: [&[f32]; R] = std::array::from_fn(|r| &a[(i + r) * k..][..k]);
+            chunk_sums::<R, W>(n, |p| std::array::from_fn(|r| rows[r][p]), b, j, p0, p1, part);
+        }
+        Trans::Yes => {
+            let column = |p: usize| -> [f32; R] { a[p * m + i..p * m + i + R].try_into().expect("R rows") };
+            chunk_sums::<R, W>(n, column, b, j, p0, p1, part);
+        }
+    }
+}
+
+/// The loop of [`chunk`], with `a_column(p)` = `op(A)[i..i+R, p]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn chunk_sums<const R: usize, const W: usize>(
+    n: usize,
+    a_column: impl Fn(usize) -> [f32; R],
+    b: &[f32],
+    j: usize,
+    p0: usize,
+    p1: usize,
+    part: &mut [[[f32; 16]; W]],
+) {
+    let mut acc: [[[f32; 16]; W]; R] = std::array::from_fn(|r| part[r]);
+    for p in p0..p1 {
+        let a_p = a_column(p);
+        let b_seg = &b[p * n + j..p * n + j + 16 * W];
+        let b_p: [[f32; 16]; W] = std::array::from_fn(|v| b_seg[16 * v..16 * v + 16].try_into().expect("16 columns"));
+        for r in 0..R {
+            for v in 0..W {
+                for l in 0..16 {
+                    acc[r][v][l] = a_p[r].mul_add(b_p[v][l], acc[r][v][l]);
+                }
+            }
+        }
+    }
+    part[..R].copy_from_slice(&acc);
+}
 
 /// Rows `i..i+R` of `C`. Reads the tile's part of `op(A)` in place, one column `p` at a
 /// time: as `R` contiguous rows when `A` is stored as is, as one contiguous run of `R`
@@ -530,6 +706,26 @@ mod tests {
         }
     }
 
+    /// Long sums (a weight gradient over a big minibatch) go by blocks of `k`, with the
+    /// partial sums kept: the same bits on every path.
+    #[test]
+    fn blocked_long_sums_equal_naive_on_every_path() {
+        for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+            for &(m, k, n) in &[(50, 1100, 100), (7, 513, 64), (256, 2048, 32)] {
+                for ta in [Trans::No, Trans::Yes] {
+                    for beta in [0.0f32, 1.0] {
+                        let (a, b) = (fill(m * k, 31), fill(k * n, 32));
+                        let mut c1 = fill(m * n, 33);
+                        let mut c2 = c1.clone();
+                        sgemm_on(path, m, k, n, 1.0, &a, ta, &b, Trans::No, beta, &mut c1);
+                        sgemm_naive(m, k, n, 1.0, &a, ta, &b, Trans::No, beta, &mut c2);
+                        assert_eq!(bits(&c1), bits(&c2), "{path:?} {m}×{k}×{n} {ta:?} beta {beta}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn small_m_kernel_matches_naive() {
         let shapes =
@@ -565,6 +761,8 @@ mod tests {
             (2, 3, 5),
             (0, 3, 64),
             (7, 0, 64),
+            (13, 600, 100),
+            (50, 1100, 64),
         ];
         for &(m, k, n) in &shapes {
             for ta in [Trans::No, Trans::Yes] {
