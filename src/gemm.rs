@@ -24,7 +24,9 @@
 //! - [`sgemm_axpy`]: `C = op(A) · B` with `B`'s rows contiguous, `C` built row by row
 //!   from broadcasts of `op(A)` times rows of `B` in a register tile. No packing, no
 //!   allocation. Forward products use it on `Wᵀ` (the tape transposes `W`, the rollout
-//!   caches it), backward products on `W` and on the activations as stored.
+//!   caches it), backward products on `W` and on the activations as stored. Past
+//!   `k` = 512 (a weight gradient over a big minibatch) it goes by blocks of `k`, the
+//!   partial sums kept exactly, so that each block of `B` is read by many row tiles.
 //! - [`sgemm_narrow_tn`]: `Aᵀ · B` with only a few columns (the first layer's weight
 //!   gradient), as its transpose through `sgemm_axpy`.
 //! - [`sgemm_nt_small`]: the heads, `A · Bᵀ` with under 16 columns, as [`dot`] products.
@@ -301,7 +303,7 @@ pub fn sgemm_axpy(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32],
 #[inline(always)]
 fn axpy<const V: usize>(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], beta: f32, c: &mut [f32]) {
     check_lengths(m, k, n, a, b, c);
-    if k > 2 * KC && n >= 16 {
+    if k > 2 * KC && n >= 16 && n.is_multiple_of(16) {
         return axpy_blocked::<V>(m, k, n, a, ta, b, beta, c);
     }
     let mut i = 0;
@@ -335,7 +337,7 @@ const BLOCK_ROWS: usize = 8 * TILE_ROWS;
 /// of `B` is read from cache by every row tile instead of streaming all of `B` once per
 /// tile. Each partial sum is kept exactly (an `f32` on the stack) and continued in the
 /// same order, so every element is the same chain of fused multiply-adds, bit for bit.
-/// Columns past the last 16 take [`axpy`]'s plain loop.
+/// Used when `n` is a multiple of 16 (every layer width here); other shapes go unblocked.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn axpy_blocked<const V: usize>(
@@ -364,27 +366,6 @@ fn axpy_blocked<const V: usize>(
     while j + 16 <= n {
         blocked_panel::<1>(m, k, n, a, ta, b, j, beta, c);
         j += 16;
-    }
-    if j < n {
-        // The last columns: op(A) times the last n − j columns of B, as axpy does them.
-        let mut i = 0;
-        while i < m {
-            let rows = TILE_ROWS.min(m - i);
-            for ii in i..i + rows {
-                for jj in j..n {
-                    let mut sum = 0.0f32;
-                    for p in 0..k {
-                        let a_ip = match ta {
-                            Trans::No => a[ii * k + p],
-                            Trans::Yes => a[p * m + ii],
-                        };
-                        sum = a_ip.mul_add(b[p * n + jj], sum);
-                    }
-                    c[ii * n + jj] = finish(1.0, sum, beta, c[ii * n + jj]);
-                }
-            }
-            i += rows;
-        }
     }
 }
 
@@ -427,15 +408,7 @@ fn blocked_panel<const W: usize>(
                 r0 += t;
             }
         }
-        for (r, row) in partial[..rows].iter().enumerate() {
-            for v in 0..W {
-                let start = (i0 + r) * n + j + 16 * v;
-                let c_seg = &mut c[start..start + 16];
-                for l in 0..16 {
-                    c_seg[l] = finish(1.0, row[v][l], beta, c_seg[l]);
-                }
-            }
-        }
+        store(&partial[..rows], n, i0, j, beta, c);
     }
 }
 
@@ -481,18 +454,7 @@ fn chunk_sums<const R: usize, const W: usize>(
     part: &mut [[[f32; 16]; W]],
 ) {
     let mut acc: [[[f32; 16]; W]; R] = std::array::from_fn(|r| part[r]);
-    for p in p0..p1 {
-        let a_p = a_column(p);
-        let b_seg = &b[p * n + j..p * n + j + 16 * W];
-        let b_p: [[f32; 16]; W] = std::array::from_fn(|v| b_seg[16 * v..16 * v + 16].try_into().expect("16 columns"));
-        for r in 0..R {
-            for v in 0..W {
-                for l in 0..16 {
-                    acc[r][v][l] = a_p[r].mul_add(b_p[v][l], acc[r][v][l]);
-                }
-            }
-        }
-    }
+    sums(n, &a_column, b, j, p0, p1, &mut acc);
     part[..R].copy_from_slice(&acc);
 }
 
@@ -587,7 +549,25 @@ fn tile<const R: usize, const V: usize>(
     c: &mut [f32],
 ) {
     let mut acc = [[[0.0f32; 16]; V]; R];
-    for p in 0..k {
+    sums(n, a_column, b, j, 0, k, &mut acc);
+    store(&acc, n, i, j, beta, c);
+}
+
+/// `acc[r][v][l] += Σ_{p0 ≤ p < p1} op(A)[i + r, p] · B[p, j + 16v + l]`, each term one
+/// fused multiply-add in order of `p`: the one inner loop of every register tile.
+/// `a_column(p)` is `op(A)[i..i+R, p]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sums<const R: usize, const V: usize>(
+    n: usize,
+    a_column: &impl Fn(usize) -> [f32; R],
+    b: &[f32],
+    j: usize,
+    p0: usize,
+    p1: usize,
+    acc: &mut [[[f32; 16]; V]; R],
+) {
+    for p in p0..p1 {
         let a_p = a_column(p);
         let b_seg = &b[p * n + j..p * n + j + 16 * V];
         let b_p: [[f32; 16]; V] = std::array::from_fn(|v| b_seg[16 * v..16 * v + 16].try_into().expect("16 columns"));
@@ -601,12 +581,18 @@ fn tile<const R: usize, const V: usize>(
             }
         }
     }
-    for r in 0..R {
+}
+
+/// Writes the finished sums of rows `i..i+rows.len()`, columns `j..j+16V`, into `C`
+/// ([`finish`]).
+#[inline(always)]
+fn store<const V: usize>(rows: &[[[f32; 16]; V]], n: usize, i: usize, j: usize, beta: f32, c: &mut [f32]) {
+    for (r, row) in rows.iter().enumerate() {
         for v in 0..V {
             let start = (i + r) * n + j + 16 * v;
             let c_seg = &mut c[start..start + 16];
             for l in 0..16 {
-                c_seg[l] = finish(1.0, acc[r][v][l], beta, c_seg[l]);
+                c_seg[l] = finish(1.0, row[v][l], beta, c_seg[l]);
             }
         }
     }
