@@ -72,6 +72,7 @@ pub mod nn;
 pub mod optim;
 pub mod ppo;
 pub mod render;
+pub mod rng;
 pub mod run;
 pub mod sde;
 pub mod tensor;

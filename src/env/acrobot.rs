@@ -12,7 +12,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{Space, Step};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
 /// Integration time step, s.
@@ -87,7 +87,7 @@ pub fn bound(x: f64, m: f64, big_m: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Acrobot {
     state: [f64; 4],
-    rng: Option<SmallRng>,
+    rng: Option<Xoshiro256PlusPlus>,
     clock: EpisodeClock,
 }
 

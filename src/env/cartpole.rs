@@ -15,7 +15,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{Space, Step};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 
 /// Gravity, m/s².
 pub const GRAVITY: f64 = 9.8;
@@ -84,7 +84,7 @@ pub fn cartpole_observation_space() -> Space {
 /// Draws the reset state: each component uniform in `[-0.05, 0.05)`, in the order
 /// `x, ẋ, θ, θ̇` (gymnasium: `np_random.uniform(low=-0.05, high=0.05, size=(4,))`).
 #[inline]
-pub fn cartpole_reset_state(rng: &mut SmallRng) -> [f64; 4] {
+pub fn cartpole_reset_state(rng: &mut Xoshiro256PlusPlus) -> [f64; 4] {
     [uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05), uniform(rng, -0.05, 0.05)]
 }
 
@@ -123,7 +123,7 @@ pub fn cartpole_reward(terminated: bool, sutton_barto_reward: bool) -> f64 {
 #[derive(Debug, Clone)]
 pub struct CartPole {
     state: [f64; 4],
-    rng: Option<SmallRng>,
+    rng: Option<Xoshiro256PlusPlus>,
     clock: EpisodeClock,
     sutton_barto_reward: bool,
 }

@@ -9,7 +9,7 @@
 //! or reorders them), then a pass that resets only the environments whose episode ended.
 //! The plain version, a `SyncVecEnv` of N `CartPole`s, pays a virtual call, an action
 //! check and a branchy bookkeeping per environment; this one lets the compiler keep the
-//! loops tight. Environment i owns its own `SmallRng`, seeded with `seed + i`, and draws
+//! loops tight. Environment i owns its own `Xoshiro256PlusPlus`, seeded with `seed + i`, and draws
 //! its reset states in the same order as a single `CartPole` seeded the same way.
 
 use super::cartpole::{
@@ -17,7 +17,7 @@ use super::cartpole::{
     MAX_EPISODE_STEPS,
 };
 use super::{reseed, Actions, EnvError, EpisodeRecord, Space, VecEnv, VecStep};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 
 /// N CartPole-v1 environments in struct-of-arrays form.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct CartPoleVec {
     /// Scratch: `sin θ` and `cos θ` of every environment, filled at the start of a step.
     sin_theta: Vec<f64>,
     cos_theta: Vec<f64>,
-    rngs: Vec<Option<SmallRng>>,
+    rngs: Vec<Option<Xoshiro256PlusPlus>>,
     episode_returns: Vec<f64>,
     episode_lengths: Vec<usize>,
     max_episode_steps: usize,

@@ -41,7 +41,8 @@
 //! # Seeding
 //!
 //! `reset(Some(seed))` reseeds the environment's random number generator
-//! ([`rand::rngs::SmallRng`]) and `reset(None)` continues it, as in gymnasium. The
+//! ([`crate::rng::Xoshiro256PlusPlus`], whose state can be saved) and `reset(None)`
+//! continues it, as in gymnasium. The
 //! numbers drawn are not numpy's, so a reset state differs from gymnasium's for the same
 //! seed; the dynamics after it do not. An environment that is reset with `None` before it
 //! was ever seeded draws its seed from the process's hash randomness, as gymnasium draws
@@ -58,7 +59,7 @@
 //! assert!(!step.terminated && !step.truncated);
 //! ```
 
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use std::fmt;
 
@@ -247,10 +248,10 @@ impl<E: Env + ?Sized> Env for Box<E> {
 /// The random number generator of every built-in environment, seeded as gymnasium seeds
 /// `np_random`: `Some(seed)` reseeds, `None` keeps the current stream (or, if there is
 /// none yet, starts one from the process's hash randomness).
-pub(crate) fn reseed(rng: &mut Option<SmallRng>, seed: Option<u64>) -> &mut SmallRng {
+pub(crate) fn reseed(rng: &mut Option<Xoshiro256PlusPlus>, seed: Option<u64>) -> &mut Xoshiro256PlusPlus {
     match seed {
-        Some(s) => *rng = Some(SmallRng::seed_from_u64(s)),
-        None if rng.is_none() => *rng = Some(SmallRng::seed_from_u64(entropy_seed())),
+        Some(s) => *rng = Some(Xoshiro256PlusPlus::seed_from_u64(s)),
+        None if rng.is_none() => *rng = Some(Xoshiro256PlusPlus::seed_from_u64(entropy_seed())),
         None => {}
     }
     rng.as_mut().expect("seeded just above")
@@ -267,7 +268,7 @@ fn entropy_seed() -> u64 {
 
 /// Uniform draw in `[low, high)`, gymnasium's `np_random.uniform(low, high)`.
 #[inline]
-pub(crate) fn uniform(rng: &mut SmallRng, low: f64, high: f64) -> f64 {
+pub(crate) fn uniform(rng: &mut Xoshiro256PlusPlus, low: f64, high: f64) -> f64 {
     low + (high - low) * rng.random::<f64>()
 }
 

@@ -8,7 +8,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{Space, Step};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;
@@ -29,7 +29,7 @@ pub const MAX_EPISODE_STEPS: usize = 200;
 #[derive(Debug, Clone)]
 pub struct MountainCar {
     state: [f64; 2],
-    rng: Option<SmallRng>,
+    rng: Option<Xoshiro256PlusPlus>,
     clock: EpisodeClock,
 }
 

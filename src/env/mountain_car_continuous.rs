@@ -18,7 +18,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{Space, Step};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;
@@ -39,7 +39,7 @@ pub struct MountainCarContinuous {
     state: [f64; 2],
     /// True once a step has stored the state as `float32` (see the module docs).
     state_is_f32: bool,
-    rng: Option<SmallRng>,
+    rng: Option<Xoshiro256PlusPlus>,
     clock: EpisodeClock,
 }
 

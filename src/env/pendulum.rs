@@ -13,7 +13,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{Space, Step};
-use rand::rngs::SmallRng;
+use crate::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
 /// Maximum angular speed, rad/s.
@@ -41,7 +41,7 @@ pub fn angle_normalize(x: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Pendulum {
     state: [f64; 2],
-    rng: Option<SmallRng>,
+    rng: Option<Xoshiro256PlusPlus>,
     clock: EpisodeClock,
 }
 
