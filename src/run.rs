@@ -8,7 +8,16 @@
 //!   best.safetensors                 the best policy so far (see RunDir::consider_best)
 //!   final.safetensors                the policy when training ended
 //!   learning_curve.svg               episodic return against environment steps
+//!   .lock                            the pid of the run writing here, while it runs
 //! ```
+//!
+//! A directory belongs to one run at a time. A run creates `.lock` with `create_new`
+//! (atomic: of two runs only one can), writes its process id into it and removes it when
+//! it ends; a second run into the same directory fails at once and names the first. A lock
+//! whose process no longer runs (the run was killed) is stale: `--resume` takes it over.
+//! Default names ([`create_unique`]) never collide, even for runs started in the same
+//! second: each takes the first free name `…__<time>`, `…__<time>-2`, … by creating the
+//! directory itself, which only one process can do.
 //!
 //! The CSV columns and the TensorBoard tags are CleanRL's names
 //! (`charts/episodic_return`, `losses/value_loss`, …), so scripts written for CleanRL's
@@ -99,6 +108,86 @@ pub fn default_run_dir(config: &PpoConfig, unix_time: u64) -> PathBuf {
     PathBuf::from("runs").join(format!("{}__{}__{}", config.env_id, config.seed, unix_time))
 }
 
+/// The lock file's name inside a run directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// A run's claim on its directory: the file `.lock` holding the process id, removed on
+/// drop. See the module docs.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    /// Claims `dir` (which must exist). Fails if another process holds it; a stale lock
+    /// (its process is gone) is taken over only with `take_over_stale`.
+    pub fn acquire(dir: &Path, take_over_stale: bool) -> Result<RunLock, RunError> {
+        use std::io::Write;
+        let path = dir.join(LOCK_FILE);
+        let busy = |reason: String| RunError { action: "lock", path: dir.to_path_buf(), reason };
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    f.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| err(&path, e))?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    let stale = pid.is_some_and(|p| !process_running(p));
+                    if !(stale && take_over_stale) {
+                        let who = pid.map_or("another run".to_string(), |p| format!("the run with pid {p}"));
+                        let hint = if stale {
+                            " (that process has ended: the run was interrupted; continue it with --resume)"
+                        } else {
+                            "; choose another --run-dir"
+                        };
+                        return Err(busy(format!("it is in use by {who}{hint}")));
+                    }
+                    // The holder is gone: remove its lock and claim the directory again,
+                    // still with create_new, so two resumes cannot both win.
+                    std::fs::remove_file(&path).map_err(|e| err(&path, e))?;
+                }
+                Err(e) => return Err(err(&path, e)),
+            }
+        }
+        Err(busy("another process claimed it at the same moment".into()))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` is running: `/proc/<pid>` exists (Linux). Where `/proc` is
+/// missing, every lock counts as live, so a stale one must be removed by hand.
+fn process_running(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Creates a fresh directory for a run at `base`, or, if that name is taken,
+/// `base-2`, `base-3`, …: the first that this process creates itself. The parent
+/// directories are created as needed.
+pub fn create_unique(base: &Path) -> Result<PathBuf, RunError> {
+    if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| RunError { action: "create", ..err(parent, e) })?;
+    }
+    for k in 1..=10_000u32 {
+        let candidate = if k == 1 { base.to_path_buf() } else { PathBuf::from(format!("{}-{k}", base.display())) };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(RunError { action: "create", ..err(&candidate, e) }),
+        }
+    }
+    Err(RunError { action: "create", ..err(base, "10,000 directories of this name exist already") })
+}
+
 /// A snapshot of the trainer's agent, config and normalisation statistics.
 pub fn checkpoint_of(trainer: &Trainer) -> Checkpoint {
     Checkpoint {
@@ -124,21 +213,35 @@ pub struct RunDir {
     last_best_write: Instant,
     /// `(global_step, episodic_return)` of each update that had a return, for the curve.
     curve: Vec<(f64, f64)>,
+    /// Held while the run writes here.
+    _lock: RunLock,
 }
 
 impl RunDir {
-    /// Creates `dir` (and its parents), writes `config.json`, the `metrics.csv` header
-    /// and the TensorBoard file's first record.
+    /// Creates `dir` (and its parents) if needed, claims it ([`RunLock`]), checks that it
+    /// holds nothing else, then writes `config.json`, the `metrics.csv` header and the
+    /// TensorBoard file's first record.
     pub fn create(dir: impl AsRef<Path>, config: &PpoConfig) -> Result<RunDir, RunError> {
         let dir = dir.as_ref().to_path_buf();
+        if dir.as_os_str().is_empty() {
+            return Err(RunError { action: "create", ..err(&dir, "the run directory name is empty") });
+        }
         std::fs::create_dir_all(&dir).map_err(|e| RunError { action: "create", ..err(&dir, e) })?;
+        let lock = RunLock::acquire(&dir, false)?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| read_err(&dir, e))?;
+        if let Some(other) = entries.flatten().find(|e| e.file_name() != LOCK_FILE) {
+            return Err(RunError {
+                action: "create",
+                ..err(&dir, format_args!("it already holds {:?}; a run needs an empty directory", other.file_name()))
+            });
+        }
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_json().to_pretty() + "\n").map_err(|e| err(&config_path, e))?;
         let csv_path = dir.join("metrics.csv");
         let csv = CsvWriter::create(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
         let tb =
             EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
-        Ok(RunDir { dir, csv, tb, best: None, last_best_write: Instant::now(), curve: Vec::new() })
+        Ok(RunDir { dir, csv, tb, best: None, last_best_write: Instant::now(), curve: Vec::new(), _lock: lock })
     }
 
     /// The directory.

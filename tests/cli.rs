@@ -199,7 +199,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (&["train", "--learning-rat", "1e-3"], "did you mean '--learning-rate'?"),
         (&["train", "--seed"], "--seed is missing its value"),
         (&["train", "--gamma", "2"], "bad value '2' for 'gamma': expected a number in [0, 1]"),
-        (&["train", "--n-envs=zero"], "expected a positive whole number"),
+        (&["train", "--n-envs=zero"], "expected a whole number in [1, 2^20]"),
         (&["train", "--n-minibatches", "3"], "not divisible by n_minibatches = 3"),
         (&["train", "--env", "Pendulm-v1"], "unknown environment 'Pendulm-v1' (did you mean 'Pendulum-v1'?)"),
         (&["train", "--config", "target/tmp/cli/missing.json"], "cannot read config file"),

@@ -33,12 +33,35 @@ fn parses_every_kind_of_value() {
 }
 
 #[test]
-fn keeps_key_order_and_duplicates() {
-    let v = parse(r#"{"z": 1, "a": 2, "z": 3}"#);
+fn keeps_key_order_and_rejects_duplicate_keys() {
+    let v = parse(r#"{"z": 1, "a": 2, "y": 3}"#);
     let keys: Vec<&str> = v.as_object().unwrap().iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["z", "a", "z"]);
-    assert_eq!(v.get("z").and_then(Json::as_f64), Some(1.0));
-    assert_eq!(v.to_compact(), r#"{"z":1,"a":2,"z":3}"#);
+    assert_eq!(keys, ["z", "a", "y"]);
+    assert_eq!(v.to_compact(), r#"{"z":1,"a":2,"y":3}"#);
+    // Python's json keeps the last of two equal keys; here a duplicate is an error, at
+    // any depth, naming the key.
+    for doc in [r#"{"z": 1, "a": 2, "z": 3}"#, r#"[{"k": {"d": "F32", "d": "F64"}}]"#] {
+        let e = Json::parse(doc).unwrap_err();
+        assert!(e.to_string().contains("a second time") && e.expected.contains("unique"), "{doc}: {e}");
+    }
+}
+
+#[test]
+fn plain_integers_are_exact() {
+    let v = parse("[9007199254740993, -170141183460469231731687303715884105728, 1e5, 2.0, -0]");
+    let items = v.as_array().unwrap();
+    assert_eq!(items[0], Json::Integer(9_007_199_254_740_993));
+    assert_eq!(items[0].as_u64(), Some(9_007_199_254_740_993));
+    assert_eq!(items[1].as_i128(), Some(i128::MIN));
+    assert_eq!(items[1].as_i64(), None);
+    // Exponent and fraction forms are f64s; whole ones below 2^53 still read as integers.
+    assert_eq!((items[2].as_u64(), items[3].as_u64()), (Some(100_000), Some(2)));
+    assert!(matches!(items[2], Json::Number(_)) && items[4].as_f64().unwrap().is_sign_negative());
+    assert_eq!(v.to_compact(), "[9007199254740993,-170141183460469231731687303715884105728,100000,2,-0]");
+    assert_eq!(Json::from(u64::MAX).to_compact(), "18446744073709551615");
+    assert_eq!(parse("18446744073709551615").as_u64(), Some(u64::MAX));
+    assert_eq!(Json::Integer(3), Json::Number(3.0));
+    assert_ne!(Json::Integer(9_007_199_254_740_993), Json::Number(9_007_199_254_740_992.0));
 }
 
 #[test]

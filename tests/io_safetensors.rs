@@ -218,7 +218,7 @@ fn every_kind_of_bad_file_is_a_typed_error() {
         (
             r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
             8,
-            |e| matches!(e, DuplicateName(n) if n == "a"),
+            |e| matches!(e, HeaderJson(j) if j.found.contains("\"a\" a second time")),
         ),
         (r#"{"__metadata__":{"k":1}}"#, 0, |e| matches!(e, InvalidHeader { tensor, .. } if tensor == "__metadata__")),
         (r#"{"__metadata__":[]}"#, 0, |e| matches!(e, InvalidHeader { .. })),

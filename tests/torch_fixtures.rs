@@ -935,7 +935,7 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
     buffer.pos = t_steps;
 
     // Each epoch's order of the samples (CleanRL's `b_inds` after `np.random.shuffle`),
-    // end to end as `shuffle_epochs` lays them out.
+    // one epoch after the other; `update` takes them in turn as its `next_order`.
     let orders: Vec<usize> = data(&fx, "b_inds", &[epochs, b]).iter().map(|&x| x as usize).collect();
     for (e, order) in orders.chunks(b).enumerate() {
         let mut sorted = order.to_vec();
@@ -954,8 +954,20 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
     if let Some((op, scale)) = fault {
         ws.loss.tape.inject_fault(op, scale);
     }
-    let stats = update(&mut agent, &mut critic_optimizer, &mut actor_optimizer, &buffer, &orders, &cfg, &mut ws)
-        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut epoch_orders = orders.chunks(b);
+    let next_order = |b_inds: &mut [usize]| b_inds.copy_from_slice(epoch_orders.next().expect("one order per epoch"));
+    let mut b_inds = vec![0; b];
+    let stats = update(
+        &mut agent,
+        &mut critic_optimizer,
+        &mut actor_optimizer,
+        &buffer,
+        &mut b_inds,
+        next_order,
+        &cfg,
+        &mut ws,
+    )
+    .unwrap_or_else(|e| panic!("{file}: {e}"));
     let steps = epochs * n_minibatches;
     assert_eq!((stats.steps, stats.early_stopped), (steps, false), "{file}: every minibatch is stepped");
     assert_eq!((critic_optimizer.step, actor_optimizer.step), (steps as u64, steps as u64), "{file}: Adam steps");

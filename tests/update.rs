@@ -7,7 +7,7 @@
 //! every Adam moment and step count, and every metric must be equal to the bit.
 
 use ppo::nn::Activation;
-use ppo::ppo::update::{shuffle_epochs, update, UpdateConfig, UpdateWorkspace};
+use ppo::ppo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
 use ppo::ppo::{LossConfig, Metrics, PpoConfig, Trainer};
 
 /// One case: the config, and the clip range the update is called with (annealed when
@@ -80,15 +80,14 @@ fn check(case: &Case) -> Metrics {
     let c = &case.config;
     let cfg = UpdateConfig::new(c, case.clip_coef);
     let mut b_inds: Vec<usize> = (0..c.batch_size()).collect();
-    let mut orders = Vec::new();
-    shuffle_epochs(&mut b_inds, c.update_epochs, &mut reference.rng, &mut orders);
     let r = &mut reference;
     r.critic_optimizer.config.lr = c.learning_rate;
     r.actor_optimizer.config.lr = c.learning_rate;
     let mut ws = UpdateWorkspace::default();
-    let stats =
-        update(&mut r.agent, &mut r.critic_optimizer, &mut r.actor_optimizer, &r.buffer, &orders, &cfg, &mut ws)
-            .unwrap();
+    let rng = &mut r.rng;
+    let next_order = |b: &mut [usize]| shuffle_epoch(b, rng);
+    let (agent, critic, actor) = (&mut r.agent, &mut r.critic_optimizer, &mut r.actor_optimizer);
+    let stats = update(agent, critic, actor, &r.buffer, &mut b_inds, next_order, &cfg, &mut ws).unwrap();
     assert_eq!(ws.per_minibatch.len(), stats.steps, "{name}: one entry per step taken");
     let k = stats.steps.max(1) as f32;
     let want = Metrics {

@@ -222,6 +222,11 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
                 ("quiet", _) => t.quiet = true,
                 ("env" | "env-id", Some(v)) => t.env = Some(v),
                 ("config", Some(v)) => t.config_file = Some(PathBuf::from(v)),
+                ("run-dir", Some(v)) if v.trim().is_empty() => {
+                    return Err(UsageError(
+                        "--run-dir is empty; give a directory name (is a shell variable unset?)".into(),
+                    ))
+                }
                 ("run-dir", Some(v)) => t.run_dir = Some(PathBuf::from(v)),
                 // Everything else is a config key; `resolve_config` checks it.
                 (_, Some(v)) => t.settings.push((name.to_string(), v)),
@@ -246,9 +251,13 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
             match name {
                 "checkpoint" => checkpoint = Some(PathBuf::from(v)),
                 "episodes" => {
-                    episodes = v.parse().ok().filter(|&k| k > 0).ok_or_else(|| {
-                        UsageError(format!("bad value '{v}' for --episodes: expected a positive whole number"))
-                    })?
+                    let max = crate::ppo::config::MAX_COUNT as i128;
+                    episodes = crate::ppo::config::parse_integer(&v)
+                        .filter(|k| (1..=max).contains(k))
+                        .map(|k| k as usize)
+                        .ok_or_else(|| {
+                            UsageError(format!("bad value '{v}' for --episodes: expected a whole number in [1, 10^6]"))
+                        })?
                 }
                 "seed" => seed = Some(parse_seed(&v)?),
                 other => return unknown_flag("eval", other, KNOWN, &mut help),
@@ -268,7 +277,33 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
 
 /// `--seed S` of `eval` and `render`.
 fn parse_seed(v: &str) -> Result<u64, UsageError> {
-    v.parse().map_err(|_| UsageError(format!("bad value '{v}' for --seed: expected a whole number ≥ 0")))
+    crate::ppo::config::parse_integer(v)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| UsageError(format!("bad value '{v}' for --seed: expected a whole number in [0, 2^64 − 1]")))
+}
+
+/// `--out FILE` of `plot` and `render`: an `.svg` file that is not a file of a run. An
+/// existing file is replaced only if it is an SVG (a chart or animation written before),
+/// so a typo can never overwrite a checkpoint, metrics or a config.
+pub fn check_out(flag: &str, out: &std::path::Path) -> Result<(), UsageError> {
+    let is_svg_name = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    if !is_svg_name {
+        return Err(UsageError(format!("{flag} {} must name an .svg file (the output is SVG)", out.display())));
+    }
+    if out.is_dir() {
+        return Err(UsageError(format!("{flag} {} is a directory; give a file name ending in .svg", out.display())));
+    }
+    if let Ok(bytes) = std::fs::read(out) {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_string();
+        let head = head.trim_start_matches('\u{feff}').trim_start();
+        if !(head.starts_with("<svg") || head.starts_with("<?xml")) {
+            return Err(UsageError(format!(
+                "{flag} {} exists and is not an SVG; refusing to overwrite it (choose another name)",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_render(args: &[String]) -> Result<Command, UsageError> {
@@ -297,6 +332,7 @@ fn parse_render(args: &[String]) -> Result<Command, UsageError> {
     let usage = "ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg";
     let checkpoint = checkpoint.ok_or_else(|| UsageError(format!("`ppo render` needs --checkpoint FILE: {usage}")))?;
     let out = out.ok_or_else(|| UsageError(format!("`ppo render` needs --out FILE: {usage}")))?;
+    check_out("--out", &out)?;
     Ok(Command::Render(RenderArgs { checkpoint, env, out, seed }))
 }
 
@@ -323,6 +359,9 @@ fn parse_plot(args: &[String]) -> Result<Command, UsageError> {
     }
     if runs.is_empty() {
         return Err(UsageError("`ppo plot` needs at least one run directory: ppo plot RUN_DIR... [--out FILE]".into()));
+    }
+    if let Some(out) = &out {
+        check_out("--out", out)?;
     }
     Ok(Command::Plot(PlotArgs { runs, out }))
 }
@@ -425,7 +464,7 @@ mod tests {
         };
         assert_eq!((e.checkpoint, e.episodes, e.seed), (PathBuf::from("a.safetensors"), 3, Some(7)));
         assert!(err("eval").contains("needs --checkpoint"));
-        assert!(err("eval --checkpoint a --episodes 0").contains("positive whole number"));
+        assert!(err("eval --checkpoint a --episodes 0").contains("a whole number in [1, 10^6]"));
         let Command::Plot(p) = parse(&args("plot r1 r2 --out c.svg")).unwrap() else { panic!() };
         assert_eq!(p.runs, [PathBuf::from("r1"), PathBuf::from("r2")]);
         assert_eq!(p.out, Some(PathBuf::from("c.svg")));

@@ -19,7 +19,7 @@ use crate::env::{self, Space};
 use crate::ppo::checkpoint;
 use crate::ppo::config::KEYS;
 use crate::ppo::{evaluate, ActOutput, ActionKind, Metrics, PpoConfig, Trainer};
-use crate::run::{default_run_dir, plot_runs, RunDir};
+use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -223,7 +223,10 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
     // Everything that can be checked is checked before the run directory exists.
     let config = resolve_config(t)?;
     let dir = t.run_dir.clone().unwrap_or_else(|| default_run_dir(&config, unix_time()));
-    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+    if dir.as_os_str().is_empty() {
+        return Err(CliError::Usage("--run-dir is empty; give a directory name (is a shell variable unset?)".into()));
+    }
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) && t.run_dir.is_some() {
         return Err(CliError::Usage(format!(
             "run directory {} already exists and is not empty; choose another --run-dir",
             dir.display()
@@ -233,7 +236,12 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
         return Err(CliError::Usage(format!("--run-dir {} is a file, not a directory", dir.display())));
     }
     let mut trainer = Trainer::new(config).map_err(usage_err)?;
-    let mut run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Failed(e.to_string()))?;
+    // A default name is made unique (runs started in the same second get `-2`, …).
+    let dir = match t.run_dir {
+        Some(_) => dir,
+        None => create_unique(&dir).map_err(|e| CliError::Failed(e.to_string()))?,
+    };
+    let mut run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
 
     let c = &trainer.config;
     let total_steps = c.n_updates() * c.batch_size() as u64;
@@ -301,6 +309,8 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot read checkpoint {}: {e}", path.display())))?;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     let env_id = ckpt.config.env_id.clone();
+    let env = env::make(&env_id).map_err(usage_err)?;
+    check_fits(&env_id, env.as_ref(), &ckpt)?;
     let r = evaluate(&mut ckpt.agent, &env_id, a.episodes, seed, ckpt.obs_rms.as_ref())
         .map_err(|e| CliError::Failed(e.to_string()))?;
     println!(
@@ -326,16 +336,7 @@ fn render(a: &RenderArgs) -> Result<(), CliError> {
     let mut env = env::make(&env_id).map_err(usage_err)?;
     let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
     let obs_dim = env.observation_space().flat_dim();
-    if obs_dim != ckpt.agent.obs_dim || ActionKind::from_space(&env.action_space()) != ckpt.agent.action {
-        return Err(CliError::Usage(format!(
-            "{env_id} has observations {} and actions {}, but the checkpoint's agent was trained on {} ({} observation values, actions {:?})",
-            describe_space(&env.observation_space()),
-            describe_space(&env.action_space()),
-            ckpt.config.env_id,
-            ckpt.agent.obs_dim,
-            ckpt.agent.action
-        )));
-    }
+    check_fits(&env_id, env.as_ref(), &ckpt)?;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     let (mut raw, mut obs) = (vec![0.0f32; obs_dim], vec![0.0f32; obs_dim]);
     let mut out = ActOutput::default();
@@ -367,6 +368,24 @@ fn render(a: &RenderArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", a.out.display())))?;
     println!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}");
     println!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt);
+    Ok(())
+}
+
+/// Checks a checkpoint's agent against the environment it is about to run on: the
+/// observation size, the kind and number of actions and, for continuous actions, the
+/// bounds (which clip every action). A mismatch is a usage error naming both sides.
+fn check_fits(env_id: &str, env: &dyn env::Env, ckpt: &checkpoint::Checkpoint) -> Result<(), CliError> {
+    let obs_dim = env.observation_space().flat_dim();
+    if obs_dim != ckpt.agent.obs_dim || ActionKind::from_space(&env.action_space()) != ckpt.agent.action {
+        return Err(CliError::Usage(format!(
+            "{env_id} has observations {} and actions {}, but the checkpoint's agent was trained on {} ({} observation values, actions {:?})",
+            describe_space(&env.observation_space()),
+            describe_space(&env.action_space()),
+            ckpt.config.env_id,
+            ckpt.agent.obs_dim,
+            ckpt.agent.action
+        )));
+    }
     Ok(())
 }
 

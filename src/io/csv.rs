@@ -213,9 +213,16 @@ fn split_line(line: &str, line_no: usize) -> Result<Vec<String>, CsvError> {
 
 /// Reads a CSV file of numbers: the header row's column names, and each row's cells as
 /// `Some(value)`, or `None` where the cell is empty or NaN. Blank lines are skipped;
-/// `\r\n` line endings are accepted.
+/// `\r\n` line endings and a leading byte-order mark are accepted, and a last line cut off
+/// mid-row (no final newline, and it does not read) is dropped.
 pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
     let text = std::fs::read_to_string(path)?;
+    // A byte-order mark (spreadsheets write one) is not part of the first column's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // A file that does not end in a newline may have been cut off mid-row (a crash while
+    // writing): if its last line does not read, it is dropped and the rows before it kept.
+    let torn = !text.ends_with('\n');
+    let last_line = text.lines().count();
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
     let Some((header_no, header)) = lines.next() else {
         return Err(CsvError::Malformed {
@@ -226,28 +233,35 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
     let header = split_line(header, header_no)?;
     let mut rows = Vec::new();
     for (line_no, line) in lines {
-        let cells = split_line(line, line_no)?;
-        if cells.len() != header.len() {
-            return Err(CsvError::ColumnCount { line: line_no, expected: header.len(), found: cells.len() });
+        match read_row(line, line_no, &header) {
+            Ok(row) => rows.push(row),
+            Err(_) if torn && line_no == last_line && line_no > header_no => break,
+            Err(e) => return Err(e),
         }
-        let row = cells
-            .iter()
-            .zip(&header)
-            .map(|(cell, column)| {
-                let cell = cell.trim();
-                if cell.is_empty() {
-                    return Ok(None);
-                }
-                match cell.parse::<f64>() {
-                    Ok(x) if x.is_nan() => Ok(None),
-                    Ok(x) => Ok(Some(x)),
-                    Err(_) => {
-                        Err(CsvError::NotANumber { line: line_no, column: column.clone(), text: cell.to_string() })
-                    }
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.push(row);
     }
     Ok((header, rows))
+}
+
+/// One data row: as many cells as the header has columns, each a number or empty.
+fn read_row(line: &str, line_no: usize, header: &[String]) -> Result<Vec<Option<f64>>, CsvError> {
+    let cells = split_line(line, line_no)?;
+    if cells.len() != header.len() {
+        return Err(CsvError::ColumnCount { line: line_no, expected: header.len(), found: cells.len() });
+    }
+    let row = cells
+        .iter()
+        .zip(header)
+        .map(|(cell, column)| {
+            let cell = cell.trim();
+            if cell.is_empty() {
+                return Ok(None);
+            }
+            match cell.parse::<f64>() {
+                Ok(x) if x.is_nan() => Ok(None),
+                Ok(x) => Ok(Some(x)),
+                Err(_) => Err(CsvError::NotANumber { line: line_no, column: column.clone(), text: cell.to_string() }),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(row)
 }

@@ -6,13 +6,17 @@
 //!
 //! - `NaN`, `Infinity` and `-Infinity` are accepted as numbers, and non-finite numbers
 //!   are written the same way (strict JSON has no way to write them at all).
-//! - Objects keep their keys in file order, duplicates included; [`Json::get`] returns
-//!   the first match. Callers that must reject duplicates (the safetensors header) check
-//!   for them.
 //!
-//! Numbers are `f64`. They are written in the shortest form that parses back to the same
-//! `f64`, and [`Json::from`]`(f32)` stores the `f64` nearest to the `f32`'s own shortest
-//! form, so `0.1f32` is written as `0.1` and reads back as `0.1f32`.
+//! One choice is stricter than RFC 8259, which leaves duplicate keys to the reader:
+//! an object that names a key twice is an error (Python's `json` silently keeps the last
+//! one). Objects keep their keys in file order.
+//!
+//! An integer written plainly (`-12`, `9007199254740993`: no fraction, no exponent) is a
+//! [`Json::Integer`], exact over the whole `i128` range, so seeds and step counts never
+//! pass through an `f64`. Every other number is a [`Json::Number`] (`f64`), written in
+//! the shortest form that parses back to the same `f64`; [`Json::from`]`(f32)` stores the
+//! `f64` nearest to the `f32`'s own shortest form, so `0.1f32` is written as `0.1` and
+//! reads back as `0.1f32`.
 //!
 //! The parser never panics: every malformed input, including truncated input and
 //! nesting deeper than [`MAX_DEPTH`], is a [`JsonError`] with the byte offset at which
@@ -32,14 +36,19 @@ use std::fmt;
 pub const MAX_DEPTH: usize = 128;
 
 /// A JSON value. Objects are a list of `(key, value)` pairs in file order.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares numbers by value: `Integer(3) == Number(3.0)`, so a value equals
+/// what its written form parses back to.
+#[derive(Debug, Clone)]
 pub enum Json {
     /// `null`
     Null,
     /// `true` or `false`
     Bool(bool),
-    /// Any number, stored as `f64` (integers are exact up to 2^53).
+    /// A number with a fraction or an exponent (or `NaN`, `Infinity`), as `f64`.
     Number(f64),
+    /// An integer written without fraction or exponent, exactly.
+    Integer(i128),
     /// A string, with escapes decoded.
     String(String),
     /// `[...]`
@@ -67,6 +76,24 @@ impl fmt::Display for JsonError {
 }
 
 impl std::error::Error for JsonError {}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Json) -> bool {
+        match (self, other) {
+            (Json::Null, Json::Null) => true,
+            (Json::Bool(a), Json::Bool(b)) => a == b,
+            (Json::Number(a), Json::Number(b)) => a == b,
+            (Json::Integer(a), Json::Integer(b)) => a == b,
+            (Json::Integer(n), Json::Number(x)) | (Json::Number(x), Json::Integer(n)) => {
+                x.trunc() == *x && (*n as f64) == *x && (*x as i128) == *n
+            }
+            (Json::String(a), Json::String(b)) => a == b,
+            (Json::Array(a), Json::Array(b)) => a == b,
+            (Json::Object(a), Json::Object(b)) => a == b,
+            _ => false,
+        }
+    }
+}
 
 impl Json {
     /// Parses a complete JSON text (surrounding whitespace allowed, nothing else after).
@@ -99,10 +126,11 @@ impl Json {
         }
     }
 
-    /// `Some(x)` for `Number(x)`.
+    /// `Some(x)` for `Number(x)`, and an `Integer` rounded to the nearest `f64`.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Number(x) => Some(*x),
+            Json::Integer(n) => Some(*n as f64),
             _ => None,
         }
     }
@@ -112,16 +140,29 @@ impl Json {
         self.as_f64().map(|x| x as f32)
     }
 
-    /// `Some(n)` if the value is a number that is exactly an integer in `i64` range
-    /// (and within ±2^53, where `f64` integers are exact).
-    pub fn as_i64(&self) -> Option<i64> {
-        let x = self.as_f64()?;
-        (x == x.trunc() && x.abs() <= 9_007_199_254_740_992.0).then_some(x as i64)
+    /// The exact integer of an [`Json::Integer`], or of a `Number` that is a whole
+    /// number within ±2^53 (where `f64` integers are exact, so `1e5` counts).
+    pub fn as_i128(&self) -> Option<i128> {
+        match self {
+            Json::Integer(n) => Some(*n),
+            Json::Number(x) if *x == x.trunc() && x.abs() <= 9_007_199_254_740_992.0 => Some(*x as i128),
+            _ => None,
+        }
     }
 
-    /// `Some(n)` if the value is a non-negative integer (see [`Json::as_i64`]).
+    /// `Some(n)` if the value is an integer in `i64` range (see [`Json::as_i128`]).
+    pub fn as_i64(&self) -> Option<i64> {
+        i64::try_from(self.as_i128()?).ok()
+    }
+
+    /// `Some(n)` if the value is an integer in `u64` range (see [`Json::as_i128`]).
+    pub fn as_u64(&self) -> Option<u64> {
+        u64::try_from(self.as_i128()?).ok()
+    }
+
+    /// `Some(n)` if the value is a non-negative integer (see [`Json::as_i128`]).
     pub fn as_usize(&self) -> Option<usize> {
-        usize::try_from(self.as_i64()?).ok()
+        usize::try_from(self.as_i128()?).ok()
     }
 
     /// `Some(s)` for `String(s)`.
@@ -186,8 +227,8 @@ impl Json {
         }
         fn fill(v: &Json, shape: &[usize], out: &mut Vec<f32>) -> Option<()> {
             match (v, shape.split_first()) {
-                (Json::Number(x), None) => {
-                    out.push(*x as f32);
+                (Json::Number(_) | Json::Integer(_), None) => {
+                    out.push(v.as_f64()? as f32);
                     Some(())
                 }
                 (Json::Array(a), Some((&n, rest))) if a.len() == n => {
@@ -229,6 +270,7 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Number(x) => out.push_str(&super::format_f64(*x)),
+            Json::Integer(n) => out.push_str(&n.to_string()),
             Json::String(s) => write_string(out, s),
             Json::Array(items) => {
                 out.push('[');
@@ -301,13 +343,19 @@ impl From<f32> for Json {
 
 impl From<i64> for Json {
     fn from(n: i64) -> Json {
-        Json::Number(n as f64)
+        Json::Integer(n as i128)
+    }
+}
+
+impl From<u64> for Json {
+    fn from(n: u64) -> Json {
+        Json::Integer(n as i128)
     }
 }
 
 impl From<usize> for Json {
     fn from(n: usize) -> Json {
-        Json::Number(n as f64)
+        Json::Integer(n as i128)
     }
 }
 
@@ -414,6 +462,7 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<Json, JsonError> {
         self.pos += 1; // '{'
         let mut pairs = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         self.skip_ws();
         if self.eat("}") {
             return Ok(Json::Object(pairs));
@@ -423,7 +472,13 @@ impl Parser<'_> {
             if self.peek() != Some(b'"') {
                 return Err(self.err("a string key"));
             }
+            let key_start = self.pos;
             let key = self.string()?;
+            if !seen.insert(key.clone()) {
+                let mut e = self.err_at(key_start, "a key not already in this object (keys must be unique)");
+                e.found = format!("{key:?} a second time");
+                return Err(e);
+            }
             self.skip_ws();
             if !self.eat(":") {
                 return Err(self.err("':' after an object key"));
@@ -490,10 +545,15 @@ impl Parser<'_> {
             }
             _ => return Err(self.err("a digit")),
         }
-        if self.eat(".") && digits(self) == 0 {
-            return Err(self.err("a digit after '.'"));
+        let mut plain = true;
+        if self.eat(".") {
+            plain = false;
+            if digits(self) == 0 {
+                return Err(self.err("a digit after '.'"));
+            }
         }
         if let Some(b'e' | b'E') = self.peek() {
+            plain = false;
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
@@ -504,6 +564,12 @@ impl Parser<'_> {
         }
         // The slice is ASCII digits and signs, so both conversions succeed.
         let text = std::str::from_utf8(&self.s[start..self.pos]).map_err(|_| self.err_at(start, "a number"))?;
+        // A plain integer stays exact; `-0` stays an f64 so that its sign round-trips.
+        if plain && text != "-0" {
+            if let Ok(n) = text.parse::<i128>() {
+                return Ok(Json::Integer(n));
+            }
+        }
         text.parse::<f64>().map(Json::Number).map_err(|_| self.err_at(start, "a number"))
     }
 

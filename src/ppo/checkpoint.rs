@@ -316,15 +316,17 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
     }
     let env_id = meta.get("env_id")?.to_string();
     let expected = "a positive whole number";
-    let obs_dim = meta.json("obs_dim", expected)?.as_usize().filter(|&n| n > 0);
+    let obs_dim = Some(meta.json("obs_dim", expected)?).filter(|j| plain_integer(&j)).and_then(|j| j.as_usize());
+    let obs_dim = obs_dim.filter(|&n| n > 0);
     let obs_dim = obs_dim.ok_or_else(|| meta.bad("obs_dim", expected.into()))?;
     let expected = ACTION_SPACE_FORMS;
     let action = parse_action(&meta.json("action_space", expected)?);
     let action = action.ok_or_else(|| meta.bad("action_space", expected.into()))?;
     let expected = "a JSON array of positive widths, e.g. [64,64]";
     let hidden = meta.json("hidden_sizes", expected)?;
-    let hidden: Option<Vec<usize>> =
-        hidden.as_array().and_then(|a| a.iter().map(|h| h.as_usize().filter(|&n| n > 0)).collect());
+    let hidden: Option<Vec<usize>> = hidden
+        .as_array()
+        .and_then(|a| a.iter().map(|h| h.as_usize().filter(|&n| n > 0 && plain_integer(&h))).collect());
     let hidden = hidden.ok_or_else(|| meta.bad("hidden_sizes", expected.into()))?;
     let activation = Activation::from_name(meta.get("activation")?)
         .ok_or_else(|| meta.bad("activation", "\"tanh\" or \"relu\"".into()))?;
@@ -526,11 +528,18 @@ fn action_json(action: &ActionKind) -> Json {
     }
 }
 
+/// The sizes the crate writes are plain integers; its reader accepts nothing else.
+fn plain_integer(json: &&Json) -> bool {
+    matches!(json, Json::Integer(_))
+}
+
 fn parse_action(json: &Json) -> Option<ActionKind> {
     match json.get("type")?.as_str()? {
-        "discrete" => json.get("n")?.as_usize().filter(|&n| n > 0).map(ActionKind::Discrete),
+        "discrete" => {
+            json.get("n").filter(|n| plain_integer(n))?.as_usize().filter(|&n| n > 0).map(ActionKind::Discrete)
+        }
         "continuous" => {
-            let dim = json.get("dim")?.as_usize().filter(|&n| n > 0)?;
+            let dim = json.get("dim").filter(|n| plain_integer(n))?.as_usize().filter(|&n| n > 0)?;
             let low = json.get("low")?.to_f32_vec()?;
             let high = json.get("high")?.to_f32_vec()?;
             bounds_ok(dim, &low, &high).then_some(ActionKind::Continuous { dim, low, high })
@@ -573,6 +582,7 @@ fn parse_config(meta: &Meta) -> Result<PpoConfig, CheckpointError> {
     let expected = "a JSON object of key: value, as PpoConfig::to_json writes";
     let json = meta.json("config", expected)?;
     let pairs = json.as_object().ok_or_else(|| meta.bad("config", expected.into()))?;
+    PpoConfig::check_plain_integers(&json).map_err(CheckpointError::Config)?;
     let mut config = PpoConfig::default();
     let (env, rest): (Vec<_>, Vec<_>) = pairs.iter().cloned().partition(|(k, _)| k == "env_id");
     if let Some((_, v)) = env.first() {

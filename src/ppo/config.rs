@@ -42,6 +42,15 @@ pub enum ConfigError {
     Inconsistent(String),
     /// A config file that is not a JSON object of keys to values.
     BadFile(String),
+    /// The run would need more memory than allowed ([`PpoConfig::check_memory`]).
+    MemoryLimit {
+        /// The estimate, MiB.
+        needed_mib: u128,
+        /// The limit, MiB.
+        limit_mib: u128,
+        /// Whether the limit is `memory_limit_mib` (else half the machine's memory).
+        explicit: bool,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -55,6 +64,13 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Inconsistent(msg) => write!(f, "inconsistent config: {msg}"),
             ConfigError::BadFile(msg) => write!(f, "bad config file: {msg}"),
+            ConfigError::MemoryLimit { needed_mib, limit_mib, explicit } => write!(
+                f,
+                "this run would need about {needed_mib} MiB (rollout buffer n_envs·n_steps, environments, \
+                 networks of hidden_sizes), above the limit of {limit_mib} MiB ({}); lower n_envs, n_steps or \
+                 hidden_sizes, or raise memory_limit_mib",
+                if *explicit { "memory_limit_mib" } else { "half of this machine's memory" }
+            ),
         }
     }
 }
@@ -187,6 +203,19 @@ pub struct PpoConfig {
     /// With `use_sde`, learn one log-std per (feature, action) pair (`H×A`) rather than
     /// one per feature (`H×1`). Default true. SB3 `policy_kwargs: full_std`.
     pub full_std: bool,
+    // ---- saving and limits (see crate::run)
+    /// Write the run's resumable state every this many seconds of training (and always at
+    /// the end), so that a crash loses at most this much. 0 writes it only at the end
+    /// (and by `checkpoint_updates`). Range `[0, 10^9]`. Default 30.
+    pub checkpoint_interval: f64,
+    /// Also write the resumable state every this many updates; 0 (the default) never.
+    /// Counted in updates, not seconds, so that tests do not depend on the clock. Range
+    /// `[0, 10^6]`.
+    pub checkpoint_updates: u64,
+    /// Refuse to start a run whose estimated memory is above this many MiB. None (the
+    /// default) allows half of this machine's memory (`MemTotal` in `/proc/meminfo`, or
+    /// 8 GiB where that cannot be read). Range `[1, 2^40]`.
+    pub memory_limit_mib: Option<u64>,
 }
 
 impl Default for PpoConfig {
@@ -228,6 +257,9 @@ impl Default for PpoConfig {
             use_sde: false,
             sde_sample_freq: -1,
             full_std: true,
+            checkpoint_interval: 30.0,
+            checkpoint_updates: 0,
+            memory_limit_mib: None,
         }
     }
 }
@@ -271,6 +303,26 @@ pub const KEYS: &[&str] = &[
     "use_sde",
     "sde_sample_freq",
     "full_std",
+    "checkpoint_interval",
+    "checkpoint_updates",
+    "memory_limit_mib",
+];
+
+/// The keys whose values are integers (written as plain JSON integers).
+pub const INTEGER_KEYS: &[&str] = &[
+    "seed",
+    "total_timesteps",
+    "n_envs",
+    "n_steps",
+    "n_minibatches",
+    "update_epochs",
+    "hidden_sizes",
+    "eval_interval",
+    "eval_episodes",
+    "threads",
+    "sde_sample_freq",
+    "checkpoint_updates",
+    "memory_limit_mib",
 ];
 
 /// CleanRL and SB3 names mapped to ours.
@@ -307,13 +359,74 @@ fn parse_f32(key: &str, v: &str, expected: &'static str, ok: impl Fn(f32) -> boo
     }
 }
 
-fn parse_count(key: &str, v: &str) -> Result<usize, ConfigError> {
-    match v.parse::<f64>() {
-        // Accept 1e6 as RL Zoo writes step counts.
-        Ok(x) if x >= 1.0 && x.fract() == 0.0 && x <= 1e15 => Ok(x as usize),
-        _ => Err(bad(key, v, "a positive whole number")),
+/// Parses an integer exactly: plain (`-12`, `500000`) or in an exponent form whose value
+/// is a whole number (`1e5`, `2.5e3`, as RL Zoo writes step counts). The digits are
+/// combined in integer arithmetic, so `9007199254740993` stays itself (an `f64` would
+/// round it). `None` for anything else, including `1.5`, `1e-3` and overflow.
+///
+/// ```
+/// use ppo::ppo::config::parse_integer;
+/// assert_eq!(parse_integer("1e5"), Some(100_000));
+/// assert_eq!(parse_integer("2.5E3"), Some(2500));
+/// assert_eq!(parse_integer("18446744073709551615"), Some(u64::MAX as i128));
+/// assert_eq!(parse_integer("1.5"), None);
+/// assert_eq!(parse_integer("1e40"), None);
+/// ```
+pub fn parse_integer(text: &str) -> Option<i128> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty()
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+        || (mantissa.contains('.') && frac_part.is_empty())
+    {
+        return None;
     }
+    // value = digits · 10^(exponent − fraction length); digits may not be cut off.
+    let digits = format!("{int_part}{frac_part}");
+    let mut shift = exponent.checked_sub(i32::try_from(frac_part.len()).ok()?)?;
+    let mut digits = digits.trim_start_matches('0');
+    while shift < 0 {
+        digits = digits.strip_suffix('0')?;
+        shift += 1;
+    }
+    let mut n: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    for _ in 0..shift.min(60) {
+        n = n.checked_mul(10)?;
+    }
+    if shift > 60 && n != 0 {
+        return None;
+    }
+    Some(if negative { -n } else { n })
 }
+
+/// The integer `v` if it lies in `[lo, hi]`, else a [`ConfigError::BadValue`] saying
+/// `expected` (which names the range).
+fn parse_int_in(key: &str, v: &str, lo: i128, hi: i128, expected: &'static str) -> Result<i128, ConfigError> {
+    parse_integer(v).filter(|n| (lo..=hi).contains(n)).ok_or_else(|| bad(key, v, expected))
+}
+
+/// The largest `n_envs`: 2^20.
+pub const MAX_ENVS: usize = 1 << 20;
+/// The largest `n_steps` (and `sde_sample_freq`): 2^24.
+pub const MAX_STEPS: usize = 1 << 24;
+/// The largest `total_timesteps` and `eval_interval`: 10^15.
+pub const MAX_TIMESTEPS: u64 = 1_000_000_000_000_000;
+/// The largest `update_epochs`, `n_minibatches` and `eval_episodes`: 10^6.
+pub const MAX_COUNT: usize = 1_000_000;
+/// The widest hidden layer: 2^16; and the most hidden layers: 64.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// The most hidden layers.
+pub const MAX_LAYERS: usize = 64;
 
 impl PpoConfig {
     /// The batch size `N·T`.
@@ -491,18 +604,26 @@ impl PpoConfig {
                 }
                 self.env_id = v.to_string()
             }
-            "seed" => self.seed = v.parse().map_err(|_| bad(k, v, "a whole number ≥ 0"))?,
-            "total_timesteps" => self.total_timesteps = parse_count(k, v)? as u64,
-            "n_envs" => self.n_envs = parse_count(k, v)?,
-            "n_steps" => self.n_steps = parse_count(k, v)?,
+            "seed" => self.seed = parse_int_in(k, v, 0, u64::MAX as i128, "a whole number in [0, 2^64 − 1]")? as u64,
+            "total_timesteps" => {
+                self.total_timesteps =
+                    parse_int_in(k, v, 1, MAX_TIMESTEPS as i128, "a whole number in [1, 10^15]")? as u64
+            }
+            "n_envs" => self.n_envs = parse_int_in(k, v, 1, MAX_ENVS as i128, "a whole number in [1, 2^20]")? as usize,
+            "n_steps" => {
+                self.n_steps = parse_int_in(k, v, 1, MAX_STEPS as i128, "a whole number in [1, 2^24]")? as usize
+            }
             "learning_rate" => self.learning_rate = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
             "anneal_lr" => self.anneal_lr = parse_bool(k, v)?,
             "gamma" => self.gamma = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
             "gae_lambda" => self.gae_lambda = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
-            "n_minibatches" => self.n_minibatches = parse_count(k, v)?,
+            "n_minibatches" => {
+                self.n_minibatches = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
+            }
             "batch_size" => {
                 // SB3's minibatch size: convert to a minibatch count for the current N·T.
-                let size = parse_count(k, v)?;
+                let size =
+                    parse_int_in(k, v, 1, (MAX_ENVS * MAX_STEPS) as i128, "a whole number in [1, 2^44]")? as usize;
                 if !self.batch_size().is_multiple_of(size) {
                     return Err(ConfigError::Inconsistent(format!(
                         "batch_size {size} does not divide n_envs·n_steps = {}; set n_envs and n_steps first",
@@ -511,7 +632,9 @@ impl PpoConfig {
                 }
                 self.n_minibatches = self.batch_size() / size;
             }
-            "update_epochs" => self.update_epochs = parse_count(k, v)?,
+            "update_epochs" => {
+                self.update_epochs = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
+            }
             "clip_coef" => self.clip_coef = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
             "anneal_clip" => self.anneal_clip = parse_bool(k, v)?,
             "clip_vloss" => self.clip_vloss = parse_bool(k, v)?,
@@ -533,14 +656,15 @@ impl PpoConfig {
             "norm_adv" => self.norm_adv = parse_bool(k, v)?,
             "bootstrap_truncation" => self.bootstrap_truncation = parse_bool(k, v)?,
             "hidden_sizes" => {
-                let sizes: Result<Vec<usize>, _> = v
+                let expected = "1 to 64 comma-separated widths in [1, 2^16], e.g. 64,64";
+                let sizes: Option<Vec<usize>> = v
                     .trim_matches(|c| c == '[' || c == ']')
                     .split(',')
                     .map(|s| {
-                        s.trim().parse::<usize>().map_err(|_| ()).and_then(|n| if n > 0 { Ok(n) } else { Err(()) })
+                        parse_integer(s.trim()).filter(|n| (1..=MAX_WIDTH as i128).contains(n)).map(|n| n as usize)
                     })
                     .collect();
-                self.hidden_sizes = sizes.map_err(|_| bad(k, v, "comma-separated positive widths, e.g. 64,64"))?;
+                self.hidden_sizes = sizes.filter(|s| s.len() <= MAX_LAYERS).ok_or_else(|| bad(k, v, expected))?;
             }
             "activation" => self.activation = Activation::from_name(v).ok_or_else(|| bad(k, v, "tanh or relu"))?,
             "optimizer" => {
@@ -556,14 +680,12 @@ impl PpoConfig {
             "norm_obs" => self.norm_obs = parse_bool(k, v)?,
             "norm_reward" => self.norm_reward = parse_bool(k, v)?,
             "eval_interval" => {
-                self.eval_interval = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| *x >= 0.0 && x.fract() == 0.0)
-                    .map(|x| x as u64)
-                    .ok_or_else(|| bad(k, v, "a whole number ≥ 0 (0: never)"))?
+                self.eval_interval =
+                    parse_int_in(k, v, 0, MAX_TIMESTEPS as i128, "a whole number in [0, 10^15] (0: never)")? as u64
             }
-            "eval_episodes" => self.eval_episodes = parse_count(k, v)?,
+            "eval_episodes" => {
+                self.eval_episodes = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
+            }
             "ortho_init" => self.ortho_init = parse_bool(k, v)?,
             "threads" => {
                 self.threads = match v {
@@ -574,14 +696,37 @@ impl PpoConfig {
             }
             "use_sde" => self.use_sde = parse_bool(k, v)?,
             "sde_sample_freq" => {
-                self.sde_sample_freq = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| *x >= -1.0 && x.fract() == 0.0 && *x <= 1e15)
-                    .map(|x| x as i64)
-                    .ok_or_else(|| bad(k, v, "a whole number ≥ −1 (−1: once per rollout)"))?
+                self.sde_sample_freq = parse_int_in(
+                    k,
+                    v,
+                    -1,
+                    MAX_STEPS as i128,
+                    "a whole number in [−1, 2^24] (−1 or 0: once per rollout)",
+                )? as i64
             }
             "full_std" => self.full_std = parse_bool(k, v)?,
+            "checkpoint_interval" => {
+                self.checkpoint_interval = match v.parse::<f64>() {
+                    Ok(x) if (0.0..=1e9).contains(&x) => x,
+                    _ => return Err(bad(k, v, "a number of seconds in [0, 10^9] (0: only at the end)")),
+                }
+            }
+            "checkpoint_updates" => {
+                self.checkpoint_updates =
+                    parse_int_in(k, v, 0, MAX_COUNT as i128, "a whole number in [0, 10^6] (0: never)")? as u64
+            }
+            "memory_limit_mib" => {
+                self.memory_limit_mib = match v {
+                    "none" | "None" | "null" => None,
+                    _ => Some(parse_int_in(
+                        k,
+                        v,
+                        1,
+                        1 << 40,
+                        "a whole number of MiB in [1, 2^40], or none (half of this machine's memory)",
+                    )? as u64),
+                }
+            }
             _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
         }
         Ok(())
@@ -622,23 +767,84 @@ impl PpoConfig {
         Ok(())
     }
 
+    /// An upper estimate, in bytes, of the memory a run of this config needs with
+    /// observations of `obs_dim` values and `action_outputs` actor outputs: the rollout
+    /// buffer, the environments, both networks with their gradients, Adam moments and
+    /// inference copies, the tape of one minibatch, and the shuffle order. Computed in
+    /// `u128`, so no size overflows it.
+    pub fn memory_estimate(&self, obs_dim: usize, action_outputs: usize) -> u128 {
+        let (n, t, o, a) = (self.n_envs as u128, self.n_steps as u128, obs_dim as u128, action_outputs as u128);
+        let batch = n * t;
+        let f32s = |count: u128| count * 4;
+        // obs, actions, log-probs, values, rewards, dones, advantages, returns.
+        let buffer = f32s(batch * (o + a + 8));
+        // Each environment's struct and its rows of the step buffers (obs, final obs, …).
+        let envs = n * (512 + f32s(4 * o + 8));
+        let widths = |out: u128| {
+            let mut sizes = vec![o];
+            sizes.extend(self.hidden_sizes.iter().map(|&h| h as u128));
+            sizes.push(out);
+            sizes
+        };
+        let (actor, critic) = (widths(a), widths(1));
+        let params = |w: &[u128]| w.windows(2).map(|p| p[0] * p[1] + p[1]).sum::<u128>();
+        let units = |w: &[u128]| w.iter().sum::<u128>();
+        // Parameter, gradient, two Adam moments, a transposed inference copy, slack;
+        // gSDE adds an H×A noise matrix per environment.
+        let mut nets = f32s(8 * (params(&actor) + params(&critic)));
+        if self.use_sde {
+            nets += f32s(n * actor[actor.len() - 2] * a * 2);
+        }
+        // One minibatch on the tape: values, gradients and scratch per unit and sample,
+        // and the rollout's forward pass over N rows.
+        let minibatch = (batch / self.n_minibatches.max(1) as u128).max(n);
+        let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)));
+        let order = batch * 8 * 2;
+        buffer + envs + nets + tape + order
+    }
+
+    /// The memory limit in bytes: `memory_limit_mib`, or half of this machine's memory.
+    pub fn memory_limit(&self) -> u128 {
+        match self.memory_limit_mib {
+            Some(mib) => mib as u128 * 1024 * 1024,
+            None => machine_memory().unwrap_or(16 << 30) as u128 / 2,
+        }
+    }
+
+    /// [`memory_estimate`](Self::memory_estimate) against [`memory_limit`](Self::memory_limit):
+    /// an error naming the estimate, the limit and what to change, before anything large is
+    /// allocated.
+    pub fn check_memory(&self, obs_dim: usize, action_outputs: usize) -> Result<(), ConfigError> {
+        let (needed, limit) = (self.memory_estimate(obs_dim, action_outputs), self.memory_limit());
+        if needed > limit {
+            return Err(ConfigError::MemoryLimit {
+                needed_mib: needed.div_ceil(1 << 20),
+                limit_mib: limit >> 20,
+                explicit: self.memory_limit_mib.is_some(),
+            });
+        }
+        Ok(())
+    }
+
     /// The config as a JSON object of canonical keys (written to each run directory and
     /// into checkpoints; [`from_json`](PpoConfig::from_json) reads it back).
     pub fn to_json(&self) -> Json {
-        let num = |x: f64| Json::Number(x);
-        let f = |x: f32| Json::Number(x as f64);
+        // Integers are written as plain integers (exact for any u64 seed), floats as the
+        // f32's shortest form.
+        let int = |n: u64| Json::from(n);
+        let f = |x: f32| Json::from(x);
         Json::object([
             ("env_id", Json::String(self.env_id.clone())),
-            ("seed", num(self.seed as f64)),
-            ("total_timesteps", num(self.total_timesteps as f64)),
-            ("n_envs", num(self.n_envs as f64)),
-            ("n_steps", num(self.n_steps as f64)),
+            ("seed", int(self.seed)),
+            ("total_timesteps", int(self.total_timesteps)),
+            ("n_envs", int(self.n_envs as u64)),
+            ("n_steps", int(self.n_steps as u64)),
             ("learning_rate", f(self.learning_rate)),
             ("anneal_lr", Json::Bool(self.anneal_lr)),
             ("gamma", f(self.gamma)),
             ("gae_lambda", f(self.gae_lambda)),
-            ("n_minibatches", num(self.n_minibatches as f64)),
-            ("update_epochs", num(self.update_epochs as f64)),
+            ("n_minibatches", int(self.n_minibatches as u64)),
+            ("update_epochs", int(self.update_epochs as u64)),
             ("clip_coef", f(self.clip_coef)),
             ("anneal_clip", Json::Bool(self.anneal_clip)),
             ("clip_vloss", Json::Bool(self.clip_vloss)),
@@ -649,7 +855,7 @@ impl PpoConfig {
             ("target_kl", self.target_kl.map_or(Json::Null, f)),
             ("norm_adv", Json::Bool(self.norm_adv)),
             ("bootstrap_truncation", Json::Bool(self.bootstrap_truncation)),
-            ("hidden_sizes", Json::Array(self.hidden_sizes.iter().map(|&h| num(h as f64)).collect())),
+            ("hidden_sizes", Json::Array(self.hidden_sizes.iter().map(|&h| int(h as u64)).collect())),
             ("activation", Json::String(self.activation.name().into())),
             (
                 "optimizer",
@@ -663,13 +869,16 @@ impl PpoConfig {
             ("log_std_init", f(self.log_std_init)),
             ("norm_obs", Json::Bool(self.norm_obs)),
             ("norm_reward", Json::Bool(self.norm_reward)),
-            ("eval_interval", num(self.eval_interval as f64)),
-            ("eval_episodes", num(self.eval_episodes as f64)),
+            ("eval_interval", int(self.eval_interval as u64)),
+            ("eval_episodes", int(self.eval_episodes as u64)),
             ("ortho_init", Json::Bool(self.ortho_init)),
-            ("threads", num(self.threads as f64)),
+            ("threads", int(self.threads as u64)),
             ("use_sde", Json::Bool(self.use_sde)),
-            ("sde_sample_freq", num(self.sde_sample_freq as f64)),
+            ("sde_sample_freq", Json::from(self.sde_sample_freq)),
             ("full_std", Json::Bool(self.full_std)),
+            ("checkpoint_interval", Json::from(self.checkpoint_interval)),
+            ("checkpoint_updates", int(self.checkpoint_updates)),
+            ("memory_limit_mib", self.memory_limit_mib.map_or(Json::Null, int)),
         ])
     }
 
@@ -686,6 +895,28 @@ impl PpoConfig {
                 other => other.to_compact(),
             };
             self.set(key, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every integer key of `json` holds a plain integer (`500000`, never
+    /// `5e5` or `500000.0`), as [`to_json`](PpoConfig::to_json) writes them. The crate's
+    /// own files (checkpoints, a run's saved state) are read with this check; a config
+    /// file a person writes may use exponent forms.
+    pub fn check_plain_integers(json: &Json) -> Result<(), ConfigError> {
+        let pairs =
+            json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
+        for (key, value) in pairs {
+            let plain = |v: &Json| matches!(v, Json::Integer(_));
+            let ok = match key.as_str() {
+                "hidden_sizes" => value.as_array().is_some_and(|a| a.iter().all(plain)),
+                "memory_limit_mib" => value.is_null() || plain(value),
+                k if INTEGER_KEYS.contains(&k) => plain(value),
+                _ => true,
+            };
+            if !ok {
+                return Err(bad(key, &value.to_compact(), "a plain integer, as the crate writes it"));
+            }
         }
         Ok(())
     }
@@ -739,7 +970,7 @@ mod tests {
         let e = c.set("gamma", "1.5").unwrap_err().to_string();
         assert!(e.contains("expected a number in [0, 1]"), "{e}");
         let e = c.set("n_envs", "0").unwrap_err().to_string();
-        assert!(e.contains("positive whole number"), "{e}");
+        assert!(e.contains("a whole number in [1, 2^20]"), "{e}");
         assert!(c.set("env_id", "Pong-v5").is_err());
         c.set("n_minibatches", "3").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("not divisible"));
@@ -751,4 +982,12 @@ mod tests {
         assert!(c.set("clip_coef_vf", "-1").unwrap_err().to_string().contains("a number > 0"));
         assert_eq!(c.n_envs, 4, "a failed set leaves the config unchanged");
     }
+}
+
+/// This machine's memory in bytes: `MemTotal` from `/proc/meminfo` (Linux), else `None`.
+pub fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }

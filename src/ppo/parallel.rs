@@ -25,11 +25,13 @@ use super::loss::{
     add_policy_grads, combine, policy_objective, policy_stats, prepare_advantages, record_policy_loss,
     record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
 };
-use super::update::{NonFiniteLoss, UpdateConfig, UpdateStats};
+use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
 use crate::autodiff::Tape;
 use crate::nn::{Mlp, Param};
 use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam, AdamConfig};
+use crate::rng::Xoshiro256PlusPlus;
 use crate::sde::Gsde;
+use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -175,30 +177,38 @@ enum Decision {
 /// The one minibatch loop, run by both threads, each with its own half: minibatch `i`'s
 /// loss and gradient, the next minibatch gathered, then `meet` (the other thread's
 /// report, the decision) and this half's step.
+///
+/// Each thread draws every epoch's order itself, from its own copy of `b_inds` and the
+/// generator: the same draws, so the same orders, and the trainer's generator ends where
+/// the reference's would. The next minibatch is gathered ahead only within an epoch, so
+/// that an early stop at an epoch's end has drawn no order the reference would not.
 fn run_half<H: Half>(
     half: &mut H,
     buffer: &RolloutBuffer,
-    orders: &[usize],
+    b_inds: &mut [usize],
+    rng: &mut Xoshiro256PlusPlus,
     cfg: &UpdateConfig,
     minibatches: &mut [Minibatch; 2],
     mut meet: impl FnMut(H::Report) -> Decision,
 ) {
     let size = cfg.minibatch_size;
-    let count = orders.len() / size;
-    let samples = |i: usize| &orders[i * size..(i + 1) * size];
-    if count > 0 {
-        minibatches[0].gather(buffer, samples(0));
-    }
-    for i in 0..count {
-        let report = half.loss_and_grad(&minibatches[0], &cfg.loss);
-        if i + 1 < count {
-            minibatches[1].gather(buffer, samples(i + 1));
+    let per_epoch = b_inds.len() / size;
+    for _epoch in 0..cfg.update_epochs {
+        shuffle_epoch(b_inds, rng);
+        if per_epoch > 0 {
+            minibatches[0].gather(buffer, &b_inds[..size]);
         }
-        match meet(report) {
-            Decision::Step(coef) => half.step(coef),
-            Decision::Stop => return,
+        for i in 0..per_epoch {
+            let report = half.loss_and_grad(&minibatches[0], &cfg.loss);
+            if i + 1 < per_epoch {
+                minibatches[1].gather(buffer, &b_inds[(i + 1) * size..(i + 2) * size]);
+            }
+            match meet(report) {
+                Decision::Step(coef) => half.step(coef),
+                Decision::Stop => return,
+            }
+            minibatches.swap(0, 1);
         }
-        minibatches.swap(0, 1);
     }
 }
 
@@ -224,13 +234,14 @@ fn decide(
     Ok(Decision::Step(clip_coefficient(grad_norm, cfg.max_grad_norm)))
 }
 
-/// What moves to the worker for one update: the actor's half, and copies of the rollout
-/// and the sample orders (buffers reused from update to update).
+/// What moves to the worker for one update: the actor's half, and copies of the rollout,
+/// the sample order and the generator (buffers reused from update to update).
 #[derive(Debug)]
 struct ActorJob {
     half: ActorHalf,
     buffer: RolloutBuffer,
-    orders: Vec<usize>,
+    b_inds: Vec<usize>,
+    rng: Xoshiro256PlusPlus,
     cfg: UpdateConfig,
     minibatches: [Minibatch; 2],
 }
@@ -267,8 +278,8 @@ impl TwoThreads {
             let _close_reports = CloseOnDrop(&theirs.reports);
             let _close_done = CloseOnDrop(&theirs.done);
             while let Some(mut job) = theirs.jobs.take() {
-                let ActorJob { half, buffer, orders, cfg, minibatches } = &mut *job;
-                run_half(half, buffer, orders, cfg, minibatches, |report| {
+                let ActorJob { half, buffer, b_inds, rng, cfg, minibatches } = &mut *job;
+                run_half(half, buffer, b_inds, rng, cfg, minibatches, |report| {
                     theirs.reports.put(report);
                     theirs.decisions.take().unwrap_or(Decision::Stop)
                 });
@@ -286,7 +297,8 @@ impl TwoThreads {
                 ws: LossWorkspace::default(),
             },
             buffer: RolloutBuffer::new(0, 0, 0, &crate::ppo::ActionKind::Discrete(0)),
-            orders: Vec::new(),
+            b_inds: Vec::new(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(0),
             cfg: UpdateConfig {
                 update_epochs: 0,
                 minibatch_size: 1,
@@ -319,14 +331,16 @@ impl TwoThreads {
         critic_optimizer: &mut Adam,
         actor_optimizer: &mut Adam,
         buffer: &RolloutBuffer,
-        orders: &[usize],
+        b_inds: &mut [usize],
+        rng: &mut Xoshiro256PlusPlus,
         cfg: &UpdateConfig,
     ) -> Result<UpdateStats, NonFiniteLoss> {
         let mut job = self.job.take().expect("the worker's job is home between updates");
         job.half.swap(agent, actor_optimizer);
         job.buffer.clone_from(buffer);
-        job.orders.clear();
-        job.orders.extend_from_slice(orders);
+        job.b_inds.clear();
+        job.b_inds.extend_from_slice(b_inds);
+        job.rng.clone_from(rng);
         job.cfg = *cfg;
         self.slots.jobs.put(job);
         self.critic.swap(agent, critic_optimizer);
@@ -334,7 +348,7 @@ impl TwoThreads {
         let mut stats = UpdateStats::default();
         let mut error = None;
         let slots = &self.slots;
-        run_half(&mut self.critic, buffer, orders, cfg, &mut self.minibatches, |critic| {
+        run_half(&mut self.critic, buffer, b_inds, rng, cfg, &mut self.minibatches, |critic| {
             let actor = slots.reports.take().expect("the actor's thread stopped (it panicked)");
             let decision = decide(actor, critic, cfg, &mut stats).unwrap_or_else(|e| {
                 error = Some(e);

@@ -22,10 +22,10 @@ use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
 use super::loss::LossStats;
 use super::parallel::TwoThreads;
-use super::update::{shuffle_epochs, update, UpdateConfig, UpdateStats, UpdateWorkspace};
+use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
 use crate::optim::{linear_anneal, Adam, AdamConfig};
-use rand::rngs::StdRng;
+use crate::rng::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::fmt;
@@ -163,8 +163,9 @@ pub struct Trainer {
     pub envs: Box<dyn VecEnv>,
     /// The rollout storage, `T×N`.
     pub buffer: RolloutBuffer,
-    /// Every random choice of the agent (sampling, shuffling), seeded from the config.
-    pub rng: StdRng,
+    /// Every random choice of the agent (initialisation, sampling, gSDE noise,
+    /// shuffling), seeded from the config; its state is part of a saved run.
+    pub rng: Xoshiro256PlusPlus,
     /// Environment steps so far.
     pub global_step: u64,
     /// Iterations done so far.
@@ -187,10 +188,9 @@ pub struct Trainer {
     update_ws: UpdateWorkspace,
     /// The update on two threads, with `threads = 2` ([`crate::ppo::parallel`]).
     two_threads: Option<TwoThreads>,
-    /// The sample order, reshuffled each epoch (each shuffle starts from the last).
-    indices: Vec<usize>,
-    /// The update's sample orders, one per epoch, drawn before its first minibatch.
-    epoch_orders: Vec<usize>,
+    /// The sample order `b_inds`, reshuffled at the start of each epoch (each shuffle
+    /// starts from the last); part of a saved run.
+    pub(crate) indices: Vec<usize>,
     started: Instant,
     last_eval_step: u64,
 }
@@ -213,6 +213,10 @@ impl Trainer {
     /// A trainer for `config.env_id` from the registry.
     pub fn new(config: PpoConfig) -> Result<Trainer, TrainError> {
         config.validate()?;
+        // The memory a run needs is checked before its N environments exist.
+        let probe = env::make(&config.env_id)?;
+        let outputs = ActionKind::from_space(&probe.action_space()).actor_outputs();
+        config.check_memory(probe.observation_space().flat_dim(), outputs)?;
         let envs = make_envs(&config)?;
         Trainer::with_envs(config, envs)
     }
@@ -227,7 +231,8 @@ impl Trainer {
             other => return Err(TrainError::UnsupportedSpace(format!("{other:?}"))),
         };
         let action = ActionKind::from_space(envs.action_space());
-        let mut rng = StdRng::seed_from_u64(config.seed);
+        config.check_memory(obs_dim, action.actor_outputs())?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let mut agent =
             Agent::new(obs_dim, action.clone(), &config.hidden_sizes, config.activation, config.log_std_init, &mut rng);
         if !config.ortho_init {
@@ -286,7 +291,6 @@ impl Trainer {
             update_ws: UpdateWorkspace::default(),
             two_threads: (config.threads >= 2).then(TwoThreads::new),
             indices: (0..config.batch_size()).collect(),
-            epoch_orders: Vec::with_capacity(config.update_epochs * config.batch_size()),
             started: Instant::now(),
             last_eval_step: 0,
             envs,
@@ -398,11 +402,14 @@ impl Trainer {
         let cfg = UpdateConfig::new(c, clip_coef);
         self.critic_optimizer.config.lr = learning_rate;
         self.actor_optimizer.config.lr = learning_rate;
-        shuffle_epochs(&mut self.indices, c.update_epochs, &mut self.rng, &mut self.epoch_orders);
         let (agent, critic_opt, actor_opt) = (&mut self.agent, &mut self.critic_optimizer, &mut self.actor_optimizer);
+        let (b_inds, rng) = (&mut self.indices, &mut self.rng);
         let result = match self.two_threads.as_mut() {
-            Some(two) => two.update(agent, critic_opt, actor_opt, &self.buffer, &self.epoch_orders, &cfg),
-            None => update(agent, critic_opt, actor_opt, &self.buffer, &self.epoch_orders, &cfg, &mut self.update_ws),
+            Some(two) => two.update(agent, critic_opt, actor_opt, &self.buffer, b_inds, rng, &cfg),
+            None => {
+                let next_order = |b: &mut [usize]| shuffle_epoch(b, rng);
+                update(agent, critic_opt, actor_opt, &self.buffer, b_inds, next_order, &cfg, &mut self.update_ws)
+            }
         };
         let stats = result.map_err(|e| TrainError::NonFiniteLoss { update: self.update + 1, stats: e.stats })?;
         Ok(self.update_metrics(learning_rate, clip_coef, &stats))

@@ -132,52 +132,43 @@ pub struct UpdateWorkspace {
     pub per_minibatch: Vec<(LossStats, f32)>,
 }
 
-/// Every epoch's shuffle of the sample indices, drawn before the update starts, one
-/// after the other into `orders` (`update_epochs × batch`). `b_inds` is shuffled in
-/// place each epoch, from the last epoch's order, as CleanRL's `np.random.shuffle(b_inds)`.
-/// All epochs are drawn up front (so the worker thread of [`crate::ppo::parallel`] can
-/// read them); after a KL early stop the unused epochs' shuffles have still been drawn.
-pub fn shuffle_epochs<R: Rng + ?Sized>(
-    b_inds: &mut [usize],
-    update_epochs: usize,
-    rng: &mut R,
-    orders: &mut Vec<usize>,
-) {
-    orders.clear();
-    for _ in 0..update_epochs {
-        b_inds.shuffle(rng);
-        orders.extend_from_slice(b_inds);
-    }
+/// One epoch's sample order: `b_inds` shuffled in place, from the last epoch's order, as
+/// CleanRL's `np.random.shuffle(b_inds)`. The trainer passes `|b| shuffle_epoch(b, rng)`
+/// to [`update()`] as its `next_order`, so each order is drawn when its epoch starts
+/// (after a KL early stop, the remaining epochs draw nothing).
+pub fn shuffle_epoch<R: Rng + ?Sized>(b_inds: &mut [usize], rng: &mut R) {
+    b_inds.shuffle(rng);
 }
 
-/// The PPO update of `agent` on the rollout in `buffer`, minibatches taken in the
-/// sample `orders` of [`shuffle_epochs`] (or given by a test). The two optimizers are
-/// one Adam over all parameters split in two: the critic's, and the actor's with the
-/// log-std (so that [`crate::ppo::parallel`] can step them on two threads).
+/// The PPO update of `agent` on the rollout in `buffer`. At the start of each epoch
+/// `next_order(b_inds)` sets the sample order ([`shuffle_epoch`], or a fixed order in a
+/// test); `b_inds` holds `0..batch_size` in some order. The two optimizers are one Adam
+/// over all parameters split in two: the critic's, and the actor's with the log-std (so
+/// that [`crate::ppo::parallel`] can step them on two threads).
 ///
 /// Returns the summed statistics, or the first minibatch whose loss is not finite.
+#[allow(clippy::too_many_arguments)]
 pub fn update(
     agent: &mut Agent,
     critic_optimizer: &mut Adam,
     actor_optimizer: &mut Adam,
     buffer: &RolloutBuffer,
-    orders: &[usize],
+    b_inds: &mut [usize],
+    mut next_order: impl FnMut(&mut [usize]),
     cfg: &UpdateConfig,
     ws: &mut UpdateWorkspace,
 ) -> Result<UpdateStats, NonFiniteLoss> {
-    let batch_size = orders.len() / cfg.update_epochs.max(1);
+    let batch_size = b_inds.len();
     assert!(
-        batch_size * cfg.update_epochs == orders.len() && batch_size.is_multiple_of(cfg.minibatch_size),
-        "{} sample indices for {} epochs in minibatches of {}",
-        orders.len(),
-        cfg.update_epochs,
+        batch_size.is_multiple_of(cfg.minibatch_size),
+        "{batch_size} sample indices do not split into minibatches of {}",
         cfg.minibatch_size
     );
     let UpdateWorkspace { minibatch: mb, loss: lw, per_minibatch } = ws;
     per_minibatch.clear();
     let mut stats = UpdateStats::default();
-    for epoch in 0..cfg.update_epochs {
-        let b_inds = &orders[epoch * batch_size..(epoch + 1) * batch_size];
+    for _epoch in 0..cfg.update_epochs {
+        next_order(b_inds);
         for start in (0..batch_size).step_by(cfg.minibatch_size) {
             let mb_inds = &b_inds[start..start + cfg.minibatch_size];
             mb.gather(buffer, mb_inds);
