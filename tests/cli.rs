@@ -190,6 +190,9 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     std::fs::write(&bad_json, "{\"lr\": 3e-4,").unwrap();
     let bad_key = tmp("bad_key.json");
     std::fs::write(&bad_key, "{\"gama\": 0.9}").unwrap();
+    let dup_key = tmp("dup_key.json");
+    std::fs::write(&dup_key, "{\"gamma\": 0.9, \"gamma\": 0.5}").unwrap();
+    let dup_key = dup_key.to_str().unwrap();
     let garbage = tmp("garbage.safetensors");
     std::fs::write(&garbage, "not a checkpoint").unwrap();
     let (bad_json, bad_key, garbage) =
@@ -210,6 +213,23 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (&["eval", "--checkpoint", "target/tmp/cli/missing.safetensors"], "cannot read checkpoint"),
         (&["eval", "--checkpoint", garbage], "cannot read checkpoint"),
         (&["plot", "target/tmp/cli/no_such_run"], "metrics.csv"),
+        // The inputs of issue 17's fuzzing that panicked or aborted.
+        (
+            &["train", "--num-envs", "32768", "--num-steps", "562949953421312", "--norm-adv", "false"],
+            "bad value '562949953421312' for 'n_steps': expected a whole number in [1, 2^24]",
+        ),
+        (&["train", "--hidden-sizes", "4611686018427387904,4"], "widths in [1, 2^16]"),
+        (&["train", "--update-epochs", "1e15"], "bad value '1e15' for 'update_epochs'"),
+        (&["train", "--eval-episodes", "1e9"], "bad value '1e9' for 'eval_episodes'"),
+        (&["train", "--n-envs", "1024", "--hidden-sizes", "65536,65536"], "raise memory_limit_mib"),
+        (&["train", "--seed", "18446744073709551616"], "expected a whole number in [0, 2^64 − 1]"),
+        (&["train", "--run-dir", ""], "--run-dir is empty"),
+        (&["train", "--config", dup_key], "\"gamma\" a second time"),
+        (
+            &["eval", "--checkpoint", garbage, "--episodes", "18446744073709551615"],
+            "expected a whole number in [1, 10^6]",
+        ),
+        (&["plot", "target/tmp/cli/no_such_run", "--out", "x.safetensors"], "must name an .svg file"),
     ];
     for (i, (args, expected)) in cases.iter().enumerate() {
         let dir = tmp(&format!("bad_{i}"));
@@ -261,4 +281,98 @@ fn a_diverging_run_stops_with_exit_1_and_keeps_its_files() {
     assert!(stderr.contains("final.safetensors holds the last good parameters"), "{stderr}");
     let ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
     assert!(ckpt.agent.params().all(|p| p.value.data().iter().all(|x| x.is_finite())));
+}
+
+#[test]
+fn a_run_directory_belongs_to_one_run() {
+    // A finished run is never overwritten, and a running one is never shared.
+    let dir = tmp("owned");
+    assert_trained(&train(&dir, &[]));
+    let before = std::fs::read(dir.join("final.safetensors")).unwrap();
+    let out = train(&dir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("already exists and is not empty"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(dir.join("final.safetensors")).unwrap(), before);
+
+    // A live lock (this test's own pid) refuses a second run at once, naming the holder.
+    let busy = tmp("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join(".lock"), format!("{}\n", std::process::id())).unwrap();
+    let out = train(&busy, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("in use by the run with pid {}", std::process::id())), "{stderr}");
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1, "nothing but the lock");
+
+    // Two runs started at once into the same directory: exactly one trains.
+    let shared = tmp("shared");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .args(["train", "--quiet", "--total-timesteps", "2048", "--run-dir", shared.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let codes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()].map(|o| o.status.code());
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?}");
+    let (_, rows) = ppo::io::csv::read_csv(shared.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 4, "one run's rows, not interleaved");
+    assert!(!shared.join(".lock").exists(), "the lock is released at the end");
+}
+
+#[test]
+fn default_run_names_are_unique_within_a_second() {
+    let base = tmp("unique");
+    std::fs::create_dir_all(&base).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .current_dir(&base)
+            .args(["train", "--quiet", "--total-timesteps", "512", "--seed", "5"])
+            .output()
+            .unwrap()
+    };
+    let outs = [spawn(), spawn(), spawn()];
+    for o in &outs {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let runs: Vec<_> = std::fs::read_dir(base.join("runs")).unwrap().flatten().collect();
+    assert_eq!(runs.len(), 3, "three runs, three directories");
+    for r in runs {
+        assert!(r.path().join("final.safetensors").exists());
+    }
+}
+
+#[test]
+fn a_seed_above_2_pow_53_round_trips_exactly() {
+    let dir = tmp("big_seed");
+    assert_trained(&train(&dir, &["--seed", "9007199254740993"]));
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    assert!(config.contains("\"seed\": 9007199254740993"), "{config}");
+    let ckpt = ppo::ppo::checkpoint::load(dir.join("final.safetensors")).unwrap();
+    assert_eq!(ckpt.config.seed, 9_007_199_254_740_993);
+}
+
+#[test]
+fn eval_refuses_a_checkpoint_whose_spaces_do_not_fit_its_environment() {
+    use ppo::ppo::{checkpoint, ActionKind};
+    let dir = tmp("mismatch");
+    assert_trained(&train(&dir, &["--env", "Pendulum-v1", "--use-sde", "false", "--n-envs", "4", "--n-steps", "64"]));
+    let mut ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
+    // The same network with its bounds zeroed: actions would all clip to 0.
+    let zeroed = tmp("zeroed.safetensors");
+    let mut flat = ckpt.clone();
+    flat.agent.action = ActionKind::Continuous { dim: 1, low: vec![0.0], high: vec![0.0] };
+    checkpoint::save(&zeroed, &flat).unwrap();
+    // An env id edited to an environment with other observations.
+    let moved = tmp("moved.safetensors");
+    ckpt.config.env_id = "Acrobot-v1".into();
+    checkpoint::save(&moved, &ckpt).unwrap();
+    for (file, expected) in [(&zeroed, "Box(-2.0, 2.0, (1,))"), (&moved, "Acrobot-v1 has observations Box((6,))")] {
+        let out = ppo(&["eval", "--checkpoint", file.to_str().unwrap(), "--episodes", "1"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
+    }
 }

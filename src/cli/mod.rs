@@ -226,7 +226,9 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
     if dir.as_os_str().is_empty() {
         return Err(CliError::Usage("--run-dir is empty; give a directory name (is a shell variable unset?)".into()));
     }
-    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) && t.run_dir.is_some() {
+    // The lock of a live run is reported by RunDir::create, naming its pid.
+    let holds_files = |d: std::fs::ReadDir| d.flatten().any(|e| e.file_name() != crate::run::LOCK_FILE);
+    if std::fs::read_dir(&dir).is_ok_and(holds_files) && t.run_dir.is_some() {
         return Err(CliError::Usage(format!(
             "run directory {} already exists and is not empty; choose another --run-dir",
             dir.display()
