@@ -11,7 +11,7 @@
 //! state as `float32`, so we round it to `f32` too.
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
-use super::{Space, Step};
+use super::{EnvState, Space, Step};
 use crate::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
@@ -155,5 +155,26 @@ impl Env for Acrobot {
         let terminated = -ns[0].cos() - (ns[1] + ns[0]).cos() > 1.0;
         self.write_obs(obs);
         Ok(Step { reward: if terminated { 0.0 } else { -1.0 }, terminated, truncated: self.clock.tick(terminated) })
+    }
+
+    /// The `f64` state, the episode clock, then the generator.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("Acrobot-v1");
+        s.push_f64s(&self.state);
+        self.clock.save(&mut s);
+        s.push_rng(self.rng.as_ref());
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("Acrobot-v1")?;
+        let physics = r.f64_array()?;
+        let clock = self.clock.load(&mut r)?;
+        let rng = r.rng()?;
+        r.finish()?;
+        (self.state, self.clock, self.rng) = (physics, clock, rng);
+        Ok(())
     }
 }

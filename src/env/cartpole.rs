@@ -14,7 +14,7 @@
 //! so that every `f64` matches. [`crate::env::CartPoleVec`] uses the same function.
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
-use super::{Space, Step};
+use super::{EnvState, Space, Step};
 use crate::rng::Xoshiro256PlusPlus;
 
 /// Gravity, m/s².
@@ -163,6 +163,32 @@ impl CartPole {
         self.clock.elapsed
     }
 
+    /// The saved state under `name`: `[x, ẋ, θ, θ̇]`, the episode clock, the reward
+    /// option, then the generator (last, as in every single environment).
+    fn save_as(&self, name: &str) -> EnvState {
+        let mut s = EnvState::new();
+        s.push_name(name);
+        s.push_f64s(&self.state);
+        self.clock.save(&mut s);
+        s.push_bool(self.sutton_barto_reward);
+        s.push_rng(self.rng.as_ref());
+        s
+    }
+
+    /// Reads a state written by [`save_as`](Self::save_as) under `name`, assigning only
+    /// once all of it has checked.
+    fn load_as(&mut self, name: &str, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name(name)?;
+        let physics = r.f64_array()?;
+        let clock = self.clock.load(&mut r)?;
+        let sutton_barto_reward = r.bool()?;
+        let rng = r.rng()?;
+        r.finish()?;
+        (self.state, self.clock, self.sutton_barto_reward, self.rng) = (physics, clock, sutton_barto_reward, rng);
+        Ok(())
+    }
+
     /// Advances under `force` and returns the step record; shared with the continuous variant.
     fn advance(&mut self, force: f64, obs: &mut [f32]) -> Step {
         self.state = cartpole_dynamics(self.state, force);
@@ -196,6 +222,15 @@ impl Env for CartPole {
         self.clock.check()?;
         let force = if action == Action::Discrete(1) { FORCE_MAG } else { -FORCE_MAG };
         Ok(self.advance(force, obs))
+    }
+
+    /// `[x, ẋ, θ, θ̇]`, the episode clock, `sutton_barto_reward` and the generator.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        Ok(self.save_as("CartPole-v1"))
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        self.load_as("CartPole-v1", state)
     }
 }
 
@@ -242,5 +277,14 @@ impl Env for CartPoleContinuous {
         self.inner.clock.check()?;
         let force = FORCE_MAG * a[0].clamp(-1.0, 1.0) as f64;
         Ok(self.inner.advance(force, obs))
+    }
+
+    /// CartPole-v1's state under this environment's own name.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        Ok(self.inner.save_as("CartPoleContinuous-v1"))
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        self.inner.load_as("CartPoleContinuous-v1", state)
     }
 }

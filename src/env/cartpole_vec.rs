@@ -16,7 +16,7 @@ use super::cartpole::{
     cartpole_euler, cartpole_observation_space, cartpole_reset_state, cartpole_reward, cartpole_terminated, FORCE_MAG,
     MAX_EPISODE_STEPS,
 };
-use super::{reseed, Actions, EnvError, EpisodeRecord, Space, VecEnv, VecStep};
+use super::{reseed, Actions, EnvError, EnvState, EpisodeRecord, Space, VecEnv, VecStep};
 use crate::rng::Xoshiro256PlusPlus;
 
 /// N CartPole-v1 environments in struct-of-arrays form.
@@ -212,6 +212,52 @@ impl VecEnv for CartPoleVec {
         if self.advance_all(actions, out) {
             self.reset_finished(out);
         }
+        Ok(())
+    }
+
+    /// N, the time limit (checked on load), `sutton_barto_reward`, `needs_reset`, the
+    /// four state columns, the running episode returns and lengths, then the N
+    /// generators. `sin θ` and `cos θ` are scratch, recomputed at the start of a step.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("CartPoleVec");
+        s.push_usize(self.num_envs());
+        s.push_usize(self.max_episode_steps);
+        s.push_bool(self.sutton_barto_reward);
+        s.push_bool(self.needs_reset);
+        for column in [&self.x, &self.x_dot, &self.theta, &self.theta_dot, &self.episode_returns] {
+            s.push_f64s(column);
+        }
+        s.push_usizes(&self.episode_lengths);
+        for rng in &self.rngs {
+            s.push_rng(rng.as_ref());
+        }
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let n = self.num_envs();
+        let mut r = state.reader();
+        r.name("CartPoleVec")?;
+        let (saved_n, max_steps) = (r.usize()?, r.usize()?);
+        if saved_n != n {
+            return Err(EnvError::BadState(format!("it holds {saved_n} environments, this vector has {n}")));
+        }
+        if max_steps != self.max_episode_steps {
+            return Err(EnvError::BadState(format!(
+                "its time limit is {max_steps} steps, this environment's is {}",
+                self.max_episode_steps
+            )));
+        }
+        let (sutton_barto_reward, needs_reset) = (r.bool()?, r.bool()?);
+        let (x, x_dot, theta, theta_dot) = (r.f64s(n)?, r.f64s(n)?, r.f64s(n)?, r.f64s(n)?);
+        let episode_returns = r.f64s(n)?;
+        let episode_lengths = r.usizes(n)?;
+        let rngs = (0..n).map(|_| r.rng()).collect::<Result<Vec<_>, _>>()?;
+        r.finish()?;
+        (self.x, self.x_dot, self.theta, self.theta_dot) = (x, x_dot, theta, theta_dot);
+        (self.episode_returns, self.episode_lengths, self.rngs) = (episode_returns, episode_lengths, rngs);
+        (self.sutton_barto_reward, self.needs_reset) = (sutton_barto_reward, needs_reset);
         Ok(())
     }
 }

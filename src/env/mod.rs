@@ -48,6 +48,40 @@
 //! was ever seeded draws its seed from the process's hash randomness, as gymnasium draws
 //! fresh entropy.
 //!
+//! # Saving and restoring state
+//!
+//! A training run that is stopped and resumed must continue exactly as if it had never
+//! stopped: the same episodes, the same resets, the same normalised observations. So
+//! every built-in environment, vector and wrapper can write its complete state (its
+//! physics, episode clock, random number generator, running statistics, everything
+//! `step` and `reset` read that can change) into an [`EnvState`] with
+//! [`Env::save_state`] / [`VecEnv::save_state`], and take it back with `load_state`.
+//! An [`EnvState`] is two flat lists of numbers held exactly (`f64`s bit for bit;
+//! counters, flags and generator words as `u64`), built by appending and read back in
+//! the same order with an [`EnvStateReader`]; a vector holds its environments' states
+//! and a wrapper its inner environment's, each as a length-prefixed sub-state. Each
+//! state opens with the name of the kind of environment that wrote it, and a state
+//! that does not fit (another environment, another number of environments, truncated,
+//! an impossible generator state) is refused with [`EnvError::BadState`], leaving the
+//! environment as it was.
+//!
+//! Both methods default to [`EnvError::StateUnsupported`], so a user environment that
+//! does not implement them still trains, but a run using it refuses to save a
+//! resumable state rather than resume into different numbers.
+//!
+//! ```
+//! use ppo::env::{make, Action, Env};
+//!
+//! let mut env = make("Pendulum-v1").unwrap();
+//! let mut obs = vec![0.0f32; 3];
+//! env.reset(Some(1), &mut obs);
+//! let saved = env.save_state().unwrap();
+//! let a = env.step(Action::Continuous(&[0.5]), &mut obs).unwrap();
+//! env.load_state(&saved).unwrap();
+//! let b = env.step(Action::Continuous(&[0.5]), &mut obs).unwrap();
+//! assert_eq!(a.reward.to_bits(), b.reward.to_bits());
+//! ```
+//!
 //! ```
 //! use ppo::env::{make, Action, Env};
 //!
@@ -101,6 +135,256 @@ impl Step {
     /// `terminated || truncated`: the episode is over and the environment needs a reset.
     pub fn done(&self) -> bool {
         self.terminated || self.truncated
+    }
+}
+
+/// An environment's complete state as flat numbers: everything `step`/`reset` read that
+/// can change (see the module docs, "Saving and restoring state").
+///
+/// Values go in with the `push_*` methods and come back, in the same order, through
+/// [`EnvState::reader`]. Everything is exact: `f64` values as they are, `f32` values
+/// widened to `f64` (exact), counters, flags and generator words as `u64`.
+///
+/// ```
+/// use ppo::env::EnvState;
+///
+/// let mut s = EnvState::new();
+/// s.push_name("Mine-v0");
+/// s.push_f64(0.1);
+/// s.push_usize(7);
+/// let mut r = s.reader();
+/// r.name("Mine-v0").unwrap();
+/// assert_eq!((r.f64().unwrap(), r.usize().unwrap()), (0.1, 7));
+/// r.finish().unwrap();
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EnvState {
+    /// The real-valued part, in the order it was pushed.
+    pub f64s: Vec<f64>,
+    /// The integer part (counters, flags, generator words, names, sub-state lengths),
+    /// in the order it was pushed.
+    pub u64s: Vec<u64>,
+}
+
+impl EnvState {
+    /// An empty state.
+    pub fn new() -> EnvState {
+        EnvState::default()
+    }
+
+    /// Appends an `f64`, bit for bit.
+    pub fn push_f64(&mut self, v: f64) {
+        self.f64s.push(v);
+    }
+
+    /// Appends `f64`s, bit for bit.
+    pub fn push_f64s(&mut self, vs: &[f64]) {
+        self.f64s.extend_from_slice(vs);
+    }
+
+    /// Appends an `f32`, widened to `f64` (exact); read it back with [`EnvStateReader::f32`].
+    pub fn push_f32(&mut self, v: f32) {
+        self.f64s.push(v as f64);
+    }
+
+    /// Appends a `u64`.
+    pub fn push_u64(&mut self, v: u64) {
+        self.u64s.push(v);
+    }
+
+    /// Appends a `usize` as a `u64`.
+    pub fn push_usize(&mut self, v: usize) {
+        self.u64s.push(v as u64);
+    }
+
+    /// Appends `usize`s as `u64`s.
+    pub fn push_usizes(&mut self, vs: &[usize]) {
+        self.u64s.extend(vs.iter().map(|&v| v as u64));
+    }
+
+    /// Appends a flag as 0 or 1.
+    pub fn push_bool(&mut self, v: bool) {
+        self.u64s.push(v as u64);
+    }
+
+    /// Appends a generator that may not exist yet (an environment never reset): a flag
+    /// word, then its four state words (zeros for `None`).
+    pub fn push_rng(&mut self, rng: Option<&Xoshiro256PlusPlus>) {
+        self.push_bool(rng.is_some());
+        self.u64s.extend_from_slice(&rng.map_or([0; 4], Xoshiro256PlusPlus::state));
+    }
+
+    /// Appends a name (its byte length, then its UTF-8 bytes packed 8 to a word, little
+    /// endian). Every built-in state opens with the name of its kind of environment, so
+    /// that a state loaded into the wrong one is refused by name.
+    pub fn push_name(&mut self, name: &str) {
+        self.push_usize(name.len());
+        self.u64s.extend(name.as_bytes().chunks(8).map(|c| {
+            let mut word = [0u8; 8];
+            word[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(word)
+        }));
+    }
+
+    /// Appends another state whole (its two lengths, then its values), as a vector
+    /// appends each environment's state and a wrapper its inner environment's; read it
+    /// back with [`EnvStateReader::state`].
+    pub fn push_state(&mut self, inner: &EnvState) {
+        self.push_usize(inner.f64s.len());
+        self.push_usize(inner.u64s.len());
+        self.f64s.extend_from_slice(&inner.f64s);
+        self.u64s.extend_from_slice(&inner.u64s);
+    }
+
+    /// A cursor that reads the values back from the start.
+    pub fn reader(&self) -> EnvStateReader<'_> {
+        EnvStateReader { state: self, f: 0, u: 0 }
+    }
+}
+
+/// Reads an [`EnvState`] back in the order it was written. Every read checks that the
+/// value is there and fits its type, and [`finish`](EnvStateReader::finish) that nothing
+/// is left over, each returning [`EnvError::BadState`] otherwise, so `load_state` can
+/// read everything into locals first and assign only once the whole state has checked.
+#[derive(Debug, Clone)]
+pub struct EnvStateReader<'a> {
+    state: &'a EnvState,
+    /// Index of the next unread `f64`.
+    f: usize,
+    /// Index of the next unread `u64`.
+    u: usize,
+}
+
+impl EnvStateReader<'_> {
+    /// The next `f64`.
+    pub fn f64(&mut self) -> Result<f64, EnvError> {
+        let v = *self.state.f64s.get(self.f).ok_or_else(|| {
+            EnvError::BadState(format!("it ends after {} real values, more were expected", self.state.f64s.len()))
+        })?;
+        self.f += 1;
+        Ok(v)
+    }
+
+    /// The next `K` `f64`s.
+    pub fn f64_array<const K: usize>(&mut self) -> Result<[f64; K], EnvError> {
+        let mut a = [0.0; K];
+        for v in &mut a {
+            *v = self.f64()?;
+        }
+        Ok(a)
+    }
+
+    /// The next `n` `f64`s.
+    pub fn f64s(&mut self, n: usize) -> Result<Vec<f64>, EnvError> {
+        (0..n).map(|_| self.f64()).collect()
+    }
+
+    /// The next value, which must be an `f32` widened by [`EnvState::push_f32`].
+    pub fn f32(&mut self) -> Result<f32, EnvError> {
+        let v = self.f64()?;
+        // NaN is let through: widening may quiet a signalling NaN's payload.
+        if v.is_nan() || (v as f32) as f64 == v {
+            Ok(v as f32)
+        } else {
+            Err(EnvError::BadState(format!("value {v:e} at real position {} is not an f32", self.f - 1)))
+        }
+    }
+
+    /// The next `u64`.
+    pub fn u64(&mut self) -> Result<u64, EnvError> {
+        let v = *self.state.u64s.get(self.u).ok_or_else(|| {
+            EnvError::BadState(format!("it ends after {} integer values, more were expected", self.state.u64s.len()))
+        })?;
+        self.u += 1;
+        Ok(v)
+    }
+
+    /// The next `u64`, which must fit a `usize`.
+    pub fn usize(&mut self) -> Result<usize, EnvError> {
+        let v = self.u64()?;
+        usize::try_from(v).map_err(|_| EnvError::BadState(format!("count {v} does not fit this machine's usize")))
+    }
+
+    /// The next `n` `usize`s.
+    pub fn usizes(&mut self, n: usize) -> Result<Vec<usize>, EnvError> {
+        (0..n).map(|_| self.usize()).collect()
+    }
+
+    /// The next flag, which must be 0 or 1.
+    pub fn bool(&mut self) -> Result<bool, EnvError> {
+        match self.u64()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => {
+                Err(EnvError::BadState(format!("flag value {v} at integer position {} (allowed: 0 or 1)", self.u - 1)))
+            }
+        }
+    }
+
+    /// The next generator written by [`EnvState::push_rng`]. The all-zero state, which
+    /// xoshiro never reaches, is refused, as are words after a "no generator" flag.
+    pub fn rng(&mut self) -> Result<Option<Xoshiro256PlusPlus>, EnvError> {
+        let present = self.bool()?;
+        let words = [self.u64()?, self.u64()?, self.u64()?, self.u64()?];
+        match (present, Xoshiro256PlusPlus::from_state(words)) {
+            (true, Some(rng)) => Ok(Some(rng)),
+            (true, None) => Err(EnvError::BadState(
+                "the random number generator's state is all zeros, which xoshiro256++ never reaches".into(),
+            )),
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(EnvError::BadState(
+                "the random number generator is marked absent but has nonzero state words".into(),
+            )),
+        }
+    }
+
+    /// Reads a name written by [`EnvState::push_name`] and checks that it is `expected`.
+    pub fn name(&mut self, expected: &str) -> Result<(), EnvError> {
+        let len = self.usize()?;
+        let remaining = self.state.u64s.len() - self.u;
+        if len.div_ceil(8) > remaining {
+            return Err(EnvError::BadState(format!(
+                "it was not saved by a {expected} (a name of {len} bytes with {remaining} words left)"
+            )));
+        }
+        let bytes: Vec<u8> =
+            self.state.u64s[self.u..self.u + len.div_ceil(8)].iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+        self.u += len.div_ceil(8);
+        if bytes == expected.as_bytes() {
+            Ok(())
+        } else {
+            Err(EnvError::BadState(format!(
+                "it was saved by {:?}, not by a {expected}",
+                String::from_utf8_lossy(&bytes)
+            )))
+        }
+    }
+
+    /// The next sub-state written by [`EnvState::push_state`].
+    pub fn state(&mut self) -> Result<EnvState, EnvError> {
+        let (nf, nu) = (self.usize()?, self.usize()?);
+        let (f_left, u_left) = (self.state.f64s.len() - self.f, self.state.u64s.len() - self.u);
+        if nf > f_left || nu > u_left {
+            return Err(EnvError::BadState(format!(
+                "an inner state of {nf} real and {nu} integer values, but only {f_left} and {u_left} are left"
+            )));
+        }
+        let inner = EnvState {
+            f64s: self.state.f64s[self.f..self.f + nf].to_vec(),
+            u64s: self.state.u64s[self.u..self.u + nu].to_vec(),
+        };
+        (self.f, self.u) = (self.f + nf, self.u + nu);
+        Ok(inner)
+    }
+
+    /// Checks that every value was read: a longer state belongs to something else.
+    pub fn finish(self) -> Result<(), EnvError> {
+        let (f_left, u_left) = (self.state.f64s.len() - self.f, self.state.u64s.len() - self.u);
+        if f_left == 0 && u_left == 0 {
+            Ok(())
+        } else {
+            Err(EnvError::BadState(format!("{f_left} real and {u_left} integer values are left over")))
+        }
     }
 }
 
@@ -161,6 +445,16 @@ pub enum EnvError {
         /// Dimension given.
         got: usize,
     },
+    /// The environment does not implement `save_state` / `load_state` (the trait
+    /// defaults), so its state cannot be saved for an exact resume.
+    StateUnsupported {
+        /// The environment's type name.
+        env: String,
+    },
+    /// An [`EnvState`] that does not fit this environment: saved by another kind of
+    /// environment or another number of environments, cut short, with values left over,
+    /// or holding a value the environment cannot be in (e.g. an all-zero generator).
+    BadState(String),
 }
 
 impl fmt::Display for EnvError {
@@ -205,6 +499,16 @@ impl fmt::Display for EnvError {
                 f,
                 "running statistics of dimension {got} given, this wrapper keeps dimension {expected}"
             ),
+            EnvError::StateUnsupported { env } => write!(
+                f,
+                "environment {env} cannot save or restore its state, so a run using it cannot be saved for an exact \
+                 resume; implement Env::save_state and Env::load_state (or VecEnv's) for it"
+            ),
+            EnvError::BadState(msg) => write!(
+                f,
+                "this environment state cannot be loaded: {msg}; a state only loads into the same kind of environment \
+                 (same id, wrappers and number of environments) as the one that saved it"
+            ),
         }
     }
 }
@@ -227,6 +531,19 @@ pub trait Env {
     /// limit of the registered id is part of the environment: `truncated` is set when
     /// it is reached. Errors on an invalid action or when the episode has ended.
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError>;
+
+    /// The environment's complete state, for an exact resume (see the module docs,
+    /// "Saving and restoring state"). The default says it is unsupported.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
+    }
+    /// Restores a state written by [`save_state`](Env::save_state) of the same kind of
+    /// environment; afterwards `step` and `reset` continue exactly as they would have from
+    /// the saved point. A state that does not fit is [`EnvError::BadState`] and leaves the
+    /// environment unchanged. The default says it is unsupported.
+    fn load_state(&mut self, _state: &EnvState) -> Result<(), EnvError> {
+        Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
+    }
 }
 
 /// A boxed environment is an environment, so `Vec<Box<dyn Env>>` can be vectorized.
@@ -242,6 +559,12 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         (**self).step(action, obs)
+    }
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        (**self).load_state(state)
     }
 }
 
@@ -311,6 +634,25 @@ impl EpisodeClock {
         }
     }
 
+    /// Appends `elapsed`, `max_steps` and `running` to a saved state.
+    pub fn save(&self, s: &mut EnvState) {
+        s.push_usize(self.elapsed);
+        s.push_usize(self.max_steps);
+        s.push_bool(self.running);
+    }
+
+    /// Reads a clock written by [`save`](Self::save), whose time limit must be this one's.
+    pub fn load(&self, r: &mut EnvStateReader<'_>) -> Result<EpisodeClock, EnvError> {
+        let (elapsed, max_steps, running) = (r.usize()?, r.usize()?, r.bool()?);
+        if max_steps != self.max_steps {
+            return Err(EnvError::BadState(format!(
+                "its time limit is {max_steps} steps, this environment's is {}",
+                self.max_steps
+            )));
+        }
+        Ok(EpisodeClock { elapsed, max_steps, running })
+    }
+
     /// Called at the end of `step`; returns `truncated`. As gymnasium's `TimeLimit`,
     /// truncation is reported even when the same step also terminates.
     pub fn tick(&mut self, terminated: bool) -> bool {
@@ -318,5 +660,61 @@ impl EpisodeClock {
         let truncated = self.elapsed >= self.max_steps;
         self.running = !(terminated || truncated);
         truncated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_state_round_trips_every_kind_of_value_exactly() {
+        let rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut s = EnvState::new();
+        s.push_name("Twelve-bytes");
+        s.push_f64(-0.0);
+        s.push_f64(f64::from_bits(0x7ff8_0000_0000_0001));
+        s.push_f32(0.1);
+        s.push_usize(usize::MAX);
+        s.push_bool(true);
+        s.push_rng(Some(&rng));
+        s.push_rng(None);
+        let mut inner = EnvState::new();
+        inner.push_f64(2.5);
+        inner.push_u64(9);
+        s.push_state(&inner);
+        let mut r = s.reader();
+        r.name("Twelve-bytes").unwrap();
+        assert_eq!(r.f64().unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(r.f64().unwrap().to_bits(), 0x7ff8_0000_0000_0001);
+        assert_eq!(r.f32().unwrap().to_bits(), 0.1f32.to_bits());
+        assert_eq!(r.usize().unwrap(), usize::MAX);
+        assert!(r.bool().unwrap());
+        assert_eq!(r.rng().unwrap(), Some(rng));
+        assert_eq!(r.rng().unwrap(), None);
+        assert_eq!(r.state().unwrap(), inner);
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn env_state_reader_refuses_what_does_not_fit() {
+        let bad = |f: &dyn Fn(&mut EnvStateReader<'_>) -> Result<(), EnvError>, s: EnvState| {
+            let err = f(&mut s.reader()).unwrap_err();
+            assert!(matches!(err, EnvError::BadState(_)), "{err:?}");
+            err.to_string()
+        };
+        let words = |u64s: Vec<u64>| EnvState { f64s: vec![], u64s };
+        assert!(bad(&|r| r.f64().map(drop), EnvState::new()).contains("ends after 0 real values"));
+        assert!(bad(&|r| r.bool().map(drop), words(vec![2])).contains("allowed: 0 or 1"));
+        assert!(bad(&|r| r.rng().map(drop), words(vec![1, 0, 0, 0, 0])).contains("all zeros"));
+        bad(&|r| r.rng().map(drop), words(vec![0, 0, 0, 1, 0]));
+        bad(&|r| r.f32().map(drop), EnvState { f64s: vec![0.1], u64s: vec![] });
+        let mut named = EnvState::new();
+        named.push_name("Pendulum-v1");
+        assert!(bad(&|r| r.name("MountainCar-v0"), named.clone()).contains("saved by \"Pendulum-v1\""));
+        bad(&|r| r.name("MountainCar-v0"), words(vec![u64::MAX]));
+        bad(&|r| r.state().map(drop), words(vec![0, 5, 1]));
+        let leftover = words(vec![7]);
+        assert!(leftover.reader().finish().unwrap_err().to_string().contains("1 integer values are left over"));
     }
 }

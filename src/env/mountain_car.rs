@@ -7,7 +7,7 @@
 //! terminates at `position ≥ 0.5` (with velocity ≥ 0) and is truncated after 200 steps.
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
-use super::{Space, Step};
+use super::{EnvState, Space, Step};
 use crate::rng::Xoshiro256PlusPlus;
 
 /// Left end of the track.
@@ -99,5 +99,26 @@ impl Env for MountainCar {
         self.state = [position, velocity];
         self.write_obs(obs);
         Ok(Step { reward: -1.0, terminated, truncated: self.clock.tick(terminated) })
+    }
+
+    /// The `f64` state, the episode clock, then the generator.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("MountainCar-v0");
+        s.push_f64s(&self.state);
+        self.clock.save(&mut s);
+        s.push_rng(self.rng.as_ref());
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("MountainCar-v0")?;
+        let physics = r.f64_array()?;
+        let clock = self.clock.load(&mut r)?;
+        let rng = r.rng()?;
+        r.finish()?;
+        (self.state, self.clock, self.rng) = (physics, clock, rng);
+        Ok(())
     }
 }

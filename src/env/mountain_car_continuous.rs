@@ -17,7 +17,7 @@
 //! returns the stored values (after a step, `f32` values widened to `f64`).
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
-use super::{Space, Step};
+use super::{EnvState, Space, Step};
 use crate::rng::Xoshiro256PlusPlus;
 
 /// Left end of the track.
@@ -158,5 +158,29 @@ impl Env for MountainCarContinuous {
         self.state_is_f32 = true;
         self.write_obs(obs);
         Ok(Step { reward, terminated, truncated: self.clock.tick(terminated) })
+    }
+
+    /// `[position, velocity]`, whether they were stored as `float32` (which picks the
+    /// next step's arithmetic), the episode clock, then the generator.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("MountainCarContinuous-v0");
+        s.push_f64s(&self.state);
+        s.push_bool(self.state_is_f32);
+        self.clock.save(&mut s);
+        s.push_rng(self.rng.as_ref());
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("MountainCarContinuous-v0")?;
+        let physics = r.f64_array()?;
+        let state_is_f32 = r.bool()?;
+        let clock = self.clock.load(&mut r)?;
+        let rng = r.rng()?;
+        r.finish()?;
+        (self.state, self.state_is_f32, self.clock, self.rng) = (physics, state_is_f32, clock, rng);
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@
 //! and only then added to `f64` terms; we do the same.
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
-use super::{Space, Step};
+use super::{EnvState, Space, Step};
 use crate::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
@@ -112,5 +112,26 @@ impl Env for Pendulum {
         self.state = [newth, newthdot];
         self.write_obs(obs);
         Ok(Step { reward: -costs, terminated: false, truncated: self.clock.tick(false) })
+    }
+
+    /// The `f64` state, the episode clock, then the generator.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("Pendulum-v1");
+        s.push_f64s(&self.state);
+        self.clock.save(&mut s);
+        s.push_rng(self.rng.as_ref());
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("Pendulum-v1")?;
+        let physics = r.f64_array()?;
+        let clock = self.clock.load(&mut r)?;
+        let rng = r.rng()?;
+        r.finish()?;
+        (self.state, self.clock, self.rng) = (physics, clock, rng);
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! environment, and puts the new episode's first observation in `obs`. So `obs` is
 //! always what the policy acts on next.
 
-use super::{Action, Actions, Env, EnvError, RunningMeanStd, Space};
+use super::{Action, Actions, Env, EnvError, EnvState, RunningMeanStd, Space};
 
 /// An episode that ended, as `RecordEpisodeStatistics` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,6 +122,20 @@ pub trait VecEnv {
     /// `false` freezes every running statistic in the chain (evaluation); `true` (the
     /// default) updates them on each step.
     fn set_training(&mut self, _training: bool) {}
+
+    /// The complete state of every environment and wrapper in the chain, for an exact
+    /// resume (see [`crate::env`], "Saving and restoring state"). The default says it is
+    /// unsupported.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
+    }
+    /// Restores a state written by [`save_state`](VecEnv::save_state) of the same chain
+    /// with the same N; afterwards `step` continues exactly as it would have from the
+    /// saved point. A state that does not fit is [`EnvError::BadState`] and leaves every
+    /// environment unchanged. The default says it is unsupported.
+    fn load_state(&mut self, _state: &EnvState) -> Result<(), EnvError> {
+        Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
+    }
 }
 
 impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
@@ -154,6 +168,12 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     }
     fn set_training(&mut self, training: bool) {
         (**self).set_training(training)
+    }
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        (**self).load_state(state)
     }
 }
 
@@ -265,6 +285,56 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
                 self.envs[i].reset(None, &mut out.obs[row]);
             }
         }
+        Ok(())
+    }
+
+    /// N, `needs_reset`, the N running episode returns and lengths, then each
+    /// environment's own state as a sub-state (so every environment must support saving).
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("SyncVecEnv");
+        s.push_usize(self.envs.len());
+        s.push_bool(self.needs_reset);
+        s.push_f64s(&self.episode_returns);
+        s.push_usizes(&self.episode_lengths);
+        for env in &self.envs {
+            s.push_state(&env.save_state()?);
+        }
+        Ok(s)
+    }
+
+    /// Loads the environments one by one; if environment i refuses its state, the
+    /// environments before it get their previous state back, so a failed load changes
+    /// nothing.
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let n = self.envs.len();
+        let mut r = state.reader();
+        r.name("SyncVecEnv")?;
+        let saved_n = r.usize()?;
+        if saved_n != n {
+            return Err(EnvError::BadState(format!("it holds {saved_n} environments, this vector has {n}")));
+        }
+        let needs_reset = r.bool()?;
+        let episode_returns = r.f64s(n)?;
+        let episode_lengths = r.usizes(n)?;
+        let env_states = (0..n).map(|_| r.state()).collect::<Result<Vec<_>, _>>()?;
+        r.finish()?;
+        let previous = self.envs.iter().map(Env::save_state).collect::<Result<Vec<_>, _>>()?;
+        for (i, env_state) in env_states.iter().enumerate() {
+            if let Err(e) = self.envs[i].load_state(env_state) {
+                for (j, prev) in previous[..i].iter().enumerate() {
+                    self.envs[j].load_state(prev).unwrap_or_else(|e2| {
+                        panic!("environment {j} refused the state it had just saved ({e2}); its load_state is broken")
+                    });
+                }
+                return Err(match e {
+                    EnvError::BadState(msg) => EnvError::BadState(format!("environment {i}: {msg}")),
+                    other => other,
+                });
+            }
+        }
+        (self.needs_reset, self.episode_returns, self.episode_lengths) =
+            (needs_reset, episode_returns, episode_lengths);
         Ok(())
     }
 }

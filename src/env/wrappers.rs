@@ -9,8 +9,13 @@
 //! [`VecEnv::set_training`]`(false)` freezes them for evaluation. A wrapper forwards the
 //! methods it does not own to the environment inside it, so they work through a whole
 //! `Box<dyn VecEnv>` chain.
+//!
+//! For an exact resume, [`VecEnv::save_state`] of a wrapper writes its own values (the
+//! statistics, the running returns, the settings and the training flag) followed by the
+//! inner environment's state, and `load_state` reads them back in that order, assigning
+//! its own values only after the inner environment has accepted its part.
 
-use super::{Actions, EnvError, Space, VecEnv, VecStep};
+use super::{Actions, EnvError, EnvState, EnvStateReader, Space, VecEnv, VecStep};
 
 /// Running mean and variance of a stream of vectors, updated with whole batches by the
 /// parallel algorithm of Chan et al. (gymnasium's `RunningMeanStd` in
@@ -60,6 +65,25 @@ impl RunningMeanStd {
             self.var[j] = m2 / tot;
         }
         self.count += b;
+    }
+
+    /// Appends the dimension, means, variances and count, all bit for bit.
+    fn save(&self, s: &mut EnvState) {
+        s.push_usize(self.dim());
+        s.push_f64s(&self.mean);
+        s.push_f64s(&self.var);
+        s.push_f64(self.count);
+    }
+
+    /// Reads statistics written by [`save`](Self::save), which must have dimension `dim`.
+    fn load(r: &mut EnvStateReader<'_>, dim: usize) -> Result<RunningMeanStd, EnvError> {
+        let saved_dim = r.usize()?;
+        if saved_dim != dim {
+            return Err(EnvError::BadState(format!(
+                "its running statistics have dimension {saved_dim}, this wrapper keeps dimension {dim}"
+            )));
+        }
+        Ok(RunningMeanStd { mean: r.f64s(dim)?, var: r.f64s(dim)?, count: r.f64()? })
     }
 
     /// Component `j` of `x` normalised: `(x − μ_j) / sqrt(σ²_j + 1e-8)`, clipped to `±clip`.
@@ -163,6 +187,29 @@ impl<V: VecEnv> VecEnv for NormalizeObservation<V> {
         self.training = training;
         self.inner.set_training(training);
     }
+
+    /// The statistics, `clip`, the training flag, then the inner environment's state.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("NormalizeObservation");
+        self.rms.save(&mut s);
+        s.push_f32(self.clip);
+        s.push_bool(self.training);
+        s.push_state(&self.inner.save_state()?);
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("NormalizeObservation")?;
+        let rms = RunningMeanStd::load(&mut r, self.rms.dim())?;
+        let (clip, training) = (r.f32()?, r.bool()?);
+        let inner = r.state()?;
+        r.finish()?;
+        self.inner.load_state(&inner)?;
+        (self.rms, self.clip, self.training) = (rms, clip, training);
+        Ok(())
+    }
 }
 
 /// Scales rewards by the running standard deviation of the discounted return and clips
@@ -252,6 +299,39 @@ impl<V: VecEnv> VecEnv for NormalizeReward<V> {
         self.training = training;
         self.inner.set_training(training);
     }
+
+    /// The return statistics, the N discounted returns `G`, `gamma`, `clip`, the
+    /// training flag, then the inner environment's state.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("NormalizeReward");
+        self.rms.save(&mut s);
+        s.push_usize(self.returns.len());
+        s.push_f64s(&self.returns);
+        s.push_f64(self.gamma);
+        s.push_f32(self.clip);
+        s.push_bool(self.training);
+        s.push_state(&self.inner.save_state()?);
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let n = self.returns.len();
+        let mut r = state.reader();
+        r.name("NormalizeReward")?;
+        let rms = RunningMeanStd::load(&mut r, 1)?;
+        let saved_n = r.usize()?;
+        if saved_n != n {
+            return Err(EnvError::BadState(format!("it holds {saved_n} environments, this vector has {n}")));
+        }
+        let returns = r.f64s(n)?;
+        let (gamma, clip, training) = (r.f64()?, r.f32()?, r.bool()?);
+        let inner = r.state()?;
+        r.finish()?;
+        self.inner.load_state(&inner)?;
+        (self.rms, self.returns, self.gamma, self.clip, self.training) = (rms, returns, gamma, clip, training);
+        Ok(())
+    }
 }
 
 /// [`RunningMeanStd::update`] for a batch of `f64` scalars (dimension 1), without the
@@ -333,5 +413,22 @@ impl<V: VecEnv> VecEnv for ClipAction<V> {
     }
     fn set_training(&mut self, training: bool) {
         self.inner.set_training(training);
+    }
+
+    /// Only the inner environment's state: the clipped actions are scratch, rewritten
+    /// before every step.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        let mut s = EnvState::new();
+        s.push_name("ClipAction");
+        s.push_state(&self.inner.save_state()?);
+        Ok(s)
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let mut r = state.reader();
+        r.name("ClipAction")?;
+        let inner = r.state()?;
+        r.finish()?;
+        self.inner.load_state(&inner)
     }
 }

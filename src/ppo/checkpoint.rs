@@ -535,11 +535,9 @@ fn plain_integer(json: &&Json) -> bool {
 
 fn parse_action(json: &Json) -> Option<ActionKind> {
     match json.get("type")?.as_str()? {
-        "discrete" => {
-            json.get("n").filter(|n| plain_integer(n))?.as_usize().filter(|&n| n > 0).map(ActionKind::Discrete)
-        }
+        "discrete" => json.get("n").filter(plain_integer)?.as_usize().filter(|&n| n > 0).map(ActionKind::Discrete),
         "continuous" => {
-            let dim = json.get("dim").filter(|n| plain_integer(n))?.as_usize().filter(|&n| n > 0)?;
+            let dim = json.get("dim").filter(plain_integer)?.as_usize().filter(|&n| n > 0)?;
             let low = json.get("low")?.to_f32_vec()?;
             let high = json.get("high")?.to_f32_vec()?;
             bounds_ok(dim, &low, &high).then_some(ActionKind::Continuous { dim, low, high })

@@ -869,7 +869,7 @@ impl PpoConfig {
             ("log_std_init", f(self.log_std_init)),
             ("norm_obs", Json::Bool(self.norm_obs)),
             ("norm_reward", Json::Bool(self.norm_reward)),
-            ("eval_interval", int(self.eval_interval as u64)),
+            ("eval_interval", int(self.eval_interval)),
             ("eval_episodes", int(self.eval_episodes as u64)),
             ("ortho_init", Json::Bool(self.ortho_init)),
             ("threads", int(self.threads as u64)),
@@ -929,6 +929,14 @@ impl PpoConfig {
     }
 }
 
+/// This machine's memory in bytes: `MemTotal` from `/proc/meminfo` (Linux), else `None`.
+pub fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,12 +990,4 @@ mod tests {
         assert!(c.set("clip_coef_vf", "-1").unwrap_err().to_string().contains("a number > 0"));
         assert_eq!(c.n_envs, 4, "a failed set leaves the config unchanged");
     }
-}
-
-/// This machine's memory in bytes: `MemTotal` from `/proc/meminfo` (Linux), else `None`.
-pub fn machine_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }

@@ -325,6 +325,7 @@ impl TwoThreads {
     }
 
     /// The same update as [`update::update`](super::update::update), on two threads.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn update(
         &mut self,
         agent: &mut Agent,
