@@ -10,6 +10,7 @@
 //! 6. [`train`](mod@train): the loop that ties them together, and the one-call [`train()`].
 //! 7. [`eval`]: the deterministic policy on separate environments.
 //! 8. [`checkpoint`]: saving and loading agents as safetensors files.
+//! 9. [`state`]: a whole training run saved and continued exactly.
 
 pub mod agent;
 pub mod buffer;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod eval;
 pub mod loss;
 pub mod parallel;
+pub mod state;
 pub mod train;
 pub mod update;
 

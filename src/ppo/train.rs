@@ -176,7 +176,7 @@ pub struct Trainer {
     pub episodes: u64,
     /// Best mean evaluation return so far.
     pub best_eval: Option<f64>,
-    next_obs: Vec<f32>,
+    pub(crate) next_obs: Vec<f32>,
     act: ActOutput,
     step_out: VecStep,
     rewards: Vec<f32>,
@@ -192,7 +192,9 @@ pub struct Trainer {
     /// starts from the last); part of a saved run.
     pub(crate) indices: Vec<usize>,
     started: Instant,
-    last_eval_step: u64,
+    /// `global_step` when `started` was taken (not 0 after a resume), for SPS.
+    pub(crate) steps_at_start: u64,
+    pub(crate) last_eval_step: u64,
 }
 
 /// The environments `config` asks for: `make_vec(env_id, n_envs)`, wrapped in
@@ -292,6 +294,7 @@ impl Trainer {
             two_threads: (config.threads >= 2).then(TwoThreads::new),
             indices: (0..config.batch_size()).collect(),
             started: Instant::now(),
+            steps_at_start: 0,
             last_eval_step: 0,
             envs,
             config,
@@ -452,7 +455,7 @@ impl Trainer {
             m.episodic_return = Some(self.recent_episodes.iter().map(|e| e.0).sum::<f64>() / k);
             m.episodic_length = Some(self.recent_episodes.iter().map(|e| e.1 as f64).sum::<f64>() / k);
         }
-        m.sps = self.global_step as f64 / self.started.elapsed().as_secs_f64();
+        m.sps = (self.global_step - self.steps_at_start) as f64 / self.started.elapsed().as_secs_f64();
         let due = self.config.eval_interval > 0
             && (self.global_step - self.last_eval_step >= self.config.eval_interval || self.is_done());
         if due {
