@@ -8,8 +8,15 @@
 //!   best.safetensors                 the best policy so far (see RunDir::consider_best)
 //!   final.safetensors                the policy when training ended
 //!   learning_curve.svg               episodic return against environment steps
+//!   state.safetensors                everything needed to continue exactly (crate::ppo::state)
 //!   .lock                            the pid of the run writing here, while it runs
 //! ```
+//!
+//! `state.safetensors` is rewritten (atomically) every `checkpoint_interval` seconds,
+//! every `checkpoint_updates` updates, and at the end, so a crash loses at most that much
+//! training. [`RunDir::resume`] continues from it: `metrics.csv` is cut back to the saved
+//! update (rows logged after the last save are computed again, to the same bits), and a
+//! new TensorBoard event file is started (TensorBoard shows those replayed updates twice).
 //!
 //! A directory belongs to one run at a time. A run creates `.lock` with `create_new`
 //! (atomic: of two runs only one can), writes its process id into it and removes it when
@@ -28,6 +35,7 @@ use crate::io::json::Json;
 use crate::io::svg::{aggregate_runs, LineChart, Series};
 use crate::io::tensorboard::EventWriter;
 use crate::ppo::checkpoint::{self, Checkpoint};
+use crate::ppo::state::{self, LoadOptions};
 use crate::ppo::{Metrics, PpoConfig, Trainer};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -213,9 +221,14 @@ pub struct RunDir {
     last_best_write: Instant,
     /// `(global_step, episodic_return)` of each update that had a return, for the curve.
     curve: Vec<(f64, f64)>,
+    /// When `state.safetensors` was last written.
+    last_state_save: Instant,
     /// Held while the run writes here.
     _lock: RunLock,
 }
+
+/// The file of a run's resumable state.
+pub const STATE_FILE: &str = "state.safetensors";
 
 impl RunDir {
     /// Creates `dir` (and its parents) if needed, claims it ([`RunLock`]), checks that it
@@ -241,7 +254,108 @@ impl RunDir {
         let csv = CsvWriter::create(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
         let tb =
             EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
-        Ok(RunDir { dir, csv, tb, best: None, last_best_write: Instant::now(), curve: Vec::new(), _lock: lock })
+        let now = Instant::now();
+        Ok(RunDir {
+            dir,
+            csv,
+            tb,
+            best: None,
+            last_best_write: now,
+            curve: Vec::new(),
+            last_state_save: now,
+            _lock: lock,
+        })
+    }
+
+    /// Continues the run in `dir` from its `state.safetensors`: takes over the directory
+    /// (a lock left by a killed run is stale and taken over; a live run's is not), checks
+    /// that `config.json` is the saved config, cuts `metrics.csv` back to the saved update
+    /// and reloads the best policy so far. Returns the directory and the trainer, ready to
+    /// iterate.
+    pub fn resume(dir: impl AsRef<Path>, options: LoadOptions) -> Result<(RunDir, Trainer), RunError> {
+        let dir = dir.as_ref().to_path_buf();
+        let resume_err = |reason: String| RunError { action: "resume the run in", path: dir.clone(), reason };
+        if !dir.join(STATE_FILE).is_file() {
+            return Err(resume_err(format!(
+                "it has no {STATE_FILE} (it is not a run directory, or the run saved no state)"
+            )));
+        }
+        let lock = RunLock::acquire(&dir, true)?;
+        let (trainer, extra) = state::load(dir.join(STATE_FILE), options).map_err(|e| resume_err(e.to_string()))?;
+        let config_path = dir.join("config.json");
+        let written = std::fs::read_to_string(&config_path).map_err(|e| read_err(&config_path, e))?;
+        let written = Json::parse(&written).ok().and_then(|j| PpoConfig::from_json(&j).ok());
+        if written.as_ref() != Some(&trainer.config) {
+            return Err(resume_err(format!(
+                "config.json does not match the config in {STATE_FILE}; the files are not from one run"
+            )));
+        }
+        if trainer.is_done() {
+            return Err(resume_err(format!(
+                "the run is finished ({} steps); there is nothing to continue",
+                trainer.global_step
+            )));
+        }
+        // metrics.csv: the header and the rows up to the saved update, rewritten atomically.
+        let csv_path = dir.join("metrics.csv");
+        let text = std::fs::read_to_string(&csv_path).map_err(|e| read_err(&csv_path, e))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let mut kept = String::new();
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let step = line.split(',').next().and_then(|c| c.trim().parse::<u64>().ok());
+            if line.ends_with('\n') && (i == 0 || step.is_some_and(|s| s <= trainer.global_step)) {
+                kept.push_str(line);
+            }
+        }
+        let tmp = dir.join("metrics.csv.tmp");
+        std::fs::write(&tmp, &kept).and_then(|_| std::fs::rename(&tmp, &csv_path)).map_err(|e| err(&csv_path, e))?;
+        let csv = CsvWriter::append(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
+        let tb =
+            EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
+        let curve = read_run(&dir)?.train;
+        let curve = curve.0.into_iter().zip(curve.1).collect();
+        // The best policy: its score and step were saved with the state, the policy in
+        // best.safetensors (written with every state).
+        let best = match (extra.get("best_score").and_then(Json::as_f64), extra.get("best_step").and_then(Json::as_u64))
+        {
+            (Some(score), Some(step)) => {
+                let path = dir.join("best.safetensors");
+                let ckpt = checkpoint::load(&path).map_err(|e| read_err(&path, e))?;
+                Some((score, step, ckpt, true))
+            }
+            _ => None,
+        };
+        let now = Instant::now();
+        let run = RunDir { dir, csv, tb, best, last_best_write: now, curve, last_state_save: now, _lock: lock };
+        Ok((run, trainer))
+    }
+
+    /// Writes `state.safetensors` (and `best.safetensors` first, if it is behind) when
+    /// `checkpoint_updates` or `checkpoint_interval` says it is due.
+    pub fn save_state_if_due(&mut self, trainer: &Trainer) -> Result<(), RunError> {
+        let c = &trainer.config;
+        let by_updates = c.checkpoint_updates > 0 && trainer.update.is_multiple_of(c.checkpoint_updates);
+        let by_clock =
+            c.checkpoint_interval > 0.0 && self.last_state_save.elapsed().as_secs_f64() >= c.checkpoint_interval;
+        if by_updates || by_clock {
+            self.save_state(trainer)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `state.safetensors` now, with the best policy brought up to date first.
+    pub fn save_state(&mut self, trainer: &Trainer) -> Result<(), RunError> {
+        self.write_best()?;
+        let extra = match &self.best {
+            Some((score, step, _, _)) => {
+                Json::object([("best_score", Json::from(*score)), ("best_step", Json::from(*step))])
+            }
+            None => Json::object::<&str>([]),
+        };
+        let path = self.dir.join(STATE_FILE);
+        state::save(&path, trainer, extra).map_err(|e| err(&path, e))?;
+        self.last_state_save = Instant::now();
+        Ok(())
     }
 
     /// The directory.
@@ -343,7 +457,7 @@ impl RunDir {
         let final_path = self.dir.join("final.safetensors");
         checkpoint::save(&final_path, &checkpoint_of(trainer)).map_err(|e| err(&final_path, e))?;
         written.push(final_path);
-        self.write_best()?;
+        self.save_state(trainer)?;
         if self.best.is_some() {
             written.push(self.dir.join("best.safetensors"));
         }

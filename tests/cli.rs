@@ -376,3 +376,51 @@ fn eval_refuses_a_checkpoint_whose_spaces_do_not_fit_its_environment() {
         assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn a_killed_run_resumes_to_the_same_bits() {
+    // Saved every 2 updates; killed (abort, as kill -9) right after update 5 is logged,
+    // so the resume must drop row 5 and compute it again.
+    let settings =
+        ["--total-timesteps", "4096", "--checkpoint-updates", "2", "--eval-interval", "1024", "--eval-episodes", "2"];
+    let whole = tmp("resume_whole");
+    assert_trained(&train(&whole, &settings));
+    let killed = tmp("resume_killed");
+    let mut args = vec!["train", "--run-dir", killed.to_str().unwrap(), "--quiet"];
+    args.extend(settings);
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ppo")).args(&args).env("PPO_TEST_ABORT_AFTER_UPDATE", "5").output().unwrap();
+    assert!(!out.status.success() && out.status.code().is_none(), "the run was meant to abort: {:?}", out.status);
+    assert!(killed.join(".lock").exists(), "a killed run leaves its lock");
+    assert!(!killed.join("final.safetensors").exists());
+    let (_, rows) = read_csv(killed.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 5, "five updates logged before the kill");
+
+    // Resuming a finished run, or with other settings, is refused.
+    let out = ppo(&["train", "--resume", whole.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the run is finished"), "{}", text(&out.stderr));
+    let out = ppo(&["train", "--resume", killed.to_str().unwrap(), "--seed", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = ppo(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let strip_sps = |dir: &Path| {
+        let (header, rows) = read_csv(dir.join("metrics.csv")).unwrap();
+        let sps = header.iter().position(|h| h == "SPS").unwrap();
+        rows.into_iter()
+            .map(|mut r| {
+                r.remove(sps);
+                r.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip_sps(&killed), strip_sps(&whole), "metrics.csv differs from the uninterrupted run's");
+    for file in ["final.safetensors", "best.safetensors", "state.safetensors", "config.json"] {
+        assert!(
+            std::fs::read(killed.join(file)).unwrap() == std::fs::read(whole.join(file)).unwrap(),
+            "{file} differs"
+        );
+    }
+    assert!(!killed.join(".lock").exists());
+}

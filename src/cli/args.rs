@@ -49,6 +49,8 @@ pub struct TrainArgs {
     pub run_dir: Option<PathBuf>,
     /// `--quiet`: only the summary and errors.
     pub quiet: bool,
+    /// `--resume RUN_DIR`: continue the run saved there (no other settings allowed).
+    pub resume: Option<PathBuf>,
     /// Every other `--key value`, in command-line order, for `PpoConfig::set`.
     pub settings: Vec<(String, String)>,
 }
@@ -228,6 +230,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
                     ))
                 }
                 ("run-dir", Some(v)) => t.run_dir = Some(PathBuf::from(v)),
+                ("resume", Some(v)) => t.resume = Some(PathBuf::from(v)),
                 // Everything else is a config key; `resolve_config` checks it.
                 (_, Some(v)) => t.settings.push((name.to_string(), v)),
                 (_, None) => unreachable!("only switches come without a value"),

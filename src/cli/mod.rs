@@ -89,7 +89,7 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
 }
 
 /// The `--flags` of `ppo train` that are not config keys.
-const TRAIN_FLAGS: &[&str] = &["env", "config", "run_dir", "quiet"];
+const TRAIN_FLAGS: &[&str] = &["env", "config", "run_dir", "quiet", "resume"];
 
 /// The usage text of `ppo help`: commands, then every config key with its default.
 pub fn usage() -> String {
@@ -99,6 +99,7 @@ pub fn usage() -> String {
 USAGE:
     ppo [train] [--env ID] [--seed S] [--total-timesteps N] [--KEY VALUE ...]
                 [--config FILE] [--run-dir DIR] [--quiet]
+    ppo train --resume RUN_DIR [--quiet]
     ppo eval --checkpoint FILE [--episodes K] [--seed S]
     ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg
     ppo envs
@@ -135,6 +136,8 @@ OPTIONS OF train:
     --env ID          environment id (see `ppo envs`); applies its preset first
     --config FILE     JSON object of config keys
     --run-dir DIR     where to write the run
+    --resume RUN_DIR  continue an interrupted run from its state.safetensors, exactly
+                      as if it had not stopped (its own config; no other settings)
     --quiet           no progress, only the summary
     --KEY VALUE       any config key below, also as --KEY=VALUE; dashes or underscores;
                       CleanRL and SB3 names are accepted too (--num-envs, --lr,
@@ -220,6 +223,15 @@ fn unix_time() -> u64 {
 }
 
 fn train(t: &TrainArgs) -> Result<(), CliError> {
+    if let Some(dir) = &t.resume {
+        if t.env.is_some() || t.config_file.is_some() || t.run_dir.is_some() || !t.settings.is_empty() {
+            return Err(CliError::Usage(
+                "--resume continues a run with its own config; give no other settings (only --quiet)".into(),
+            ));
+        }
+        let (run, trainer) = RunDir::resume(dir, Default::default()).map_err(usage_err)?;
+        return train_loop(trainer, run, t.quiet);
+    }
     // Everything that can be checked is checked before the run directory exists.
     let config = resolve_config(t)?;
     let dir = t.run_dir.clone().unwrap_or_else(|| default_run_dir(&config, unix_time()));
@@ -237,20 +249,37 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
     if dir.exists() && !dir.is_dir() {
         return Err(CliError::Usage(format!("--run-dir {} is a file, not a directory", dir.display())));
     }
-    let mut trainer = Trainer::new(config).map_err(usage_err)?;
+    let trainer = Trainer::new(config).map_err(usage_err)?;
     // A default name is made unique (runs started in the same second get `-2`, …).
     let dir = match t.run_dir {
         Some(_) => dir,
         None => create_unique(&dir).map_err(|e| CliError::Failed(e.to_string()))?,
     };
-    let mut run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
+    train_loop(trainer, run, t.quiet)
+}
 
+/// A test hook, read once per run: `PPO_TEST_ABORT_AFTER_UPDATE=K` aborts the process
+/// (as kill -9 would end it) right after update K is logged, so that tests can interrupt
+/// a run at an exact update without depending on the clock.
+fn abort_after_update() -> Option<u64> {
+    std::env::var("PPO_TEST_ABORT_AFTER_UPDATE").ok()?.parse().ok()
+}
+
+/// Trains until done, logging each update, saving the state when due, and finishing the
+/// run directory.
+fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), CliError> {
+    let dir = run.path().to_path_buf();
+    let abort_at = abort_after_update();
+    let start_step = trainer.global_step;
     let c = &trainer.config;
     let total_steps = c.n_updates() * c.batch_size() as u64;
-    let mode = Mode::detect(t.quiet);
+    let mode = Mode::detect(quiet);
     if mode != Mode::Quiet {
+        let from =
+            if trainer.update > 0 { format!(", resuming after update {}", trainer.update) } else { String::new() };
         println!(
-            "training {} (seed {}) for {total_steps} steps: {} updates of {} envs × {} steps → {}",
+            "training {} (seed {}) for {total_steps} steps: {} updates of {} envs × {} steps{from} → {}",
             c.env_id,
             c.seed,
             c.n_updates(),
@@ -269,6 +298,10 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
             Ok(m) => {
                 run.log(&m).map_err(|e| CliError::Failed(e.to_string()))?;
                 run.consider_best(&trainer, &m).map_err(|e| CliError::Failed(e.to_string()))?;
+                run.save_state_if_due(&trainer).map_err(|e| CliError::Failed(e.to_string()))?;
+                if abort_at == Some(trainer.update) {
+                    std::process::abort();
+                }
                 progress.update(&m, trainer.best_eval, trainer.is_done());
                 last = Some(m);
             }
@@ -281,10 +314,11 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
 
     let wall = progress.elapsed();
     let steps = trainer.global_step;
+    let steps_run = steps - start_step;
     let ret = last.as_ref().and_then(|m| m.episodic_return).map_or("-".to_string(), |r| format!("{r:.1}"));
     let took = if wall < 60.0 { format!("{wall:.1} s") } else { format_duration(wall) };
     let verb = if outcome.is_ok() { "done:" } else { "stopped:" };
-    println!("{verb} {steps} steps in {took} ({:.0} SPS)", steps as f64 / wall.max(1e-9));
+    println!("{verb} {steps} steps in {took} ({:.0} SPS)", steps_run as f64 / wall.max(1e-9));
     println!("  final mean return (last 100 episodes): {ret}");
     match (trainer.config.eval_interval > 0, run.best()) {
         (true, Some((b, at))) => println!("  best evaluation return: {b:.1} (step {at})"),

@@ -124,6 +124,24 @@ impl CsvWriter {
         })
     }
 
+    /// Opens an existing `path` to append rows; its header must be `columns`.
+    pub fn append(path: impl AsRef<Path>, columns: &[&str]) -> Result<CsvWriter, CsvError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let header: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        if text.lines().next() != Some(header.join(",").as_str()) {
+            return Err(CsvError::Malformed { line: 1, reason: format!("the header is not {}", header.join(",")) });
+        }
+        let file = File::options().append(true).open(path)?;
+        Ok(CsvWriter {
+            file,
+            path: path.to_path_buf(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            line: String::new(),
+        })
+    }
+
     /// The column names, in order.
     pub fn columns(&self) -> &[String] {
         &self.columns
