@@ -75,4 +75,5 @@ pub mod render;
 pub mod rng;
 pub mod run;
 pub mod sde;
+pub mod signal;
 pub mod tensor;

@@ -424,3 +424,40 @@ fn a_killed_run_resumes_to_the_same_bits() {
     }
     assert!(!killed.join(".lock").exists());
 }
+
+#[test]
+fn ctrl_c_and_sigterm_stop_cleanly_and_save_the_run() {
+    let settings = ["--total-timesteps", "3000000", "--quiet"];
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let dir = tmp(&format!("signal_{signal}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .args(["train", "--run-dir", dir.to_str().unwrap()])
+            .args(settings)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until training has logged a few updates, then signal it.
+        let csv = dir.join("metrics.csv");
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 3 {
+            assert!(started.elapsed().as_secs() < 60, "training never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let kill = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("continue with: ppo train --resume"), "{stderr}");
+        for file in ["final.safetensors", "state.safetensors", "learning_curve.svg"] {
+            assert!(dir.join(file).exists(), "{file} missing after SIG{signal}");
+        }
+        assert!(!dir.join(".lock").exists());
+        let state = ppo::io::safetensors::read(dir.join("state.safetensors")).unwrap();
+        let (config, _) = ppo::ppo::state::read_config(&state).unwrap();
+        assert_eq!(config.total_timesteps, 3_000_000);
+        let (_, rows) = read_csv(&csv).unwrap();
+        assert!(rows.len() >= 3 && rows.len() < 5859, "{} rows", rows.len());
+    }
+}

@@ -33,6 +33,13 @@ pub enum CliError {
     Usage(String),
     /// A failure while working: exit code 1.
     Failed(String),
+    /// Stopped by a signal after saving everything: exit code 128 + the signal.
+    Interrupted {
+        /// The signal (2 for Ctrl-C, 15 for SIGTERM).
+        signal: i32,
+        /// Where the run was saved and how to continue it.
+        message: String,
+    },
 }
 
 impl CliError {
@@ -41,13 +48,14 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 1,
+            CliError::Interrupted { signal, .. } => crate::signal::exit_code(*signal),
         }
     }
 
     /// The one-line message.
     pub fn message(&self) -> &str {
         match self {
-            CliError::Usage(m) | CliError::Failed(m) => m,
+            CliError::Usage(m) | CliError::Failed(m) | CliError::Interrupted { message: m, .. } => m,
         }
     }
 }
@@ -63,6 +71,10 @@ impl From<UsageError> for CliError {
 pub fn main(args: &[String]) -> i32 {
     match run(args) {
         Ok(()) => 0,
+        Err(e @ CliError::Interrupted { .. }) => {
+            eprintln!("{}", e.message());
+            e.exit_code()
+        }
         Err(e) => {
             eprintln!("error: {}", e.message());
             e.exit_code()
@@ -271,6 +283,9 @@ fn abort_after_update() -> Option<u64> {
 fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), CliError> {
     let dir = run.path().to_path_buf();
     let abort_at = abort_after_update();
+    // From here on, Ctrl-C and SIGTERM stop after the current update, saving everything.
+    crate::signal::install();
+    let mut stopped_by = None;
     let start_step = trainer.global_step;
     let c = &trainer.config;
     let total_steps = c.n_updates() * c.batch_size() as u64;
@@ -302,6 +317,10 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
                 if abort_at == Some(trainer.update) {
                     std::process::abort();
                 }
+                if let Some(signal) = crate::signal::requested() {
+                    stopped_by = Some(signal);
+                    break Ok(());
+                }
                 progress.update(&m, trainer.best_eval, trainer.is_done());
                 last = Some(m);
             }
@@ -317,7 +336,7 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     let steps_run = steps - start_step;
     let ret = last.as_ref().and_then(|m| m.episodic_return).map_or("-".to_string(), |r| format!("{r:.1}"));
     let took = if wall < 60.0 { format!("{wall:.1} s") } else { format_duration(wall) };
-    let verb = if outcome.is_ok() { "done:" } else { "stopped:" };
+    let verb = if outcome.is_ok() && stopped_by.is_none() { "done:" } else { "stopped:" };
     println!("{verb} {steps} steps in {took} ({:.0} SPS)", steps_run as f64 / wall.max(1e-9));
     println!("  final mean return (last 100 episodes): {ret}");
     match (trainer.config.eval_interval > 0, run.best()) {
@@ -326,6 +345,19 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
         (_, None) => println!("  best: - (no finished episode or evaluation yet)"),
     }
     println!("  run directory: {}", dir.display());
+    if let (Some(signal), Ok(()), Ok(_)) = (stopped_by, &outcome, &written) {
+        let name = if signal == crate::signal::SIGINT { "Ctrl-C" } else { "SIGTERM" };
+        return Err(CliError::Interrupted {
+            signal,
+            message: format!(
+                "stopped by {name} after update {}: state, final.safetensors and the learning curve are saved in {}; \
+                 continue with: ppo train --resume {}",
+                trainer.update,
+                dir.display(),
+                dir.display()
+            ),
+        });
+    }
     match (outcome, written) {
         (Ok(()), Ok(_)) => Ok(()),
         (Ok(()), Err(e)) => Err(CliError::Failed(e.to_string())),

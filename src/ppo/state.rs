@@ -3,7 +3,7 @@
 //! A [`Trainer`] between two iterations is: its config; the parameters; both Adam
 //! optimizers (moments and step counts); the environments (physics, time limits,
 //! generators, episode statistics and normalisation statistics, through
-//! [`VecEnv::save_state`](crate::env::VecEnv::save_state)); the agent's generator
+//! [`VecEnv::save_state`]); the agent's generator
 //! ([`Xoshiro256PlusPlus`]); the last sample order `b_inds` (each epoch's shuffle starts
 //! from it); the observations the next step acts on; and the counters (update, steps,
 //! episodes, the last 100 episodes, the best evaluation, the last evaluation's step).

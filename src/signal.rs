@@ -1,0 +1,61 @@
+//! Ctrl-C and SIGTERM as a request to stop: the training loop finishes its current
+//! update, writes the state, `final.safetensors` and the learning curve, says where they
+//! are, and exits with 130 (SIGINT) or 143 (SIGTERM), as shells expect.
+//!
+//! The standard library has no signal API, so [`install`] calls the C library's
+//! `signal` directly (Unix only; elsewhere it does nothing and the periodically written
+//! state is the safety net). The handler only stores the signal number in an atomic,
+//! which is async-signal-safe; the loop polls it with [`requested`].
+//!
+//! **Process-wide state.** The stop flag is one of the crate's two pieces of global state
+//! (the other is the CPU-feature choice in [`crate::cpu`]): a signal handler can reach
+//! nothing else. Only the `ppo` command line installs the handler; the library never does.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The signal that asked to stop, or 0.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+/// `SIGINT`, Ctrl-C.
+pub const SIGINT: i32 = 2;
+/// `SIGTERM`, what `kill` sends by default.
+pub const SIGTERM: i32 = 15;
+
+#[cfg(unix)]
+extern "C" fn on_signal(signal: i32) {
+    STOP.store(signal, Ordering::SeqCst);
+}
+
+#[cfg(unix)]
+extern "C" {
+    /// `sighandler_t signal(int signum, sighandler_t handler)` from the C library.
+    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+}
+
+/// Makes SIGINT and SIGTERM set the stop flag instead of ending the process.
+pub fn install() {
+    #[cfg(unix)]
+    for sig in [SIGINT, SIGTERM] {
+        // SAFETY: `signal` is the C library's, with its C signature; the handler is an
+        // `extern "C" fn(i32)` that only stores into an atomic (async-signal-safe) and
+        // lives for the whole program.
+        unsafe {
+            signal(sig, on_signal);
+        }
+    }
+}
+
+/// The signal that asked to stop since [`install`], if any.
+pub fn requested() -> Option<i32> {
+    match STOP.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// The exit code for stopping on `signal`: 128 + its number (130 for SIGINT, 143 for
+/// SIGTERM).
+pub fn exit_code(signal: i32) -> i32 {
+    128 + signal
+}
