@@ -589,6 +589,40 @@ fn entropy_seed() -> u64 {
     h.finish()
 }
 
+/// The state of a classic-control environment whose physics is `K` `f64`s: its name,
+/// the physics, the episode clock, then the generator (Pendulum, Acrobot, MountainCar).
+pub(crate) fn save_physics<const K: usize>(
+    name: &str,
+    physics: &[f64; K],
+    clock: &EpisodeClock,
+    rng: Option<&Xoshiro256PlusPlus>,
+) -> EnvState {
+    let mut s = EnvState::new();
+    s.push_name(name);
+    s.push_f64s(physics);
+    clock.save(&mut s);
+    s.push_rng(rng);
+    s
+}
+
+/// Reads back what [`save_physics`] wrote, checked whole before anything is assigned.
+pub(crate) type Physics<const K: usize> = ([f64; K], EpisodeClock, Option<Xoshiro256PlusPlus>);
+
+/// See [`save_physics`]; `clock` is the environment's own (its time limit is checked).
+pub(crate) fn load_physics<const K: usize>(
+    name: &str,
+    state: &EnvState,
+    clock: &EpisodeClock,
+) -> Result<Physics<K>, EnvError> {
+    let mut r = state.reader();
+    r.name(name)?;
+    let physics = r.f64_array()?;
+    let clock = clock.load(&mut r)?;
+    let rng = r.rng()?;
+    r.finish()?;
+    Ok((physics, clock, rng))
+}
+
 /// Uniform draw in `[low, high)`, gymnasium's `np_random.uniform(low, high)`.
 #[inline]
 pub(crate) fn uniform(rng: &mut Xoshiro256PlusPlus, low: f64, high: f64) -> f64 {

@@ -103,22 +103,11 @@ impl Env for MountainCar {
 
     /// The `f64` state, the episode clock, then the generator.
     fn save_state(&self) -> Result<EnvState, EnvError> {
-        let mut s = EnvState::new();
-        s.push_name("MountainCar-v0");
-        s.push_f64s(&self.state);
-        self.clock.save(&mut s);
-        s.push_rng(self.rng.as_ref());
-        Ok(s)
+        Ok(super::save_physics("MountainCar-v0", &self.state, &self.clock, self.rng.as_ref()))
     }
 
     fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
-        let mut r = state.reader();
-        r.name("MountainCar-v0")?;
-        let physics = r.f64_array()?;
-        let clock = self.clock.load(&mut r)?;
-        let rng = r.rng()?;
-        r.finish()?;
-        (self.state, self.clock, self.rng) = (physics, clock, rng);
+        (self.state, self.clock, self.rng) = super::load_physics("MountainCar-v0", state, &self.clock)?;
         Ok(())
     }
 }
