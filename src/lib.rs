@@ -39,7 +39,11 @@
 //! 11. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
 //!     event files, CSV metrics and SVG plots.
 //! 12. [`run`]: a training run's directory (config, metrics, TensorBoard events,
-//!     checkpoints, learning curve), and [`cli`]: the `ppo` command line built on it.
+//!     checkpoints, learning curve, the resumable state), and [`cli`]: the `ppo` command
+//!     line built on it. [`signal`] turns Ctrl-C and SIGTERM into a clean stop.
+//!
+//! [`rng`] is the random number generator everything draws from (xoshiro256++, the same
+//! stream as `rand`'s `SmallRng`), with a state that a saved run keeps.
 //!
 //! ## Dimension names
 //!
