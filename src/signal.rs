@@ -21,6 +21,10 @@ static STOP: AtomicI32 = AtomicI32::new(0);
 pub const SIGINT: i32 = 2;
 /// `SIGTERM`, what `kill` sends by default.
 pub const SIGTERM: i32 = 15;
+/// `SIGPIPE`: the reader of standard output has gone. Rust ignores it, so a write
+/// fails instead; `ppo train` then stops as for SIGTERM and exits 141, as a Unix tool
+/// ended by SIGPIPE would.
+pub const SIGPIPE: i32 = 13;
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: i32) {

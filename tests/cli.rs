@@ -173,14 +173,149 @@ fn envs_and_help() {
         assert!(table.contains(id), "{id} in {table}");
     }
     assert!(table.contains("Discrete(2)") && table.contains("Box(-2.0, 2.0, (1,))") && table.contains("475"));
-    for args in [&["help"][..], &["--help"], &["train", "-h"]] {
+    // Each command has its own help; `help keys` lists every key with its meaning.
+    let help = |args: &[&str]| {
         let out = ppo(args);
-        assert!(out.status.success());
-        let help = text(&out.stdout);
-        for key in ppo::ppo::config::KEYS {
-            assert!(help.contains(&format!("--{}", key.replace('_', "-"))), "{key}");
-        }
-        assert!(help.contains("ppo eval --checkpoint FILE") && help.contains("0.00025"), "{help}");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let overview = help(&["help"]);
+    assert_eq!(overview, help(&["--help"]));
+    assert!(overview.contains("ppo help [train|eval|render|plot|envs|keys]"), "{overview}");
+    let train = help(&["train", "-h"]);
+    assert_eq!(train, help(&["help", "train"]));
+    assert!(train.contains("--print-config") && train.contains("--seeds") && train.contains("--no-KEY"), "{train}");
+    let mut texts = vec![overview, train];
+    for command in ["eval", "render", "plot", "envs"] {
+        let t = help(&[command, "--help"]);
+        assert!(t.starts_with(&format!("ppo {command}:")), "{t}");
+        assert!(!texts.contains(&t), "{command} --help repeats another command's help");
+        texts.push(t);
+    }
+    let keys = help(&["help", "keys"]);
+    for doc in ppo::ppo::config::KEY_DOCS {
+        let line =
+            keys.lines().find(|l| l.starts_with(&format!("{} ", doc.name))).unwrap_or_else(|| panic!("{}", doc.name));
+        assert!(line.contains(doc.meaning), "{line}");
+    }
+    let lr = keys.lines().find(|l| l.starts_with("learning_rate ")).unwrap();
+    assert!(lr.contains("0.00025"), "{lr}");
+    assert!(keys.contains("eval_interval") && keys.contains("total env steps"), "{keys}");
+    let version = help(&["--version"]);
+    assert_eq!(version.trim(), format!("ppo {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn print_config_resolves_every_source_and_batch_size_last() {
+    let file = tmp("print_config.json");
+    std::fs::write(&file, r#"{"batch_size": 64, "gamma": 0.9}"#).unwrap();
+    let print = |extra: &[&str]| {
+        let mut args = vec!["train", "--print-config"];
+        args.extend_from_slice(extra);
+        let out = ppo(&args);
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        PpoConfig::from_json(&Json::parse(&text(&out.stdout)).unwrap()).unwrap()
+    };
+    // Flags in either order, and the file's batch_size with the flags' n_envs and n_steps.
+    let a = print(&["--batch-size", "64", "--n-envs", "8", "--n-steps", "32"]);
+    let b = print(&["--n-envs", "8", "--n-steps", "32", "--batch-size", "64"]);
+    let c = print(&["--config", file.to_str().unwrap(), "--n-envs", "8", "--n-steps", "32", "--no-anneal-lr"]);
+    for cfg in [&a, &b, &c] {
+        assert_eq!((cfg.n_envs, cfg.n_steps, cfg.n_minibatches), (8, 32, 4));
+    }
+    assert!(a.anneal_lr && !c.anneal_lr && c.gamma == 0.9);
+    // The preset of the environment is part of it, and nothing is written.
+    let p = print(&["--env", "Pendulum-v1", "--total-timesteps", "2e4"]);
+    assert_eq!((p.env_id.as_str(), p.total_timesteps, p.use_sde), ("Pendulum-v1", 20_000, true));
+    let out = ppo(&["train", "--print-config", "--batch-size", "100"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("batch_size 100 (the minibatch size) does not divide n_envs·n_steps = 4·128 = 512")
+    );
+}
+
+#[test]
+fn eval_and_render_take_a_run_directory_and_outputs_get_their_folders() {
+    let dir = tmp("eval_dir");
+    assert_trained(&train(&dir, &[]));
+    let out = ppo(&["eval", "--checkpoint", dir.to_str().unwrap(), "--episodes", "1e0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&dir.join("best.safetensors").display().to_string()), "{}", text(&out.stdout));
+    // Without best.safetensors the final one is taken.
+    std::fs::remove_file(dir.join("best.safetensors")).unwrap();
+    let out = ppo(&["eval", "--checkpoint", dir.to_str().unwrap(), "--episodes", "1"]);
+    assert!(text(&out.stdout).contains("final.safetensors"), "{}", text(&out.stdout));
+    let svg = tmp("render_out").join("a/b/episode.svg");
+    let out = ppo(&["render", "--checkpoint", dir.to_str().unwrap(), "--out", svg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let out = ppo(&["render", "--checkpoint", dir.to_str().unwrap(), "--out", "x.gif"]);
+    assert_eq!(out.status.code(), Some(2));
+    let empty = tmp("eval_empty_dir");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = ppo(&["eval", "--checkpoint", empty.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("without best.safetensors or final.safetensors"), "{}", text(&out.stderr));
+}
+
+/// Runs `ppo args` with its standard output closed by the reader before it writes.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_training_run_is_saved() {
+    for args in [&["envs"][..], &["help", "keys"]] {
+        let out = with_closed_stdout(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+    // `ppo train | head -1`: the run stops after its first update, saved and resumable.
+    let dir = tmp("closed_pipe");
+    let out = with_closed_stdout(&["train", "--run-dir", dir.to_str().unwrap(), "--total-timesteps", "4096"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(
+        stderr.contains("stopped by a closed standard output after update 1") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(dir.join("state.safetensors").is_file() && dir.join("final.safetensors").is_file());
+    let out = ppo(&["train", "--resume", dir.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn several_seeds_in_turn_or_as_processes_give_the_single_runs() {
+    let single = tmp("seeds_single");
+    assert_trained(&train(&single, &["--seed", "2"]));
+    for jobs in ["1", "2"] {
+        let parent = tmp(&format!("seeds_jobs{jobs}"));
+        let mut args = vec!["train", "--run-dir", parent.to_str().unwrap(), "--seeds", "1,2", "--jobs", jobs];
+        args.extend_from_slice(TINY);
+        let out = ppo(&args);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "--jobs {jobs}: {}{stdout}", text(&out.stderr));
+        assert!(stdout.contains("over 2 seeds:") && stdout.contains(" ± "), "{stdout}");
+        assert!(parent.join("learning_curve.svg").is_file());
+        // Seed 2's run is the run of --seed 2 alone, SPS aside.
+        let rows = |dir: &Path| {
+            let (header, rows) = read_csv(dir.join("metrics.csv")).unwrap();
+            let sps = header.iter().position(|h| h == "SPS").unwrap();
+            rows.into_iter()
+                .map(|mut r| {
+                    r.remove(sps);
+                    format!("{r:?}")
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(&parent.join("seed_2")), rows(&single), "--jobs {jobs}");
+        assert!(parent.join("seed_1/final.safetensors").is_file());
     }
 }
 
@@ -209,6 +344,9 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (&["train", "--config", bad_json], "is not valid JSON"),
         (&["train", "--config", bad_key], "unknown config key 'gama'"),
         (&["train", "--quiet=1"], "takes no value"),
+        (&["train", "--track"], "unknown option '--track'"),
+        (&["train", "--seeds", "1,x"], "bad value '1,x' for --seeds"),
+        (&["train", "--batch-size", "100"], "does not divide n_envs·n_steps"),
         (&["eval"], "needs --checkpoint"),
         (&["eval", "--checkpoint", "target/tmp/cli/missing.safetensors"], "cannot read checkpoint"),
         (&["eval", "--checkpoint", garbage], "cannot read checkpoint"),

@@ -26,39 +26,97 @@ impl std::error::Error for UsageError {}
 pub enum Command {
     /// `ppo train` (also no command at all).
     Train(TrainArgs),
-    /// `ppo eval --checkpoint FILE`.
+    /// `ppo eval --checkpoint FILE|RUN_DIR`.
     Eval(EvalArgs),
     /// `ppo envs`.
     Envs,
     /// `ppo plot RUN_DIR...`.
     Plot(PlotArgs),
-    /// `ppo render --checkpoint FILE --out FILE`.
+    /// `ppo render --checkpoint FILE|RUN_DIR --out FILE`.
     Render(RenderArgs),
-    /// `ppo help`, `--help`, `-h`.
-    Help,
+    /// `ppo help [TOPIC]`, or `--help` / `-h` after a command.
+    Help(HelpTopic),
+    /// `ppo --version` (also `-V`, `ppo version`).
+    Version,
+}
+
+/// What `ppo help` explains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelpTopic {
+    /// The commands, in brief (`ppo help`).
+    Overview,
+    /// `ppo help train`, `ppo train --help`.
+    Train,
+    /// `ppo help eval`.
+    Eval,
+    /// `ppo help render`.
+    Render,
+    /// `ppo help envs`.
+    Envs,
+    /// `ppo help plot`.
+    Plot,
+    /// `ppo help keys`: every config key with its meaning, unit and default.
+    Keys,
+}
+
+impl HelpTopic {
+    /// The topics `ppo help` takes, by name.
+    pub const NAMES: &'static [(&'static str, HelpTopic)] = &[
+        ("train", HelpTopic::Train),
+        ("eval", HelpTopic::Eval),
+        ("render", HelpTopic::Render),
+        ("envs", HelpTopic::Envs),
+        ("plot", HelpTopic::Plot),
+        ("keys", HelpTopic::Keys),
+    ];
 }
 
 /// The arguments of `ppo train`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainArgs {
     /// `--env ID` (also `--env-id`): the environment whose preset applies first.
     pub env: Option<String>,
     /// `--config FILE`: a JSON object of config keys.
     pub config_file: Option<PathBuf>,
-    /// `--run-dir DIR`: where to write the run (default `runs/<env>__<seed>__<time>`).
+    /// `--run-dir DIR`: where to write the run (default `runs/<env>__<seed>__<time>`);
+    /// with `--seeds`, the parent of one directory per seed.
     pub run_dir: Option<PathBuf>,
     /// `--quiet`: only the summary and errors.
     pub quiet: bool,
     /// `--resume RUN_DIR`: continue the run saved there (no other settings allowed).
     pub resume: Option<PathBuf>,
-    /// Every other `--key value`, in command-line order, for `PpoConfig::set`.
+    /// `--print-config`: print the resolved config as JSON and exit without training.
+    pub print_config: bool,
+    /// `--seeds 1,2,3`: one run per seed, under a common parent directory.
+    pub seeds: Option<Vec<u64>>,
+    /// `--jobs K`: with `--seeds`, how many runs at once, each its own process (default 1).
+    pub jobs: usize,
+    /// Every other `--key value`, in command-line order, for `PpoConfig::set`; a bare
+    /// boolean `--key` arrives as `true` and `--no-key` as `false`.
     pub settings: Vec<(String, String)>,
+}
+
+impl Default for TrainArgs {
+    fn default() -> Self {
+        TrainArgs {
+            env: None,
+            config_file: None,
+            run_dir: None,
+            quiet: false,
+            resume: None,
+            print_config: false,
+            seeds: None,
+            jobs: 1,
+            settings: Vec::new(),
+        }
+    }
 }
 
 /// The arguments of `ppo eval`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalArgs {
-    /// `--checkpoint FILE` (required).
+    /// `--checkpoint FILE|RUN_DIR` (required); a run directory means its best checkpoint,
+    /// else its final one.
     pub checkpoint: PathBuf,
     /// `--episodes K` (default 10).
     pub episodes: usize,
@@ -78,7 +136,7 @@ pub struct PlotArgs {
 /// The arguments of `ppo render`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderArgs {
-    /// `--checkpoint FILE` (required).
+    /// `--checkpoint FILE|RUN_DIR` (required), as for `eval`.
     pub checkpoint: PathBuf,
     /// `--env ID`: an environment with the checkpoint's spaces (default: the checkpoint's).
     pub env: Option<String>,
@@ -90,6 +148,20 @@ pub struct RenderArgs {
 
 /// The subcommands, for messages and suggestions.
 pub const COMMANDS: &[&str] = &["train", "eval", "envs", "plot", "render", "help"];
+
+/// How a flag takes its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arity {
+    /// No value: `--quiet`.
+    Switch,
+    /// A boolean: `--flag` alone is true, or `--flag true|false`, `--flag=false`.
+    Bool,
+    /// A value: `--flag VALUE` or `--flag=VALUE`.
+    Value,
+}
+
+/// The values a boolean flag takes as its next token (else the token is not its value).
+const BOOL_WORDS: &[&str] = &["true", "false", "True", "False", "1", "0", "yes", "no"];
 
 /// One command-line token after the subcommand.
 enum Token {
@@ -117,37 +189,97 @@ fn tokenize(args: &[String]) -> Vec<Token> {
         .collect()
 }
 
-/// Walks the tokens, handing each flag and its value to `on_flag`. Flags in
-/// `switches` take no value; every other flag takes the inline `=value` or the next
-/// token, which must not itself be a `--flag` (negative numbers like `-0.5` are fine).
+/// The flags a command knows: how each takes its value (`None`: unknown), and the names
+/// to suggest and list when one is unknown.
+struct Flags<'a> {
+    command: &'a str,
+    arity: &'a dyn Fn(&str) -> Option<Arity>,
+    names: Vec<String>,
+    /// Listed in full after an unknown flag (else only the suggestion and a pointer to help).
+    list_all: bool,
+}
+
+impl Flags<'_> {
+    fn unknown(&self, name: &str) -> UsageError {
+        let hint = match (self.command, name) {
+            (_, "version") => " (`ppo --version` prints the version)".to_string(),
+            ("eval", "render") => {
+                " (to draw an episode, use `ppo render --checkpoint … --out episode.svg`)".to_string()
+            }
+            ("train", "track") => {
+                " (ppo logs to TensorBoard in every run directory; there is no wandb tracking)".to_string()
+            }
+            _ => suggestion(name, self.names.iter().map(String::as_str), "--"),
+        };
+        let options = if self.list_all {
+            format!("; options: {}", self.names.iter().map(|k| format!("--{k}")).collect::<Vec<_>>().join(", "))
+        } else {
+            format!("; see `ppo help {}`", if self.command == "train" { "keys" } else { self.command })
+        };
+        UsageError(format!("unknown option '--{name}' for `ppo {}`{hint}{options}", self.command))
+    }
+}
+
+/// Walks the tokens, handing each flag and its value to `on_flag` (`None` for a
+/// switch). `--no-NAME` of a boolean flag arrives as `NAME` with `false`. A value is the
+/// inline `=value` or the next token, which must not itself be a `--flag` (negative
+/// numbers like `-0.5` are fine); a boolean flag takes the next token only if it is one
+/// of `true`, `false`, `1`, `0`, `yes`, `no`.
 fn walk(
-    command: &str,
     args: &[String],
-    switches: &[&str],
+    flags: &Flags,
     mut on_flag: impl FnMut(&str, Option<String>) -> Result<(), UsageError>,
     mut on_positional: impl FnMut(String) -> Result<(), UsageError>,
 ) -> Result<(), UsageError> {
+    let command = flags.command;
     let mut tokens = tokenize(args).into_iter().peekable();
     while let Some(token) = tokens.next() {
-        match token {
-            Token::Positional(p) => on_positional(p)?,
-            Token::Flag(name, inline) => {
-                if switches.contains(&name.as_str()) {
-                    if let Some(v) = inline {
-                        return Err(UsageError(format!("--{name} takes no value (got '--{name}={v}')")));
-                    }
-                    on_flag(&name, None)?;
-                    continue;
+        let (name, inline) = match token {
+            Token::Positional(p) => {
+                on_positional(p)?;
+                continue;
+            }
+            Token::Flag(name, inline) => (name, inline),
+        };
+        let negated =
+            name.strip_prefix("no-").or(name.strip_prefix("no_")).filter(|n| (flags.arity)(n) == Some(Arity::Bool));
+        if let Some(base) = negated {
+            if let Some(v) = inline {
+                return Err(UsageError(format!("--{name} takes no value (got '--{name}={v}'); write --{base}={v}")));
+            }
+            on_flag(base, Some("false".into()))?;
+            continue;
+        }
+        match (flags.arity)(&name) {
+            None => return Err(flags.unknown(&name)),
+            Some(Arity::Switch) => {
+                if let Some(v) = inline {
+                    return Err(UsageError(format!("--{name} takes no value (got '--{name}={v}')")));
                 }
+                on_flag(&name, None)?;
+            }
+            Some(Arity::Bool) => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => match tokens.peek() {
+                        Some(Token::Positional(v)) if BOOL_WORDS.contains(&v.as_str()) => {
+                            let v = v.clone();
+                            tokens.next();
+                            v
+                        }
+                        _ => "true".to_string(),
+                    },
+                };
+                on_flag(&name, Some(value))?;
+            }
+            Some(Arity::Value) => {
                 let value = match inline {
                     Some(v) => v,
                     None => match tokens.next() {
                         Some(Token::Positional(v)) => v,
-                        _ => {
-                            return Err(UsageError(format!(
+                        _ => return Err(UsageError(format!(
                             "--{name} is missing its value: write `ppo {command} --{name} VALUE` or `--{name}=VALUE`"
-                        )))
-                        }
+                        ))),
                     },
                 };
                 on_flag(&name, Some(value))?;
@@ -161,30 +293,59 @@ fn walk(
 ///
 /// ```
 /// use ppo::cli::{args::parse, Command};
-/// let args: Vec<String> = ["train", "--env", "Pendulum-v1", "--lr=1e-3"].map(String::from).to_vec();
+/// let args: Vec<String> = ["train", "--env", "Pendulum-v1", "--lr=1e-3", "--no-anneal-lr"].map(String::from).to_vec();
 /// let Command::Train(t) = parse(&args).unwrap() else { panic!() };
 /// assert_eq!(t.env.as_deref(), Some("Pendulum-v1"));
-/// assert_eq!(t.settings, [("lr".to_string(), "1e-3".to_string())]);
+/// assert_eq!(t.settings, [("lr".to_string(), "1e-3".to_string()), ("anneal-lr".to_string(), "false".to_string())]);
 /// assert!(parse(&["--seed".to_string()]).unwrap_err().0.contains("missing its value"));
+/// assert!(parse(&["--trak".to_string()]).unwrap_err().0.contains("unknown option '--trak'"));
 /// ```
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     // No command, or a flag first: `train` (so `cargo run --release` trains CartPole).
-    let (command, rest) = match args.first() {
+    let (command, rest) = match args.first().map(String::as_str) {
         None => return Ok(Command::Train(TrainArgs::default())),
-        Some(first) if first.starts_with('-') && first != "-h" && first != "--help" => ("train", args),
-        Some(first) => (first.as_str(), &args[1..]),
+        Some("--version" | "-V" | "version") if args.len() == 1 => return Ok(Command::Version),
+        Some("--help" | "-h") => ("help", &args[1..]),
+        Some(first) if first.starts_with('-') => ("train", args),
+        Some(first) => (first, &args[1..]),
     };
     match command {
         "train" => parse_train(rest),
         "eval" => parse_eval(rest),
         "envs" => {
             let mut help = false;
-            walk("envs", rest, &["help"], |name, _| unknown_flag("envs", name, &["help"], &mut help), no_positional)?;
-            Ok(if help { Command::Help } else { Command::Envs })
+            let flags = Flags {
+                command: "envs",
+                arity: &|n| (n == "help").then_some(Arity::Switch),
+                names: vec![],
+                list_all: true,
+            };
+            walk(
+                rest,
+                &flags,
+                |_, _| {
+                    help = true;
+                    Ok(())
+                },
+                no_positional,
+            )?;
+            Ok(if help { Command::Help(HelpTopic::Envs) } else { Command::Envs })
         }
         "plot" => parse_plot(rest),
         "render" => parse_render(rest),
-        "help" | "--help" | "-h" => Ok(Command::Help),
+        "help" => match rest {
+            [] => Ok(Command::Help(HelpTopic::Overview)),
+            [topic] => {
+                HelpTopic::NAMES.iter().find(|(n, _)| n == topic).map(|(_, t)| Command::Help(*t)).ok_or_else(|| {
+                    UsageError(format!(
+                        "no help on '{topic}'{}; topics: {}",
+                        suggestion(topic, HelpTopic::NAMES.iter().map(|(n, _)| *n), ""),
+                        HelpTopic::NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            }
+            _ => Err(UsageError("`ppo help` takes at most one topic, e.g. `ppo help train`".into())),
+        },
         other => Err(UsageError(format!(
             "unknown command '{other}'{}; commands: {} (see `ppo help`)",
             suggestion(other, COMMANDS.iter().copied(), ""),
@@ -197,31 +358,53 @@ fn no_positional(p: String) -> Result<(), UsageError> {
     Err(UsageError(format!("unexpected argument '{p}'; options are written `--name value`")))
 }
 
-/// `--help` sets `help`; anything else is an unknown flag of `command`.
-fn unknown_flag(command: &str, name: &str, known: &[&str], help: &mut bool) -> Result<(), UsageError> {
-    if name == "help" {
-        *help = true;
-        return Ok(());
+/// The flags of `ppo train` that are not config keys, and how each takes its value.
+pub const TRAIN_FLAGS: &[&str] =
+    &["env", "env-id", "config", "run-dir", "resume", "seeds", "jobs", "quiet", "print-config"];
+
+fn train_arity(name: &str) -> Option<Arity> {
+    use crate::ppo::config::{canonical_key, key_doc, KeyKind};
+    match name.replace('_', "-").as_str() {
+        "help" | "quiet" | "print-config" => Some(Arity::Switch),
+        "env" | "env-id" | "config" | "run-dir" | "resume" | "seeds" | "jobs" => Some(Arity::Value),
+        _ => {
+            canonical_key(name)
+                .and_then(key_doc)
+                .map(|d| if d.kind == KeyKind::Bool { Arity::Bool } else { Arity::Value })
+        }
     }
-    Err(UsageError(format!(
-        "unknown option '--{name}' for `ppo {command}`{}; options: {}",
-        suggestion(name, known.iter().copied(), "--"),
-        known.iter().map(|k| format!("--{k}")).collect::<Vec<_>>().join(", ")
-    )))
+}
+
+/// `--seeds 1,2,3`: distinct seeds, at most 1000.
+fn parse_seeds(v: &str) -> Result<Vec<u64>, UsageError> {
+    let bad = || {
+        UsageError(format!("bad value '{v}' for --seeds: expected distinct whole numbers in [0, 2^64 − 1] separated by commas (at most 1000), e.g. 1,2,3"))
+    };
+    let seeds: Vec<u64> = v.split(',').map(|s| parse_seed_text(s.trim()).ok_or_else(bad)).collect::<Result<_, _>>()?;
+    let mut sorted = seeds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if seeds.is_empty() || seeds.len() > 1000 || sorted.len() != seeds.len() {
+        return Err(bad());
+    }
+    Ok(seeds)
 }
 
 fn parse_train(args: &[String]) -> Result<Command, UsageError> {
     let mut t = TrainArgs::default();
     let mut help = false;
+    let mut names: Vec<String> = TRAIN_FLAGS.iter().map(|s| s.to_string()).collect();
+    names.extend(crate::ppo::config::KEYS.iter().map(|k| k.replace('_', "-")));
+    let flags = Flags { command: "train", arity: &train_arity, names, list_all: false };
     walk(
-        "train",
         args,
-        &["quiet", "help"],
+        &flags,
         |name, value| {
             let norm = name.replace('_', "-");
             match (norm.as_str(), value) {
                 ("help", _) => help = true,
                 ("quiet", _) => t.quiet = true,
+                ("print-config", _) => t.print_config = true,
                 ("env" | "env-id", Some(v)) => t.env = Some(v),
                 ("config", Some(v)) => t.config_file = Some(PathBuf::from(v)),
                 ("run-dir", Some(v)) if v.trim().is_empty() => {
@@ -231,27 +414,59 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
                 }
                 ("run-dir", Some(v)) => t.run_dir = Some(PathBuf::from(v)),
                 ("resume", Some(v)) => t.resume = Some(PathBuf::from(v)),
-                // Everything else is a config key; `resolve_config` checks it.
+                ("seeds", Some(v)) => t.seeds = Some(parse_seeds(&v)?),
+                ("jobs", Some(v)) => {
+                    t.jobs = crate::ppo::config::parse_integer(&v)
+                        .filter(|k| (1..=256).contains(k))
+                        .map(|k| k as usize)
+                        .ok_or_else(|| {
+                            UsageError(format!("bad value '{v}' for --jobs: expected a whole number in [1, 256]"))
+                        })?
+                }
+                // Everything else is a config key; `resolve_config` checks its value.
                 (_, Some(v)) => t.settings.push((name.to_string(), v)),
-                (_, None) => unreachable!("only switches come without a value"),
+                (_, None) => unreachable!("only switches come without a value, and '{name}' is not one"),
             }
             Ok(())
         },
         no_positional,
     )?;
-    Ok(if help { Command::Help } else { Command::Train(t) })
+    if help {
+        return Ok(Command::Help(HelpTopic::Train));
+    }
+    if t.seeds.is_some() && t.settings.iter().any(|(k, _)| crate::ppo::config::canonical_key(k) == Some("seed")) {
+        return Err(UsageError(
+            "give either --seed S (one run) or --seeds S1,S2,… (one run per seed), not both".into(),
+        ));
+    }
+    if t.jobs > 1 && t.seeds.is_none() {
+        return Err(UsageError("--jobs K runs several seeds at once; give the seeds with --seeds 1,2,3 (for the update's two threads, use --threads 2)".into()));
+    }
+    Ok(Command::Train(t))
+}
+
+/// The flags of `eval` and `render` that take a value, for [`Flags`].
+fn value_flags<'a>(known: &'a [&'a str]) -> impl Fn(&str) -> Option<Arity> + 'a {
+    move |name| match name {
+        "help" => Some(Arity::Switch),
+        n if known.contains(&n) => Some(Arity::Value),
+        _ => None,
+    }
 }
 
 fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
     const KNOWN: &[&str] = &["checkpoint", "episodes", "seed"];
     let (mut checkpoint, mut episodes, mut seed, mut help) = (None, 10usize, None, false);
+    let arity = value_flags(KNOWN);
+    let flags =
+        Flags { command: "eval", arity: &arity, names: KNOWN.iter().map(|s| s.to_string()).collect(), list_all: true };
     walk(
-        "eval",
         args,
-        &["help"],
+        &flags,
         |name, value| {
             let v = value.unwrap_or_default();
             match name {
+                "help" => help = true,
                 "checkpoint" => checkpoint = Some(PathBuf::from(v)),
                 "episodes" => {
                     let max = crate::ppo::config::MAX_COUNT as i128;
@@ -263,25 +478,31 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
                         })?
                 }
                 "seed" => seed = Some(parse_seed(&v)?),
-                other => return unknown_flag("eval", other, KNOWN, &mut help),
+                other => unreachable!("eval's flags are {KNOWN:?}, not '{other}'"),
             }
             Ok(())
         },
         no_positional,
     )?;
     if help {
-        return Ok(Command::Help);
+        return Ok(Command::Help(HelpTopic::Eval));
     }
     let checkpoint = checkpoint.ok_or_else(|| {
-        UsageError("`ppo eval` needs --checkpoint FILE (e.g. runs/<run>/best.safetensors)".to_string())
+        UsageError(
+            "`ppo eval` needs --checkpoint FILE or RUN_DIR (e.g. runs/<run> or runs/<run>/best.safetensors)"
+                .to_string(),
+        )
     })?;
     Ok(Command::Eval(EvalArgs { checkpoint, episodes, seed }))
 }
 
+fn parse_seed_text(v: &str) -> Option<u64> {
+    crate::ppo::config::parse_integer(v).and_then(|n| u64::try_from(n).ok())
+}
+
 /// `--seed S` of `eval` and `render`.
 fn parse_seed(v: &str) -> Result<u64, UsageError> {
-    crate::ppo::config::parse_integer(v)
-        .and_then(|n| u64::try_from(n).ok())
+    parse_seed_text(v)
         .ok_or_else(|| UsageError(format!("bad value '{v}' for --seed: expected a whole number in [0, 2^64 − 1]")))
 }
 
@@ -291,7 +512,11 @@ fn parse_seed(v: &str) -> Result<u64, UsageError> {
 pub fn check_out(flag: &str, out: &std::path::Path) -> Result<(), UsageError> {
     let is_svg_name = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     if !is_svg_name {
-        return Err(UsageError(format!("{flag} {} must name an .svg file (the output is SVG)", out.display())));
+        let ext = out.extension().map_or(String::new(), |e| format!(" (not .{})", e.to_string_lossy()));
+        return Err(UsageError(format!(
+            "{flag} {} must name an .svg file{ext}: the output is SVG, which a browser plays and shows",
+            out.display()
+        )));
     }
     if out.is_dir() {
         return Err(UsageError(format!("{flag} {} is a directory; give a file name ending in .svg", out.display())));
@@ -310,30 +535,34 @@ pub fn check_out(flag: &str, out: &std::path::Path) -> Result<(), UsageError> {
 }
 
 fn parse_render(args: &[String]) -> Result<Command, UsageError> {
-    const KNOWN: &[&str] = &["checkpoint", "env", "out", "seed"];
+    const KNOWN: &[&str] = &["checkpoint", "env", "env_id", "out", "seed"];
     let (mut checkpoint, mut env, mut out, mut seed, mut help) = (None, None, None, None, false);
+    let arity = value_flags(KNOWN);
+    let names = ["checkpoint", "env", "out", "seed"].map(String::from).to_vec();
+    let flags = Flags { command: "render", arity: &arity, names, list_all: true };
     walk(
-        "render",
         args,
-        &["help"],
+        &flags,
         |name, value| {
             let v = value.unwrap_or_default();
             match name {
+                "help" => help = true,
                 "checkpoint" => checkpoint = Some(PathBuf::from(v)),
                 "env" | "env_id" => env = Some(v),
                 "out" => out = Some(PathBuf::from(v)),
                 "seed" => seed = Some(parse_seed(&v)?),
-                other => return unknown_flag("render", other, KNOWN, &mut help),
+                other => unreachable!("render's flags are {KNOWN:?}, not '{other}'"),
             }
             Ok(())
         },
         no_positional,
     )?;
     if help {
-        return Ok(Command::Help);
+        return Ok(Command::Help(HelpTopic::Render));
     }
-    let usage = "ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg";
-    let checkpoint = checkpoint.ok_or_else(|| UsageError(format!("`ppo render` needs --checkpoint FILE: {usage}")))?;
+    let usage = "ppo render --checkpoint FILE|RUN_DIR [--env ID] [--seed S] --out episode.svg";
+    let checkpoint =
+        checkpoint.ok_or_else(|| UsageError(format!("`ppo render` needs --checkpoint FILE or RUN_DIR: {usage}")))?;
     let out = out.ok_or_else(|| UsageError(format!("`ppo render` needs --out FILE: {usage}")))?;
     check_out("--out", &out)?;
     Ok(Command::Render(RenderArgs { checkpoint, env, out, seed }))
@@ -341,16 +570,17 @@ fn parse_render(args: &[String]) -> Result<Command, UsageError> {
 
 fn parse_plot(args: &[String]) -> Result<Command, UsageError> {
     let (mut runs, mut out, mut help) = (Vec::new(), None, false);
+    let arity = value_flags(&["out"]);
+    let flags = Flags { command: "plot", arity: &arity, names: vec!["out".into()], list_all: true };
     walk(
-        "plot",
         args,
-        &["help"],
-        |name, value| match name {
-            "out" => {
-                out = value.map(PathBuf::from);
-                Ok(())
+        &flags,
+        |name, value| {
+            match name {
+                "help" => help = true,
+                _ => out = value.map(PathBuf::from),
             }
-            other => unknown_flag("plot", other, &["out"], &mut help),
+            Ok(())
         },
         |p| {
             runs.push(PathBuf::from(p));
@@ -358,7 +588,7 @@ fn parse_plot(args: &[String]) -> Result<Command, UsageError> {
         },
     )?;
     if help {
-        return Ok(Command::Help);
+        return Ok(Command::Help(HelpTopic::Plot));
     }
     if runs.is_empty() {
         return Err(UsageError("`ppo plot` needs at least one run directory: ppo plot RUN_DIR... [--out FILE]".into()));
@@ -443,6 +673,8 @@ mod tests {
         assert!(e.contains("--seed is missing its value"), "{e}");
         let e = err("train --seed --quiet");
         assert!(e.contains("--seed is missing its value"), "{e}");
+        let e = err("train --no-seed");
+        assert!(e.contains("unknown option '--no-seed'"), "{e}");
         let e = err("train --quiet=yes");
         assert!(e.contains("takes no value"), "{e}");
         let e = err("train CartPole-v1");
@@ -458,6 +690,65 @@ mod tests {
         assert!(e.contains("did you mean '--checkpoint'"), "{e}");
         let e = err("plot --output x.svg run");
         assert!(e.contains("unknown option '--output'") && e.contains("--out"), "{e}");
+        let e = err("train --learning-rat 1e-3");
+        assert!(e.contains("unknown option '--learning-rat'") && e.contains("did you mean '--learning-rate'"), "{e}");
+        let e = err("train --track");
+        assert!(e.contains("unknown option '--track'") && e.contains("TensorBoard"), "{e}");
+        let e = err("eval --checkpoint a --render");
+        assert!(e.contains("unknown option '--render'") && e.contains("ppo render"), "{e}");
+    }
+
+    #[test]
+    fn boolean_keys_take_bare_negated_or_explicit_values() {
+        let settings = |s: &str| {
+            let Command::Train(t) = parse(&args(s)).unwrap() else { panic!("{s}") };
+            t.settings
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(settings("--anneal-lr --seed 2"), [pair("anneal-lr", "true"), pair("seed", "2")]);
+        assert_eq!(settings("--no-anneal-lr"), [pair("anneal-lr", "false")]);
+        assert_eq!(settings("--norm_obs false --norm-adv=0"), [pair("norm_obs", "false"), pair("norm-adv", "0")]);
+        assert_eq!(settings("--use-sde"), [pair("use-sde", "true")]);
+        assert!(err("train --no-anneal-lr=true").contains("takes no value"));
+        // A non-boolean key still needs its value.
+        assert!(err("train --gamma").contains("--gamma is missing its value"));
+    }
+
+    #[test]
+    fn version_help_topics_and_train_switches() {
+        for a in ["--version", "-V", "version"] {
+            assert_eq!(parse(&args(a)).unwrap(), Command::Version, "{a}");
+        }
+        let cases = [
+            ("help", HelpTopic::Overview),
+            ("--help", HelpTopic::Overview),
+            ("-h", HelpTopic::Overview),
+            ("help train", HelpTopic::Train),
+            ("train --help", HelpTopic::Train),
+            ("--seed 3 --help", HelpTopic::Train),
+            ("eval -h", HelpTopic::Eval),
+            ("envs --help", HelpTopic::Envs),
+            ("plot --help", HelpTopic::Plot),
+            ("render --help", HelpTopic::Render),
+            ("help keys", HelpTopic::Keys),
+        ];
+        for (a, topic) in cases {
+            assert_eq!(parse(&args(a)).unwrap(), Command::Help(topic), "{a}");
+        }
+        assert!(err("help trian").contains("did you mean 'train'"));
+        let Command::Train(t) = parse(&args("train --print-config --seeds 1,2,3 --jobs 2")).unwrap() else { panic!() };
+        assert!(t.print_config);
+        assert_eq!((t.seeds, t.jobs), (Some(vec![1, 2, 3]), 2));
+        assert!(err("train --seeds 1,1").contains("distinct"));
+        assert!(err("train --seeds 1,2 --seed 3").contains("not both"));
+        assert!(err("train --jobs 2").contains("--seeds"));
+        assert!(err("train --jobs 0 --seeds 1").contains("[1, 256]"));
+    }
+
+    #[test]
+    fn out_must_be_svg() {
+        let e = err("render --checkpoint c --out x.gif");
+        assert!(e.contains("must name an .svg file (not .gif)"), "{e}");
     }
 
     #[test]
@@ -472,13 +763,6 @@ mod tests {
         assert_eq!(p.runs, [PathBuf::from("r1"), PathBuf::from("r2")]);
         assert_eq!(p.out, Some(PathBuf::from("c.svg")));
         assert!(err("plot").contains("at least one run directory"));
-    }
-
-    #[test]
-    fn help_everywhere() {
-        for a in ["help", "--help", "-h", "train --help", "eval -h", "envs --help", "plot --help"] {
-            assert_eq!(parse(&args(a)).unwrap(), Command::Help, "{a}");
-        }
     }
 
     #[test]

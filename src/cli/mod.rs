@@ -13,18 +13,19 @@
 pub mod args;
 pub mod progress;
 
-pub use args::{Command, EvalArgs, PlotArgs, RenderArgs, TrainArgs, UsageError};
+pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, TrainArgs, UsageError};
 
 use crate::env::{self, Space};
 use crate::ppo::checkpoint;
-use crate::ppo::config::KEYS;
+use crate::ppo::config::{KeyKind, KEY_DOCS};
 use crate::ppo::{evaluate, ActOutput, ActionKind, Metrics, PpoConfig, Trainer};
 use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -33,7 +34,11 @@ pub enum CliError {
     Usage(String),
     /// A failure while working: exit code 1.
     Failed(String),
-    /// Stopped by a signal after saving everything: exit code 128 + the signal.
+    /// Standard output was closed by its reader (`ppo envs | head -1`): exit code 0,
+    /// no message, as Unix tools end when their reader has seen enough.
+    OutputClosed,
+    /// Stopped by a signal, or by a closed standard output during training, after saving
+    /// everything: exit code 128 + the signal.
     Interrupted {
         /// The signal (2 for Ctrl-C, 15 for SIGTERM).
         signal: i32,
@@ -48,6 +53,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 1,
+            CliError::OutputClosed => 0,
             CliError::Interrupted { signal, .. } => crate::signal::exit_code(*signal),
         }
     }
@@ -56,6 +62,7 @@ impl CliError {
     pub fn message(&self) -> &str {
         match self {
             CliError::Usage(m) | CliError::Failed(m) | CliError::Interrupted { message: m, .. } => m,
+            CliError::OutputClosed => "",
         }
     }
 }
@@ -71,6 +78,7 @@ impl From<UsageError> for CliError {
 pub fn main(args: &[String]) -> i32 {
     match run(args) {
         Ok(()) => 0,
+        Err(CliError::OutputClosed) => 0,
         Err(e @ CliError::Interrupted { .. }) => {
             eprintln!("{}", e.message());
             e.exit_code()
@@ -82,98 +90,176 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
+/// Writes `text` to standard output. A reader that has gone away (`ppo envs | head -1`)
+/// is [`CliError::OutputClosed`], which ends `ppo` quietly; Rust's `print!` would panic.
+pub fn say(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(CliError::OutputClosed),
+        Err(e) => Err(CliError::Failed(format!("cannot write to standard output: {e}"))),
+    }
+}
+
+/// [`say`] with a formatted line.
+macro_rules! sayln {
+    ($($arg:tt)*) => { say(&format!("{}\n", format_args!($($arg)*))) };
+}
+
 /// Parses `args` and runs the command.
 pub fn run(args: &[String]) -> Result<(), CliError> {
     match args::parse(args)? {
         Command::Train(t) => train(&t),
         Command::Eval(e) => eval(&e),
-        Command::Envs => {
-            print!("{}", envs_table());
-            Ok(())
-        }
+        Command::Envs => say(&envs_table()),
         Command::Plot(p) => plot(&p),
         Command::Render(r) => render(&r),
-        Command::Help => {
-            print!("{}", usage());
-            Ok(())
-        }
+        Command::Help(topic) => say(&help(topic)),
+        Command::Version => sayln!("ppo {}", env!("CARGO_PKG_VERSION")),
     }
 }
 
-/// The `--flags` of `ppo train` that are not config keys.
-const TRAIN_FLAGS: &[&str] = &["env", "config", "run_dir", "quiet", "resume"];
+/// The help text of each topic (`ppo help`, `ppo help TOPIC`, `ppo COMMAND --help`).
+pub fn help(topic: HelpTopic) -> String {
+    let text = match topic {
+        HelpTopic::Overview => HELP_OVERVIEW.to_string(),
+        HelpTopic::Train => HELP_TRAIN.to_string(),
+        HelpTopic::Eval => HELP_EVAL.to_string(),
+        HelpTopic::Render => HELP_RENDER.to_string(),
+        HelpTopic::Envs => format!("{HELP_ENVS}\n{}", envs_table()),
+        HelpTopic::Plot => HELP_PLOT.to_string(),
+        HelpTopic::Keys => keys_table(),
+    };
+    format!("{}\n", text.trim_end())
+}
 
-/// The usage text of `ppo help`: commands, then every config key with its default.
-pub fn usage() -> String {
-    let mut s = String::from(
-        "ppo: Proximal Policy Optimization from scratch
+const HELP_OVERVIEW: &str = "ppo: Proximal Policy Optimization from scratch
 
 USAGE:
-    ppo [train] [--env ID] [--seed S] [--total-timesteps N] [--KEY VALUE ...]
-                [--config FILE] [--run-dir DIR] [--quiet]
+    ppo [train] [--env ID] [--KEY VALUE ...]     train (the default: `ppo` alone trains CartPole-v1)
+    ppo train --seeds 1,2,3 [--jobs K] ...       one run per seed, their mean curve and mean ± std
+    ppo train --resume RUN_DIR                   continue a stopped run
+    ppo eval --checkpoint RUN_DIR|FILE           evaluate a trained policy
+    ppo render --checkpoint RUN_DIR|FILE --out episode.svg
+    ppo plot RUN_DIR... [--out chart.svg]        learning curves
+    ppo envs                                     the environments
+    ppo help [train|eval|render|plot|envs|keys]  more on each; `keys` lists every config key
+    ppo --version
+
+Exit codes: 0 success, 1 training or writing failed, 2 bad input (nothing written),
+130/143 stopped by Ctrl-C/SIGTERM after saving the run.
+";
+
+const HELP_TRAIN: &str =
+    "ppo train: train PPO on one environment (`ppo` alone trains CartPole-v1 with CleanRL's defaults)
+
+USAGE:
+    ppo [train] [--env ID] [--config FILE] [--KEY VALUE ...] [--run-dir DIR] [--quiet]
+    ppo train --seeds 1,2,3 [--jobs K] [same options]
     ppo train --resume RUN_DIR [--quiet]
-    ppo eval --checkpoint FILE [--episodes K] [--seed S]
-    ppo render --checkpoint FILE [--env ID] [--seed S] --out episode.svg
-    ppo envs
-    ppo plot RUN_DIR... [--out FILE]
-    ppo help
+    ppo train [options] --print-config
 
-COMMANDS:
-    train   Train PPO (the default: `ppo` alone trains CartPole-v1 with CleanRL's
-            defaults). Writes runs/<env>__<seed>__<unix time>/ (or --run-dir DIR, which
-            must not exist or be empty): config.json, metrics.csv, a TensorBoard event
-            file, best.safetensors, final.safetensors and learning_curve.svg.
-            The config is built in this order, each step overriding the one before:
-              1. CleanRL's defaults;
-              2. the preset of the environment (--env, else env_id from --config,
-                 else CartPole-v1);
-              3. the keys of --config FILE, a JSON object like {\"lr\": 3e-4};
-              4. the --KEY VALUE flags, left to right.
-            best.safetensors is the policy with the highest evaluation mean return,
-            or, with evaluation off (eval_interval 0), the highest training episodic
-            return (mean of the last 100 episodes) at the end of an update.
-    eval    Run a checkpoint's deterministic policy for K episodes (default 10) on its
-            environment, with its observation normalisation; print mean ± std return and
-            mean length. The default seed is the training seed + 1000003.
-    render  Run one episode of a checkpoint's deterministic policy (on its environment,
-            or --env ID with the same spaces) and write it as an animated SVG that plays
-            at real-time speed in a browser.
-    envs    List the registered environments.
-    plot    Draw episodic return against steps from each run's metrics.csv: one run as
-            its curve, several as their mean with a min–max band. Writes
-            learning_curve.svg in the first run directory, or --out FILE.
-    help    This text.
+The config is built in this order, each step overriding the one before:
+    1. CleanRL's defaults;
+    2. the preset of the environment (--env, else env_id from --config, else CartPole-v1);
+    3. the keys of --config FILE, a JSON object like {\"learning_rate\": 3e-4};
+    4. the --KEY VALUE flags, left to right.
+batch_size (SB3's minibatch size) is applied last, whatever its place, and must divide
+n_envs·n_steps; the last of batch_size and n_minibatches given wins.
 
-OPTIONS OF train:
+OPTIONS:
     --env ID          environment id (see `ppo envs`); applies its preset first
     --config FILE     JSON object of config keys
-    --run-dir DIR     where to write the run
-    --resume RUN_DIR  continue an interrupted run from its state.safetensors, exactly
+    --KEY VALUE       any config key (`ppo help keys`), also --KEY=VALUE, with dashes or
+                      underscores; CleanRL and SB3 names work too (--num-envs, --lr,
+                      --n-epochs, --clip-range, --batch-size, ...). A boolean key alone
+                      (--anneal-lr) is true, --no-KEY is false. Whole numbers may be
+                      written 500000, 5e5 or 5.0e5.
+    --run-dir DIR     where to write the run (default runs/<env>__<seed>__<unix time>);
+                      it must not exist or be empty
+    --seeds S1,S2,..  one run per seed, in DIR/seed_<S> (default runs/<env>__seeds__<time>),
+                      then their mean curve with a min–max band (DIR/learning_curve.svg)
+                      and the final returns' mean ± std
+    --jobs K          with --seeds: K runs at once, each its own process (default 1);
+                      --threads 2 is different: the two halves of one run's update
+    --resume RUN_DIR  continue a stopped or killed run from its state.safetensors, exactly
                       as if it had not stopped (its own config; no other settings)
+    --print-config    print the resolved config as JSON and exit without training
     --quiet           no progress, only the summary
-    --KEY VALUE       any config key below, also as --KEY=VALUE; dashes or underscores;
-                      CleanRL and SB3 names are accepted too (--num-envs, --lr,
-                      --n-epochs, --clip-range, --batch-size, ...)
 
-CONFIG KEYS (default):
-",
+A run directory holds config.json, metrics.csv, a TensorBoard event file,
+best.safetensors, final.safetensors, state.safetensors and learning_curve.svg.
+best.safetensors is the policy with the highest evaluation mean return, or, with
+evaluation off (eval_interval 0), the highest training return (mean of the last 100
+episodes) at the end of an update. Ctrl-C stops after the current update and saves
+everything; `ppo train --resume RUN_DIR` continues.
+";
+
+const HELP_EVAL: &str = "ppo eval: run a trained policy and report its return
+
+USAGE:
+    ppo eval --checkpoint RUN_DIR|FILE [--episodes K] [--seed S]
+
+Runs the checkpoint's deterministic policy for K episodes (default 10) on its environment,
+with its observation normalisation, and prints the mean ± std return and mean length.
+A run directory means its best.safetensors, else its final.safetensors. The default seed
+is the training seed + 1000003, so evaluation episodes differ from training's.
+";
+
+const HELP_RENDER: &str = "ppo render: draw one episode of a trained policy as an animated SVG
+
+USAGE:
+    ppo render --checkpoint RUN_DIR|FILE --out episode.svg [--env ID] [--seed S]
+
+Runs one episode of the deterministic policy (on the checkpoint's environment, or --env ID
+with the same spaces) and writes it as an animated SVG that plays at real-time speed in a
+browser. A run directory means its best.safetensors, else final.safetensors. Missing
+folders of --out are created; an existing file is replaced only if it is an SVG.
+";
+
+const HELP_ENVS: &str = "ppo envs: the registered environments, with their spaces, time limit and reward threshold
+";
+
+const HELP_PLOT: &str = "ppo plot: learning curves from run directories
+
+USAGE:
+    ppo plot RUN_DIR... [--out chart.svg]
+
+Draws the training return (mean of the last 100 episodes) against environment steps from
+each run's metrics.csv: one run as its curve (with its evaluation returns, if any),
+several runs of one environment as their mean with a min–max band. Writes
+learning_curve.svg in the first run directory, or --out FILE.
+";
+
+/// `ppo help keys`: every config key with its meaning, unit and default, from
+/// [`KEY_DOCS`] and [`PpoConfig::default`].
+pub fn keys_table() -> String {
+    let mut s = String::from(
+        "Config keys, for --KEY VALUE (dashes or underscores) and --config FILE.\n\
+         Defaults are CleanRL's ppo.py on CartPole-v1; an environment's preset changes some.\n\n",
     );
+    let _ = writeln!(s, "{:<22} {:<12} {:<16} meaning", "key", "default", "unit");
     let defaults = PpoConfig::default().to_json();
-    for key in KEYS {
-        let default = match defaults.get(key) {
+    for doc in KEY_DOCS {
+        let default = match defaults.get(doc.name) {
             Some(v) if v.is_null() => "none".to_string(),
-            // Numbers are stored as f32: print them as f32 (0.00025, not 0.000250000011…).
-            Some(v) => match (v.as_str(), v.as_f64()) {
-                (Some(text), _) => text.to_string(),
-                (None, Some(x)) => (x as f32).to_string(),
-                _ => v.to_compact(),
+            Some(v) => match (v.as_str(), v.as_f64(), doc.kind) {
+                (Some(text), _, _) => text.to_string(),
+                (None, Some(x), KeyKind::Number) => (x as f32).to_string(),
+                (None, _, _) => v.to_compact().replace(['[', ']'], ""),
             },
-            None if *key == "batch_size" => "sets n_minibatches = n_envs·n_steps / batch_size".to_string(),
-            None => String::new(),
+            None => "-".to_string(),
         };
-        let _ = writeln!(s, "    --{:<22} {default}", key.replace('_', "-"));
+        let unit = match doc.kind {
+            KeyKind::Bool => "true/false",
+            _ => doc.unit,
+        };
+        let _ = writeln!(s, "{:<22} {default:<12} {unit:<16} {}", doc.name, doc.meaning);
     }
-    s.push_str("\nExit codes: 0 success, 1 training or writing failed, 2 bad input (nothing written).\n");
+    s.push_str(
+        "\nAliases: CleanRL's and SB3's names (num_envs, num_steps, lr, num_minibatches, n_epochs,\n\
+         clip_range, clip_range_vf, normalize_advantage, n_timesteps, net_arch, env).\n",
+    );
     s
 }
 
@@ -182,7 +268,7 @@ fn usage_err(e: impl std::fmt::Display) -> CliError {
 }
 
 /// Builds the config of `ppo train`: defaults, the environment's preset, the config
-/// file, then the flags (see [`usage`]). Every problem is a [`CliError::Usage`].
+/// file, then the flags (see `ppo help train`). Every problem is a [`CliError::Usage`].
 pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
     let file = match &t.config_file {
         Some(path) => {
@@ -210,22 +296,22 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
         )));
     }
     let mut config = PpoConfig::for_env(env_id);
-    if let Some((path, json)) = &file {
-        config.apply_json(json).map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))?;
-        // The command line beats the file.
-        config.env_id = env_id.to_string();
-    }
-    for (key, value) in &t.settings {
-        if let Err(e) = config.set(key, value) {
-            return Err(CliError::Usage(match e {
-                crate::ppo::ConfigError::UnknownKey { .. } => format!(
-                    "unknown option '--{key}' for `ppo train`{}; see `ppo help` for every config key",
-                    args::suggestion(key, KEYS.iter().chain(TRAIN_FLAGS).copied(), "--")
-                ),
-                other => other.to_string(),
-            }));
+    // The file's keys, then the flags, in one pass, so that batch_size is applied after
+    // all of them (PpoConfig::apply_pairs).
+    let file_pairs = match &file {
+        Some((path, json)) => {
+            PpoConfig::json_pairs(json).map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))?
         }
-    }
+        None => Vec::new(),
+    };
+    let n_file = file_pairs.len();
+    let pairs = file_pairs.iter().chain(&t.settings).map(|(k, v)| (k.as_str(), v.as_str()));
+    config.apply_pairs(pairs).map_err(|(i, e)| match (&file, i < n_file) {
+        (Some((path, _)), true) => CliError::Usage(format!("config file {}: {e}", path.display())),
+        _ => CliError::Usage(e.to_string()),
+    })?;
+    // --env beats the file's env_id.
+    config.env_id = env_id.to_string();
     config.validate().map_err(usage_err)?;
     Ok(config)
 }
@@ -236,23 +322,52 @@ fn unix_time() -> u64 {
 
 fn train(t: &TrainArgs) -> Result<(), CliError> {
     if let Some(dir) = &t.resume {
-        if t.env.is_some() || t.config_file.is_some() || t.run_dir.is_some() || !t.settings.is_empty() {
-            return Err(CliError::Usage(
-                "--resume continues a run with its own config; give no other settings (only --quiet)".into(),
-            ));
+        let others = t.env.is_some() || t.config_file.is_some() || t.run_dir.is_some() || t.seeds.is_some();
+        if others || !t.settings.is_empty() || t.print_config {
+            return Err(CliError::Usage(format!(
+                "--resume continues a run with its own config (in {}); give no other settings (only --quiet)",
+                dir.join("config.json").display()
+            )));
         }
         let (run, trainer) = RunDir::resume(dir, Default::default()).map_err(usage_err)?;
         return train_loop(trainer, run, t.quiet);
     }
     // Everything that can be checked is checked before the run directory exists.
     let config = resolve_config(t)?;
-    let dir = t.run_dir.clone().unwrap_or_else(|| default_run_dir(&config, unix_time()));
+    if t.print_config {
+        return sayln!("{}", config.to_json().to_pretty());
+    }
+    if let Some(seeds) = &t.seeds {
+        return train_seeds(t, &config, seeds);
+    }
+    let (trainer, run) = start_run(config, t.run_dir.as_deref())?;
+    train_loop(trainer, run, t.quiet)
+}
+
+/// Checks the run directory (`--run-dir`, or a fresh default name), builds the trainer
+/// and creates the directory, in that order, so that bad input writes nothing.
+fn start_run(config: PpoConfig, run_dir: Option<&Path>) -> Result<(Trainer, RunDir), CliError> {
+    let dir = run_dir.map_or_else(|| default_run_dir(&config, unix_time()), Path::to_path_buf);
+    check_new_dir(&dir, run_dir.is_some())?;
+    let trainer = Trainer::new(config).map_err(usage_err)?;
+    // A default name is made unique (runs started in the same second get `-2`, …).
+    let dir = match run_dir {
+        Some(_) => dir,
+        None => create_unique(&dir).map_err(|e| CliError::Failed(e.to_string()))?,
+    };
+    let run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((trainer, run))
+}
+
+/// A directory a new run may use: absent, or empty (a stale lock aside). `given` says
+/// whether the user named it (a default name is made unique instead).
+fn check_new_dir(dir: &Path, given: bool) -> Result<(), CliError> {
     if dir.as_os_str().is_empty() {
         return Err(CliError::Usage("--run-dir is empty; give a directory name (is a shell variable unset?)".into()));
     }
     // The lock of a live run is reported by RunDir::create, naming its pid.
     let holds_files = |d: std::fs::ReadDir| d.flatten().any(|e| e.file_name() != crate::run::LOCK_FILE);
-    if std::fs::read_dir(&dir).is_ok_and(holds_files) && t.run_dir.is_some() {
+    if given && std::fs::read_dir(dir).is_ok_and(holds_files) {
         return Err(CliError::Usage(format!(
             "run directory {} already exists and is not empty; choose another --run-dir",
             dir.display()
@@ -261,14 +376,183 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
     if dir.exists() && !dir.is_dir() {
         return Err(CliError::Usage(format!("--run-dir {} is a file, not a directory", dir.display())));
     }
-    let trainer = Trainer::new(config).map_err(usage_err)?;
-    // A default name is made unique (runs started in the same second get `-2`, …).
-    let dir = match t.run_dir {
-        Some(_) => dir,
-        None => create_unique(&dir).map_err(|e| CliError::Failed(e.to_string()))?,
+    Ok(())
+}
+
+/// `ppo train --seeds 1,2,3 [--jobs K]`: one run per seed in `PARENT/seed_<S>`, one after
+/// the other in this process, or K at a time as child processes (`ppo train --seed S
+/// --run-dir PARENT/seed_<S> --quiet` with the same settings, output in
+/// `PARENT/seed_<S>.log`). Then the mean curve with its min–max band in
+/// `PARENT/learning_curve.svg`, and the final returns' mean ± std.
+fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), CliError> {
+    // Every seed's config is checked before anything is written.
+    let configs: Vec<PpoConfig> = seeds.iter().map(|&seed| PpoConfig { seed, ..config.clone() }).collect();
+    for c in &configs {
+        c.validate().map_err(usage_err)?;
+    }
+    let parent = match &t.run_dir {
+        Some(dir) => {
+            check_new_dir(dir, true)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+            dir.clone()
+        }
+        None => {
+            let base = PathBuf::from("runs").join(format!("{}__seeds__{}", config.env_id, unix_time()));
+            create_unique(&base).map_err(|e| CliError::Failed(e.to_string()))?
+        }
     };
-    let run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
-    train_loop(trainer, run, t.quiet)
+    let dirs: Vec<PathBuf> = seeds.iter().map(|s| parent.join(format!("seed_{s}"))).collect();
+    sayln!(
+        "training {} on {} seeds ({}), {} at a time → {}",
+        config.env_id,
+        seeds.len(),
+        seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        t.jobs.min(seeds.len()),
+        parent.display()
+    )?;
+    let mut failures = Vec::new();
+    if t.jobs == 1 {
+        for (c, dir) in configs.into_iter().zip(&dirs) {
+            sayln!("\n── seed {} ──", c.seed)?;
+            let outcome = start_run(c, Some(dir)).and_then(|(trainer, run)| train_loop(trainer, run, t.quiet));
+            match outcome {
+                Ok(()) => {}
+                Err(e @ (CliError::Interrupted { .. } | CliError::OutputClosed)) => return Err(e),
+                Err(e) => failures.push(format!("{}: {}", dir.display(), e.message())),
+            }
+        }
+    } else {
+        failures = run_children(t, seeds, &dirs, &parent)?;
+    }
+    summarize_seeds(&dirs, &parent)?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!("{} of {} runs failed: {}", failures.len(), seeds.len(), failures.join("; "))))
+    }
+}
+
+/// Runs one child `ppo train` per seed, `t.jobs` at a time; returns the failures. On
+/// Ctrl-C (which reaches the children too) or SIGTERM (passed on to them) it starts no
+/// new run, waits for the running ones to save, and reports how to resume each.
+fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -> Result<Vec<String>, CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::Failed(format!("cannot find the ppo binary: {e}")))?;
+    let mut common: Vec<String> = vec!["train".into(), "--quiet".into()];
+    if let Some(env) = &t.env {
+        common.push(format!("--env={env}"));
+    }
+    if let Some(file) = &t.config_file {
+        common.push(format!("--config={}", file.display()));
+    }
+    common.extend(t.settings.iter().map(|(k, v)| format!("--{k}={v}")));
+    crate::signal::install();
+    let mut waiting: Vec<usize> = (0..seeds.len()).rev().collect();
+    let mut running: Vec<(usize, std::process::Child)> = Vec::new();
+    let mut failures = Vec::new();
+    let mut passed_on = false;
+    while !waiting.is_empty() || !running.is_empty() {
+        let stop = crate::signal::requested();
+        while stop.is_none() && running.len() < t.jobs {
+            let Some(i) = waiting.pop() else { break };
+            let log_path = parent.join(format!("seed_{}.log", seeds[i]));
+            let log = std::fs::File::create(&log_path)
+                .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", log_path.display())))?;
+            let err_log = log.try_clone().map_err(|e| CliError::Failed(e.to_string()))?;
+            let child = std::process::Command::new(&exe)
+                .args(&common)
+                .arg(format!("--seed={}", seeds[i]))
+                .arg(format!("--run-dir={}", dirs[i].display()))
+                .stdin(std::process::Stdio::null())
+                .stdout(log)
+                .stderr(err_log)
+                .spawn()
+                .map_err(|e| CliError::Failed(format!("cannot start {}: {e}", exe.display())))?;
+            sayln!("seed {}: started (log {})", seeds[i], log_path.display())?;
+            running.push((i, child));
+        }
+        if stop == Some(crate::signal::SIGTERM) && !passed_on {
+            // Ctrl-C reaches the whole process group; a SIGTERM to us alone is passed on.
+            for (_, child) in &running {
+                let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            }
+            passed_on = true;
+        }
+        let mut still = Vec::new();
+        for (i, mut child) in running {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    let log = parent.join(format!("seed_{}.log", seeds[i]));
+                    let last = std::fs::read_to_string(&log)
+                        .ok()
+                        .and_then(|text| text.lines().rev().find(|l| !l.trim().is_empty()).map(String::from))
+                        .unwrap_or_default();
+                    if status.success() {
+                        let ret = final_return(&dirs[i]).map_or("-".to_string(), |r| format!("{r:.1}"));
+                        sayln!("seed {}: done, final mean return {ret}", seeds[i])?;
+                    } else {
+                        sayln!("seed {}: exited with {status}: {last}", seeds[i])?;
+                        failures.push(format!("seed {} ({})", seeds[i], log.display()));
+                    }
+                }
+                Ok(None) => still.push((i, child)),
+                Err(e) => return Err(CliError::Failed(format!("cannot wait for seed {}: {e}", seeds[i]))),
+            }
+        }
+        running = still;
+        if let (Some(signal), true) = (stop, running.is_empty()) {
+            return Err(CliError::Interrupted {
+                signal,
+                message: format!(
+                    "stopped by signal {signal}: each started run is saved; continue one with \
+                     ppo train --resume {}/seed_<S>",
+                    parent.display()
+                ),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(failures)
+}
+
+/// The last mean-100 training return in a run's metrics.
+fn final_return(dir: &Path) -> Option<f64> {
+    crate::run::read_run(dir).ok()?.train.1.last().copied()
+}
+
+/// The chart of all seeds in `PARENT/learning_curve.svg`, and the final returns' mean ± std.
+fn summarize_seeds(dirs: &[PathBuf], parent: &Path) -> Result<(), CliError> {
+    let finals: Vec<f64> = dirs.iter().filter_map(|d| final_return(d)).collect();
+    let done: Vec<PathBuf> = dirs.iter().filter(|d| d.join("metrics.csv").is_file()).cloned().collect();
+    if !done.is_empty() {
+        let chart = plot_runs(&done).map_err(|e| CliError::Failed(e.to_string()))?;
+        let out = parent.join("learning_curve.svg");
+        write_output(&out, &chart.to_svg())?;
+    }
+    if finals.is_empty() {
+        return sayln!("\nno run finished an episode; nothing to summarise");
+    }
+    let n = finals.len() as f64;
+    let mean = finals.iter().sum::<f64>() / n;
+    let std = (finals.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    sayln!(
+        "\nfinal mean return (last 100 episodes) over {} seed{}: {mean:.1} ± {std:.1} (std over seeds); chart {}",
+        finals.len(),
+        if finals.len() == 1 { "" } else { "s" },
+        parent.join("learning_curve.svg").display()
+    )
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so that a failure never
+/// leaves half a file, creating missing parent folders first.
+fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(fail)
 }
 
 /// A test hook, read once per run: `PPO_TEST_ABORT_AFTER_UPDATE=K` aborts the process
@@ -290,10 +574,13 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     let c = &trainer.config;
     let total_steps = c.n_updates() * c.batch_size() as u64;
     let mode = Mode::detect(quiet);
+    // A reader of stdout that goes away (`ppo train | head -1`) stops the run as SIGPIPE
+    // would, but after saving it, like Ctrl-C.
+    let mut stdout_closed = false;
     if mode != Mode::Quiet {
         let from =
             if trainer.update > 0 { format!(", resuming after update {}", trainer.update) } else { String::new() };
-        println!(
+        stdout_closed = sayln!(
             "training {} (seed {}) for {total_steps} steps: {} updates of {} envs × {} steps{from} → {}",
             c.env_id,
             c.seed,
@@ -301,7 +588,8 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
             c.n_envs,
             c.n_steps,
             dir.display()
-        );
+        )
+        .is_err();
     }
     let mut progress = Progress::new(mode, total_steps);
     let mut last: Option<Metrics> = None;
@@ -317,17 +605,21 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
                 if abort_at == Some(trainer.update) {
                     std::process::abort();
                 }
+                if stdout_closed || progress.update(&m, trainer.best_eval, trainer.is_done()).is_err() {
+                    stopped_by = Some(crate::signal::SIGPIPE);
+                    last = Some(m);
+                    break Ok(());
+                }
                 if let Some(signal) = crate::signal::requested() {
                     stopped_by = Some(signal);
                     break Ok(());
                 }
-                progress.update(&m, trainer.best_eval, trainer.is_done());
                 last = Some(m);
             }
             Err(e) => break Err(e),
         }
     };
-    progress.finish_line();
+    let _ = progress.finish_line();
     // After a non-finite loss the parameters are the last good ones: keep them.
     let written = run.finish(&trainer);
 
@@ -337,16 +629,23 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     let ret = last.as_ref().and_then(|m| m.episodic_return).map_or("-".to_string(), |r| format!("{r:.1}"));
     let took = if wall < 60.0 { format!("{wall:.1} s") } else { format_duration(wall) };
     let verb = if outcome.is_ok() && stopped_by.is_none() { "done:" } else { "stopped:" };
-    println!("{verb} {steps} steps in {took} ({:.0} SPS)", steps_run as f64 / wall.max(1e-9));
-    println!("  final mean return (last 100 episodes): {ret}");
-    match (trainer.config.eval_interval > 0, run.best()) {
-        (true, Some((b, at))) => println!("  best evaluation return: {b:.1} (step {at})"),
-        (false, Some((b, at))) => println!("  best training return: {b:.1} (step {at}; evaluation is off)"),
-        (_, None) => println!("  best: - (no finished episode or evaluation yet)"),
+    let mut summary = format!("{verb} {steps} steps in {took} ({:.0} SPS)\n", steps_run as f64 / wall.max(1e-9));
+    let _ = writeln!(summary, "  final mean return (last 100 episodes): {ret}");
+    let _ = match (trainer.config.eval_interval > 0, run.best()) {
+        (true, Some((b, at))) => writeln!(summary, "  best evaluation return: {b:.1} (step {at})"),
+        (false, Some((b, at))) => writeln!(summary, "  best training return: {b:.1} (step {at}; evaluation is off)"),
+        (_, None) => writeln!(summary, "  best: - (no finished episode or evaluation yet)"),
+    };
+    let _ = writeln!(summary, "  run directory: {}", dir.display());
+    if stopped_by != Some(crate::signal::SIGPIPE) && say(&summary).is_err() {
+        stopped_by = stopped_by.or(Some(crate::signal::SIGPIPE));
     }
-    println!("  run directory: {}", dir.display());
     if let (Some(signal), Ok(()), Ok(_)) = (stopped_by, &outcome, &written) {
-        let name = if signal == crate::signal::SIGINT { "Ctrl-C" } else { "SIGTERM" };
+        let name = match signal {
+            crate::signal::SIGINT => "Ctrl-C",
+            crate::signal::SIGPIPE => "a closed standard output",
+            _ => "SIGTERM",
+        };
         return Err(CliError::Interrupted {
             signal,
             message: format!(
@@ -368,38 +667,56 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     }
 }
 
-fn eval(a: &EvalArgs) -> Result<(), CliError> {
-    let path = &a.checkpoint;
-    if !path.is_file() {
-        return Err(CliError::Usage(format!("cannot read checkpoint {}: no such file", path.display())));
+/// The checkpoint `--checkpoint` names: a file, or a run directory's `best.safetensors`,
+/// else its `final.safetensors`.
+pub fn checkpoint_path(given: &Path) -> Result<PathBuf, CliError> {
+    if given.is_dir() {
+        let found = ["best.safetensors", "final.safetensors"].iter().map(|f| given.join(f)).find(|p| p.is_file());
+        return found.ok_or_else(|| {
+            CliError::Usage(format!(
+                "{} is a directory without best.safetensors or final.safetensors; give a run directory or a checkpoint file",
+                given.display()
+            ))
+        });
     }
-    let mut ckpt = checkpoint::load(path)
+    if !given.is_file() {
+        return Err(CliError::Usage(format!(
+            "cannot read checkpoint {}: no such file or run directory",
+            given.display()
+        )));
+    }
+    Ok(given.to_path_buf())
+}
+
+fn load_checkpoint(given: &Path) -> Result<(PathBuf, checkpoint::Checkpoint), CliError> {
+    let path = checkpoint_path(given)?;
+    let ckpt = checkpoint::load(&path)
         .map_err(|e| CliError::Usage(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    Ok((path, ckpt))
+}
+
+fn eval(a: &EvalArgs) -> Result<(), CliError> {
+    let (path, mut ckpt) = load_checkpoint(&a.checkpoint)?;
+    let path = &path;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     let env_id = ckpt.config.env_id.clone();
     let env = env::make(&env_id).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let r = evaluate(&mut ckpt.agent, &env_id, a.episodes, seed, ckpt.obs_rms.as_ref())
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    println!(
+    sayln!(
         "{env_id}: {} episodes of the deterministic policy in {} (trained {} steps), seed {seed}",
         a.episodes,
         path.display(),
         ckpt.global_step
-    );
-    println!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length);
-    Ok(())
+    )?;
+    sayln!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length)
 }
 
 /// `ppo render`: one episode of the checkpoint's deterministic policy, drawn as an
 /// animated SVG at real-time speed ([`crate::render`]).
 fn render(a: &RenderArgs) -> Result<(), CliError> {
-    let path = &a.checkpoint;
-    if !path.is_file() {
-        return Err(CliError::Usage(format!("cannot read checkpoint {}: no such file", path.display())));
-    }
-    let mut ckpt = checkpoint::load(path)
-        .map_err(|e| CliError::Usage(format!("cannot read checkpoint {}: {e}", path.display())))?;
+    let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
     let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
     let mut env = env::make(&env_id).map_err(usage_err)?;
     let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
@@ -429,14 +746,9 @@ fn render(a: &RenderArgs) -> Result<(), CliError> {
         }
     }
     let svg = crate::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
-    // Write beside the target and rename, so a failure never leaves half a file.
-    let tmp = a.out.with_extension("svg.tmp");
-    std::fs::write(&tmp, svg)
-        .and_then(|_| std::fs::rename(&tmp, &a.out))
-        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", a.out.display())))?;
-    println!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}");
-    println!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt);
-    Ok(())
+    write_output(&a.out, &svg)?;
+    sayln!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}")?;
+    sayln!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt)
 }
 
 /// Checks a checkpoint's agent against the environment it is about to run on: the
@@ -496,14 +808,12 @@ pub fn envs_table() -> String {
 fn plot(p: &PlotArgs) -> Result<(), CliError> {
     let chart = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
     let out = p.out.clone().unwrap_or_else(|| p.runs[0].join("learning_curve.svg"));
-    std::fs::write(&out, chart.to_svg())
-        .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", out.display())))?;
+    write_output(&out, &chart.to_svg())?;
     let points: usize = chart.series.first().map_or(0, |s| s.xs.len());
     if points == 0 {
-        println!("note: no episodic returns in the metrics yet; the chart is empty");
+        sayln!("note: no episodic returns in the metrics yet; the chart is empty")?;
     }
-    println!("wrote {} ({} run{})", display(&out), p.runs.len(), if p.runs.len() == 1 { "" } else { "s" });
-    Ok(())
+    sayln!("wrote {} ({} run{})", display(&out), p.runs.len(), if p.runs.len() == 1 { "" } else { "s" })
 }
 
 fn display(p: &Path) -> String {

@@ -264,66 +264,128 @@ impl Default for PpoConfig {
     }
 }
 
-/// Every key [`PpoConfig::set`] accepts under its canonical name.
-pub const KEYS: &[&str] = &[
-    "env_id",
-    "seed",
-    "total_timesteps",
-    "n_envs",
-    "n_steps",
-    "learning_rate",
-    "anneal_lr",
-    "gamma",
-    "gae_lambda",
-    "n_minibatches",
-    "batch_size",
-    "update_epochs",
-    "clip_coef",
-    "anneal_clip",
-    "clip_vloss",
-    "clip_coef_vf",
-    "ent_coef",
-    "vf_coef",
-    "max_grad_norm",
-    "target_kl",
-    "norm_adv",
-    "bootstrap_truncation",
-    "hidden_sizes",
-    "activation",
-    "optimizer",
-    "adam_eps",
-    "weight_decay",
-    "log_std_init",
-    "norm_obs",
-    "norm_reward",
-    "eval_interval",
-    "eval_episodes",
-    "ortho_init",
-    "threads",
-    "use_sde",
-    "sde_sample_freq",
-    "full_std",
-    "checkpoint_interval",
-    "checkpoint_updates",
-    "memory_limit_mib",
+/// What kind of value a config key holds, for the command line (a bare `--KEY` sets a
+/// boolean key true, `--no-KEY` false) and for checking the crate's own files (integer
+/// keys hold plain JSON integers there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `true` or `false`.
+    Bool,
+    /// A whole number (or a list of them, for `hidden_sizes`), in any form
+    /// [`parse_integer`] reads.
+    Integer,
+    /// A real number.
+    Number,
+    /// A name (environment id, activation, optimizer).
+    Text,
+}
+
+/// One config key: its canonical name, kind, unit and a one-line meaning (`ppo help keys`
+/// prints them with the defaults).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyDoc {
+    /// The canonical name, as `config.json` writes it.
+    pub name: &'static str,
+    /// What its value is.
+    pub kind: KeyKind,
+    /// The unit of its value (`""` when it has none).
+    pub unit: &'static str,
+    /// What it means, in one line.
+    pub meaning: &'static str,
+}
+
+const fn key(name: &'static str, kind: KeyKind, unit: &'static str, meaning: &'static str) -> KeyDoc {
+    KeyDoc { name, kind, unit, meaning }
+}
+
+use KeyKind::{Bool, Integer, Number, Text};
+
+/// Every key [`PpoConfig::set`] accepts, under its canonical name, in the order
+/// `config.json` writes them. The field docs of [`PpoConfig`] say more.
+pub const KEY_DOCS: &[KeyDoc] = &[
+    key("env_id", Text, "", "environment to train on (see `ppo envs`)"),
+    key("seed", Integer, "", "seed of every random choice; environment i is seeded seed + i"),
+    key("total_timesteps", Integer, "env steps", "length of training, summed over all environments"),
+    key("n_envs", Integer, "envs", "environments stepped in parallel (N)"),
+    key("n_steps", Integer, "steps per env", "rollout length per environment (T); the batch is N·T"),
+    key("learning_rate", Number, "", "Adam's step size (at the start when annealed)"),
+    key("anneal_lr", Bool, "", "decay the learning rate linearly to 0 over training"),
+    key("gamma", Number, "", "discount factor γ"),
+    key("gae_lambda", Number, "", "GAE's λ: bias against variance of the advantages"),
+    key("n_minibatches", Integer, "minibatches", "minibatches per epoch (CleanRL's num_minibatches)"),
+    key("batch_size", Integer, "samples", "SB3's minibatch size: sets n_minibatches = N·T / batch_size"),
+    key("update_epochs", Integer, "epochs", "passes over the batch per update (SB3's n_epochs)"),
+    key("clip_coef", Number, "", "surrogate clipping ε (SB3's clip_range)"),
+    key("anneal_clip", Bool, "", "decay clip_coef linearly to 0 over training"),
+    key("clip_vloss", Bool, "", "clip the value loss around the rollout's values"),
+    key("clip_coef_vf", Number, "", "the value clip's ε; none uses clip_coef"),
+    key("ent_coef", Number, "", "weight of the entropy bonus"),
+    key("vf_coef", Number, "", "weight of the value loss"),
+    key("max_grad_norm", Number, "", "clip the global gradient norm to this"),
+    key("target_kl", Number, "", "stop an update's epochs once approx KL > 1.5 × this; none: never"),
+    key("norm_adv", Bool, "", "normalise advantages per minibatch"),
+    key("bootstrap_truncation", Bool, "", "add γ·V(final obs) at a time-limit truncation (SB3); false: CleanRL"),
+    key("hidden_sizes", Integer, "units per layer", "hidden layer widths of actor and critic, e.g. 64,64"),
+    key("activation", Text, "", "hidden activation: tanh or relu"),
+    key("optimizer", Text, "", "adam or adamw"),
+    key("adam_eps", Number, "", "Adam's ε"),
+    key("weight_decay", Number, "", "AdamW's decoupled weight decay (ignored by adam)"),
+    key("log_std_init", Number, "log units", "initial log standard deviation of a Gaussian policy"),
+    key("norm_obs", Bool, "", "normalise observations by running mean and std, clipped to ±10"),
+    key("norm_reward", Bool, "", "scale rewards by the running std of the discounted return"),
+    key(
+        "eval_interval",
+        Integer,
+        "env steps",
+        "evaluate every this many total env steps (not per env as SB3's eval_freq); 0: never",
+    ),
+    key("eval_episodes", Integer, "episodes", "episodes of the deterministic policy per evaluation"),
+    key("ortho_init", Bool, "", "orthogonal initialisation (false: PyTorch's default)"),
+    key("threads", Integer, "threads", "1, or 2 to run the actor's and critic's halves of the update in parallel"),
+    key("use_sde", Bool, "", "explore with gSDE instead of independent Gaussian noise"),
+    key("sde_sample_freq", Integer, "steps", "with use_sde, new noise every this many steps; -1: once per rollout"),
+    key("full_std", Bool, "", "with use_sde, one log std per (feature, action) pair"),
+    key("checkpoint_interval", Number, "seconds", "write the resumable state this often; 0: only at the end"),
+    key("checkpoint_updates", Integer, "updates", "also write the state every this many updates; 0: never"),
+    key("memory_limit_mib", Integer, "MiB", "refuse runs estimated above this; none: half the machine's memory"),
 ];
 
-/// The keys whose values are integers (written as plain JSON integers).
-pub const INTEGER_KEYS: &[&str] = &[
-    "seed",
-    "total_timesteps",
-    "n_envs",
-    "n_steps",
-    "n_minibatches",
-    "update_epochs",
-    "hidden_sizes",
-    "eval_interval",
-    "eval_episodes",
-    "threads",
-    "sde_sample_freq",
-    "checkpoint_updates",
-    "memory_limit_mib",
-];
+const N_KEYS: usize = KEY_DOCS.len();
+
+const KEY_NAMES: [&str; N_KEYS] = {
+    let mut names = [""; N_KEYS];
+    let mut i = 0;
+    while i < N_KEYS {
+        names[i] = KEY_DOCS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// Every key [`PpoConfig::set`] accepts under its canonical name (the names of
+/// [`KEY_DOCS`]).
+pub const KEYS: &[&str] = &KEY_NAMES;
+
+/// The documentation of `key` (a canonical name), if it is one.
+pub fn key_doc(key: &str) -> Option<&'static KeyDoc> {
+    KEY_DOCS.iter().find(|d| d.name == key)
+}
+
+/// The canonical name of a key given by our name or a CleanRL/SB3 alias, with dashes or
+/// underscores and with or without a leading `--`: `--learning-rate`, `lr` and
+/// `learning_rate` are all `learning_rate`. `None` for anything else.
+///
+/// ```
+/// use ppo::ppo::config::canonical_key;
+/// assert_eq!(canonical_key("--num-envs"), Some("n_envs"));
+/// assert_eq!(canonical_key("anneal-lr"), Some("anneal_lr"));
+/// assert_eq!(canonical_key("track"), None);
+/// ```
+pub fn canonical_key(name: &str) -> Option<&'static str> {
+    let norm = name.trim_start_matches("--").replace('-', "_");
+    let norm = ALIASES.iter().find(|(a, _)| *a == norm).map_or(norm.as_str(), |(_, k)| k);
+    KEYS.iter().copied().find(|k| *k == norm)
+}
 
 /// CleanRL and SB3 names mapped to ours.
 const ALIASES: &[(&str, &str)] = &[
@@ -588,10 +650,10 @@ impl PpoConfig {
     /// Sets one hyperparameter from text, by our name or a CleanRL/SB3 alias, with
     /// dashes or underscores (`learning-rate`, `learning_rate`, `lr`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let norm = key.trim_start_matches("--").replace('-', "_");
-        let key_name = ALIASES.iter().find(|(a, _)| *a == norm).map_or(norm.as_str(), |(_, k)| k);
+        let Some(k) = canonical_key(key) else {
+            return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() });
+        };
         let v = value.trim();
-        let k = key_name;
         let prob = "a number in [0, 1]";
         match k {
             "env_id" => {
@@ -626,7 +688,9 @@ impl PpoConfig {
                     parse_int_in(k, v, 1, (MAX_ENVS * MAX_STEPS) as i128, "a whole number in [1, 2^44]")? as usize;
                 if !self.batch_size().is_multiple_of(size) {
                     return Err(ConfigError::Inconsistent(format!(
-                        "batch_size {size} does not divide n_envs·n_steps = {}; set n_envs and n_steps first",
+                        "batch_size {size} (the minibatch size) does not divide n_envs·n_steps = {}·{} = {}",
+                        self.n_envs,
+                        self.n_steps,
                         self.batch_size()
                     )));
                 }
@@ -688,11 +752,7 @@ impl PpoConfig {
             }
             "ortho_init" => self.ortho_init = parse_bool(k, v)?,
             "threads" => {
-                self.threads = match v {
-                    "1" => 1,
-                    "2" => 2,
-                    _ => return Err(bad(k, v, "1 or 2 (policy and value losses on two threads)")),
-                }
+                self.threads = parse_int_in(k, v, 1, 2, "1 or 2 (policy and value losses on two threads)")? as usize
             }
             "use_sde" => self.use_sde = parse_bool(k, v)?,
             "sde_sample_freq" => {
@@ -727,7 +787,7 @@ impl PpoConfig {
                     )? as u64),
                 }
             }
-            _ => return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() }),
+            other => unreachable!("canonical_key gave '{other}', a key that set() does not handle"),
         }
         Ok(())
     }
@@ -882,21 +942,76 @@ impl PpoConfig {
         ])
     }
 
-    /// Applies every key of a JSON object (as [`to_json`](PpoConfig::to_json) writes,
-    /// or hand-written with any accepted key) on top of `self`, in order.
-    pub fn apply_json(&mut self, json: &Json) -> Result<(), ConfigError> {
-        let pairs =
-            json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
-        for (key, value) in pairs {
-            let text = match value {
-                Json::String(s) => s.clone(),
-                Json::Null => "none".to_string(),
-                Json::Array(items) => items.iter().map(|i| i.to_compact()).collect::<Vec<_>>().join(","),
-                other => other.to_compact(),
-            };
-            self.set(key, &text)?;
+    /// Sets several keys, in order, as [`set`](PpoConfig::set) does, except that
+    /// `batch_size` (SB3's minibatch size) is applied after all the others, so that it
+    /// divides the final `n_envs·n_steps` whatever the order it was given in. The last of
+    /// `batch_size` and `n_minibatches` decides. On error, the index of the pair at fault.
+    ///
+    /// ```
+    /// use ppo::ppo::PpoConfig;
+    /// let mut a = PpoConfig::default();
+    /// a.apply_pairs([("batch_size", "64"), ("n_envs", "8"), ("n_steps", "32")]).unwrap();
+    /// let mut b = PpoConfig::default();
+    /// b.apply_pairs([("n_envs", "8"), ("n_steps", "32"), ("batch_size", "64")]).unwrap();
+    /// assert_eq!((a.n_minibatches, b.n_minibatches), (4, 4));
+    /// ```
+    pub fn apply_pairs<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), (usize, ConfigError)> {
+        let mut batch_size: Option<(usize, V)> = None;
+        for (i, (key, value)) in pairs.into_iter().enumerate() {
+            match canonical_key(key.as_ref()) {
+                Some("batch_size") => {
+                    // Checked now for its own range; applied at the end.
+                    parse_int_in(
+                        "batch_size",
+                        value.as_ref().trim(),
+                        1,
+                        (MAX_ENVS * MAX_STEPS) as i128,
+                        "a whole number in [1, 2^44]",
+                    )
+                    .map_err(|e| (i, e))?;
+                    batch_size = Some((i, value));
+                }
+                Some("n_minibatches") => {
+                    batch_size = None;
+                    self.set(key.as_ref(), value.as_ref()).map_err(|e| (i, e))?;
+                }
+                _ => self.set(key.as_ref(), value.as_ref()).map_err(|e| (i, e))?,
+            }
+        }
+        if let Some((i, value)) = batch_size {
+            self.set("batch_size", value.as_ref()).map_err(|e| (i, e))?;
         }
         Ok(())
+    }
+
+    /// The `(key, value)` pairs of a JSON object, with values as text for
+    /// [`set`](PpoConfig::set): strings as they are, `null` as `none`, arrays joined by
+    /// commas.
+    pub fn json_pairs(json: &Json) -> Result<Vec<(String, String)>, ConfigError> {
+        let pairs =
+            json.as_object().ok_or_else(|| ConfigError::BadFile("expected a JSON object of key: value".into()))?;
+        Ok(pairs
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    Json::String(s) => s.clone(),
+                    Json::Null => "none".to_string(),
+                    Json::Array(items) => items.iter().map(|i| i.to_compact()).collect::<Vec<_>>().join(","),
+                    other => other.to_compact(),
+                };
+                (key.clone(), text)
+            })
+            .collect())
+    }
+
+    /// Applies every key of a JSON object (as [`to_json`](PpoConfig::to_json) writes,
+    /// or hand-written with any accepted key) on top of `self`, as
+    /// [`apply_pairs`](PpoConfig::apply_pairs) does.
+    pub fn apply_json(&mut self, json: &Json) -> Result<(), ConfigError> {
+        self.apply_pairs(PpoConfig::json_pairs(json)?).map_err(|(_, e)| e)
     }
 
     /// Checks that every integer key of `json` holds a plain integer (`500000`, never
@@ -911,7 +1026,7 @@ impl PpoConfig {
             let ok = match key.as_str() {
                 "hidden_sizes" => value.as_array().is_some_and(|a| a.iter().all(plain)),
                 "memory_limit_mib" => value.is_null() || plain(value),
-                k if INTEGER_KEYS.contains(&k) => plain(value),
+                k if key_doc(k).is_some_and(|d| d.kind == KeyKind::Integer) => plain(value),
                 _ => true,
             };
             if !ok {
@@ -968,6 +1083,61 @@ mod tests {
         assert_eq!(d.clip_coef_vf, Some(0.3));
         d.set("clip_coef_vf", "none").unwrap();
         assert_eq!(d.clip_coef_vf, None);
+    }
+
+    #[test]
+    fn every_key_is_documented_and_takes_its_kind() {
+        assert_eq!(KEYS.len(), KEY_DOCS.len());
+        for doc in KEY_DOCS {
+            assert_eq!(canonical_key(doc.name), Some(doc.name));
+            assert_eq!(canonical_key(&format!("--{}", doc.name.replace('_', "-"))), Some(doc.name));
+            assert!(!doc.meaning.is_empty(), "{} has no meaning", doc.name);
+            let mut c = PpoConfig::default();
+            // One number syntax: every integer key reads exponent forms; every number key
+            // reads decimals; every boolean key reads true and false.
+            let values: &[&str] = match doc.kind {
+                KeyKind::Bool => &["true", "false"],
+                KeyKind::Integer => &["2e0", "2"],
+                KeyKind::Number => &["0.5", "5e-1"],
+                KeyKind::Text => &[],
+            };
+            for v in values {
+                c.set(doc.name, v).unwrap_or_else(|e| panic!("{} = {v}: {e}", doc.name));
+            }
+        }
+        // The kinds match what to_json writes: integer keys as JSON integers.
+        let json = PpoConfig::default().to_json();
+        for doc in KEY_DOCS.iter().filter(|d| d.kind == KeyKind::Integer && d.name != "batch_size") {
+            let v = json.get(doc.name).unwrap_or_else(|| panic!("{} is not written", doc.name));
+            let ok = matches!(v, Json::Integer(_) | Json::Null)
+                || v.as_array().is_some_and(|a| a.iter().all(|x| matches!(x, Json::Integer(_))));
+            assert!(ok, "{} is written as {v:?}", doc.name);
+        }
+    }
+
+    #[test]
+    fn batch_size_is_resolved_last_whatever_the_order() {
+        let orders = [
+            r#"{"batch_size": 64, "n_envs": 8, "n_steps": 32}"#,
+            r#"{"n_envs": 8, "batch_size": 64, "n_steps": 32}"#,
+            r#"{"n_envs": 8, "n_steps": 32, "batch_size": 64}"#,
+        ];
+        for text in orders {
+            let c = PpoConfig::from_json(&Json::parse(text).unwrap()).unwrap();
+            assert_eq!((c.n_envs, c.n_steps, c.n_minibatches), (8, 32, 4), "{text}");
+        }
+        // The last of batch_size and n_minibatches wins.
+        let mut c = PpoConfig::default();
+        c.apply_pairs([("batch_size", "64"), ("n_minibatches", "2")]).unwrap();
+        assert_eq!(c.n_minibatches, 2);
+        c.apply_pairs([("n_minibatches", "2"), ("batch_size", "64")]).unwrap();
+        assert_eq!(c.n_minibatches, 8);
+        // A size that does not divide the final batch names both, and the pair at fault.
+        let (i, e) = c.apply_pairs([("batch_size", "64"), ("n_envs", "3"), ("n_steps", "7")]).unwrap_err();
+        assert_eq!(i, 0);
+        assert!(e.to_string().contains("does not divide n_envs·n_steps = 3·7 = 21"), "{e}");
+        let (i, _) = c.apply_pairs([("gamma", "0.9"), ("batch_size", "0")]).unwrap_err();
+        assert_eq!(i, 1);
     }
 
     #[test]
