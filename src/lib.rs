@@ -8,6 +8,36 @@
 //! training loop. The only dependencies are `rand` and `rand_distr` (and, for the
 //! benches' comparison, `matrixmultiply`).
 //!
+//! ## Quickstart
+//!
+//! Train, save, load, evaluate and act, with the names at the top of the crate:
+//!
+//! ```
+//! use ppo::{evaluate, ActOutput, Checkpoint, PpoConfig};
+//!
+//! let mut config = PpoConfig::for_env("CartPole-v1"); // CleanRL's defaults
+//! config.total_timesteps = 4096; // 500_000 solves it, in about five seconds
+//! let trainer = ppo::train(config, |m| println!("step {}: return {:?}", m.global_step, m.episodic_return))?;
+//!
+//! let path = std::env::temp_dir().join("ppo_quickstart.safetensors");
+//! trainer.checkpoint().save(&path)?;
+//! let mut ckpt = Checkpoint::load(&path)?;
+//! let result = evaluate(&mut ckpt.agent, "CartPole-v1", 5, 42, ckpt.obs_rms.as_ref())?;
+//! println!("return {:.1} ± {:.1}", result.mean_return, result.std_return);
+//!
+//! // One observation in, one action out (the policy's mode; `false` samples with the seed).
+//! let mut env = ppo::make("CartPole-v1")?;
+//! let mut obs = vec![0.0; 4];
+//! env.reset(Some(0), &mut obs);
+//! let mut out = ActOutput::default(); // buffers, reused from step to step
+//! let action = ckpt.agent.predict(&obs, true, 0, &mut out);
+//! let step = env.step(action, &mut obs)?;
+//! assert_eq!(step.reward, 1.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same from the command line: `ppo train`, `ppo eval --checkpoint RUN_DIR`.
+//!
 //! ## Reading order
 //!
 //! Each module is one concept, and each builds on the ones before it:
@@ -81,3 +111,11 @@ pub mod run;
 pub mod sde;
 pub mod signal;
 pub mod tensor;
+
+// The names a user of the library needs, at the top; each lives in its module above.
+pub use env::{make, Env, VecEnv};
+pub use ppo::{
+    evaluate, evaluate_with, train, ActOutput, Agent, Checkpoint, EvalResult, EvalStep, Metrics, PpoConfig, TrainError,
+    Trainer,
+};
+pub use rng::Xoshiro256PlusPlus;

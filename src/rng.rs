@@ -32,6 +32,12 @@ pub struct Xoshiro256PlusPlus {
 }
 
 impl Xoshiro256PlusPlus {
+    /// A generator seeded from `seed` (through SplitMix64, as `SeedableRng::seed_from_u64`
+    /// does), without importing `rand`'s traits.
+    pub fn new(seed: u64) -> Xoshiro256PlusPlus {
+        Xoshiro256PlusPlus::seed_from_u64(seed)
+    }
+
     /// The four state words, to save; [`from_state`](Self::from_state) restores them.
     pub fn state(&self) -> [u64; 4] {
         self.s

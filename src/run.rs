@@ -196,17 +196,6 @@ pub fn create_unique(base: &Path) -> Result<PathBuf, RunError> {
     Err(RunError { action: "create", ..err(base, "10,000 directories of this name exist already") })
 }
 
-/// A snapshot of the trainer's agent, config and normalisation statistics.
-pub fn checkpoint_of(trainer: &Trainer) -> Checkpoint {
-    Checkpoint {
-        agent: trainer.agent.clone(),
-        config: trainer.config.clone(),
-        obs_rms: trainer.envs.obs_rms().cloned(),
-        return_rms: trainer.envs.return_rms().cloned(),
-        global_step: trainer.global_step,
-    }
-}
-
 /// How often `best.safetensors` is rewritten while training; it is always written at
 /// the end. A snapshot is kept in memory in between, so improving often costs no I/O.
 pub const BEST_WRITE_INTERVAL: Duration = Duration::from_secs(30);
@@ -420,7 +409,7 @@ impl RunDir {
         if self.best.as_ref().is_some_and(|b| score <= b.0) {
             return Ok(());
         }
-        self.best = Some((score, m.global_step, checkpoint_of(trainer), false));
+        self.best = Some((score, m.global_step, trainer.checkpoint(), false));
         if self.last_best_write.elapsed() >= BEST_WRITE_INTERVAL {
             self.write_best()?;
         }
@@ -455,7 +444,7 @@ impl RunDir {
         std::fs::write(&svg_path, chart.to_svg()).map_err(|e| err(&svg_path, e))?;
         written.push(svg_path);
         let final_path = self.dir.join("final.safetensors");
-        checkpoint::save(&final_path, &checkpoint_of(trainer)).map_err(|e| err(&final_path, e))?;
+        checkpoint::save(&final_path, &trainer.checkpoint()).map_err(|e| err(&final_path, e))?;
         written.push(final_path);
         self.save_state(trainer)?;
         if self.best.is_some() {

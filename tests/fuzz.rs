@@ -172,7 +172,7 @@ fn tiny_checkpoint() -> Vec<u8> {
     let config = PpoConfig { total_timesteps: 512, norm_obs: true, ..PpoConfig::for_env("Pendulum-v1") };
     let config = PpoConfig { n_envs: 2, n_steps: 64, n_minibatches: 2, use_sde: false, ..config };
     let trainer = Trainer::new(config).unwrap();
-    let st = checkpoint::to_safetensors(&ppo::run::checkpoint_of(&trainer)).unwrap();
+    let st = checkpoint::to_safetensors(&trainer.checkpoint()).unwrap();
     ppo::io::safetensors::to_bytes(&st).unwrap()
 }
 

@@ -277,9 +277,11 @@ fn walk(
                     Some(v) => v,
                     None => match tokens.next() {
                         Some(Token::Positional(v)) => v,
-                        _ => return Err(UsageError(format!(
+                        _ => {
+                            return Err(UsageError(format!(
                             "--{name} is missing its value: write `ppo {command} --{name} VALUE` or `--{name}=VALUE`"
-                        ))),
+                        )))
+                        }
                     },
                 };
                 on_flag(&name, Some(value))?;

@@ -18,11 +18,9 @@ pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, TrainArgs, Us
 use crate::env::{self, Space};
 use crate::ppo::checkpoint;
 use crate::ppo::config::{KeyKind, KEY_DOCS};
-use crate::ppo::{evaluate, ActOutput, ActionKind, Metrics, PpoConfig, Trainer};
+use crate::ppo::{evaluate, ActionKind, Metrics, PpoConfig, Trainer};
 use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -718,33 +716,24 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
 fn render(a: &RenderArgs) -> Result<(), CliError> {
     let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
     let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
-    let mut env = env::make(&env_id).map_err(usage_err)?;
+    let env = env::make(&env_id).map_err(usage_err)?;
     let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
-    let obs_dim = env.observation_space().flat_dim();
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
-    let (mut raw, mut obs) = (vec![0.0f32; obs_dim], vec![0.0f32; obs_dim]);
-    let mut out = ActOutput::default();
-    let mut rng = StdRng::seed_from_u64(seed);
-    env.reset(Some(seed), &mut raw);
-    let mut states = vec![crate::render::state_from_obs(&env_id, &raw).map_err(usage_err)?];
-    let (mut ret, mut len) = (0.0f64, 0usize);
-    loop {
-        // The policy sees observations normalised as in training; the drawing the raw ones.
-        for j in 0..obs_dim {
-            obs[j] = ckpt.obs_rms.as_ref().map_or(raw[j], |r| r.normalize(j, raw[j], 10.0));
+    // One evaluation episode, recording the drawing's state at the reset and each step.
+    let mut states = Vec::new();
+    let mut bad_state = None;
+    let result = crate::ppo::evaluate_with(&mut ckpt.agent, &env_id, 1, seed, ckpt.obs_rms.as_ref(), |s| {
+        match crate::render::state_from_obs(&env_id, s.obs) {
+            Ok(state) => states.push(state),
+            Err(e) => bad_state = Some(e),
         }
-        ckpt.agent.act(&obs, 1, true, &mut rng, &mut out);
-        let step = env
-            .step(out.env_actions().get(0, ckpt.agent.action.actor_outputs()), &mut raw)
-            .map_err(|e| CliError::Failed(e.to_string()))?;
-        states.push(crate::render::state_from_obs(&env_id, &raw).map_err(usage_err)?);
-        ret += step.reward;
-        len += 1;
-        if step.terminated || step.truncated {
-            break;
-        }
+    })
+    .map_err(|e| CliError::Failed(e.to_string()))?;
+    if let Some(e) = bad_state {
+        return Err(usage_err(e));
     }
+    let (ret, len) = (result.mean_return, result.mean_length);
     let svg = crate::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
     write_output(&a.out, &svg)?;
     sayln!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}")?;

@@ -14,7 +14,7 @@
 //! the same networks on a tape ([`crate::ppo::loss`]).
 
 use crate::distributions::{categorical_mode, categorical_sample, gaussian_sample};
-use crate::env::{Actions, Space};
+use crate::env::{Action, Actions, Space};
 use crate::nn::{Activation, Mlp, Param, Scratch};
 use crate::sde::{log_std_shape, Gsde};
 use crate::tensor::Tensor;
@@ -307,6 +307,28 @@ impl Agent {
             actor_scratch: Scratch::default(),
             critic_scratch: Scratch::default(),
         }
+    }
+
+    /// The action for one observation `obs` (len O), as the environment takes it: the
+    /// policy's mode when `deterministic`, else a sample drawn with a generator seeded
+    /// by `seed` (vary it from step to step, or pass one generator to
+    /// [`act`](Agent::act)). Continuous actions are clipped to the bounds. `out` holds
+    /// the buffers; no `rand` import is needed.
+    ///
+    /// ```
+    /// use ppo::{ActOutput, Agent, Xoshiro256PlusPlus};
+    /// use ppo::env::Action;
+    /// use ppo::ppo::ActionKind;
+    /// let kind = ActionKind::Discrete(2);
+    /// let mut agent = Agent::new(4, kind, &[8], ppo::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
+    /// let mut out = ActOutput::default();
+    /// let Action::Discrete(a) = agent.predict(&[0.1, 0.0, -0.1, 0.0], true, 0, &mut out) else { panic!() };
+    /// assert!(a < 2);
+    /// ```
+    pub fn predict<'o>(&mut self, obs: &[f32], deterministic: bool, seed: u64, out: &'o mut ActOutput) -> Action<'o> {
+        let mut rng = crate::rng::Xoshiro256PlusPlus::new(seed);
+        self.act(obs, 1, deterministic, &mut rng, out);
+        out.env_actions().get(0, self.action.actor_outputs())
     }
 
     /// Chooses actions for `n` observations `obs` (`n×O`): sampled from the policy, or

@@ -106,6 +106,18 @@ pub struct Checkpoint {
     pub global_step: u64,
 }
 
+impl Checkpoint {
+    /// Writes the checkpoint to `path` ([`save`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        save(path, self)
+    }
+
+    /// Reads a checkpoint from `path` ([`load`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
+        load(path)
+    }
+}
+
 /// Why a checkpoint could not be written or read. Each message says what was wrong and
 /// what is allowed.
 #[derive(Debug)]

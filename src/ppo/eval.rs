@@ -24,6 +24,24 @@ pub struct EvalResult {
     pub returns: Vec<f64>,
 }
 
+/// One moment of an evaluation episode, as [`evaluate_with`] shows it to its hook.
+pub struct EvalStep<'a> {
+    /// The environment, after the reset or the step (its full state:
+    /// [`Env::save_state`](env::Env::save_state)).
+    pub env: &'a dyn env::Env,
+    /// The episode, from 0.
+    pub episode: usize,
+    /// Steps taken in this episode so far (0 right after the reset).
+    pub step: usize,
+    /// The raw observation (before normalisation): what [`crate::render::state_from_obs`]
+    /// draws.
+    pub obs: &'a [f32],
+    /// The reward of the step (0 after the reset).
+    pub reward: f64,
+    /// Whether the episode ended with this step (terminated or truncated).
+    pub done: bool,
+}
+
 /// Runs `episodes` episodes of `agent`'s deterministic policy on `env_id`, the first
 /// reset seeded with `seed`. Observations are normalised with `obs_rms` (frozen; clip
 /// ±10) when given, as the training environments normalise them.
@@ -34,18 +52,30 @@ pub fn evaluate(
     seed: u64,
     obs_rms: Option<&RunningMeanStd>,
 ) -> Result<EvalResult, EnvError> {
-    evaluate_with(agent, env_id, episodes, seed, obs_rms, |_, _| {})
+    evaluate_with(agent, env_id, episodes, seed, obs_rms, |_| {})
 }
 
-/// [`evaluate`], calling `on_step(env, episode)` after the reset and after every step
-/// (for recording states to render).
+/// [`evaluate`], calling `on_step` after each reset and after every step with the
+/// environment and its raw observation, to record episodes (for rendering, say).
+///
+/// ```
+/// use ppo::{evaluate_with, Agent, Xoshiro256PlusPlus};
+/// use ppo::ppo::ActionKind;
+/// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[8], ppo::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
+/// let mut frames = Vec::new();
+/// let r = evaluate_with(&mut agent, "CartPole-v1", 1, 7, None, |s| {
+///     frames.push(ppo::render::state_from_obs("CartPole-v1", s.obs).unwrap())
+/// })?;
+/// assert_eq!(frames.len() as f64, r.mean_length + 1.0); // the reset and every step
+/// # Ok::<(), ppo::env::EnvError>(())
+/// ```
 pub fn evaluate_with(
     agent: &mut Agent,
     env_id: &str,
     episodes: usize,
     seed: u64,
     obs_rms: Option<&RunningMeanStd>,
-    mut on_step: impl FnMut(&dyn env::Env, usize),
+    mut on_step: impl FnMut(&EvalStep<'_>),
 ) -> Result<EvalResult, EnvError> {
     let mut env = env::make(env_id)?;
     let o = agent.obs_dim;
@@ -56,18 +86,19 @@ pub fn evaluate_with(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut returns = Vec::with_capacity(episodes);
     let mut lengths = Vec::with_capacity(episodes);
-    for ep in 0..episodes {
-        env.reset(if ep == 0 { Some(seed) } else { None }, &mut raw);
-        on_step(env.as_ref(), ep);
+    for episode in 0..episodes {
+        env.reset(if episode == 0 { Some(seed) } else { None }, &mut raw);
+        on_step(&EvalStep { env: env.as_ref(), episode, step: 0, obs: &raw, reward: 0.0, done: false });
         let (mut ret, mut len) = (0.0f64, 0usize);
         loop {
             normalize(&raw, obs_rms, &mut obs);
             agent.act(&obs, 1, true, &mut rng, &mut out);
             let step = env.step(out.env_actions().get(0, agent.action.actor_outputs()), &mut raw)?;
-            on_step(env.as_ref(), ep);
             ret += step.reward;
             len += 1;
-            if step.terminated || step.truncated {
+            let done = step.terminated || step.truncated;
+            on_step(&EvalStep { env: env.as_ref(), episode, step: len, obs: &raw, reward: step.reward, done });
+            if done {
                 break;
             }
         }

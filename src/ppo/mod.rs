@@ -25,8 +25,9 @@ pub mod update;
 
 pub use agent::{ActOutput, ActionBatch, ActionKind, Agent};
 pub use buffer::{compute_gae, RolloutBuffer};
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
-pub use eval::{evaluate, EvalResult};
+pub use eval::{evaluate, evaluate_with, EvalResult, EvalStep};
 pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
 pub use train::{train, Metrics, TrainError, Trainer};
 pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};

@@ -18,6 +18,7 @@
 
 use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
+use super::checkpoint::Checkpoint;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
 use super::loss::LossStats;
@@ -212,6 +213,18 @@ pub fn make_envs(config: &PpoConfig) -> Result<Box<dyn VecEnv>, TrainError> {
 }
 
 impl Trainer {
+    /// A snapshot of the agent, config and normalisation statistics: save it with
+    /// [`Checkpoint::save`], run it with [`evaluate`].
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            agent: self.agent.clone(),
+            config: self.config.clone(),
+            obs_rms: self.envs.obs_rms().cloned(),
+            return_rms: self.envs.return_rms().cloned(),
+            global_step: self.global_step,
+        }
+    }
+
     /// A trainer for `config.env_id` from the registry.
     pub fn new(config: PpoConfig) -> Result<Trainer, TrainError> {
         config.validate()?;
