@@ -1,7 +1,9 @@
 //! SVG line charts: nice ticks, the structure of the output (well-formed, with the
-//! polylines, bands, tick labels and legend), degenerate data, and run aggregation.
+//! polylines, bands, tick labels and legend), degenerate data, and run aggregation; the
+//! geometry read back from the SVG text (the legend never on a plot area, one tick format
+//! per axis).
 
-use ppo::io::svg::{aggregate_runs, nice_ticks, LineChart, RunStats, Series};
+use ppo::io::svg::{aggregate_runs, nice_ticks, stack, LineChart, RunStats, Series};
 
 /// Checks that every element is closed in order (`<a>..</a>`, `<b/>`), returning the
 /// number of elements.
@@ -170,4 +172,143 @@ fn aggregate_runs_interpolates_where_all_runs_have_data() {
     let svg = chart(vec![series]).to_svg();
     assert_eq!(svg.matches("class=\"band\"").count(), 1);
     assert!(svg.contains(">2 seeds<"));
+}
+
+/// `x`, `y`, `width`, `height` of a rectangle.
+type Rect = [f64; 4];
+
+/// The value of attribute `name` in the tag text `tag`.
+fn attr(tag: &str, name: &str) -> f64 {
+    let start = tag.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 3;
+    let end = start + tag[start..].find('"').unwrap();
+    tag[start..end].parse().unwrap_or_else(|e| panic!("{name} in {tag}: {e}"))
+}
+
+/// Every `<rect class="{class}" …>` of the document.
+fn rects(svg: &str, class: &str) -> Vec<Rect> {
+    let open = format!("<rect class=\"{class}\"");
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let tag = &svg[i..i + svg[i..].find('>').unwrap()];
+            [attr(tag, "x"), attr(tag, "y"), attr(tag, "width"), attr(tag, "height")]
+        })
+        .collect()
+}
+
+/// Whether two rectangles share any area (touching edges do not count).
+fn overlap(a: Rect, b: Rect) -> bool {
+    a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]
+}
+
+/// The text of every `<text>` in each `<g class="{class}">` group, one list per group.
+fn texts_in_groups(svg: &str, class: &str) -> Vec<Vec<String>> {
+    let open = format!("<g class=\"{class}\"");
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let group = &svg[i..i + svg[i..].find("</g>").unwrap()];
+            group
+                .split("<text")
+                .skip(1)
+                .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The format of a tick label: its notation (`""` plain, `"k"`, `"M"`, … for an SI
+/// suffix, `"e"` for exponent notation) and its number of decimals.
+fn tick_format(label: &str) -> (String, usize) {
+    let body = label.strip_prefix('-').unwrap_or(label);
+    let (mantissa, notation) = match body.find('e') {
+        Some(i) => (&body[..i], "e".to_string()),
+        None => {
+            let digits = body.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            (digits, body[digits.len()..].to_string())
+        }
+    };
+    assert!(!mantissa.is_empty() && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.'), "tick label {label:?}");
+    (notation, mantissa.split_once('.').map_or(0, |(_, d)| d.len()))
+}
+
+/// Checks that the SVG's legends lie inside the document and off every plot area, and
+/// that each axis writes all its tick labels one way and no two alike. Returns the
+/// number of plot areas.
+fn assert_readable(svg: &str) -> usize {
+    assert_well_formed(svg);
+    let head = &svg[..svg.find('>').unwrap()];
+    let (width, height) = (attr(head, "width"), attr(head, "height"));
+    let plots = rects(svg, "plot-area");
+    for legend in rects(svg, "legend-box") {
+        for &plot in &plots {
+            assert!(!overlap(legend, plot), "legend {legend:?} overlaps plot area {plot:?}");
+        }
+        let [x, y, w, h] = legend;
+        assert!(
+            x >= 0.0 && y >= 0.0 && x + w <= width && y + h <= height,
+            "legend {legend:?} outside {width}×{height}"
+        );
+    }
+    for axis in ["x-ticks", "y-ticks"] {
+        let groups = texts_in_groups(svg, axis);
+        assert_eq!(groups.len(), plots.len(), "one {axis} group per plot area");
+        for labels in groups {
+            let formats: Vec<(String, usize)> = labels.iter().filter(|l| *l != "0").map(|l| tick_format(l)).collect();
+            assert!(formats.windows(2).all(|w| w[0] == w[1]), "{axis} mixes formats: {labels:?}");
+            let mut distinct = labels.clone();
+            distinct.dedup();
+            assert_eq!(distinct.len(), labels.len(), "{axis} repeats a label: {labels:?}");
+        }
+    }
+    plots.len()
+}
+
+#[test]
+fn legends_never_cover_a_plot_area() {
+    let xs: Vec<f64> = (0..=50).map(|i| i as f64 * 20_000.0).collect();
+    let line = |k: f64| xs.iter().map(|x| k * x / 2000.0).collect::<Vec<f64>>();
+    for n_series in 1..=4 {
+        let series: Vec<Series> = (0..n_series)
+            .map(|i| {
+                let mut s =
+                    series(&format!("CartPole-v1 run {i} with a long legend entry"), &xs, &line(1.0 + i as f64));
+                s.band = Some((line(0.5 + i as f64), line(1.5 + i as f64)));
+                s
+            })
+            .collect();
+        let c = chart(series);
+        for svg in [c.to_svg(), c.render(400.0, 300.0), stack(&[c.clone(), c.clone(), chart(vec![])])] {
+            let panels = assert_readable(&svg);
+            assert!(panels >= 1);
+            assert_eq!(rects(&svg, "legend-box").len(), svg.matches("<g class=\"legend\"").count());
+        }
+    }
+    // Three panels, each with its own plot area, one below the other.
+    let svg = stack(&[chart(vec![series("a", &[0.0, 1.0], &[0.0, 1.0])]), chart(vec![]), chart(vec![])]);
+    let plots = rects(&svg, "plot-area");
+    assert_eq!(plots.len(), 3);
+    assert!(plots.windows(2).all(|w| w[0][1] + w[0][3] < w[1][1]), "{plots:?}");
+}
+
+#[test]
+fn each_axis_writes_its_tick_labels_one_way() {
+    // (x range, y range): the first is the reported bug, `800000` beside `1.0e6`.
+    let cases = [
+        ((0.0, 1e6), (9.0, 500.0)),
+        ((0.0, 30_000.0), (-1600.0, -120.0)),
+        ((0.0, 2048.0), (0.0, 0.9)),
+        ((0.0, 3e6), (-0.3, 0.25)),
+        ((1e9, 4e9), (1e-6, 9e-6)),
+        ((0.0, 2e16), (1e13, 5e13)),
+        ((7.0, 7.0), (-1.0, 1.0)),
+    ];
+    for ((x_lo, x_hi), (y_lo, y_hi)) in cases {
+        let n = 40;
+        let xs: Vec<f64> = (0..=n).map(|i| x_lo + (x_hi - x_lo) * i as f64 / n as f64).collect();
+        let ys: Vec<f64> = (0..=n).map(|i| y_lo + (y_hi - y_lo) * (i as f64 / n as f64).powi(2)).collect();
+        let svg = chart(vec![series("s", &xs, &ys)]).to_svg();
+        assert_readable(&svg);
+    }
+    let svg = chart(vec![series("s", &[0.0, 1e6], &[0.0, 500.0])]).to_svg();
+    let x_labels = &texts_in_groups(&svg, "x-ticks")[0];
+    assert_eq!(x_labels, &["0", "0.2M", "0.4M", "0.6M", "0.8M", "1.0M"]);
 }
