@@ -1,9 +1,13 @@
 //! SVG line charts: nice ticks, the structure of the output (well-formed, with the
 //! polylines, bands, tick labels and legend), degenerate data, and run aggregation; the
 //! geometry read back from the SVG text (the legend never on a plot area, one tick format
-//! per axis).
+//! per axis); and `plot_runs` on run directories written here (one panel per environment).
 
+use ppo::io::csv::CsvWriter;
 use ppo::io::svg::{aggregate_runs, nice_ticks, stack, LineChart, RunStats, Series};
+use ppo::ppo::PpoConfig;
+use ppo::run::{plot_runs, METRIC_COLUMNS};
+use std::path::PathBuf;
 
 /// Checks that every element is closed in order (`<a>..</a>`, `<b/>`), returning the
 /// number of elements.
@@ -311,4 +315,93 @@ fn each_axis_writes_its_tick_labels_one_way() {
     let svg = chart(vec![series("s", &[0.0, 1e6], &[0.0, 500.0])]).to_svg();
     let x_labels = &texts_in_groups(&svg, "x-ticks")[0];
     assert_eq!(x_labels, &["0", "0.2M", "0.4M", "0.6M", "0.8M", "1.0M"]);
+}
+
+/// A run directory as training writes it: `config.json` for `env_id` and `seed`, and
+/// `metrics.csv` with a training return every 1000 steps and an evaluation every
+/// 5000 (if `eval`).
+fn write_run(name: &str, env_id: &str, seed: u64, ret: impl Fn(f64) -> f64, eval: bool) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("io_svg_runs").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = PpoConfig { seed, ..PpoConfig::default() };
+    config.set("env_id", env_id).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_json().to_pretty()).unwrap();
+    let mut csv = CsvWriter::create(dir.join("metrics.csv"), &METRIC_COLUMNS).unwrap();
+    for k in 1..=30 {
+        let step = k as f64 * 1000.0;
+        let mut row = [None; 14];
+        row[0] = Some(step);
+        row[1] = Some(ret(step));
+        if eval && k % 5 == 0 {
+            (row[12], row[13]) = (Some(ret(step) + 1.0), Some(0.5));
+        }
+        csv.write_row(&row).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn runs_of_different_environments_are_never_averaged() {
+    let cartpole_1 = write_run("cartpole_1", "CartPole-v1", 1, |s| s / 100.0, false);
+    let pendulum = write_run("pendulum", "Pendulum-v1", 3, |s| -1500.0 + s / 30.0, false);
+    let cartpole_2 = write_run("cartpole_2", "CartPole-v1", 2, |s| 20.0 + s / 100.0, false);
+    let charts = plot_runs(&[cartpole_1, pendulum, cartpole_2]).unwrap();
+    let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["CartPole-v1", "Pendulum-v1"]);
+
+    // CartPole: the two seeds' mean (seed 1 + 10) between their min and max, nothing else.
+    let [cartpole] = &charts[0].series[..] else { panic!("{:?}", charts[0].series) };
+    assert_eq!(cartpole.label, "CartPole-v1 train (mean of last 100 episodes; 2 seeds: mean, min–max)");
+    let (lo, hi) = cartpole.band.as_ref().unwrap();
+    for (i, &x) in cartpole.xs.iter().enumerate() {
+        assert!((cartpole.ys[i] - (x / 100.0 + 10.0)).abs() < 1e-9, "x {x}: {}", cartpole.ys[i]);
+        assert!((lo[i] - x / 100.0).abs() < 1e-9 && (hi[i] - (x / 100.0 + 20.0)).abs() < 1e-9);
+    }
+    // Pendulum: its one run as written.
+    let [pend] = &charts[1].series[..] else { panic!("{:?}", charts[1].series) };
+    assert_eq!(pend.label, "Pendulum-v1 train (mean of last 100 episodes; seed 3)");
+    assert_eq!(pend.xs.len(), 30);
+    assert!(pend.xs.iter().zip(&pend.ys).all(|(x, y)| *y == -1500.0 + x / 30.0));
+    assert!(pend.band.is_none());
+    for c in &charts {
+        assert_eq!(c.y_label, "training return (mean of last 100 episodes)");
+    }
+
+    // In the SVG: two panels, each legible.
+    let svg = stack(&charts);
+    assert_eq!(assert_readable(&svg), 2);
+    assert_eq!(svg.matches("class=\"band\"").count(), 1);
+}
+
+#[test]
+fn evaluation_is_labelled_as_evaluation() {
+    let run = write_run("evaluated", "CartPole-v1", 4, |s| s / 100.0, true);
+    let charts = plot_runs(std::slice::from_ref(&run)).unwrap();
+    let [chart] = &charts[..] else { panic!("{} charts", charts.len()) };
+    let labels: Vec<&str> = chart.series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CartPole-v1 train (mean of last 100 episodes; seed 4)",
+            "CartPole-v1 eval (deterministic, mean of 10 episodes; seed 4)"
+        ]
+    );
+    // Both measures on one axis: the y label claims neither.
+    assert_eq!(chart.y_label, "episodic return");
+    assert_eq!(chart.series[1].xs, [5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0]);
+    assert_readable(&stack(&charts));
+
+    // With a second seed that did not evaluate: the train line averages both, the eval
+    // line is the one run that evaluated.
+    let other = write_run("not_evaluated", "CartPole-v1", 5, |s| s / 50.0, false);
+    let charts = plot_runs(&[run, other]).unwrap();
+    let labels: Vec<&str> = charts[0].series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CartPole-v1 train (mean of last 100 episodes; 2 seeds: mean, min–max)",
+            "CartPole-v1 eval (deterministic, mean of 10 episodes; seed 4)"
+        ]
+    );
 }

@@ -494,11 +494,11 @@ pub fn envs_table() -> String {
 }
 
 fn plot(p: &PlotArgs) -> Result<(), CliError> {
-    let chart = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
+    let charts = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
     let out = p.out.clone().unwrap_or_else(|| p.runs[0].join("learning_curve.svg"));
-    std::fs::write(&out, chart.to_svg())
+    std::fs::write(&out, crate::io::svg::stack(&charts))
         .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", out.display())))?;
-    let points: usize = chart.series.first().map_or(0, |s| s.xs.len());
+    let points: usize = charts.iter().flat_map(|c| &c.series).map(|s| s.xs.len()).sum();
     if points == 0 {
         println!("note: no episodic returns in the metrics yet; the chart is empty");
     }
