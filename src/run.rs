@@ -7,7 +7,7 @@
 //!   events.out.tfevents.<time>.<host> the same numbers for `tensorboard --logdir runs`
 //!   best.safetensors                 the best policy so far (see RunDir::consider_best)
 //!   final.safetensors                the policy when training ended
-//!   learning_curve.svg               episodic return against environment steps
+//!   learning_curve.svg               episodic return against environment steps (plot_runs)
 //!   state.safetensors                everything needed to continue exactly (crate::ppo::state)
 //!   .lock                            the pid of the run writing here, while it runs
 //! ```
@@ -32,7 +32,7 @@
 
 use crate::io::csv::{read_csv, CsvWriter};
 use crate::io::json::Json;
-use crate::io::svg::{aggregate_runs, LineChart, Series};
+use crate::io::svg::{aggregate_runs, stack, LineChart, Series};
 use crate::io::tensorboard::EventWriter;
 use crate::ppo::checkpoint::{self, Checkpoint};
 use crate::ppo::state::{self, LoadOptions};
@@ -208,8 +208,6 @@ pub struct RunDir {
     /// `(score, step, snapshot, written to disk yet)` of the best policy so far.
     best: Option<(f64, u64, Checkpoint, bool)>,
     last_best_write: Instant,
-    /// `(global_step, episodic_return)` of each update that had a return, for the curve.
-    curve: Vec<(f64, f64)>,
     /// When `state.safetensors` was last written.
     last_state_save: Instant,
     /// Held while the run writes here.
@@ -244,16 +242,7 @@ impl RunDir {
         let tb =
             EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
         let now = Instant::now();
-        Ok(RunDir {
-            dir,
-            csv,
-            tb,
-            best: None,
-            last_best_write: now,
-            curve: Vec::new(),
-            last_state_save: now,
-            _lock: lock,
-        })
+        Ok(RunDir { dir, csv, tb, best: None, last_best_write: now, last_state_save: now, _lock: lock })
     }
 
     /// Continues the run in `dir` from its `state.safetensors`: takes over the directory
@@ -301,8 +290,6 @@ impl RunDir {
         let csv = CsvWriter::append(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
         let tb =
             EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
-        let curve = read_run(&dir)?.train;
-        let curve = curve.0.into_iter().zip(curve.1).collect();
         // The best policy: its score and step were saved with the state, the policy in
         // best.safetensors (written with every state).
         let best = match (extra.get("best_score").and_then(Json::as_f64), extra.get("best_step").and_then(Json::as_u64))
@@ -315,7 +302,7 @@ impl RunDir {
             _ => None,
         };
         let now = Instant::now();
-        let run = RunDir { dir, csv, tb, best, last_best_write: now, curve, last_state_save: now, _lock: lock };
+        let run = RunDir { dir, csv, tb, best, last_best_write: now, last_state_save: now, _lock: lock };
         Ok((run, trainer))
     }
 
@@ -390,9 +377,6 @@ impl RunDir {
             }
         }
         self.tb.flush().map_err(|e| err(self.tb.path(), e))?;
-        if let Some(r) = m.episodic_return {
-            self.curve.push((m.global_step as f64, r));
-        }
         Ok(())
     }
 
@@ -438,10 +422,9 @@ impl RunDir {
     pub fn finish(&mut self, trainer: &Trainer) -> Result<Vec<PathBuf>, RunError> {
         let mut written = Vec::new();
         let svg_path = self.dir.join("learning_curve.svg");
-        let (xs, ys): (Vec<f64>, Vec<f64>) = self.curve.iter().copied().unzip();
-        let label = format!("seed {}", trainer.config.seed);
-        let chart = learning_curve_chart(&trainer.config.env_id, vec![Series { label, xs, ys, band: None }]);
-        std::fs::write(&svg_path, chart.to_svg()).map_err(|e| err(&svg_path, e))?;
+        // The chart `ppo plot` draws, from the rows already in metrics.csv.
+        let charts = plot_runs(std::slice::from_ref(&self.dir))?;
+        std::fs::write(&svg_path, stack(&charts)).map_err(|e| err(&svg_path, e))?;
         written.push(svg_path);
         let final_path = self.dir.join("final.safetensors");
         checkpoint::save(&final_path, &trainer.checkpoint()).map_err(|e| err(&final_path, e))?;
@@ -454,28 +437,23 @@ impl RunDir {
     }
 }
 
-/// The chart `ppo plot` and training draw: episodic return against environment steps.
-pub fn learning_curve_chart(title: &str, series: Vec<Series>) -> LineChart {
-    LineChart {
-        title: title.to_string(),
-        x_label: "environment steps".to_string(),
-        y_label: "episodic return (mean of last 100 episodes)".to_string(),
-        series,
-    }
-}
-
 /// One run's curves read back from its directory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunCurve {
     /// The `env_id` from `config.json`, if the file is there.
     pub env_id: Option<String>,
+    /// The `seed` from `config.json`, if the file is there.
+    pub seed: Option<u64>,
+    /// The `eval_episodes` from `config.json` (episodes per evaluation), if there.
+    pub eval_episodes: Option<u64>,
     /// `(global_step, episodic_return)` for each update that had a return.
     pub train: (Vec<f64>, Vec<f64>),
     /// `(global_step, eval_mean_return)` for each update that evaluated.
     pub eval: (Vec<f64>, Vec<f64>),
 }
 
-/// Reads `metrics.csv` (and `config.json`, for the env id) from a run directory.
+/// Reads `metrics.csv` (and `config.json`, for the env id, seed and evaluation size) from
+/// a run directory.
 pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
     let dir = dir.as_ref();
     let csv_path = dir.join("metrics.csv");
@@ -497,39 +475,80 @@ pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
         }
     }
     let config = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|t| Json::parse(&t).ok());
-    curve.env_id = config.and_then(|c| c.get("env_id").and_then(|e| e.as_str().map(String::from)));
+    let key = |k: &str| config.as_ref().and_then(|c| c.get(k));
+    curve.env_id = key("env_id").and_then(|e| e.as_str().map(String::from));
+    curve.seed = key("seed").and_then(Json::as_u64);
+    curve.eval_episodes = key("eval_episodes").and_then(Json::as_u64);
     Ok(curve)
 }
 
-/// The learning-curve chart of several runs: one run is drawn as its curve (with its
-/// evaluation returns, if any); several are resampled onto a common step grid and drawn
-/// as their mean with a min–max band ([`aggregate_runs`]).
-pub fn plot_runs(dirs: &[PathBuf]) -> Result<LineChart, RunError> {
+/// The learning-curve charts of several runs, one per environment, in the order the
+/// environments first appear: runs of different environments are never averaged
+/// together. A run without `config.json` is its own chart, named by its directory.
+pub fn plot_runs(dirs: &[PathBuf]) -> Result<Vec<LineChart>, RunError> {
     let runs = dirs.iter().map(read_run).collect::<Result<Vec<_>, _>>()?;
-    let mut envs: Vec<&str> = runs.iter().filter_map(|r| r.env_id.as_deref()).collect();
-    envs.dedup();
-    let title = if envs.is_empty() { "learning curve".to_string() } else { envs.join(", ") };
-    let series = if let [run] = &runs[..] {
-        let name = dirs[0].file_name().map_or("run".to_string(), |n| n.to_string_lossy().into_owned());
-        let mut s = vec![Series {
-            label: format!("{name} (training)"),
-            xs: run.train.0.clone(),
-            ys: run.train.1.clone(),
-            band: None,
-        }];
-        if !run.eval.0.is_empty() {
-            s.push(Series {
-                label: "evaluation (deterministic)".into(),
-                xs: run.eval.0.clone(),
-                ys: run.eval.1.clone(),
-                band: None,
-            });
+    let mut envs: Vec<(String, Vec<&RunCurve>)> = Vec::new();
+    for (dir, run) in dirs.iter().zip(&runs) {
+        let env = run.env_id.clone().unwrap_or_else(|| dir.display().to_string());
+        match envs.iter_mut().find(|(e, _)| *e == env) {
+            Some((_, group)) => group.push(run),
+            None => envs.push((env, vec![run])),
         }
-        s
-    } else {
-        let curves: Vec<(&[f64], &[f64])> = runs.iter().map(|r| (&r.train.0[..], &r.train.1[..])).collect();
-        let stats = aggregate_runs(&curves, 200);
-        vec![stats.into_series(&format!("mean of {} runs (band: min–max)", runs.len()))]
-    };
-    Ok(learning_curve_chart(&title, series))
+    }
+    Ok(envs.iter().map(|(env, group)| learning_curve_chart(env, group)).collect())
+}
+
+/// The chart `ppo plot` and training draw for runs of one environment `env`: episodic
+/// return against environment steps, a line for training and one for evaluation (when
+/// the runs evaluated). One run is drawn as it is; several as their mean with a min–max
+/// band ([`aggregate_runs`]).
+///
+/// The two lines measure different things, and their legend entries say which:
+/// `<env> train (mean of last 100 episodes; …)` is the running mean of the stochastic
+/// policy's training episodes, `<env> eval (deterministic, mean of K episodes; …)` the
+/// deterministic policy on separate environments. The y label names the measure when the
+/// chart has only one of them.
+pub fn learning_curve_chart(env: &str, runs: &[&RunCurve]) -> LineChart {
+    let mut series = Vec::new();
+    let mut y_label = "episodic return".to_string();
+    if let Some((line, who)) = combine(runs, |r| &r.train) {
+        series.push(Series { label: format!("{env} train (mean of last 100 episodes; {who})"), ..line });
+        y_label = "training return (mean of last 100 episodes)".into();
+    }
+    let evaluated: Vec<&RunCurve> = runs.iter().copied().filter(|r| !r.eval.0.is_empty()).collect();
+    if let Some((line, who)) = combine(&evaluated, |r| &r.eval) {
+        let ks: Vec<u64> = evaluated.iter().filter_map(|r| r.eval_episodes).collect();
+        let measure = match (ks.iter().min(), ks.iter().max()) {
+            (Some(lo), Some(hi)) if lo == hi => format!("deterministic, mean of {lo} episodes"),
+            (Some(lo), Some(hi)) => format!("deterministic, mean of {lo}–{hi} episodes"),
+            _ => "deterministic".to_string(),
+        };
+        series.push(Series { label: format!("{env} eval ({measure}; {who})"), ..line });
+        y_label = if series.len() == 1 { format!("evaluation return ({measure})") } else { "episodic return".into() };
+    }
+    LineChart { title: env.to_string(), x_label: "environment steps".to_string(), y_label, series }
+}
+
+/// One line from one curve (`pick`) of each run: the curve itself for one run, the mean
+/// with the min–max band for several. With who it shows: `seed 1`, `3 seeds: mean,
+/// min–max` (`runs` when seeds repeat or are unknown). `None` when no run has the curve.
+fn combine(runs: &[&RunCurve], pick: impl Fn(&RunCurve) -> &(Vec<f64>, Vec<f64>)) -> Option<(Series, String)> {
+    let runs: Vec<&RunCurve> = runs.iter().copied().filter(|r| !pick(r).0.is_empty()).collect();
+    match runs[..] {
+        [] => None,
+        [run] => {
+            let (xs, ys) = pick(run).clone();
+            let who = run.seed.map_or("1 run".to_string(), |s| format!("seed {s}"));
+            Some((Series { label: String::new(), xs, ys, band: None }, who))
+        }
+        _ => {
+            let curves: Vec<(&[f64], &[f64])> = runs.iter().map(|r| (&pick(r).0[..], &pick(r).1[..])).collect();
+            let mut seeds: Vec<Option<u64>> = runs.iter().map(|r| r.seed).collect();
+            seeds.sort();
+            seeds.dedup();
+            let distinct = seeds.len() == runs.len() && seeds.iter().all(Option::is_some);
+            let who = format!("{} {}: mean, min–max", runs.len(), if distinct { "seeds" } else { "runs" });
+            Some((aggregate_runs(&curves, 200).into_series(""), who))
+        }
+    }
 }

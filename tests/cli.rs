@@ -136,12 +136,16 @@ fn train_writes_the_run_directory() {
     std::fs::remove_file(dir.join("learning_curve.svg")).unwrap();
     let plot = ppo(&["plot", dir.to_str().unwrap()]);
     assert!(plot.status.success(), "{}", text(&plot.stderr));
-    assert!(std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap().contains("evaluation"));
+    let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
+    assert!(svg.contains("CartPole-v1 eval (deterministic, mean of 2 episodes; seed 3)"), "{svg}");
     let out = tmp("plot2.svg");
     let plot = ppo(&["plot", dir.to_str().unwrap(), dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(plot.status.success(), "{}", text(&plot.stderr));
     let svg = std::fs::read_to_string(&out).unwrap();
-    assert!(svg.contains("mean of 2 runs") && svg.contains("<polygon"), "the min–max band is drawn");
+    // The same run twice: one environment, one panel, named as runs (the seeds repeat).
+    assert!(svg.contains("CartPole-v1 train (mean of last 100 episodes; 2 runs: mean, min–max)"), "{svg}");
+    assert!(svg.contains("<polygon"), "the min–max band is drawn");
+    assert_eq!(svg.matches("class=\"plot-area\"").count(), 1);
 }
 
 #[test]

@@ -1,7 +1,13 @@
 //! SVG line charts: nice ticks, the structure of the output (well-formed, with the
-//! polylines, bands, tick labels and legend), degenerate data, and run aggregation.
+//! polylines, bands, tick labels and legend), degenerate data, and run aggregation; the
+//! geometry read back from the SVG text (the legend never on a plot area, one tick format
+//! per axis); and `plot_runs` on run directories written here (one panel per environment).
 
-use ppo::io::svg::{aggregate_runs, nice_ticks, LineChart, RunStats, Series};
+use ppo::io::csv::CsvWriter;
+use ppo::io::svg::{aggregate_runs, nice_ticks, stack, LineChart, RunStats, Series};
+use ppo::ppo::PpoConfig;
+use ppo::run::{plot_runs, METRIC_COLUMNS};
+use std::path::PathBuf;
 
 /// Checks that every element is closed in order (`<a>..</a>`, `<b/>`), returning the
 /// number of elements.
@@ -170,4 +176,232 @@ fn aggregate_runs_interpolates_where_all_runs_have_data() {
     let svg = chart(vec![series]).to_svg();
     assert_eq!(svg.matches("class=\"band\"").count(), 1);
     assert!(svg.contains(">2 seeds<"));
+}
+
+/// `x`, `y`, `width`, `height` of a rectangle.
+type Rect = [f64; 4];
+
+/// The value of attribute `name` in the tag text `tag`.
+fn attr(tag: &str, name: &str) -> f64 {
+    let start = tag.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 3;
+    let end = start + tag[start..].find('"').unwrap();
+    tag[start..end].parse().unwrap_or_else(|e| panic!("{name} in {tag}: {e}"))
+}
+
+/// Every `<rect class="{class}" …>` of the document.
+fn rects(svg: &str, class: &str) -> Vec<Rect> {
+    let open = format!("<rect class=\"{class}\"");
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let tag = &svg[i..i + svg[i..].find('>').unwrap()];
+            [attr(tag, "x"), attr(tag, "y"), attr(tag, "width"), attr(tag, "height")]
+        })
+        .collect()
+}
+
+/// Whether two rectangles share any area (touching edges do not count).
+fn overlap(a: Rect, b: Rect) -> bool {
+    a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]
+}
+
+/// The text of every `<text>` in each `<g class="{class}">` group, one list per group.
+fn texts_in_groups(svg: &str, class: &str) -> Vec<Vec<String>> {
+    let open = format!("<g class=\"{class}\"");
+    svg.match_indices(&open)
+        .map(|(i, _)| {
+            let group = &svg[i..i + svg[i..].find("</g>").unwrap()];
+            group
+                .split("<text")
+                .skip(1)
+                .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The format of a tick label: its notation (`""` plain, `"k"`, `"M"`, … for an SI
+/// suffix, `"e"` for exponent notation) and its number of decimals.
+fn tick_format(label: &str) -> (String, usize) {
+    let body = label.strip_prefix('-').unwrap_or(label);
+    let (mantissa, notation) = match body.find('e') {
+        Some(i) => (&body[..i], "e".to_string()),
+        None => {
+            let digits = body.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            (digits, body[digits.len()..].to_string())
+        }
+    };
+    assert!(!mantissa.is_empty() && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.'), "tick label {label:?}");
+    (notation, mantissa.split_once('.').map_or(0, |(_, d)| d.len()))
+}
+
+/// Checks that the SVG's legends lie inside the document and off every plot area, and
+/// that each axis writes all its tick labels one way and no two alike. Returns the
+/// number of plot areas.
+fn assert_readable(svg: &str) -> usize {
+    assert_well_formed(svg);
+    let head = &svg[..svg.find('>').unwrap()];
+    let (width, height) = (attr(head, "width"), attr(head, "height"));
+    let plots = rects(svg, "plot-area");
+    for legend in rects(svg, "legend-box") {
+        for &plot in &plots {
+            assert!(!overlap(legend, plot), "legend {legend:?} overlaps plot area {plot:?}");
+        }
+        let [x, y, w, h] = legend;
+        assert!(
+            x >= 0.0 && y >= 0.0 && x + w <= width && y + h <= height,
+            "legend {legend:?} outside {width}×{height}"
+        );
+    }
+    for axis in ["x-ticks", "y-ticks"] {
+        let groups = texts_in_groups(svg, axis);
+        assert_eq!(groups.len(), plots.len(), "one {axis} group per plot area");
+        for labels in groups {
+            let formats: Vec<(String, usize)> = labels.iter().filter(|l| *l != "0").map(|l| tick_format(l)).collect();
+            assert!(formats.windows(2).all(|w| w[0] == w[1]), "{axis} mixes formats: {labels:?}");
+            let mut distinct = labels.clone();
+            distinct.dedup();
+            assert_eq!(distinct.len(), labels.len(), "{axis} repeats a label: {labels:?}");
+        }
+    }
+    plots.len()
+}
+
+#[test]
+fn legends_never_cover_a_plot_area() {
+    let xs: Vec<f64> = (0..=50).map(|i| i as f64 * 20_000.0).collect();
+    let line = |k: f64| xs.iter().map(|x| k * x / 2000.0).collect::<Vec<f64>>();
+    for n_series in 1..=4 {
+        let series: Vec<Series> = (0..n_series)
+            .map(|i| {
+                let mut s =
+                    series(&format!("CartPole-v1 run {i} with a long legend entry"), &xs, &line(1.0 + i as f64));
+                s.band = Some((line(0.5 + i as f64), line(1.5 + i as f64)));
+                s
+            })
+            .collect();
+        let c = chart(series);
+        for svg in [c.to_svg(), c.render(400.0, 300.0), stack(&[c.clone(), c.clone(), chart(vec![])])] {
+            let panels = assert_readable(&svg);
+            assert!(panels >= 1);
+            assert_eq!(rects(&svg, "legend-box").len(), svg.matches("<g class=\"legend\"").count());
+        }
+    }
+    // Three panels, each with its own plot area, one below the other.
+    let svg = stack(&[chart(vec![series("a", &[0.0, 1.0], &[0.0, 1.0])]), chart(vec![]), chart(vec![])]);
+    let plots = rects(&svg, "plot-area");
+    assert_eq!(plots.len(), 3);
+    assert!(plots.windows(2).all(|w| w[0][1] + w[0][3] < w[1][1]), "{plots:?}");
+}
+
+#[test]
+fn each_axis_writes_its_tick_labels_one_way() {
+    // (x range, y range): the first is the reported bug, `800000` beside `1.0e6`.
+    let cases = [
+        ((0.0, 1e6), (9.0, 500.0)),
+        ((0.0, 30_000.0), (-1600.0, -120.0)),
+        ((0.0, 2048.0), (0.0, 0.9)),
+        ((0.0, 3e6), (-0.3, 0.25)),
+        ((1e9, 4e9), (1e-6, 9e-6)),
+        ((0.0, 2e16), (1e13, 5e13)),
+        ((7.0, 7.0), (-1.0, 1.0)),
+    ];
+    for ((x_lo, x_hi), (y_lo, y_hi)) in cases {
+        let n = 40;
+        let xs: Vec<f64> = (0..=n).map(|i| x_lo + (x_hi - x_lo) * i as f64 / n as f64).collect();
+        let ys: Vec<f64> = (0..=n).map(|i| y_lo + (y_hi - y_lo) * (i as f64 / n as f64).powi(2)).collect();
+        let svg = chart(vec![series("s", &xs, &ys)]).to_svg();
+        assert_readable(&svg);
+    }
+    let svg = chart(vec![series("s", &[0.0, 1e6], &[0.0, 500.0])]).to_svg();
+    let x_labels = &texts_in_groups(&svg, "x-ticks")[0];
+    assert_eq!(x_labels, &["0", "0.2M", "0.4M", "0.6M", "0.8M", "1.0M"]);
+}
+
+/// A run directory as training writes it: `config.json` for `env_id` and `seed`, and
+/// `metrics.csv` with a training return every 1000 steps and an evaluation every
+/// 5000 (if `eval`).
+fn write_run(name: &str, env_id: &str, seed: u64, ret: impl Fn(f64) -> f64, eval: bool) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("io_svg_runs").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = PpoConfig { seed, ..PpoConfig::default() };
+    config.set("env_id", env_id).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_json().to_pretty()).unwrap();
+    let mut csv = CsvWriter::create(dir.join("metrics.csv"), &METRIC_COLUMNS).unwrap();
+    for k in 1..=30 {
+        let step = k as f64 * 1000.0;
+        let mut row = [None; 14];
+        row[0] = Some(step);
+        row[1] = Some(ret(step));
+        if eval && k % 5 == 0 {
+            (row[12], row[13]) = (Some(ret(step) + 1.0), Some(0.5));
+        }
+        csv.write_row(&row).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn runs_of_different_environments_are_never_averaged() {
+    let cartpole_1 = write_run("cartpole_1", "CartPole-v1", 1, |s| s / 100.0, false);
+    let pendulum = write_run("pendulum", "Pendulum-v1", 3, |s| -1500.0 + s / 30.0, false);
+    let cartpole_2 = write_run("cartpole_2", "CartPole-v1", 2, |s| 20.0 + s / 100.0, false);
+    let charts = plot_runs(&[cartpole_1, pendulum, cartpole_2]).unwrap();
+    let titles: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["CartPole-v1", "Pendulum-v1"]);
+
+    // CartPole: the two seeds' mean (seed 1 + 10) between their min and max, nothing else.
+    let [cartpole] = &charts[0].series[..] else { panic!("{:?}", charts[0].series) };
+    assert_eq!(cartpole.label, "CartPole-v1 train (mean of last 100 episodes; 2 seeds: mean, min–max)");
+    let (lo, hi) = cartpole.band.as_ref().unwrap();
+    for (i, &x) in cartpole.xs.iter().enumerate() {
+        assert!((cartpole.ys[i] - (x / 100.0 + 10.0)).abs() < 1e-9, "x {x}: {}", cartpole.ys[i]);
+        assert!((lo[i] - x / 100.0).abs() < 1e-9 && (hi[i] - (x / 100.0 + 20.0)).abs() < 1e-9);
+    }
+    // Pendulum: its one run as written.
+    let [pend] = &charts[1].series[..] else { panic!("{:?}", charts[1].series) };
+    assert_eq!(pend.label, "Pendulum-v1 train (mean of last 100 episodes; seed 3)");
+    assert_eq!(pend.xs.len(), 30);
+    assert!(pend.xs.iter().zip(&pend.ys).all(|(x, y)| *y == -1500.0 + x / 30.0));
+    assert!(pend.band.is_none());
+    for c in &charts {
+        assert_eq!(c.y_label, "training return (mean of last 100 episodes)");
+    }
+
+    // In the SVG: two panels, each legible.
+    let svg = stack(&charts);
+    assert_eq!(assert_readable(&svg), 2);
+    assert_eq!(svg.matches("class=\"band\"").count(), 1);
+}
+
+#[test]
+fn evaluation_is_labelled_as_evaluation() {
+    let run = write_run("evaluated", "CartPole-v1", 4, |s| s / 100.0, true);
+    let charts = plot_runs(std::slice::from_ref(&run)).unwrap();
+    let [chart] = &charts[..] else { panic!("{} charts", charts.len()) };
+    let labels: Vec<&str> = chart.series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CartPole-v1 train (mean of last 100 episodes; seed 4)",
+            "CartPole-v1 eval (deterministic, mean of 10 episodes; seed 4)"
+        ]
+    );
+    // Both measures on one axis: the y label claims neither.
+    assert_eq!(chart.y_label, "episodic return");
+    assert_eq!(chart.series[1].xs, [5000.0, 10000.0, 15000.0, 20000.0, 25000.0, 30000.0]);
+    assert_readable(&stack(&charts));
+
+    // With a second seed that did not evaluate: the train line averages both, the eval
+    // line is the one run that evaluated.
+    let other = write_run("not_evaluated", "CartPole-v1", 5, |s| s / 50.0, false);
+    let charts = plot_runs(&[run, other]).unwrap();
+    let labels: Vec<&str> = charts[0].series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CartPole-v1 train (mean of last 100 episodes; 2 seeds: mean, min–max)",
+            "CartPole-v1 eval (deterministic, mean of 10 episodes; seed 4)"
+        ]
+    );
 }

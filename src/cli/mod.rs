@@ -223,10 +223,11 @@ const HELP_PLOT: &str = "ppo plot: learning curves from run directories
 USAGE:
     ppo plot RUN_DIR... [--out chart.svg]
 
-Draws the training return (mean of the last 100 episodes) against environment steps from
-each run's metrics.csv: one run as its curve (with its evaluation returns, if any),
-several runs of one environment as their mean with a min–max band. Writes
-learning_curve.svg in the first run directory, or --out FILE.
+Draws the training return (mean of the last 100 episodes) and the evaluation return (if
+the runs evaluated) against environment steps from each run's metrics.csv: one run as its
+curves, several runs of one environment as their mean with a min–max band. Runs of
+different environments get one panel each, never an average. Writes learning_curve.svg
+in the first run directory, or --out FILE.
 ";
 
 /// `ppo help keys`: every config key with its meaning, unit and default, from
@@ -523,9 +524,8 @@ fn summarize_seeds(dirs: &[PathBuf], parent: &Path) -> Result<(), CliError> {
     let finals: Vec<f64> = dirs.iter().filter_map(|d| final_return(d)).collect();
     let done: Vec<PathBuf> = dirs.iter().filter(|d| d.join("metrics.csv").is_file()).cloned().collect();
     if !done.is_empty() {
-        let chart = plot_runs(&done).map_err(|e| CliError::Failed(e.to_string()))?;
-        let out = parent.join("learning_curve.svg");
-        write_output(&out, &chart.to_svg())?;
+        let charts = plot_runs(&done).map_err(|e| CliError::Failed(e.to_string()))?;
+        write_output(&parent.join("learning_curve.svg"), &crate::io::svg::stack(&charts))?;
     }
     if finals.is_empty() {
         return sayln!("\nno run finished an episode; nothing to summarise");
@@ -795,10 +795,10 @@ pub fn envs_table() -> String {
 }
 
 fn plot(p: &PlotArgs) -> Result<(), CliError> {
-    let chart = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
+    let charts = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
     let out = p.out.clone().unwrap_or_else(|| p.runs[0].join("learning_curve.svg"));
-    write_output(&out, &chart.to_svg())?;
-    let points: usize = chart.series.first().map_or(0, |s| s.xs.len());
+    write_output(&out, &crate::io::svg::stack(&charts))?;
+    let points: usize = charts.iter().flat_map(|c| &c.series).map(|s| s.xs.len()).sum();
     if points == 0 {
         sayln!("note: no episodic returns in the metrics yet; the chart is empty")?;
     }

@@ -1,10 +1,16 @@
 //! Line charts as standalone SVG files ([SVG 1.1](https://www.w3.org/TR/SVG11/)), with
 //! no dependencies: axes with "nice" ticks, gridlines, a legend, one colour per series
-//! and an optional translucent min–max band behind each line.
+//! and an optional translucent min–max band behind each line. [`stack`] puts several
+//! charts (panels) one above the other in one file, each with its own axes.
 //!
 //! Ticks are the classic 1-2-5 sequence (Heckbert, "Nice numbers for graph labels",
 //! Graphics Gems, 1990): the step is 1, 2 or 5 × 10^k, chosen so that about six ticks
-//! span the data, and the axis is widened to whole steps.
+//! span the data, and the axis is widened to whole steps. All labels of one axis are
+//! written one way ([`tick_labels`]): `0, 200k, 400k` or `0, 0.5M, 1.0M`, never a mix.
+//!
+//! The legend sits below the x axis label, outside the plot area, so it never hides data.
+//! The plot area's frame has `class="plot-area"` and the legend's `class="legend-box"`,
+//! for tests (and style sheets) to find them.
 //!
 //! NaN and infinite values are skipped: a line is broken where they occur. Empty data,
 //! a single point and constant values all render without panicking.
@@ -119,19 +125,47 @@ fn widen(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
-/// A tick label with just enough decimals for the tick step; exponent notation for very
-/// large or very small values.
-fn format_tick(t: f64, step: f64) -> String {
-    if t == 0.0 {
-        return "0".to_string();
-    }
-    let biggest = t.abs().max(step.abs());
-    if biggest >= 1e6 || step.abs() < 1e-4 {
-        let digits = ((biggest.log10().floor() - step.abs().log10().floor()).max(0.0) as usize).min(10);
-        return format!("{t:.digits$e}");
-    }
-    let decimals = (-step.abs().log10().floor()).max(0.0) as usize;
-    format!("{t:.decimals$}")
+/// The labels of one axis's ticks, all written the same way, chosen from the whole axis:
+/// plain decimals below 10^4 (`0, 0.5, 1.0`; `-1600, -1200`), one SI suffix from the
+/// largest tick above (`0, 5k, 10k`; `0, 0.2M, …, 1.0M`), and exponent notation for tiny
+/// steps or values past 10^15. Every label has the same number of decimals, enough for
+/// the step; zero is always `0`.
+///
+/// ```
+/// use ppo::io::svg::tick_labels;
+/// assert_eq!(tick_labels(&[0.0, 4e5, 8e5, 1.2e6]), ["0", "0.4M", "0.8M", "1.2M"]);
+/// assert_eq!(tick_labels(&[0.0, 10_000.0, 20_000.0]), ["0", "10k", "20k"]);
+/// assert_eq!(tick_labels(&[-0.5, 0.0, 0.5, 1.0]), ["-0.5", "0", "0.5", "1.0"]);
+/// ```
+pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
+    let biggest = ticks.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+    let step = if ticks.len() > 1 { (ticks[1] - ticks[0]).abs() } else { biggest.max(1.0) };
+    // Decimals that show a step of `step` (in the unit written): 0 for 1, 2, 5, 10, …;
+    // 1 for 0.1, 0.2, 0.5; …. The epsilon keeps 0.1 computed as 0.0999… at one decimal.
+    let decimals = |step: f64| (-(step.log10() + 1e-9).floor()).clamp(0.0, 15.0) as usize;
+    let exponent = step < 1e-4 || biggest >= 1e15;
+    let (unit, suffix) = match biggest {
+        _ if exponent => (1.0, ""),
+        b if b >= 1e12 => (1e12, "T"),
+        b if b >= 1e9 => (1e9, "G"),
+        b if b >= 1e6 => (1e6, "M"),
+        b if b >= 1e4 => (1e3, "k"),
+        _ => (1.0, ""),
+    };
+    ticks
+        .iter()
+        .map(|&t| {
+            if t == 0.0 {
+                "0".to_string()
+            } else if exponent {
+                // Mantissa digits enough to tell neighbouring ticks apart.
+                let digits = (biggest.log10().floor() - step.log10().floor()).clamp(0.0, 10.0) as usize;
+                format!("{t:.digits$e}")
+            } else {
+                format!("{:.*}{suffix}", decimals(step / unit), t / unit)
+            }
+        })
+        .collect()
 }
 
 /// Escapes the five XML special characters.
@@ -167,6 +201,14 @@ fn segments(n: usize, ok: impl Fn(usize) -> bool) -> Vec<std::ops::Range<usize>>
     out
 }
 
+/// Pixels between the SVG's edges and the plot area: the title above, the y tick labels
+/// and y label on the left, the x tick labels and x label below (the legend goes below
+/// those, see [`LineChart::render`]).
+const MARGIN: (f64, f64, f64, f64) = (72.0, 24.0, 40.0, 56.0);
+
+/// Height of one legend entry, in pixels.
+const LEGEND_ROW: f64 = 18.0;
+
 impl LineChart {
     /// Renders the chart at [`DEFAULT_SIZE`].
     pub fn to_svg(&self) -> String {
@@ -174,10 +216,26 @@ impl LineChart {
     }
 
     /// Renders the chart as a standalone SVG document `width` × `height` pixels.
+    ///
+    /// From top to bottom: the title, the plot area (the rectangle `class="plot-area"`),
+    /// the x tick labels and x label, and the legend (`class="legend"`, its frame
+    /// `class="legend-box"`), one row per series. The legend sits below the axes, never
+    /// on the data; each of its rows takes 18 pixels from the plot area's height.
     pub fn render(&self, width: f64, height: f64) -> String {
-        let (left, right, top, bottom) = (72.0, 24.0, 40.0, 56.0);
+        stack_panels(std::slice::from_ref(self), width, height)
+    }
+
+    /// Draws the chart as one `<g class="panel">` in the box `width` × `height` whose
+    /// top edge is at `y_top`.
+    fn draw(&self, svg: &mut String, y_top: f64, width: f64, height: f64) {
+        let (left, right, margin_top, bottom) = MARGIN;
+        let top = y_top + margin_top;
+        let rows = self.series.len() as f64;
+        // The legend box (8 px padding around the rows) and 8 px below it.
+        let legend_h = if rows > 0.0 { 8.0 + LEGEND_ROW * rows } else { 0.0 };
+        let legend_space = if rows > 0.0 { legend_h + 8.0 } else { 0.0 };
         let plot_w = (width - left - right).max(1.0);
-        let plot_h = (height - top - bottom).max(1.0);
+        let plot_h = (height - margin_top - bottom - legend_space).max(1.0);
 
         // Data range over every finite point, line and band alike.
         let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) =
@@ -200,19 +258,14 @@ impl LineChart {
         let (y0, y1) = (y_ticks[0], y_ticks[y_ticks.len() - 1]);
         let px = |x: f64| left + (x - x0) / (x1 - x0) * plot_w;
         let py = |y: f64| top + plot_h - (y - y0) / (y1 - y0) * plot_h;
-        let step = |t: &[f64]| if t.len() > 1 { t[1] - t[0] } else { 1.0 };
 
-        let mut svg = String::new();
         // `write!` into a String cannot fail; the results are ignored throughout.
+        svg.push_str("<g class=\"panel\">\n");
         let _ = writeln!(
             svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(svg, r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.1}" y="24" text-anchor="middle" font-size="16">{}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="16">{}</text>"#,
             left + plot_w / 2.0,
+            y_top + 24.0,
             escape(&self.title)
         );
 
@@ -225,37 +278,26 @@ impl LineChart {
             let _ =
                 writeln!(svg, r#"<line x1="{left:.1}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}"/>"#, py(t), left + plot_w);
         }
-        svg.push_str("</g>\n<g class=\"tick-labels\" fill=\"#333\">\n");
-        for &t in &x_ticks {
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                px(t),
-                top + plot_h + 18.0,
-                format_tick(t, step(&x_ticks))
-            );
+        svg.push_str("</g>\n<g class=\"x-ticks\" fill=\"#333\" text-anchor=\"middle\">\n");
+        for (&t, label) in x_ticks.iter().zip(tick_labels(&x_ticks)) {
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{label}</text>"#, px(t), top + plot_h + 18.0);
         }
-        for &t in &y_ticks {
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                left - 8.0,
-                py(t) + 4.0,
-                format_tick(t, step(&y_ticks))
-            );
+        svg.push_str("</g>\n<g class=\"y-ticks\" fill=\"#333\" text-anchor=\"end\">\n");
+        for (&t, label) in y_ticks.iter().zip(tick_labels(&y_ticks)) {
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}">{label}</text>"#, left - 8.0, py(t) + 4.0);
         }
         svg.push_str("</g>\n");
 
-        // Axes and their labels.
+        // The plot area's frame and the axis labels.
         let _ = writeln!(
             svg,
-            r##"<rect class="axes" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#333"/>"##
+            r##"<rect class="plot-area" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#333"/>"##
         );
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             left + plot_w / 2.0,
-            height - 12.0,
+            top + plot_h + 44.0,
             escape(&self.x_label)
         );
         let _ = writeln!(
@@ -318,18 +360,19 @@ impl LineChart {
             }
         }
 
-        // Legend in the top-left corner of the plot area.
-        if !self.series.is_empty() {
+        // The legend, below the x label and outside the plot area.
+        if rows > 0.0 {
+            // About 7 px per character at font size 12: generous, so the box holds the text.
             let longest = self.series.iter().map(|s| s.label.chars().count()).max().unwrap_or(0);
             let box_w = 40.0 + 7.0 * longest as f64;
-            let box_h = 8.0 + 18.0 * self.series.len() as f64;
-            let (lx, ly) = (left + 10.0, top + 10.0);
+            // Under the plot area's left edge, or further left if it would run off the right.
+            let (lx, ly) = (left.min(width - 8.0 - box_w).max(8.0), top + plot_h + bottom);
             let _ = writeln!(
                 svg,
-                r##"<g class="legend"><rect x="{lx:.1}" y="{ly:.1}" width="{box_w:.1}" height="{box_h:.1}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##
+                r##"<g class="legend"><rect class="legend-box" x="{lx:.1}" y="{ly:.1}" width="{box_w:.1}" height="{legend_h:.1}" fill="white" stroke="#ccc"/>"##
             );
             for (i, s) in self.series.iter().enumerate() {
-                let y = ly + 16.0 + 18.0 * i as f64;
+                let y = ly + 16.0 + LEGEND_ROW * i as f64;
                 let _ = writeln!(
                     svg,
                     r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
@@ -345,9 +388,41 @@ impl LineChart {
             }
             svg.push_str("</g>\n");
         }
-        svg.push_str("</svg>\n");
-        svg
+        svg.push_str("</g>\n");
     }
+}
+
+/// Charts one above the other in one SVG document, each [`DEFAULT_SIZE`] and laid out as
+/// by [`LineChart::render`], with its own title, axes and legend: how `ppo plot` shows
+/// runs of several environments without mixing them. No charts give one empty panel.
+///
+/// ```
+/// use ppo::io::svg::{stack, LineChart};
+/// let panel = |title: &str| LineChart { title: title.into(), ..LineChart::default() };
+/// let svg = stack(&[panel("CartPole-v1"), panel("Pendulum-v1")]);
+/// assert_eq!(svg.matches("class=\"plot-area\"").count(), 2);
+/// assert!(svg.contains("height=\"900\""));
+/// ```
+pub fn stack(charts: &[LineChart]) -> String {
+    stack_panels(charts, DEFAULT_SIZE.0, DEFAULT_SIZE.1)
+}
+
+/// The SVG document of `charts` stacked, each `width` × `panel_height`.
+fn stack_panels(charts: &[LineChart], width: f64, panel_height: f64) -> String {
+    let blank = [LineChart::default()];
+    let charts = if charts.is_empty() { &blank[..] } else { charts };
+    let height = panel_height * charts.len() as f64;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#);
+    for (i, chart) in charts.iter().enumerate() {
+        chart.draw(&mut svg, panel_height * i as f64, width, panel_height);
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
 
 /// The mean and the min–max band of several runs' curves on a common x grid.
