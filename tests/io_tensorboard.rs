@@ -1,8 +1,11 @@
-//! TensorBoard event files: CRC-32C against known vectors, the exact bytes of a record,
-//! and a round trip through our reader. `tests/reference/check_io.py` reads the file
-//! `writes_a_file_python_can_check` leaves with TensorBoard's own `EventAccumulator`.
+//! TensorBoard event files: CRC-32C against known vectors, the exact bytes of a record
+//! and of a text summary, and a round trip through our reader.
+//! `tests/reference/check_io.py` reads the file `writes_a_file_python_can_check` leaves
+//! with TensorBoard's own `EventAccumulator`.
 
-use ppo::io::tensorboard::{self, crc32c, masked_crc32c, EventWriter, ScalarEvent, TensorboardError};
+use ppo::io::tensorboard::{
+    self, crc32c, masked_crc32c, EventWriter, ScalarEvent, TensorboardError, TextEvent, TEXT_PLUGIN,
+};
 use std::path::PathBuf;
 
 fn fresh_dir(name: &str) -> PathBuf {
@@ -123,8 +126,60 @@ fn writes_a_file_python_can_check() {
     }
     tb.add_scalar("losses/negative_step", -1.25, -3).unwrap();
     want.push(("losses/negative_step", -3, -1.25));
+    tb.add_text("hyperparameters", PYTHON_CHECKED_TEXT, 0).unwrap();
     tb.flush().unwrap();
     let got: Vec<ScalarEvent> = tensorboard::read_scalars(tb.path()).unwrap();
     let got: Vec<_> = got.iter().map(|e| (e.tag.as_str(), e.step, e.value)).collect();
     assert_eq!(got, want);
+    let texts = tensorboard::read_texts(tb.path()).unwrap();
+    assert_eq!(texts.len(), 1);
+    assert_eq!(texts[0].text, PYTHON_CHECKED_TEXT);
+}
+
+/// The text `writes_a_file_python_can_check` writes; `check_io.py` repeats it.
+const PYTHON_CHECKED_TEXT: &str = "|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|note|é ✓|";
+
+#[test]
+fn text_summary_bytes_are_pytorchs() {
+    // `torch.utils.tensorboard.summary.text("hyperparameters", "|param|value|\n|-|-|\n|a|1|")
+    //  .SerializeToString()` (PyTorch 2.15, protobuf 7.36): a `Summary` with one `Value`
+    // { tag 1, tensor 8 { dtype DT_STRING, shape [1], string_val }, metadata 9
+    // { plugin_data { plugin_name "text" } } }.
+    let torch: [u8; 79] = [
+        10, 77, 10, 28, 104, 121, 112, 101, 114, 112, 97, 114, 97, 109, 101, 116, 101, 114, 115, 47, 116, 101, 120,
+        116, 95, 115, 117, 109, 109, 97, 114, 121, 66, 35, 8, 7, 18, 4, 18, 2, 8, 1, 66, 25, 124, 112, 97, 114, 97,
+        109, 124, 118, 97, 108, 117, 101, 124, 10, 124, 45, 124, 45, 124, 10, 124, 97, 124, 49, 124, 74, 8, 10, 6, 10,
+        4, 116, 101, 120, 116,
+    ];
+    let dir = fresh_dir("io-tb-text");
+    let mut tb = EventWriter::create(&dir).unwrap();
+    tb.add_text_at("hyperparameters", "|param|value|\n|-|-|\n|a|1|", 0, 2.0).unwrap();
+    tb.add_text_at("notes", "step seven", 7, 3.0).unwrap();
+    tb.flush().unwrap();
+    let bytes = std::fs::read(tb.path()).unwrap();
+    let records = tensorboard::read_records(&bytes).unwrap();
+    assert_eq!(records.len(), 3);
+    // wall_time 2.0 (field 1), no step (0 is the default), summary (field 5).
+    let mut want = vec![0x09];
+    want.extend_from_slice(&2.0f64.to_le_bytes());
+    want.extend_from_slice(&[0x2a, torch.len() as u8]);
+    want.extend_from_slice(&torch);
+    assert_eq!(records[1], &want[..]);
+
+    let texts = tensorboard::read_texts(tb.path()).unwrap();
+    let text = |tag: &str, step, wall_time, text: &str| TextEvent {
+        wall_time,
+        step,
+        tag: tag.into(),
+        plugin_name: TEXT_PLUGIN.into(),
+        text: text.into(),
+    };
+    assert_eq!(
+        texts,
+        [
+            text("hyperparameters/text_summary", 0, 2.0, "|param|value|\n|-|-|\n|a|1|"),
+            text("notes/text_summary", 7, 3.0, "step seven")
+        ]
+    );
+    assert!(tensorboard::read_scalars(tb.path()).unwrap().is_empty(), "a text is not a scalar");
 }
