@@ -28,5 +28,5 @@ pub use buffer::{compute_gae, RolloutBuffer};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, EvalResult};
 pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
-pub use train::{train, Metrics, TrainError, Trainer};
+pub use train::{train, FinishedEpisode, Metrics, TrainError, Trainer};
 pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};
