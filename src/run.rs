@@ -4,7 +4,7 @@
 //! runs/CartPole-v1__1__1712345678/
 //!   config.json                      the resolved config (PpoConfig::to_json, pretty)
 //!   metrics.csv                      one row per update, columns METRIC_COLUMNS
-//!   events.out.tfevents.<time>.<host> the same numbers for `tensorboard --logdir runs`
+//!   events.out.tfevents.<time>.<host> the same numbers and more for `tensorboard --logdir runs` (TB_TAGS)
 //!   best.safetensors                 the best policy so far (see RunDir::consider_best)
 //!   final.safetensors                the policy when training ended
 //!   learning_curve.svg               episodic return against environment steps (plot_runs)
@@ -16,7 +16,8 @@
 //! every `checkpoint_updates` updates, and at the end, so a crash loses at most that much
 //! training. [`RunDir::resume`] continues from it: `metrics.csv` is cut back to the saved
 //! update (rows logged after the last save are computed again, to the same bits), and a
-//! new TensorBoard event file is started (TensorBoard shows those replayed updates twice).
+//! new TensorBoard event file is started (TensorBoard shows those replayed updates twice;
+//! the hyperparameter text stays in the first file only).
 //!
 //! A directory belongs to one run at a time. A run creates `.lock` with `create_new`
 //! (atomic: of two runs only one can), writes its process id into it and removes it when
@@ -27,8 +28,14 @@
 //! directory itself, which only one process can do.
 //!
 //! The CSV columns and the TensorBoard tags are CleanRL's names
-//! (`charts/episodic_return`, `losses/value_loss`, …), so scripts written for CleanRL's
-//! runs read ours. Every error names the file it was about.
+//! (`charts/episodic_return`, `losses/value_loss`, …) with CleanRL's meaning, so scripts
+//! written for CleanRL's runs read ours; the values CleanRL does not log take
+//! Stable-Baselines3's names (`rollout/ep_rew_mean`, `train/std`, …). One difference to
+//! mind: `metrics.csv`'s `episodic_return` column is the mean of the last 100 episodes
+//! (one row per update), which TensorBoard shows as `rollout/ep_rew_mean`, while
+//! TensorBoard's `charts/episodic_return` has a point for every episode, as CleanRL's.
+//! [`TB_TAGS`] lists every tag and when it is written. Every error names the file it was
+//! about.
 
 use crate::io::csv::{read_csv, CsvWriter};
 use crate::io::json::Json;
@@ -61,10 +68,30 @@ pub const METRIC_COLUMNS: [&str; 14] = [
     "eval_std_return",
 ];
 
-/// The TensorBoard tag of each logged value, as CleanRL's `writer.add_scalar` names them.
-pub const TB_TAGS: [&str; 12] = [
+/// Every TensorBoard scalar tag a run writes, and what it holds:
+///
+/// | tag | value | written |
+/// |---|---|---|
+/// | `charts/episodic_return` | one training episode's return (raw rewards) | per episode, at the step it ended (CleanRL) |
+/// | `charts/episodic_length` | its length | per episode, likewise |
+/// | `rollout/ep_rew_mean` | mean return of the last 100 episodes (`metrics.csv`'s `episodic_return`) | per update, once an episode has ended (SB3) |
+/// | `rollout/ep_len_mean` | mean length of the last 100 episodes | likewise |
+/// | `charts/learning_rate` | the learning rate of the update | per update (CleanRL) |
+/// | `losses/value_loss`, `losses/policy_loss`, `losses/entropy`, `losses/old_approx_kl`, `losses/approx_kl`, `losses/clipfrac`, `losses/explained_variance` | means over the update's minibatches ([`Metrics`]) | per update (CleanRL) |
+/// | `charts/SPS` | environment steps per second | per update (CleanRL) |
+/// | `train/grad_norm` | mean global gradient norm before clipping | per update |
+/// | `train/clip_range` | the clip ε of the update (annealed with `anneal_clip`) | per update (SB3) |
+/// | `train/std` | mean standard deviation of the Gaussian policy ([`Agent::mean_std`](crate::ppo::agent::Agent::mean_std)) | per update, continuous actions only (SB3) |
+/// | `eval/mean_return` | mean return of the deterministic policy's evaluation episodes | updates that evaluated |
+/// | `eval/mean_ep_length` | their mean length | likewise (SB3's `EvalCallback`) |
+///
+/// Per-update values are written at the update's `global_step`. Besides these, the
+/// config goes in once as a text summary, [`HPARAMS_TAG`].
+pub const TB_TAGS: [&str; 18] = [
     "charts/episodic_return",
     "charts/episodic_length",
+    "rollout/ep_rew_mean",
+    "rollout/ep_len_mean",
     "charts/learning_rate",
     "losses/value_loss",
     "losses/policy_loss",
@@ -74,8 +101,63 @@ pub const TB_TAGS: [&str; 12] = [
     "losses/clipfrac",
     "losses/explained_variance",
     "charts/SPS",
+    "train/grad_norm",
+    "train/clip_range",
+    "train/std",
     "eval/mean_return",
+    "eval/mean_ep_length",
 ];
+
+/// The text summary of the config, written once when the run directory is created, at
+/// step 0: CleanRL's `writer.add_text("hyperparameters", ..)`, which PyTorch stores
+/// under this tag. The text is [`hyperparameter_table`].
+pub const HPARAMS_TAG: &str = "hyperparameters/text_summary";
+
+/// The config as the Markdown table CleanRL writes: `|param|value|`, `|-|-|`, then one
+/// `|key|value|` row per [`PpoConfig::to_json`] key, in that order, rows joined by
+/// newlines with none at the end. Strings are written bare, everything else as JSON.
+///
+/// ```
+/// use ppo::ppo::PpoConfig;
+/// let table = ppo::run::hyperparameter_table(&PpoConfig::default());
+/// assert!(table.starts_with("|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|seed|1|\n"));
+/// ```
+pub fn hyperparameter_table(config: &PpoConfig) -> String {
+    let mut table = String::from("|param|value|\n|-|-|");
+    for (key, value) in config.to_json().as_object().unwrap_or_default() {
+        let value = match value {
+            Json::String(s) => s.clone(),
+            other => other.to_compact(),
+        };
+        // A `|` inside a cell would end it early.
+        table.push_str(&format!("\n|{key}|{}|", value.replace('|', "\\|")));
+    }
+    table
+}
+
+/// The per-update scalars of `m` under their [`TB_TAGS`] (all but the first two, the
+/// per-episode ones), in that order; `None` where the update has no such value.
+fn update_scalars(m: &Metrics) -> [(&'static str, Option<f32>); 16] {
+    let eval = m.eval.as_ref();
+    [
+        ("rollout/ep_rew_mean", m.episodic_return.map(|r| r as f32)),
+        ("rollout/ep_len_mean", m.episodic_length.map(|l| l as f32)),
+        ("charts/learning_rate", Some(m.learning_rate)),
+        ("losses/value_loss", Some(m.value_loss)),
+        ("losses/policy_loss", Some(m.policy_loss)),
+        ("losses/entropy", Some(m.entropy)),
+        ("losses/old_approx_kl", Some(m.old_approx_kl)),
+        ("losses/approx_kl", Some(m.approx_kl)),
+        ("losses/clipfrac", Some(m.clipfrac)),
+        ("losses/explained_variance", Some(m.explained_variance)),
+        ("charts/SPS", Some(m.sps as f32)),
+        ("train/grad_norm", Some(m.grad_norm)),
+        ("train/clip_range", Some(m.clip_coef)),
+        ("train/std", m.std),
+        ("eval/mean_return", eval.map(|e| e.mean_return as f32)),
+        ("eval/mean_ep_length", eval.map(|e| e.mean_length as f32)),
+    ]
+}
 
 /// A file that could not be written or read, and why: one line.
 #[derive(Debug)]
@@ -220,7 +302,8 @@ pub const STATE_FILE: &str = "state.safetensors";
 impl RunDir {
     /// Creates `dir` (and its parents) if needed, claims it ([`RunLock`]), checks that it
     /// holds nothing else, then writes `config.json`, the `metrics.csv` header and the
-    /// TensorBoard file's first record.
+    /// TensorBoard file's first records: the file version and the config as a text
+    /// summary ([`HPARAMS_TAG`]).
     pub fn create(dir: impl AsRef<Path>, config: &PpoConfig) -> Result<RunDir, RunError> {
         let dir = dir.as_ref().to_path_buf();
         if dir.as_os_str().is_empty() {
@@ -239,8 +322,11 @@ impl RunDir {
         std::fs::write(&config_path, config.to_json().to_pretty() + "\n").map_err(|e| err(&config_path, e))?;
         let csv_path = dir.join("metrics.csv");
         let csv = CsvWriter::create(&csv_path, &METRIC_COLUMNS).map_err(|e| err(&csv_path, e))?;
-        let tb =
+        let mut tb =
             EventWriter::create(&dir).map_err(|e| RunError { action: "create an event file in", ..err(&dir, e) })?;
+        tb.add_text("hyperparameters", &hyperparameter_table(config), 0)
+            .and_then(|_| tb.flush())
+            .map_err(|e| err(tb.path(), e))?;
         let now = Instant::now();
         Ok(RunDir { dir, csv, tb, best: None, last_best_write: now, last_state_save: now, _lock: lock })
     }
@@ -345,8 +431,10 @@ impl RunDir {
     }
 
     /// Appends one update's metrics to `metrics.csv` and the event file (flushed, so
-    /// TensorBoard and `ppo plot` see it while training runs). Non-finite values are
-    /// empty cells and are not sent to TensorBoard.
+    /// TensorBoard and `ppo plot` see it while training runs): a point for each episode
+    /// that ended in the update's rollout, at the step it ended, then the update's values
+    /// at its `global_step` ([`TB_TAGS`]). Non-finite values are empty cells and are not
+    /// sent to TensorBoard.
     pub fn log(&mut self, m: &Metrics) -> Result<(), RunError> {
         // An f32 goes through its shortest decimal form, so 2.5e-4 is written `0.00025`,
         // not the `0.0002500000118743628` that widening to f64 would give.
@@ -369,11 +457,18 @@ impl RunDir {
             m.eval.as_ref().map(|e| e.std_return),
         ];
         self.csv.write_row(&row).map_err(|e| err(self.csv.path(), e))?;
-        // The TensorBoard values are the CSV's, minus global_step and the eval std.
-        let tb_values = row[1..12].iter().copied().chain([eval_mean]);
-        for (tag, value) in TB_TAGS.iter().zip(tb_values) {
+        // CleanRL: `writer.add_scalar("charts/episodic_return", info["episode"]["r"],
+        // global_step)` for each episode in `final_info`, as it ends.
+        let episodes = m.finished_episodes.iter().flat_map(|ep| {
+            [
+                (TB_TAGS[0], Some(ep.episodic_return as f32), ep.global_step),
+                (TB_TAGS[1], Some(ep.episodic_length as f32), ep.global_step),
+            ]
+        });
+        let per_update = update_scalars(m).into_iter().map(|(tag, v)| (tag, v, m.global_step));
+        for (tag, value, step) in episodes.chain(per_update) {
             if let Some(v) = value.filter(|v| v.is_finite()) {
-                self.tb.add_scalar(tag, v as f32, m.global_step as i64).map_err(|e| err(self.tb.path(), e))?;
+                self.tb.add_scalar(tag, v, step as i64).map_err(|e| err(self.tb.path(), e))?;
             }
         }
         self.tb.flush().map_err(|e| err(self.tb.path(), e))?;
@@ -550,5 +645,32 @@ fn combine(runs: &[&RunCurve], pick: impl Fn(&RunCurve) -> &(Vec<f64>, Vec<f64>)
             let who = format!("{} {}: mean, min–max", runs.len(), if distinct { "seeds" } else { "runs" });
             Some((aggregate_runs(&curves, 200).into_series(""), who))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tag_written_is_listed_once() {
+        let names: Vec<&str> = update_scalars(&Metrics::default()).iter().map(|p| p.0).collect();
+        assert_eq!(names, TB_TAGS[2..], "update_scalars and TB_TAGS disagree");
+        let mut sorted = TB_TAGS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), TB_TAGS.len(), "a tag is listed twice");
+    }
+
+    #[test]
+    fn hyperparameter_table_has_a_row_per_config_key() {
+        let config = PpoConfig { env_id: "a|b".into(), ..PpoConfig::default() };
+        let table = hyperparameter_table(&config);
+        let lines: Vec<&str> = table.split('\n').collect();
+        let keys = config.to_json().as_object().unwrap().len();
+        assert_eq!(lines.len(), 2 + keys, "{table}");
+        assert_eq!(lines[..3], ["|param|value|", "|-|-|", r"|env_id|a\|b|"]);
+        assert!(lines.contains(&"|anneal_lr|true|") && lines.contains(&"|hidden_sizes|[64,64]|"), "{table}");
+        assert!(!table.ends_with('\n'));
     }
 }

@@ -4,9 +4,9 @@
 
 use ppo::io::csv::read_csv;
 use ppo::io::json::Json;
-use ppo::io::tensorboard::read_scalars;
+use ppo::io::tensorboard::{read_scalars, read_texts};
 use ppo::ppo::{checkpoint, PpoConfig};
-use ppo::run::{METRIC_COLUMNS, TB_TAGS};
+use ppo::run::{hyperparameter_table, HPARAMS_TAG, METRIC_COLUMNS, TB_TAGS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -71,17 +71,33 @@ fn train_writes_the_run_directory() {
     assert!(rows.iter().all(|r| r[1..12].iter().all(|c| c.is_some())), "{rows:?}");
     assert_eq!(rows[0][3], Some(0.00025), "learning rate written in its f32 decimal form");
 
-    // The TensorBoard file reads back with CleanRL's tags, one value per update.
+    // The TensorBoard file reads back with every tag: a point per episode, per update,
+    // per evaluation; no std for CartPole's Categorical policy; the hyperparameter text.
     let event_file = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
         .expect("an event file");
     let scalars = read_scalars(&event_file).unwrap();
+    let episodes = scalars.iter().filter(|s| s.tag == "charts/episodic_return").count();
+    assert!(episodes > 4 * 4, "{episodes} episodes in 2048 steps of an untrained CartPole policy");
     for tag in TB_TAGS {
         let n = scalars.iter().filter(|s| s.tag == tag).count();
-        assert_eq!(n, if tag == "eval/mean_return" { 2 } else { 4 }, "{tag}");
+        let want = match tag {
+            "charts/episodic_return" | "charts/episodic_length" => episodes,
+            "eval/mean_return" | "eval/mean_ep_length" => 2,
+            "train/std" => 0,
+            _ => 4,
+        };
+        assert_eq!(n, want, "{tag}");
     }
+    // rollout/ep_rew_mean is metrics.csv's episodic_return.
+    let rew: Vec<f32> = scalars.iter().filter(|s| s.tag == "rollout/ep_rew_mean").map(|s| s.value).collect();
+    let csv_rew: Vec<f32> = rows.iter().map(|r| r[1].unwrap() as f32).collect();
+    assert_eq!(rew, csv_rew);
+    let texts = read_texts(&event_file).unwrap();
+    assert_eq!(texts.len(), 1);
+    assert_eq!((texts[0].tag.as_str(), texts[0].text.as_str()), (HPARAMS_TAG, &hyperparameter_table(&expected)[..]));
     let vl: Vec<(i64, f32)> =
         scalars.iter().filter(|s| s.tag == "losses/value_loss").map(|s| (s.step, s.value)).collect();
     let csv_vl: Vec<(i64, f32)> = rows.iter().map(|r| (r[0].unwrap() as i64, r[4].unwrap() as f32)).collect();

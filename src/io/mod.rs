@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`json`] | JSON ([RFC 8259](https://www.rfc-editor.org/rfc/rfc8259)) | safetensors headers, fixture files, run configs |
 //! | [`safetensors`] | [safetensors](https://github.com/huggingface/safetensors) | checkpoints that PyTorch loads with `safetensors.torch.load_file` |
-//! | [`tensorboard`] | TensorBoard event files (TFRecord framing + `Event` protobuf) | training curves viewed in TensorBoard |
+//! | [`tensorboard`] | TensorBoard event files (TFRecord framing + `Event` protobuf) | training curves and the hyperparameter table viewed in TensorBoard |
 //! | [`csv`] | CSV ([RFC 4180](https://www.rfc-editor.org/rfc/rfc4180)) | one row of metrics per update; read back for plotting |
 //! | [`svg`] | SVG 1.1 line charts | the plots `ppo plot` writes |
 //!

@@ -1,5 +1,5 @@
-//! TensorBoard event files, written by hand: TFRecord framing, CRC-32C, and the three
-//! protobuf messages a scalar needs.
+//! TensorBoard event files, written by hand: TFRecord framing, CRC-32C, and the few
+//! protobuf messages a scalar and a text summary need.
 //!
 //! A file `events.out.tfevents.<unix_time>.<hostname>` is a sequence of records
 //! (TFRecord framing, `tensorflow/core/lib/io/record_writer.cc`):
@@ -16,16 +16,32 @@
 //! ```text
 //! Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
 //! Summary { repeated Value value = 1; }
-//! Value   { string tag = 1; float simple_value = 2; }
+//! Value   { string tag = 1; float simple_value = 2; TensorProto tensor = 8; SummaryMetadata metadata = 9; }
 //! ```
 //!
 //! The first record is an `Event` with `file_version = "brain.Event:2"`; every scalar is
 //! an `Event` with `wall_time`, `step` and a one-value `Summary`. The
 //! [protobuf encoding](https://protobuf.dev/programming-guides/encoding/) of these needs
-//! only three wire types: varints (type 0), 64-bit (type 1, the double), length-delimited
+//! only four wire types: varints (type 0), 64-bit (type 1, the double), length-delimited
 //! (type 2, strings and sub-messages) and 32-bit (type 5, the float).
 //!
-//! [`read_scalars`] reads such files back (checking both CRCs), for tests and tools.
+//! A text summary ([`EventWriter::add_text`], what CleanRL's `writer.add_text` writes) is
+//! a `Value` that TensorBoard's text plugin claims by its metadata, holding a one-string
+//! tensor (`tensorboard/compat/proto/summary.proto`, `tensor.proto`, `tensor_shape.proto`;
+//! built as `torch.utils.tensorboard.summary.text` builds it):
+//!
+//! ```text
+//! Value           { tag = 1: "<tag>/text_summary"; tensor = 8; metadata = 9 }
+//! TensorProto     { DataType dtype = 1: DT_STRING (7); TensorShapeProto tensor_shape = 2: [1];
+//!                   repeated bytes string_val = 8: the UTF-8 text }
+//! TensorShapeProto{ repeated Dim dim = 2 }   Dim { int64 size = 1 }
+//! SummaryMetadata { PluginData plugin_data = 1 }
+//! PluginData      { string plugin_name = 1: "text"; bytes content = 2: TextPluginData{version 0},
+//!                   which encodes to no bytes, so proto3 leaves the field out }
+//! ```
+//!
+//! [`read_scalars`] and [`read_texts`] read such files back (checking both CRCs), for
+//! tests and tools.
 
 use std::fmt;
 use std::fs::File;
@@ -89,8 +105,44 @@ fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Appends a varint field (wire type 0): key, value.
+fn put_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
+    put_key(out, field, 0);
+    put_varint(out, v);
+}
+
+/// `DataType.DT_STRING` in `tensorboard/compat/proto/types.proto`.
+const DT_STRING: u64 = 7;
+
+/// Encodes the `Summary.Value` of a text summary: `tag`, a `DT_STRING` tensor of shape
+/// `[1]` holding `text`, and metadata naming the text plugin. Fields in number order
+/// (1, 8, 9), as protobuf's own serializer writes them, so the bytes equal
+/// `torch.utils.tensorboard.summary.text(..)`'s.
+fn encode_text_value(tag: &str, text: &str) -> Vec<u8> {
+    let mut dim = Vec::new();
+    put_varint_field(&mut dim, 1, 1); // Dim.size = 1
+    let mut shape = Vec::new();
+    put_bytes(&mut shape, 2, &dim); // TensorShapeProto.dim
+    let mut tensor = Vec::new();
+    put_varint_field(&mut tensor, 1, DT_STRING); // TensorProto.dtype
+    put_bytes(&mut tensor, 2, &shape); // TensorProto.tensor_shape
+    put_bytes(&mut tensor, 8, text.as_bytes()); // TensorProto.string_val
+    let mut plugin_data = Vec::new();
+    put_bytes(&mut plugin_data, 1, TEXT_PLUGIN.as_bytes()); // PluginData.plugin_name
+    let mut metadata = Vec::new();
+    put_bytes(&mut metadata, 1, &plugin_data); // SummaryMetadata.plugin_data
+    let mut value = Vec::new();
+    put_bytes(&mut value, 1, tag.as_bytes());
+    put_bytes(&mut value, 8, &tensor);
+    put_bytes(&mut value, 9, &metadata);
+    value
+}
+
+/// The name TensorBoard's text plugin claims summaries by.
+pub const TEXT_PLUGIN: &str = "text";
+
 /// Encodes an `Event` with `wall_time`, `step`, and either a `file_version` or a
-/// one-value scalar `Summary`.
+/// one-value `Summary` (a scalar or a text).
 fn encode_event(wall_time: f64, step: i64, body: EventBody<'_>) -> Vec<u8> {
     let mut event = Vec::new();
     put_key(&mut event, 1, 1);
@@ -111,6 +163,11 @@ fn encode_event(wall_time: f64, step: i64, body: EventBody<'_>) -> Vec<u8> {
             put_bytes(&mut summary, 1, &value_msg);
             put_bytes(&mut event, 5, &summary);
         }
+        EventBody::Text { tag, text } => {
+            let mut summary = Vec::new();
+            put_bytes(&mut summary, 1, &encode_text_value(tag, text));
+            put_bytes(&mut event, 5, &summary);
+        }
     }
     event
 }
@@ -118,6 +175,7 @@ fn encode_event(wall_time: f64, step: i64, body: EventBody<'_>) -> Vec<u8> {
 enum EventBody<'a> {
     FileVersion(&'a str),
     Scalar { tag: &'a str, value: f32 },
+    Text { tag: &'a str, text: &'a str },
 }
 
 /// Frames `data` as one TFRecord.
@@ -154,11 +212,12 @@ fn hostname() -> String {
     }
 }
 
-/// Writes scalars to a TensorBoard event file.
+/// Writes scalars and text summaries to a TensorBoard event file.
 ///
 /// ```no_run
 /// use ppo::io::tensorboard::EventWriter;
 /// let mut tb = EventWriter::create("runs/cartpole").unwrap();
+/// tb.add_text("hyperparameters", "|param|value|\n|-|-|\n|seed|1|", 0).unwrap();
 /// tb.add_scalar("charts/episodic_return", 21.0, 512).unwrap();
 /// tb.flush().unwrap();
 /// ```
@@ -209,6 +268,21 @@ impl EventWriter {
     /// epoch.
     pub fn add_scalar_at(&mut self, tag: &str, value: f32, step: i64, wall_time: f64) -> std::io::Result<()> {
         let event = encode_event(wall_time, step, EventBody::Scalar { tag, value });
+        self.file.write_all(&encode_record(&event))
+    }
+
+    /// Records `text` (Markdown: TensorBoard renders tables) under `tag + "/text_summary"`
+    /// at `step`, for TensorBoard's Text tab. The suffix is what PyTorch's
+    /// `SummaryWriter.add_text` appends, so `add_text("hyperparameters", ..)` gives the tag
+    /// a CleanRL run has. Buffered, as [`EventWriter::add_scalar`].
+    pub fn add_text(&mut self, tag: &str, text: &str, step: i64) -> std::io::Result<()> {
+        self.add_text_at(tag, text, step, now())
+    }
+
+    /// [`EventWriter::add_text`] with an explicit `wall_time`.
+    pub fn add_text_at(&mut self, tag: &str, text: &str, step: i64, wall_time: f64) -> std::io::Result<()> {
+        let tag = format!("{tag}/text_summary");
+        let event = encode_event(wall_time, step, EventBody::Text { tag: &tag, text });
         self.file.write_all(&encode_record(&event))
     }
 
@@ -342,11 +416,61 @@ fn decode_fields(mut msg: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
     Some(fields)
 }
 
-/// Reads every scalar (`simple_value`) in the event file at `path`, in file order.
-/// Events without scalars, such as the file-version event, are skipped.
-pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, TensorboardError> {
+/// What one `Summary.Value` holds, as far as this reader understands it.
+enum Decoded {
+    Scalar(f32),
+    Text { plugin_name: String, text: String },
+}
+
+/// Decodes one `Summary.Value`: its tag and a scalar (`simple_value`) or a one-string
+/// `DT_STRING` tensor; `Some(None)` for any other kind of value, `None` if malformed.
+fn decode_value(value: &[u8]) -> Option<Option<(String, Decoded)>> {
+    let (mut tag, mut simple, mut tensor, mut plugin_name) = (None, None, None, String::new());
+    for (number, field) in decode_fields(value)? {
+        match (number, field) {
+            (1, Field::Bytes(t)) => tag = Some(String::from_utf8_lossy(t).into_owned()),
+            (2, Field::Fixed32(b)) => simple = Some(f32::from_le_bytes(b)),
+            (8, Field::Bytes(t)) => tensor = Some(t),
+            (9, Field::Bytes(metadata)) => {
+                for (number, field) in decode_fields(metadata)? {
+                    if let (1, Field::Bytes(plugin_data)) = (number, field) {
+                        for (number, field) in decode_fields(plugin_data)? {
+                            if let (1, Field::Bytes(name)) = (number, field) {
+                                plugin_name = String::from_utf8_lossy(name).into_owned();
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(tag) = tag else { return Some(None) };
+    if let Some(v) = simple {
+        return Some(Some((tag, Decoded::Scalar(v))));
+    }
+    let Some(tensor) = tensor else { return Some(None) };
+    let (mut dtype, mut strings) = (0, Vec::new());
+    for (number, field) in decode_fields(tensor)? {
+        match (number, field) {
+            (1, Field::Varint(d)) => dtype = d,
+            (8, Field::Bytes(s)) => strings.push(s),
+            _ => {}
+        }
+    }
+    Some(match (dtype, &strings[..]) {
+        (DT_STRING, [text]) => {
+            Some((tag, Decoded::Text { plugin_name, text: String::from_utf8_lossy(text).into_owned() }))
+        }
+        _ => None,
+    })
+}
+
+/// Every value in the event file at `path` that [`decode_value`] understands, with its
+/// event's wall time and step, in file order.
+fn read_values(path: &Path) -> Result<Vec<(f64, i64, String, Decoded)>, TensorboardError> {
     let bytes = std::fs::read(path).map_err(TensorboardError::Io)?;
-    let mut scalars = Vec::new();
+    let mut out = Vec::new();
     let mut offset = 0;
     for data in read_records(&bytes)? {
         let malformed =
@@ -358,27 +482,56 @@ pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, Tensorbo
                 (2, Field::Varint(v)) => step = v as i64,
                 (5, Field::Bytes(summary)) => {
                     for (number, field) in decode_fields(summary).ok_or_else(malformed)? {
-                        let (1, Field::Bytes(value)) = (number, field) else {
-                            continue;
-                        };
-                        let (mut tag, mut simple) = (None, None);
-                        for (number, field) in decode_fields(value).ok_or_else(malformed)? {
-                            match (number, field) {
-                                (1, Field::Bytes(t)) => tag = Some(String::from_utf8_lossy(t).into_owned()),
-                                (2, Field::Fixed32(b)) => simple = Some(f32::from_le_bytes(b)),
-                                _ => {}
-                            }
-                        }
-                        if let (Some(tag), Some(value)) = (tag, simple) {
-                            values.push((tag, value));
+                        if let (1, Field::Bytes(value)) = (number, field) {
+                            values.extend(decode_value(value).ok_or_else(malformed)?);
                         }
                     }
                 }
                 _ => {}
             }
         }
-        scalars.extend(values.into_iter().map(|(tag, value)| ScalarEvent { wall_time, step, tag, value }));
+        out.extend(values.into_iter().map(|(tag, v)| (wall_time, step, tag, v)));
         offset += data.len() + 16;
     }
-    Ok(scalars)
+    Ok(out)
+}
+
+/// Reads every scalar (`simple_value`) in the event file at `path`, in file order.
+/// Events without scalars, such as the file-version event, are skipped.
+pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>, TensorboardError> {
+    let values = read_values(path.as_ref())?.into_iter();
+    Ok(values
+        .filter_map(|(wall_time, step, tag, v)| match v {
+            Decoded::Scalar(value) => Some(ScalarEvent { wall_time, step, tag, value }),
+            Decoded::Text { .. } => None,
+        })
+        .collect())
+}
+
+/// One text summary read back from an event file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextEvent {
+    /// Seconds since the Unix epoch.
+    pub wall_time: f64,
+    /// The training step.
+    pub step: i64,
+    /// The full tag, e.g. `"hyperparameters/text_summary"`.
+    pub tag: String,
+    /// The plugin named in the value's metadata ([`TEXT_PLUGIN`] for what
+    /// [`EventWriter::add_text`] writes; empty if none).
+    pub plugin_name: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Reads every text summary (a `DT_STRING` tensor holding one string) in the event file
+/// at `path`, in file order.
+pub fn read_texts(path: impl AsRef<Path>) -> Result<Vec<TextEvent>, TensorboardError> {
+    let values = read_values(path.as_ref())?.into_iter();
+    Ok(values
+        .filter_map(|(wall_time, step, tag, v)| match v {
+            Decoded::Text { plugin_name, text } => Some(TextEvent { wall_time, step, tag, plugin_name, text }),
+            Decoded::Scalar(_) => None,
+        })
+        .collect())
 }

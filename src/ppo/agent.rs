@@ -474,6 +474,17 @@ impl Agent {
         self.params_mut().for_each(|p| p.zero_grad());
     }
 
+    /// The mean of `exp(log_std)` over the log-std parameter: the mean standard deviation
+    /// of a Gaussian policy, or with gSDE of the exploration matrix's entries (an `H×1`
+    /// parameter stands for its broadcast `H×A`, which has the same mean). SB3 logs it as
+    /// `train/std`. `None` for discrete actions.
+    pub fn mean_std(&self) -> Option<f32> {
+        let log_std = self.log_std.as_ref()?.value.data();
+        // exp as the policy computes it (crate::fastmath), summed in f64.
+        let sum: f64 = log_std.iter().map(|&l| crate::fastmath::exp(l) as f64).sum();
+        Some((sum / log_std.len().max(1) as f64) as f32)
+    }
+
     // ---------------------------------------------------------------- gSDE
 
     /// Switches a continuous agent to gSDE exploration: `log_std` becomes an `H×A`

@@ -830,8 +830,8 @@ impl PpoConfig {
     /// An upper estimate, in bytes, of the memory a run of this config needs with
     /// observations of `obs_dim` values and `action_outputs` actor outputs: the rollout
     /// buffer, the environments, both networks with their gradients, Adam moments and
-    /// inference copies, the tape of one minibatch, and the shuffle order. Computed in
-    /// `u128`, so no size overflows it.
+    /// inference copies, the tape of one minibatch, the shuffle order and the list of
+    /// finished episodes. Computed in `u128`, so no size overflows it.
     pub fn memory_estimate(&self, obs_dim: usize, action_outputs: usize) -> u128 {
         let (n, t, o, a) = (self.n_envs as u128, self.n_steps as u128, obs_dim as u128, action_outputs as u128);
         let batch = n * t;
@@ -860,7 +860,9 @@ impl PpoConfig {
         let minibatch = (batch / self.n_minibatches.max(1) as u128).max(n);
         let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)));
         let order = batch * 8 * 2;
-        buffer + envs + nets + tape + order
+        // The rollout's finished episodes (Trainer::finished_episodes), room for N·T.
+        let episodes = batch * 24;
+        buffer + envs + nets + tape + order + episodes
     }
 
     /// The memory limit in bytes: `memory_limit_mib`, or half of this machine's memory.

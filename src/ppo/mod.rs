@@ -29,5 +29,5 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, evaluate_with, EvalResult, EvalStep};
 pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
-pub use train::{train, Metrics, TrainError, Trainer};
+pub use train::{train, FinishedEpisode, Metrics, TrainError, Trainer};
 pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};

@@ -94,7 +94,23 @@ impl From<EnvError> for TrainError {
     }
 }
 
-/// What one iteration (rollout + update) measured: CleanRL's logged values.
+/// A training episode that ended during a rollout: what CleanRL logs for each one
+/// (`charts/episodic_return` and `charts/episodic_length` at `global_step`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FinishedEpisode {
+    /// The environment steps counted through the vector step the episode ended in.
+    /// CleanRL adds `num_envs` to `global_step` before each vector step and logs the
+    /// episode at that count, so an episode ending in the first step of a run is logged
+    /// at step N.
+    pub global_step: u64,
+    /// The sum of the raw rewards (before any normalisation), as `RecordEpisodeStatistics`.
+    pub episodic_return: f64,
+    /// The number of steps.
+    pub episodic_length: usize,
+}
+
+/// What one iteration (rollout + update) measured: CleanRL's logged values, and SB3's
+/// `rollout/` and `train/` extras.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
     /// Iteration number, from 1.
@@ -107,6 +123,9 @@ pub struct Metrics {
     pub episodic_length: Option<f64>,
     /// Episodes finished so far.
     pub episodes: u64,
+    /// The episodes that ended during this iteration's rollout, in the order they ended
+    /// (a copy of [`Trainer::finished_episodes`]).
+    pub finished_episodes: Vec<FinishedEpisode>,
     /// Learning rate used in this update.
     pub learning_rate: f32,
     /// Clip range used in this update.
@@ -127,6 +146,11 @@ pub struct Metrics {
     pub explained_variance: f32,
     /// Mean global gradient norm before clipping.
     pub grad_norm: f32,
+    /// For a Gaussian policy, the mean of its standard deviations `exp(log_std)` after
+    /// the update, SB3's `train/std` (`th.exp(self.policy.log_std).mean()`); with gSDE
+    /// the mean of `exp(log_std)` over the `H×A` (or `H×1`) parameter, the standard
+    /// deviations of the exploration matrix's entries. `None` for discrete actions.
+    pub std: Option<f32>,
     /// Minibatch steps taken (fewer than epochs × minibatches after a KL early stop).
     pub n_minibatch_steps: usize,
     /// Whether the target-KL rule stopped this update early.
@@ -173,6 +197,10 @@ pub struct Trainer {
     pub update: u64,
     /// Returns and lengths of the last 100 episodes.
     pub recent_episodes: VecDeque<(f64, usize)>,
+    /// The episodes that ended during the last rollout, cleared when the next starts.
+    /// Its capacity is `N·T` from the start (a vector step ends at most N episodes), so
+    /// filling it never allocates.
+    pub finished_episodes: Vec<FinishedEpisode>,
     /// Episodes finished so far.
     pub episodes: u64,
     /// Best mean evaluation return so far.
@@ -292,6 +320,7 @@ impl Trainer {
             global_step: 0,
             update: 0,
             recent_episodes: VecDeque::with_capacity(100),
+            finished_episodes: Vec::with_capacity(config.batch_size()),
             episodes: 0,
             best_eval: None,
             next_obs,
@@ -337,6 +366,7 @@ impl Trainer {
         let o = self.agent.obs_dim;
         let gamma = self.config.gamma;
         self.buffer.reset();
+        self.finished_episodes.clear();
         // gSDE: new noise matrices at the rollout start and every sde_sample_freq steps
         // (SB3's collect_rollouts, which resamples twice at step 0 when the freq is > 0).
         let sde_freq = if self.config.use_sde { self.config.sde_sample_freq } else { 0 };
@@ -393,6 +423,12 @@ impl Trainer {
                 }
                 self.recent_episodes.push_back((ep.episode_return, ep.length));
                 self.episodes += 1;
+                // CleanRL's step for this episode: global_step already counts this step.
+                self.finished_episodes.push(FinishedEpisode {
+                    global_step: self.global_step,
+                    episodic_return: ep.episode_return,
+                    episodic_length: ep.length,
+                });
             }
         }
         self.agent.values(&self.next_obs, n, &mut self.last_values);
@@ -445,6 +481,7 @@ impl Trainer {
             clipfrac: sums.clipfrac / k,
             grad_norm: stats.grad_norm / k,
             explained_variance: explained_variance(&self.buffer.values, &self.buffer.returns),
+            std: self.agent.mean_std(),
             n_minibatch_steps: stats.steps,
             early_stopped: stats.early_stopped,
             ..Metrics::default()
@@ -463,6 +500,7 @@ impl Trainer {
         m.update = self.update;
         m.global_step = self.global_step;
         m.episodes = self.episodes;
+        m.finished_episodes.clone_from(&self.finished_episodes);
         if !self.recent_episodes.is_empty() {
             let k = self.recent_episodes.len() as f64;
             m.episodic_return = Some(self.recent_episodes.iter().map(|e| e.0).sum::<f64>() / k);

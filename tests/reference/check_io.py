@@ -15,7 +15,10 @@ What it checks:
 2. `target/tmp/io-check/rust_written.safetensors` (written by `tests/io_safetensors.rs`)
    loads with `safetensors.torch.load_file` and holds the tensors the test wrote.
 3. The event file in `target/tmp/io-check/tb/` (written by `tests/io_tensorboard.rs`)
-   reads back in TensorBoard's `EventAccumulator` with the same tags, steps and values.
+   reads back in TensorBoard's `EventAccumulator` with the same tags, steps and values,
+   and its text summary loads as the text plugin's, holding the text the test wrote.
+
+A real run's event file is checked by `check_tensorboard.py`.
 """
 
 import argparse
@@ -86,6 +89,15 @@ def check_rust_tensorboard():
         "losses/negative_step": [(-3, -1.25)],
     }
     assert sorted(tags) == sorted(expected), tags
+    # tests/io_tensorboard.rs::PYTHON_CHECKED_TEXT, through add_text("hyperparameters", ..).
+    text_tag = "hyperparameters/text_summary"
+    want_text = "|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|note|é ✓|"
+    assert acc.Tags()["tensors"] == [text_tag], acc.Tags()["tensors"]
+    assert list(acc.PluginTagToContent("text")) == [text_tag], acc.PluginTagToContent("text")
+    (text_event,) = acc.Tensors(text_tag)
+    got_text = text_event.tensor_proto.string_val[0].decode("utf-8")
+    assert got_text == want_text, (got_text, want_text)
+    assert text_event.step == 0 and text_event.tensor_proto.dtype == 7  # DT_STRING
     for tag, points in expected.items():
         events = acc.Scalars(tag)
         got = [(e.step, e.value) for e in events]
@@ -109,11 +121,12 @@ def check_rust_tensorboard():
             break
         events.append(event_pb2.Event.FromString(reader.record()))
     assert events[0].file_version == "brain.Event:2", events[0]
-    assert len(events) == 1 + sum(len(p) for p in expected.values()), len(events)
+    assert len(events) == 2 + sum(len(p) for p in expected.values()), len(events)
     print(f"ok: PyRecordReader_New checks the CRCs of all {len(events)} records; "
           f"first is file_version {events[0].file_version!r}")
     print(f"ok: EventAccumulator reads {files[0].relative_to(ROOT)}: "
-          + ", ".join(f"{t} ({len(acc.Scalars(t))} points)" for t in sorted(tags)))
+          + ", ".join(f"{t} ({len(acc.Scalars(t))} points)" for t in sorted(tags))
+          + f"; text {text_tag!r} under the text plugin: {got_text!r}")
 
 
 def main():
