@@ -2,6 +2,12 @@
 //! [safetensors](https://github.com/huggingface/safetensors) file (written and read by
 //! [`crate::io::safetensors`]) that PyTorch can read too.
 //!
+//! Save a trained agent with `trainer.checkpoint().save(path)`
+//! ([`Trainer::checkpoint`](super::Trainer::checkpoint), [`Checkpoint::save`]), load it with
+//! [`Checkpoint::load`], and run it with [`evaluate`](super::evaluate) or
+//! [`Agent::predict`](super::Agent::predict). A training run's directory holds two:
+//! `best.safetensors` and `final.safetensors` ([`crate::run`]).
+//!
 //! ## The format (`ppo_format` 1)
 //!
 //! The tensors are the agent's parameters under their PyTorch state-dict names, so
