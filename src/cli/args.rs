@@ -28,8 +28,12 @@ pub enum Command {
     Train(TrainArgs),
     /// `ppo eval --checkpoint FILE|RUN_DIR`.
     Eval(EvalArgs),
-    /// `ppo envs`.
-    Envs,
+    /// `ppo envs [--gym]`: the crate's environments, or with `--gym` every id gymnasium has
+    /// registered (through the Python bridge).
+    Envs {
+        /// `--gym`.
+        gym: bool,
+    },
     /// `ppo plot RUN_DIR...`.
     Plot(PlotArgs),
     /// `ppo render --checkpoint FILE|RUN_DIR --out FILE`.
@@ -315,23 +319,26 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         "train" => parse_train(rest),
         "eval" => parse_eval(rest),
         "envs" => {
-            let mut help = false;
+            let (mut help, mut gym) = (false, false);
             let flags = Flags {
                 command: "envs",
-                arity: &|n| (n == "help").then_some(Arity::Switch),
-                names: vec![],
+                arity: &|n| matches!(n, "help" | "gym").then_some(Arity::Switch),
+                names: vec!["gym".into()],
                 list_all: true,
             };
             walk(
                 rest,
                 &flags,
-                |_, _| {
-                    help = true;
+                |name, _| {
+                    match name {
+                        "gym" => gym = true,
+                        _ => help = true,
+                    }
                     Ok(())
                 },
                 no_positional,
             )?;
-            Ok(if help { Command::Help(HelpTopic::Envs) } else { Command::Envs })
+            Ok(if help { Command::Help(HelpTopic::Envs) } else { Command::Envs { gym } })
         }
         "plot" => parse_plot(rest),
         "render" => parse_render(rest),

@@ -109,7 +109,11 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
     match args::parse(args)? {
         Command::Train(t) => train(&t),
         Command::Eval(e) => eval(&e),
-        Command::Envs => say(&envs_table()),
+        Command::Envs { gym: false } => say(&envs_table()),
+        Command::Envs { gym: true } => {
+            let ids = env::bridge::gym_ids(&Default::default()).map_err(|e| CliError::Failed(e.to_string()))?;
+            say(&format!("{}\n", ids.join("\n")))
+        }
         Command::Plot(p) => plot(&p),
         Command::Render(r) => render(&r),
         Command::Help(topic) => say(&help(topic)),
@@ -216,6 +220,12 @@ folders of --out are created; an existing file is replaced only if it is an SVG.
 ";
 
 const HELP_ENVS: &str = "ppo envs: the registered environments, with their spaces, time limit and reward threshold
+
+Any gymnasium environment trains too, through a Python process: --env gym:ID (for example
+gym:HalfCheetah-v5), or a function of your own that returns a gymnasium.Env:
+--env py:MODULE:FUNCTION (MODULE importable, or a path to a .py file). The interpreter is
+the config key python, else $PPO_PYTHON, else python3. `ppo envs --gym` lists every id
+that interpreter's gymnasium has.
 ";
 
 const HELP_PLOT: &str = "ppo plot: learning curves from run directories
@@ -287,9 +297,9 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
     };
     let file_env = file.as_ref().and_then(|(_, j)| j.get("env_id").or(j.get("env")).and_then(|e| e.as_str()));
     let env_id = t.env.as_deref().or(file_env).unwrap_or("CartPole-v1");
-    if env::spec(env_id).is_err() {
+    if env::spec(env_id).is_err() && !env::bridge::is_bridged(env_id) {
         return Err(CliError::Usage(format!(
-            "unknown environment '{env_id}'{}; registered: {} (see `ppo envs`)",
+            "unknown environment '{env_id}'{}; registered: {}, or gym:ID for any gymnasium environment (see `ppo envs`)",
             args::suggestion(env_id, env::env_ids().iter().copied(), ""),
             env::env_ids().join(", ")
         )));

@@ -98,6 +98,7 @@ use rand::{Rng, SeedableRng};
 use std::fmt;
 
 pub mod acrobot;
+pub mod bridge;
 pub mod cartpole;
 pub mod cartpole_vec;
 pub mod mountain_car;
@@ -109,12 +110,13 @@ pub mod vector;
 pub mod wrappers;
 
 pub use acrobot::Acrobot;
+pub use bridge::{BridgeError, BridgeOptions, GymEnv, GymVecEnv};
 pub use cartpole::{CartPole, CartPoleContinuous};
 pub use cartpole_vec::CartPoleVec;
 pub use mountain_car::MountainCar;
 pub use mountain_car_continuous::MountainCarContinuous;
 pub use pendulum::Pendulum;
-pub use registry::{env_ids, make, make_vec, spec, EnvSpec};
+pub use registry::{env_ids, make, make_vec, make_vec_with, make_with, spec, EnvSpec};
 pub use spaces::{Action, Actions, BoxSpace, Space};
 pub use vector::{EpisodeRecord, SyncVecEnv, VecEnv, VecStep};
 pub use wrappers::{ClipAction, NormalizeObservation, NormalizeReward, RunningMeanStd};
@@ -421,6 +423,8 @@ pub enum EnvError {
     },
     /// `step` was called before the first `reset`, or after the episode ended.
     NeedsReset,
+    /// A gymnasium environment through the Python bridge failed ([`bridge`]).
+    Bridge(BridgeError),
     /// [`make`] or [`spec`] got an id that is not registered.
     UnknownEnv {
         /// The id given.
@@ -483,7 +487,7 @@ impl fmt::Display for EnvError {
             ),
             EnvError::UnknownEnv { id } => write!(
                 f,
-                "unknown environment id {id:?}; known ids: {}",
+                "unknown environment id {id:?}; known ids: {}, or gym:ID for any gymnasium environment",
                 registry::env_ids().join(", ")
             ),
             EnvError::NoEnvs => write!(f, "a vectorized environment needs at least 1 environment, got 0"),
@@ -499,6 +503,7 @@ impl fmt::Display for EnvError {
                 f,
                 "running statistics of dimension {got} given, this wrapper keeps dimension {expected}"
             ),
+            EnvError::Bridge(e) => write!(f, "{e}"),
             EnvError::StateUnsupported { env } => write!(
                 f,
                 "environment {env} cannot save or restore its state, so a run using it cannot be saved for an exact \

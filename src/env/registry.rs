@@ -2,6 +2,7 @@
 //! do, with the registered time limits and reward thresholds of
 //! `gymnasium/envs/__init__.py`.
 
+use super::bridge::{is_bridged, BridgeOptions, GymEnv, GymVecEnv};
 use super::{
     Acrobot, CartPole, CartPoleContinuous, CartPoleVec, Env, EnvError, MountainCar, MountainCarContinuous, Pendulum,
     SyncVecEnv, VecEnv,
@@ -42,13 +43,22 @@ pub fn spec(id: &str) -> Result<EnvSpec, EnvError> {
     SPECS.iter().find(|s| s.id == id).copied().ok_or_else(|| EnvError::UnknownEnv { id: id.to_string() })
 }
 
-/// Makes one environment from its id (`gymnasium.make`).
+/// Makes one environment from its id (`gymnasium.make`): a registered id, or `gym:ID` /
+/// `py:MODULE:FUNCTION` through the Python bridge with [`BridgeOptions::default`].
 ///
 /// ```
 /// let err = ppo::env::make("CartPole-v0").err().unwrap();
 /// assert!(err.to_string().contains("CartPole-v1"));
 /// ```
 pub fn make(id: &str) -> Result<Box<dyn Env>, EnvError> {
+    make_with(id, &BridgeOptions::default())
+}
+
+/// [`make`], starting a bridged environment with `options`.
+pub fn make_with(id: &str, options: &BridgeOptions) -> Result<Box<dyn Env>, EnvError> {
+    if is_bridged(id) {
+        return Ok(Box::new(GymEnv::new(id, options)?));
+    }
     Ok(match spec(id)?.id {
         "CartPole-v1" => Box::new(CartPole::new()),
         "CartPoleContinuous-v1" => Box::new(CartPoleContinuous::new()),
@@ -61,8 +71,17 @@ pub fn make(id: &str) -> Result<Box<dyn Env>, EnvError> {
 }
 
 /// Makes `n_envs` copies of an environment stepped together (`gymnasium.make_vec`).
-/// CartPole-v1 uses the struct-of-arrays [`CartPoleVec`]; the others a [`SyncVecEnv`].
+/// CartPole-v1 uses the struct-of-arrays [`CartPoleVec`]; the others a [`SyncVecEnv`];
+/// `gym:`/`py:` ids one Python process ([`GymVecEnv`]).
 pub fn make_vec(id: &str, n_envs: usize) -> Result<Box<dyn VecEnv>, EnvError> {
+    make_vec_with(id, n_envs, &BridgeOptions::default())
+}
+
+/// [`make_vec`], starting a bridged environment with `options`.
+pub fn make_vec_with(id: &str, n_envs: usize, options: &BridgeOptions) -> Result<Box<dyn VecEnv>, EnvError> {
+    if is_bridged(id) {
+        return Ok(Box::new(GymVecEnv::new(id, n_envs, options)?));
+    }
     if id == "CartPole-v1" {
         return Ok(Box::new(CartPoleVec::new(n_envs)?));
     }

@@ -216,6 +216,13 @@ pub struct PpoConfig {
     /// default) allows half of this machine's memory (`MemTotal` in `/proc/meminfo`, or
     /// 8 GiB where that cannot be read). Range `[1, 2^40]`.
     pub memory_limit_mib: Option<u64>,
+    // ---- the Python bridge (see crate::env::bridge)
+    /// The Python interpreter that runs `gym:` and `py:` environments. None (the
+    /// default) uses the `PPO_PYTHON` environment variable, else `python3`.
+    pub python: Option<String>,
+    /// The longest wait, in seconds, for any reply of a bridged environment before it
+    /// counts as hung. Range `(0, 10^6]`. Default 60.
+    pub bridge_timeout: f64,
 }
 
 impl Default for PpoConfig {
@@ -260,6 +267,8 @@ impl Default for PpoConfig {
             checkpoint_interval: 30.0,
             checkpoint_updates: 0,
             memory_limit_mib: None,
+            python: None,
+            bridge_timeout: 60.0,
         }
     }
 }
@@ -348,6 +357,8 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     key("checkpoint_interval", Number, "seconds", "write the resumable state this often; 0: only at the end"),
     key("checkpoint_updates", Integer, "updates", "also write the state every this many updates; 0: never"),
     key("memory_limit_mib", Integer, "MiB", "refuse runs estimated above this; none: half the machine's memory"),
+    key("python", Text, "", "interpreter for gym: and py: environments; none: $PPO_PYTHON, else python3"),
+    key("bridge_timeout", Number, "seconds", "longest wait for a bridged environment's reply"),
 ];
 
 const N_KEYS: usize = KEY_DOCS.len();
@@ -491,6 +502,17 @@ pub const MAX_WIDTH: usize = 1 << 16;
 pub const MAX_LAYERS: usize = 64;
 
 impl PpoConfig {
+    /// How to start a bridged environment: `python` (else `$PPO_PYTHON`, else `python3`)
+    /// and `bridge_timeout`.
+    pub fn bridge_options(&self) -> crate::env::BridgeOptions {
+        let mut options = crate::env::BridgeOptions::default();
+        if let Some(p) = &self.python {
+            options.python = p.clone();
+        }
+        options.timeout = std::time::Duration::from_secs_f64(self.bridge_timeout);
+        options
+    }
+
     /// The batch size `N·T`.
     pub fn batch_size(&self) -> usize {
         self.n_envs * self.n_steps
@@ -642,6 +664,10 @@ impl PpoConfig {
                 *self = PpoConfig { gamma: 0.9999, total_timesteps: 100_000, ..cleanrl_continuous };
             }
             "CartPoleContinuous-v1" => *self = PpoConfig { total_timesteps: 200_000, ..cleanrl_continuous },
+            // MuJoCo through the gymnasium bridge: CleanRL's continuous defaults, as its
+            // published HalfCheetah, Hopper and Walker2d results use them.
+            "gym:HalfCheetah-v4" | "gym:HalfCheetah-v5" | "gym:Hopper-v4" | "gym:Hopper-v5" | "gym:Walker2d-v4"
+            | "gym:Walker2d-v5" => *self = cleanrl_continuous,
             _ => return false,
         }
         true
@@ -657,11 +683,11 @@ impl PpoConfig {
         let prob = "a number in [0, 1]";
         match k {
             "env_id" => {
-                if !crate::env::env_ids().contains(&v) {
+                if !crate::env::env_ids().contains(&v) && !crate::env::bridge::is_bridged(v) {
                     return Err(ConfigError::BadValue {
                         key: k.into(),
                         value: v.into(),
-                        expected: "a registered environment id (see `ppo envs`)",
+                        expected: "a registered environment id (see `ppo envs`), gym:ID or py:MODULE:FUNCTION",
                     });
                 }
                 self.env_id = v.to_string()
@@ -785,6 +811,18 @@ impl PpoConfig {
                         1 << 40,
                         "a whole number of MiB in [1, 2^40], or none (half of this machine's memory)",
                     )? as u64),
+                }
+            }
+            "python" => {
+                self.python = match v {
+                    "none" | "None" | "null" | "" => None,
+                    _ => Some(v.to_string()),
+                }
+            }
+            "bridge_timeout" => {
+                self.bridge_timeout = match v.parse::<f64>() {
+                    Ok(x) if x > 0.0 && x <= 1e6 => x,
+                    _ => return Err(bad(k, v, "a number of seconds in (0, 10^6]")),
                 }
             }
             other => unreachable!("canonical_key gave '{other}', a key that set() does not handle"),
@@ -941,6 +979,8 @@ impl PpoConfig {
             ("checkpoint_interval", Json::from(self.checkpoint_interval)),
             ("checkpoint_updates", int(self.checkpoint_updates)),
             ("memory_limit_mib", self.memory_limit_mib.map_or(Json::Null, int)),
+            ("python", self.python.clone().map_or(Json::Null, Json::String)),
+            ("bridge_timeout", Json::from(self.bridge_timeout)),
         ])
     }
 

@@ -75,9 +75,21 @@ pub fn evaluate_with(
     episodes: usize,
     seed: u64,
     obs_rms: Option<&RunningMeanStd>,
-    mut on_step: impl FnMut(&EvalStep<'_>),
+    on_step: impl FnMut(&EvalStep<'_>),
 ) -> Result<EvalResult, EnvError> {
     let mut env = env::make(env_id)?;
+    run_episodes(agent, env.as_mut(), episodes, seed, obs_rms, on_step)
+}
+
+/// The loop of [`evaluate_with`] on a given environment.
+pub(crate) fn run_episodes(
+    agent: &mut Agent,
+    env: &mut dyn env::Env,
+    episodes: usize,
+    seed: u64,
+    obs_rms: Option<&RunningMeanStd>,
+    mut on_step: impl FnMut(&EvalStep<'_>),
+) -> Result<EvalResult, EnvError> {
     let o = agent.obs_dim;
     let mut raw = vec![0.0f32; o];
     let mut obs = vec![0.0f32; o];
@@ -88,7 +100,7 @@ pub fn evaluate_with(
     let mut lengths = Vec::with_capacity(episodes);
     for episode in 0..episodes {
         env.reset(if episode == 0 { Some(seed) } else { None }, &mut raw);
-        on_step(&EvalStep { env: env.as_ref(), episode, step: 0, obs: &raw, reward: 0.0, done: false });
+        on_step(&EvalStep { env: &*env, episode, step: 0, obs: &raw, reward: 0.0, done: false });
         let (mut ret, mut len) = (0.0f64, 0usize);
         loop {
             normalize(&raw, obs_rms, &mut obs);
@@ -97,7 +109,7 @@ pub fn evaluate_with(
             ret += step.reward;
             len += 1;
             let done = step.terminated || step.truncated;
-            on_step(&EvalStep { env: env.as_ref(), episode, step: len, obs: &raw, reward: step.reward, done });
+            on_step(&EvalStep { env: &*env, episode, step: len, obs: &raw, reward: step.reward, done });
             if done {
                 break;
             }

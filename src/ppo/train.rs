@@ -20,7 +20,7 @@ use super::agent::{ActOutput, ActionKind, Agent};
 use super::buffer::RolloutBuffer;
 use super::checkpoint::Checkpoint;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
-use super::eval::{evaluate, EvalResult};
+use super::eval::EvalResult;
 use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
@@ -230,7 +230,7 @@ pub struct Trainer {
 /// observation and reward normalisation when enabled (CleanRL's order: normalise the
 /// observation, then scale the reward; episode statistics stay raw).
 pub fn make_envs(config: &PpoConfig) -> Result<Box<dyn VecEnv>, TrainError> {
-    let mut envs = env::make_vec(&config.env_id, config.n_envs)?;
+    let mut envs = env::make_vec_with(&config.env_id, config.n_envs, &config.bridge_options())?;
     if config.norm_obs {
         envs = Box::new(NormalizeObservation::new(envs));
     }
@@ -242,7 +242,7 @@ pub fn make_envs(config: &PpoConfig) -> Result<Box<dyn VecEnv>, TrainError> {
 
 impl Trainer {
     /// A snapshot of the agent, config and normalisation statistics: save it with
-    /// [`Checkpoint::save`], run it with [`evaluate`].
+    /// [`Checkpoint::save`], run it with [`evaluate`](super::evaluate).
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             agent: self.agent.clone(),
@@ -257,7 +257,7 @@ impl Trainer {
     pub fn new(config: PpoConfig) -> Result<Trainer, TrainError> {
         config.validate()?;
         // The memory a run needs is checked before its N environments exist.
-        let probe = env::make(&config.env_id)?;
+        let probe = env::make_with(&config.env_id, &config.bridge_options())?;
         let outputs = ActionKind::from_space(&probe.action_space()).actor_outputs();
         config.check_memory(probe.observation_space().flat_dim(), outputs)?;
         let envs = make_envs(&config)?;
@@ -525,7 +525,8 @@ impl Trainer {
     /// at the training statistics.
     pub fn evaluate(&mut self, episodes: usize) -> Result<EvalResult, TrainError> {
         let seed = self.config.seed.wrapping_add(1_000_003 + self.update);
-        Ok(evaluate(&mut self.agent, &self.config.env_id, episodes, seed, self.envs.obs_rms())?)
+        let mut env = env::make_with(&self.config.env_id, &self.config.bridge_options())?;
+        Ok(super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {})?)
     }
 }
 

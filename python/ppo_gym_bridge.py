@@ -1,0 +1,205 @@
+"""The Python side of ppo's gymnasium bridge (src/env/bridge.rs documents the protocol).
+
+`ppo` embeds this file and runs it as `python3 -c <this file>` (or with `--list`, which
+prints gymnasium's registered ids for `ppo envs --gym`); it talks
+over stdin and stdout in little-endian binary frames and never prints to stdout itself
+(anything an environment prints goes to stderr). It runs N environments in this one
+process with ppo's vector semantics: env i is seeded seed + i, an episode that ends is
+reset in the same step, its last observation is returned as final_obs, and terminated
+and truncated are kept apart. With AUTORESET 0 (one environment for `Env`), nothing is
+reset automatically.
+
+ID is `gym:ENV_ID` (gymnasium.make(ENV_ID)) or `py:MODULE:FUNCTION` (a function of a
+module on sys.path, or a file path MODULE.py, that returns a gymnasium.Env).
+"""
+
+import struct
+import sys
+import traceback
+
+VERSION = 1
+
+# Requests (ppo -> Python) and replies (Python -> ppo); a reply is the request | 0x80.
+HELLO, RESET, STEP, GET_STATE, CLOSE = 1, 2, 3, 4, 5
+ERROR = 0xFF
+
+
+def last_line(exc):
+    """The last line of a traceback: `ModuleNotFoundError: No module named 'gymnasium'`."""
+    lines = traceback.format_exception_only(type(exc), exc)
+    return lines[-1].strip() if lines else repr(exc)
+
+
+class Channel:
+    def __init__(self):
+        self.inp = sys.stdin.buffer
+        self.out = sys.stdout.buffer
+
+    def read(self):
+        head = self.inp.read(4)
+        if len(head) < 4:
+            return None  # ppo closed the pipe: exit
+        (length,) = struct.unpack("<I", head)
+        body = self.inp.read(length)
+        if len(body) < length:
+            return None
+        return body
+
+    def send(self, op, payload=b""):
+        self.out.write(struct.pack("<IB", len(payload) + 1, op) + payload)
+        self.out.flush()
+
+    def error(self, kind, exc):
+        text = (kind + "\n" + last_line(exc) + "\n" + traceback.format_exc()).encode("utf-8", "replace")
+        self.send(ERROR, struct.pack("<I", len(text)) + text)
+
+
+def make_env(spec):
+    if spec.startswith("gym:"):
+        import gymnasium
+
+        return gymnasium.make(spec[4:])
+    if spec.startswith("py:"):
+        import importlib
+        import importlib.util
+        import os
+
+        module_name, _, function = spec[3:].rpartition(":")
+        if module_name.endswith(".py") and os.path.exists(module_name):
+            loaded = importlib.util.spec_from_file_location("ppo_user_env", module_name)
+            module = importlib.util.module_from_spec(loaded)
+            loaded.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        return getattr(module, function)()
+    raise ValueError(f"environment id {spec!r} must start with gym: or py:")
+
+
+def encode_space(space):
+    """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64."""
+    import numpy as np
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return struct.pack("<Bqq", 0, int(space.n), int(space.start))
+    if isinstance(space, spaces.Box):
+        shape = tuple(int(d) for d in space.shape)
+        low = np.asarray(space.low, dtype=np.float64).ravel()
+        high = np.asarray(space.high, dtype=np.float64).ravel()
+        head = struct.pack("<BI", 1, len(shape)) + struct.pack(f"<{len(shape)}I", *shape)
+        return head + low.astype("<f8").tobytes() + high.astype("<f8").tobytes()
+    raise TypeError(f"unsupported space {space}: the bridge supports Box and Discrete")
+
+
+def flat(obs):
+    import numpy as np
+
+    return np.asarray(obs, dtype=np.float64).ravel()
+
+
+def serve(channel, spec, n, autoreset):
+    import numpy as np
+
+    try:
+        envs = [make_env(spec) for _ in range(n)]
+    except ModuleNotFoundError as exc:
+        kind = "missing_gymnasium" if exc.name in ("gymnasium", "numpy") else "make_failed"
+        return channel.error(kind, exc)
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to ppo
+        unknown = ("NameNotFound", "NamespaceNotFound", "VersionNotFound", "DeprecatedEnv", "AttributeError")
+        return channel.error("unknown_env" if type(exc).__name__ in unknown else "make_failed", exc)
+    try:
+        obs_space, act_space = envs[0].observation_space, envs[0].action_space
+        spaces_bytes = encode_space(obs_space) + encode_space(act_space)
+    except Exception as exc:  # noqa: BLE001
+        return channel.error("unsupported_space", exc)
+    env_spec = getattr(envs[0], "spec", None)
+    max_steps = getattr(env_spec, "max_episode_steps", None) or -1
+    threshold = getattr(env_spec, "reward_threshold", None)
+    threshold = float("nan") if threshold is None else float(threshold)
+    channel.send(HELLO | 0x80, struct.pack("<Iqd", VERSION, int(max_steps), threshold) + spaces_bytes)
+
+    discrete = act_space.__class__.__name__ == "Discrete"
+    act_dim = 1 if discrete else int(np.prod(act_space.shape))
+    obs_dim = int(np.prod(obs_space.shape))
+    start = int(getattr(act_space, "start", 0)) if discrete else 0
+    obs = np.zeros((n, obs_dim))
+    final = np.zeros((n, obs_dim))
+    rewards = np.zeros(n)
+    terminated = np.zeros(n, dtype=np.uint8)
+    truncated = np.zeros(n, dtype=np.uint8)
+    while True:
+        body = channel.read()
+        if body is None:
+            return
+        op = body[0]
+        try:
+            if op == RESET:
+                has_seed, seed = struct.unpack_from("<BQ", body, 1)
+                for i, env in enumerate(envs):
+                    o, _ = env.reset(seed=(seed + i) % 2**64 if has_seed else None)
+                    obs[i] = flat(o)
+                channel.send(RESET | 0x80, obs.astype("<f8").tobytes())
+            elif op == STEP:
+                if discrete:
+                    actions = np.frombuffer(body, dtype="<i8", count=n, offset=1) + start
+                else:
+                    actions = np.frombuffer(body, dtype="<f4", count=n * act_dim, offset=1).reshape((n,) + act_space.shape)
+                for i, env in enumerate(envs):
+                    a = int(actions[i]) if discrete else actions[i]
+                    o, r, term, trunc, _ = env.step(a)
+                    rewards[i] = float(r)
+                    terminated[i], truncated[i] = bool(term), bool(trunc)
+                    obs[i] = flat(o)
+                    if autoreset and (term or trunc):
+                        final[i] = obs[i]
+                        o, _ = env.reset()
+                        obs[i] = flat(o)
+                channel.send(
+                    STEP | 0x80,
+                    obs.astype("<f8").tobytes() + rewards.astype("<f8").tobytes() + terminated.tobytes() + truncated.tobytes() + final.astype("<f8").tobytes(),
+                )
+            elif op == GET_STATE:
+                (i,) = struct.unpack_from("<I", body, 1)
+                state = flat(envs[i].unwrapped.state)
+                channel.send(GET_STATE | 0x80, struct.pack("<I", state.size) + state.astype("<f8").tobytes())
+            elif op == CLOSE:
+                for env in envs:
+                    env.close()
+                channel.send(CLOSE | 0x80)
+                return
+            else:
+                raise ValueError(f"unknown request {op}")
+        except Exception as exc:  # noqa: BLE001
+            channel.error("env_raised", exc)
+
+
+def main():
+    if sys.argv[1:] == ["--list"]:
+        # `ppo envs --gym`: every id gymnasium has registered, one per line.
+        import gymnasium
+
+        print("\n".join(sorted(gymnasium.registry)))
+        return
+    channel = Channel()
+    # Whatever an environment prints must not corrupt the protocol on stdout.
+    sys.stdout = sys.stderr
+    body = channel.read()
+    if body is None or body[0] != HELLO:
+        return
+    (version,) = struct.unpack_from("<I", body, 1)
+    if version != VERSION:
+        channel.error("protocol", RuntimeError(f"ppo speaks bridge protocol {version}, this script {VERSION}"))
+        return
+    n, autoreset, length = struct.unpack_from("<IBI", body, 5)
+    spec = body[14 : 14 + length].decode("utf-8")
+    try:
+        import numpy  # noqa: F401
+    except ModuleNotFoundError as exc:
+        channel.error("missing_gymnasium", exc)
+        return
+    serve(channel, spec, n, autoreset)
+
+
+if __name__ == "__main__":
+    main()

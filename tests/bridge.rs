@@ -1,0 +1,340 @@
+//! The gymnasium bridge against the real thing: gymnasium in a Python process.
+//!
+//! These tests need `PPO_PYTHON`, an interpreter with `gymnasium[mujoco]` (`.ci/run`
+//! makes one). Without it they print that they were skipped; with `CI=true` a missing
+//! interpreter fails them instead, so CI cannot skip them silently.
+
+use ppo::env::{
+    Action, Actions, BridgeError, BridgeOptions, CartPole, Env, EnvError, GymEnv, GymVecEnv, VecEnv, VecStep,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The interpreter, or `None` (test skipped) outside CI.
+fn python() -> Option<String> {
+    match std::env::var("PPO_PYTHON").ok().filter(|p| !p.is_empty()) {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|c| c == "true") => {
+            panic!("CI=true but PPO_PYTHON is not set: the bridge tests need Python with gymnasium (.ci/run)")
+        }
+        None => {
+            eprintln!("skipped: set PPO_PYTHON to a Python with gymnasium[mujoco] to run the bridge tests");
+            None
+        }
+    }
+}
+
+fn options(python: &str) -> BridgeOptions {
+    BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60) }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tmp/bridge").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A controller that keeps the pole up for a while, so that episodes reach the time limit.
+fn balance(obs: &[f32]) -> usize {
+    (obs[2] + 0.5 * obs[3] > 0.0) as usize
+}
+
+#[test]
+fn cartpole_through_the_bridge_equals_the_native_one_bit_for_bit() {
+    let Some(py) = python() else { return };
+    let mut gym = GymEnv::new("gym:CartPole-v1", &options(&py)).unwrap();
+    assert_eq!(gym.hello().max_episode_steps, Some(500));
+    assert_eq!(gym.hello().reward_threshold, Some(475.0));
+    let mut native = CartPole::new();
+    let (mut g, mut n) = ([0.0f32; 4], [0.0f32; 4]);
+    let mut steps = 0;
+    let mut truncations = 0;
+    for (episode, seed) in (0..6u64).enumerate() {
+        gym.reset(Some(seed), &mut g);
+        native.reset(Some(seed), &mut n);
+        // The native generator is not NumPy's: start from the state gymnasium's reset made.
+        let state: [f64; 4] = gym.unwrapped_state().unwrap().try_into().unwrap();
+        native.set_state(state);
+        assert_eq!(g, state.map(|x| x as f32), "reset observation, seed {seed}");
+        let mut rng = ppo::Xoshiro256PlusPlus::new(seed);
+        loop {
+            // Half the episodes balance (to reach truncation), half act at random.
+            let a = if episode % 2 == 0 { balance(&g) } else { (rand::Rng::random::<u32>(&mut rng) % 2) as usize };
+            let sg = gym.step(Action::Discrete(a), &mut g).unwrap();
+            let sn = native.step(Action::Discrete(a), &mut n).unwrap();
+            steps += 1;
+            assert_eq!(g.map(f32::to_bits), n.map(f32::to_bits), "observation, seed {seed}, step {steps}");
+            assert_eq!(sg, sn, "reward and flags, seed {seed}, step {steps}");
+            if sg.terminated || sg.truncated {
+                truncations += sg.truncated as usize;
+                break;
+            }
+        }
+    }
+    assert!(truncations >= 1 && steps > 1000, "{truncations} truncations in {steps} steps");
+}
+
+#[test]
+fn the_vector_resets_in_the_same_step_and_seeds_env_i_with_seed_plus_i() {
+    let Some(py) = python() else { return };
+    let n = 3;
+    let mut vec = GymVecEnv::new("gym:CartPole-v1", n, &options(&py)).unwrap();
+    let mut singles: Vec<GymEnv> = (0..n).map(|_| GymEnv::new("gym:CartPole-v1", &options(&py)).unwrap()).collect();
+    let mut obs = vec![0.0f32; n * 4];
+    vec.reset(Some(10), &mut obs);
+    let mut single_obs = vec![[0.0f32; 4]; n];
+    for (i, env) in singles.iter_mut().enumerate() {
+        env.reset(Some(10 + i as u64), &mut single_obs[i]);
+        assert_eq!(&obs[i * 4..(i + 1) * 4], &single_obs[i], "env {i} is seeded 10 + {i}");
+    }
+    let mut out = VecStep::for_env(&vec);
+    let mut ended = 0;
+    for _ in 0..200 {
+        let actions: Vec<usize> = (0..n).map(|i| (single_obs[i][2] > 0.0) as usize).collect();
+        vec.step(Actions::Discrete(&actions), &mut out).unwrap();
+        for (i, env) in singles.iter_mut().enumerate() {
+            let s = env.step(Action::Discrete(actions[i]), &mut single_obs[i]).unwrap();
+            assert_eq!((out.terminated[i], out.truncated[i], out.rewards[i]), (s.terminated, s.truncated, 1.0));
+            if s.terminated || s.truncated {
+                // The episode's last observation is final_obs; obs is already the next episode's.
+                assert_eq!(&out.final_obs[i * 4..(i + 1) * 4], &single_obs[i]);
+                assert!(out.episodes.iter().any(|e| e.env_index == i));
+                env.reset(None, &mut single_obs[i]);
+                ended += 1;
+            }
+            assert_eq!(&out.obs[i * 4..(i + 1) * 4], &single_obs[i], "env {i}");
+        }
+    }
+    assert!(ended >= 3, "only {ended} episodes ended");
+}
+
+/// Writes a `py:` environment module and returns its id.
+fn user_env(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(format!("{name}.py"));
+    let text = format!(
+        "import numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
+         class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+         self.action_space = spaces.Discrete(2)\n        self.t = 0\n    def reset(self, seed=None, options=None):\n        \
+         super().reset(seed=seed)\n        self.t = 0\n        return np.zeros(2, np.float32), {{}}\n    def step(self, a):\n        \
+         self.t += 1\n{body}\n        return np.full(2, 0.5, np.float32), 1.0, self.t >= 10, False, {{}}\n\ndef make():\n    return E()\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    format!("py:{}:make", path.display())
+}
+
+fn step_until_error(id: &str, options: &BridgeOptions) -> BridgeError {
+    let mut env = match GymVecEnv::new(id, 2, options) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    let mut obs = vec![0.0; 4];
+    env.reset(Some(0), &mut obs);
+    let mut out = VecStep::for_env(&env);
+    for _ in 0..20 {
+        if let Err(e) = env.step(Actions::Discrete(&[0, 1]), &mut out) {
+            match e {
+                EnvError::Bridge(b) => return b,
+                other => panic!("{id}: expected a bridge error, got {other}"),
+            }
+        }
+    }
+    panic!("{id}: 20 steps without an error")
+}
+
+#[test]
+fn every_failure_is_a_typed_error_with_pythons_last_line() {
+    let Some(py) = python() else { return };
+    let dir = tmp("failures");
+    let opts = options(&py);
+
+    let e = GymVecEnv::new("gym:NoSuchEnv-v9", 1, &opts).err().unwrap();
+    assert!(matches!(&e, BridgeError::UnknownEnv { message, .. } if message.contains("NoSuchEnv")), "{e}");
+
+    let e = GymVecEnv::new("gym:CartPole-v1", 1, &options("/nonexistent/python3")).err().unwrap();
+    assert!(matches!(e, BridgeError::NoPython { .. }), "{e}");
+    assert!(e.to_string().contains("PPO_PYTHON"), "{e}");
+
+    // A Python without gymnasium: a path where `import gymnasium` fails.
+    let fake = dir.join("nogym");
+    std::fs::create_dir_all(fake.join("gymnasium")).unwrap();
+    std::fs::write(
+        fake.join("gymnasium/__init__.py"),
+        "raise ModuleNotFoundError(\"No module named 'gymnasium'\", name='gymnasium')\n",
+    )
+    .unwrap();
+    let wrapper = dir.join("python_without_gymnasium.sh");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nPYTHONPATH={} exec {py} \"$@\"\n", fake.display())).unwrap();
+    make_executable(&wrapper);
+    let e = GymVecEnv::new("gym:CartPole-v1", 1, &options(wrapper.to_str().unwrap())).err().unwrap();
+    assert!(matches!(&e, BridgeError::GymnasiumMissing { message, .. } if message.contains("gymnasium")), "{e}");
+
+    // Something that is not the bridge script answers: a protocol error, not a hang.
+    let impostor = dir.join("impostor.sh");
+    std::fs::write(&impostor, "#!/bin/sh\nprintf '\\001\\000\\000\\000\\177'\nsleep 5\n").unwrap();
+    make_executable(&impostor);
+    let e = GymVecEnv::new("gym:CartPole-v1", 1, &options(impostor.to_str().unwrap())).err().unwrap();
+    assert!(matches!(e, BridgeError::Protocol { .. }), "{e}");
+
+    let raising = user_env(&dir, "raising", "        if self.t == 3: raise RuntimeError('the motor overheated')");
+    let e = step_until_error(&raising, &opts);
+    assert!(
+        matches!(&e, BridgeError::EnvRaised { message, .. } if message == "RuntimeError: the motor overheated"),
+        "{e}"
+    );
+
+    let dying = user_env(&dir, "dying", "        if self.t == 3:\n            import os, sys; sys.stderr.write('segfault, sort of\\n'); sys.stderr.flush(); os._exit(3)");
+    let e = step_until_error(&dying, &opts);
+    assert!(
+        matches!(&e, BridgeError::Died { status, stderr, .. } if status.contains('3') && stderr.contains("segfault")),
+        "{e}"
+    );
+
+    let hanging = user_env(&dir, "hanging", "        if self.t == 2:\n            import time; time.sleep(30)");
+    let quick = BridgeOptions { timeout: Duration::from_millis(500), ..opts.clone() };
+    let started = std::time::Instant::now();
+    let e = step_until_error(&hanging, &quick);
+    assert!(matches!(e, BridgeError::Timeout { .. }), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the timeout did not stop the wait");
+
+    let nan = user_env(
+        &dir,
+        "nan",
+        "        if self.t == 4: return np.array([0.0, np.nan], np.float32), 1.0, False, False, {}",
+    );
+    let e = step_until_error(&nan, &opts);
+    assert!(matches!(e, BridgeError::NanObservation { index: 1, .. }), "{e}");
+
+    let path = dir.join("dict_space.py");
+    std::fs::write(
+        &path,
+        "import gymnasium as gym\nfrom gymnasium import spaces\nclass E(gym.Env):\n    observation_space = spaces.Dict({'a': spaces.Discrete(2)})\n    action_space = spaces.Discrete(2)\ndef make():\n    return E()\n",
+    )
+    .unwrap();
+    let e = GymVecEnv::new(&format!("py:{}:make", path.display()), 1, &opts).err().unwrap();
+    assert!(matches!(&e, BridgeError::UnsupportedSpace { message, .. } if message.contains("Dict")), "{e}");
+}
+
+#[cfg(unix)]
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn no_python_process_outlives_its_environment() {
+    let Some(py) = python() else { return };
+    let env = GymVecEnv::new("gym:CartPole-v1", 2, &options(&py)).unwrap();
+    let pid = env.process_id();
+    assert!(PathBuf::from(format!("/proc/{pid}")).exists());
+    drop(env);
+    assert!(!PathBuf::from(format!("/proc/{pid}")).exists(), "python {pid} is still there after drop");
+}
+
+/// gymnasium called directly on HalfCheetah-v5: reset with `seed`, then the actions in
+/// `actions` (1000×6 little-endian f32); writes observations and rewards as f64.
+const DIRECT_HALF_CHEETAH: &str = r#"
+import sys, numpy as np, gymnasium as gym
+actions = np.fromfile(sys.argv[1], dtype="<f4").reshape(-1, 6)
+env = gym.make("HalfCheetah-v5")
+obs, _ = env.reset(seed=int(sys.argv[2]))
+rows = [np.concatenate([obs.astype(np.float64), [0.0, 0.0, 0.0]])]
+for a in actions:
+    obs, r, term, trunc, _ = env.step(a)
+    rows.append(np.concatenate([obs.astype(np.float64), [r, float(term), float(trunc)]]))
+np.asarray(rows, dtype="<f8").tofile(sys.argv[3])
+"#;
+
+#[test]
+fn half_cheetah_through_the_bridge_equals_gymnasium_called_directly() {
+    let Some(py) = python() else { return };
+    let dir = tmp("half_cheetah");
+    let mut rng = ppo::Xoshiro256PlusPlus::new(5);
+    let actions: Vec<f32> = (0..6000).map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0)).collect();
+    let bytes: Vec<u8> = actions.iter().flat_map(|a| a.to_le_bytes()).collect();
+    std::fs::write(dir.join("actions.bin"), bytes).unwrap();
+    let out = std::process::Command::new(&py)
+        .args(["-c", DIRECT_HALF_CHEETAH])
+        .args([dir.join("actions.bin").to_str().unwrap(), "7", dir.join("direct.bin").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let direct: Vec<f64> = std::fs::read(dir.join("direct.bin"))
+        .unwrap()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let rows: Vec<&[f64]> = direct.chunks_exact(20).collect();
+    assert_eq!(rows.len(), 1001);
+
+    let mut env = GymEnv::new("gym:HalfCheetah-v5", &options(&py)).unwrap();
+    assert_eq!(env.hello().max_episode_steps, Some(1000));
+    let mut obs = [0.0f32; 17];
+    env.reset(Some(7), &mut obs);
+    let as_f32 = |row: &[f64]| row[..17].iter().map(|&x| (x as f32).to_bits()).collect::<Vec<_>>();
+    assert_eq!(obs.map(f32::to_bits).to_vec(), as_f32(rows[0]));
+    for (t, a) in actions.chunks_exact(6).enumerate() {
+        let s = env.step(Action::Continuous(a), &mut obs).unwrap();
+        let row = rows[t + 1];
+        assert_eq!(obs.map(f32::to_bits).to_vec(), as_f32(row), "observation at step {}", t + 1);
+        assert_eq!((s.reward, s.terminated, s.truncated), (row[17], row[18] != 0.0, row[19] != 0.0), "step {}", t + 1);
+    }
+    assert!(rows[1000][19] != 0.0, "the 1000th step truncates");
+}
+
+#[test]
+fn half_cheetah_learns_in_50k_steps() {
+    let Some(py) = python() else { return };
+    let mut config = ppo::PpoConfig::for_env("gym:HalfCheetah-v5"); // CleanRL's continuous defaults
+    assert_eq!((config.n_envs, config.n_steps, config.n_minibatches, config.update_epochs), (1, 2048, 32, 10));
+    config.python = Some(py);
+    config.total_timesteps = 50_000;
+    let mut returns = Vec::new();
+    ppo::train(config, |m| returns.extend(m.finished_episodes.iter().map(|e| e.episodic_return))).unwrap();
+    assert!(returns.len() >= 40, "{} episodes", returns.len());
+    let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len() as f64;
+    let (first, last) = (mean(&returns[..10]), mean(&returns[returns.len() - 10..]));
+    eprintln!("HalfCheetah-v5, seed 1: first 10 episodes {first:.1}, last 10 {last:.1}");
+    assert!(last > first, "first 10 episodes {first:.1}, last 10 {last:.1}");
+}
+
+#[test]
+fn ppo_train_runs_a_gym_environment_and_refuses_to_resume_it() {
+    let Some(py) = python() else { return };
+    let dir = tmp("train");
+    let run = dir.join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--env", "gym:CartPole-v1", "--total-timesteps", "4096", "--eval-interval", "2048"])
+        .args(["--eval-episodes", "2", "--quiet", "--run-dir", run.to_str().unwrap()])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(run.join("final.safetensors").is_file());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["eval", "--checkpoint", run.to_str().unwrap(), "--episodes", "2"])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gym:CartPole-v1: 2 episodes"));
+
+    // A bridged environment has no saved state: a stopped run cannot resume exactly.
+    let killed = dir.join("killed");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--env", "gym:CartPole-v1", "--total-timesteps", "4096", "--checkpoint-updates", "1"])
+        .args(["--quiet", "--run-dir", killed.to_str().unwrap()])
+        .env("PPO_PYTHON", &py)
+        .env("PPO_TEST_ABORT_AFTER_UPDATE", "2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--resume", killed.to_str().unwrap()])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot save or restore its state"), "{stderr}");
+}
