@@ -668,6 +668,22 @@ impl PpoConfig {
             // published HalfCheetah, Hopper and Walker2d results use them.
             "gym:HalfCheetah-v4" | "gym:HalfCheetah-v5" | "gym:Hopper-v4" | "gym:Hopper-v5" | "gym:Walker2d-v4"
             | "gym:Walker2d-v5" => *self = cleanrl_continuous,
+            "gym:LunarLander-v3" => {
+                // RL Zoo's LunarLander-v2 entry (v3 is its successor in gymnasium 1.x):
+                // n_envs 16, n_steps 1024, batch 64 → 16384/64 = 256 minibatches,
+                // gae_lambda 0.98, gamma 0.999, n_epochs 4, ent_coef 0.01, 1e6 steps.
+                *self = PpoConfig {
+                    n_envs: 16,
+                    n_steps: 1024,
+                    n_minibatches: 256,
+                    gae_lambda: 0.98,
+                    gamma: 0.999,
+                    update_epochs: 4,
+                    ent_coef: 0.01,
+                    total_timesteps: 1_000_000,
+                    ..sb3
+                };
+            }
             _ => return false,
         }
         true
