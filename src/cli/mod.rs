@@ -18,7 +18,7 @@ pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, TrainArgs, Us
 use crate::env::{self, Space};
 use crate::ppo::checkpoint;
 use crate::ppo::config::{KeyKind, KEY_DOCS};
-use crate::ppo::{evaluate, ActionKind, Metrics, PpoConfig, Trainer};
+use crate::ppo::{ActionKind, Metrics, PpoConfig, Trainer};
 use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
 use std::fmt::Write as _;
@@ -708,10 +708,13 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
     let path = &path;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     let env_id = ckpt.config.env_id.clone();
-    let env = env::make(&env_id).map_err(usage_err)?;
+    // A bridged environment starts with the checkpoint's interpreter settings (python,
+    // bridge_timeout), once, for the check and the episodes.
+    let mut env = env::make_with(&env_id, &ckpt.config.bridge_options()).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
-    let r = evaluate(&mut ckpt.agent, &env_id, a.episodes, seed, ckpt.obs_rms.as_ref())
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let r =
+        crate::ppo::eval::run_episodes(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
+            .map_err(|e| CliError::Failed(e.to_string()))?;
     sayln!(
         "{env_id}: {} episodes of the deterministic policy in {} (trained {} steps), seed {seed}",
         a.episodes,
