@@ -105,4 +105,24 @@ fn every_environment_and_wrapper_trains_without_allocating() {
             assert_eq!(update, 0, "{name}: an update allocated {update} times");
         }
     }
+    // The gymnasium bridge (tests/bridge.rs says when PPO_PYTHON is set): its rollouts
+    // allocate nothing on the Rust side either.
+    if let Ok(python) = std::env::var("PPO_PYTHON") {
+        for id in ["gym:CartPole-v1", "gym:Pendulum-v1"] {
+            let config = PpoConfig {
+                env_id: id.to_string(),
+                n_envs: 2,
+                n_steps: 64,
+                total_timesteps: 1 << 20,
+                python: Some(python.clone()),
+                ..PpoConfig::default()
+            };
+            let mut trainer = Trainer::new(config.clone()).unwrap();
+            for _ in 0..3 {
+                trainer.iterate().unwrap();
+            }
+            let rollout = allocations_during(|| trainer.collect_rollout().unwrap());
+            assert_eq!(rollout, 0, "{id}: a rollout of {} steps allocated {rollout} times", config.batch_size());
+        }
+    }
 }
