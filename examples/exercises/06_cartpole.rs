@@ -3,8 +3,6 @@
 //!
 //! Solution: `src/env/cartpole.rs:cartpole_dynamics` and `cartpole_terminated`.
 
-use ppo::env::cartpole::{FORCE_MAG, GRAVITY, LENGTH, MASSPOLE, POLEMASS_LENGTH, TAU, TOTAL_MASS};
-
 /// The next state `[x, ẋ, θ, θ̇]` after pushing with `action` (1 pushes right with
 /// `+FORCE_MAG`, 0 left with `−FORCE_MAG`), and whether the episode terminated.
 ///
@@ -16,8 +14,9 @@ use ppo::env::cartpole::{FORCE_MAG, GRAVITY, LENGTH, MASSPOLE, POLEMASS_LENGTH, 
 /// terminated = |x| > 2.4 or |θ| > 12·2π/360
 /// ```
 ///
-/// `LENGTH` is half the pole's length, as in gymnasium. Everything is `f64`.
+/// The constants are gymnasium's, in `ppo::env::cartpole` (`FORCE_MAG`, `GRAVITY`,
+/// `LENGTH`, `MASSPOLE`, `POLEMASS_LENGTH`, `TAU`, `TOTAL_MASS`, `X_THRESHOLD`,
+/// `THETA_THRESHOLD_RADIANS`); `LENGTH` is half the pole's length. Everything is `f64`.
 pub fn cartpole_step(_state: [f64; 4], _action: usize) -> ([f64; 4], bool) {
-    let _constants = (FORCE_MAG, GRAVITY, LENGTH, MASSPOLE, POLEMASS_LENGTH, TAU, TOTAL_MASS);
     todo!("gymnasium's Euler step, then the termination test")
 }
