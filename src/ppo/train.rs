@@ -21,7 +21,7 @@ use super::buffer::RolloutBuffer;
 use super::checkpoint::Checkpoint;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
 use super::eval::{evaluate, EvalResult};
-use super::loss::{LossFns, LossStats};
+use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
@@ -208,7 +208,7 @@ pub struct Trainer {
     /// The functions that record the clipped surrogate and the value loss in every
     /// update: the crate's by default; set them to train with your own
     /// (`cargo run --release --example exercises -- check learns`). Not part of a saved run.
-    pub loss_fns: LossFns,
+    pub loss_fns: super::loss::LossFns,
     pub(crate) next_obs: Vec<f32>,
     act: ActOutput,
     step_out: VecStep,
@@ -327,7 +327,7 @@ impl Trainer {
             finished_episodes: Vec::with_capacity(config.batch_size()),
             episodes: 0,
             best_eval: None,
-            loss_fns: LossFns::default(),
+            loss_fns: super::loss::LossFns::default(),
             next_obs,
             act: ActOutput::default(),
             step_out,
