@@ -153,17 +153,74 @@ impl GradCheck {
                 // Divide by the step actually taken: x0 ± h is rounded to f32.
                 let h2 = (x0 + self.step) as f64 - (x0 - self.step) as f64;
                 let numeric = (plus - minus) / h2;
-                let a = analytic[i][j] as f64;
-                let ratio = (a - numeric).abs() / (self.atol + self.rtol * a.abs().max(numeric.abs()));
-                let ratio = if ratio.is_nan() { f64::INFINITY } else { ratio };
-                report.checked += 1;
-                if report.worst.is_none() || ratio > report.worst_ratio {
-                    report.worst_ratio = ratio;
-                    report.worst = Some(Mismatch { input: i, element: j, analytic: a, numeric });
-                }
+                report.add(self, Mismatch { input: i, element: j, analytic: analytic[i][j] as f64, numeric });
             }
         }
         report
+    }
+
+    /// Checks a backward written on plain slices, without a tape: the same step,
+    /// tolerance and random upstream gradient as [`run`](GradCheck::run), for one input
+    /// `x` (any shape, flattened).
+    ///
+    /// `forward(x, y)` writes the output `y` (`out_len` values); `backward(x, y, g, dx)`
+    /// must *add* `∂L/∂x` into `dx` (zeroed here) given the output `y` and the upstream
+    /// gradient `g`. This is how `examples/exercises` checks a learner's backward.
+    ///
+    /// ```
+    /// use ppo::gradcheck::GradCheck;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// let square = |x: &[f32], y: &mut [f32]| y.iter_mut().zip(x).for_each(|(y, x)| *y = x * x);
+    /// let backward = |x: &[f32], _y: &[f32], g: &[f32], dx: &mut [f32]| {
+    ///     for i in 0..x.len() {
+    ///         dx[i] += 2.0 * x[i] * g[i];
+    ///     }
+    /// };
+    /// let report = GradCheck::default().run_slices(&[0.3, -1.2], 2, square, backward, &mut StdRng::seed_from_u64(0));
+    /// assert!(report.passed(), "{report}");
+    /// ```
+    pub fn run_slices<F, G, R>(&self, x: &[f32], out_len: usize, forward: F, backward: G, rng: &mut R) -> Report
+    where
+        F: Fn(&[f32], &mut [f32]),
+        G: Fn(&[f32], &[f32], &[f32], &mut [f32]),
+        R: Rng + ?Sized,
+    {
+        let mut y = vec![0.0f32; out_len];
+        forward(x, &mut y);
+        let upstream: Vec<f32> = (0..out_len).map(|_| StandardNormal.sample(rng)).collect();
+        let mut analytic = vec![0.0f32; x.len()];
+        backward(x, &y, &upstream, &mut analytic);
+        let loss = |xs: &[f32], y: &mut [f32]| -> f64 {
+            forward(xs, y);
+            y.iter().zip(&upstream).map(|(&y, &r)| y as f64 * r as f64).sum()
+        };
+        let mut report = Report { worst_ratio: 0.0, worst: None, checked: 0 };
+        let mut xs = x.to_vec();
+        for j in 0..x.len() {
+            let x0 = xs[j];
+            xs[j] = x0 + self.step;
+            let plus = loss(&xs, &mut y);
+            xs[j] = x0 - self.step;
+            let minus = loss(&xs, &mut y);
+            xs[j] = x0;
+            let numeric = (plus - minus) / ((x0 + self.step) as f64 - (x0 - self.step) as f64);
+            report.add(self, Mismatch { input: 0, element: j, analytic: analytic[j] as f64, numeric });
+        }
+        report
+    }
+}
+
+impl Report {
+    /// Counts one element and keeps it if it is the worst so far (a NaN is the worst).
+    fn add(&mut self, check: &GradCheck, m: Mismatch) {
+        let (a, n) = (m.analytic, m.numeric);
+        let ratio = (a - n).abs() / (check.atol + check.rtol * a.abs().max(n.abs()));
+        let ratio = if ratio.is_nan() { f64::INFINITY } else { ratio };
+        self.checked += 1;
+        if self.worst.is_none() || ratio > self.worst_ratio {
+            self.worst_ratio = ratio;
+            self.worst = Some(m);
+        }
     }
 }
 

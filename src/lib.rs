@@ -72,6 +72,11 @@
 //!     checkpoints, learning curve, the resumable state), and [`cli`]: the `ppo` command
 //!     line built on it. [`signal`] turns Ctrl-C and SIGTERM into a clean stop.
 //!
+//! 13. [`exercises`]: learn PPO by writing it: eleven exercises in this order, from an
+//!     op's backward to CartPole trained with your own loss, each checked against the
+//!     crate's function (`cargo run --release --example exercises -- check all`); the
+//!     guided tour is `docs/guide.md`.
+//!
 //! [`rng`] is the random number generator everything draws from (xoshiro256++, the same
 //! stream as `rand`'s `SmallRng`), with a state that a saved run keeps.
 //!
@@ -98,6 +103,7 @@ pub mod cli;
 pub mod cpu;
 pub mod distributions;
 pub mod env;
+pub mod exercises;
 pub mod fastmath;
 pub mod gemm;
 pub mod gradcheck;

@@ -26,7 +26,9 @@ use ppo::io::safetensors;
 use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
 use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig};
 use ppo::ppo::checkpoint::agent_from_state_dict;
-use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
+use ppo::ppo::loss::{
+    kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossFns, LossWorkspace, Minibatch,
+};
 use ppo::ppo::update::{update, UpdateConfig, UpdateWorkspace};
 use ppo::ppo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
 use ppo::tensor::Tensor;
@@ -736,6 +738,7 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
             ent_coef: num(case, "ent_coef") as f32,
             vf_coef,
             norm_adv,
+            fns: LossFns::default(),
         };
         let mut agent = ppo_agent(&fx, continuous);
         agent.zero_grad();
@@ -895,6 +898,7 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
             ent_coef: num(config, "ent_coef") as f32,
             vf_coef: num(config, "vf_coef") as f32,
             norm_adv: flag("norm_adv"),
+            fns: LossFns::default(),
         },
     };
 

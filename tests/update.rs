@@ -8,7 +8,7 @@
 
 use ppo::nn::Activation;
 use ppo::ppo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
-use ppo::ppo::{LossConfig, Metrics, PpoConfig, Trainer};
+use ppo::ppo::{LossConfig, LossFns, Metrics, PpoConfig, Trainer};
 
 /// One case: the config, and the clip range the update is called with (annealed when
 /// it differs from `config.clip_coef`).
@@ -200,7 +200,15 @@ fn the_value_clip_uses_clip_coef_vf() {
     let mut mb = Minibatch::default();
     mb.gather(&t.buffer, &(0..128).collect::<Vec<_>>());
     let v_loss = |clip_vloss: bool, clip_coef_vf: f32| {
-        let cfg = LossConfig { clip_coef: 0.2, clip_vloss, clip_coef_vf, ent_coef: 0.0, vf_coef: 0.5, norm_adv: true };
+        let cfg = LossConfig {
+            clip_coef: 0.2,
+            clip_vloss,
+            clip_coef_vf,
+            ent_coef: 0.0,
+            vf_coef: 0.5,
+            norm_adv: true,
+            fns: LossFns::default(),
+        };
         let mut agent = t.agent.clone();
         loss_and_grad(&mut LossWorkspace::default(), &mut agent, &mb, &cfg).v_loss
     };

@@ -34,5 +34,5 @@
 mod ops;
 mod tape;
 
-pub use ops::OP_NAMES;
+pub use ops::{log_softmax_backward, tanh_backward, OP_NAMES};
 pub use tape::{Tape, Var};

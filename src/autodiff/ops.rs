@@ -545,7 +545,7 @@ impl Tape {
     fn tanh_backward(cx: &mut Backward<'_>, x: Var) {
         let (g, y) = (cx.g, cx.y);
         if let Some((_, dx)) = cx.grad(x) {
-            zip3(dx, g, y, tanh_grad);
+            tanh_backward(y, g, dx);
         }
     }
 
@@ -754,13 +754,7 @@ impl Tape {
     fn log_softmax_backward(cx: &mut Backward<'_>, x: Var) {
         let (g, y, c) = (cx.g, cx.y, cx.node.cols);
         if let Some((_, dx)) = cx.grad(x) {
-            if c > 0 {
-                let rows = dx.chunks_exact_mut(c).zip(g.chunks_exact(c)).zip(y.chunks_exact(c));
-                for ((dx_row, g_row), y_row) in rows {
-                    let g_sum: f32 = g_row.iter().sum();
-                    zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
-                }
-            }
+            log_softmax_backward(y, g, c, dx);
         }
     }
 
@@ -802,6 +796,51 @@ impl Tape {
 fn zip3(dx: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
     for ((d, &g), &v) in dx.iter_mut().zip(g).zip(v) {
         *d += f(g, v);
+    }
+}
+
+/// The backward of [`Tape::tanh`] on plain slices, which the tape's record calls:
+/// `dx += g ⊙ (1 − y²)`, where `y = tanh x` is the forward's output. All three slices
+/// have the shape of `x` (any `B×C`, row-major). Adds into `dx`, never overwrites.
+///
+/// ```
+/// let (y, g) = ([0.0f32, 0.5], [1.0f32, 2.0]);
+/// let mut dx = [10.0f32, 0.0];
+/// ppo::autodiff::tanh_backward(&y, &g, &mut dx);
+/// assert_eq!(dx, [11.0, 1.5]);
+/// ```
+pub fn tanh_backward(y: &[f32], g: &[f32], dx: &mut [f32]) {
+    assert!(y.len() == g.len() && g.len() == dx.len(), "tanh_backward: y {}, g {}, dx {}", y.len(), g.len(), dx.len());
+    zip3(dx, g, y, tanh_grad);
+}
+
+/// The backward of [`Tape::log_softmax`] on plain slices, which the tape's record
+/// calls. `y` is the forward's output (`B×C` log-probabilities, `C = cols`), `g` the
+/// gradient flowing in (`B×C`); adds, row by row,
+/// `dx[i, j] += g[i, j] − softmax[i, j] · Σ_k g[i, k]` with `softmax = e^y`.
+///
+/// ```
+/// // One row of two equal logits: softmax = [½, ½].
+/// let y = [0.5f32.ln(), 0.5f32.ln()];
+/// let mut dx = [0.0f32; 2];
+/// ppo::autodiff::log_softmax_backward(&y, &[1.0, 0.0], 2, &mut dx);
+/// assert!((dx[0] - 0.5).abs() < 1e-6 && (dx[1] + 0.5).abs() < 1e-6);
+/// ```
+pub fn log_softmax_backward(y: &[f32], g: &[f32], cols: usize, dx: &mut [f32]) {
+    assert!(
+        y.len() == g.len() && g.len() == dx.len() && y.len().is_multiple_of(cols.max(1)),
+        "log_softmax_backward: y {}, g {}, dx {} values in rows of {cols}",
+        y.len(),
+        g.len(),
+        dx.len()
+    );
+    if cols == 0 {
+        return;
+    }
+    let rows = dx.chunks_exact_mut(cols).zip(g.chunks_exact(cols)).zip(y.chunks_exact(cols));
+    for ((dx_row, g_row), y_row) in rows {
+        let g_sum: f32 = g_row.iter().sum();
+        zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
     }
 }
 

@@ -215,6 +215,102 @@ pub fn compute_gae(
     }
 }
 
+/// The arrays of [`compute_gae_split`]: a `T×N` rollout with the episode ends kept as
+/// gymnasium returns them, terminated and truncated apart.
+#[derive(Clone, Copy, Debug)]
+pub struct GaeInputs<'a> {
+    /// `T×N` rewards, as the environments returned them (no bootstrap added).
+    pub rewards: &'a [f32],
+    /// `T×N` critic values `V(s_t)`.
+    pub values: &'a [f32],
+    /// `T×N`: the episode reached a terminal state at step `t` (no future at all).
+    pub terminated: &'a [bool],
+    /// `T×N`: the episode was cut off by the time limit at step `t` (it had a future).
+    pub truncated: &'a [bool],
+    /// `T×N`: `V(final observation)` of a truncated step, read only where `truncated`
+    /// (and not `terminated`).
+    pub final_values: &'a [f32],
+    /// `N`: `V` of the observations after step `T−1`.
+    pub last_values: &'a [f32],
+    /// Environments `N`.
+    pub n_envs: usize,
+    /// Discount γ.
+    pub gamma: f32,
+    /// GAE's λ.
+    pub gae_lambda: f32,
+}
+
+/// GAE with terminated and truncated kept apart (eqs. 11–16 of Schulman et al., 2016,
+/// with SB3's treatment of time limits), writing `advantages` and `returns` (`T×N`):
+///
+/// ```text
+/// next_t = 0                 if terminated_t             (nothing after a real end)
+///        = V(final obs_t)    else if truncated_t          (the cut-off future, bootstrapped)
+///        = V(s_{t+1})        otherwise                    (last_values at t = T−1)
+/// δ_t = r_t + γ·next_t − V(s_t)
+/// Â_t = δ_t                  if terminated_t or truncated_t (the next entry is a new episode)
+///     = δ_t + γλ·Â_{t+1}     otherwise
+/// R_t = Â_t + V(s_t)
+/// ```
+///
+/// The trainer gets the same numbers another way: it adds `γ·V(final obs)` to the
+/// reward of a truncated step and hands [`compute_gae`] one merged `done` flag.
+/// `tests/twins.rs` holds the two bit-equal. This one is the solution of
+/// `examples/exercises/07_gae.rs`.
+///
+/// ```
+/// use ppo::ppo::buffer::{compute_gae_split, GaeInputs};
+/// // One env, two steps; the episode is truncated at t = 0 with V(final obs) = 10.
+/// let inputs = GaeInputs {
+///     rewards: &[1.0, 1.0],
+///     values: &[0.0, 0.0],
+///     terminated: &[false, false],
+///     truncated: &[true, false],
+///     final_values: &[10.0, 0.0],
+///     last_values: &[0.0],
+///     n_envs: 1,
+///     gamma: 0.5,
+///     gae_lambda: 1.0,
+/// };
+/// let (mut adv, mut ret) = ([0.0; 2], [0.0; 2]);
+/// compute_gae_split(&inputs, &mut adv, &mut ret);
+/// assert_eq!(adv, [1.0 + 0.5 * 10.0, 1.0]);
+/// ```
+pub fn compute_gae_split(inputs: &GaeInputs<'_>, advantages: &mut [f32], returns: &mut [f32]) {
+    let GaeInputs { rewards, values, terminated, truncated, final_values, last_values, n_envs, gamma, gae_lambda } =
+        *inputs;
+    let tn = rewards.len();
+    let lens = [values.len(), terminated.len(), truncated.len(), final_values.len(), advantages.len(), returns.len()];
+    assert!(
+        lens.iter().all(|&l| l == tn),
+        "GAE arrays must all be T×N = {tn}: values, terminated, truncated, final_values, advantages, returns have {lens:?}"
+    );
+    assert_eq!(last_values.len(), n_envs, "last_values has {} entries for N={n_envs}", last_values.len());
+    let n_steps = tn / n_envs;
+    let gamma_lambda = (gamma as f64 * gae_lambda as f64) as f32;
+    for i in 0..n_envs {
+        let mut last_gae_lam = 0.0f32;
+        for t in (0..n_steps).rev() {
+            let k = t * n_envs + i;
+            let next = if terminated[k] {
+                0.0
+            } else if truncated[k] {
+                gamma * final_values[k]
+            } else if t + 1 == n_steps {
+                gamma * last_values[i]
+            } else {
+                gamma * values[k + n_envs]
+            };
+            let delta = rewards[k] + next - values[k];
+            last_gae_lam = if terminated[k] || truncated[k] { delta } else { delta + gamma_lambda * last_gae_lam };
+            advantages[k] = last_gae_lam;
+        }
+    }
+    for k in 0..tn {
+        returns[k] = advantages[k] + values[k];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,74 @@ impl Minibatch {
     }
 }
 
+/// `L^CLIP` on a tape: `(tape, ratio, adv, clip_coef) → pg_loss`, with `ratio` and
+/// `adv` both `B×1` (`adv` a constant, already normalised when `norm_adv`) and the
+/// result `1×1`. The crate's is [`record_clipped_surrogate`].
+pub type SurrogateFn = fn(&mut Tape, Var, Var, f32) -> Var;
+
+/// `L^VF` on a tape: `(tape, new_value, old_value, returns, clip) → v_loss`, all three
+/// `B×1` (only `new_value` carries a gradient), `clip` the value clip range ε_vf or
+/// `None` for the unclipped loss, and the result `1×1` with its ½. The crate's is
+/// [`record_clipped_value_loss`].
+pub type ValueLossFn = fn(&mut Tape, Var, Var, Var, Option<f32>) -> Var;
+
+/// The hook through which a learner's loss terms replace the crate's in the real
+/// update: [`record_policy_loss`] calls `surrogate` once it has the ratio, and
+/// [`record_value_loss`] calls `value` once it has the critic's values, so
+/// [`crate::ppo::update()`], its two-thread twin and [`loss_and_grad`] all run with
+/// them. `Default` is the crate's own pair, which gives the same bits as before the hook
+/// existed (`tests/update.rs`, `tests/torch_fixtures.rs`).
+///
+/// ```
+/// use ppo::ppo::loss::{record_clipped_value_loss, LossFns};
+/// // A surrogate of your own (here the crate's, written out); the trainer takes it with
+/// // `trainer.loss_fns = fns`.
+/// fn my_surrogate(tape: &mut ppo::autodiff::Tape, ratio: ppo::autodiff::Var, adv: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
+///     ppo::ppo::loss::record_clipped_surrogate(tape, ratio, adv, eps)
+/// }
+/// let fns = LossFns { surrogate: my_surrogate, value: record_clipped_value_loss };
+/// assert!(!fns.is_default());
+/// assert!(LossFns::default().is_default());
+/// ```
+#[derive(Clone, Copy)]
+pub struct LossFns {
+    /// The clipped surrogate `L^CLIP` (eq. 7, as a loss).
+    pub surrogate: SurrogateFn,
+    /// The value loss `L^VF`.
+    pub value: ValueLossFn,
+}
+
+impl Default for LossFns {
+    fn default() -> Self {
+        LossFns { surrogate: record_clipped_surrogate, value: record_clipped_value_loss }
+    }
+}
+
+impl LossFns {
+    /// True when both are the crate's own functions.
+    pub fn is_default(&self) -> bool {
+        *self == LossFns::default()
+    }
+}
+
+/// Equal when both function pointers are the same functions.
+impl PartialEq for LossFns {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.surrogate, other.surrogate) && std::ptr::fn_addr_eq(self.value, other.value)
+    }
+}
+
+impl std::fmt::Debug for LossFns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |own: bool| if own { "the crate's" } else { "custom" };
+        let d = LossFns::default();
+        f.debug_struct("LossFns")
+            .field("surrogate", &name(std::ptr::fn_addr_eq(self.surrogate, d.surrogate)))
+            .field("value", &name(std::ptr::fn_addr_eq(self.value, d.value)))
+            .finish()
+    }
+}
+
 /// The coefficients of the loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossConfig {
@@ -90,6 +158,9 @@ pub struct LossConfig {
     pub vf_coef: f32,
     /// Normalise advantages per minibatch.
     pub norm_adv: bool,
+    /// The functions that record `L^CLIP` and `L^VF` (the crate's by default; a
+    /// learner's in `examples/exercises`).
+    pub fns: LossFns,
 }
 
 /// The loss terms and diagnostics of one minibatch (CleanRL's names).
@@ -263,17 +334,49 @@ pub fn record_policy_loss(
     let log_ratio = tape.sub(new_log_prob, old_log_prob);
     let ratio = tape.exp(log_ratio);
 
-    // Clipped surrogate objective (eq. 7), negated into a loss (detail 8):
-    // pg_loss = mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε))).
-    let eps = cfg.clip_coef;
-    let neg_adv = tape.input(b, 1, adv, false);
-    let neg_adv = tape.neg(neg_adv);
+    // Clipped surrogate objective (eq. 7), negated into a loss (detail 8).
+    let adv = tape.input(b, 1, adv, false);
+    let pg_loss = (cfg.fns.surrogate)(tape, ratio, adv, cfg.clip_coef);
+    PolicyLoss { pg_loss, entropy_loss, log_ratio, log_std }
+}
+
+/// The clipped surrogate on a tape (eq. 7, negated into a loss; detail 8):
+/// `pg_loss = mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε)))`, from the ratios `r` and the
+/// advantages `Â` (both `B×1`) to a `1×1` loss. Its plain twin, tested equal, is
+/// [`clipped_surrogate`]. The default [`LossFns::surrogate`].
+pub fn record_clipped_surrogate(tape: &mut Tape, ratio: Var, adv: Var, clip_coef: f32) -> Var {
+    let eps = clip_coef;
+    let neg_adv = tape.neg(adv);
     let pg_loss1 = tape.mul(neg_adv, ratio);
     let clipped_ratio = tape.clamp(ratio, 1.0 - eps, 1.0 + eps);
     let pg_loss2 = tape.mul(neg_adv, clipped_ratio);
     let pg_max = tape.maximum(pg_loss1, pg_loss2);
-    let pg_loss = tape.mean(pg_max);
-    PolicyLoss { pg_loss, entropy_loss, log_ratio, log_std }
+    tape.mean(pg_max)
+}
+
+/// The clipped surrogate on plain slices: `mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε)))`
+/// over the `B` ratios and advantages, in the operations and order of
+/// [`record_clipped_surrogate`] (so the same bits).
+///
+/// ```
+/// use ppo::ppo::loss::clipped_surrogate;
+/// // Â > 0 and r past 1 + ε: the objective is capped at (1 + ε)·Â.
+/// assert_eq!(clipped_surrogate(&[1.5], &[2.0], 0.2), -2.4);
+/// // Â > 0 and r below 1 − ε: the pessimistic (unclipped) term wins.
+/// assert_eq!(clipped_surrogate(&[0.5], &[2.0], 0.2), -1.0);
+/// ```
+pub fn clipped_surrogate(ratio: &[f32], adv: &[f32], clip_coef: f32) -> f32 {
+    assert_eq!(ratio.len(), adv.len(), "clipped_surrogate: {} ratios, {} advantages", ratio.len(), adv.len());
+    let (lo, hi) = (1.0 - clip_coef, 1.0 + clip_coef);
+    let sum: f32 = ratio
+        .iter()
+        .zip(adv)
+        .map(|(&r, &a)| {
+            let neg_adv = -a;
+            (neg_adv * r).max(neg_adv * r.max(lo).min(hi))
+        })
+        .sum();
+    sum / ratio.len() as f32
 }
 
 /// Records the value part on `tape` from the critic on `obs` (`B×O`, already on the
@@ -286,11 +389,24 @@ pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minib
     let b = mb.len();
     let new_value = critic.forward(tape, obs);
     let returns = tape.input(b, 1, &mb.returns, false);
+    let old_values = tape.input(b, 1, &mb.values, false);
+    (cfg.fns.value)(tape, new_value, old_values, returns, cfg.clip_vloss.then_some(cfg.clip_coef_vf))
+}
+
+/// The value loss on a tape (detail 9): `½·mean((V − R)²)`, or with `clip = Some(ε)`
+/// `½·mean(max((V − R)², (V_old + clip(V − V_old, −ε, ε) − R)²))`, from the new values
+/// `V`, the old values `V_old` and the returns `R` (all `B×1`) to a `1×1` loss. Its plain
+/// twin, tested equal, is [`clipped_value_loss`]. The default [`LossFns::value`].
+pub fn record_clipped_value_loss(
+    tape: &mut Tape,
+    new_value: Var,
+    old_values: Var,
+    returns: Var,
+    clip: Option<f32>,
+) -> Var {
     let v_err = tape.sub(new_value, returns);
     let v_loss_unclipped = tape.square(v_err);
-    let v_loss_elems = if cfg.clip_vloss {
-        let eps = cfg.clip_coef_vf;
-        let old_values = tape.input(b, 1, &mb.values, false);
+    let v_loss_elems = if let Some(eps) = clip {
         let dv = tape.sub(new_value, old_values);
         let dv = tape.clamp(dv, -eps, eps);
         let v_clipped = tape.add(old_values, dv);
@@ -302,6 +418,40 @@ pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minib
     };
     let v_mean = tape.mean(v_loss_elems);
     tape.mul_scalar(v_mean, 0.5)
+}
+
+/// The value loss on plain slices, in the operations and order of
+/// [`record_clipped_value_loss`]: `½·mean((V − R)²)`, or with `clip = Some(ε)` the mean
+/// of the larger of that and `(V_old + clip(V − V_old, −ε, ε) − R)²`, all `B` long.
+///
+/// ```
+/// use ppo::ppo::loss::clipped_value_loss;
+/// assert_eq!(clipped_value_loss(&[3.0], &[0.0], &[1.0], None), 2.0); // ½·(3 − 1)²
+/// // Clipped around V_old = 0: V_old + 0.2 = 0.2 is 0.8 from R, but V = 3 is 2 away.
+/// assert_eq!(clipped_value_loss(&[3.0], &[0.0], &[1.0], Some(0.2)), 2.0);
+/// ```
+pub fn clipped_value_loss(new_values: &[f32], old_values: &[f32], returns: &[f32], clip: Option<f32>) -> f32 {
+    let b = new_values.len();
+    assert!(
+        old_values.len() == b && returns.len() == b,
+        "clipped_value_loss: {b} new values, {} old values, {} returns",
+        old_values.len(),
+        returns.len()
+    );
+    let mut sum = 0.0f32;
+    for k in 0..b {
+        let (v, r) = (new_values[k], returns[k]);
+        let unclipped = (v - r) * (v - r);
+        sum += match clip {
+            Some(eps) => {
+                let v_clipped = old_values[k] + (v - old_values[k]).max(-eps).min(eps);
+                let e = v_clipped - r;
+                unclipped.max(e * e)
+            }
+            None => unclipped,
+        };
+    }
+    (sum / b as f32) * 0.5
 }
 
 /// After `tape.backward`, adds the policy part's gradients into the actor and the

@@ -23,7 +23,7 @@ use super::agent::Agent;
 use super::buffer::RolloutBuffer;
 use super::loss::{
     add_policy_grads, combine, policy_objective, policy_stats, prepare_advantages, record_policy_loss,
-    record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
+    record_value_loss, value_objective, LossConfig, LossFns, LossWorkspace, Minibatch, PolicyStats,
 };
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
 use crate::autodiff::Tape;
@@ -311,6 +311,7 @@ impl TwoThreads {
                     ent_coef: 0.0,
                     vf_coef: 0.0,
                     norm_adv: false,
+                    fns: LossFns::default(),
                 },
             },
             minibatches: Default::default(),

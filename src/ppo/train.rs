@@ -205,6 +205,10 @@ pub struct Trainer {
     pub episodes: u64,
     /// Best mean evaluation return so far.
     pub best_eval: Option<f64>,
+    /// The functions that record the clipped surrogate and the value loss in every
+    /// update: the crate's by default; set them to train with your own
+    /// (`cargo run --release --example exercises -- check learns`). Not part of a saved run.
+    pub loss_fns: super::loss::LossFns,
     pub(crate) next_obs: Vec<f32>,
     act: ActOutput,
     step_out: VecStep,
@@ -323,6 +327,7 @@ impl Trainer {
             finished_episodes: Vec::with_capacity(config.batch_size()),
             episodes: 0,
             best_eval: None,
+            loss_fns: super::loss::LossFns::default(),
             next_obs,
             act: ActOutput::default(),
             step_out,
@@ -451,7 +456,8 @@ impl Trainer {
     /// [`iterate`](Trainer::iterate).
     pub fn update(&mut self, learning_rate: f32, clip_coef: f32) -> Result<Metrics, TrainError> {
         let c = &self.config;
-        let cfg = UpdateConfig::new(c, clip_coef);
+        let mut cfg = UpdateConfig::new(c, clip_coef);
+        cfg.loss.fns = self.loss_fns;
         self.critic_optimizer.config.lr = learning_rate;
         self.actor_optimizer.config.lr = learning_rate;
         let (agent, critic_opt, actor_opt) = (&mut self.agent, &mut self.critic_optimizer, &mut self.actor_optimizer);

@@ -23,7 +23,7 @@
 use super::buffer::RolloutBuffer;
 use super::loss::{
     add_policy_grads, combine, policy_stats, prepare_advantages, record_policy_loss, record_value_loss, total_loss,
-    LossConfig, LossStats, LossWorkspace, Minibatch,
+    LossConfig, LossFns, LossStats, LossWorkspace, Minibatch,
 };
 use super::{Agent, PpoConfig};
 use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam};
@@ -63,6 +63,7 @@ impl UpdateConfig {
                 ent_coef: config.ent_coef,
                 vf_coef: config.vf_coef,
                 norm_adv: config.norm_adv,
+                fns: LossFns::default(),
             },
         }
     }

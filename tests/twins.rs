@@ -1,0 +1,226 @@
+//! The plain twins that the exercises (`examples/exercises/`) use as solutions, held
+//! equal to the code the trainer runs:
+//!
+//! - each op backward on slices (`autodiff::tanh_backward`, `log_softmax_backward`)
+//!   against the tape's record of the same op, and against finite differences through
+//!   `GradCheck::run_slices`, which must also catch a backward that is 1% off;
+//! - the clipped surrogate and the value loss on slices against their tape versions,
+//!   bit for bit, with clipping active on both sides;
+//! - GAE with terminated and truncated apart (`compute_gae_split`) against the
+//!   trainer's merged flags with the truncation bootstrap folded into the reward
+//!   (`compute_gae`), bit for bit;
+//! - the loss hook (`LossFns`): another function with the same arithmetic gives the same
+//!   bits as the default, and a different loss changes the update.
+
+use ppo::autodiff::{log_softmax_backward, tanh_backward, Tape};
+use ppo::gradcheck::GradCheck;
+use ppo::ppo::buffer::{compute_gae, compute_gae_split, GaeInputs};
+use ppo::ppo::loss::{
+    clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, LossFns,
+};
+use ppo::ppo::{PpoConfig, Trainer};
+use ppo::rng::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+fn randn(n: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
+    (0..n).map(|_| StandardNormal.sample(rng)).collect()
+}
+
+fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// `(x, upstream, the tape's dx for x with a random starting gradient, that start)`
+/// for a unary op recorded by `op` on a `rows×cols` input.
+fn tape_backward(
+    rows: usize,
+    cols: usize,
+    op: fn(&mut Tape, ppo::autodiff::Var) -> ppo::autodiff::Var,
+    rng: &mut Xoshiro256PlusPlus,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let x = randn(rows * cols, rng);
+    let g = randn(rows * cols, rng);
+    let mut tape = Tape::new();
+    let xv = tape.input(rows, cols, &x, true);
+    let y = op(&mut tape, xv);
+    tape.backward_with(y, &g);
+    (tape.value(y).to_vec(), g, tape.grad(xv).to_vec(), x)
+}
+
+#[test]
+fn tanh_backward_on_slices_is_the_tapes() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let (y, g, tape_dx, _) = tape_backward(5, 7, |t, x| t.tanh(x), &mut rng);
+    let mut dx = vec![0.0; y.len()];
+    tanh_backward(&y, &g, &mut dx);
+    assert_eq!(bits(&dx), bits(&tape_dx));
+    // It adds: starting from 1, every element is 1 more.
+    let mut dx1 = vec![1.0; y.len()];
+    tanh_backward(&y, &g, &mut dx1);
+    for (a, b) in dx1.iter().zip(&dx) {
+        assert!((a - 1.0 - b).abs() < 1e-6, "{a} vs 1 + {b}");
+    }
+}
+
+#[test]
+fn log_softmax_backward_on_slices_is_the_tapes() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let (y, g, tape_dx, _) = tape_backward(4, 6, |t, x| t.log_softmax(x), &mut rng);
+    let mut dx = vec![0.0; y.len()];
+    log_softmax_backward(&y, &g, 6, &mut dx);
+    assert_eq!(bits(&dx), bits(&tape_dx));
+}
+
+fn tanh_forward(x: &[f32], y: &mut [f32]) {
+    ppo::fastmath::tanh_into(x, y);
+}
+
+fn log_softmax_forward(x: &[f32], y: &mut [f32]) {
+    for (xr, yr) in x.chunks_exact(6).zip(y.chunks_exact_mut(6)) {
+        ppo::distributions::log_softmax_row(xr, yr);
+    }
+}
+
+#[test]
+fn the_slice_gradient_check_passes_the_twins_and_fails_one_percent_off() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let check = GradCheck::default();
+    let x = randn(24, &mut rng);
+    let tanh_ok = check.run_slices(&x, 24, tanh_forward, |_, y, g, dx| tanh_backward(y, g, dx), &mut rng);
+    assert!(tanh_ok.passed(), "{tanh_ok}");
+    let off = |_: &[f32], y: &[f32], g: &[f32], dx: &mut [f32]| {
+        tanh_backward(y, g, dx);
+        dx.iter_mut().for_each(|d| *d *= 1.01);
+    };
+    let tanh_off = check.run_slices(&x, 24, tanh_forward, off, &mut rng);
+    assert!(!tanh_off.passed(), "a tanh backward 1% off passed: {tanh_off}");
+
+    let ls = |_: &[f32], y: &[f32], g: &[f32], dx: &mut [f32]| log_softmax_backward(y, g, 6, dx);
+    let ls_ok = check.run_slices(&x, 24, log_softmax_forward, ls, &mut rng);
+    assert!(ls_ok.passed(), "{ls_ok}");
+    // The softmax term with the wrong sign.
+    let ls_bad = |_: &[f32], y: &[f32], g: &[f32], dx: &mut [f32]| {
+        for ((d, &g), &y) in dx.iter_mut().zip(g).zip(y) {
+            *d += g + y.exp() * g;
+        }
+    };
+    assert!(!check.run_slices(&x, 24, log_softmax_forward, ls_bad, &mut rng).passed());
+}
+
+/// Ratios spread over [0.5, 1.5] (so that both clip bounds bind) and advantages of
+/// both signs.
+fn ratios_and_advantages(b: usize, rng: &mut Xoshiro256PlusPlus) -> (Vec<f32>, Vec<f32>) {
+    let ratio: Vec<f32> = (0..b).map(|_| rng.random_range(0.5..1.5)).collect();
+    (ratio, randn(b, rng))
+}
+
+#[test]
+fn the_surrogate_on_slices_is_the_tapes_bit_for_bit() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    for b in [1, 7, 64] {
+        let (ratio, adv) = ratios_and_advantages(b, &mut rng);
+        let mut tape = Tape::new();
+        let r = tape.input(b, 1, &ratio, true);
+        let a = tape.input(b, 1, &adv, false);
+        let loss = record_clipped_surrogate(&mut tape, r, a, 0.2);
+        let plain = clipped_surrogate(&ratio, &adv, 0.2);
+        assert_eq!(tape.scalar(loss).to_bits(), plain.to_bits(), "B={b}: tape {} plain {plain}", tape.scalar(loss));
+    }
+}
+
+#[test]
+fn the_value_loss_on_slices_is_the_tapes_bit_for_bit() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    for (b, clip) in [(1, None), (9, None), (9, Some(0.2)), (64, Some(0.5))] {
+        let (new, old, ret) = (randn(b, &mut rng), randn(b, &mut rng), randn(b, &mut rng));
+        let mut tape = Tape::new();
+        let v = tape.input(b, 1, &new, true);
+        let o = tape.input(b, 1, &old, false);
+        let r = tape.input(b, 1, &ret, false);
+        let loss = record_clipped_value_loss(&mut tape, v, o, r, clip);
+        let plain = clipped_value_loss(&new, &old, &ret, clip);
+        assert_eq!(tape.scalar(loss).to_bits(), plain.to_bits(), "B={b} clip {clip:?}");
+    }
+    // With clipping, the clipped branch must be taken somewhere, or the test shows nothing.
+    let (new, old, ret) = ([2.0f32, 0.1], [0.0f32, 0.0], [2.5f32, -3.0]);
+    assert_ne!(clipped_value_loss(&new, &old, &ret, Some(0.2)), clipped_value_loss(&new, &old, &ret, None));
+}
+
+#[test]
+fn gae_with_terminated_and_truncated_apart_is_the_trainers_bit_for_bit() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+    let (t_steps, n, gamma, lambda) = (64, 3, 0.99f32, 0.95f32);
+    let tn = t_steps * n;
+    let rewards = randn(tn, &mut rng);
+    let values = randn(tn, &mut rng);
+    let final_values = randn(tn, &mut rng);
+    let last_values = randn(n, &mut rng);
+    let terminated: Vec<bool> = (0..tn).map(|_| rng.random::<f32>() < 0.05).collect();
+    let truncated: Vec<bool> = (0..tn).map(|_| rng.random::<f32>() < 0.05).collect();
+    assert!(truncated.iter().zip(&terminated).any(|(&tr, &te)| tr && !te) && terminated.contains(&true));
+
+    let inputs = GaeInputs {
+        rewards: &rewards,
+        values: &values,
+        terminated: &terminated,
+        truncated: &truncated,
+        final_values: &final_values,
+        last_values: &last_values,
+        n_envs: n,
+        gamma,
+        gae_lambda: lambda,
+    };
+    let (mut adv, mut ret) = (vec![0.0; tn], vec![0.0; tn]);
+    compute_gae_split(&inputs, &mut adv, &mut ret);
+
+    // What `Trainer::collect_rollout` stores: the bootstrap in the reward, one flag.
+    let mut bootstrapped = rewards.clone();
+    let mut dones = vec![false; tn];
+    for k in 0..tn {
+        if truncated[k] && !terminated[k] {
+            bootstrapped[k] += gamma * final_values[k];
+        }
+        dones[k] = terminated[k] || truncated[k];
+    }
+    let (mut adv2, mut ret2) = (vec![0.0; tn], vec![0.0; tn]);
+    compute_gae(&bootstrapped, &values, &dones, &last_values, n, gamma, lambda, &mut adv2, &mut ret2);
+    assert_eq!(bits(&adv), bits(&adv2));
+    assert_eq!(bits(&ret), bits(&ret2));
+}
+
+/// The crate's surrogate through another function pointer.
+fn same_surrogate(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
+    record_clipped_surrogate(tape, r, a, eps)
+}
+
+/// The surrogate with its sign flipped: a different loss (early in training the ratios
+/// stay within the clip range, so dropping the clip alone would change nothing).
+fn flipped(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
+    let loss = record_clipped_surrogate(tape, r, a, eps);
+    tape.neg(loss)
+}
+
+/// The agent's parameters after two iterations of a small run with `fns`, as bits.
+fn params_after(fns: LossFns, threads: usize) -> Vec<u32> {
+    let config = PpoConfig { total_timesteps: 2048, threads, ..PpoConfig::default() };
+    let mut trainer = Trainer::new(config).unwrap();
+    trainer.loss_fns = fns;
+    trainer.iterate().unwrap();
+    trainer.iterate().unwrap();
+    trainer.agent.params().flat_map(|p| bits(p.value.data())).collect()
+}
+
+#[test]
+fn the_loss_hook_is_on_the_update_path_and_changes_nothing_by_default() {
+    assert!(LossFns::default().is_default());
+    assert_eq!(format!("{:?}", LossFns::default()), r#"LossFns { surrogate: "the crate's", value: "the crate's" }"#);
+    let own = LossFns { surrogate: same_surrogate, ..LossFns::default() };
+    assert!(!own.is_default());
+    for threads in [1, 2] {
+        let reference = params_after(LossFns::default(), threads);
+        assert!(params_after(own, threads) == reference, "threads {threads}: same arithmetic, different bits");
+        let other = params_after(LossFns { surrogate: flipped, ..LossFns::default() }, threads);
+        assert!(other != reference, "threads {threads}: the hook's loss was not used");
+    }
+}
