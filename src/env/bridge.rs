@@ -588,7 +588,12 @@ impl GymVecEnv {
         if n == 0 {
             return Err(BridgeError::Protocol { id: id.to_string(), message: "a vector of 0 environments".into() });
         }
-        let (process, hello) = Process::start(id, n, true, options)?;
+        GymVecEnv::start(id, n, true, options)
+    }
+
+    /// Starts the process, with or without automatic resets.
+    fn start(id: &str, n: usize, autoreset: bool, options: &BridgeOptions) -> Result<GymVecEnv, BridgeError> {
+        let (process, hello) = Process::start(id, n, autoreset, options)?;
         let obs_dim = hello.observation_space.flat_dim();
         Ok(GymVecEnv {
             process,
@@ -733,18 +738,9 @@ pub struct GymEnv {
 impl GymEnv {
     /// Starts one environment of `id` (`gym:…` or `py:…`).
     pub fn new(id: &str, options: &BridgeOptions) -> Result<GymEnv, BridgeError> {
-        let (process, hello) = Process::start(id, 1, false, options)?;
-        let obs_dim = hello.observation_space.flat_dim();
-        let inner = GymVecEnv {
-            process,
-            hello,
-            n: 1,
-            obs_dim,
-            episode_returns: vec![0.0],
-            episode_lengths: vec![0],
-            pending: None,
-        };
-        Ok(GymEnv { inner, step: VecStep::new(1, obs_dim) })
+        let inner = GymVecEnv::start(id, 1, false, options)?;
+        let step = VecStep::new(1, inner.obs_dim);
+        Ok(GymEnv { inner, step })
     }
 
     /// What the handshake reported.
