@@ -14,10 +14,11 @@ one run at a time, each pinned to one core with `taskset -c CORE`, the implement
 alternating (seed by seed, the first one rotating), so that a change in the machine's
 load falls on all of them. It prints one table per workload (process wall time, training
 steps/s, compile time, final return = mean of the last 100 training episodes, steps/s as
-a ratio to `ppo`), then, for W1 with two seeds or more, the parity check: the mean-100
-return at 100k, 200k and 500k steps of each implementation against `ppo`'s. It writes an
-SVG bar chart of steps/s and the learning curves (mean and min-max band over seeds) into
-docs/ (needs matplotlib), and everything it measured into RUN_ROOT/results.json.
+a ratio to `ppo`; medians over seeds, the return's mean ± std), then, for W1 with two
+seeds or more, the parity check: the mean-100 return at 100k, 200k and 500k steps of each
+implementation against `ppo`'s. It writes an SVG bar chart of steps/s and the learning
+curves (mean and min-max band over seeds) into docs/ (needs matplotlib), and everything it
+measured into RUN_ROOT/results.json.
 
     python3 benches/frameworks/compare.py                 # 3 seeds, all workloads
     python3 benches/frameworks/compare.py --w1-seeds 5    # W1 over 5 seeds (the parity check)
@@ -206,20 +207,23 @@ def fmt_int(x):
 
 
 def summary(results, name, impls):
-    """One row per implementation: means over seeds."""
+    """One row per implementation over its seeds: medians of the times and speeds (robust
+    to a busy machine), with their range, and mean ± std of the final return."""
     rows = []
     base = [r["sps"] for r in results if r["workload"] == name and r["impl"] == "ppo"]
-    base_sps = statistics.fmean(base) if base else None
+    base_sps = statistics.median(base) if base else None
     for impl in impls:
         rs = [r for r in results if r["workload"] == name and r["impl"] == impl]
         if not rs:
             continue
-        sps, sps_sd = mean_std([r["sps"] for r in rs])
+        sps = [r["sps"] for r in rs]
         ret, ret_sd = mean_std([r["final_return"] for r in rs])
         compile_s = [r["compile_s"] for r in rs if r["compile_s"] is not None]
-        rows.append({"impl": impl, "n": len(rs), "wall_s": statistics.fmean(r["wall_s"] for r in rs),
-                     "sps": sps, "sps_sd": sps_sd, "compile_s": statistics.fmean(compile_s) if compile_s else None,
-                     "ret": ret, "ret_sd": ret_sd, "ratio": sps / base_sps if base_sps else None})
+        rows.append({"impl": impl, "n": len(rs), "wall_s": statistics.median(r["wall_s"] for r in rs),
+                     "sps": statistics.median(sps), "sps_lo": min(sps), "sps_hi": max(sps),
+                     "compile_s": statistics.median(compile_s) if compile_s else None,
+                     "ret": ret, "ret_sd": ret_sd,
+                     "ratio": statistics.median(sps) / base_sps if base_sps else None})
     return rows
 
 
@@ -227,7 +231,7 @@ def print_table(name, w, rows):
     print(f"\n{name}: {w['env_id']}, {w['n_envs']} envs x {w['n_steps']} steps, "
           f"{'-'.join(map(str, w['hidden_sizes']))} {w['activation']}, "
           f"{w['num_updates'] * w['batch_size']:,} steps")
-    print("| implementation | seeds | process wall time (s) | training steps/s | compile (s) "
+    print("| implementation | seeds | process wall time (s) | training steps/s (range) | compile (s) "
           "| final return (mean-100) | steps/s vs ppo |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -236,7 +240,8 @@ def print_table(name, w, rows):
         if r["impl"] == "rejax":
             ret += " (eval)"
         ratio = "–" if r["ratio"] is None else f"{r['ratio']:.3g}×"
-        print(f"| {r['impl']} | {r['n']} | {r['wall_s']:.1f} | {fmt_int(r['sps'])} | {compile_s} | {ret} | {ratio} |")
+        sps = f"{fmt_int(r['sps'])} ({fmt_int(r['sps_lo'])}–{fmt_int(r['sps_hi'])})" if r["n"] > 1 else fmt_int(r["sps"])
+        print(f"| {r['impl']} | {r['n']} | {r['wall_s']:.1f} | {sps} | {compile_s} | {ret} | {ratio} |")
 
 
 def value_at(curve, step):
@@ -249,10 +254,11 @@ def value_at(curve, step):
     return v
 
 
-def parity(results, impls, total):
-    """W1: mean-100 return at PARITY_STEPS, each implementation against ppo's mean."""
+def parity(results, impls, total, batch):
+    """W1: mean-100 return at PARITY_STEPS, each implementation against ppo's mean. A step
+    count is read at the last update at or before it (500k: the last update, 499,712)."""
     w1 = [r for r in results if r["workload"] == "W1" and r["curve"]]
-    checkpoints = [s for s in PARITY_STEPS if s <= total]
+    checkpoints = [s for s in PARITY_STEPS if s < total + batch]
     if not checkpoints or len({r["seed"] for r in w1}) < 2:
         return None
     table = {}
@@ -289,6 +295,7 @@ def charts(results, names, impls, out_dir):
         import matplotlib
         matplotlib.use("svg")
         matplotlib.rcParams["svg.hashsalt"] = "ppo-frameworks"  # stable ids: small diffs
+        matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a smaller file
         import matplotlib.pyplot as plt
         import numpy as np
     except ImportError:
@@ -315,7 +322,7 @@ def charts(results, names, impls, out_dir):
     ax.set_yscale("log")
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("training steps/s (one core, log scale)")
-    ax.set_title("Training steps per second, mean over seeds")
+    ax.set_title("Training steps per second, median over seeds")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -332,6 +339,7 @@ def charts(results, names, impls, out_dir):
             if not rs:
                 continue
             grid = np.array([s for s, _ in rs[0]["curve"]], dtype=float)
+            grid = grid[:: max(1, len(grid) // 200)]  # at most ~200 points a curve: a small file
             ys = []
             for r in rs:
                 s = np.array([s for s, _ in r["curve"]], dtype=float)
@@ -343,15 +351,16 @@ def charts(results, names, impls, out_dir):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     mean, lo, hi = np.nanmean(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
-            ax.plot(grid, mean, color=COLORS[impl], lw=1.4, label=f"{impl} ({len(rs)})")
+            ax.plot(grid, mean, color=COLORS[impl], lw=1.4, label=impl)
             if len(rs) > 1:
                 ax.fill_between(grid, lo, hi, color=COLORS[impl], alpha=0.18, lw=0)
-        ax.set_title(name)
+        seeds = sorted({len([r for r in results if r["workload"] == name and r["impl"] == i]) for i in impls} - {0})
+        ax.set_title(f"{name} ({'/'.join(map(str, seeds))} seeds)")
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0][0].set_ylabel("mean return, last 100 episodes")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="seeds")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.suptitle("Learning curves: mean over seeds, band min–max")
     fig.tight_layout()
     path = out_dir / "frameworks_curves.svg"
@@ -368,17 +377,18 @@ def report(args, cpu, core, results, started):
     """The tables, the W1 parity check and the charts of `results`; returns the parity."""
     print(f"\n{cpu}; one core (taskset -c {core}); runs one at a time, implementations alternating"
           + ("" if started is None else f"; {time.time() - started:.0f} s in all"))
-    print("process wall time: start to exit (imports and compilation included); steps/s: the training "
-          "loop's, as each reports it (JAX: the compiled run alone)")
+    print("medians over seeds; process wall time: start to exit (imports and compilation included); "
+          "steps/s: the training loop's, as each reports it (JAX: the compiled run alone); "
+          "final return: mean ± std over seeds")
     impls = [i for i in IMPLS if any(r["impl"] == i for r in results)]
     names = [n for n in WORKLOADS if any(r["workload"] == n for r in results)]
     total = None
     for name in names:
         w = workload(name, args.total_timesteps)
         if name == "W1":
-            total = w["num_updates"] * w["batch_size"]
+            total, batch = w["num_updates"] * w["batch_size"], w["batch_size"]
         print_table(name, w, summary(results, name, impls))
-    par = parity(results, impls, total) if total else None
+    par = parity(results, impls, total, batch) if total else None
     charts_dir = args.charts_dir or (args.run_root if args.quick else REPO / "docs")
     for p in charts(results, names, impls, charts_dir) if results else []:
         print(f"wrote {p.relative_to(REPO) if p.is_relative_to(REPO) else p}")
@@ -389,6 +399,10 @@ def main():
     args = parse_args()
     if args.report:
         saved = json.loads(args.report.read_text())
+        # The saved run's length (50k with --quick), unless overridden here.
+        total = saved["args"].get("total_timesteps", "None")
+        if args.total_timesteps is None and total != "None":
+            args.total_timesteps = int(total)
         report(args, saved["cpu"], saved["core"], saved["results"], None)
         return
     keep = args.run_root is not None

@@ -1,6 +1,6 @@
 """rejax's PPO (JAX, the whole training loop jitted) on the workloads `ppo` is compared with.
 
-    python3 benches/frameworks/rejax_ppo.py --workload W1        # or W3, Pendulum
+    python3 benches/frameworks/rejax_ppo.py --workload W1        # or W3, Pendulum (or just W1)
     /usr/bin/time -f "%e s" python3 benches/frameworks/rejax_ppo.py --workload W1
 
 Needs `pip install "jax[cpu]" rejax`. An outside check on `jax_ppo.py`: someone else's
@@ -35,10 +35,12 @@ from workloads import WORKLOADS, workload  # noqa: E402
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("workload_name", nargs="?", choices=sorted(WORKLOADS), help="the same as --workload")
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="W1")
     p.add_argument("--seed", type=int, default=1, help="jax.random.PRNGKey(seed)")
     p.add_argument("--total-timesteps", type=int, default=None, help="default: the workload's")
     a = p.parse_args()
+    a.workload = a.workload_name or a.workload
     w = workload(a.workload, a.total_timesteps)
     total = w["num_updates"] * w["batch_size"]
     config = {
