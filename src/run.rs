@@ -345,8 +345,21 @@ impl RunDir {
             )));
         }
         let lock = RunLock::acquire(&dir, true)?;
-        let (trainer, extra) = state::load(dir.join(STATE_FILE), options).map_err(|e| resume_err(e.to_string()))?;
         let config_path = dir.join("config.json");
+        // A bridged environment lives in Python and saves no state: say so before
+        // starting it.
+        let env_id = std::fs::read_to_string(&config_path)
+            .ok()
+            .and_then(|t| Json::parse(&t).ok())
+            .and_then(|j| j.get("env_id").and_then(Json::as_str).map(String::from));
+        if let Some(id) = env_id.filter(|id| crate::env::bridge::is_bridged(id) && !options.restart_episodes) {
+            return Err(resume_err(format!(
+                "{id} runs in Python through the gymnasium bridge, which cannot save an environment's state, so \
+                 the run cannot continue exactly; its checkpoints (best.safetensors, and final.safetensors if it \
+                 ended) are kept: evaluate them, or start a new run"
+            )));
+        }
+        let (trainer, extra) = state::load(dir.join(STATE_FILE), options).map_err(|e| resume_err(e.to_string()))?;
         let written = std::fs::read_to_string(&config_path).map_err(|e| read_err(&config_path, e))?;
         let written = Json::parse(&written).ok().and_then(|j| PpoConfig::from_json(&j).ok());
         if written.as_ref() != Some(&trainer.config) {
