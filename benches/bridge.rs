@@ -7,7 +7,8 @@
 //! - CartPole-v1 through the bridge (`gym:CartPole-v1`) against the crate's native
 //!   vector, N = 1, 4 and 16;
 //! - HalfCheetah-v5 through the bridge against gymnasium's own `SyncVectorEnv` loop in
-//!   Python (same N, same kind of random actions, timed in that Python process).
+//!   Python (same N, same kind of random actions, timed in that Python process);
+//! - HalfCheetah-v5, N = 4, in two worker processes (`bridge_workers 2`) against one.
 //!
 //! The bridge costs one round trip per vector step (a pipe write, a pipe read, and
 //! NumPy packing on the Python side), so its share shrinks as N or the environment's own
@@ -100,4 +101,13 @@ fn main() {
             bridged / direct
         );
     }
+    let two = BridgeOptions { workers: 2, ..options.clone() };
+    let (spread, single) =
+        (vector_sps("gym:HalfCheetah-v5", 4, &two, budget), vector_sps("gym:HalfCheetah-v5", 4, &options, budget));
+    println!(
+        "{:<16} {:>4} {spread:>14.0} {single:>14.0} {:>7.3}  (2 worker processes against 1)",
+        "HalfCheetah-v5",
+        4,
+        spread / single
+    );
 }

@@ -32,8 +32,14 @@ def last_line(exc):
 
 class Channel:
     def __init__(self):
+        import os
+
         self.inp = sys.stdin.buffer
-        self.out = sys.stdout.buffer
+        # The protocol keeps the real stdout for itself; file descriptor 1 becomes stderr,
+        # so that nothing an environment prints (from Python, C or a subprocess) can
+        # corrupt a frame.
+        self.out = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
 
     def read(self):
         head = self.inp.read(4)
@@ -144,7 +150,8 @@ def serve(channel, spec, n, autoreset):
                 if discrete:
                     actions = np.frombuffer(body, dtype="<i8", count=n, offset=1) + start
                 else:
-                    actions = np.frombuffer(body, dtype="<f4", count=n * act_dim, offset=1).reshape((n,) + act_space.shape)
+                    # A copy: an environment may change its action in place.
+                    actions = np.frombuffer(body, dtype="<f4", count=n * act_dim, offset=1).reshape((n,) + act_space.shape).copy()
                 for i, env in enumerate(envs):
                     a = int(actions[i]) if discrete else actions[i]
                     o, r, term, trunc, _ = env.step(a)
@@ -174,6 +181,23 @@ def serve(channel, spec, n, autoreset):
             channel.error("env_raised", exc)
 
 
+def watch_parent():
+    """Exits when ppo is gone (its pid changes to a reaper's), even while an environment
+    hangs, so that no Python process outlives ppo."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
     if sys.argv[1:] == ["--list"]:
         # `ppo envs --gym`: every id gymnasium has registered, one per line.
@@ -182,8 +206,8 @@ def main():
         print("\n".join(sorted(gymnasium.registry)))
         return
     channel = Channel()
-    # Whatever an environment prints must not corrupt the protocol on stdout.
     sys.stdout = sys.stderr
+    watch_parent()
     body = channel.read()
     if body is None or body[0] != HELLO:
         return

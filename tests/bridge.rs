@@ -25,7 +25,7 @@ fn python() -> Option<String> {
 }
 
 fn options(python: &str) -> BridgeOptions {
-    BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60) }
+    BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60), workers: 1 }
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -224,11 +224,34 @@ fn make_executable(path: &std::path::Path) {
 #[test]
 fn no_python_process_outlives_its_environment() {
     let Some(py) = python() else { return };
-    let env = GymVecEnv::new("gym:CartPole-v1", 2, &options(&py)).unwrap();
-    let pid = env.process_id();
-    assert!(PathBuf::from(format!("/proc/{pid}")).exists());
+    let env = GymVecEnv::new("gym:CartPole-v1", 3, &BridgeOptions { workers: 2, ..options(&py) }).unwrap();
+    let pids = env.process_ids();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|pid| PathBuf::from(format!("/proc/{pid}")).exists()));
     drop(env);
-    assert!(!PathBuf::from(format!("/proc/{pid}")).exists(), "python {pid} is still there after drop");
+    for pid in pids {
+        assert!(!PathBuf::from(format!("/proc/{pid}")).exists(), "python {pid} is still there after drop");
+    }
+}
+
+#[test]
+fn spreading_the_environments_over_workers_changes_nothing() {
+    let Some(py) = python() else { return };
+    let n = 5;
+    let mut one = GymVecEnv::new("gym:CartPole-v1", n, &options(&py)).unwrap();
+    let mut three = GymVecEnv::new("gym:CartPole-v1", n, &BridgeOptions { workers: 3, ..options(&py) }).unwrap();
+    assert_eq!(three.process_ids().len(), 3);
+    let (mut a, mut b) = (VecStep::for_env(&one), VecStep::for_env(&three));
+    one.reset(Some(4), &mut a.obs);
+    three.reset(Some(4), &mut b.obs);
+    assert_eq!(a.obs, b.obs);
+    for t in 0..300 {
+        let actions: Vec<usize> = (0..n).map(|i| (a.obs[i * 4 + 2] > 0.0) as usize ^ (t % 7 == 0) as usize).collect();
+        one.step(Actions::Discrete(&actions), &mut a).unwrap();
+        three.step(Actions::Discrete(&actions), &mut b).unwrap();
+        assert_eq!(a, b, "step {t}");
+    }
+    assert_eq!(three.unwrapped_state(4).unwrap(), one.unwrapped_state(4).unwrap());
 }
 
 /// gymnasium called directly on HalfCheetah-v5: reset with `seed`, then the actions in

@@ -2,10 +2,12 @@
 //! user's own `py:my_module:make_env`.
 //!
 //! [`GymVecEnv`] (a [`VecEnv`]) and [`GymEnv`] (an [`Env`]) start
-//! `python3 -c <python/ppo_gym_bridge.py> ID N AUTORESET` — the script is embedded in the
-//! crate, so `ppo` works from any directory — and talk to it over its stdin and stdout.
-//! The N environments live in that one process and follow the crate's vector semantics
-//! there: environment i is seeded `seed + i`, an episode that ends is reset in the same
+//! `python3 -c <python/ppo_gym_bridge.py>` — the script is embedded in the crate, so `ppo`
+//! works from any directory — and talk to it over its stdin and stdout; the id, N and
+//! whether to reset automatically travel in the hello frame.
+//! The N environments live in that one process (or are spread over
+//! [`BridgeOptions::workers`] processes, stepped at the same time, for more cores) and
+//! follow the crate's vector semantics there: environment i is seeded `seed + i`, an episode that ends is reset in the same
 //! step with its last observation in `final_obs`, and terminated and truncated stay
 //! apart. The interpreter is [`BridgeOptions::python`]: the config key `python`, else the
 //! `PPO_PYTHON` environment variable, else `python3`. The child runs in its own process
@@ -95,13 +97,20 @@ pub struct BridgeOptions {
     pub python: String,
     /// The longest wait for any reply.
     pub timeout: Duration,
+    /// Python processes a [`GymVecEnv`] spreads its environments over, for more cores
+    /// (at most one per environment). Default 1.
+    pub workers: usize,
 }
 
 impl Default for BridgeOptions {
     /// `$PPO_PYTHON` or `python3`, and 60 s.
     fn default() -> Self {
         let python = std::env::var("PPO_PYTHON").ok().filter(|p| !p.trim().is_empty());
-        BridgeOptions { python: python.unwrap_or_else(|| "python3".to_string()), timeout: Duration::from_secs(60) }
+        BridgeOptions {
+            python: python.unwrap_or_else(|| "python3".to_string()),
+            timeout: Duration::from_secs(60),
+            workers: 1,
+        }
     }
 }
 
@@ -242,9 +251,14 @@ fn wait_readable(fd: i32, timeout: Duration) -> std::io::Result<bool> {
         events: i16,
         revents: i16,
     }
+    /// `nfds_t`: `unsigned long` in glibc and musl, `unsigned int` on the BSDs and macOS.
+    #[cfg(target_os = "linux")]
+    type Nfds = std::ffi::c_ulong;
+    #[cfg(not(target_os = "linux"))]
+    type Nfds = std::ffi::c_uint;
     extern "C" {
         /// `int poll(struct pollfd *fds, nfds_t nfds, int timeout)` from the C library.
-        fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+        fn poll(fds: *mut PollFd, nfds: Nfds, timeout: std::ffi::c_int) -> std::ffi::c_int;
     }
     const POLLIN: i16 = 1;
     let mut entry = PollFd { fd, events: POLLIN, revents: 0 };
@@ -406,6 +420,12 @@ impl Process {
     /// Sends the request and reads its reply into `self.reply` (without the length and
     /// the operation byte, which must be `0x80 | op`).
     fn exchange(&mut self, op: u8, what: &'static str) -> Result<(), BridgeError> {
+        self.send()?;
+        self.receive(op, what)
+    }
+
+    /// Sends the request built with [`begin`](Self::begin) and [`put`](Self::put).
+    fn send(&mut self) -> Result<(), BridgeError> {
         if self.closed {
             return Err(self.died());
         }
@@ -414,6 +434,11 @@ impl Process {
         if self.stdin.write_all(&self.request).and_then(|_| self.stdin.flush()).is_err() {
             return Err(self.died());
         }
+        Ok(())
+    }
+
+    /// Reads the reply to request `op` into `self.reply`, without its operation byte.
+    fn receive(&mut self, op: u8, what: &'static str) -> Result<(), BridgeError> {
         let mut head = [0u8; 4];
         self.read_exact_timed(&mut head, what)?;
         let len = u32::from_le_bytes(head) as usize;
@@ -509,25 +534,29 @@ impl Process {
         BridgeError::Died { id: self.id.clone(), status, stderr }
     }
 
+    /// Kills the child's whole process group (anything the environment started too).
     fn kill(&mut self) {
         self.closed = true;
+        #[cfg(unix)]
+        let _ =
+            Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     fn parse_hello(&mut self) -> Result<Hello, BridgeError> {
         let mut c = Cursor { bytes: &self.reply, at: 0 };
-        let parsed = (|| {
-            let version = c.u32()?;
-            let max_steps = c.i64()?;
-            let threshold = c.f64()?;
-            Some((version, max_steps, threshold, c.space()?, c.space()?))
-        })();
-        let (version, max_steps, threshold, observation_space, action_space) =
-            parsed.ok_or_else(|| self.protocol("a hello reply that does not parse"))?;
-        if version != PROTOCOL_VERSION {
-            return Err(self.protocol(format!("the script speaks version {version}, ppo {PROTOCOL_VERSION}")));
+        // The version first: a script of another version may lay out the rest differently.
+        match c.u32() {
+            Some(PROTOCOL_VERSION) => {}
+            Some(version) => {
+                return Err(self.protocol(format!("the script speaks version {version}, ppo {PROTOCOL_VERSION}")))
+            }
+            None => return Err(self.protocol("an empty hello reply")),
         }
+        let parsed = (|| Some((c.i64()?, c.f64()?, c.space()?, c.space()?)))();
+        let (max_steps, threshold, observation_space, action_space) =
+            parsed.ok_or_else(|| self.protocol("a hello reply that does not parse"))?;
         if !matches!(observation_space, Space::Box(_)) {
             return Err(BridgeError::UnsupportedSpace {
                 id: self.id.clone(),
@@ -570,9 +599,19 @@ pub struct Hello {
     pub action_space: Space,
 }
 
-/// N gymnasium environments in one Python process, as a [`VecEnv`]. See the module docs.
-pub struct GymVecEnv {
+/// One Python process of a [`GymVecEnv`] and the environments it runs.
+struct Worker {
     process: Process,
+    /// Its first environment's index in the vector.
+    start: usize,
+    /// How many it runs.
+    count: usize,
+}
+
+/// N gymnasium environments in one Python process (or spread over
+/// [`BridgeOptions::workers`] processes), as a [`VecEnv`]. See the module docs.
+pub struct GymVecEnv {
+    workers: Vec<Worker>,
     hello: Hello,
     n: usize,
     obs_dim: usize,
@@ -583,7 +622,8 @@ pub struct GymVecEnv {
 }
 
 impl GymVecEnv {
-    /// Starts `n` environments of `id` (`gym:…` or `py:…`).
+    /// Starts `n` environments of `id` (`gym:…` or `py:…`), in `options.workers`
+    /// processes (at most one per environment).
     pub fn new(id: &str, n: usize, options: &BridgeOptions) -> Result<GymVecEnv, BridgeError> {
         if n == 0 {
             return Err(BridgeError::Protocol { id: id.to_string(), message: "a vector of 0 environments".into() });
@@ -591,12 +631,23 @@ impl GymVecEnv {
         GymVecEnv::start(id, n, true, options)
     }
 
-    /// Starts the process, with or without automatic resets.
+    /// Starts the processes, with or without automatic resets: `n` environments split
+    /// as evenly as possible, the first workers taking one more.
     fn start(id: &str, n: usize, autoreset: bool, options: &BridgeOptions) -> Result<GymVecEnv, BridgeError> {
-        let (process, hello) = Process::start(id, n, autoreset, options)?;
+        let k = options.workers.clamp(1, n);
+        let mut workers = Vec::with_capacity(k);
+        let mut hello = None;
+        for w in 0..k {
+            let count = n / k + usize::from(w < n % k);
+            let start = workers.iter().map(|w: &Worker| w.count).sum();
+            let (process, h) = Process::start(id, count, autoreset, options)?;
+            hello.get_or_insert(h);
+            workers.push(Worker { process, start, count });
+        }
+        let hello = hello.expect("at least one worker");
         let obs_dim = hello.observation_space.flat_dim();
         Ok(GymVecEnv {
-            process,
+            workers,
             hello,
             n,
             obs_dim,
@@ -611,31 +662,46 @@ impl GymVecEnv {
         &self.hello
     }
 
-    /// The Python process's id.
-    pub fn process_id(&self) -> u32 {
-        self.process.child.id()
+    /// The Python processes' ids.
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.workers.iter().map(|w| w.process.child.id()).collect()
     }
 
     /// gymnasium's `env.unwrapped.state` of environment `i`, for environments that have
     /// one (the classic-control suite), to compare the crate's own with.
     pub fn unwrapped_state(&mut self, i: usize) -> Result<Vec<f64>, BridgeError> {
-        self.process.begin(GET_STATE);
-        self.process.put(&(i as u32).to_le_bytes());
-        self.process.exchange(GET_STATE, "state")?;
-        let mut c = Cursor { bytes: &self.process.reply, at: 0 };
-        let k = c.u32().ok_or_else(|| self.process.protocol("a state reply without its length"))? as usize;
-        (0..k).map(|_| c.f64()).collect::<Option<Vec<_>>>().ok_or_else(|| self.process.protocol("a short state reply"))
+        let w = self.workers.iter_mut().find(|w| (w.start..w.start + w.count).contains(&i));
+        let Some(Worker { process: p, start, .. }) = w else {
+            return Err(BridgeError::Protocol { id: self.hello_id(), message: format!("no environment {i}") });
+        };
+        p.begin(GET_STATE);
+        p.put(&((i - *start) as u32).to_le_bytes());
+        p.exchange(GET_STATE, "state")?;
+        let mut c = Cursor { bytes: &p.reply, at: 0 };
+        let k = c.u32().ok_or_else(|| p.protocol("a state reply without its length"))? as usize;
+        (0..k).map(|_| c.f64()).collect::<Option<Vec<_>>>().ok_or_else(|| p.protocol("a short state reply"))
+    }
+
+    fn hello_id(&self) -> String {
+        self.workers[0].process.id.clone()
     }
 
     fn reset_checked(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), BridgeError> {
-        let p = &mut self.process;
-        p.begin(RESET);
-        p.put(&[seed.is_some() as u8]);
-        p.put(&seed.unwrap_or(0).to_le_bytes());
-        p.exchange(RESET, "reset")?;
-        let mut c = Cursor { bytes: &p.reply, at: 0 };
-        c.f64s_into(obs).ok_or_else(|| p.protocol("a short reset reply"))?;
-        check_nan(&p.id, obs, self.obs_dim)
+        // Every worker is asked first, so that they reset at the same time.
+        for w in &mut self.workers {
+            w.process.begin(RESET);
+            w.process.put(&[seed.is_some() as u8]);
+            w.process.put(&seed.unwrap_or(0).wrapping_add(w.start as u64).to_le_bytes());
+            w.process.send()?;
+        }
+        let o = self.obs_dim;
+        for w in &mut self.workers {
+            let p = &mut w.process;
+            p.receive(RESET, "reset")?;
+            let rows = &mut obs[w.start * o..(w.start + w.count) * o];
+            Cursor { bytes: &p.reply, at: 0 }.f64s_into(rows).ok_or_else(|| p.protocol("a short reset reply"))?;
+        }
+        check_nan(&self.hello_id(), obs, o)
     }
 }
 
@@ -647,13 +713,20 @@ fn check_nan(id: &str, obs: &[f32], obs_dim: usize) -> Result<(), BridgeError> {
     }
 }
 
-/// Writes the step request for `actions` (checked against `space` for `n` envs).
-fn put_actions(p: &mut Process, space: &Space, actions: Actions<'_>, n: usize) -> Result<(), EnvError> {
-    space.check_batch(actions, n)?;
-    p.begin(STEP);
-    match actions {
-        Actions::Discrete(a) => a.iter().for_each(|&x| p.put(&(x as i64).to_le_bytes())),
-        Actions::Continuous(v) => v.iter().for_each(|&x| p.put(&x.to_le_bytes())),
+/// Sends each worker the step request for its environments' `actions` (already checked).
+fn send_actions(workers: &mut [Worker], actions: Actions<'_>, act_dim: usize) -> Result<(), BridgeError> {
+    for w in workers {
+        let p = &mut w.process;
+        p.begin(STEP);
+        match actions {
+            Actions::Discrete(a) => {
+                a[w.start..w.start + w.count].iter().for_each(|&x| p.put(&(x as i64).to_le_bytes()))
+            }
+            Actions::Continuous(v) => {
+                v[w.start * act_dim..(w.start + w.count) * act_dim].iter().for_each(|&x| p.put(&x.to_le_bytes()))
+            }
+        }
+        p.send()?;
     }
     Ok(())
 }
@@ -686,44 +759,52 @@ impl VecEnv for GymVecEnv {
         if let Some(e) = self.pending.take() {
             return Err(e.into());
         }
-        put_actions(&mut self.process, &self.hello.action_space, actions, n)?;
-        let p = &mut self.process;
-        p.exchange(STEP, "step")?;
-        let mut c = Cursor { bytes: &p.reply, at: 0 };
-        let parsed = (|| {
-            c.f64s_into(&mut out.obs)?;
-            for r in out.rewards.iter_mut() {
-                *r = c.f64()? as f32;
-            }
-            let flags = c.take(2 * n)?;
-            for i in 0..n {
-                out.terminated[i] = flags[i] != 0;
-                out.truncated[i] = flags[n + i] != 0;
-            }
-            c.f64s_into(&mut out.final_obs)
-        })();
-        parsed.ok_or_else(|| p.protocol("a short step reply"))?;
+        self.hello.action_space.check_batch(actions, n)?;
+        // All workers step at once; their replies are read in order.
+        send_actions(&mut self.workers, actions, self.hello.action_space.flat_dim())?;
         out.episodes.clear();
-        for i in 0..n {
-            // The reward as gymnasium gave it, summed in f64 as RecordEpisodeStatistics does.
-            let reward = f64::from_le_bytes(p.reply[n * o * 8 + i * 8..][..8].try_into().expect("8 bytes"));
-            self.episode_returns[i] += reward;
-            self.episode_lengths[i] += 1;
-            if out.done(i) {
-                out.episodes.push(EpisodeRecord {
-                    env_index: i,
-                    episode_return: self.episode_returns[i],
-                    length: self.episode_lengths[i],
-                });
-                self.episode_returns[i] = 0.0;
-                self.episode_lengths[i] = 0;
-                check_nan(&p.id, &out.final_obs[i * o..(i + 1) * o], o).map_err(|e| match e {
-                    BridgeError::NanObservation { id, index, .. } => BridgeError::NanObservation { id, env: i, index },
-                    other => other,
-                })?;
+        for w in &mut self.workers {
+            let p = &mut w.process;
+            p.receive(STEP, "step")?;
+            let (s, k) = (w.start, w.count);
+            let mut c = Cursor { bytes: &p.reply, at: 0 };
+            let parsed = (|| {
+                c.f64s_into(&mut out.obs[s * o..(s + k) * o])?;
+                for r in out.rewards[s..s + k].iter_mut() {
+                    *r = c.f64()? as f32;
+                }
+                let flags = c.take(2 * k)?;
+                for j in 0..k {
+                    out.terminated[s + j] = flags[j] != 0;
+                    out.truncated[s + j] = flags[k + j] != 0;
+                }
+                c.f64s_into(&mut out.final_obs[s * o..(s + k) * o])
+            })();
+            parsed.ok_or_else(|| p.protocol("a short step reply"))?;
+            for j in 0..k {
+                let i = s + j;
+                // The reward as gymnasium gave it, summed in f64 as RecordEpisodeStatistics does.
+                let reward = f64::from_le_bytes(p.reply[k * o * 8 + j * 8..][..8].try_into().expect("8 bytes"));
+                self.episode_returns[i] += reward;
+                self.episode_lengths[i] += 1;
+                if out.done(i) {
+                    out.episodes.push(EpisodeRecord {
+                        env_index: i,
+                        episode_return: self.episode_returns[i],
+                        length: self.episode_lengths[i],
+                    });
+                    self.episode_returns[i] = 0.0;
+                    self.episode_lengths[i] = 0;
+                    check_nan(&p.id, &out.final_obs[i * o..(i + 1) * o], o).map_err(|e| match e {
+                        BridgeError::NanObservation { id, index, .. } => {
+                            BridgeError::NanObservation { id, env: i, index }
+                        }
+                        other => other,
+                    })?;
+                }
             }
         }
-        check_nan(&p.id, &out.obs, o)?;
+        check_nan(&self.hello_id(), &out.obs, o)?;
         Ok(())
     }
 }
@@ -778,8 +859,9 @@ impl Env for GymEnv {
         };
         self.inner.step(actions, &mut self.step)?;
         obs.copy_from_slice(&self.step.obs);
-        let reward =
-            f64::from_le_bytes(self.inner.process.reply[self.inner.obs_dim * 8..][..8].try_into().expect("8 bytes"));
+        let reward = f64::from_le_bytes(
+            self.inner.workers[0].process.reply[self.inner.obs_dim * 8..][..8].try_into().expect("8 bytes"),
+        );
         Ok(Step { reward, terminated: self.step.terminated[0], truncated: self.step.truncated[0] })
     }
 }

@@ -223,6 +223,9 @@ pub struct PpoConfig {
     /// The longest wait, in seconds, for any reply of a bridged environment before it
     /// counts as hung. Range `(0, 10^6]`. Default 60.
     pub bridge_timeout: f64,
+    /// Python processes to spread a bridged run's `n_envs` environments over, for more
+    /// cores (at most one per environment). Range `[1, 256]`. Default 1.
+    pub bridge_workers: usize,
 }
 
 impl Default for PpoConfig {
@@ -269,6 +272,7 @@ impl Default for PpoConfig {
             memory_limit_mib: None,
             python: None,
             bridge_timeout: 60.0,
+            bridge_workers: 1,
         }
     }
 }
@@ -359,6 +363,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     key("memory_limit_mib", Integer, "MiB", "refuse runs estimated above this; none: half the machine's memory"),
     key("python", Text, "", "interpreter for gym: and py: environments; none: $PPO_PYTHON, else python3"),
     key("bridge_timeout", Number, "seconds", "longest wait for a bridged environment's reply"),
+    key("bridge_workers", Integer, "processes", "Python processes a bridged run's environments are spread over"),
 ];
 
 const N_KEYS: usize = KEY_DOCS.len();
@@ -509,7 +514,9 @@ impl PpoConfig {
         if let Some(p) = &self.python {
             options.python = p.clone();
         }
-        options.timeout = std::time::Duration::from_secs_f64(self.bridge_timeout);
+        // validate() keeps bridge_timeout in (0, 10^6]; anything else waits the default.
+        options.timeout = std::time::Duration::try_from_secs_f64(self.bridge_timeout).unwrap_or(options.timeout);
+        options.workers = self.bridge_workers;
         options
     }
 
@@ -835,6 +842,9 @@ impl PpoConfig {
                     _ => Some(v.to_string()),
                 }
             }
+            "bridge_workers" => {
+                self.bridge_workers = parse_int_in(k, v, 1, 256, "a whole number in [1, 256]")? as usize
+            }
             "bridge_timeout" => {
                 self.bridge_timeout = match v.parse::<f64>() {
                     Ok(x) if x > 0.0 && x <= 1e6 => x,
@@ -877,6 +887,12 @@ impl PpoConfig {
         }
         if self.hidden_sizes.is_empty() {
             return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
+        }
+        if !(self.bridge_timeout > 0.0 && self.bridge_timeout <= 1e6) || !(1..=256).contains(&self.bridge_workers) {
+            return Err(ConfigError::Inconsistent(format!(
+                "bridge_timeout {} must be in (0, 10^6] seconds and bridge_workers {} in [1, 256]",
+                self.bridge_timeout, self.bridge_workers
+            )));
         }
         Ok(())
     }
@@ -997,6 +1013,7 @@ impl PpoConfig {
             ("memory_limit_mib", self.memory_limit_mib.map_or(Json::Null, int)),
             ("python", self.python.clone().map_or(Json::Null, Json::String)),
             ("bridge_timeout", Json::from(self.bridge_timeout)),
+            ("bridge_workers", Json::from(self.bridge_workers as u64)),
         ])
     }
 
