@@ -888,7 +888,8 @@ impl PpoConfig {
         if self.hidden_sizes.is_empty() {
             return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
         }
-        if !(self.bridge_timeout > 0.0 && self.bridge_timeout <= 1e6) || !(1..=256).contains(&self.bridge_workers) {
+        let bridge_ok = self.bridge_timeout > 0.0 && self.bridge_timeout <= 1e6;
+        if !bridge_ok || !(1..=256).contains(&self.bridge_workers) {
             return Err(ConfigError::Inconsistent(format!(
                 "bridge_timeout {} must be in (0, 10^6] seconds and bridge_workers {} in [1, 256]",
                 self.bridge_timeout, self.bridge_workers
