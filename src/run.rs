@@ -195,7 +195,17 @@ fn read_err(path: &Path, reason: impl fmt::Display) -> RunError {
 /// assert_eq!(dir, std::path::Path::new("runs/CartPole-v1__1__1712345678"));
 /// ```
 pub fn default_run_dir(config: &PpoConfig, unix_time: u64) -> PathBuf {
-    PathBuf::from("runs").join(format!("{}__{}__{}", config.env_id, config.seed, unix_time))
+    PathBuf::from("runs").join(format!("{}__{}__{}", dir_name(&config.env_id), config.seed, unix_time))
+}
+
+/// An environment id as one portable folder name: `gym:HalfCheetah-v5` becomes
+/// `gym_HalfCheetah-v5`, and a `py:` id's path separators become `_` too.
+///
+/// ```
+/// assert_eq!(ppo::run::dir_name("py:envs/my_env.py:make"), "py_envs_my_env.py_make");
+/// ```
+pub fn dir_name(env_id: &str) -> String {
+    env_id.chars().map(|c| if matches!(c, '/' | '\\' | ':') { '_' } else { c }).collect()
 }
 
 /// The lock file's name inside a run directory.

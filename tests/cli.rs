@@ -595,10 +595,11 @@ fn ctrl_c_and_sigterm_stop_cleanly_and_save_the_run() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait until training has logged a few updates, then signal it.
+        // Wait until training has logged three updates (header + 3 rows), then signal it:
+        // it stops after the update under way, or right after the one just logged.
         let csv = dir.join("metrics.csv");
         let started = std::time::Instant::now();
-        while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 3 {
+        while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 4 {
             assert!(started.elapsed().as_secs() < 60, "training never started");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

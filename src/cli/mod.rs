@@ -407,27 +407,31 @@ fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), C
             dir.clone()
         }
         None => {
-            let base = PathBuf::from("runs").join(format!("{}__seeds__{}", config.env_id, unix_time()));
+            let base =
+                PathBuf::from("runs").join(format!("{}__seeds__{}", crate::run::dir_name(&config.env_id), unix_time()));
             create_unique(&base).map_err(|e| CliError::Failed(e.to_string()))?
         }
     };
     let dirs: Vec<PathBuf> = seeds.iter().map(|s| parent.join(format!("seed_{s}"))).collect();
-    sayln!(
+    // These lines are a courtesy: a closed stdout stops a run in this process the way
+    // train_loop says (saved, exit 141), and never a child's.
+    let _ = sayln!(
         "training {} on {} seeds ({}), {} at a time → {}",
         config.env_id,
         seeds.len(),
         seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         t.jobs.min(seeds.len()),
         parent.display()
-    )?;
+    );
     let mut failures = Vec::new();
     if t.jobs == 1 {
         for (c, dir) in configs.into_iter().zip(&dirs) {
-            sayln!("\n── seed {} ──", c.seed)?;
+            let _ = sayln!("\n── seed {} ──", c.seed);
             let outcome = start_run(c, Some(dir)).and_then(|(trainer, run)| train_loop(trainer, run, t.quiet));
             match outcome {
                 Ok(()) => {}
-                Err(e @ (CliError::Interrupted { .. } | CliError::OutputClosed)) => return Err(e),
+                // A stop, or bad input (an unknown gym id, no Python) that every seed would meet.
+                Err(e @ (CliError::Interrupted { .. } | CliError::OutputClosed | CliError::Usage(_))) => return Err(e),
                 Err(e) => failures.push(format!("{}: {}", dir.display(), e.message())),
             }
         }
@@ -456,59 +460,82 @@ fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -
     }
     common.extend(t.settings.iter().map(|(k, v)| format!("--{k}={v}")));
     crate::signal::install();
-    let mut waiting: Vec<usize> = (0..seeds.len()).rev().collect();
     let mut running: Vec<(usize, std::process::Child)> = Vec::new();
+    let outcome = supervise(t.jobs, seeds, dirs, parent, &mut running, |i, log| {
+        std::process::Command::new(&exe)
+            .args(&common)
+            .arg(format!("--seed={}", seeds[i]))
+            .arg(format!("--run-dir={}", dirs[i].display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+    });
+    if outcome.is_err() {
+        // Never leave a run behind unattended: stop the running ones (they save) and wait.
+        for (_, child) in &mut running {
+            let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+    outcome
+}
+
+/// The loop of [`run_children`]: starts runs with `spawn(seed index, log file)` up to
+/// `jobs` at a time, reports each as it ends, and stops starting new ones on a signal.
+/// `running` holds the live children, for the caller to stop on an error.
+fn supervise(
+    jobs: usize,
+    seeds: &[u64],
+    dirs: &[PathBuf],
+    parent: &Path,
+    running: &mut Vec<(usize, std::process::Child)>,
+    mut spawn: impl FnMut(usize, std::fs::File) -> std::io::Result<std::process::Child>,
+) -> Result<Vec<String>, CliError> {
+    let log_of = |i: usize| parent.join(format!("seed_{}.log", seeds[i]));
+    let mut waiting: Vec<usize> = (0..seeds.len()).rev().collect();
     let mut failures = Vec::new();
     let mut passed_on = false;
     while !waiting.is_empty() || !running.is_empty() {
         let stop = crate::signal::requested();
-        while stop.is_none() && running.len() < t.jobs {
+        while stop.is_none() && running.len() < jobs {
             let Some(i) = waiting.pop() else { break };
-            let log_path = parent.join(format!("seed_{}.log", seeds[i]));
+            let log_path = log_of(i);
             let log = std::fs::File::create(&log_path)
                 .map_err(|e| CliError::Failed(format!("cannot create {}: {e}", log_path.display())))?;
-            let err_log = log.try_clone().map_err(|e| CliError::Failed(e.to_string()))?;
-            let child = std::process::Command::new(&exe)
-                .args(&common)
-                .arg(format!("--seed={}", seeds[i]))
-                .arg(format!("--run-dir={}", dirs[i].display()))
-                .stdin(std::process::Stdio::null())
-                .stdout(log)
-                .stderr(err_log)
-                .spawn()
-                .map_err(|e| CliError::Failed(format!("cannot start {}: {e}", exe.display())))?;
-            sayln!("seed {}: started (log {})", seeds[i], log_path.display())?;
+            let child = spawn(i, log).map_err(|e| CliError::Failed(format!("cannot start ppo train: {e}")))?;
+            // Progress lines are a courtesy: a closed stdout does not stop the runs.
+            let _ = sayln!("seed {}: started (log {})", seeds[i], log_path.display());
             running.push((i, child));
         }
         if stop == Some(crate::signal::SIGTERM) && !passed_on {
             // Ctrl-C reaches the whole process group; a SIGTERM to us alone is passed on.
-            for (_, child) in &running {
+            for (_, child) in running.iter() {
                 let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             }
             passed_on = true;
         }
-        let mut still = Vec::new();
-        for (i, mut child) in running {
+        let mut k = 0;
+        while k < running.len() {
+            let (i, child) = &mut running[k];
+            let i = *i;
             match child.try_wait() {
                 Ok(Some(status)) => {
-                    let log = parent.join(format!("seed_{}.log", seeds[i]));
-                    let last = std::fs::read_to_string(&log)
-                        .ok()
-                        .and_then(|text| text.lines().rev().find(|l| !l.trim().is_empty()).map(String::from))
-                        .unwrap_or_default();
+                    running.swap_remove(k);
                     if status.success() {
                         let ret = final_return(&dirs[i]).map_or("-".to_string(), |r| format!("{r:.1}"));
-                        sayln!("seed {}: done, final mean return {ret}", seeds[i])?;
+                        let _ = sayln!("seed {}: done, final mean return {ret}", seeds[i]);
                     } else {
-                        sayln!("seed {}: exited with {status}: {last}", seeds[i])?;
-                        failures.push(format!("seed {} ({})", seeds[i], log.display()));
+                        let text = std::fs::read_to_string(log_of(i)).unwrap_or_default();
+                        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                        let _ = sayln!("seed {}: exited with {status}: {last}", seeds[i]);
+                        failures.push(format!("seed {} ({})", seeds[i], log_of(i).display()));
                     }
                 }
-                Ok(None) => still.push((i, child)),
+                Ok(None) => k += 1,
                 Err(e) => return Err(CliError::Failed(format!("cannot wait for seed {}: {e}", seeds[i]))),
             }
         }
-        running = still;
         if let (Some(signal), true) = (stop, running.is_empty()) {
             return Err(CliError::Interrupted {
                 signal,
@@ -538,7 +565,8 @@ fn summarize_seeds(dirs: &[PathBuf], parent: &Path) -> Result<(), CliError> {
         write_output(&parent.join("learning_curve.svg"), &crate::io::svg::stack(&charts))?;
     }
     if finals.is_empty() {
-        return sayln!("\nno run finished an episode; nothing to summarise");
+        let _ = sayln!("\nno run finished an episode; nothing to summarise");
+        return Ok(());
     }
     let n = finals.len() as f64;
     let mean = finals.iter().sum::<f64>() / n;
@@ -645,7 +673,8 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
         (_, None) => writeln!(summary, "  best: - (no finished episode or evaluation yet)"),
     };
     let _ = writeln!(summary, "  run directory: {}", dir.display());
-    if stopped_by != Some(crate::signal::SIGPIPE) && say(&summary).is_err() {
+    // A closed stdout at the summary stops nothing if the run is finished.
+    if stopped_by != Some(crate::signal::SIGPIPE) && say(&summary).is_err() && !trainer.is_done() {
         stopped_by = stopped_by.or(Some(crate::signal::SIGPIPE));
     }
     if let (Some(signal), Ok(()), Ok(_)) = (stopped_by, &outcome, &written) {
@@ -729,8 +758,9 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
 fn render(a: &RenderArgs) -> Result<(), CliError> {
     let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
     let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
-    let env = env::make(&env_id).map_err(usage_err)?;
+    // Only the crate's own environments can be drawn: say so before starting anything.
     let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
+    let env = env::make(&env_id).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     // One evaluation episode, recording the drawing's state at the reset and each step.
