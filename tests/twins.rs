@@ -55,6 +55,12 @@ fn tanh_backward_on_slices_is_the_tapes() {
     let mut dx = vec![0.0; y.len()];
     tanh_backward(&y, &g, &mut dx);
     assert_eq!(bits(&dx), bits(&tape_dx));
+    // The tape calls tanh_backward, so also against the formula written out here:
+    // dx = g · (1 − y²).
+    for k in 0..y.len() {
+        let expected = g[k] * (1.0 - y[k] * y[k]);
+        assert!((dx[k] - expected).abs() <= 1e-6 * (1.0 + expected.abs()), "{k}: {} vs {expected}", dx[k]);
+    }
     // It adds: starting from 1, every element is 1 more.
     let mut dx1 = vec![1.0; y.len()];
     tanh_backward(&y, &g, &mut dx1);
@@ -70,6 +76,15 @@ fn log_softmax_backward_on_slices_is_the_tapes() {
     let mut dx = vec![0.0; y.len()];
     log_softmax_backward(&y, &g, 6, &mut dx);
     assert_eq!(bits(&dx), bits(&tape_dx));
+    // And against the formula written out here: dx = g − softmax(x) · Σ_row g.
+    for r in 0..4 {
+        let row = r * 6..(r + 1) * 6;
+        let sum: f32 = g[row.clone()].iter().sum();
+        for k in row {
+            let expected = g[k] - y[k].exp() * sum;
+            assert!((dx[k] - expected).abs() <= 1e-5 * (1.0 + expected.abs()), "{k}: {} vs {expected}", dx[k]);
+        }
+    }
 }
 
 fn tanh_forward(x: &[f32], y: &mut [f32]) {

@@ -404,6 +404,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
     let mut help = false;
     let mut names: Vec<String> = TRAIN_FLAGS.iter().map(|s| s.to_string()).collect();
     names.extend(crate::ppo::config::KEYS.iter().map(|k| k.replace('_', "-")));
+    names.extend(crate::ppo::config::ALIASES.iter().map(|(alias, _)| alias.replace('_', "-")));
     let flags = Flags { command: "train", arity: &train_arity, names, list_all: false };
     walk(
         args,
@@ -701,6 +702,8 @@ mod tests {
         assert!(e.contains("unknown option '--output'") && e.contains("--out"), "{e}");
         let e = err("train --learning-rat 1e-3");
         assert!(e.contains("unknown option '--learning-rat'") && e.contains("did you mean '--learning-rate'"), "{e}");
+        let e = err("train --num-envz 8");
+        assert!(e.contains("did you mean '--num-envs'"), "{e}");
         let e = err("train --track");
         assert!(e.contains("unknown option '--track'") && e.contains("TensorBoard"), "{e}");
         let e = err("eval --checkpoint a --render");

@@ -1,4 +1,4 @@
-//! The `ppo` command-line tool: `train`, `eval`, `envs`, `plot`, `help`.
+//! The `ppo` command-line tool: `train`, `eval`, `render`, `envs`, `plot`, `help`.
 //!
 //! `src/bin/ppo.rs` only calls [`main`]; everything is here so that it can be tested
 //! as a library. [`args`] turns the command line into a [`Command`], [`resolve_config`]
@@ -144,7 +144,7 @@ USAGE:
     ppo eval --checkpoint RUN_DIR|FILE           evaluate a trained policy
     ppo render --checkpoint RUN_DIR|FILE --out episode.svg
     ppo plot RUN_DIR... [--out chart.svg]        learning curves
-    ppo envs                                     the environments
+    ppo envs [--gym]                             the environments (--gym: gymnasium's, through Python)
     ppo help [train|eval|render|plot|envs|keys]  more on each; `keys` lists every config key
     ppo --version
 
@@ -265,10 +265,9 @@ pub fn keys_table() -> String {
         };
         let _ = writeln!(s, "{:<22} {default:<12} {unit:<16} {}", doc.name, doc.meaning);
     }
-    s.push_str(
-        "\nAliases: CleanRL's and SB3's names (num_envs, num_steps, lr, num_minibatches, n_epochs,\n\
-         clip_range, clip_range_vf, normalize_advantage, n_timesteps, net_arch, env).\n",
-    );
+    let aliases: Vec<String> =
+        crate::ppo::config::ALIASES.iter().map(|(alias, key)| format!("{alias} = {key}")).collect();
+    let _ = writeln!(s, "\nAliases (CleanRL's and SB3's names): {}", aliases.join(", "));
     s
 }
 

@@ -403,8 +403,8 @@ pub fn canonical_key(name: &str) -> Option<&'static str> {
     KEYS.iter().copied().find(|k| *k == norm)
 }
 
-/// CleanRL and SB3 names mapped to ours.
-const ALIASES: &[(&str, &str)] = &[
+/// CleanRL and SB3 names mapped to ours (`ppo help keys` lists them).
+pub const ALIASES: &[(&str, &str)] = &[
     ("env", "env_id"),
     ("num_envs", "n_envs"),
     ("num_steps", "n_steps"),
