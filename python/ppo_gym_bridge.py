@@ -60,6 +60,11 @@ class Channel:
         self.send(ERROR, struct.pack("<I", len(text)) + text)
 
 
+class UnknownEnv(Exception):
+    """The id names no environment: gymnasium has no such id, or the py: module or
+    function does not exist."""
+
+
 def make_env(spec):
     if spec.startswith("gym:"):
         import gymnasium
@@ -76,7 +81,12 @@ def make_env(spec):
             module = importlib.util.module_from_spec(loaded)
             loaded.loader.exec_module(module)
         else:
+            if importlib.util.find_spec(module_name) is None:
+                raise UnknownEnv(f"no module named {module_name!r} (nor a file {module_name}.py)")
             module = importlib.import_module(module_name)
+        if not hasattr(module, function):
+            raise UnknownEnv(f"module {module_name!r} has no function {function!r}")
+        # Whatever the function itself raises is a failure to make the environment.
         return getattr(module, function)()
     raise ValueError(f"environment id {spec!r} must start with gym: or py:")
 
@@ -112,7 +122,7 @@ def serve(channel, spec, n, autoreset):
         kind = "missing_gymnasium" if exc.name in ("gymnasium", "numpy") else "make_failed"
         return channel.error(kind, exc)
     except Exception as exc:  # noqa: BLE001 - every failure goes back to ppo
-        unknown = ("NameNotFound", "NamespaceNotFound", "VersionNotFound", "DeprecatedEnv", "AttributeError")
+        unknown = ("NameNotFound", "NamespaceNotFound", "VersionNotFound", "DeprecatedEnv", "UnknownEnv")
         return channel.error("unknown_env" if type(exc).__name__ in unknown else "make_failed", exc)
     try:
         obs_space, act_space = envs[0].observation_space, envs[0].action_space

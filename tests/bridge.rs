@@ -151,6 +151,12 @@ fn every_failure_is_a_typed_error_with_pythons_last_line() {
     let e = GymVecEnv::new("gym:NoSuchEnv-v9", 1, &opts).err().unwrap();
     assert!(matches!(&e, BridgeError::UnknownEnv { message, .. } if message.contains("NoSuchEnv")), "{e}");
 
+    let e = GymVecEnv::new("py:no_such_module_here:make", 1, &opts).err().unwrap();
+    assert!(matches!(&e, BridgeError::UnknownEnv { message, .. } if message.contains("no_such_module_here")), "{e}");
+    let missing_fn = user_env(&dir, "has_make", "");
+    let e = GymVecEnv::new(&missing_fn.replace(":make", ":build"), 1, &opts).err().unwrap();
+    assert!(matches!(&e, BridgeError::UnknownEnv { message, .. } if message.contains("'build'")), "{e}");
+
     let e = GymVecEnv::new("gym:CartPole-v1", 1, &options("/nonexistent/python3")).err().unwrap();
     assert!(matches!(e, BridgeError::NoPython { .. }), "{e}");
     assert!(e.to_string().contains("PPO_PYTHON"), "{e}");
