@@ -228,6 +228,9 @@ pub struct Trainer {
     /// `global_step` when `started` was taken (not 0 after a resume), for SPS.
     pub(crate) steps_at_start: u64,
     pub(crate) last_eval_step: u64,
+    /// A bridged environment's evaluation copy, kept between evaluations (starting
+    /// Python and MuJoCo takes about a second); the crate's own are made each time.
+    eval_env: Option<Box<dyn env::Env>>,
 }
 
 /// The environments `config` asks for: `make_vec(env_id, n_envs)`, wrapped in
@@ -343,6 +346,7 @@ impl Trainer {
             started: Instant::now(),
             steps_at_start: 0,
             last_eval_step: 0,
+            eval_env: None,
             envs,
             config,
         })
@@ -531,8 +535,16 @@ impl Trainer {
     /// at the training statistics.
     pub fn evaluate(&mut self, episodes: usize) -> Result<EvalResult, TrainError> {
         let seed = self.config.seed.wrapping_add(1_000_003 + self.update);
-        let mut env = env::make_with(&self.config.env_id, &self.config.bridge_options())?;
-        Ok(super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {})?)
+        // Each evaluation's first reset is seeded, so a kept environment starts afresh.
+        let mut env = match self.eval_env.take() {
+            Some(env) => env,
+            None => env::make_with(&self.config.env_id, &self.config.bridge_options())?,
+        };
+        let result = super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {});
+        if env::bridge::is_bridged(&self.config.env_id) && result.is_ok() {
+            self.eval_env = Some(env);
+        }
+        Ok(result?)
     }
 }
 
