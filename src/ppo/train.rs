@@ -540,7 +540,8 @@ impl Trainer {
             Some(env) => env,
             None => env::make_with(&self.config.env_id, &self.config.bridge_options())?,
         };
-        let result = super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {});
+        let result =
+            super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {});
         if env::bridge::is_bridged(&self.config.env_id) && result.is_ok() {
             self.eval_env = Some(env);
         }
