@@ -672,7 +672,7 @@ impl GymVecEnv {
     pub fn unwrapped_state(&mut self, i: usize) -> Result<Vec<f64>, BridgeError> {
         let w = self.workers.iter_mut().find(|w| (w.start..w.start + w.count).contains(&i));
         let Some(Worker { process: p, start, .. }) = w else {
-            return Err(BridgeError::Protocol { id: self.hello_id(), message: format!("no environment {i}") });
+            return Err(BridgeError::Protocol { id: self.id().to_string(), message: format!("no environment {i}") });
         };
         p.begin(GET_STATE);
         p.put(&((i - *start) as u32).to_le_bytes());
@@ -682,8 +682,9 @@ impl GymVecEnv {
         (0..k).map(|_| c.f64()).collect::<Option<Vec<_>>>().ok_or_else(|| p.protocol("a short state reply"))
     }
 
-    fn hello_id(&self) -> String {
-        self.workers[0].process.id.clone()
+    /// The environment id (borrowed: the step path allocates nothing).
+    fn id(&self) -> &str {
+        &self.workers[0].process.id
     }
 
     fn reset_checked(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), BridgeError> {
@@ -701,7 +702,7 @@ impl GymVecEnv {
             let rows = &mut obs[w.start * o..(w.start + w.count) * o];
             Cursor { bytes: &p.reply, at: 0 }.f64s_into(rows).ok_or_else(|| p.protocol("a short reset reply"))?;
         }
-        check_nan(&self.hello_id(), obs, o)
+        check_nan(self.id(), obs, o)
     }
 }
 
@@ -804,7 +805,7 @@ impl VecEnv for GymVecEnv {
                 }
             }
         }
-        check_nan(&self.hello_id(), &out.obs, o)?;
+        check_nan(self.id(), &out.obs, o)?;
         Ok(())
     }
 }
