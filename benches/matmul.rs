@@ -2,14 +2,14 @@
 //!
 //! Run with `cargo bench --bench matmul`. Prints GFLOP/s (2·m·k·n flops per product) of
 //! `sgemm` on each CPU path this machine runs (portable, AVX2, AVX-512: the same bits,
-//! `ppo::cpu`), of `matrixmultiply::sgemm` (the general packed kernel, for comparison)
+//! `ppo::kernels::dispatch`), of `matrixmultiply::sgemm` (the general packed kernel, for comparison)
 //! and of the naive loop at each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
 //! own overhead (element-wise ops, bookkeeping) is visible.
 
 use ppo::autodiff::Tape;
-use ppo::cpu::Isa;
-use ppo::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
+use ppo::kernels::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
+use ppo::kernels::Isa;
 use ppo::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -62,7 +62,10 @@ fn main() {
         t("backward dW layer 1 = dYᵀ·X", 64, 128, 4, Yes, No),
     ];
     let paths: Vec<Isa> = Isa::ALL.into_iter().filter(|p| p.available()).collect();
-    println!("matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n); this process uses {:?}", ppo::cpu::isa());
+    println!(
+        "matmul GFLOP/s (one thread), C(m×n) = op(A)(m×k) · op(B)(k×n); this process uses {:?}",
+        ppo::kernels::isa()
+    );
     print!("{:<30} {:>5} {:>5} {:>5} {:>4}", "shape", "m", "k", "n", "op");
     for p in &paths {
         print!(" {:>10}", p.name());
@@ -154,7 +157,7 @@ fn main() {
 }
 
 /// `C = op(A) · op(B)` through `matrixmultiply::sgemm`, the general kernel that packs
-/// both operands on every call: what `ppo::gemm` is compared with, not what it uses
+/// both operands on every call: what `ppo::kernels::gemm` is compared with, not what it uses
 /// (its kernels are picked per CPU, with their own order of sums).
 #[allow(clippy::too_many_arguments)]
 fn matrixmultiply_sgemm(m: usize, k: usize, n: usize, a: &[f32], ta: Trans, b: &[f32], tb: Trans, c: &mut [f32]) {

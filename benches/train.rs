@@ -10,7 +10,7 @@
 //! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
 //! measured matmul peak the loop reaches.
 
-use ppo::gemm::{sgemm, Trans};
+use ppo::kernels::gemm::{sgemm, Trans};
 use ppo::ppo::{PpoConfig, Trainer};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -165,7 +165,7 @@ fn main() {
 
     println!(
         "whole training, kernels {:?} (matmul peak measured at 128×64×64: {:.1} GFLOP/s)",
-        ppo::cpu::isa(),
+        ppo::kernels::isa(),
         peak / 1e9
     );
     println!(

@@ -43,7 +43,7 @@ impl Activation {
     /// of [`crate::nn::Mlp::forward_inference`]).
     pub(crate) fn apply_in_place(self, x: &mut [f32]) {
         match self {
-            Activation::Tanh => crate::fastmath::tanh_in_place(x),
+            Activation::Tanh => crate::kernels::fastmath::tanh_in_place(x),
             Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
         }
     }

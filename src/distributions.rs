@@ -20,7 +20,7 @@
 //! parameter (details 1–3 of the 9 continuous-action details of the 37).
 
 use crate::autodiff::{Tape, Var};
-use crate::fastmath::exp;
+use crate::kernels::fastmath::exp;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 

@@ -43,11 +43,10 @@
 //! Each module is one concept, and each builds on the ones before it:
 //!
 //! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
-//! 2. [`gemm`]: matrix multiplication: register-tiled kernels for the shapes PPO uses,
-//!    and the naive triple loop they are all tested against, bit for bit. [`fastmath`]
-//!    holds the fast transcendentals, `tanh` and `exp`, beside their references. [`cpu`]
-//!    compiles both for AVX-512, AVX2 and any CPU and picks one at run time (the crate's
-//!    only `unsafe` code); every path gives the same bits.
+//! 2. [`kernels`]: the fast lane, which a reader learning PPO can skip: matrix products,
+//!    `tanh` and `exp` over slices, Adam's element-wise update and the norm, each beside
+//!    its plain reference and the test that holds every CPU path (AVX-512, AVX2, any CPU,
+//!    chosen at run time) to the reference's bits. It imports nothing above it.
 //! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
 //!    separate buffers, backward as one reverse loop. Every op's backward sits next to
 //!    its forward. [`activation`] names the hidden-layer nonlinearity (tanh, relu) that
@@ -100,14 +99,12 @@
 pub mod activation;
 pub mod autodiff;
 pub mod cli;
-pub mod cpu;
 pub mod distributions;
 pub mod env;
 pub mod exercises;
-pub mod fastmath;
-pub mod gemm;
 pub mod gradcheck;
 pub mod io;
+pub mod kernels;
 pub mod nn;
 pub mod optim;
 pub mod ppo;

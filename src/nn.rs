@@ -22,7 +22,7 @@
 
 pub use crate::activation::Activation;
 use crate::autodiff::{Tape, Var};
-use crate::gemm::{sgemm, Trans};
+use crate::kernels::gemm::{sgemm, Trans};
 use crate::tensor::Tensor;
 use rand::Rng;
 

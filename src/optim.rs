@@ -15,6 +15,7 @@
 //! the 37). AdamW ([Loshchilov & Hutter, 2019](https://arxiv.org/abs/1711.05101)) first
 //! decays the weights, `p ← p·(1 − lr·λ)`, decoupled from the gradient.
 
+use crate::kernels::adam::{adam_update, AdamStep};
 use crate::nn::Param;
 
 /// Settings of [`Adam`]. `Default` is PyTorch's Adam with CleanRL's `eps = 1e-5`.
@@ -88,13 +89,8 @@ impl Adam {
     pub fn step_iter<'a>(&mut self, params: impl IntoIterator<Item = &'a mut Param>) {
         self.step += 1;
         let AdamConfig { lr, beta1, beta2, eps, weight_decay } = self.config;
-        // Scalars in f64, as PyTorch computes them in Python before the f32 kernels.
-        let t = self.step as i32;
-        let bias_correction1 = 1.0 - (beta1 as f64).powi(t);
-        let bias_correction2_sqrt = (1.0 - (beta2 as f64).powi(t)).sqrt();
-        let step_size = (lr as f64 / bias_correction1) as f32;
-        let bc2_sqrt = bias_correction2_sqrt as f32;
-        let decay = 1.0 - lr * weight_decay;
+        // The scalars in f64, as PyTorch computes them in Python before the f32 kernels.
+        let step = AdamStep::with(self.step as i32, lr, beta1, beta2, eps, weight_decay);
         let mut count = 0;
         for (i, p) in params.into_iter().enumerate() {
             count += 1;
@@ -102,70 +98,9 @@ impl Adam {
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
             assert_eq!(m.len(), p.value.len(), "parameter {i} has {} values, Adam expected {}", p.value.len(), m.len());
             let (value, grad) = (p.value.data_mut(), p.grad.data());
-            let step =
-                AdamStep { beta1, beta2, eps, step_size, bc2_sqrt, decay: (weight_decay != 0.0).then_some(decay) };
-            crate::cpu::adam_update(value, grad, m, v, step);
+            adam_update(value, grad, m, v, step);
         }
         assert_eq!(count, self.m.len(), "Adam built for {} parameters, stepped with {count}", self.m.len());
-    }
-}
-
-/// The scalars of one Adam step, computed once per step (see [`Adam::step_iter`]).
-#[derive(Clone, Copy, Debug)]
-pub struct AdamStep {
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    /// `1 − lr·λ` for AdamW's decoupled decay, if any.
-    decay: Option<f32>,
-}
-
-impl AdamStep {
-    /// The scalars of step `t` at learning rate `lr` (PyTorch's defaults otherwise), with
-    /// AdamW's decay `weight_decay` (for tests of the kernel).
-    #[cfg(test)]
-    pub(crate) fn for_test(t: i32, lr: f32, weight_decay: f32) -> AdamStep {
-        let (beta1, beta2) = (0.9f32, 0.999f32);
-        AdamStep {
-            beta1,
-            beta2,
-            eps: 1e-8,
-            step_size: (lr as f64 / (1.0 - (beta1 as f64).powi(t))) as f32,
-            bc2_sqrt: (1.0 - (beta2 as f64).powi(t)).sqrt() as f32,
-            decay: (weight_decay != 0.0).then_some(1.0 - lr * weight_decay),
-        }
-    }
-}
-
-/// One Adam step of one parameter tensor (`value`, its `grad` and moments `m`, `v`, all
-/// of one length), for every path of [`crate::cpu`]: plain element-wise arithmetic,
-/// no fused multiply-adds, so it is the same bits whatever the vector width. The same
-/// arithmetic as one loop per element, split so that no loop has a branch inside and
-/// each vectorises.
-#[inline(always)]
-pub fn adam_update_plain(value: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], s: AdamStep) {
-    if let Some(decay) = s.decay {
-        value.iter_mut().for_each(|x| *x *= decay);
-    }
-    lerp_into(m, grad, 1.0 - s.beta1);
-    for ((v, &g), (x, &m)) in v.iter_mut().zip(grad).zip(value.iter_mut().zip(m.iter())) {
-        *v = *v * s.beta2 + (1.0 - s.beta2) * g * g;
-        let denom = v.sqrt() / s.bc2_sqrt + s.eps;
-        *x -= s.step_size * (m / denom);
-    }
-}
-
-/// `start ← torch.lerp(start, end, w)` element-wise: `start + w·(end − start)` for
-/// `w < 0.5`, and `end − (end − start)·(1 − w)` otherwise (PyTorch's two forms, for
-/// accuracy near 1). The choice depends on `w` alone, so it is made once per call.
-#[inline(always)]
-fn lerp_into(start: &mut [f32], end: &[f32], w: f32) {
-    if w < 0.5 {
-        start.iter_mut().zip(end).for_each(|(s, &e)| *s += w * (e - *s));
-    } else {
-        start.iter_mut().zip(end).for_each(|(s, &e)| *s = e - (e - *s) * (1.0 - w));
     }
 }
 

@@ -42,7 +42,7 @@
 
 use crate::autodiff::{Tape, Var};
 use crate::distributions::HALF_LOG_2PI;
-use crate::fastmath::exp;
+use crate::kernels::fastmath::exp;
 
 use crate::nn::{Mlp, Scratch};
 use rand::Rng;

@@ -8,7 +8,7 @@
 //! which is async-signal-safe; the loop polls it with [`requested`].
 //!
 //! **Process-wide state.** The stop flag is one of the crate's two pieces of global state
-//! (the other is the CPU-feature choice in [`crate::cpu`]): a signal handler can reach
+//! (the other is the CPU-feature choice in [`crate::kernels::dispatch`]): a signal handler can reach
 //! nothing else. Only the `ppo` command line installs the handler; the library never does.
 #![allow(unsafe_code)]
 

@@ -19,7 +19,7 @@
 //! assert_eq!(a.sum(), 21.0);
 //! ```
 
-use crate::gemm::{sgemm, Trans};
+use crate::kernels::gemm::{sgemm, Trans};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
@@ -251,7 +251,7 @@ impl Tensor {
     /// Euclidean norm of all elements, the squares accumulated in f64 in eight
     /// independent partial sums (one chain of additions would wait on each one's latency).
     pub fn norm(&self) -> f32 {
-        crate::cpu::norm(&self.data)
+        crate::kernels::norm::norm(&self.data)
     }
 
     /// Matrix product `self (m×k) · other (k×n)` → `m×n`, through [`sgemm`].
@@ -268,22 +268,6 @@ impl Tensor {
         assert_eq!(self.shape, other.shape, "max_abs_diff: shapes {:?} and {:?} differ", self.shape, other.shape);
         self.data.iter().zip(&other.data).fold(0.0, |m, (a, b)| m.max((a - b).abs()))
     }
-}
-
-/// The body of [`Tensor::norm`] for every path of [`crate::cpu`] (eight fixed partial
-/// sums: the same bits at any vector width).
-#[inline(always)]
-pub fn norm_plain(data: &[f32]) -> f32 {
-    let mut lanes = [0.0f64; 8];
-    let blocks = data.chunks_exact(8);
-    let rest = blocks.remainder();
-    for block in blocks {
-        for l in 0..8 {
-            lanes[l] += (block[l] as f64) * (block[l] as f64);
-        }
-    }
-    let sum = lanes.iter().sum::<f64>() + rest.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
-    sum.sqrt() as f32
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn log_softmax_backward_on_slices_is_the_tapes() {
 }
 
 fn tanh_forward(x: &[f32], y: &mut [f32]) {
-    ppo::fastmath::tanh_into(x, y);
+    ppo::kernels::fastmath::tanh_into(x, y);
 }
 
 fn log_softmax_forward(x: &[f32], y: &mut [f32]) {

@@ -1,7 +1,7 @@
 //! Exercise 4 (`check adam`): one step of Adam as `torch.optim.Adam` computes it
 //! (Kingma & Ba, 2015, Algorithm 1; detail 3: PPO's ε is 1e-5).
 //!
-//! Solution: `src/optim.rs:adam_update_plain` (driven by `Adam::step_iter`, which
+//! Solution: `src/kernels/adam.rs:adam_update_body` (driven by `Adam::step_iter`, which
 //! computes the bias corrections once per step).
 
 use ppo::optim::AdamConfig;

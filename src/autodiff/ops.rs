@@ -8,7 +8,7 @@
 
 use super::tape::{Node, Tape, Var};
 use crate::activation::Activation;
-use crate::gemm::{sgemm, transpose, Trans};
+use crate::kernels::gemm::{sgemm, transpose, Trans};
 
 /// Declares the [`Op`] enum and the one list of op names: each variant is written once,
 /// beside the name that [`Op::name`], [`OP_NAMES`] and [`Tape::inject_fault`] use.
@@ -198,7 +198,7 @@ impl Tape {
     }
 
     /// Records an element-wise unary op computed a whole slice at a time
-    /// (`f(x, out)`, a dispatched kernel of [`crate::cpu`]).
+    /// (`f(x, out)`, a dispatched kernel of [`crate::kernels`]).
     fn unary_slice(&mut self, op: Op, x: Var, f: impl Fn(&[f32], &mut [f32])) -> Var {
         let (r, c) = self.shape(x);
         let xn = self.node(x);
@@ -306,7 +306,7 @@ impl Tape {
         // Bias and activation in one pass over each row while it is in cache.
         let bias = &lower[bn.range()];
         match act {
-            Some(Activation::Tanh) => crate::fastmath::add_row_tanh(y, bias),
+            Some(Activation::Tanh) => crate::kernels::fastmath::add_row_tanh(y, bias),
             Some(Activation::Relu) => {
                 for row in y.chunks_exact_mut(n) {
                     row.iter_mut().zip(bias).for_each(|(v, &b)| *v = relu(*v + b));
@@ -514,7 +514,7 @@ impl Tape {
 
     /// `eˣ`. Derivative: `dx += g ⊙ eˣ` (the output, reused).
     pub fn exp(&mut self, x: Var) -> Var {
-        self.unary_slice(Op::Exp(x), x, crate::fastmath::exp_into)
+        self.unary_slice(Op::Exp(x), x, crate::kernels::fastmath::exp_into)
     }
 
     fn exp_backward(cx: &mut Backward<'_>, x: Var) {
@@ -536,10 +536,10 @@ impl Tape {
         }
     }
 
-    /// `tanh x` (the fast rational form of [`crate::fastmath::tanh`], within 4.5e-7).
+    /// `tanh x` (the fast rational form of [`crate::kernels::fastmath::tanh`], within 4.5e-7).
     /// Derivative: `dx += g ⊙ (1 - tanh²x)` (from the output).
     pub fn tanh(&mut self, x: Var) -> Var {
-        self.unary_slice(Op::Tanh(x), x, crate::fastmath::tanh_into)
+        self.unary_slice(Op::Tanh(x), x, crate::kernels::fastmath::tanh_into)
     }
 
     fn tanh_backward(cx: &mut Backward<'_>, x: Var) {
@@ -743,7 +743,7 @@ impl Tape {
         for i in 0..xn.rows {
             let (x_row, y_row) = (&xs[i * c..(i + 1) * c], &mut y[i * c..(i + 1) * c]);
             let max = x_row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let log_sum = x_row.iter().map(|&v| crate::fastmath::exp(v - max)).sum::<f32>().ln();
+            let log_sum = x_row.iter().map(|&v| crate::kernels::fastmath::exp(v - max)).sum::<f32>().ln();
             for (y, &x) in y_row.iter_mut().zip(x_row) {
                 *y = x - max - log_sum;
             }
@@ -840,7 +840,7 @@ pub fn log_softmax_backward(y: &[f32], g: &[f32], cols: usize, dx: &mut [f32]) {
     let rows = dx.chunks_exact_mut(cols).zip(g.chunks_exact(cols)).zip(y.chunks_exact(cols));
     for ((dx_row, g_row), y_row) in rows {
         let g_sum: f32 = g_row.iter().sum();
-        zip3(dx_row, g_row, y_row, |g, y| g - crate::fastmath::exp(y) * g_sum);
+        zip3(dx_row, g_row, y_row, |g, y| g - crate::kernels::fastmath::exp(y) * g_sum);
     }
 }
 

@@ -187,7 +187,7 @@ fn adds_into(
 pub(super) fn tanh(s: &Solutions) -> Checked {
     let (mut t, mut rng, f) = (Tally::default(), seeded(1), s.tanh_backward);
     let x = randn(20, &mut rng);
-    let forward = crate::fastmath::tanh_into;
+    let forward = crate::kernels::fastmath::tanh_into;
     grad_check(&mut t, "finite differences, x 4×5, dx from 0", &x, forward, f, &mut rng, Hint::Derivative)?;
     let mut y = vec![0.0; x.len()];
     forward(&x, &mut y);

@@ -224,7 +224,9 @@ impl Exercise {
             Exercise::ClipGradNorm => {
                 ("clip_grad", "examples/exercises/03_clip_grad_norm.rs", "src/optim.rs:clip_grad_norm")
             }
-            Exercise::AdamStep => ("adam", "examples/exercises/04_adam_step.rs", "src/optim.rs:adam_update_plain"),
+            Exercise::AdamStep => {
+                ("adam", "examples/exercises/04_adam_step.rs", "src/kernels/adam.rs:adam_update_body")
+            }
             Exercise::Gaussian => {
                 ("gaussian", "examples/exercises/05_gaussian.rs", "src/distributions.rs:gaussian_log_prob")
             }

@@ -480,8 +480,8 @@ impl Agent {
     /// `train/std`. `None` for discrete actions.
     pub fn mean_std(&self) -> Option<f32> {
         let log_std = self.log_std.as_ref()?.value.data();
-        // exp as the policy computes it (crate::fastmath), summed in f64.
-        let sum: f64 = log_std.iter().map(|&l| crate::fastmath::exp(l) as f64).sum();
+        // exp as the policy computes it (crate::kernels::fastmath), summed in f64.
+        let sum: f64 = log_std.iter().map(|&l| crate::kernels::fastmath::exp(l) as f64).sum();
         Some((sum / log_std.len().max(1) as f64) as f32)
     }
 

@@ -493,7 +493,7 @@ pub fn kl_diagnostics(log_ratio: &[f32], clip_coef: f32) -> (f32, f32, f32) {
     let mut kl = 0.0f32;
     let mut clipped = 0usize;
     for &lr in log_ratio {
-        let r = crate::fastmath::exp(lr);
+        let r = crate::kernels::fastmath::exp(lr);
         old_kl += -lr;
         kl += (r - 1.0) - lr;
         if (r - 1.0).abs() > clip_coef {

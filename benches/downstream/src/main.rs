@@ -17,7 +17,7 @@ fn main() {
     let secs = start.elapsed().as_secs_f64();
     println!(
         "dependent crate, kernels {:?}: {} steps in {secs:.2} s = {:.0} steps/s (in-process), final mean return {:.1}",
-        ppo::cpu::isa(),
+        ppo::kernels::isa(),
         trainer.global_step,
         trainer.global_step as f64 / secs,
         last.unwrap_or(f64::NAN)

@@ -33,10 +33,12 @@
 //! - [`sgemm_naive`] itself for every other shape (and `alpha ≠ 1`), none of which is on
 //!   the training path.
 //!
-//! [`crate::cpu`] compiles these for AVX-512, for AVX2 with FMA and for any CPU, and
-//! picks one at run time.
+//! [`sgemm_on`] runs them compiled for AVX-512, for AVX2 with FMA or for any CPU
+//! ([`super::dispatch::run_on`]); [`sgemm`] takes the path this process chose. The tests
+//! at the end of this file hold every kernel, on every path this CPU runs, to
+//! [`sgemm_naive`]'s bits.
 
-use crate::cpu::Isa;
+use super::dispatch::{isa, run_on, Isa};
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +90,7 @@ pub fn finish(alpha: f32, sum: f32, beta: f32, old: f32) -> f32 {
 }
 
 /// `C = alpha · op(A) · op(B) + beta · C`, by the fastest kernel for the shape, on the
-/// fastest path this CPU runs ([`crate::cpu`]).
+/// fastest path this CPU runs ([`super::dispatch::isa`]).
 ///
 /// Shapes: `op(A)` is `m×k`, `op(B)` is `k×n`, `C` is `m×n`, all row-major; `ta`/`tb`
 /// say whether `A`/`B` are stored transposed. With `beta = 0`, `C`'s old contents are
@@ -117,7 +119,7 @@ pub fn sgemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    crate::cpu::sgemm(m, k, n, alpha, a, ta, b, tb, beta, c)
+    sgemm_on(isa(), m, k, n, alpha, a, ta, b, tb, beta, c)
 }
 
 /// [`sgemm`] on a given CPU path (tests compare the paths). Panics if this CPU cannot
@@ -136,14 +138,27 @@ pub fn sgemm_on(
     beta: f32,
     c: &mut [f32],
 ) {
-    crate::cpu::sgemm_on(path, m, k, n, alpha, a, ta, b, tb, beta, c)
+    match path {
+        // AVX-512: tiles of 6 rows × 64 columns (24 of the 32 registers).
+        Isa::Avx512 => run_on(
+            path,
+            #[inline(always)]
+            || sgemm_body::<4>(m, k, n, alpha, a, ta, b, tb, beta, c),
+        ),
+        // AVX2 and the portable path: 6 × 16 (12 of 16 registers).
+        Isa::Avx2 | Isa::Portable => run_on(
+            path,
+            #[inline(always)]
+            || sgemm_body::<1>(m, k, n, alpha, a, ta, b, tb, beta, c),
+        ),
+    }
 }
 
-/// The body of [`sgemm`] that [`crate::cpu`] compiles for each path: register tiles up
-/// to `V` vectors of 16 columns wide (4 for AVX-512's 32 registers, 1 for AVX2's 16).
+/// The body of [`sgemm`] compiled for each path: register tiles up to `V` vectors of 16
+/// columns wide (4 for AVX-512's 32 registers, 1 for AVX2's 16).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn sgemm_tiled<const V: usize>(
+fn sgemm_body<const V: usize>(
     m: usize,
     k: usize,
     n: usize,

@@ -13,6 +13,24 @@
 //! largest absolute error is 4.5·10⁻⁷ (about 4 ulp near ±1), the largest relative error
 //! the same. The plain version is `f32::tanh`; [`tanh_reference`] names it, and the
 //! tests compare the two.
+//!
+//! The slice functions ([`tanh_into`], [`tanh_in_place`], [`add_row_tanh`], [`exp_into`])
+//! run the scalar functions 16 at a time, compiled for the path this process chose
+//! ([`super::dispatch`]); their `_on` forms take the path, and the tests at the end of
+//! this file hold every path to the scalar functions' bits, element by element.
+
+use super::dispatch::{isa, run_on, Isa};
+
+/// The AVX2 build where the process runs AVX-512: for `tanh`, whose division (`x·P/Q`)
+/// ran 2.5 times slower in 512-bit registers than in 256-bit ones on the Xeon this was
+/// measured on (`perf record` of RLtools workload B). The same bits either way.
+fn narrow(path: Isa) -> Isa {
+    if path == Isa::Avx512 {
+        Isa::Avx2
+    } else {
+        path
+    }
+}
 
 /// `tanh(x)` to within 4.5·10⁻⁷ (see the module docs).
 #[inline(always)]
@@ -32,16 +50,25 @@ pub fn tanh(x: f32) -> f32 {
 }
 
 /// `y[i] = tanh(x[i])` for equal-length slices, on the fastest path this CPU runs
-/// ([`crate::cpu`]; every path gives the same bits).
+/// (every path gives the same bits).
 pub fn tanh_into(x: &[f32], y: &mut [f32]) {
-    crate::cpu::tanh_into(x, y)
+    tanh_into_on(narrow(isa()), x, y)
+}
+
+/// [`tanh_into`] on a given path. Panics if this CPU cannot run it.
+pub fn tanh_into_on(path: Isa, x: &[f32], y: &mut [f32]) {
+    run_on(
+        path,
+        #[inline(always)]
+        || tanh_into_body(x, y),
+    )
 }
 
 /// The body of [`tanh_into`] for every path: 16 at a time, each block of 16 straight-line
 /// code that the compiler turns into one AVX-512 register's worth of operations (two on
 /// AVX2).
 #[inline(always)]
-pub fn tanh_into_plain(x: &[f32], y: &mut [f32]) {
+fn tanh_into_body(x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "tanh_into: {} inputs, {} outputs", x.len(), y.len());
     let (mut xs, mut ys) = (x.chunks_exact(16), y.chunks_exact_mut(16));
     for (x16, y16) in (&mut xs).zip(&mut ys) {
@@ -57,7 +84,7 @@ pub fn tanh_into_plain(x: &[f32], y: &mut [f32]) {
 
 /// `x · y + acc` with one rounding: `f32::mul_add`, on every CPU, so that [`tanh`] and
 /// [`exp`] give the same bits everywhere. Where the code is compiled for FMA (the
-/// AVX2 and AVX-512 paths of [`crate::cpu`], and aarch64) it is one instruction;
+/// AVX2 and AVX-512 paths, and aarch64) it is one instruction;
 /// elsewhere it is the C library's exact `fmaf`, a call.
 #[inline(always)]
 pub fn mul_add(x: f32, y: f32, acc: f32) -> f32 {
@@ -112,12 +139,21 @@ pub fn tanh_reference(x: f32) -> f32 {
 
 /// `x ← tanh(x)` for every element, on the fastest path this CPU runs.
 pub fn tanh_in_place(xs: &mut [f32]) {
-    crate::cpu::tanh_in_place(xs)
+    tanh_in_place_on(narrow(isa()), xs)
 }
 
-/// The body of [`tanh_in_place`] for every path, 16 at a time like [`tanh_into_plain`].
+/// [`tanh_in_place`] on a given path. Panics if this CPU cannot run it.
+pub fn tanh_in_place_on(path: Isa, xs: &mut [f32]) {
+    run_on(
+        path,
+        #[inline(always)]
+        || tanh_in_place_body(xs),
+    )
+}
+
+/// The body of [`tanh_in_place`] for every path, 16 at a time like [`tanh_into`].
 #[inline(always)]
-pub fn tanh_in_place_plain(xs: &mut [f32]) {
+fn tanh_in_place_body(xs: &mut [f32]) {
     let mut blocks = xs.chunks_exact_mut(16);
     for x16 in &mut blocks {
         let x16: &mut [f32; 16] = x16.try_into().expect("16 values");
@@ -133,30 +169,48 @@ pub fn tanh_in_place_plain(xs: &mut [f32]) {
 /// `x ← tanh(x + bias)` for every row of `x` (rows of `bias.len()` values: a layer's
 /// bias and activation in one pass), on the fastest path this CPU runs.
 pub fn add_row_tanh(x: &mut [f32], bias: &[f32]) {
-    crate::cpu::add_row_tanh(x, bias)
+    add_row_tanh_on(narrow(isa()), x, bias)
 }
 
-/// The body of [`add_row_tanh`] for every path: per row, the bias added, then
-/// [`tanh_in_place_plain`] while the row is in cache.
+/// [`add_row_tanh`] on a given path. Panics if this CPU cannot run it.
+pub fn add_row_tanh_on(path: Isa, x: &mut [f32], bias: &[f32]) {
+    run_on(
+        path,
+        #[inline(always)]
+        || add_row_tanh_body(x, bias),
+    )
+}
+
+/// The body of [`add_row_tanh`] for every path: per row, the bias added, then `tanh`
+/// 16 at a time while the row is in cache.
 #[inline(always)]
-pub fn add_row_tanh_plain(x: &mut [f32], bias: &[f32]) {
+fn add_row_tanh_body(x: &mut [f32], bias: &[f32]) {
     let n = bias.len();
     assert!(n > 0 && x.len().is_multiple_of(n), "add_row_tanh: {} values in rows of {n}", x.len());
     for row in x.chunks_exact_mut(n) {
         row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
-        tanh_in_place_plain(row);
+        tanh_in_place_body(row);
     }
 }
 
 /// `y[i] = eˣ⁽ⁱ⁾` for equal-length slices, on the fastest path this CPU runs.
 pub fn exp_into(x: &[f32], y: &mut [f32]) {
-    crate::cpu::exp_into(x, y)
+    exp_into_on(isa(), x, y)
+}
+
+/// [`exp_into`] on a given path. Panics if this CPU cannot run it.
+pub fn exp_into_on(path: Isa, x: &[f32], y: &mut [f32]) {
+    run_on(
+        path,
+        #[inline(always)]
+        || exp_into_body(x, y),
+    )
 }
 
 /// The body of [`exp_into`] for every path: a plain loop, which vectorises since [`exp`]
 /// has no branches the compiler cannot turn into selects.
 #[inline(always)]
-pub fn exp_into_plain(x: &[f32], y: &mut [f32]) {
+fn exp_into_body(x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "exp_into: {} inputs, {} outputs", x.len(), y.len());
     for (y, &x) in y.iter_mut().zip(x) {
         *y = exp(x);
@@ -178,6 +232,48 @@ mod tests {
                 (f(x) as f64 - e).abs() / scale(e)
             })
             .fold(0.0, f64::max)
+    }
+
+    /// Inputs across the functions' ranges: ±(0 … 100), their saturation and overflow
+    /// regions, signed zeros, infinities and NaN, at lengths around the 16-wide blocks.
+    fn inputs(len: usize) -> Vec<f32> {
+        let special = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 88.0, -87.5, 7.9, -7.9, 1e-30];
+        (0..len)
+            .map(|i| if i % 7 == 3 { special[i % special.len()] } else { ((i * 7919) % 20011) as f32 / 100.0 - 100.0 })
+            .collect()
+    }
+
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The twin check: every path's slice functions give the scalar functions' bits.
+    #[test]
+    fn every_path_gives_the_scalar_bits() {
+        for len in [0usize, 1, 15, 16, 17, 64, 1000] {
+            let x = inputs(len);
+            let tanh_want = bits(&x.iter().map(|&v| tanh(v)).collect::<Vec<_>>());
+            let exp_want = bits(&x.iter().map(|&v| exp(v)).collect::<Vec<_>>());
+            for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+                let (mut y, mut z, mut in_place) = (vec![0.0; len], vec![0.0; len], x.clone());
+                tanh_into_on(path, &x, &mut y);
+                exp_into_on(path, &x, &mut z);
+                tanh_in_place_on(path, &mut in_place);
+                assert_eq!(bits(&y), tanh_want, "{path:?} tanh_into, length {len}");
+                assert_eq!(bits(&in_place), tanh_want, "{path:?} tanh_in_place, length {len}");
+                assert_eq!(bits(&z), exp_want, "{path:?} exp_into, length {len}");
+            }
+        }
+        let (rows, n) = (37, 64);
+        let x = inputs(rows * n);
+        let bias: Vec<f32> = inputs(n + 5)[5..].iter().map(|b| b.clamp(-3.0, 3.0)).collect();
+        let want: Vec<f32> =
+            x.chunks(n).flat_map(|row| row.iter().zip(&bias).map(|(&v, &b)| tanh(v + b)).collect::<Vec<_>>()).collect();
+        for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+            let mut y = x.clone();
+            add_row_tanh_on(path, &mut y, &bias);
+            assert_eq!(bits(&y), bits(&want), "{path:?} add_row_tanh is tanh(x + b) element by element");
+        }
     }
 
     #[test]
