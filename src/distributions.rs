@@ -159,19 +159,27 @@ pub fn gaussian_sample<R: Rng + ?Sized>(mean: &[f32], log_std: &[f32], action: &
     gaussian_log_prob(mean, log_std, action)
 }
 
-/// `log π(a) = Σ_d −(a_d − μ_d)²/(2σ_d²) − log σ_d − ½ log 2π`.
+/// `log π(a) = Σ_d −(a_d − μ_d)²/(2σ_d²) − log σ_d − ½ log 2π`, in the operations and
+/// order of [`gaussian_log_prob_entropy`] on the tape (`z = (a − μ)·e^(−log σ)`, then
+/// `z²·(−½) + (−log σ) + (−½ log 2π)`, summed in order): the log-probability the rollout
+/// stores is the loss's, bit for bit, so the first ratio of an update is exactly 1.
 pub fn gaussian_log_prob(mean: &[f32], log_std: &[f32], action: &[f32]) -> f32 {
-    let mut sum = 0.0;
-    for ((&a, &m), &ls) in action.iter().zip(mean).zip(log_std) {
-        let z = (a - m) / exp(ls);
-        sum += -0.5 * z * z - ls - HALF_LOG_2PI;
-    }
-    sum
+    action
+        .iter()
+        .zip(mean)
+        .zip(log_std)
+        .map(|((&a, &m), &ls)| {
+            let neg_log_std = -ls;
+            let z = (a - m) * exp(neg_log_std);
+            (z * z * -0.5 + neg_log_std) + -HALF_LOG_2PI
+        })
+        .sum::<f32>()
 }
 
-/// `H = Σ_d ½ + ½ log 2π + log σ_d` (independent of the mean).
+/// `H = Σ_d ½ + ½ log 2π + log σ_d` (independent of the mean), in the order of
+/// [`gaussian_log_prob_entropy`].
 pub fn gaussian_entropy(log_std: &[f32]) -> f32 {
-    log_std.iter().map(|&ls| 0.5 + HALF_LOG_2PI + ls).sum()
+    log_std.iter().sum::<f32>() + log_std.len() as f32 * (0.5 + HALF_LOG_2PI)
 }
 
 /// Records `log π(a)` (`B×1`) of diagonal Gaussians with means `B×A` and a shared
@@ -232,22 +240,38 @@ mod tests {
         assert_eq!(categorical_mode(&logits, Some(&mask)), 2);
     }
 
+    /// The acting twin: the slice functions give the tape's values bit for bit, so the
+    /// rollout's stored log-probabilities are the loss's (the first ratio is exactly 1).
     #[test]
-    fn tape_and_slice_versions_agree() {
-        let logits = [0.3f32, -1.2, 2.0, 0.1, 0.0, -0.5];
-        let mut tape = Tape::new();
-        let l = tape.input(2, 3, &logits, true);
-        let (lp, ent) = categorical_log_prob_entropy(&mut tape, l, &[2, 0], None);
-        assert!((tape.value(lp)[0] - categorical_log_prob(&logits[..3], None, 2)).abs() < 1e-6);
-        assert!((tape.value(ent)[1] - categorical_entropy(&logits[3..], None)).abs() < 1e-6);
+    fn tape_and_slice_versions_give_the_same_bits() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for (rows, a) in [(1usize, 1usize), (5, 2), (7, 3), (4, 6), (3, 17)] {
+            let draw = |n: usize, scale: f32, rng: &mut StdRng| -> Vec<f32> {
+                (0..n).map(|_| rng.random_range(-scale..scale)).collect()
+            };
+            let logits = draw(rows * a, 4.0, &mut rng);
+            let actions: Vec<usize> = (0..rows).map(|r| (r * 7 + 3) % a).collect();
+            let mut tape = Tape::new();
+            let l = tape.input(rows, a, &logits, true);
+            let (lp, ent) = categorical_log_prob_entropy(&mut tape, l, &actions, None);
+            for r in 0..rows {
+                let row = &logits[r * a..(r + 1) * a];
+                assert_eq!(tape.value(lp)[r].to_bits(), categorical_log_prob(row, None, actions[r]).to_bits());
+                assert_eq!(tape.value(ent)[r].to_bits(), categorical_entropy(row, None).to_bits());
+            }
 
-        let (mean, log_std, act) = ([0.5f32, -0.2], [0.1f32, -0.3], [0.7f32, 0.4]);
-        let m = tape.input(1, 2, &mean, true);
-        let s = tape.input(1, 2, &log_std, true);
-        let a = tape.input(1, 2, &act, false);
-        let (lp, ent) = gaussian_log_prob_entropy(&mut tape, m, s, a);
-        assert!((tape.value(lp)[0] - gaussian_log_prob(&mean, &log_std, &act)).abs() < 1e-6);
-        assert!((tape.scalar(ent) - gaussian_entropy(&log_std)).abs() < 1e-6);
+            let (mean, log_std, act) =
+                (draw(rows * a, 2.0, &mut rng), draw(a, 1.5, &mut rng), draw(rows * a, 3.0, &mut rng));
+            let m = tape.input(rows, a, &mean, true);
+            let s = tape.input(1, a, &log_std, true);
+            let x = tape.input(rows, a, &act, false);
+            let (lp, ent) = gaussian_log_prob_entropy(&mut tape, m, s, x);
+            for r in 0..rows {
+                let (mr, xr) = (&mean[r * a..(r + 1) * a], &act[r * a..(r + 1) * a]);
+                assert_eq!(tape.value(lp)[r].to_bits(), gaussian_log_prob(mr, &log_std, xr).to_bits(), "{rows}×{a}");
+            }
+            assert_eq!(tape.scalar(ent).to_bits(), gaussian_entropy(&log_std).to_bits());
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@
 
 pub use crate::activation::Activation;
 use crate::autodiff::{Tape, Var};
-use crate::kernels::gemm::{sgemm, Trans};
+use crate::kernels::gemm::{sgemm, uses_transposed_weight, Trans};
 use crate::tensor::Tensor;
 use rand::Rng;
 
@@ -337,8 +337,9 @@ impl Mlp {
     ///
     /// With [`prepare_inference`](Mlp::prepare_inference) done, each layer multiplies by
     /// the cached `Wᵀ` (`in×out`), which [`sgemm`] runs through its register-tiled kernel;
-    /// otherwise `W` is read transposed (one- and two-column heads take dot products
-    /// either way). Every path computes the same `x · Wᵀ + b`.
+    /// otherwise `W` is read transposed (heads under 16 outputs take dot products either
+    /// way, as on the tape). Every path computes the same `x · Wᵀ + b`, in the same bits
+    /// as the tape's `linear`.
     pub fn forward_inference<'s>(&self, x: &[f32], rows: usize, scratch: &'s mut Scratch) -> &'s [f32] {
         self.forward_inference_layers(x, rows, self.layers.len(), scratch)
     }
@@ -369,7 +370,9 @@ impl Mlp {
                 row.copy_from_slice(bias);
             }
             let w = layer.weight.value.data();
-            if self.cache_valid && n > 2 {
+            // The tape's rule (`uses_transposed_weight`), so that the rollout's outputs
+            // are the loss's, bit for bit.
+            if self.cache_valid && uses_transposed_weight(n) {
                 sgemm(rows, k, n, 1.0, input, Trans::No, &self.transposed[i], Trans::No, 1.0, out);
             } else {
                 sgemm(rows, k, n, 1.0, input, Trans::No, w, Trans::Yes, 1.0, out);

@@ -122,17 +122,18 @@ pub fn global_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32 
     squared_grad_norm(params).sqrt()
 }
 
-/// `Σ ‖∇p‖²` over `params`, in order: the global norm before its square root (the
-/// trainer adds the actor's and the critic's, computed on two threads).
+/// `Σ ‖∇p‖²` over `params`: each tensor's norm squared, added one at a time in order
+/// (the global norm before its square root).
 pub fn squared_grad_norm<'a>(params: impl IntoIterator<Item = &'a Param>) -> f32 {
-    params.into_iter().map(|p| p.grad.norm().powi(2)).sum()
+    squared_grad_norm_from(0.0, params)
 }
 
-/// The global norm of two groups of parameters from their squared norms: the actor's
-/// `Σ‖∇p‖²` and the critic's, added in this one order wherever the norm is taken (the
-/// reference update and the two-thread update), so that both give the same bits.
-pub fn joint_grad_norm(actor_squared: f32, critic_squared: f32) -> f32 {
-    (critic_squared + actor_squared).sqrt()
+/// `start + ‖∇p₁‖² + ‖∇p₂‖² + …`, added one at a time in order: [`squared_grad_norm`]
+/// continued from a partial sum. The two-thread update adds the actor's tensors onto
+/// the critic's sum this way, the same additions in the same order as the one-thread
+/// update's sum over all parameters.
+pub fn squared_grad_norm_from<'a>(start: f32, params: impl IntoIterator<Item = &'a Param>) -> f32 {
+    params.into_iter().fold(start, |sum, p| sum + p.grad.norm().powi(2))
 }
 
 /// `min(max_norm / (total + 1e-6), 1)`: the factor `clip_grad_norm_` scales by.

@@ -70,7 +70,9 @@ fn log_std_cols(log_std: &[f32], hidden: usize, action_dim: usize) -> usize {
 // ------------------------------------------------------------------ one row, no tape
 
 /// `σ²(s)_j = Σ_i z_i² · exp(2·log_std_ij) + ε` for one row: `latent` is `H`,
-/// `log_std` is `H×A` (or `H×1`, broadcast over the columns), `var` is `A`.
+/// `log_std` is `H×A` (or `H×1`, broadcast over the columns), `var` is `A`. The sum over
+/// `i` is one chain of fused multiply-adds in order, as the tape's product computes it
+/// ([`sde_log_prob_entropy`]), so the rollout's variance is the loss's, bit for bit.
 pub fn sde_variance(latent: &[f32], log_std: &[f32], var: &mut [f32]) {
     let (h, a) = (latent.len(), var.len());
     let cols = log_std_cols(log_std, h, a);
@@ -78,8 +80,8 @@ pub fn sde_variance(latent: &[f32], log_std: &[f32], var: &mut [f32]) {
     for (i, &z) in latent.iter().enumerate() {
         let z2 = z * z;
         for (j, v) in var.iter_mut().enumerate() {
-            let s = exp(log_std[i * cols + if cols == 1 { 0 } else { j }]);
-            *v += z2 * s * s;
+            let std2 = exp(log_std[i * cols + if cols == 1 { 0 } else { j }] * 2.0);
+            *v = z2.mul_add(std2, *v);
         }
     }
     var.iter_mut().for_each(|v| *v += SDE_EPSILON);
@@ -99,19 +101,24 @@ pub fn sde_noise(latent: &[f32], weights: &[f32], noise: &mut [f32]) {
 }
 
 /// `log π(a|s) = Σ_j −(a_j − μ_j)²/(2σ²_j) − ½ log σ²_j − ½ log 2π`, with `var` = σ²(s)
-/// from [`sde_variance`].
+/// from [`sde_variance`], in the operations and order of [`sde_log_prob_entropy`]
+/// (`(a − μ)²/σ²·(−½) + log σ²·(−½) + (−½ log 2π)`, summed in order).
 pub fn sde_log_prob(mean: &[f32], var: &[f32], action: &[f32]) -> f32 {
-    let mut sum = 0.0;
-    for ((&a, &m), &v) in action.iter().zip(mean).zip(var) {
-        let d = a - m;
-        sum += -0.5 * d * d / v - 0.5 * v.ln() - HALF_LOG_2PI;
-    }
-    sum
+    action
+        .iter()
+        .zip(mean)
+        .zip(var)
+        .map(|((&a, &m), &v)| {
+            let d = a - m;
+            (d * d / v * -0.5 + v.ln() * -0.5) + -HALF_LOG_2PI
+        })
+        .sum::<f32>()
 }
 
-/// `H = Σ_j ½ + ½ log 2π + ½ log σ²_j`, with `var` = σ²(s) from [`sde_variance`].
+/// `H = Σ_j ½ + ½ log 2π + ½ log σ²_j`, with `var` = σ²(s) from [`sde_variance`], in the
+/// order of [`sde_log_prob_entropy`].
 pub fn sde_entropy(var: &[f32]) -> f32 {
-    var.iter().map(|&v| 0.5 + HALF_LOG_2PI + 0.5 * v.ln()).sum()
+    var.iter().map(|&v| v.ln() * 0.5).sum::<f32>() + var.len() as f32 * (0.5 + HALF_LOG_2PI)
 }
 
 // ------------------------------------------------------------------ on the tape
@@ -360,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn tape_and_slice_versions_agree_for_both_log_std_shapes() {
+    fn tape_and_slice_versions_give_the_same_bits_for_both_log_std_shapes() {
         let (b, h, a) = (3, 4, 2);
         let mean = [0.1f32, -0.3, 0.5, 0.2, -0.8, 0.0];
         let latent = [0.5f32, -1.0, 0.25, 2.0, 0.1, 0.2, -0.3, 0.4, 1.0, 1.0, -1.0, 0.0];
@@ -377,8 +384,9 @@ mod tests {
             for r in 0..b {
                 sde_variance(&latent[r * h..(r + 1) * h], &log_std, &mut var);
                 let want_lp = sde_log_prob(&mean[r * a..(r + 1) * a], &var, &actions[r * a..(r + 1) * a]);
-                assert!((tape.value(lp)[r] - want_lp).abs() < 1e-5, "log_prob row {r} ({cols} cols)");
-                assert!((tape.value(ent)[r] - sde_entropy(&var)).abs() < 1e-5, "entropy row {r} ({cols} cols)");
+                // The acting twin: the same bits as the tape.
+                assert_eq!(tape.value(lp)[r].to_bits(), want_lp.to_bits(), "log_prob row {r} ({cols} cols)");
+                assert_eq!(tape.value(ent)[r].to_bits(), sde_entropy(&var).to_bits(), "entropy row {r} ({cols} cols)");
             }
         }
     }

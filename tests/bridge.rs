@@ -368,3 +368,39 @@ fn ppo_train_runs_a_gym_environment_and_refuses_to_resume_it() {
     assert!(stderr.contains("runs in Python through the gymnasium bridge") && stderr.contains("kept"), "{stderr}");
     assert!(killed.join("best.safetensors").is_file(), "the stopped run keeps its best checkpoint");
 }
+
+/// The acting twin through the bridge (as `tests/twins.rs` checks it natively): with one
+/// epoch and one minibatch, every update's ratios are exactly 1, for a discrete and a
+/// Gaussian policy stepping gymnasium's own environments.
+#[test]
+fn the_first_ratio_is_exactly_one_through_the_bridge() {
+    let Some(py) = python() else { return };
+    for env_id in ["gym:CartPole-v1", "gym:Pendulum-v1"] {
+        let mut config = ppo::PpoConfig::for_env(env_id);
+        for (k, v) in [
+            ("update_epochs", "1"),
+            ("n_minibatches", "1"),
+            ("n_envs", "4"),
+            ("n_steps", "128"),
+            ("total_timesteps", "5120"),
+            ("eval_interval", "0"),
+            ("python", py.as_str()),
+        ] {
+            config.set(k, v).unwrap_or_else(|e| panic!("{env_id}: {k} = {v}: {e}"));
+        }
+        let mut updates = 0;
+        ppo::train(config, |m| {
+            updates += 1;
+            assert!(
+                m.old_approx_kl.to_bits() == 0 && m.approx_kl.to_bits() == 0 && m.clipfrac == 0.0,
+                "{env_id}, update {}: old_approx_kl {:e}, approx_kl {:e}, clipfrac {}",
+                m.update,
+                m.old_approx_kl,
+                m.approx_kl,
+                m.clipfrac
+            );
+        })
+        .unwrap_or_else(|e| panic!("{env_id}: {e}"));
+        assert_eq!(updates, 10, "{env_id}");
+    }
+}

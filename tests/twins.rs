@@ -239,3 +239,58 @@ fn the_loss_hook_is_on_the_update_path_and_changes_nothing_by_default() {
         assert!(other != reference, "threads {threads}: the hook's loss was not used");
     }
 }
+
+/// The acting path is the loss's twin: with one epoch and one minibatch, the update's
+/// only minibatch is the whole rollout and the parameters are the ones that acted, so
+/// every ratio is exactly 1 (the 37 details' first debugging check). The log-probs the
+/// rollout stored must equal, bit for bit, the ones the loss's tape recomputes:
+/// `old_approx_kl`, `approx_kl` and `clipfrac` exactly 0 on every update, for every
+/// environment, both policy kinds, gSDE, normalised observations and two threads.
+pub fn first_ratio_is_one(env_id: &str, pairs: &[(&str, &str)]) {
+    let mut config = PpoConfig::for_env(env_id);
+    let mut all = vec![
+        ("update_epochs", "1"),
+        ("n_minibatches", "1"),
+        ("n_envs", "4"),
+        ("n_steps", "128"),
+        ("total_timesteps", "10240"),
+        ("eval_interval", "0"),
+        ("seed", "3"),
+    ];
+    all.extend_from_slice(pairs);
+    for (k, v) in &all {
+        config.set(k, v).unwrap_or_else(|e| panic!("{env_id}: {k} = {v}: {e}"));
+    }
+    let mut updates = 0;
+    ppo::train(config, |m| {
+        updates += 1;
+        let kl = (m.old_approx_kl, m.approx_kl, m.clipfrac);
+        assert!(
+            kl.0.to_bits() == 0 && kl.1.to_bits() == 0 && kl.2 == 0.0,
+            "{env_id} {pairs:?}, update {}: old_approx_kl {:e}, approx_kl {:e}, clipfrac {} (want all exactly 0)",
+            m.update,
+            kl.0,
+            kl.1,
+            kl.2
+        );
+    })
+    .unwrap_or_else(|e| panic!("{env_id}: {e}"));
+    assert_eq!(updates, 20, "{env_id}: 20 updates of 512 steps");
+}
+
+#[test]
+fn the_first_ratio_is_exactly_one_for_discrete_policies() {
+    for env in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"] {
+        first_ratio_is_one(env, &[]);
+    }
+    first_ratio_is_one("Acrobot-v1", &[("norm_obs", "true"), ("threads", "2")]);
+}
+
+#[test]
+fn the_first_ratio_is_exactly_one_for_gaussian_policies_and_gsde() {
+    first_ratio_is_one("Pendulum-v1", &[("use_sde", "false")]);
+    first_ratio_is_one("Pendulum-v1", &[("use_sde", "true")]);
+    first_ratio_is_one("Pendulum-v1", &[("use_sde", "true"), ("full_std", "false"), ("threads", "2")]);
+    first_ratio_is_one("MountainCarContinuous-v0", &[]);
+    first_ratio_is_one("CartPoleContinuous-v1", &[("norm_obs", "true"), ("norm_reward", "true")]);
+}

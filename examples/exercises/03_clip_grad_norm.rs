@@ -2,7 +2,7 @@
 //! Implementation Details of PPO", as PyTorch's `clip_grad_norm_`.
 //!
 //! Solution: `src/optim.rs:clip_grad_norm` (the update uses its pieces,
-//! `squared_grad_norm`, `joint_grad_norm`, `clip_coefficient`, `scale_grads`).
+//! `global_grad_norm`, `clip_coefficient`, `scale_grads`).
 
 /// Clips the gradients of all parameters together, in place, and returns the total norm
 /// measured *before* clipping.

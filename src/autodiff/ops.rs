@@ -8,7 +8,7 @@
 
 use super::tape::{Node, Tape, Var};
 use crate::activation::Activation;
-use crate::kernels::gemm::{sgemm, transpose, Trans};
+use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
 
 /// Declares the [`Op`] enum and the one list of op names: each variant is written once,
 /// beside the name that [`Op::name`], [`OP_NAMES`] and [`Tape::inject_fault`] use.
@@ -886,7 +886,7 @@ fn relu_grad(g: f32, x: f32) -> f32 {
 /// product's `m·k·n` multiply-adds. Narrow ones (the heads) read `W` as stored.
 #[allow(clippy::too_many_arguments)]
 fn times_transpose(m: usize, k: usize, n: usize, a: &[f32], w: &[f32], beta: f32, c: &mut [f32], wt: &mut Vec<f32>) {
-    if n >= 16 {
+    if uses_transposed_weight(n) {
         if wt.len() < k * n {
             wt.resize(k * n, 0.0);
         }

@@ -61,6 +61,15 @@ fn strides(t: Trans, cols: usize, rows: usize) -> (usize, usize) {
     }
 }
 
+/// Whether a product by a layer's weight `W` (`n×k`, PyTorch's layout: `x·Wᵀ`) with `n`
+/// outputs goes through a transposed copy `Wᵀ` (`k×n`, read by the register tiles), or
+/// reads `W` as stored (fewer than 16 outputs, the heads: [`sgemm_nt_small`]'s dot
+/// products). The tape's `linear` op and the inference forward both decide by this one
+/// rule, so that acting and the loss compute a layer's outputs with the same sums.
+pub fn uses_transposed_weight(n: usize) -> bool {
+    n >= 16
+}
+
 /// Checks the buffer lengths of a product; panics naming the shapes (an internal
 /// invariant: every caller in this crate passes matching shapes).
 #[inline(always)]

@@ -5,10 +5,11 @@
 //! (detail 13), so the loss splits exactly into `pg_loss − c₂·entropy_loss` (actor and
 //! log-std only) and `c₁·v_loss` (critic only). Here each half is recorded on a tape of
 //! its own, and the actor's half (loss, backward, Adam step) runs on a persistent worker
-//! thread while this thread runs the critic's. The halves meet once per minibatch: the
-//! worker reports its loss terms and its squared gradient norm; this thread joins them
-//! into the global norm ([`joint_grad_norm`], the same sum the reference takes), applies
-//! the target-KL rule and tells the worker to step (with the clip factor) or stop. Each
+//! thread while this thread runs the critic's. The halves meet once per minibatch: this
+//! thread hands the worker the critic's `Σ ‖∇p‖²`, the worker adds its own tensors' onto
+//! it ([`squared_grad_norm_from`]: the reference's sum over all parameters, in the same
+//! order) and reports that with its loss terms; this thread applies the target-KL rule
+//! and tells the worker to step (with the clip factor) or stop. Each
 //! half also gathers its next minibatch while the other side decides. About 1.6× one
 //! thread on CleanRL's CartPole workload.
 //!
@@ -28,7 +29,7 @@ use super::loss::{
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
 use crate::autodiff::Tape;
 use crate::nn::{Mlp, Param};
-use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam, AdamConfig};
+use crate::optim::{clip_coefficient, scale_grads, squared_grad_norm_from, Adam, AdamConfig};
 use crate::rng::Xoshiro256PlusPlus;
 use crate::sde::Gsde;
 use rand::SeedableRng;
@@ -41,6 +42,8 @@ trait Half {
     type Report;
     /// Zeroes the half's gradients, then forward and backward of its part of the loss.
     fn loss_and_grad(&mut self, mb: &Minibatch, cfg: &LossConfig) -> Self::Report;
+    /// `start` plus the half's `‖∇p‖²`, tensor by tensor in parameter order.
+    fn squared_norm_from(&mut self, start: f32) -> f32;
     /// Scales the gradients by `coef` when it is below 1 (the global clip), then one
     /// Adam step.
     fn step(&mut self, coef: f32);
@@ -59,7 +62,8 @@ struct ActorHalf {
     ws: LossWorkspace,
 }
 
-/// What the actor's half reports: its loss terms and `Σ ‖∇p‖²` over its parameters.
+/// What the actor's half reports: its loss terms and the global `Σ ‖∇p‖²` (the
+/// critic's sum, which this thread passed it, with the actor's tensors added).
 #[derive(Clone, Copy, Debug)]
 struct ActorReport {
     stats: PolicyStats,
@@ -98,8 +102,11 @@ impl Half for ActorHalf {
         let objective = policy_objective(tape, policy, cfg);
         tape.backward(objective);
         add_policy_grads(tape, &policy, &mut self.actor, self.log_std.as_mut());
-        let stats = policy_stats(tape, &policy, cfg.clip_coef);
-        ActorReport { stats, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
+        ActorReport { stats: policy_stats(tape, &policy, cfg.clip_coef), squared_norm: f32::NAN }
+    }
+
+    fn squared_norm_from(&mut self, start: f32) -> f32 {
+        squared_grad_norm_from(start, self.params().map(|p| &*p))
     }
 
     fn step(&mut self, coef: f32) {
@@ -120,11 +127,10 @@ struct CriticHalf {
     tape: Tape,
 }
 
-/// What the critic's half reports: `v_loss` (with its ½) and `Σ ‖∇p‖²`.
+/// What the critic's half reports: `v_loss` (with its ½).
 #[derive(Clone, Copy, Debug)]
 struct CriticReport {
     v_loss: f32,
-    squared_norm: f32,
 }
 
 impl CriticHalf {
@@ -153,8 +159,11 @@ impl Half for CriticHalf {
         let objective = value_objective(tape, v_loss, cfg);
         tape.backward(objective);
         self.critic.accumulate_grads(tape);
-        let v_loss = tape.scalar(v_loss);
-        CriticReport { v_loss, squared_norm: squared_grad_norm(self.params().map(|p| &*p)) }
+        CriticReport { v_loss: tape.scalar(v_loss) }
+    }
+
+    fn squared_norm_from(&mut self, start: f32) -> f32 {
+        squared_grad_norm_from(start, self.params().map(|p| &*p))
     }
 
     fn step(&mut self, coef: f32) {
@@ -189,7 +198,7 @@ fn run_half<H: Half>(
     rng: &mut Xoshiro256PlusPlus,
     cfg: &UpdateConfig,
     minibatches: &mut [Minibatch; 2],
-    mut meet: impl FnMut(H::Report) -> Decision,
+    mut meet: impl FnMut(&mut H, H::Report) -> Decision,
 ) {
     let size = cfg.minibatch_size;
     let per_epoch = b_inds.len() / size;
@@ -203,7 +212,7 @@ fn run_half<H: Half>(
             if i + 1 < per_epoch {
                 minibatches[1].gather(buffer, &b_inds[(i + 1) * size..(i + 2) * size]);
             }
-            match meet(report) {
+            match meet(half, report) {
                 Decision::Step(coef) => half.step(coef),
                 Decision::Stop => return,
             }
@@ -225,7 +234,7 @@ fn decide(
     if !step.loss.is_finite() {
         return Err(NonFiniteLoss { stats: step, minibatch: stats.steps });
     }
-    let grad_norm = joint_grad_norm(actor.squared_norm, critic.squared_norm);
+    let grad_norm = actor.squared_norm.sqrt();
     if cfg.target_kl.is_some_and(|target| step.approx_kl > 1.5 * target) {
         stats.early_stopped = true;
         return Ok(Decision::Stop);
@@ -251,6 +260,7 @@ struct ActorJob {
 struct Slots {
     jobs: Slot<Box<ActorJob>>,
     done: Slot<Box<ActorJob>>,
+    critic_norms: Slot<f32>,
     reports: Slot<ActorReport>,
     decisions: Slot<Decision>,
 }
@@ -279,7 +289,10 @@ impl TwoThreads {
             let _close_done = CloseOnDrop(&theirs.done);
             while let Some(mut job) = theirs.jobs.take() {
                 let ActorJob { half, buffer, b_inds, rng, cfg, minibatches } = &mut *job;
-                run_half(half, buffer, b_inds, rng, cfg, minibatches, |report| {
+                run_half(half, buffer, b_inds, rng, cfg, minibatches, |half, mut report| {
+                    // The global norm: the actor's tensors added onto the critic's sum.
+                    let critic_sum = theirs.critic_norms.take().unwrap_or(f32::NAN);
+                    report.squared_norm = half.squared_norm_from(critic_sum);
                     theirs.reports.put(report);
                     theirs.decisions.take().unwrap_or(Decision::Stop)
                 });
@@ -350,7 +363,9 @@ impl TwoThreads {
         let mut stats = UpdateStats::default();
         let mut error = None;
         let slots = &self.slots;
-        run_half(&mut self.critic, buffer, b_inds, rng, cfg, &mut self.minibatches, |critic| {
+        run_half(&mut self.critic, buffer, b_inds, rng, cfg, &mut self.minibatches, |half, critic| {
+            // clip_grad_norm_'s sum starts with the critic's tensors (CleanRL's order).
+            slots.critic_norms.put(half.squared_norm_from(0.0));
             let actor = slots.reports.take().expect("the actor's thread stopped (it panicked)");
             let decision = decide(actor, critic, cfg, &mut stats).unwrap_or_else(|e| {
                 error = Some(e);
@@ -375,6 +390,7 @@ impl Drop for TwoThreads {
     fn drop(&mut self) {
         self.slots.jobs.close();
         self.slots.decisions.close();
+        self.slots.critic_norms.close();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

@@ -26,7 +26,7 @@ use super::loss::{
     LossConfig, LossFns, LossStats, LossWorkspace, Minibatch,
 };
 use super::{Agent, PpoConfig};
-use crate::optim::{clip_coefficient, joint_grad_norm, scale_grads, squared_grad_norm, Adam};
+use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::fmt;
@@ -196,11 +196,9 @@ pub fn update(
                 return Err(NonFiniteLoss { stats: step, minibatch: stats.steps });
             }
 
-            // clip_grad_norm_ over all parameters (detail 11): one norm for the actor
-            // and the critic together, summed as the actor's, then the critic's.
-            let actor_sq = squared_grad_norm(agent.actor_params());
-            let critic_sq = squared_grad_norm(agent.critic_params());
-            let grad_norm = joint_grad_norm(actor_sq, critic_sq);
+            // clip_grad_norm_ over all parameters (detail 11): one norm for the critic
+            // and the actor together, their tensors in CleanRL's order.
+            let grad_norm = global_grad_norm(agent.params());
 
             // Stable-Baselines3's target-KL rule: before stepping, stop the whole
             // update once the policy has moved too far (CleanRL checks after each epoch).
