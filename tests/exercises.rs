@@ -7,7 +7,7 @@
 use ppo::autodiff::{Tape, Var};
 use ppo::exercises::{check, check_learning, reference_clip_grad_norm, Exercise, Hint, Outcome, Solutions};
 use ppo::optim::AdamConfig;
-use ppo::ppo::loss::{record_clipped_surrogate, record_clipped_value_loss, LossFns};
+use ppo::ppo::loss::{record_clipped_surrogate, record_clipped_value_loss};
 use ppo::ppo::GaeInputs;
 
 /// Checks `exercise` with the reference solutions changed by `change`, and requires a
@@ -49,7 +49,7 @@ fn the_reference_loss_learns_cartpole() {
 #[test]
 fn the_training_check_fails_when_training_falls_short() {
     // 20k steps are far too few for 475.
-    let outcome = check_learning(LossFns::default(), 20_000, &mut |_| {});
+    let outcome = check_learning(record_clipped_surrogate, record_clipped_value_loss, 20_000, &mut |_| {});
     assert_eq!(outcome.hint(), Some(Hint::Learning), "{outcome}");
 }
 

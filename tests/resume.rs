@@ -43,9 +43,9 @@ fn bits(m: &Metrics) -> Vec<u64> {
 
 fn weights(t: &Trainer) -> Vec<u32> {
     let mut w: Vec<u32> = t.agent.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect();
-    for opt in [&t.critic_optimizer, &t.actor_optimizer] {
-        w.extend(opt.m.iter().chain(&opt.v).flatten().map(|x| x.to_bits()));
-    }
+    let opt = &t.optimizer;
+    w.extend(opt.m.iter().chain(&opt.v).flatten().map(|x| x.to_bits()));
+    w.push(opt.step as u32);
     w
 }
 

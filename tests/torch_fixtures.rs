@@ -26,9 +26,7 @@ use ppo::io::safetensors;
 use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
 use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig};
 use ppo::ppo::checkpoint::agent_from_state_dict;
-use ppo::ppo::loss::{
-    kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossFns, LossWorkspace, Minibatch,
-};
+use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
 use ppo::ppo::update::{update, UpdateConfig, UpdateWorkspace};
 use ppo::ppo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
 use ppo::tensor::Tensor;
@@ -738,7 +736,6 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
             ent_coef: num(case, "ent_coef") as f32,
             vf_coef,
             norm_adv,
-            fns: LossFns::default(),
         };
         let mut agent = ppo_agent(&fx, continuous);
         agent.zero_grad();
@@ -898,7 +895,6 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
             ent_coef: num(config, "ent_coef") as f32,
             vf_coef: num(config, "vf_coef") as f32,
             norm_adv: flag("norm_adv"),
-            fns: LossFns::default(),
         },
     };
 
@@ -947,41 +943,44 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
         assert!(sorted.iter().copied().eq(0..b), "{file}: b_inds[{e}] is not a permutation of 0..{b}");
     }
 
-    // CleanRL's one Adam over agent.parameters(), as the trainer splits it: the critic's
-    // tensors, then the actor's and the log-std. Adam is element-wise, so the split
-    // changes nothing.
+    // CleanRL's one Adam over agent.parameters(), in the same order.
     let sizes = agent.param_sizes();
-    let n_critic = 2 * agent.critic.layers.len();
-    let mut critic_optimizer = Adam::new(adam, &sizes[..n_critic]);
-    let mut actor_optimizer = Adam::new(adam, &sizes[n_critic..]);
+    let mut optimizer = Adam::new(adam, &sizes);
     let mut ws = UpdateWorkspace::default();
     if let Some((op, scale)) = fault {
-        ws.loss.tape.inject_fault(op, scale);
+        ws.tape.inject_fault(op, scale);
     }
+    // The whole update in one call, on copies...
+    let (mut whole_agent, mut whole_optimizer) = (agent.clone(), optimizer.clone());
     let mut epoch_orders = orders.chunks(b);
     let next_order = |b_inds: &mut [usize]| b_inds.copy_from_slice(epoch_orders.next().expect("one order per epoch"));
     let mut b_inds = vec![0; b];
-    let stats = update(
-        &mut agent,
-        &mut critic_optimizer,
-        &mut actor_optimizer,
-        &buffer,
-        &mut b_inds,
-        next_order,
-        &cfg,
-        &mut ws,
-    )
-    .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let stats = update(&mut whole_agent, &mut whole_optimizer, &buffer, &mut b_inds, next_order, &cfg, &mut ws)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
     let steps = epochs * n_minibatches;
     assert_eq!((stats.steps, stats.early_stopped), (steps, false), "{file}: every minibatch is stepped");
-    assert_eq!((critic_optimizer.step, actor_optimizer.step), (steps as u64, steps as u64), "{file}: Adam steps");
+    assert_eq!(whole_optimizer.step, steps as u64, "{file}: Adam steps");
+    // ...and one minibatch at a time (an update over one minibatch's indices, one epoch),
+    // to see each step's loss terms: the same steps, so the same parameters at the end.
+    let one = UpdateConfig { update_epochs: 1, ..cfg };
+    let mut per_minibatch = Vec::new();
+    for mb_inds in orders.chunks(cfg.minibatch_size) {
+        let mut inds = mb_inds.to_vec();
+        let s = update(&mut agent, &mut optimizer, &buffer, &mut inds, |_| {}, &one, &mut ws)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(s.steps, 1, "{file}: one step per minibatch");
+        per_minibatch.push((s.sums, s.grad_norm));
+    }
+    let bits =
+        |a: &ppo::ppo::Agent| a.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect::<Vec<_>>();
+    assert!(bits(&agent) == bits(&whole_agent), "{file}: the update one minibatch at a time differs from the whole");
 
     // ---- every minibatch step's metrics
     let mut report = Report::new(file);
     let mut gaps = UpdateGaps::default();
     let want_steps = items(&fx, "minibatches");
-    assert_eq!((ws.per_minibatch.len(), want_steps.len()), (steps, steps), "{file}: minibatch steps");
-    for (k, ((s, grad_norm), want)) in ws.per_minibatch.iter().zip(want_steps).enumerate() {
+    assert_eq!((per_minibatch.len(), want_steps.len()), (steps, steps), "{file}: minibatch steps");
+    for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
         let (epoch, j) = (k / n_minibatches, k % n_minibatches);
         assert_eq!(
             (field(want, "epoch").as_usize(), field(want, "minibatch").as_usize()),
@@ -1023,8 +1022,8 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
         gaps.param_rel = gaps.param_rel.max(diff / scale);
     }
     report.finish();
-    let clipfracs: Vec<f32> = ws.per_minibatch.iter().map(|(s, _)| s.clipfrac).collect();
-    let clipped = ws.per_minibatch.iter().filter(|(_, n)| *n > cfg.max_grad_norm).count();
+    let clipfracs: Vec<f32> = per_minibatch.iter().map(|(s, _)| s.clipfrac).collect();
+    let clipped = per_minibatch.iter().filter(|(_, n)| *n > cfg.max_grad_norm).count();
     println!(
         "{file}: params after {steps} steps: max |ours − torch| {:.1e} ({:.1e} lr), {:.1e} of the tensor's \
          max|p|; metrics, max |ours − torch|/|torch| (max |ours − torch|): {}; clipfrac per step \

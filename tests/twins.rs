@@ -9,14 +9,17 @@
 //! - GAE with terminated and truncated apart (`compute_gae_split`) against the
 //!   trainer's merged flags with the truncation bootstrap folded into the reward
 //!   (`compute_gae`), bit for bit;
-//! - the loss hook (`LossFns`): another function with the same arithmetic gives the same
-//!   bits as the default, and a different loss changes the update.
+//! - the exercises' update (`ppo::exercises::update_with`) with the crate's loss against
+//!   the reference update, bit for bit, and with another loss, different;
+//! - the acting path against the loss's tape: with one epoch and one minibatch, every
+//!   ratio is exactly 1.
 
 use ppo::autodiff::{log_softmax_backward, tanh_backward, Tape};
+use ppo::exercises::update_with;
 use ppo::gradcheck::GradCheck;
 use ppo::ppo::buffer::{compute_gae, compute_gae_split, GaeInputs};
 use ppo::ppo::loss::{
-    clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, LossFns,
+    clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, SurrogateFn,
 };
 use ppo::ppo::{PpoConfig, Trainer};
 use ppo::rng::Xoshiro256PlusPlus;
@@ -204,11 +207,6 @@ fn gae_with_terminated_and_truncated_apart_is_the_trainers_bit_for_bit() {
     assert_eq!(bits(&ret), bits(&ret2));
 }
 
-/// The crate's surrogate through another function pointer.
-fn same_surrogate(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
-    record_clipped_surrogate(tape, r, a, eps)
-}
-
 /// The surrogate with its sign flipped: a different loss (early in training the ratios
 /// stay within the clip range, so dropping the clip alone would change nothing).
 fn flipped(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
@@ -216,28 +214,32 @@ fn flipped(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f
     tape.neg(loss)
 }
 
-/// The agent's parameters after two iterations of a small run with `fns`, as bits.
-fn params_after(fns: LossFns, threads: usize) -> Vec<u32> {
-    let config = PpoConfig { total_timesteps: 2048, threads, ..PpoConfig::default() };
+/// The agent's parameters and metrics after two iterations of a small run, through the
+/// reference update (`surrogate` `None`) or the exercises' `update_with` and `surrogate`.
+fn params_after(surrogate: Option<SurrogateFn>) -> (Vec<u32>, Vec<u32>) {
+    let config = PpoConfig { total_timesteps: 2048, ..PpoConfig::default() };
     let mut trainer = Trainer::new(config).unwrap();
-    trainer.loss_fns = fns;
-    trainer.iterate().unwrap();
-    trainer.iterate().unwrap();
-    trainer.agent.params().flat_map(|p| bits(p.value.data())).collect()
+    let mut metrics = Vec::new();
+    for _ in 0..2 {
+        let m = match surrogate {
+            None => trainer.iterate().unwrap(),
+            Some(s) => {
+                trainer.iterate_with(|t, lr, clip| update_with(t, lr, clip, s, record_clipped_value_loss)).unwrap()
+            }
+        };
+        metrics.extend([m.policy_loss, m.value_loss, m.entropy, m.approx_kl, m.grad_norm].map(f32::to_bits));
+    }
+    (trainer.agent.params().flat_map(|p| bits(p.value.data())).collect(), metrics)
 }
 
+/// The exercises' entry point (`update_with`, the learner's surrogate and value loss in
+/// the reference update's steps) with the crate's own functions is the reference update,
+/// bit for bit; with another surrogate it trains differently.
 #[test]
-fn the_loss_hook_is_on_the_update_path_and_changes_nothing_by_default() {
-    assert!(LossFns::default().is_default());
-    assert_eq!(format!("{:?}", LossFns::default()), r#"LossFns { surrogate: "the crate's", value: "the crate's" }"#);
-    let own = LossFns { surrogate: same_surrogate, ..LossFns::default() };
-    assert!(!own.is_default());
-    for threads in [1, 2] {
-        let reference = params_after(LossFns::default(), threads);
-        assert!(params_after(own, threads) == reference, "threads {threads}: same arithmetic, different bits");
-        let other = params_after(LossFns { surrogate: flipped, ..LossFns::default() }, threads);
-        assert!(other != reference, "threads {threads}: the hook's loss was not used");
-    }
+fn the_exercises_update_with_the_crates_loss_is_the_reference_update() {
+    let reference = params_after(None);
+    assert!(params_after(Some(record_clipped_surrogate)) == reference, "same arithmetic, different bits");
+    assert!(params_after(Some(flipped)).0 != reference.0, "the learner's surrogate was not used");
 }
 
 /// The acting path is the loss's twin: with one epoch and one minibatch, the update's

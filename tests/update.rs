@@ -8,7 +8,7 @@
 
 use ppo::nn::Activation;
 use ppo::ppo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
-use ppo::ppo::{LossConfig, LossFns, Metrics, PpoConfig, Trainer};
+use ppo::ppo::{LossConfig, Metrics, PpoConfig, Trainer};
 
 /// One case: the config, and the clip range the update is called with (annealed when
 /// it differs from `config.clip_coef`).
@@ -26,12 +26,11 @@ fn bits(xs: &[f32]) -> Vec<u32> {
 fn state(t: &Trainer) -> Vec<(String, Vec<u32>)> {
     let mut out: Vec<(String, Vec<u32>)> =
         t.agent.named_params().into_iter().map(|(name, p)| (name, bits(p.value.data()))).collect();
-    for (which, adam) in [("critic", &t.critic_optimizer), ("actor", &t.actor_optimizer)] {
-        out.push((format!("{which} adam step"), vec![adam.step as u32]));
-        for (i, (m, v)) in adam.m.iter().zip(&adam.v).enumerate() {
-            out.push((format!("{which} adam m[{i}]"), bits(m)));
-            out.push((format!("{which} adam v[{i}]"), bits(v)));
-        }
+    let adam = &t.optimizer;
+    out.push(("adam step".to_string(), vec![adam.step as u32]));
+    for (i, (m, v)) in adam.m.iter().zip(&adam.v).enumerate() {
+        out.push((format!("adam m[{i}]"), bits(m)));
+        out.push((format!("adam v[{i}]"), bits(v)));
     }
     out
 }
@@ -81,14 +80,11 @@ fn check(case: &Case) -> Metrics {
     let cfg = UpdateConfig::new(c, case.clip_coef);
     let mut b_inds: Vec<usize> = (0..c.batch_size()).collect();
     let r = &mut reference;
-    r.critic_optimizer.config.lr = c.learning_rate;
-    r.actor_optimizer.config.lr = c.learning_rate;
+    r.optimizer.config.lr = c.learning_rate;
     let mut ws = UpdateWorkspace::default();
     let rng = &mut r.rng;
     let next_order = |b: &mut [usize]| shuffle_epoch(b, rng);
-    let (agent, critic, actor) = (&mut r.agent, &mut r.critic_optimizer, &mut r.actor_optimizer);
-    let stats = update(agent, critic, actor, &r.buffer, &mut b_inds, next_order, &cfg, &mut ws).unwrap();
-    assert_eq!(ws.per_minibatch.len(), stats.steps, "{name}: one entry per step taken");
+    let stats = update(&mut r.agent, &mut r.optimizer, &r.buffer, &mut b_inds, next_order, &cfg, &mut ws).unwrap();
     let k = stats.steps.max(1) as f32;
     let want = Metrics {
         value_loss: stats.sums.v_loss / k,
@@ -200,15 +196,7 @@ fn the_value_clip_uses_clip_coef_vf() {
     let mut mb = Minibatch::default();
     mb.gather(&t.buffer, &(0..128).collect::<Vec<_>>());
     let v_loss = |clip_vloss: bool, clip_coef_vf: f32| {
-        let cfg = LossConfig {
-            clip_coef: 0.2,
-            clip_vloss,
-            clip_coef_vf,
-            ent_coef: 0.0,
-            vf_coef: 0.5,
-            norm_adv: true,
-            fns: LossFns::default(),
-        };
+        let cfg = LossConfig { clip_coef: 0.2, clip_vloss, clip_coef_vf, ent_coef: 0.0, vf_coef: 0.5, norm_adv: true };
         let mut agent = t.agent.clone();
         loss_and_grad(&mut LossWorkspace::default(), &mut agent, &mb, &cfg).v_loss
     };

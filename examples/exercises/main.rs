@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The last exercise has no file: it plugs your surrogate (09) and value loss (10) into
-//! the real trainer through `Trainer::loss_fns` and trains CartPole-v1 until the mean
+//! an update of its own (`ppo::exercises::update_with`, through `Trainer::iterate_with`)
+//! and trains CartPole-v1 until the mean
 //! return of the last 100 episodes reaches 475 (a few seconds in release mode). The
 //! guided tour, `docs/guide.md`, walks through the same pieces in the same order.
 
@@ -122,10 +123,9 @@ fn learns(s: &Solutions) -> Outcome {
             return outcome;
         }
     }
-    let fns = ppo::ppo::LossFns { surrogate: s.surrogate, value: s.value_loss };
     println!("training CartPole-v1 with your surrogate and value loss (CleanRL's defaults, seed 1)");
     println!("{:>8}  mean return of the last 100 episodes", "step");
-    ppo::exercises::check_learning(fns, 500_000, &mut |m| {
+    ppo::exercises::check_learning(s.surrogate, s.value_loss, 500_000, &mut |m| {
         if m.update % 20 == 0 {
             if let Some(r) = m.episodic_return {
                 let bar = "#".repeat((r / 10.0) as usize);

@@ -9,11 +9,15 @@ use crate::autodiff::{Tape, Var};
 use crate::gradcheck::GradCheck;
 use crate::io::json::Json;
 use crate::optim::AdamConfig;
+use crate::optim::{clip_coefficient, global_grad_norm, scale_grads};
 use crate::ppo::buffer::{compute_gae_split, GaeInputs};
 use crate::ppo::loss::{
-    clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, LossFns,
+    clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, SurrogateFn,
+    ValueLossFn,
 };
-use crate::ppo::{Metrics, PpoConfig, Trainer};
+use crate::ppo::loss::{loss_and_grad_with, LossWorkspace, Minibatch};
+use crate::ppo::update::{shuffle_epoch, UpdateConfig, UpdateStats};
+use crate::ppo::{Metrics, PpoConfig, TrainError, Trainer};
 use crate::rng::Xoshiro256PlusPlus;
 use crate::tensor::Tensor;
 use rand::{Rng, SeedableRng};
@@ -907,18 +911,64 @@ pub(super) fn value_loss(s: &Solutions) -> Checked {
 
 // ---------------------------------------------------------------- 11: it learns
 
-/// Trains CartPole-v1 with CleanRL's defaults (seed 1) and `fns` as the loss, for at
-/// most `total_timesteps` steps, calling `on_update` after every iteration. Passes as
-/// soon as the mean return of the last 100 episodes reaches 475 (the crate's own loss
-/// gets there first between 194k and 230k steps over seeds 1–5).
-pub fn check_learning(fns: LossFns, total_timesteps: u64, on_update: &mut dyn FnMut(&Metrics)) -> Outcome {
+/// The PPO update with `surrogate` and `value_loss` in place of the crate's: the
+/// reference update's steps ([`crate::ppo::update()`]: shuffled minibatches, the loss and
+/// its gradient, the global clip, Adam) with the loss recorded by
+/// [`crate::ppo::loss::loss_and_grad_with`]. For [`Trainer::iterate_with`]; with the
+/// crate's own two functions it gives the reference update's bits (`tests/twins.rs`).
+/// It has no target-KL rule (CleanRL's defaults have none).
+pub fn update_with(
+    trainer: &mut Trainer,
+    learning_rate: f32,
+    clip_coef: f32,
+    surrogate: SurrogateFn,
+    value_loss: ValueLossFn,
+) -> Result<Metrics, TrainError> {
+    let cfg = UpdateConfig::new(&trainer.config, clip_coef);
+    assert!(cfg.target_kl.is_none(), "update_with has no target-KL rule; the config sets target_kl");
+    trainer.optimizer.config.lr = learning_rate;
+    let (mut mb, mut ws) = (Minibatch::default(), LossWorkspace::default());
+    let mut stats = UpdateStats::default();
+    let mut b_inds = std::mem::take(&mut trainer.indices);
+    for _epoch in 0..cfg.update_epochs {
+        shuffle_epoch(&mut b_inds, &mut trainer.rng);
+        for mb_inds in b_inds.chunks(cfg.minibatch_size) {
+            mb.gather(&trainer.buffer, mb_inds);
+            trainer.agent.zero_grad();
+            let step = loss_and_grad_with(&mut ws, &mut trainer.agent, &mb, &cfg.loss, surrogate, value_loss);
+            if !step.loss.is_finite() {
+                trainer.indices = b_inds;
+                return Err(TrainError::NonFiniteLoss { update: trainer.update + 1, stats: step });
+            }
+            let grad_norm = global_grad_norm(trainer.agent.params());
+            stats.add(&step, grad_norm);
+            let coef = clip_coefficient(grad_norm, cfg.max_grad_norm);
+            if coef < 1.0 {
+                scale_grads(trainer.agent.params_mut(), coef);
+            }
+            trainer.optimizer.step_iter(trainer.agent.params_mut());
+        }
+    }
+    trainer.indices = b_inds;
+    Ok(trainer.update_metrics(learning_rate, clip_coef, &stats))
+}
+
+/// Trains CartPole-v1 with CleanRL's defaults (seed 1) and `surrogate` and `value_loss`
+/// as the loss ([`update_with`]), for at most `total_timesteps` steps, calling
+/// `on_update` after every iteration. Passes as soon as the mean return of the last 100
+/// episodes reaches 475.
+pub fn check_learning(
+    surrogate: SurrogateFn,
+    value_loss: ValueLossFn,
+    total_timesteps: u64,
+    on_update: &mut dyn FnMut(&Metrics),
+) -> Outcome {
     let config = PpoConfig { total_timesteps, ..PpoConfig::default() };
     let mut trainer = Trainer::new(config).expect("the default config is valid");
-    trainer.loss_fns = fns;
     let started = std::time::Instant::now();
     let mut best = f64::NEG_INFINITY;
     while !trainer.is_done() {
-        let m = match trainer.iterate() {
+        let m = match trainer.iterate_with(|t, lr, clip| update_with(t, lr, clip, surrogate, value_loss)) {
             Ok(m) => m,
             Err(e) => {
                 return fail("training CartPole-v1", "your loss".into(), "training to continue", e, Hint::Learning)

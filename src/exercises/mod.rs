@@ -18,9 +18,10 @@
 //! on the tape through [`crate::gradcheck::GradCheck::run`]. On failure it reports the
 //! first wrong value (the input, the expected value, yours) and one [`Hint`] aimed at
 //! the usual mistake. The last exercise, [`Exercise::Learns`], trains CartPole-v1 with
-//! your surrogate and value loss plugged into the real update through
-//! [`crate::ppo::loss::LossFns`]: it passes when the mean return of the last 100
-//! episodes reaches 475.
+//! your surrogate and value loss in an update of its own ([`update_with`], the
+//! reference update's steps with your two functions, through
+//! [`crate::ppo::Trainer::iterate_with`]): it passes when the mean return of the last
+//! 100 episodes reaches 475.
 //!
 //! `tests/exercises.rs` checks the checker: the crate's solutions pass every exercise,
 //! and seeded wrong versions fail with the intended hint.
@@ -29,12 +30,12 @@ mod checks;
 
 use crate::optim::{clip_grad_norm, Adam, AdamConfig};
 use crate::ppo::buffer::GaeInputs;
-use crate::ppo::loss::{LossFns, SurrogateFn, ValueLossFn};
+use crate::ppo::loss::{record_clipped_surrogate, record_clipped_value_loss, SurrogateFn, ValueLossFn};
 use crate::tensor::Tensor;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use checks::check_learning;
+pub use checks::{check_learning, update_with};
 
 /// Exercise 1: `dx += g ⊙ (1 − y²)` (see [`crate::autodiff::tanh_backward`]).
 pub type TanhBackwardFn = fn(&[f32], &[f32], &mut [f32]);
@@ -92,7 +93,6 @@ impl fmt::Debug for Solutions {
 impl Solutions {
     /// The crate's own functions: every exercise passes with them.
     pub fn reference() -> Solutions {
-        let fns = LossFns::default();
         Solutions {
             tanh_backward: crate::autodiff::tanh_backward,
             log_softmax_backward: crate::autodiff::log_softmax_backward,
@@ -103,8 +103,8 @@ impl Solutions {
             cartpole_step: reference_cartpole_step,
             gae: crate::ppo::buffer::compute_gae_split,
             normalize_advantages: crate::ppo::loss::normalize_advantages,
-            surrogate: fns.surrogate,
-            value_loss: fns.value,
+            surrogate: record_clipped_surrogate,
+            value_loss: record_clipped_value_loss,
         }
     }
 }
@@ -488,9 +488,8 @@ pub fn check(exercise: Exercise, s: &Solutions) -> Outcome {
                     return Err(outcome);
                 }
             }
-            let fns = LossFns { surrogate: s.surrogate, value: s.value_loss };
             // Passed or not, the training run's outcome is the exercise's.
-            Err(check_learning(fns, 500_000, &mut |_| {}))
+            Err(check_learning(s.surrogate, s.value_loss, 500_000, &mut |_| {}))
         }
     };
     match catch_unwind(AssertUnwindSafe(run)) {

@@ -11,12 +11,18 @@
 //! and 1.0 on the critic's head.
 //!
 //! [`Agent::act`] is the rollout path: no tape, no allocation. The update path records
-//! the same networks on a tape ([`crate::ppo::loss`]).
+//! the same networks on a tape ([`Agent::get_action_and_value`]), and the two compute
+//! the same log-probabilities bit for bit (the same kernels, the same order of
+//! operations), so the first ratio of an update is exactly 1 (`tests/twins.rs`).
 
-use crate::distributions::{categorical_mode, categorical_sample, gaussian_sample};
+use super::loss::Minibatch;
+use crate::autodiff::{Tape, Var};
+use crate::distributions::{
+    categorical_log_prob_entropy, categorical_mode, categorical_sample, gaussian_log_prob_entropy, gaussian_sample,
+};
 use crate::env::{Action, Actions, Space};
 use crate::nn::{Activation, Mlp, Param, Scratch};
-use crate::sde::{log_std_shape, Gsde};
+use crate::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
 use crate::tensor::Tensor;
 use rand::Rng;
 use std::fmt;
@@ -234,6 +240,8 @@ pub struct Agent {
     pub sde: Option<Gsde>,
     actor_scratch: Scratch,
     critic_scratch: Scratch,
+    /// The log-std's copy on the tape of the last [`get_action_and_value`](Agent::get_action_and_value).
+    recorded_log_std: Option<Var>,
 }
 
 /// Why an agent could not be built.
@@ -306,6 +314,7 @@ impl Agent {
             sde: None,
             actor_scratch: Scratch::default(),
             critic_scratch: Scratch::default(),
+            recorded_log_std: None,
         }
     }
 
@@ -410,6 +419,28 @@ impl Agent {
         self.critic.prepare_inference();
         let v = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
         out[..n].copy_from_slice(v);
+    }
+
+    /// CleanRL's `agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])` on a
+    /// tape: the minibatch's `newlogprob` (`B×1`), the policy's `entropy` (`B×1`, or
+    /// `1×1` for the state-independent Gaussian, whose entropy is the same in every row)
+    /// and the critic's `newvalue` (`B×1`). `obs` is `mb.obs` already on the tape.
+    /// [`accumulate_grads`](Agent::accumulate_grads) reads the gradients back after
+    /// `tape.backward`.
+    pub fn get_action_and_value(&mut self, tape: &mut Tape, obs: Var, mb: &Minibatch) -> (Var, Var, Var) {
+        let (log_std, sde) = (self.log_std.as_ref(), self.sde.as_mut());
+        let (newlogprob, entropy, log_std) = record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, mb);
+        self.recorded_log_std = log_std;
+        let newvalue = self.critic.forward(tape, obs);
+        (newlogprob, entropy, newvalue)
+    }
+
+    /// After `tape.backward`, adds the gradients of the tape recorded by
+    /// [`get_action_and_value`](Agent::get_action_and_value) into every parameter's
+    /// `grad` (PyTorch's `.grad +=`; `zero_grad` is the caller's).
+    pub fn accumulate_grads(&mut self, tape: &Tape) {
+        self.critic.accumulate_grads(tape);
+        add_policy_grads(tape, self.recorded_log_std, &mut self.actor, self.log_std.as_mut());
     }
 
     /// Every parameter in CleanRL's order (critic, actor, actor_logstd).
@@ -525,6 +556,54 @@ impl Agent {
         if let (Some(sde), Some(log_std)) = (self.sde.as_mut(), self.log_std.as_ref()) {
             sde.noise.sample_weights(log_std.value.data(), n_envs, rng);
         }
+    }
+}
+
+/// The policy's half of [`Agent::get_action_and_value`] on a tape: the actor on `obs`
+/// (`B×O`, already on the tape), then `log π(a|s)` (`B×1`) of the minibatch's actions
+/// and the entropy (`B×1`, or `1×1` for the state-independent Gaussian), and the
+/// log-std's copy on the tape (continuous actions), whose gradient
+/// [`add_policy_grads`] reads. The two-thread update records its actor half with it.
+pub fn record_log_prob_entropy(
+    tape: &mut Tape,
+    actor: &mut Mlp,
+    log_std_param: Option<&Param>,
+    sde: Option<&mut Gsde>,
+    obs: Var,
+    mb: &Minibatch,
+) -> (Var, Var, Option<Var>) {
+    let b = mb.len();
+    let head = actor.forward(tape, obs);
+    match &mb.actions {
+        ActionBatch::Discrete(actions) => {
+            let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, None);
+            (lp, ent, None)
+        }
+        ActionBatch::Continuous { dim, values } => {
+            let p = log_std_param.expect("continuous agents have a log-std");
+            let log_std = tape.param(&p.value);
+            let actions = tape.input(b, *dim, values, false);
+            let (lp, ent) = match sde {
+                // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
+                Some(sde) => {
+                    // The actor's transposed weights, for the latent's fast products.
+                    actor.prepare_inference();
+                    let latent = sde.record_latent(tape, actor, &mb.obs, b);
+                    sde_log_prob_entropy(tape, head, latent, log_std, actions)
+                }
+                None => gaussian_log_prob_entropy(tape, head, log_std, actions),
+            };
+            (lp, ent, Some(log_std))
+        }
+    }
+}
+
+/// After `tape.backward`, adds the policy's gradients into the actor and the log-std
+/// (`log_std_var` is its copy on the tape, from [`record_log_prob_entropy`]).
+pub fn add_policy_grads(tape: &Tape, log_std_var: Option<Var>, actor: &mut Mlp, log_std: Option<&mut Param>) {
+    actor.accumulate_grads(tape);
+    if let (Some(v), Some(p)) = (log_std_var, log_std) {
+        p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
     }
 }
 

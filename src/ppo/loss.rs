@@ -1,4 +1,15 @@
-//! The PPO loss on one minibatch, in CleanRL's formulation, with its gradient.
+//! The PPO loss on one minibatch, in CleanRL's formulation, in pieces: the minibatch,
+//! advantage normalisation, the KL diagnostics, and the loss's two halves on a tape
+//! (the actor's and the critic's).
+//!
+//! [`crate::ppo::update()`] writes the loss out in its own body, in CleanRL's order; the
+//! pieces here are the same arithmetic for those who need it in parts: the two-thread
+//! update ([`crate::ppo::parallel`], which records each half on its own thread),
+//! [`loss_and_grad`] (the PyTorch fixtures' minibatch check), and the exercises, which
+//! put a learner's surrogate and value loss in place of the crate's
+//! ([`loss_and_grad_with`]). `tests/update.rs` holds the two-thread update bit-equal to
+//! the reference, and `tests/twins.rs` the slice versions of the surrogate and the value
+//! loss to their tape versions.
 //!
 //! With `r_t(θ) = π_θ(a_t|s_t) / π_θ_old(a_t|s_t)` (computed as `exp(log π − log π_old)`):
 //!
@@ -15,12 +26,11 @@
 //! − log r)` (Schulman's low-variance estimator, "Approximating KL Divergence", 2020),
 //! `clipfrac = mean(|r − 1| > ε)`.
 
-use super::agent::{ActionBatch, Agent};
+use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent};
 use super::buffer::RolloutBuffer;
 use crate::autodiff::{Tape, Var};
-use crate::distributions::{categorical_log_prob_entropy, gaussian_log_prob_entropy};
 use crate::nn::{Mlp, Param};
-use crate::sde::{sde_log_prob_entropy, Gsde};
+use crate::sde::Gsde;
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
 /// Shapes: `B×O` observations, `B` discrete actions or `B×A` continuous ones, `B` for
@@ -77,7 +87,8 @@ impl Minibatch {
 
 /// `L^CLIP` on a tape: `(tape, ratio, adv, clip_coef) → pg_loss`, with `ratio` and
 /// `adv` both `B×1` (`adv` a constant, already normalised when `norm_adv`) and the
-/// result `1×1`. The crate's is [`record_clipped_surrogate`].
+/// result `1×1`. The crate's is [`record_clipped_surrogate`]; an exercise's is the
+/// learner's.
 pub type SurrogateFn = fn(&mut Tape, Var, Var, f32) -> Var;
 
 /// `L^VF` on a tape: `(tape, new_value, old_value, returns, clip) → v_loss`, all three
@@ -85,63 +96,6 @@ pub type SurrogateFn = fn(&mut Tape, Var, Var, f32) -> Var;
 /// `None` for the unclipped loss, and the result `1×1` with its ½. The crate's is
 /// [`record_clipped_value_loss`].
 pub type ValueLossFn = fn(&mut Tape, Var, Var, Var, Option<f32>) -> Var;
-
-/// The hook through which a learner's loss terms replace the crate's in the real
-/// update: [`record_policy_loss`] calls `surrogate` once it has the ratio, and
-/// [`record_value_loss`] calls `value` once it has the critic's values, so
-/// [`crate::ppo::update()`], its two-thread twin and [`loss_and_grad`] all run with
-/// them. `Default` is the crate's own pair, which gives the same bits as before the hook
-/// existed (`tests/update.rs`, `tests/torch_fixtures.rs`).
-///
-/// ```
-/// use ppo::ppo::loss::{record_clipped_value_loss, LossFns};
-/// // A surrogate of your own (here the crate's, written out); the trainer takes it with
-/// // `trainer.loss_fns = fns`.
-/// fn my_surrogate(tape: &mut ppo::autodiff::Tape, ratio: ppo::autodiff::Var, adv: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
-///     ppo::ppo::loss::record_clipped_surrogate(tape, ratio, adv, eps)
-/// }
-/// let fns = LossFns { surrogate: my_surrogate, value: record_clipped_value_loss };
-/// assert!(!fns.is_default());
-/// assert!(LossFns::default().is_default());
-/// ```
-#[derive(Clone, Copy)]
-pub struct LossFns {
-    /// The clipped surrogate `L^CLIP` (eq. 7, as a loss).
-    pub surrogate: SurrogateFn,
-    /// The value loss `L^VF`.
-    pub value: ValueLossFn,
-}
-
-impl Default for LossFns {
-    fn default() -> Self {
-        LossFns { surrogate: record_clipped_surrogate, value: record_clipped_value_loss }
-    }
-}
-
-impl LossFns {
-    /// True when both are the crate's own functions.
-    pub fn is_default(&self) -> bool {
-        *self == LossFns::default()
-    }
-}
-
-/// Equal when both function pointers are the same functions.
-impl PartialEq for LossFns {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::fn_addr_eq(self.surrogate, other.surrogate) && std::ptr::fn_addr_eq(self.value, other.value)
-    }
-}
-
-impl std::fmt::Debug for LossFns {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = |own: bool| if own { "the crate's" } else { "custom" };
-        let d = LossFns::default();
-        f.debug_struct("LossFns")
-            .field("surrogate", &name(std::ptr::fn_addr_eq(self.surrogate, d.surrogate)))
-            .field("value", &name(std::ptr::fn_addr_eq(self.value, d.value)))
-            .finish()
-    }
-}
 
 /// The coefficients of the loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -158,9 +112,13 @@ pub struct LossConfig {
     pub vf_coef: f32,
     /// Normalise advantages per minibatch.
     pub norm_adv: bool,
-    /// The functions that record `L^CLIP` and `L^VF` (the crate's by default; a
-    /// learner's in `examples/exercises`).
-    pub fns: LossFns,
+}
+
+impl LossConfig {
+    /// The value clip ε_vf when `clip_vloss`, else `None`.
+    pub fn value_clip(&self) -> Option<f32> {
+        self.clip_vloss.then_some(self.clip_coef_vf)
+    }
 }
 
 /// The loss terms and diagnostics of one minibatch (CleanRL's names).
@@ -224,20 +182,35 @@ pub struct PolicyStats {
 
 /// The loss of `mb` on one tape, backpropagated, with the gradients added into the
 /// agent's parameters (`agent.zero_grad()` is the caller's, as `optimizer.zero_grad()`
-/// is in PyTorch). Returns the loss terms and diagnostics. This is the loss of
-/// [`crate::ppo::update()`], offered on its own for tests and custom loops.
+/// is in PyTorch). Returns the loss terms and diagnostics: the same arithmetic as one
+/// minibatch step of [`crate::ppo::update()`], offered on its own for tests and custom
+/// loops.
 pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, cfg: &LossConfig) -> LossStats {
+    loss_and_grad_with(ws, agent, mb, cfg, record_clipped_surrogate, record_clipped_value_loss)
+}
+
+/// [`loss_and_grad`] with another surrogate and value loss in place of the crate's (the
+/// exercises train CartPole with a learner's this way).
+pub fn loss_and_grad_with(
+    ws: &mut LossWorkspace,
+    agent: &mut Agent,
+    mb: &Minibatch,
+    cfg: &LossConfig,
+    surrogate: impl FnOnce(&mut Tape, Var, Var, f32) -> Var,
+    value_loss: impl FnOnce(&mut Tape, Var, Var, Var, Option<f32>) -> Var,
+) -> LossStats {
     let LossWorkspace { tape, adv } = ws;
     prepare_advantages(adv, mb, cfg.norm_adv);
     let b = mb.len();
     tape.clear();
     let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
     let sde = agent.sde.as_mut();
-    let policy = record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, obs, mb, adv, cfg);
-    let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, cfg);
+    let policy =
+        record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, obs, mb, adv, cfg.clip_coef, surrogate);
+    let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, cfg.value_clip(), value_loss);
     let loss = total_loss(tape, policy, v_loss, cfg);
     tape.backward(loss);
-    add_policy_grads(tape, &policy, &mut agent.actor, agent.log_std.as_mut());
+    add_policy_grads(tape, policy.log_std, &mut agent.actor, agent.log_std.as_mut());
     agent.critic.accumulate_grads(tape);
     combine(policy_stats(tape, &policy, cfg.clip_coef), tape.scalar(v_loss), cfg)
 }
@@ -287,10 +260,10 @@ pub fn combine(p: PolicyStats, v_loss: f32, cfg: &LossConfig) -> LossStats {
     }
 }
 
-/// Records the policy part on `tape`: `log π(a|s)` and `H[π]` from the actor on `obs`
-/// (`B×O`, already on the tape), the ratio `r`, and the clipped surrogate `L^CLIP`
-/// (eq. 7, negated into a loss; detail 8). `adv` holds the `B` advantages to use
-/// (normalised or not; [`prepare_advantages`]).
+/// Records the actor's half on `tape`: `log π(a|s)` and `H[π]` from the actor on `obs`
+/// (`B×O`, already on the tape; [`record_log_prob_entropy`]), the ratio `r`, and the
+/// surrogate `L^CLIP` by `surrogate` (the crate's: [`record_clipped_surrogate`]). `adv`
+/// holds the `B` advantages to use (normalised or not; [`prepare_advantages`]).
 #[allow(clippy::too_many_arguments)]
 pub fn record_policy_loss(
     tape: &mut Tape,
@@ -300,50 +273,25 @@ pub fn record_policy_loss(
     obs: Var,
     mb: &Minibatch,
     adv: &[f32],
-    cfg: &LossConfig,
+    clip_coef: f32,
+    surrogate: impl FnOnce(&mut Tape, Var, Var, f32) -> Var,
 ) -> PolicyLoss {
     let b = mb.len();
-    // log π(a|s) and H[π].
-    let head = actor.forward(tape, obs);
-    let (new_log_prob, entropy_loss, log_std) = match &mb.actions {
-        ActionBatch::Discrete(actions) => {
-            let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, None);
-            (lp, tape.mean(ent), None)
-        }
-        ActionBatch::Continuous { dim, values } => {
-            let p = log_std_param.expect("continuous agents have a log-std");
-            let log_std = tape.param(&p.value);
-            let actions = tape.input(b, *dim, values, false);
-            let (lp, ent) = match sde {
-                // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
-                Some(sde) => {
-                    // The actor's transposed weights, for the latent's fast products.
-                    actor.prepare_inference();
-                    let latent = sde.record_latent(tape, actor, &mb.obs, b);
-                    let (lp, ent) = sde_log_prob_entropy(tape, head, latent, log_std, actions);
-                    (lp, tape.mean(ent))
-                }
-                None => gaussian_log_prob_entropy(tape, head, log_std, actions),
-            };
-            (lp, ent, Some(log_std))
-        }
-    };
-
+    let (new_log_prob, entropy, log_std) = record_log_prob_entropy(tape, actor, log_std_param, sde, obs, mb);
+    let entropy_loss = tape.mean(entropy);
     // The probability ratio r = exp(log π − log π_old) (eq. 6).
     let old_log_prob = tape.input(b, 1, &mb.log_probs, false);
     let log_ratio = tape.sub(new_log_prob, old_log_prob);
     let ratio = tape.exp(log_ratio);
-
-    // Clipped surrogate objective (eq. 7), negated into a loss (detail 8).
     let adv = tape.input(b, 1, adv, false);
-    let pg_loss = (cfg.fns.surrogate)(tape, ratio, adv, cfg.clip_coef);
+    let pg_loss = surrogate(tape, ratio, adv, clip_coef);
     PolicyLoss { pg_loss, entropy_loss, log_ratio, log_std }
 }
 
 /// The clipped surrogate on a tape (eq. 7, negated into a loss; detail 8):
 /// `pg_loss = mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε)))`, from the ratios `r` and the
 /// advantages `Â` (both `B×1`) to a `1×1` loss. Its plain twin, tested equal, is
-/// [`clipped_surrogate`]. The default [`LossFns::surrogate`].
+/// [`clipped_surrogate`]; [`crate::ppo::update()`] writes the same operations out.
 pub fn record_clipped_surrogate(tape: &mut Tape, ratio: Var, adv: Var, clip_coef: f32) -> Var {
     let eps = clip_coef;
     let neg_adv = tape.neg(adv);
@@ -379,24 +327,30 @@ pub fn clipped_surrogate(ratio: &[f32], adv: &[f32], clip_coef: f32) -> f32 {
     sum / ratio.len() as f32
 }
 
-/// Records the value part on `tape` from the critic on `obs` (`B×O`, already on the
-/// tape): `L^VF = ½·mean((V − R)²)`, or with `clip_vloss` the larger of that and the
-/// clipped version around the old values, `V_old + clip(V − V_old, −ε, ε)` (detail 9),
-/// where ε is `cfg.clip_coef_vf`: by default the surrogate's `clip_coef`, as CleanRL's
-/// `args.clip_coef` (see [`crate::ppo::PpoConfig::clip_coef_vf`]). Returns `L^VF`
-/// (`1×1`, with its ½, without c₁).
-pub fn record_value_loss(tape: &mut Tape, critic: &mut Mlp, obs: Var, mb: &Minibatch, cfg: &LossConfig) -> Var {
+/// Records the critic's half on `tape`: the critic on `obs` (`B×O`, already on the
+/// tape), then `L^VF` by `value_loss` (the crate's: [`record_clipped_value_loss`]) with
+/// the value clip `clip` (`None` for the unclipped loss; [`LossConfig::value_clip`]).
+/// Returns `L^VF` (`1×1`, with its ½, without c₁).
+pub fn record_value_loss(
+    tape: &mut Tape,
+    critic: &mut Mlp,
+    obs: Var,
+    mb: &Minibatch,
+    clip: Option<f32>,
+    value_loss: impl FnOnce(&mut Tape, Var, Var, Var, Option<f32>) -> Var,
+) -> Var {
     let b = mb.len();
     let new_value = critic.forward(tape, obs);
     let returns = tape.input(b, 1, &mb.returns, false);
     let old_values = tape.input(b, 1, &mb.values, false);
-    (cfg.fns.value)(tape, new_value, old_values, returns, cfg.clip_vloss.then_some(cfg.clip_coef_vf))
+    value_loss(tape, new_value, old_values, returns, clip)
 }
 
 /// The value loss on a tape (detail 9): `½·mean((V − R)²)`, or with `clip = Some(ε)`
 /// `½·mean(max((V − R)², (V_old + clip(V − V_old, −ε, ε) − R)²))`, from the new values
 /// `V`, the old values `V_old` and the returns `R` (all `B×1`) to a `1×1` loss. Its plain
-/// twin, tested equal, is [`clipped_value_loss`]. The default [`LossFns::value`].
+/// twin, tested equal, is [`clipped_value_loss`]; [`crate::ppo::update()`] writes the
+/// same operations out.
 pub fn record_clipped_value_loss(
     tape: &mut Tape,
     new_value: Var,
@@ -452,15 +406,6 @@ pub fn clipped_value_loss(new_values: &[f32], old_values: &[f32], returns: &[f32
         };
     }
     (sum / b as f32) * 0.5
-}
-
-/// After `tape.backward`, adds the policy part's gradients into the actor and the
-/// log-std.
-pub fn add_policy_grads(tape: &Tape, policy: &PolicyLoss, actor: &mut Mlp, log_std: Option<&mut Param>) {
-    actor.accumulate_grads(tape);
-    if let (Some(v), Some(p)) = (policy.log_std, log_std) {
-        p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
-    }
 }
 
 /// The policy part's values read off the tape after a forward pass.

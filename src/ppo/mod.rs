@@ -28,6 +28,6 @@ pub use buffer::{compute_gae, compute_gae_split, GaeInputs, RolloutBuffer};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
 pub use eval::{evaluate, evaluate_with, EvalResult, EvalStep};
-pub use loss::{loss_and_grad, LossConfig, LossFns, LossStats, LossWorkspace, Minibatch};
+pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
 pub use train::{train, FinishedEpisode, Metrics, TrainError, Trainer};
 pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};

@@ -20,11 +20,11 @@
 //! The worker owns what it works on: each update moves the actor's parts and optimizer
 //! (`ActorHalf`) to it and back, so no data is shared and no `unsafe` is needed.
 
-use super::agent::Agent;
+use super::agent::{add_policy_grads, Agent};
 use super::buffer::RolloutBuffer;
 use super::loss::{
-    add_policy_grads, combine, policy_objective, policy_stats, prepare_advantages, record_policy_loss,
-    record_value_loss, value_objective, LossConfig, LossFns, LossWorkspace, Minibatch, PolicyStats,
+    combine, policy_objective, policy_stats, prepare_advantages, record_clipped_surrogate, record_clipped_value_loss,
+    record_policy_loss, record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
 };
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
 use crate::autodiff::Tape;
@@ -71,13 +71,14 @@ struct ActorReport {
 }
 
 impl ActorHalf {
-    /// Swaps the actor parts between the agent (and its optimizer) and this half: once
-    /// to take them, once more to give them back.
-    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam) {
+    /// Swaps the actor parts between the agent (and the actor's share of its optimizer,
+    /// from parameter `first` on) and this half: once to take them, once more to give
+    /// them back.
+    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam, first: usize) {
         std::mem::swap(&mut self.actor, &mut agent.actor);
         std::mem::swap(&mut self.log_std, &mut agent.log_std);
         std::mem::swap(&mut self.sde, &mut agent.sde);
-        std::mem::swap(&mut self.optimizer, optimizer);
+        swap_moments(&mut self.optimizer, optimizer, first..optimizer.m.len());
         self.obs_dim = agent.obs_dim;
     }
 
@@ -97,11 +98,12 @@ impl Half for ActorHalf {
         prepare_advantages(adv, mb, cfg.norm_adv);
         tape.clear();
         let obs = tape.input(mb.len(), self.obs_dim, &mb.obs, false);
+        let (actor, log_std, sde) = (&mut self.actor, self.log_std.as_ref(), self.sde.as_mut());
         let policy =
-            record_policy_loss(tape, &mut self.actor, self.log_std.as_ref(), self.sde.as_mut(), obs, mb, adv, cfg);
+            record_policy_loss(tape, actor, log_std, sde, obs, mb, adv, cfg.clip_coef, record_clipped_surrogate);
         let objective = policy_objective(tape, policy, cfg);
         tape.backward(objective);
-        add_policy_grads(tape, &policy, &mut self.actor, self.log_std.as_mut());
+        add_policy_grads(tape, policy.log_std, &mut self.actor, self.log_std.as_mut());
         ActorReport { stats: policy_stats(tape, &policy, cfg.clip_coef), squared_norm: f32::NAN }
     }
 
@@ -134,10 +136,11 @@ struct CriticReport {
 }
 
 impl CriticHalf {
-    /// Swaps the critic and its optimizer with the agent's (see [`ActorHalf::swap`]).
-    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam) {
+    /// Swaps the critic and the critic's share of the optimizer (its first `count`
+    /// parameters) with the agent's (see [`ActorHalf::swap`]).
+    fn swap(&mut self, agent: &mut Agent, optimizer: &mut Adam, count: usize) {
         std::mem::swap(&mut self.critic, &mut agent.critic);
-        std::mem::swap(&mut self.optimizer, optimizer);
+        swap_moments(&mut self.optimizer, optimizer, 0..count);
         self.obs_dim = agent.obs_dim;
     }
 
@@ -155,7 +158,7 @@ impl Half for CriticHalf {
         let tape = &mut self.tape;
         tape.clear();
         let obs = tape.input(mb.len(), self.obs_dim, &mb.obs, false);
-        let v_loss = record_value_loss(tape, &mut self.critic, obs, mb, cfg);
+        let v_loss = record_value_loss(tape, &mut self.critic, obs, mb, cfg.value_clip(), record_clipped_value_loss);
         let objective = value_objective(tape, v_loss, cfg);
         tape.backward(objective);
         self.critic.accumulate_grads(tape);
@@ -172,6 +175,22 @@ impl Half for CriticHalf {
         }
         self.optimizer.step_iter(self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]));
     }
+}
+
+/// Swaps the moments of `whole`'s parameters `range` with all of `part`'s, and their
+/// settings and step counts: the agent's one Adam lends each half its share and takes it
+/// back. The moments move without copying; `part` grows to the range's length once.
+fn swap_moments(part: &mut Adam, whole: &mut Adam, range: std::ops::Range<usize>) {
+    part.m.resize_with(range.len(), Vec::new);
+    part.v.resize_with(range.len(), Vec::new);
+    for (p, w) in part.m.iter_mut().zip(&mut whole.m[range.clone()]) {
+        std::mem::swap(p, w);
+    }
+    for (p, w) in part.v.iter_mut().zip(&mut whole.v[range]) {
+        std::mem::swap(p, w);
+    }
+    std::mem::swap(&mut part.step, &mut whole.step);
+    part.config = whole.config;
 }
 
 /// What the critic's thread tells the actor's thread after each minibatch.
@@ -324,7 +343,6 @@ impl TwoThreads {
                     ent_coef: 0.0,
                     vf_coef: 0.0,
                     norm_adv: false,
-                    fns: LossFns::default(),
                 },
             },
             minibatches: Default::default(),
@@ -343,22 +361,25 @@ impl TwoThreads {
     pub(crate) fn update(
         &mut self,
         agent: &mut Agent,
-        critic_optimizer: &mut Adam,
-        actor_optimizer: &mut Adam,
+        optimizer: &mut Adam,
         buffer: &RolloutBuffer,
         b_inds: &mut [usize],
         rng: &mut Xoshiro256PlusPlus,
         cfg: &UpdateConfig,
     ) -> Result<UpdateStats, NonFiniteLoss> {
+        // The optimizer's parameters are the critic's, then the actor's (Agent::params).
+        let n_critic = agent.critic_params().count();
+        let step = optimizer.step;
         let mut job = self.job.take().expect("the worker's job is home between updates");
-        job.half.swap(agent, actor_optimizer);
+        job.half.swap(agent, optimizer, n_critic);
+        optimizer.step = step;
         job.buffer.clone_from(buffer);
         job.b_inds.clear();
         job.b_inds.extend_from_slice(b_inds);
         job.rng.clone_from(rng);
         job.cfg = *cfg;
         self.slots.jobs.put(job);
-        self.critic.swap(agent, critic_optimizer);
+        self.critic.swap(agent, optimizer, n_critic);
 
         let mut stats = UpdateStats::default();
         let mut error = None;
@@ -375,9 +396,11 @@ impl TwoThreads {
             decision
         });
 
-        self.critic.swap(agent, critic_optimizer);
+        self.critic.swap(agent, optimizer, n_critic);
+        let critic_steps = optimizer.step;
         let mut job = self.slots.done.take().expect("the actor's thread stopped (it panicked)");
-        job.half.swap(agent, actor_optimizer);
+        job.half.swap(agent, optimizer, n_critic);
+        assert_eq!(optimizer.step, critic_steps, "the two halves took different numbers of Adam steps");
         self.job = Some(job);
         match error {
             Some(e) => Err(e),

@@ -87,8 +87,12 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
         .into_iter()
         .map(|(name, p)| NamedTensor { name, shape: p.value.shape().to_vec(), data: p.value.data().to_vec() })
         .collect();
-    for (which, opt) in [("critic", &trainer.critic_optimizer), ("actor", &trainer.actor_optimizer)] {
-        for (kind, buffers) in [("m", &opt.m), ("v", &opt.v)] {
+    // Adam's moments, stored as the critic's share and the actor's (the optimizer's
+    // parameters are the critic's, then the actor's: Agent::params).
+    let n_critic = trainer.agent.critic_params().count();
+    let opt = &trainer.optimizer;
+    for (which, range) in [("critic", 0..n_critic), ("actor", n_critic..opt.m.len())] {
+        for (kind, buffers) in [("m", &opt.m[range.clone()]), ("v", &opt.v[range.clone()])] {
             for (i, b) in buffers.iter().enumerate() {
                 tensors.push(NamedTensor {
                     name: format!("adam.{which}.{kind}.{i}"),
@@ -125,7 +129,7 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
         ),
         ("rng", ints(&mut trainer.rng.state().into_iter())),
         ("b_inds", ints(&mut trainer.indices.iter().map(|&i| i as u64))),
-        ("adam_steps", ints(&mut [trainer.critic_optimizer.step, trainer.actor_optimizer.step].into_iter())),
+        ("adam_steps", ints(&mut [opt.step, opt.step].into_iter())),
         ("env_state", env_state),
         ("extra", extra),
     ]);
@@ -207,15 +211,14 @@ fn restore(
     let names: Vec<(String, usize)> =
         trainer.agent.named_params().into_iter().map(|(n, p)| (n, p.value.len())).collect();
     let params = names.iter().map(|(n, len)| tensor(n, *len)).collect::<Result<Vec<_>, _>>()?;
-    let mut moments = Vec::new();
-    for (which, opt) in [("critic", &trainer.critic_optimizer), ("actor", &trainer.actor_optimizer)] {
-        for kind in ["m", "v"] {
-            let sizes = opt.m.iter().map(Vec::len);
-            let bufs = sizes
-                .enumerate()
-                .map(|(i, len)| tensor(&format!("adam.{which}.{kind}.{i}"), len).map(<[f32]>::to_vec))
-                .collect::<Result<Vec<_>, _>>()?;
-            moments.push(bufs);
+    let (mut m, mut v) = (Vec::new(), Vec::new());
+    let n_critic = trainer.agent.critic_params().count();
+    let sizes: Vec<usize> = trainer.optimizer.m.iter().map(Vec::len).collect();
+    for (which, range) in [("critic", 0..n_critic), ("actor", n_critic..sizes.len())] {
+        for (kind, into) in [("m", &mut m), ("v", &mut v)] {
+            for (i, &len) in sizes[range.clone()].iter().enumerate() {
+                into.push(tensor(&format!("adam.{which}.{kind}.{i}"), len)?.to_vec());
+            }
         }
     }
     let next_obs = tensor("next_obs", trainer.next_obs().len())?.to_vec();
@@ -228,6 +231,12 @@ fn restore(
         return Err(bad(format_args!("b_inds is not a permutation of 0..{}", trainer.indices.len())));
     }
     let adam_steps: [u64; 2] = ints("adam_steps")?.try_into().map_err(|_| bad("adam_steps must hold 2 integers"))?;
+    if adam_steps[0] != adam_steps[1] {
+        return Err(bad(format_args!(
+            "adam_steps holds {} and {}: the critic's and the actor's moments must have taken the same steps",
+            adam_steps[0], adam_steps[1]
+        )));
+    }
     let (update, global_step, episodes, last_eval_step) =
         (int("update")?, int("global_step")?, int("episodes")?, int("last_eval_step")?);
     if update > trainer.config.n_updates() || global_step != update * trainer.config.batch_size() as u64 {
@@ -277,13 +286,9 @@ fn restore(
     for (p, data) in trainer.agent.params_mut().zip(&params) {
         p.value.data_mut().copy_from_slice(data);
     }
-    let mut moments = moments.into_iter();
-    for opt in [&mut trainer.critic_optimizer, &mut trainer.actor_optimizer] {
-        opt.m = moments.next().expect("m of each optimizer");
-        opt.v = moments.next().expect("v of each optimizer");
-    }
-    trainer.critic_optimizer.step = adam_steps[0];
-    trainer.actor_optimizer.step = adam_steps[1];
+    trainer.optimizer.m = m;
+    trainer.optimizer.v = v;
+    trainer.optimizer.step = adam_steps[0];
     if env_state_was_restored(state) {
         trainer.next_obs.copy_from_slice(&next_obs);
     }

@@ -13,7 +13,7 @@
 //!
 //! Two layers of API. [`train`] does everything in one call. [`Trainer`] exposes the
 //! steps — [`collect_rollout`](Trainer::collect_rollout), [`update`](Trainer::update) —
-//! and its pieces (`agent`, `buffer`, `critic_optimizer`, `actor_optimizer`) are public,
+//! and its pieces (`agent`, `buffer`, `optimizer`) are public,
 //! so a user can write the loop themselves (see `examples/custom_loop.rs`).
 
 use super::agent::{ActOutput, ActionKind, Agent};
@@ -178,12 +178,8 @@ pub struct Trainer {
     pub config: PpoConfig,
     /// The actor-critic.
     pub agent: Agent,
-    /// Adam (or AdamW) over the critic's parameters.
-    pub critic_optimizer: Adam,
-    /// Adam (or AdamW) over the actor's parameters, then the log-std. The two optimizers
-    /// always step together with the same settings, so they are one Adam over
-    /// `agent.params()` split in two (which lets the halves of a step run on two threads).
-    pub actor_optimizer: Adam,
+    /// Adam (or AdamW) over every parameter, in [`Agent::params`] order.
+    pub optimizer: Adam,
     /// The `N` training environments (with any normalisation wrappers).
     pub envs: Box<dyn VecEnv>,
     /// The rollout storage, `T×N`.
@@ -205,10 +201,6 @@ pub struct Trainer {
     pub episodes: u64,
     /// Best mean evaluation return so far.
     pub best_eval: Option<f64>,
-    /// The functions that record the clipped surrogate and the value loss in every
-    /// update: the crate's by default; set them to train with your own
-    /// (`cargo run --release --example exercises -- check learns`). Not part of a saved run.
-    pub loss_fns: super::loss::LossFns,
     pub(crate) next_obs: Vec<f32>,
     act: ActOutput,
     step_out: VecStep,
@@ -309,10 +301,7 @@ impl Trainer {
             weight_decay: if config.optimizer == OptimizerKind::AdamW { config.weight_decay } else { 0.0 },
             ..AdamConfig::default()
         };
-        let sizes = agent.param_sizes();
-        let n_critic = 2 * agent.critic.layers.len();
-        let critic_optimizer = Adam::new(adam, &sizes[..n_critic]);
-        let actor_optimizer = Adam::new(adam, &sizes[n_critic..]);
+        let optimizer = Adam::new(adam, &agent.param_sizes());
         let n = config.n_envs;
         let buffer = RolloutBuffer::new(config.n_steps, n, obs_dim, &action);
         let mut next_obs = vec![0.0; n * obs_dim];
@@ -320,8 +309,7 @@ impl Trainer {
         let step_out = VecStep::new(n, obs_dim);
         Ok(Trainer {
             agent,
-            critic_optimizer,
-            actor_optimizer,
+            optimizer,
             buffer,
             rng,
             global_step: 0,
@@ -330,7 +318,6 @@ impl Trainer {
             finished_episodes: Vec::with_capacity(config.batch_size()),
             episodes: 0,
             best_eval: None,
-            loss_fns: super::loss::LossFns::default(),
             next_obs,
             act: ActOutput::default(),
             step_out,
@@ -460,25 +447,24 @@ impl Trainer {
     /// [`iterate`](Trainer::iterate).
     pub fn update(&mut self, learning_rate: f32, clip_coef: f32) -> Result<Metrics, TrainError> {
         let c = &self.config;
-        let mut cfg = UpdateConfig::new(c, clip_coef);
-        cfg.loss.fns = self.loss_fns;
-        self.critic_optimizer.config.lr = learning_rate;
-        self.actor_optimizer.config.lr = learning_rate;
-        let (agent, critic_opt, actor_opt) = (&mut self.agent, &mut self.critic_optimizer, &mut self.actor_optimizer);
+        let cfg = UpdateConfig::new(c, clip_coef);
+        self.optimizer.config.lr = learning_rate;
+        let (agent, optimizer) = (&mut self.agent, &mut self.optimizer);
         let (b_inds, rng) = (&mut self.indices, &mut self.rng);
         let result = match self.two_threads.as_mut() {
-            Some(two) => two.update(agent, critic_opt, actor_opt, &self.buffer, b_inds, rng, &cfg),
+            Some(two) => two.update(agent, optimizer, &self.buffer, b_inds, rng, &cfg),
             None => {
                 let next_order = |b: &mut [usize]| shuffle_epoch(b, rng);
-                update(agent, critic_opt, actor_opt, &self.buffer, b_inds, next_order, &cfg, &mut self.update_ws)
+                update(agent, optimizer, &self.buffer, b_inds, next_order, &cfg, &mut self.update_ws)
             }
         };
         let stats = result.map_err(|e| TrainError::NonFiniteLoss { update: self.update + 1, stats: e.stats })?;
         Ok(self.update_metrics(learning_rate, clip_coef, &stats))
     }
 
-    /// The update's [`Metrics`]: means over its minibatch steps.
-    fn update_metrics(&self, learning_rate: f32, clip_coef: f32, stats: &UpdateStats) -> Metrics {
+    /// An update's [`Metrics`] from its summed statistics: means over its minibatch
+    /// steps, the explained variance of the rollout's values, the policy's mean σ.
+    pub fn update_metrics(&self, learning_rate: f32, clip_coef: f32, stats: &UpdateStats) -> Metrics {
         let (sums, k) = (&stats.sums, stats.steps.max(1) as f32);
         Metrics {
             learning_rate,
@@ -500,12 +486,25 @@ impl Trainer {
 
     /// One iteration: anneal, collect a rollout, update, evaluate when due.
     pub fn iterate(&mut self) -> Result<Metrics, TrainError> {
+        self.iterate_with(Trainer::update)
+    }
+
+    /// [`iterate`](Trainer::iterate) with `update` in place of the PPO update
+    /// ([`Trainer::update`]): the same annealing, rollout, logging and evaluation around
+    /// another update, which gets the trainer, this iteration's learning rate and clip
+    /// range, and returns the update's [`Metrics`] (e.g. from
+    /// [`update_metrics`](Trainer::update_metrics)). The exercises train with a learner's
+    /// loss this way (`ppo::exercises::update_with`).
+    pub fn iterate_with(
+        &mut self,
+        update: impl FnOnce(&mut Trainer, f32, f32) -> Result<Metrics, TrainError>,
+    ) -> Result<Metrics, TrainError> {
         let frac = self.progress_remaining() as f32;
         let c = &self.config;
         let lr = if c.anneal_lr { linear_anneal(c.learning_rate, frac) } else { c.learning_rate };
         let clip = if c.anneal_clip { linear_anneal(c.clip_coef, frac) } else { c.clip_coef };
         self.collect_rollout()?;
-        let mut m = self.update(lr, clip)?;
+        let mut m = update(self, lr, clip)?;
         self.update += 1;
         m.update = self.update;
         m.global_step = self.global_step;

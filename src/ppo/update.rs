@@ -12,20 +12,19 @@
 //!         optimizer.step()
 //! ```
 //!
-//! This is the update the trainer runs on one thread. With `threads = 2` it runs
-//! [`crate::ppo::parallel`] instead, the same arithmetic split over two threads, which
-//! the tests (`tests/update.rs`) hold bit-equal to this function. The other test of it
-//! (`tests/torch_fixtures.rs`) runs a whole update against CleanRL's in PyTorch.
+//! [`update()`] is the reference: one minibatch step's arithmetic in its body, recorded
+//! on one tape. With `threads = 2` the trainer runs [`crate::ppo::parallel`] instead,
+//! the same arithmetic split over two threads, which the tests (`tests/update.rs`) hold
+//! bit-equal to this function. The other test of it (`tests/torch_fixtures.rs`) runs
+//! whole updates against CleanRL's in PyTorch.
 //!
 //! Detail numbers are those of "The 37 Implementation Details of PPO" (Huang et al.,
 //! ICLR blog track 2022); equation numbers are Schulman et al. (2017).
 
 use super::buffer::RolloutBuffer;
-use super::loss::{
-    add_policy_grads, combine, policy_stats, prepare_advantages, record_policy_loss, record_value_loss, total_loss,
-    LossConfig, LossFns, LossStats, LossWorkspace, Minibatch,
-};
+use super::loss::{kl_diagnostics, prepare_advantages, LossConfig, LossStats, Minibatch};
 use super::{Agent, PpoConfig};
+use crate::autodiff::Tape;
 use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -63,7 +62,6 @@ impl UpdateConfig {
                 ent_coef: config.ent_coef,
                 vf_coef: config.vf_coef,
                 norm_adv: config.norm_adv,
-                fns: LossFns::default(),
             },
         }
     }
@@ -88,6 +86,7 @@ impl UpdateStats {
     pub fn add(&mut self, s: &LossStats, grad_norm: f32) {
         self.sums.pg_loss += s.pg_loss;
         self.sums.v_loss += s.v_loss;
+        self.sums.loss += s.loss;
         self.sums.entropy += s.entropy;
         self.sums.old_approx_kl += s.old_approx_kl;
         self.sums.approx_kl += s.approx_kl;
@@ -120,17 +119,16 @@ impl fmt::Display for NonFiniteLoss {
 
 impl std::error::Error for NonFiniteLoss {}
 
-/// The buffers an update reuses: the minibatch, the loss's tape, and each minibatch
-/// step's statistics.
+/// The buffers an update reuses from minibatch to minibatch: the minibatch, the tape the
+/// loss is recorded on, and the normalised advantages.
 #[derive(Debug, Default)]
 pub struct UpdateWorkspace {
     /// The current minibatch (`b_obs[mb_inds]`, …).
     pub minibatch: Minibatch,
-    /// The loss's tape and normalised advantages.
-    pub loss: LossWorkspace,
-    /// Each step's loss statistics and global gradient norm, in order (cleared at the
-    /// start of every update).
-    pub per_minibatch: Vec<(LossStats, f32)>,
+    /// The tape of the current minibatch's loss.
+    pub tape: Tape,
+    /// `mb_advantages`, normalised.
+    pub adv: Vec<f32>,
 }
 
 /// One epoch's sample order: `b_inds` shuffled in place, from the last epoch's order, as
@@ -141,18 +139,16 @@ pub fn shuffle_epoch<R: Rng + ?Sized>(b_inds: &mut [usize], rng: &mut R) {
     b_inds.shuffle(rng);
 }
 
-/// The PPO update of `agent` on the rollout in `buffer`. At the start of each epoch
-/// `next_order(b_inds)` sets the sample order ([`shuffle_epoch`], or a fixed order in a
-/// test); `b_inds` holds `0..batch_size` in some order. The two optimizers are one Adam
-/// over all parameters split in two: the critic's, and the actor's with the log-std (so
-/// that [`crate::ppo::parallel`] can step them on two threads).
+/// The PPO update of `agent` on the rollout in `buffer`, with one `optimizer` over
+/// [`Agent::params`]. At the start of each epoch `next_order(b_inds)` sets the sample
+/// order ([`shuffle_epoch`], or a fixed order in a test); `b_inds` holds sample indices
+/// (`0..batch_size` in some order, or any subset whose length the minibatch size divides).
 ///
 /// Returns the summed statistics, or the first minibatch whose loss is not finite.
 #[allow(clippy::too_many_arguments)]
 pub fn update(
     agent: &mut Agent,
-    critic_optimizer: &mut Adam,
-    actor_optimizer: &mut Adam,
+    optimizer: &mut Adam,
     buffer: &RolloutBuffer,
     b_inds: &mut [usize],
     mut next_order: impl FnMut(&mut [usize]),
@@ -165,58 +161,101 @@ pub fn update(
         "{batch_size} sample indices do not split into minibatches of {}",
         cfg.minibatch_size
     );
-    let UpdateWorkspace { minibatch: mb, loss: lw, per_minibatch } = ws;
-    per_minibatch.clear();
+    let UpdateWorkspace { minibatch: mb, tape, adv } = ws;
+    let LossConfig { clip_coef, clip_vloss, clip_coef_vf, ent_coef, vf_coef, norm_adv } = cfg.loss;
     let mut stats = UpdateStats::default();
     for _epoch in 0..cfg.update_epochs {
         next_order(b_inds);
         for start in (0..batch_size).step_by(cfg.minibatch_size) {
             let mb_inds = &b_inds[start..start + cfg.minibatch_size];
             mb.gather(buffer, mb_inds);
-
-            // The loss (eq. 9): the clipped surrogate of the actor, the value loss of the
-            // critic and the entropy bonus, recorded on one tape from the minibatch's
-            // observations. Advantages are normalised per minibatch (detail 7).
-            prepare_advantages(&mut lw.adv, mb, cfg.loss.norm_adv);
-            let tape = &mut lw.tape;
+            let b = mb.len();
             tape.clear();
-            let obs = tape.input(mb.len(), agent.obs_dim, &mb.obs, false);
-            let (actor, log_std, sde) = (&mut agent.actor, agent.log_std.as_ref(), agent.sde.as_mut());
-            let policy = record_policy_loss(tape, actor, log_std, sde, obs, mb, &lw.adv, &cfg.loss);
-            let v_loss = record_value_loss(tape, &mut agent.critic, obs, mb, &cfg.loss);
-            let loss = total_loss(tape, policy, v_loss, &cfg.loss);
+
+            // _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
+            let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
+            let (newlogprob, entropy, newvalue) = agent.get_action_and_value(tape, obs, mb);
+
+            // The probability ratio r = π/π_old = exp(log π − log π_old) (eq. 6).
+            let b_logprobs = tape.input(b, 1, &mb.log_probs, false);
+            let logratio = tape.sub(newlogprob, b_logprobs);
+            let ratio = tape.exp(logratio);
+            // old_approx_kl = mean(−logratio), approx_kl = mean((ratio − 1) − logratio),
+            // clipfrac = mean(|ratio − 1| > clip_coef) (detail 12; no gradient).
+            let (old_approx_kl, approx_kl, clipfrac) = kl_diagnostics(tape.value(logratio), clip_coef);
+
+            // mb_advantages, normalised per minibatch (detail 7).
+            prepare_advantages(adv, mb, norm_adv);
+            let mb_advantages = tape.input(b, 1, adv, false);
+
+            // Policy loss: the clipped surrogate objective (eq. 7), negated (detail 8).
+            let neg_adv = tape.neg(mb_advantages);
+            let pg_loss1 = tape.mul(neg_adv, ratio);
+            let clipped_ratio = tape.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef);
+            let pg_loss2 = tape.mul(neg_adv, clipped_ratio);
+            let pg_loss_max = tape.maximum(pg_loss1, pg_loss2);
+            let pg_loss = tape.mean(pg_loss_max);
+
+            // Value loss, clipped around the old values (detail 9).
+            let b_returns = tape.input(b, 1, &mb.returns, false);
+            let b_values = tape.input(b, 1, &mb.values, false);
+            let v_err = tape.sub(newvalue, b_returns);
+            let v_loss_unclipped = tape.square(v_err);
+            let v_loss_elems = if clip_vloss {
+                let dv = tape.sub(newvalue, b_values);
+                let dv = tape.clamp(dv, -clip_coef_vf, clip_coef_vf);
+                let v_clipped = tape.add(b_values, dv);
+                let v_clipped_err = tape.sub(v_clipped, b_returns);
+                let v_loss_clipped = tape.square(v_clipped_err);
+                tape.maximum(v_loss_unclipped, v_loss_clipped)
+            } else {
+                v_loss_unclipped
+            };
+            let v_loss_mean = tape.mean(v_loss_elems);
+            let v_loss = tape.mul_scalar(v_loss_mean, 0.5);
+
+            // loss = pg_loss − ent_coef·entropy_loss + v_loss·vf_coef (eq. 9; detail 10).
+            let entropy_loss = tape.mean(entropy);
+            let ent_term = tape.mul_scalar(entropy_loss, -ent_coef);
+            let policy_loss = tape.add(pg_loss, ent_term);
+            let vf_term = tape.mul_scalar(v_loss, vf_coef);
+            let loss = tape.add(policy_loss, vf_term);
 
             // optimizer.zero_grad(); loss.backward()
             agent.zero_grad();
             tape.backward(loss);
-            add_policy_grads(tape, &policy, &mut agent.actor, agent.log_std.as_mut());
-            agent.critic.accumulate_grads(tape);
-            let step = combine(policy_stats(tape, &policy, cfg.loss.clip_coef), tape.scalar(v_loss), &cfg.loss);
+            agent.accumulate_grads(tape);
+            let step = LossStats {
+                pg_loss: tape.scalar(pg_loss),
+                v_loss: tape.scalar(v_loss),
+                entropy: tape.scalar(entropy_loss),
+                loss: tape.scalar(loss),
+                old_approx_kl,
+                approx_kl,
+                clipfrac,
+            };
             if !step.loss.is_finite() {
                 return Err(NonFiniteLoss { stats: step, minibatch: stats.steps });
             }
 
-            // clip_grad_norm_ over all parameters (detail 11): one norm for the critic
-            // and the actor together, their tensors in CleanRL's order.
+            // clip_grad_norm_(agent.parameters(), max_grad_norm) (detail 11): the norm of
+            // every gradient together, each tensor's ‖∇p‖² added in CleanRL's order.
             let grad_norm = global_grad_norm(agent.params());
 
             // Stable-Baselines3's target-KL rule: before stepping, stop the whole
             // update once the policy has moved too far (CleanRL checks after each epoch).
-            if cfg.target_kl.is_some_and(|target| step.approx_kl > 1.5 * target) {
+            if cfg.target_kl.is_some_and(|target| approx_kl > 1.5 * target) {
                 stats.early_stopped = true;
                 return Ok(stats);
             }
             stats.add(&step, grad_norm);
-            per_minibatch.push((step, grad_norm));
 
-            // optimizer.step(), after clipping (Adam with eps 1e-5, detail 3).
+            // The clip, then optimizer.step() (Adam with eps 1e-5, detail 3).
             let coef = clip_coefficient(grad_norm, cfg.max_grad_norm);
             if coef < 1.0 {
-                scale_grads(agent.critic_params_mut(), coef);
-                scale_grads(agent.actor_params_mut(), coef);
+                scale_grads(agent.params_mut(), coef);
             }
-            critic_optimizer.step_iter(agent.critic_params_mut());
-            actor_optimizer.step_iter(agent.actor_params_mut());
+            optimizer.step_iter(agent.params_mut());
         }
     }
     Ok(stats)
