@@ -404,7 +404,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
     let mut help = false;
     let mut names: Vec<String> = TRAIN_FLAGS.iter().map(|s| s.to_string()).collect();
     names.extend(crate::ppo::config::KEYS.iter().map(|k| k.replace('_', "-")));
-    names.extend(crate::ppo::config::ALIASES.iter().map(|(alias, _)| alias.replace('_', "-")));
+    names.extend(crate::ppo::config::aliases().map(|(alias, _)| alias.replace('_', "-")));
     let flags = Flags { command: "train", arity: &train_arity, names, list_all: false };
     walk(
         args,

@@ -265,8 +265,7 @@ pub fn keys_table() -> String {
         };
         let _ = writeln!(s, "{:<22} {default:<12} {unit:<16} {}", doc.name, doc.meaning);
     }
-    let aliases: Vec<String> =
-        crate::ppo::config::ALIASES.iter().map(|(alias, key)| format!("{alias} = {key}")).collect();
+    let aliases: Vec<String> = crate::ppo::config::aliases().map(|(alias, key)| format!("{alias} = {key}")).collect();
     let _ = writeln!(s, "\nAliases (CleanRL's and SB3's names): {}", aliases.join(", "));
     s
 }

@@ -1,9 +1,14 @@
-//! Every hyperparameter of PPO, documented, with CleanRL's `ppo.py` defaults and RL Zoo's
-//! tuned presets.
+//! Every hyperparameter of PPO, documented, with CleanRL's `ppo.py` defaults.
 //!
-//! Each field's doc gives its meaning, its default, and its names in CleanRL
-//! (`--num-envs`) and Stable-Baselines3 (`n_envs`). [`PpoConfig::set`] takes any of those
-//! names, with dashes or underscores, so a config written for either library reads here.
+//! Each key is declared once, in the table of `config_keys!` below: its field,
+//! type and default, its kind and unit, the values it allows, its meaning and its CleanRL
+//! and Stable-Baselines3 names. The struct [`PpoConfig`], its `Default`, parsing
+//! ([`PpoConfig::set`]), JSON ([`PpoConfig::to_json`]), the range checks of
+//! [`PpoConfig::validate`] and `ppo help keys` ([`KEY_DOCS`]) all come from that table,
+//! so adding a key is one entry there plus its use. [`PpoConfig::set`] takes our names or
+//! CleanRL's and SB3's (`--num-envs`, `n_envs`), with dashes or underscores, so a config
+//! written for either library reads here. The tuned presets per environment are in
+//! [`crate::ppo::presets`].
 
 use crate::io::json::Json;
 use crate::nn::Activation;
@@ -77,206 +82,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The hyperparameters of a PPO run. `Default` is CleanRL's `ppo.py` on CartPole-v1.
-///
-/// ```
-/// use ppo::ppo::PpoConfig;
-/// let mut config = PpoConfig::for_env("Pendulum-v1"); // RL Zoo's preset
-/// assert!(config.use_sde && config.n_envs == 4);
-/// config.set("--learning-rate", "3e-4").unwrap(); // CLI spelling
-/// config.set("n_epochs", "5").unwrap(); // SB3's name for update_epochs
-/// assert_eq!(config.update_epochs, 5);
-/// let err = config.set("gamma", "2").unwrap_err();
-/// assert!(err.to_string().contains("expected a number in [0, 1]"));
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct PpoConfig {
-    /// Environment id, one of [`crate::env::env_ids`]. Default `CartPole-v1`.
-    /// CleanRL `--env-id`; SB3 `env`.
-    pub env_id: String,
-    /// Seed of every random choice: network init, action sampling, minibatch shuffles,
-    /// and environment `i` gets `seed + i`. Default 1. CleanRL `--seed`; SB3 `seed`.
-    pub seed: u64,
-    /// Environment steps to train for, over all environments. Default 500,000.
-    /// CleanRL `--total-timesteps`; SB3 `total_timesteps` (RL Zoo `n_timesteps`).
-    pub total_timesteps: u64,
-    /// Parallel environments `N`. Default 4. CleanRL `--num-envs`; SB3 `n_envs`.
-    pub n_envs: usize,
-    /// Steps per environment per rollout `T`; the batch is `N·T`. Default 128.
-    /// CleanRL `--num-steps`; SB3 `n_steps`.
-    pub n_steps: usize,
-    /// Adam's learning rate (at the start, when annealed). Default 2.5e-4.
-    /// CleanRL `--learning-rate`; SB3 `learning_rate`.
-    pub learning_rate: f32,
-    /// Anneal the learning rate linearly to 0 over training. Default true.
-    /// CleanRL `--anneal-lr`; SB3 `learning_rate: lin_<value>` in RL Zoo.
-    pub anneal_lr: bool,
-    /// Discount γ. Default 0.99. CleanRL `--gamma`; SB3 `gamma`.
-    pub gamma: f32,
-    /// GAE's λ (Schulman et al., 2016). Default 0.95. CleanRL `--gae-lambda`; SB3
-    /// `gae_lambda`.
-    pub gae_lambda: f32,
-    /// Minibatches per epoch; the minibatch size is `N·T / n_minibatches`. Default 4.
-    /// CleanRL `--num-minibatches`; SB3 sets `batch_size` (the minibatch size) instead:
-    /// `batch_size` is accepted by [`set`](PpoConfig::set) and converted.
-    pub n_minibatches: usize,
-    /// Passes over the batch per update. Default 4. CleanRL `--update-epochs`; SB3
-    /// `n_epochs`.
-    pub update_epochs: usize,
-    /// Surrogate clipping ε (eq. 7 of the PPO paper). Default 0.2. CleanRL `--clip-coef`;
-    /// SB3 `clip_range`.
-    pub clip_coef: f32,
-    /// Anneal the clipping ε linearly to 0, as RL Zoo's `clip_range: lin_0.2`. Default
-    /// false.
-    pub anneal_clip: bool,
-    /// Clip the value loss around the old values (CleanRL's formulation; ε is
-    /// `clip_coef_vf`). Default true. CleanRL `--clip-vloss`; in SB3, setting
-    /// `clip_range_vf`.
-    pub clip_vloss: bool,
-    /// The value clip's ε, when `clip_vloss`: none (the default) uses `clip_coef`,
-    /// annealed with it when `anneal_clip`, as CleanRL does; a number fixes it. SB3
-    /// `clip_range_vf` (accepted as an alias).
-    pub clip_coef_vf: Option<f32>,
-    /// Entropy bonus coefficient. Default 0.01. CleanRL `--ent-coef`; SB3 `ent_coef`.
-    pub ent_coef: f32,
-    /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`.
-    pub vf_coef: f32,
-    /// Global gradient-norm clipping threshold. Default 0.5. CleanRL `--max-grad-norm`;
-    /// SB3 `max_grad_norm`.
-    pub max_grad_norm: f32,
-    /// Stop the update's epochs early once the approximate KL exceeds `1.5 ·
-    /// target_kl` (SB3's rule, checked before each minibatch step). Default none.
-    /// CleanRL `--target-kl`; SB3 `target_kl`.
-    pub target_kl: Option<f32>,
-    /// Normalise advantages per minibatch: `(A − mean) / (std + 1e-8)`. Default true.
-    /// CleanRL `--norm-adv`; SB3 `normalize_advantage`.
-    pub norm_adv: bool,
-    /// At a time-limit truncation, add `γ·V(final observation)` to the last reward, as
-    /// SB3 does. Default true. False reproduces CleanRL, which treats truncation as
-    /// termination.
-    pub bootstrap_truncation: bool,
-    /// Hidden layer widths of both actor and critic. Default `[64, 64]`. SB3
-    /// `policy_kwargs: net_arch`.
-    pub hidden_sizes: Vec<usize>,
-    /// Hidden activation. Default tanh. SB3 `policy_kwargs: activation_fn`.
-    pub activation: Activation,
-    /// Adam or AdamW. Default Adam.
-    pub optimizer: OptimizerKind,
-    /// Adam's ε. Default 1e-5 (CleanRL; PyTorch's default is 1e-8).
-    pub adam_eps: f32,
-    /// AdamW's decoupled weight decay. Default 0.01 (PyTorch's AdamW default); ignored by
-    /// Adam.
-    pub weight_decay: f32,
-    /// Initial log standard deviation of the Gaussian policy. Default 0.0. SB3
-    /// `policy_kwargs: log_std_init`.
-    pub log_std_init: f32,
-    /// Normalise observations with running mean and variance (clipped to ±10). Default
-    /// false (CleanRL's continuous script and RL Zoo's `normalize: true` switch it on).
-    pub norm_obs: bool,
-    /// Scale rewards by the running std of the discounted return (clipped to ±10).
-    /// Default false.
-    pub norm_reward: bool,
-    /// Evaluate the deterministic policy every this many environment steps (0: never).
-    /// Default 0. SB3 `EvalCallback(eval_freq)`.
-    pub eval_interval: u64,
-    /// Episodes per evaluation. Default 10. SB3 `n_eval_episodes`.
-    pub eval_episodes: usize,
-    /// Initialise weights orthogonally (gains √2, 0.01, 1; detail 2). False keeps
-    /// PyTorch's default `nn.Linear` initialisation, as SB3's `ortho_init=False` (RL Zoo's
-    /// MountainCarContinuous preset). Default true.
-    pub ortho_init: bool,
-    /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
-    /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
-    /// actor's on a persistent worker thread ([`crate::ppo::parallel`]). The
-    /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
-    /// workload. Default 1.
-    pub threads: usize,
-    // ---- gSDE (see crate::sde)
-    /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of
-    /// independent Gaussian noise at each step; continuous actions only. Default false.
-    /// SB3 `use_sde`.
-    pub use_sde: bool,
-    /// With `use_sde`, draw a new noise matrix every this many steps of each rollout;
-    /// −1 (or 0) draws one only at the start of each rollout. Default −1. SB3
-    /// `sde_sample_freq`.
-    pub sde_sample_freq: i64,
-    /// With `use_sde`, learn one log-std per (feature, action) pair (`H×A`) rather than
-    /// one per feature (`H×1`). Default true. SB3 `policy_kwargs: full_std`.
-    pub full_std: bool,
-    // ---- saving and limits (see crate::run)
-    /// Write the run's resumable state every this many seconds of training (and always at
-    /// the end), so that a crash loses at most this much. 0 writes it only at the end
-    /// (and by `checkpoint_updates`). Range `[0, 10^9]`. Default 30.
-    pub checkpoint_interval: f64,
-    /// Also write the resumable state every this many updates; 0 (the default) never.
-    /// Counted in updates, not seconds, so that tests do not depend on the clock. Range
-    /// `[0, 10^6]`.
-    pub checkpoint_updates: u64,
-    /// Refuse to start a run whose estimated memory is above this many MiB. None (the
-    /// default) allows half of this machine's memory (`MemTotal` in `/proc/meminfo`, or
-    /// 8 GiB where that cannot be read). Range `[1, 2^40]`.
-    pub memory_limit_mib: Option<u64>,
-    // ---- the Python bridge (see crate::env::bridge)
-    /// The Python interpreter that runs `gym:` and `py:` environments. None (the
-    /// default) uses the `PPO_PYTHON` environment variable, else `python3`.
-    pub python: Option<String>,
-    /// The longest wait, in seconds, for any reply of a bridged environment before it
-    /// counts as hung. Range `(0, 10^6]`. Default 60.
-    pub bridge_timeout: f64,
-    /// Python processes to spread a bridged run's `n_envs` environments over, for more
-    /// cores (at most one per environment). Range `[1, 256]`. Default 1.
-    pub bridge_workers: usize,
-}
-
-impl Default for PpoConfig {
-    fn default() -> Self {
-        PpoConfig {
-            env_id: "CartPole-v1".to_string(),
-            seed: 1,
-            total_timesteps: 500_000,
-            n_envs: 4,
-            n_steps: 128,
-            learning_rate: 2.5e-4,
-            anneal_lr: true,
-            gamma: 0.99,
-            gae_lambda: 0.95,
-            n_minibatches: 4,
-            update_epochs: 4,
-            clip_coef: 0.2,
-            anneal_clip: false,
-            clip_vloss: true,
-            clip_coef_vf: None,
-            ent_coef: 0.01,
-            vf_coef: 0.5,
-            max_grad_norm: 0.5,
-            target_kl: None,
-            norm_adv: true,
-            bootstrap_truncation: true,
-            hidden_sizes: vec![64, 64],
-            activation: Activation::Tanh,
-            optimizer: OptimizerKind::Adam,
-            adam_eps: 1e-5,
-            weight_decay: 0.01,
-            log_std_init: 0.0,
-            norm_obs: false,
-            norm_reward: false,
-            eval_interval: 0,
-            eval_episodes: 10,
-            ortho_init: true,
-            threads: 1,
-            use_sde: false,
-            sde_sample_freq: -1,
-            full_std: true,
-            checkpoint_interval: 30.0,
-            checkpoint_updates: 0,
-            memory_limit_mib: None,
-            python: None,
-            bridge_timeout: 60.0,
-            bridge_workers: 1,
-        }
-    }
-}
-
 /// What kind of value a config key holds, for the command line (a bare `--KEY` sets a
 /// boolean key true, `--no-KEY` false) and for checking the crate's own files (integer
 /// keys hold plain JSON integers there).
@@ -293,8 +98,33 @@ pub enum KeyKind {
     Text,
 }
 
-/// One config key: its canonical name, kind, unit and a one-line meaning (`ppo help keys`
-/// prints them with the defaults).
+/// The values a key allows, and the words that say so in an error.
+#[derive(Clone, Copy, Debug)]
+pub enum Allowed {
+    /// Any value of the key's type (booleans, names, a path).
+    Any,
+    /// A registered environment id, `gym:ID` or `py:MODULE:FUNCTION`.
+    EnvId,
+    /// A whole number in `[lo, hi]` (for a list, each element; at most [`MAX_LAYERS`]).
+    Int(i128, i128, &'static str),
+    /// A finite real number for which the test holds.
+    Real(fn(f64) -> bool, &'static str),
+}
+
+impl Allowed {
+    /// The words an error gives for what is allowed (`""` for [`Allowed::Any`], whose
+    /// type says it).
+    pub fn expected(&self) -> &'static str {
+        match self {
+            Allowed::Any => "",
+            Allowed::EnvId => "a registered environment id (see `ppo envs`), gym:ID or py:MODULE:FUNCTION",
+            Allowed::Int(_, _, e) | Allowed::Real(_, e) => e,
+        }
+    }
+}
+
+/// One config key, as the table declares it (`ppo help keys` prints these with the
+/// defaults).
 #[derive(Clone, Copy, Debug)]
 pub struct KeyDoc {
     /// The canonical name, as `config.json` writes it.
@@ -305,86 +135,496 @@ pub struct KeyDoc {
     pub unit: &'static str,
     /// What it means, in one line.
     pub meaning: &'static str,
+    /// The values it allows.
+    pub allowed: Allowed,
+    /// Its CleanRL and Stable-Baselines3 names, where they differ from ours.
+    pub aliases: &'static [&'static str],
 }
 
-const fn key(name: &'static str, kind: KeyKind, unit: &'static str, meaning: &'static str) -> KeyDoc {
-    KeyDoc { name, kind, unit, meaning }
+/// A type a config key can hold: parsed from text within what the key allows, checked
+/// (for configs built in code), and written to JSON.
+trait KeyValue: Sized {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError>;
+    /// Whether the value is within `allowed`.
+    fn allows(&self, allowed: &Allowed) -> bool;
+    fn to_json(&self) -> Json;
 }
 
-use KeyKind::{Bool, Integer, Number, Text};
+fn int_in(key: &str, text: &str, allowed: &Allowed) -> Result<i128, ConfigError> {
+    match allowed {
+        Allowed::Int(lo, hi, expected) => parse_int_in(key, text, *lo, *hi, expected),
+        other => unreachable!("integer key {key} declared with {other:?}"),
+    }
+}
 
-/// Every key [`PpoConfig::set`] accepts, under its canonical name, in the order
-/// `config.json` writes them. The field docs of [`PpoConfig`] say more.
-pub const KEY_DOCS: &[KeyDoc] = &[
-    key("env_id", Text, "", "environment to train on (see `ppo envs`)"),
-    key("seed", Integer, "", "seed of every random choice; environment i is seeded seed + i"),
-    key("total_timesteps", Integer, "env steps", "length of training, summed over all environments"),
-    key("n_envs", Integer, "envs", "environments stepped in parallel (N)"),
-    key("n_steps", Integer, "steps per env", "rollout length per environment (T); the batch is N·T"),
-    key("learning_rate", Number, "", "Adam's step size (at the start when annealed)"),
-    key("anneal_lr", Bool, "", "decay the learning rate linearly to 0 over training"),
-    key("gamma", Number, "", "discount factor γ"),
-    key("gae_lambda", Number, "", "GAE's λ: bias against variance of the advantages"),
-    key("n_minibatches", Integer, "minibatches", "minibatches per epoch (CleanRL's num_minibatches)"),
-    key("batch_size", Integer, "samples", "SB3's minibatch size: sets n_minibatches = N·T / batch_size"),
-    key("update_epochs", Integer, "epochs", "passes over the batch per update (SB3's n_epochs)"),
-    key("clip_coef", Number, "", "surrogate clipping ε (SB3's clip_range)"),
-    key("anneal_clip", Bool, "", "decay clip_coef linearly to 0 over training"),
-    key("clip_vloss", Bool, "", "clip the value loss around the rollout's values"),
-    key("clip_coef_vf", Number, "", "the value clip's ε; none uses clip_coef"),
-    key("ent_coef", Number, "", "weight of the entropy bonus"),
-    key("vf_coef", Number, "", "weight of the value loss"),
-    key("max_grad_norm", Number, "", "clip the global gradient norm to this"),
-    key("target_kl", Number, "", "stop an update's epochs once approx KL > 1.5 × this; none: never"),
-    key("norm_adv", Bool, "", "normalise advantages per minibatch"),
-    key("bootstrap_truncation", Bool, "", "add γ·V(final obs) at a time-limit truncation (SB3); false: CleanRL"),
-    key("hidden_sizes", Integer, "units per layer", "hidden layer widths of actor and critic, e.g. 64,64"),
-    key("activation", Text, "", "hidden activation: tanh or relu"),
-    key("optimizer", Text, "", "adam or adamw"),
-    key("adam_eps", Number, "", "Adam's ε"),
-    key("weight_decay", Number, "", "AdamW's decoupled weight decay (ignored by adam)"),
-    key("log_std_init", Number, "log units", "initial log standard deviation of a Gaussian policy"),
-    key("norm_obs", Bool, "", "normalise observations by running mean and std, clipped to ±10"),
-    key("norm_reward", Bool, "", "scale rewards by the running std of the discounted return"),
-    key(
-        "eval_interval",
-        Integer,
-        "env steps",
-        "evaluate every this many total env steps (not per env as SB3's eval_freq); 0: never",
-    ),
-    key("eval_episodes", Integer, "episodes", "episodes of the deterministic policy per evaluation"),
-    key("ortho_init", Bool, "", "orthogonal initialisation (false: PyTorch's default)"),
-    key("threads", Integer, "threads", "1, or 2 to run the actor's and critic's halves of the update in parallel"),
-    key("use_sde", Bool, "", "explore with gSDE instead of independent Gaussian noise"),
-    key("sde_sample_freq", Integer, "steps", "with use_sde, new noise every this many steps; -1: once per rollout"),
-    key("full_std", Bool, "", "with use_sde, one log std per (feature, action) pair"),
-    key("checkpoint_interval", Number, "seconds", "write the resumable state this often; 0: only at the end"),
-    key("checkpoint_updates", Integer, "updates", "also write the state every this many updates; 0: never"),
-    key("memory_limit_mib", Integer, "MiB", "refuse runs estimated above this; none: half the machine's memory"),
-    key("python", Text, "", "interpreter for gym: and py: environments; none: $PPO_PYTHON, else python3"),
-    key("bridge_timeout", Number, "seconds", "longest wait for a bridged environment's reply"),
-    key("bridge_workers", Integer, "processes", "Python processes a bridged run's environments are spread over"),
-];
+fn int_allows(n: i128, allowed: &Allowed) -> bool {
+    matches!(allowed, Allowed::Int(lo, hi, _) if (*lo..=*hi).contains(&n))
+}
 
-const N_KEYS: usize = KEY_DOCS.len();
+fn real_allows(x: f64, allowed: &Allowed) -> bool {
+    x.is_finite() && matches!(allowed, Allowed::Real(test, _) if test(x))
+}
 
-const KEY_NAMES: [&str; N_KEYS] = {
-    let mut names = [""; N_KEYS];
+macro_rules! integer_value {
+    ($($t:ty),*) => {$(
+        impl KeyValue for $t {
+            fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+                Ok(int_in(key, text, allowed)? as $t)
+            }
+            fn allows(&self, allowed: &Allowed) -> bool {
+                int_allows(*self as i128, allowed)
+            }
+            fn to_json(&self) -> Json {
+                Json::from(*self)
+            }
+        }
+    )*};
+}
+integer_value!(u64, usize, i64);
+
+impl KeyValue for f32 {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+        match text.parse::<f32>() {
+            Ok(x) if x.is_finite() && real_allows(x as f64, allowed) => Ok(x),
+            _ => Err(bad(key, text, allowed.expected())),
+        }
+    }
+    fn allows(&self, allowed: &Allowed) -> bool {
+        real_allows(*self as f64, allowed)
+    }
+    fn to_json(&self) -> Json {
+        Json::from(*self)
+    }
+}
+
+impl KeyValue for f64 {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+        match text.parse::<f64>() {
+            Ok(x) if real_allows(x, allowed) => Ok(x),
+            _ => Err(bad(key, text, allowed.expected())),
+        }
+    }
+    fn allows(&self, allowed: &Allowed) -> bool {
+        real_allows(*self, allowed)
+    }
+    fn to_json(&self) -> Json {
+        Json::from(*self)
+    }
+}
+
+impl KeyValue for bool {
+    fn parse(key: &str, text: &str, _: &Allowed) -> Result<Self, ConfigError> {
+        match text {
+            "true" | "True" | "1" | "yes" => Ok(true),
+            "false" | "False" | "0" | "no" => Ok(false),
+            _ => Err(bad(key, text, "true or false")),
+        }
+    }
+    fn allows(&self, _: &Allowed) -> bool {
+        true
+    }
+    fn to_json(&self) -> Json {
+        Json::Bool(*self)
+    }
+}
+
+impl KeyValue for String {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+        let known = || crate::env::env_ids().contains(&text) || crate::env::bridge::is_bridged(text);
+        match allowed {
+            Allowed::EnvId if !known() => Err(bad(key, text, allowed.expected())),
+            _ => Ok(text.to_string()),
+        }
+    }
+    /// Ids are checked when set from text only: a config built in code may name an
+    /// environment of the user's own (`Trainer::with_envs`).
+    fn allows(&self, _: &Allowed) -> bool {
+        true
+    }
+    fn to_json(&self) -> Json {
+        Json::String(self.clone())
+    }
+}
+
+/// `none` (also `None`, `null`; for a path, the empty text too) is `None`.
+impl<T: KeyValue> KeyValue for Option<T> {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+        match text {
+            "none" | "None" | "null" => Ok(None),
+            "" if matches!(allowed, Allowed::Any) => Ok(None),
+            _ => T::parse(key, text, allowed).map(Some),
+        }
+    }
+    fn allows(&self, allowed: &Allowed) -> bool {
+        self.as_ref().is_none_or(|v| v.allows(allowed))
+    }
+    fn to_json(&self) -> Json {
+        self.as_ref().map_or(Json::Null, T::to_json)
+    }
+}
+
+/// Comma-separated widths, optionally in brackets: `64,64` or `[64, 64]`.
+impl KeyValue for Vec<usize> {
+    fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
+        let sizes: Option<Vec<usize>> = text
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|s| parse_integer(s.trim()).filter(|&n| int_allows(n, allowed)).map(|n| n as usize))
+            .collect();
+        sizes.filter(|s| s.len() <= MAX_LAYERS).ok_or_else(|| bad(key, text, allowed.expected()))
+    }
+    fn allows(&self, allowed: &Allowed) -> bool {
+        (1..=MAX_LAYERS).contains(&self.len()) && self.iter().all(|&n| int_allows(n as i128, allowed))
+    }
+    fn to_json(&self) -> Json {
+        Json::Array(self.iter().map(|&n| Json::from(n as u64)).collect())
+    }
+}
+
+impl KeyValue for Activation {
+    fn parse(key: &str, text: &str, _: &Allowed) -> Result<Self, ConfigError> {
+        Activation::from_name(text).ok_or_else(|| bad(key, text, "tanh or relu"))
+    }
+    fn allows(&self, _: &Allowed) -> bool {
+        true
+    }
+    fn to_json(&self) -> Json {
+        Json::String(self.name().into())
+    }
+}
+
+impl KeyValue for OptimizerKind {
+    fn parse(key: &str, text: &str, _: &Allowed) -> Result<Self, ConfigError> {
+        match text.to_ascii_lowercase().as_str() {
+            "adam" => Ok(OptimizerKind::Adam),
+            "adamw" => Ok(OptimizerKind::AdamW),
+            _ => Err(bad(key, text, "adam or adamw")),
+        }
+    }
+    fn allows(&self, _: &Allowed) -> bool {
+        true
+    }
+    fn to_json(&self) -> Json {
+        Json::String(match self {
+            OptimizerKind::Adam => "adam".into(),
+            OptimizerKind::AdamW => "adamw".into(),
+        })
+    }
+}
+
+/// Declares the config keys: from one entry per key, the field of [`PpoConfig`] with its
+/// doc and default, its [`KeyDoc`] in [`KEY_DOCS`], its parsing in [`PpoConfig::set`],
+/// its JSON in [`PpoConfig::to_json`] and its range check in [`PpoConfig::validate`].
+macro_rules! config_keys {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $ty:ty = $default:expr;
+            $kind:ident, $unit:literal, $allowed:expr, $meaning:literal, [$($alias:literal),*];
+    )*) => {
+        /// The hyperparameters of a PPO run. `Default` is CleanRL's `ppo.py` on
+        /// CartPole-v1.
+        ///
+        /// ```
+        /// use ppo::ppo::PpoConfig;
+        /// let mut config = PpoConfig::for_env("Pendulum-v1"); // RL Zoo's preset
+        /// assert!(config.use_sde && config.n_envs == 4);
+        /// config.set("--learning-rate", "3e-4").unwrap(); // CLI spelling
+        /// config.set("n_epochs", "5").unwrap(); // SB3's name for update_epochs
+        /// assert_eq!(config.update_epochs, 5);
+        /// let err = config.set("gamma", "2").unwrap_err();
+        /// assert!(err.to_string().contains("expected a number in [0, 1]"));
+        /// ```
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct PpoConfig {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Default for PpoConfig {
+            fn default() -> Self {
+                PpoConfig { $( $name: $default, )* }
+            }
+        }
+
+        /// Every key [`PpoConfig::set`] accepts, under its canonical name, in the order
+        /// `config.json` writes them (then `batch_size`, which is not stored: it sets
+        /// `n_minibatches`). The field docs of [`PpoConfig`] say more.
+        pub const KEY_DOCS: &[KeyDoc] = &[
+            $( KeyDoc {
+                name: stringify!($name),
+                kind: KeyKind::$kind,
+                unit: $unit,
+                meaning: $meaning,
+                allowed: $allowed,
+                aliases: &[$($alias),*],
+            }, )*
+            BATCH_SIZE,
+        ];
+
+        impl PpoConfig {
+            /// Sets the field of the canonical key `key` from `text`.
+            fn set_field(&mut self, key: &str, text: &str) -> Result<(), ConfigError> {
+                $( if key == stringify!($name) {
+                    self.$name = KeyValue::parse(key, text, &$allowed)?;
+                    return Ok(());
+                } )*
+                unreachable!("canonical_key gave '{key}', a key without a field")
+            }
+
+            /// The first field outside what its key allows, as an error (for configs
+            /// built in code; [`set`](PpoConfig::set) checks as it parses).
+            fn check_ranges(&self) -> Result<(), ConfigError> {
+                $( if !KeyValue::allows(&self.$name, &$allowed) {
+                    let value = KeyValue::to_json(&self.$name).to_compact();
+                    return Err(bad(stringify!($name), &value, $allowed.expected()));
+                } )*
+                Ok(())
+            }
+
+            /// The config as a JSON object of canonical keys (written to each run
+            /// directory and into checkpoints; [`from_json`](PpoConfig::from_json) reads it
+            /// back). Integers are plain JSON integers (exact for any `u64` seed), floats the
+            /// `f32`'s shortest form.
+            pub fn to_json(&self) -> Json {
+                Json::object([ $( (stringify!($name), KeyValue::to_json(&self.$name)), )* ])
+            }
+        }
+    };
+}
+
+/// SB3's minibatch size, a key with no field of its own: it sets `n_minibatches` to
+/// `n_envs·n_steps / batch_size` ([`PpoConfig::apply_pairs`] applies it last).
+const BATCH_SIZE: KeyDoc = KeyDoc {
+    name: "batch_size",
+    kind: KeyKind::Integer,
+    unit: "samples",
+    meaning: "SB3's minibatch size: sets n_minibatches = N·T / batch_size",
+    allowed: Allowed::Int(1, (MAX_ENVS * MAX_STEPS) as i128, "a whole number in [1, 2^44]"),
+    aliases: &[],
+};
+
+const PROBABILITY: Allowed = Allowed::Real(|x| (0.0..=1.0).contains(&x), "a number in [0, 1]");
+const POSITIVE: Allowed = Allowed::Real(|x| x > 0.0, "a number > 0");
+const NON_NEGATIVE: Allowed = Allowed::Real(|x| x >= 0.0, "a number ≥ 0");
+const COUNT: Allowed = Allowed::Int(1, MAX_COUNT as i128, "a whole number in [1, 10^6]");
+
+config_keys! {
+    /// Environment id, one of [`crate::env::env_ids`], `gym:ID` or `py:MODULE:FUNCTION`.
+    /// Default `CartPole-v1`. CleanRL `--env-id`; SB3 `env`.
+    env_id: String = "CartPole-v1".to_string();
+        Text, "", Allowed::EnvId, "environment to train on (see `ppo envs`)", ["env"];
+    /// Seed of every random choice: network init, action sampling, minibatch shuffles,
+    /// and environment `i` gets `seed + i`. Default 1. CleanRL `--seed`; SB3 `seed`.
+    seed: u64 = 1;
+        Integer, "", Allowed::Int(0, u64::MAX as i128, "a whole number in [0, 2^64 − 1]"),
+        "seed of every random choice; environment i is seeded seed + i", [];
+    /// Environment steps to train for, over all environments. Default 500,000.
+    /// CleanRL `--total-timesteps`; SB3 `total_timesteps` (RL Zoo `n_timesteps`).
+    total_timesteps: u64 = 500_000;
+        Integer, "env steps", Allowed::Int(1, MAX_TIMESTEPS as i128, "a whole number in [1, 10^15]"),
+        "length of training, summed over all environments", ["n_timesteps"];
+    /// Parallel environments `N`. Default 4. CleanRL `--num-envs`; SB3 `n_envs`.
+    n_envs: usize = 4;
+        Integer, "envs", Allowed::Int(1, MAX_ENVS as i128, "a whole number in [1, 2^20]"),
+        "environments stepped in parallel (N)", ["num_envs"];
+    /// Steps per environment per rollout `T`; the batch is `N·T`. Default 128.
+    /// CleanRL `--num-steps`; SB3 `n_steps`.
+    n_steps: usize = 128;
+        Integer, "steps per env", Allowed::Int(1, MAX_STEPS as i128, "a whole number in [1, 2^24]"),
+        "rollout length per environment (T); the batch is N·T", ["num_steps"];
+    /// Adam's learning rate (at the start, when annealed). Default 2.5e-4.
+    /// CleanRL `--learning-rate`; SB3 `learning_rate`.
+    learning_rate: f32 = 2.5e-4;
+        Number, "", POSITIVE, "Adam's step size (at the start when annealed)", ["lr"];
+    /// Anneal the learning rate linearly to 0 over training. Default true.
+    /// CleanRL `--anneal-lr`; SB3 `learning_rate: lin_<value>` in RL Zoo.
+    anneal_lr: bool = true;
+        Bool, "", Allowed::Any, "decay the learning rate linearly to 0 over training", [];
+    /// Discount γ. Default 0.99. CleanRL `--gamma`; SB3 `gamma`.
+    gamma: f32 = 0.99;
+        Number, "", PROBABILITY, "discount factor γ", [];
+    /// GAE's λ (Schulman et al., 2016). Default 0.95. CleanRL `--gae-lambda`; SB3
+    /// `gae_lambda`.
+    gae_lambda: f32 = 0.95;
+        Number, "", PROBABILITY, "GAE's λ: bias against variance of the advantages", [];
+    /// Minibatches per epoch; the minibatch size is `N·T / n_minibatches`. Default 4.
+    /// CleanRL `--num-minibatches`; SB3 sets `batch_size` (the minibatch size) instead:
+    /// `batch_size` is accepted by [`set`](PpoConfig::set) and converted.
+    n_minibatches: usize = 4;
+        Integer, "minibatches", COUNT, "minibatches per epoch (CleanRL's num_minibatches)", ["num_minibatches"];
+    /// Passes over the batch per update. Default 4. CleanRL `--update-epochs`; SB3
+    /// `n_epochs`.
+    update_epochs: usize = 4;
+        Integer, "epochs", COUNT, "passes over the batch per update (SB3's n_epochs)", ["n_epochs"];
+    /// Surrogate clipping ε (eq. 7 of the PPO paper). Default 0.2. CleanRL `--clip-coef`;
+    /// SB3 `clip_range`.
+    clip_coef: f32 = 0.2;
+        Number, "", POSITIVE, "surrogate clipping ε (SB3's clip_range)", ["clip_range"];
+    /// Anneal the clipping ε linearly to 0, as RL Zoo's `clip_range: lin_0.2`. Default
+    /// false.
+    anneal_clip: bool = false;
+        Bool, "", Allowed::Any, "decay clip_coef linearly to 0 over training", [];
+    /// Clip the value loss around the old values (CleanRL's formulation; ε is
+    /// `clip_coef_vf`). Default true. CleanRL `--clip-vloss`; in SB3, setting
+    /// `clip_range_vf`.
+    clip_vloss: bool = true;
+        Bool, "", Allowed::Any, "clip the value loss around the rollout's values", [];
+    /// The value clip's ε, when `clip_vloss`: none (the default) uses `clip_coef`,
+    /// annealed with it when `anneal_clip`, as CleanRL does; a number fixes it. SB3
+    /// `clip_range_vf` (accepted as an alias).
+    clip_coef_vf: Option<f32> = None;
+        Number, "", Allowed::Real(|x| x > 0.0, "a number > 0, or none (same as clip_coef)"),
+        "the value clip's ε; none uses clip_coef", ["clip_range_vf"];
+    /// Entropy bonus coefficient. Default 0.01. CleanRL `--ent-coef`; SB3 `ent_coef`.
+    ent_coef: f32 = 0.01;
+        Number, "", NON_NEGATIVE, "weight of the entropy bonus", [];
+    /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`.
+    vf_coef: f32 = 0.5;
+        Number, "", NON_NEGATIVE, "weight of the value loss", [];
+    /// Global gradient-norm clipping threshold. Default 0.5. CleanRL `--max-grad-norm`;
+    /// SB3 `max_grad_norm`.
+    max_grad_norm: f32 = 0.5;
+        Number, "", POSITIVE, "clip the global gradient norm to this", [];
+    /// Stop the update's epochs early once the approximate KL exceeds `1.5 ·
+    /// target_kl` (SB3's rule, checked before each minibatch step). Default none.
+    /// CleanRL `--target-kl`; SB3 `target_kl`.
+    target_kl: Option<f32> = None;
+        Number, "", Allowed::Real(|x| x > 0.0, "a number > 0, or none"),
+        "stop an update's epochs once approx KL > 1.5 × this; none: never", [];
+    /// Normalise advantages per minibatch: `(A − mean) / (std + 1e-8)`. Default true.
+    /// CleanRL `--norm-adv`; SB3 `normalize_advantage`.
+    norm_adv: bool = true;
+        Bool, "", Allowed::Any, "normalise advantages per minibatch", ["normalize_advantage"];
+    /// At a time-limit truncation, add `γ·V(final observation)` to the last reward, as
+    /// SB3 does. Default true. False reproduces CleanRL, which treats truncation as
+    /// termination.
+    bootstrap_truncation: bool = true;
+        Bool, "", Allowed::Any, "add γ·V(final obs) at a time-limit truncation (SB3); false: CleanRL", [];
+    /// Hidden layer widths of both actor and critic. Default `[64, 64]`. SB3
+    /// `policy_kwargs: net_arch`.
+    hidden_sizes: Vec<usize> = vec![64, 64];
+        Integer, "units per layer",
+        Allowed::Int(1, MAX_WIDTH as i128, "1 to 64 comma-separated widths in [1, 2^16], e.g. 64,64"),
+        "hidden layer widths of actor and critic, e.g. 64,64", ["net_arch"];
+    /// Hidden activation. Default tanh. SB3 `policy_kwargs: activation_fn`.
+    activation: Activation = Activation::Tanh;
+        Text, "", Allowed::Any, "hidden activation: tanh or relu", [];
+    /// Adam or AdamW. Default Adam.
+    optimizer: OptimizerKind = OptimizerKind::Adam;
+        Text, "", Allowed::Any, "adam or adamw", [];
+    /// Adam's ε. Default 1e-5 (CleanRL; PyTorch's default is 1e-8).
+    adam_eps: f32 = 1e-5;
+        Number, "", POSITIVE, "Adam's ε", [];
+    /// AdamW's decoupled weight decay. Default 0.01 (PyTorch's AdamW default); ignored by
+    /// Adam.
+    weight_decay: f32 = 0.01;
+        Number, "", NON_NEGATIVE, "AdamW's decoupled weight decay (ignored by adam)", [];
+    /// Initial log standard deviation of the Gaussian policy. Default 0.0. SB3
+    /// `policy_kwargs: log_std_init`.
+    log_std_init: f32 = 0.0;
+        Number, "log units", Allowed::Real(|_| true, "a finite number"),
+        "initial log standard deviation of a Gaussian policy", [];
+    /// Normalise observations with running mean and variance (clipped to ±10). Default
+    /// false (CleanRL's continuous script and RL Zoo's `normalize: true` switch it on).
+    norm_obs: bool = false;
+        Bool, "", Allowed::Any, "normalise observations by running mean and std, clipped to ±10", [];
+    /// Scale rewards by the running std of the discounted return (clipped to ±10).
+    /// Default false.
+    norm_reward: bool = false;
+        Bool, "", Allowed::Any, "scale rewards by the running std of the discounted return", [];
+    /// Evaluate the deterministic policy every this many environment steps (0: never).
+    /// Default 0. SB3 `EvalCallback(eval_freq)`.
+    eval_interval: u64 = 0;
+        Integer, "env steps", Allowed::Int(0, MAX_TIMESTEPS as i128, "a whole number in [0, 10^15] (0: never)"),
+        "evaluate every this many total env steps (not per env as SB3's eval_freq); 0: never", [];
+    /// Episodes per evaluation. Default 10. SB3 `n_eval_episodes`.
+    eval_episodes: usize = 10;
+        Integer, "episodes", COUNT, "episodes of the deterministic policy per evaluation", [];
+    /// Initialise weights orthogonally (gains √2, 0.01, 1; detail 2). False keeps
+    /// PyTorch's default `nn.Linear` initialisation, as SB3's `ortho_init=False` (RL Zoo's
+    /// MountainCarContinuous preset). Default true.
+    ortho_init: bool = true;
+        Bool, "", Allowed::Any, "orthogonal initialisation (false: PyTorch's default)", [];
+    /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
+    /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
+    /// actor's on a persistent worker thread ([`crate::ppo::parallel`]). The
+    /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
+    /// workload. Default 1.
+    threads: usize = 1;
+        Integer, "threads", Allowed::Int(1, 2, "1 or 2 (policy and value losses on two threads)"),
+        "1, or 2 to run the actor's and critic's halves of the update in parallel", [];
+    /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of
+    /// independent Gaussian noise at each step; continuous actions only. Default false.
+    /// SB3 `use_sde`.
+    use_sde: bool = false;
+        Bool, "", Allowed::Any, "explore with gSDE instead of independent Gaussian noise", [];
+    /// With `use_sde`, draw a new noise matrix every this many steps of each rollout;
+    /// −1 (or 0) draws one only at the start of each rollout. Default −1. SB3
+    /// `sde_sample_freq`.
+    sde_sample_freq: i64 = -1;
+        Integer, "steps", Allowed::Int(-1, MAX_STEPS as i128, "a whole number in [−1, 2^24] (−1 or 0: once per rollout)"),
+        "with use_sde, new noise every this many steps; -1: once per rollout", [];
+    /// With `use_sde`, learn one log-std per (feature, action) pair (`H×A`) rather than
+    /// one per feature (`H×1`). Default true. SB3 `policy_kwargs: full_std`.
+    full_std: bool = true;
+        Bool, "", Allowed::Any, "with use_sde, one log std per (feature, action) pair", [];
+    /// Write the run's resumable state every this many seconds of training (and always at
+    /// the end), so that a crash loses at most this much. 0 writes it only at the end
+    /// (and by `checkpoint_updates`). Range `[0, 10^9]`. Default 30.
+    checkpoint_interval: f64 = 30.0;
+        Number, "seconds", Allowed::Real(|x| (0.0..=1e9).contains(&x), "a number of seconds in [0, 10^9] (0: only at the end)"),
+        "write the resumable state this often; 0: only at the end", [];
+    /// Also write the resumable state every this many updates; 0 (the default) never.
+    /// Counted in updates, not seconds, so that tests do not depend on the clock. Range
+    /// `[0, 10^6]`.
+    checkpoint_updates: u64 = 0;
+        Integer, "updates", Allowed::Int(0, MAX_COUNT as i128, "a whole number in [0, 10^6] (0: never)"),
+        "also write the state every this many updates; 0: never", [];
+    /// Refuse to start a run whose estimated memory is above this many MiB. None (the
+    /// default) allows half of this machine's memory (`MemTotal` in `/proc/meminfo`, or
+    /// 8 GiB where that cannot be read). Range `[1, 2^40]`.
+    memory_limit_mib: Option<u64> = None;
+        Integer, "MiB",
+        Allowed::Int(1, 1 << 40, "a whole number of MiB in [1, 2^40], or none (half of this machine's memory)"),
+        "refuse runs estimated above this; none: half the machine's memory", [];
+    /// The Python interpreter that runs `gym:` and `py:` environments. None (the
+    /// default) uses the `PPO_PYTHON` environment variable, else `python3`.
+    python: Option<String> = None;
+        Text, "", Allowed::Any, "interpreter for gym: and py: environments; none: $PPO_PYTHON, else python3", [];
+    /// The longest wait, in seconds, for any reply of a bridged environment before it
+    /// counts as hung. Range `(0, 10^6]`. Default 60.
+    bridge_timeout: f64 = 60.0;
+        Number, "seconds", Allowed::Real(|x| x > 0.0 && x <= 1e6, "a number of seconds in (0, 10^6]"),
+        "longest wait for a bridged environment's reply", [];
+    /// Python processes to spread a bridged run's `n_envs` environments over, for more
+    /// cores (at most one per environment). Range `[1, 256]`. Default 1.
+    bridge_workers: usize = 1;
+        Integer, "processes", Allowed::Int(1, 256, "a whole number in [1, 256]"),
+        "Python processes a bridged run's environments are spread over", [];
+}
+
+/// Every key [`PpoConfig::set`] accepts under its canonical name (the names of
+/// [`KEY_DOCS`]).
+pub const KEYS: &[&str] = &KEY_NAMES;
+
+const KEY_NAMES: [&str; KEY_DOCS.len()] = {
+    let mut names = [""; KEY_DOCS.len()];
     let mut i = 0;
-    while i < N_KEYS {
+    while i < KEY_DOCS.len() {
         names[i] = KEY_DOCS[i].name;
         i += 1;
     }
     names
 };
 
-/// Every key [`PpoConfig::set`] accepts under its canonical name (the names of
-/// [`KEY_DOCS`]).
-pub const KEYS: &[&str] = &KEY_NAMES;
-
 /// The documentation of `key` (a canonical name), if it is one.
 pub fn key_doc(key: &str) -> Option<&'static KeyDoc> {
     KEY_DOCS.iter().find(|d| d.name == key)
+}
+
+/// CleanRL's and SB3's names for our keys, as `(alias, key)` (`ppo help keys` lists
+/// them), from the table's alias column.
+pub fn aliases() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEY_DOCS.iter().flat_map(|d| d.aliases.iter().map(move |a| (*a, d.name)))
 }
 
 /// The canonical name of a key given by our name or a CleanRL/SB3 alias, with dashes or
@@ -399,42 +639,12 @@ pub fn key_doc(key: &str) -> Option<&'static KeyDoc> {
 /// ```
 pub fn canonical_key(name: &str) -> Option<&'static str> {
     let norm = name.trim_start_matches("--").replace('-', "_");
-    let norm = ALIASES.iter().find(|(a, _)| *a == norm).map_or(norm.as_str(), |(_, k)| k);
+    let norm = aliases().find(|(a, _)| *a == norm).map_or(norm.as_str(), |(_, k)| k);
     KEYS.iter().copied().find(|k| *k == norm)
-}
-
-/// CleanRL and SB3 names mapped to ours (`ppo help keys` lists them).
-pub const ALIASES: &[(&str, &str)] = &[
-    ("env", "env_id"),
-    ("num_envs", "n_envs"),
-    ("num_steps", "n_steps"),
-    ("lr", "learning_rate"),
-    ("num_minibatches", "n_minibatches"),
-    ("n_epochs", "update_epochs"),
-    ("clip_range", "clip_coef"),
-    ("clip_range_vf", "clip_coef_vf"),
-    ("normalize_advantage", "norm_adv"),
-    ("n_timesteps", "total_timesteps"),
-    ("net_arch", "hidden_sizes"),
-];
-
-fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v {
-        "true" | "True" | "1" | "yes" => Ok(true),
-        "false" | "False" | "0" | "no" => Ok(false),
-        _ => Err(bad(key, v, "true or false")),
-    }
 }
 
 fn bad(key: &str, value: &str, expected: &'static str) -> ConfigError {
     ConfigError::BadValue { key: key.to_string(), value: value.to_string(), expected }
-}
-
-fn parse_f32(key: &str, v: &str, expected: &'static str, ok: impl Fn(f32) -> bool) -> Result<f32, ConfigError> {
-    match v.parse::<f32>() {
-        Ok(x) if x.is_finite() && ok(x) => Ok(x),
-        _ => Err(bad(key, v, expected)),
-    }
 }
 
 /// Parses an integer exactly: plain (`-12`, `500000`) or in an exponent form whose value
@@ -535,330 +745,36 @@ impl PpoConfig {
         (self.total_timesteps / self.batch_size() as u64).max(1)
     }
 
-    /// CleanRL's defaults with RL Zoo's tuned hyperparameters for `env_id` applied on
-    /// top, where RL Zoo has them (see [`PpoConfig::apply_preset`]).
-    pub fn for_env(env_id: &str) -> PpoConfig {
-        let mut c = PpoConfig { env_id: env_id.to_string(), ..PpoConfig::default() };
-        c.apply_preset(env_id);
-        c
-    }
-
-    /// Applies the tuned preset for `env_id` on top of `self` (keeping its seed) and
-    /// returns whether one exists. The ids are those of the registry.
-    ///
-    /// Sources: RL Zoo's `hyperparams/ppo.yml` (DLR-RM/rl-baselines3-zoo) and CleanRL's
-    /// `ppo_continuous_action.py`. RL Zoo's entries are written on top of SB3's PPO
-    /// defaults, translated to our names:
-    ///
-    /// | SB3 | ours |
-    /// |---|---|
-    /// | `learning_rate` 3e-4, constant | `learning_rate` 3e-4, `anneal_lr` false |
-    /// | `n_epochs` 10, `clip_range` 0.2, `ent_coef` 0.0, `max_grad_norm` 0.5, Adam ε 1e-5 | same |
-    /// | `gae_lambda` 0.95, `gamma` 0.99, `log_std_init` 0, orthogonal init | same |
-    /// | `batch_size` 64 (the minibatch size) | `n_minibatches = n_envs·n_steps / 64` |
-    /// | no `clip_range_vf` (plain value loss) | `clip_vloss` false |
-    /// | `vf_coef` 0.5 × MSE | `vf_coef` 1.0 (our value loss is ½·MSE, as CleanRL's) |
-    /// | `normalize: true` (VecNormalize) | `norm_obs` and `norm_reward` true |
-    ///
-    /// Measured with `cargo run --release --example learn -- --env ID --seeds 1,2,3`
-    /// (the mean return of the last 100 training episodes at the end of training, mean
-    /// ± std over the seeds named):
-    ///
-    /// - **CartPole-v1**: CleanRL's defaults ([`PpoConfig::default`]), kept on purpose
-    ///   instead of RL Zoo's entry; 500 ± 0 at 500k steps on seeds 1–5.
-    /// - **Acrobot-v1**: RL Zoo as written. −78 ± 3 at 1M steps (past −100 by ~80k).
-    /// - **MountainCar-v0**: RL Zoo as written. −114 ± 1 at 1M steps on seeds 1–3; the
-    ///   best mean on the way is −107 ± 1 (past gymnasium's −110 by 440–530k steps).
-    /// - **Pendulum-v1**: RL Zoo as written, gSDE included (`use_sde`, `sde_sample_freq`
-    ///   4): −181.7 ± 9.7 at 100k steps on seeds 1–3 (RL Zoo reports −172 ± 104).
-    ///   Without gSDE the same entry ends at −206 ± 16 on seeds 1–5, two below −200.
-    /// - **MountainCarContinuous-v0**: RL Zoo's entry (n_steps 8, lr 7.77e-5,
-    ///   `log_std_init` −3.29, ...) relies on gSDE for its exploration: without it, all
-    ///   of seeds 1–3 end at 0 after its 20k steps (the car never finds the flag). So
-    ///   this is CleanRL's continuous defaults with RL Zoo's γ = 0.9999, for 100k steps.
-    ///   With CleanRL's γ = 0.99, seeds 4 and 5 of 5 never reach the flag even in 1M
-    ///   steps (return 0: the car learns to stand still); with 0.9999 all of seeds 1–10
-    ///   pass 90 within 30–45k steps, ending at 93.2 ± 0.5. RL Zoo's gSDE entry itself,
-    ///   now possible (`use_sde true, ortho_init false`, see `examples/sde.rs`), is less
-    ///   reliable here: 77.9 ± 11.4 at 20k steps on seeds 1–3 (2 of 3 past 90), so this
-    ///   preset does not switch gSDE on.
-    /// - **CartPoleContinuous-v1** (not in RL Zoo): CleanRL's continuous defaults for
-    ///   200k steps instead of 1M. Every seed reaches 500 by 60–130k steps, but in 1M steps
-    ///   seeds 2 and 3 drift down (477 ± 18 at the end); over 200k the annealed learning
-    ///   rate settles them: 500 ± 0 on seeds 1–5.
-    pub fn apply_preset(&mut self, env_id: &str) -> bool {
-        // SB3's PPO defaults in our terms (see the table above); `n_minibatches` is set
-        // per preset from SB3's minibatch size of 64.
-        let sb3 = PpoConfig {
-            env_id: env_id.into(),
-            seed: self.seed,
-            learning_rate: 3e-4,
-            anneal_lr: false,
-            update_epochs: 10,
-            ent_coef: 0.0,
-            clip_vloss: false,
-            vf_coef: 1.0,
-            ..PpoConfig::default()
-        };
-        // CleanRL's `ppo_continuous_action.py`: 1 env × 2048 steps, 32 minibatches,
-        // 10 epochs, lr 3e-4 annealed, entropy 0, clipped value loss, observation and
-        // reward normalisation, 1M steps.
-        let cleanrl_continuous = PpoConfig {
-            env_id: env_id.into(),
-            seed: self.seed,
-            n_envs: 1,
-            n_steps: 2048,
-            n_minibatches: 32,
-            update_epochs: 10,
-            learning_rate: 3e-4,
-            ent_coef: 0.0,
-            norm_obs: true,
-            norm_reward: true,
-            total_timesteps: 1_000_000,
-            ..PpoConfig::default()
-        };
-        match env_id {
-            "CartPole-v1" => {}
-            "Acrobot-v1" => {
-                // normalize, n_envs 16, n_steps 256, gae_lambda 0.94, gamma 0.99,
-                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 4096/64 = 64.
-                *self = PpoConfig {
-                    n_envs: 16,
-                    n_steps: 256,
-                    n_minibatches: 64,
-                    gae_lambda: 0.94,
-                    update_epochs: 4,
-                    norm_obs: true,
-                    norm_reward: true,
-                    total_timesteps: 1_000_000,
-                    ..sb3
-                };
-            }
-            "MountainCar-v0" => {
-                // normalize, n_envs 16, n_steps 16, gae_lambda 0.98, gamma 0.99,
-                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 256/64 = 4.
-                *self = PpoConfig {
-                    n_envs: 16,
-                    n_steps: 16,
-                    n_minibatches: 4,
-                    gae_lambda: 0.98,
-                    update_epochs: 4,
-                    norm_obs: true,
-                    norm_reward: true,
-                    total_timesteps: 1_000_000,
-                    ..sb3
-                };
-            }
-            "Pendulum-v1" => {
-                // RL Zoo exactly: n_envs 4, n_steps 1024, gae_lambda 0.95, gamma 0.9,
-                // n_epochs 10, ent_coef 0.0, lr 1e-3, clip 0.2, 1e5 steps, batch 64 →
-                // 4096/64 = 64 minibatches, gSDE with sample freq 4. Measured (seeds 1–3,
-                // `examples/learn.rs`): final mean return −181.7 ± 9.7.
-                *self = PpoConfig {
-                    n_envs: 4,
-                    n_steps: 1024,
-                    n_minibatches: 64,
-                    gamma: 0.9,
-                    learning_rate: 1e-3,
-                    total_timesteps: 100_000,
-                    use_sde: true,
-                    sde_sample_freq: 4,
-                    ..sb3
-                };
-            }
-            "MountainCarContinuous-v0" => {
-                // CleanRL's continuous defaults with RL Zoo's gamma 0.9999, 1e5 steps.
-                *self = PpoConfig { gamma: 0.9999, total_timesteps: 100_000, ..cleanrl_continuous };
-            }
-            "CartPoleContinuous-v1" => *self = PpoConfig { total_timesteps: 200_000, ..cleanrl_continuous },
-            // MuJoCo through the gymnasium bridge: CleanRL's continuous defaults, as its
-            // published HalfCheetah, Hopper and Walker2d results use them.
-            "gym:HalfCheetah-v4" | "gym:HalfCheetah-v5" | "gym:Hopper-v4" | "gym:Hopper-v5" | "gym:Walker2d-v4"
-            | "gym:Walker2d-v5" => *self = cleanrl_continuous,
-            "gym:LunarLander-v3" => {
-                // RL Zoo's LunarLander-v2 entry (v3 is its successor in gymnasium 1.x):
-                // n_envs 16, n_steps 1024, batch 64 → 16384/64 = 256 minibatches,
-                // gae_lambda 0.98, gamma 0.999, n_epochs 4, ent_coef 0.01, 1e6 steps.
-                *self = PpoConfig {
-                    n_envs: 16,
-                    n_steps: 1024,
-                    n_minibatches: 256,
-                    gae_lambda: 0.98,
-                    gamma: 0.999,
-                    update_epochs: 4,
-                    ent_coef: 0.01,
-                    total_timesteps: 1_000_000,
-                    ..sb3
-                };
-            }
-            _ => return false,
-        }
-        true
-    }
-
     /// Sets one hyperparameter from text, by our name or a CleanRL/SB3 alias, with
-    /// dashes or underscores (`learning-rate`, `learning_rate`, `lr`).
+    /// dashes or underscores (`learning-rate`, `learning_rate`, `lr`), within what the
+    /// key allows ([`KEY_DOCS`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let Some(k) = canonical_key(key) else {
             return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() });
         };
         let v = value.trim();
-        let prob = "a number in [0, 1]";
-        match k {
-            "env_id" => {
-                if !crate::env::env_ids().contains(&v) && !crate::env::bridge::is_bridged(v) {
-                    return Err(ConfigError::BadValue {
-                        key: k.into(),
-                        value: v.into(),
-                        expected: "a registered environment id (see `ppo envs`), gym:ID or py:MODULE:FUNCTION",
-                    });
-                }
-                self.env_id = v.to_string()
-            }
-            "seed" => self.seed = parse_int_in(k, v, 0, u64::MAX as i128, "a whole number in [0, 2^64 − 1]")? as u64,
-            "total_timesteps" => {
-                self.total_timesteps =
-                    parse_int_in(k, v, 1, MAX_TIMESTEPS as i128, "a whole number in [1, 10^15]")? as u64
-            }
-            "n_envs" => self.n_envs = parse_int_in(k, v, 1, MAX_ENVS as i128, "a whole number in [1, 2^20]")? as usize,
-            "n_steps" => {
-                self.n_steps = parse_int_in(k, v, 1, MAX_STEPS as i128, "a whole number in [1, 2^24]")? as usize
-            }
-            "learning_rate" => self.learning_rate = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
-            "anneal_lr" => self.anneal_lr = parse_bool(k, v)?,
-            "gamma" => self.gamma = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
-            "gae_lambda" => self.gae_lambda = parse_f32(k, v, prob, |x| (0.0..=1.0).contains(&x))?,
-            "n_minibatches" => {
-                self.n_minibatches = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
-            }
-            "batch_size" => {
-                // SB3's minibatch size: convert to a minibatch count for the current N·T.
-                let size =
-                    parse_int_in(k, v, 1, (MAX_ENVS * MAX_STEPS) as i128, "a whole number in [1, 2^44]")? as usize;
-                if !self.batch_size().is_multiple_of(size) {
-                    return Err(ConfigError::Inconsistent(format!(
-                        "batch_size {size} (the minibatch size) does not divide n_envs·n_steps = {}·{} = {}",
-                        self.n_envs,
-                        self.n_steps,
-                        self.batch_size()
-                    )));
-                }
-                self.n_minibatches = self.batch_size() / size;
-            }
-            "update_epochs" => {
-                self.update_epochs = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
-            }
-            "clip_coef" => self.clip_coef = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
-            "anneal_clip" => self.anneal_clip = parse_bool(k, v)?,
-            "clip_vloss" => self.clip_vloss = parse_bool(k, v)?,
-            "clip_coef_vf" => {
-                self.clip_coef_vf = match v {
-                    "none" | "None" | "null" => None,
-                    _ => Some(parse_f32(k, v, "a number > 0, or none (same as clip_coef)", |x| x > 0.0)?),
-                }
-            }
-            "ent_coef" => self.ent_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
-            "vf_coef" => self.vf_coef = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
-            "max_grad_norm" => self.max_grad_norm = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
-            "target_kl" => {
-                self.target_kl = match v {
-                    "none" | "None" | "null" => None,
-                    _ => Some(parse_f32(k, v, "a number > 0, or none", |x| x > 0.0)?),
-                }
-            }
-            "norm_adv" => self.norm_adv = parse_bool(k, v)?,
-            "bootstrap_truncation" => self.bootstrap_truncation = parse_bool(k, v)?,
-            "hidden_sizes" => {
-                let expected = "1 to 64 comma-separated widths in [1, 2^16], e.g. 64,64";
-                let sizes: Option<Vec<usize>> = v
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .split(',')
-                    .map(|s| {
-                        parse_integer(s.trim()).filter(|n| (1..=MAX_WIDTH as i128).contains(n)).map(|n| n as usize)
-                    })
-                    .collect();
-                self.hidden_sizes = sizes.filter(|s| s.len() <= MAX_LAYERS).ok_or_else(|| bad(k, v, expected))?;
-            }
-            "activation" => self.activation = Activation::from_name(v).ok_or_else(|| bad(k, v, "tanh or relu"))?,
-            "optimizer" => {
-                self.optimizer = match v.to_ascii_lowercase().as_str() {
-                    "adam" => OptimizerKind::Adam,
-                    "adamw" => OptimizerKind::AdamW,
-                    _ => return Err(bad(k, v, "adam or adamw")),
-                }
-            }
-            "adam_eps" => self.adam_eps = parse_f32(k, v, "a number > 0", |x| x > 0.0)?,
-            "weight_decay" => self.weight_decay = parse_f32(k, v, "a number ≥ 0", |x| x >= 0.0)?,
-            "log_std_init" => self.log_std_init = parse_f32(k, v, "a finite number", |_| true)?,
-            "norm_obs" => self.norm_obs = parse_bool(k, v)?,
-            "norm_reward" => self.norm_reward = parse_bool(k, v)?,
-            "eval_interval" => {
-                self.eval_interval =
-                    parse_int_in(k, v, 0, MAX_TIMESTEPS as i128, "a whole number in [0, 10^15] (0: never)")? as u64
-            }
-            "eval_episodes" => {
-                self.eval_episodes = parse_int_in(k, v, 1, MAX_COUNT as i128, "a whole number in [1, 10^6]")? as usize
-            }
-            "ortho_init" => self.ortho_init = parse_bool(k, v)?,
-            "threads" => {
-                self.threads = parse_int_in(k, v, 1, 2, "1 or 2 (policy and value losses on two threads)")? as usize
-            }
-            "use_sde" => self.use_sde = parse_bool(k, v)?,
-            "sde_sample_freq" => {
-                self.sde_sample_freq = parse_int_in(
-                    k,
-                    v,
-                    -1,
-                    MAX_STEPS as i128,
-                    "a whole number in [−1, 2^24] (−1 or 0: once per rollout)",
-                )? as i64
-            }
-            "full_std" => self.full_std = parse_bool(k, v)?,
-            "checkpoint_interval" => {
-                self.checkpoint_interval = match v.parse::<f64>() {
-                    Ok(x) if (0.0..=1e9).contains(&x) => x,
-                    _ => return Err(bad(k, v, "a number of seconds in [0, 10^9] (0: only at the end)")),
-                }
-            }
-            "checkpoint_updates" => {
-                self.checkpoint_updates =
-                    parse_int_in(k, v, 0, MAX_COUNT as i128, "a whole number in [0, 10^6] (0: never)")? as u64
-            }
-            "memory_limit_mib" => {
-                self.memory_limit_mib = match v {
-                    "none" | "None" | "null" => None,
-                    _ => Some(parse_int_in(
-                        k,
-                        v,
-                        1,
-                        1 << 40,
-                        "a whole number of MiB in [1, 2^40], or none (half of this machine's memory)",
-                    )? as u64),
-                }
-            }
-            "python" => {
-                self.python = match v {
-                    "none" | "None" | "null" | "" => None,
-                    _ => Some(v.to_string()),
-                }
-            }
-            "bridge_workers" => {
-                self.bridge_workers = parse_int_in(k, v, 1, 256, "a whole number in [1, 256]")? as usize
-            }
-            "bridge_timeout" => {
-                self.bridge_timeout = match v.parse::<f64>() {
-                    Ok(x) if x > 0.0 && x <= 1e6 => x,
-                    _ => return Err(bad(k, v, "a number of seconds in (0, 10^6]")),
-                }
-            }
-            other => unreachable!("canonical_key gave '{other}', a key that set() does not handle"),
+        if k != BATCH_SIZE.name {
+            return self.set_field(k, v);
         }
+        // SB3's minibatch size: converted to a minibatch count for the current N·T.
+        let size = int_in(k, v, &BATCH_SIZE.allowed)? as usize;
+        if !self.batch_size().is_multiple_of(size) {
+            return Err(ConfigError::Inconsistent(format!(
+                "batch_size {size} (the minibatch size) does not divide n_envs·n_steps = {}·{} = {}",
+                self.n_envs,
+                self.n_steps,
+                self.batch_size()
+            )));
+        }
+        self.n_minibatches = self.batch_size() / size;
         Ok(())
     }
 
-    /// Checks the values together: the batch must split into whole minibatches, and
-    /// so on. Every entry point (`train`, the CLI) calls this before starting.
+    /// Checks every value against what its key allows (for a config built in code), then
+    /// the values together: the batch must split into whole minibatches, and so on. Every
+    /// entry point (`train`, the CLI) calls this before starting.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_ranges()?;
         if !self.batch_size().is_multiple_of(self.n_minibatches) {
             return Err(ConfigError::Inconsistent(format!(
                 "n_envs·n_steps = {} is not divisible by n_minibatches = {}",
@@ -887,13 +803,6 @@ impl PpoConfig {
         }
         if self.hidden_sizes.is_empty() {
             return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
-        }
-        let bridge_ok = self.bridge_timeout > 0.0 && self.bridge_timeout <= 1e6;
-        if !bridge_ok || !(1..=256).contains(&self.bridge_workers) {
-            return Err(ConfigError::Inconsistent(format!(
-                "bridge_timeout {} must be in (0, 10^6] seconds and bridge_workers {} in [1, 256]",
-                self.bridge_timeout, self.bridge_workers
-            )));
         }
         Ok(())
     }
@@ -959,65 +868,6 @@ impl PpoConfig {
         Ok(())
     }
 
-    /// The config as a JSON object of canonical keys (written to each run directory and
-    /// into checkpoints; [`from_json`](PpoConfig::from_json) reads it back).
-    pub fn to_json(&self) -> Json {
-        // Integers are written as plain integers (exact for any u64 seed), floats as the
-        // f32's shortest form.
-        let int = |n: u64| Json::from(n);
-        let f = |x: f32| Json::from(x);
-        Json::object([
-            ("env_id", Json::String(self.env_id.clone())),
-            ("seed", int(self.seed)),
-            ("total_timesteps", int(self.total_timesteps)),
-            ("n_envs", int(self.n_envs as u64)),
-            ("n_steps", int(self.n_steps as u64)),
-            ("learning_rate", f(self.learning_rate)),
-            ("anneal_lr", Json::Bool(self.anneal_lr)),
-            ("gamma", f(self.gamma)),
-            ("gae_lambda", f(self.gae_lambda)),
-            ("n_minibatches", int(self.n_minibatches as u64)),
-            ("update_epochs", int(self.update_epochs as u64)),
-            ("clip_coef", f(self.clip_coef)),
-            ("anneal_clip", Json::Bool(self.anneal_clip)),
-            ("clip_vloss", Json::Bool(self.clip_vloss)),
-            ("clip_coef_vf", self.clip_coef_vf.map_or(Json::Null, f)),
-            ("ent_coef", f(self.ent_coef)),
-            ("vf_coef", f(self.vf_coef)),
-            ("max_grad_norm", f(self.max_grad_norm)),
-            ("target_kl", self.target_kl.map_or(Json::Null, f)),
-            ("norm_adv", Json::Bool(self.norm_adv)),
-            ("bootstrap_truncation", Json::Bool(self.bootstrap_truncation)),
-            ("hidden_sizes", Json::Array(self.hidden_sizes.iter().map(|&h| int(h as u64)).collect())),
-            ("activation", Json::String(self.activation.name().into())),
-            (
-                "optimizer",
-                Json::String(match self.optimizer {
-                    OptimizerKind::Adam => "adam".into(),
-                    OptimizerKind::AdamW => "adamw".into(),
-                }),
-            ),
-            ("adam_eps", f(self.adam_eps)),
-            ("weight_decay", f(self.weight_decay)),
-            ("log_std_init", f(self.log_std_init)),
-            ("norm_obs", Json::Bool(self.norm_obs)),
-            ("norm_reward", Json::Bool(self.norm_reward)),
-            ("eval_interval", int(self.eval_interval)),
-            ("eval_episodes", int(self.eval_episodes as u64)),
-            ("ortho_init", Json::Bool(self.ortho_init)),
-            ("threads", int(self.threads as u64)),
-            ("use_sde", Json::Bool(self.use_sde)),
-            ("sde_sample_freq", Json::from(self.sde_sample_freq)),
-            ("full_std", Json::Bool(self.full_std)),
-            ("checkpoint_interval", Json::from(self.checkpoint_interval)),
-            ("checkpoint_updates", int(self.checkpoint_updates)),
-            ("memory_limit_mib", self.memory_limit_mib.map_or(Json::Null, int)),
-            ("python", self.python.clone().map_or(Json::Null, Json::String)),
-            ("bridge_timeout", Json::from(self.bridge_timeout)),
-            ("bridge_workers", Json::from(self.bridge_workers as u64)),
-        ])
-    }
-
     /// Sets several keys, in order, as [`set`](PpoConfig::set) does, except that
     /// `batch_size` (SB3's minibatch size) is applied after all the others, so that it
     /// divides the final `n_envs·n_steps` whatever the order it was given in. The last of
@@ -1040,14 +890,7 @@ impl PpoConfig {
             match canonical_key(key.as_ref()) {
                 Some("batch_size") => {
                     // Checked now for its own range; applied at the end.
-                    parse_int_in(
-                        "batch_size",
-                        value.as_ref().trim(),
-                        1,
-                        (MAX_ENVS * MAX_STEPS) as i128,
-                        "a whole number in [1, 2^44]",
-                    )
-                    .map_err(|e| (i, e))?;
+                    int_in("batch_size", value.as_ref().trim(), &BATCH_SIZE.allowed).map_err(|e| (i, e))?;
                     batch_size = Some((i, value));
                 }
                 Some("n_minibatches") => {
@@ -1163,7 +1006,6 @@ mod tests {
 
     #[test]
     fn every_key_is_documented_and_takes_its_kind() {
-        assert_eq!(KEYS.len(), KEY_DOCS.len());
         for doc in KEY_DOCS {
             assert_eq!(canonical_key(doc.name), Some(doc.name));
             assert_eq!(canonical_key(&format!("--{}", doc.name.replace('_', "-"))), Some(doc.name));
@@ -1189,6 +1031,32 @@ mod tests {
                 || v.as_array().is_some_and(|a| a.iter().all(|x| matches!(x, Json::Integer(_))));
             assert!(ok, "{} is written as {v:?}", doc.name);
         }
+    }
+
+    /// The table's ranges hold for configs built in code too: `validate` names the key,
+    /// the value and what is allowed, as `set` would.
+    #[test]
+    fn validate_checks_every_key_against_the_table() {
+        let cases: Vec<(PpoConfig, &str)> = vec![
+            (PpoConfig { gamma: 2.0, ..PpoConfig::default() }, "'2' for 'gamma': expected a number in [0, 1]"),
+            (PpoConfig { learning_rate: f32::NAN, ..PpoConfig::default() }, "'learning_rate'"),
+            (PpoConfig { bridge_workers: 0, ..PpoConfig::default() }, "a whole number in [1, 256]"),
+            (PpoConfig { threads: 3, ..PpoConfig::default() }, "'3' for 'threads'"),
+            (PpoConfig { hidden_sizes: vec![], ..PpoConfig::default() }, "'hidden_sizes'"),
+            (PpoConfig { target_kl: Some(-1.0), ..PpoConfig::default() }, "a number > 0, or none"),
+            (PpoConfig { checkpoint_interval: f64::INFINITY, ..PpoConfig::default() }, "'checkpoint_interval'"),
+        ];
+        for (config, want) in cases {
+            let e = config.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{e:?} should contain {want:?}");
+        }
+        // Every default is within its key's range, and so is every preset.
+        PpoConfig::default().validate().unwrap();
+        for id in crate::env::env_ids() {
+            PpoConfig::for_env(id).validate().unwrap_or_else(|e| panic!("{id}: {e}"));
+        }
+        // A custom environment's id passes: ids are checked when set from text.
+        PpoConfig { env_id: "MyEnv-v0".into(), ..PpoConfig::default() }.validate().unwrap();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The PPO algorithm ([Schulman et al., 2017](https://arxiv.org/abs/1707.06347)), in
 //! reading order:
 //!
-//! 1. [`config`]: every hyperparameter, with CleanRL's defaults and RL Zoo's presets.
+//! 1. [`config`]: every hyperparameter, declared once in one table, with CleanRL's
+//!    defaults; [`presets`]: RL Zoo's tuned ones per environment.
 //! 2. [`agent`]: the actor-critic, and how it acts during rollouts.
 //! 3. [`buffer`]: the `T×N` rollout storage and Generalized Advantage Estimation.
 //! 4. [`loss`]: the clipped surrogate, value and entropy losses on a minibatch.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod eval;
 pub mod loss;
 pub mod parallel;
+pub mod presets;
 pub mod state;
 pub mod train;
 pub mod update;
