@@ -2,9 +2,11 @@
 //! atomic writes, weights written by PyTorch, and a typed error (never a panic) for
 //! truncated, corrupt and mismatched files.
 //!
-//! `writes_files_for_the_python_check` leaves two checkpoints and the outputs our agents
-//! give in `target/tmp/checkpoint-python/`; `tests/reference/check_checkpoint.py` loads
-//! them into PyTorch and compares (run by hand, not by CI).
+//! `writes_files_for_the_python_check` (ignored: it needs PyTorch, which CI does not
+//! install) leaves two checkpoints and the outputs our agents give in
+//! `target/tmp/checkpoint-python/`; `tests/reference/check_checkpoint.py` loads them into
+//! PyTorch and compares. Run both by hand: `cargo test --test checkpoint -- --ignored`,
+//! then `python tests/reference/check_checkpoint.py`.
 
 use ppo::env::Actions;
 use ppo::env::RunningMeanStd;
@@ -763,6 +765,7 @@ fn a_checkpoint_written_by_python_loads_and_gives_pytorchs_outputs() {
 // ============================================================ for the Python check
 
 #[test]
+#[ignore = "writes files for tests/reference/check_checkpoint.py, which needs PyTorch: run it by hand with --ignored, then the script"]
 fn writes_files_for_the_python_check() {
     // tests/reference/check_checkpoint.py loads these with safetensors.torch.load_file
     // into nn.Sequential models (load_state_dict(strict=True)) and compares its outputs
@@ -782,6 +785,10 @@ fn writes_files_for_the_python_check() {
             ("log_std", agent.log_std.as_ref().map_or(Json::Null, |p| Json::from(p.value.data().to_vec()))),
         ]);
         std::fs::write(dir.join(format!("{name}.json")), json.to_pretty()).unwrap();
+        // What the script will load is what we saved.
+        let back = Checkpoint::load(dir.join(format!("{name}.safetensors"))).unwrap();
+        let bits = |a: &Agent| a.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect::<Vec<_>>();
+        assert!(bits(&back.agent) == bits(&ckpt.agent), "{name}: the saved weights read back differently");
     }
 }
 

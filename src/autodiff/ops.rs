@@ -11,7 +11,7 @@ use crate::activation::Activation;
 use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
 
 /// Declares the [`Op`] enum and the one list of op names: each variant is written once,
-/// beside the name that [`Op::name`], [`OP_NAMES`] and [`Tape::inject_fault`] use.
+/// beside the name that [`Op::name`], [`OP_NAMES`] and the tests' `Tape::inject_fault` use.
 macro_rules! ops {
     ($($(#[$doc:meta])* $variant:ident $(($($ty:ty),*))? $({ $($field:ident: $fty:ty),* $(,)? })? => $name:literal,)*) => {
         /// What produced a value. Inputs are `Var`s recorded earlier on the same tape.
@@ -24,7 +24,7 @@ macro_rules! ops {
         }
 
         impl Op {
-            /// The op's name, as [`Tape::inject_fault`] takes it.
+            /// The op's name, as the tests' `Tape::inject_fault` takes it.
             pub(crate) fn name(&self) -> &'static str {
                 match self {
                     Op::Input => "input",

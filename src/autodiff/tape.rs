@@ -81,7 +81,9 @@ pub struct Tape {
     pub(crate) grads: Vec<f32>,
     /// Integer operands (the action indices of `gather`), stored beside the values.
     pub(crate) indices: Vec<usize>,
-    /// A deliberate bug, for testing the gradient checker: see [`Tape::inject_fault`].
+    /// A deliberate bug, for testing the gradient checker: see `Tape::inject_fault`
+    /// (built for the crate's own tests only: the `test-hooks` feature).
+    #[cfg(feature = "test-hooks")]
     fault: Option<(&'static str, f32)>,
     /// Room for a transposed weight (`matmul_t` multiplies by `Wᵀ` stored row by row);
     /// grows to the largest weight once, then is reused.
@@ -246,6 +248,7 @@ impl Tape {
             // the inputs' gradients (accumulated into) at the same time.
             let (lower, upper) = self.grads.split_at_mut(node.offset);
             let g = &mut upper[..node.len()];
+            #[cfg(feature = "test-hooks")]
             if let Some((name, scale)) = self.fault {
                 if node.op.name() == name {
                     // Backward is linear in the upstream gradient, so scaling it scales
@@ -271,12 +274,15 @@ impl Tape {
     /// [`autodiff`](crate::autodiff)) passes on its gradients multiplied by `scale`.
     ///
     /// The gradient-check tests use this to prove that a backward off by 1% (`1.01`)
-    /// or with a flipped sign (`-1.0`) is caught. Never call it outside tests.
+    /// or with a flipped sign (`-1.0`) is caught. It exists only in the crate's own test
+    /// builds (the `test-hooks` feature, which `cargo test` turns on).
+    #[cfg(feature = "test-hooks")]
     pub fn inject_fault(&mut self, op: &'static str, scale: f32) {
         self.fault = Some((op, scale));
     }
 
-    /// Removes a fault set by [`inject_fault`](Tape::inject_fault).
+    /// Removes a fault set by `inject_fault`.
+    #[cfg(feature = "test-hooks")]
     pub fn clear_fault(&mut self) {
         self.fault = None;
     }

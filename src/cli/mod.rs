@@ -591,9 +591,15 @@ fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
 
 /// A test hook, read once per run: `PPO_TEST_ABORT_AFTER_UPDATE=K` aborts the process
 /// (as kill -9 would end it) right after update K is logged, so that tests can interrupt
-/// a run at an exact update without depending on the clock.
+/// a run at an exact update without depending on the clock. Only the crate's own test
+/// builds have it (the `test-hooks` feature, which `cargo test` turns on); elsewhere it
+/// is always `None`.
 fn abort_after_update() -> Option<u64> {
-    std::env::var("PPO_TEST_ABORT_AFTER_UPDATE").ok()?.parse().ok()
+    if cfg!(feature = "test-hooks") {
+        std::env::var("PPO_TEST_ABORT_AFTER_UPDATE").ok()?.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Trains until done, logging each update, saving the state when due, and finishing the

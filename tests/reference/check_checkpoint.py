@@ -1,6 +1,6 @@
 """Checks that checkpoints written by the Rust crate load into PyTorch.
 
-Run `cargo test --test checkpoint` first: its test `writes_files_for_the_python_check`
+Run `cargo test --test checkpoint -- --ignored` first: its test `writes_files_for_the_python_check`
 leaves `discrete.safetensors`, `continuous.safetensors` and, for each, a JSON file with
 observations and the actor outputs (logits or Gaussian means) and critic values the Rust
 agent computed on them. This script, for each file:
