@@ -7,10 +7,10 @@
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
 //! own overhead (element-wise ops, bookkeeping) is visible.
 
-use ppo::autodiff::Tape;
 use ppo::kernels::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
 use ppo::kernels::Isa;
-use ppo::tensor::Tensor;
+use ppo::math::autodiff::Tape;
+use ppo::math::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::hint::black_box;

@@ -10,8 +10,8 @@
 //! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
 //! measured matmul peak the loop reaches.
 
+use ppo::algo::{PpoConfig, Trainer};
 use ppo::kernels::gemm::{sgemm, Trans};
-use ppo::ppo::{PpoConfig, Trainer};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -1,13 +1,13 @@
 //! Train CartPole-v1 with one call.
 //!
-//! The whole of PPO behind [`ppo::ppo::train`]: CleanRL's defaults (4 environments ×
+//! The whole of PPO behind [`ppo::algo::train`]: CleanRL's defaults (4 environments ×
 //! 128 steps, 4 minibatches, 4 epochs, 64-64 tanh networks, 500k steps), a callback
 //! that prints progress, and the trained agent at the end, evaluated with its
 //! deterministic policy.
 //!
 //! Run: `cargo run --release --example cartpole`
 
-use ppo::ppo::{train, PpoConfig};
+use ppo::algo::{train, PpoConfig};
 
 fn main() {
     let config = PpoConfig::default();

@@ -7,12 +7,12 @@
 //! end (terminated), and a small −0.01 per step; the episode is truncated after 50 steps.
 //! A uniformly random policy drives 8 copies for 2,000 steps and prints the episode
 //! statistics; then PPO trains on the same environments through
-//! [`ppo::ppo::Trainer::with_envs`] until it walks straight to the right end.
+//! [`ppo::algo::Trainer::with_envs`] until it walks straight to the right end.
 //!
 //! Run with `cargo run --release --example custom_env`.
 
+use ppo::algo::{PpoConfig, Trainer};
 use ppo::env::{Action, Actions, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv, VecEnv, VecStep};
-use ppo::ppo::{PpoConfig, Trainer};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,7 +1,7 @@
 //! Write the environment loop yourself: act → step → add to the buffer → compute returns
 //! and advantages → update.
 //!
-//! [`ppo::ppo::train`] hides this loop; here it is in the open, the way the
+//! [`ppo::algo::train`] hides this loop; here it is in the open, the way the
 //! Stable-Baselines3-derived Python usage puts it in the user's hands (`model.policy(obs)`,
 //! `env.step`, `rollout_buffer.add`, `compute_returns_and_advantage`, `model.train()`).
 //! Only [`Trainer`]'s public pieces are used: `agent.act`, `envs.step`, `buffer.add`,
@@ -11,8 +11,8 @@
 //!
 //! Run: `cargo run --release --example custom_loop`
 
+use ppo::algo::{ActOutput, PpoConfig, Trainer};
 use ppo::env::VecStep;
-use ppo::ppo::{ActOutput, PpoConfig, Trainer};
 use std::collections::VecDeque;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

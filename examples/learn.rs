@@ -13,7 +13,7 @@
 //! The threshold defaults to gymnasium's reward threshold; Pendulum-v1 has none, so pass
 //! `--threshold -200` there.
 
-use ppo::ppo::{PpoConfig, Trainer};
+use ppo::algo::{PpoConfig, Trainer};
 use std::time::Instant;
 
 fn main() {

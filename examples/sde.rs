@@ -1,6 +1,6 @@
 //! gSDE against plain Gaussian exploration on RL Zoo's two gSDE presets.
 //!
-//! Teaches: switching on generalized State-Dependent Exploration ([`ppo::sde`]) with
+//! Teaches: switching on generalized State-Dependent Exploration ([`ppo::math::sde`]) with
 //! `PpoConfig::set`, the same keys the CLI takes (`--use-sde true --sde-sample-freq 4`),
 //! and how to reproduce a Stable-Baselines3 / RL Zoo hyperparameter file with this crate.
 //!
@@ -20,7 +20,7 @@
 //! `normalize: true` is observation and reward normalisation; `ortho_init=False` means
 //! PyTorch's default `nn.Linear` initialisation, done below by hand.
 
-use ppo::ppo::{PpoConfig, Trainer};
+use ppo::algo::{PpoConfig, Trainer};
 
 /// RL Zoo's `hyperparams/ppo.yml` entry for `env_id`, as `set` keys, and whether it
 /// turns `ortho_init` off.

@@ -40,44 +40,38 @@
 //!
 //! ## Reading order
 //!
-//! Each module is one concept, and each builds on the ones before it:
+//! The folders are layers, each importing only those below it. A reader who wants the
+//! algorithm reads `math`, `env` and `algo`, and can skip the fast lane; a reader auditing
+//! the speed finds all of it in `kernels`.
 //!
-//! 1. [`tensor`]: dense row-major `f32` tensors with an explicit shape.
-//! 2. [`kernels`]: the fast lane, which a reader learning PPO can skip: matrix products,
-//!    `tanh` and `exp` over slices, Adam's element-wise update and the norm, each beside
-//!    its plain reference and the test that holds every CPU path (AVX-512, AVX2, any CPU,
-//!    chosen at run time) to the reference's bits. It imports nothing above it.
-//! 3. [`autodiff`]: the tape: an append-only list of op records, values and gradients in
-//!    separate buffers, backward as one reverse loop. Every op's backward sits next to
-//!    its forward. [`activation`] names the hidden-layer nonlinearity (tanh, relu) that
-//!    the tape's fused `linear` op and the layers both use.
-//! 4. [`gradcheck`]: central finite differences, used by the tests to check every op.
-//! 5. [`nn`]: `Linear` and `Mlp` layers with PyTorch's orthogonal initialisation.
-//! 6. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
-//!    CleanRL's linear annealing.
-//! 7. [`distributions`]: Categorical (with action masks) and diagonal Gaussian.
-//!    [`sde`] adds generalized State-Dependent Exploration (gSDE): Gaussian noise that
-//!    is a function of the actor's last hidden features, as Stable-Baselines3 has it.
-//! 8. [`env`](mod@env): the gymnasium-style [`env::Env`] trait, the classic-control suite,
-//!    vectorized environments and normalisation wrappers.
-//! 9. [`ppo`]: configuration, the actor-critic agent, the rollout buffer and GAE, the
-//!    clipped loss, the update ([`ppo::update()`], CleanRL's order in one scroll, and
-//!    its two-thread twin [`ppo::parallel`], tested bit-equal) and the training loop.
-//! 10. [`render`]: animated SVG drawings of episodes (cart and pole, pendulum, car on
-//!     the hill, acrobot).
-//! 11. [`io`]: file formats written by hand: JSON, safetensors checkpoints, TensorBoard
-//!     event files, CSV metrics and SVG plots.
-//! 12. [`run`]: a training run's directory (config, metrics, TensorBoard events,
-//!     checkpoints, learning curve, the resumable state), and [`cli`]: the `ppo` command
-//!     line built on it. [`signal`] turns Ctrl-C and SIGTERM into a clean stop.
+//! 1. [`math`]: tensors, the autodiff tape (every op's backward beside its forward),
+//!    gradient checks, `Linear`/`Mlp` layers, Adam as PyTorch computes it, the
+//!    Categorical and Gaussian distributions, gSDE, and the random number generator.
+//! 2. [`env`](mod@env): the gymnasium-style [`env::Env`] and [`env::VecEnv`] traits, the
+//!    classic-control suite (bit for bit with gymnasium), vector environments,
+//!    normalisation wrappers and the bridge to any gymnasium environment in Python.
+//! 3. [`algo`]: PPO itself: the config (every key in one table) and presets, the
+//!    actor-critic, the rollout buffer and GAE, the update ([`algo::update()`], CleanRL's
+//!    order in one function body, and its two-thread twin [`algo::parallel`], tested
+//!    bit-equal), the training loop, evaluation, checkpoints and a run's resumable state.
+//! 4. [`run`]: a training run's directory (config, metrics, TensorBoard events,
+//!    checkpoints, learning curve, the state), the signal handler that turns Ctrl-C into a
+//!    clean stop, and animated drawings of episodes.
+//! 5. [`cli`]: the `ppo` command line; [`exercises`]: learn PPO by writing it, eleven
+//!    exercises from an op's backward to CartPole trained with your own loss
+//!    (`cargo run --release --example exercises -- check all`; the guided tour is
+//!    `docs/guide.md`).
 //!
-//! 13. [`exercises`]: learn PPO by writing it: eleven exercises in this order, from an
-//!     op's backward to CartPole trained with your own loss, each checked against the
-//!     crate's function (`cargo run --release --example exercises -- check all`); the
-//!     guided tour is `docs/guide.md`.
+//! Beside them, at the bottom: [`kernels`], the fast lane (matrix products, `tanh` and
+//! `exp` over slices, Adam's update, the norm), each kernel beside its plain reference
+//! and the test that holds every CPU path (AVX-512, AVX2, any CPU, chosen at run time) to
+//! the reference's bits; and [`io`], the file formats written by hand (JSON,
+//! safetensors, TensorBoard event files, CSV, SVG).
 //!
-//! [`rng`] is the random number generator everything draws from (xoshiro256++, the same
-//! stream as `rand`'s `SmallRng`), with a state that a saved run keeps.
+//! `unsafe` is denied everywhere but three small places, each with a `// SAFETY:`
+//! comment: the call into a kernel compiled for the CPU's features
+//! ([`kernels::dispatch::run_on`]), the signal handler's installation
+//! ([`run::signal`]), and `poll(2)` on a bridged environment's pipe ([`env::bridge`]).
 //!
 //! ## Dimension names
 //!
@@ -96,29 +90,19 @@
 // Numeric kernels index several buffers with one loop variable; that reads like the math.
 #![allow(clippy::needless_range_loop)]
 
-pub mod activation;
-pub mod autodiff;
+pub mod algo;
 pub mod cli;
-pub mod distributions;
 pub mod env;
 pub mod exercises;
-pub mod gradcheck;
 pub mod io;
 pub mod kernels;
-pub mod nn;
-pub mod optim;
-pub mod ppo;
-pub mod render;
-pub mod rng;
+pub mod math;
 pub mod run;
-pub mod sde;
-pub mod signal;
-pub mod tensor;
 
 // The names a user of the library needs, at the top; each lives in its module above.
-pub use env::{make, Env, VecEnv};
-pub use ppo::{
+pub use algo::{
     evaluate, evaluate_with, train, ActOutput, Agent, Checkpoint, EvalResult, EvalStep, Metrics, PpoConfig, TrainError,
     Trainer,
 };
-pub use rng::Xoshiro256PlusPlus;
+pub use env::{make, Env, VecEnv};
+pub use math::rng::Xoshiro256PlusPlus;

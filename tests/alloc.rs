@@ -3,7 +3,7 @@
 //! Neither the rollout nor the update may allocate once the first iterations have grown
 //! every reusable buffer.
 
-use ppo::ppo::{PpoConfig, Trainer};
+use ppo::algo::{PpoConfig, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

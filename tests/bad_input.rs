@@ -1,8 +1,8 @@
 //! A user's environment or config that is wrong gives a typed error that says what was
 //! wrong, never a panic.
 
+use ppo::algo::{PpoConfig, TrainError, Trainer};
 use ppo::env::{Action, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv};
-use ppo::ppo::{PpoConfig, TrainError, Trainer};
 
 /// An environment whose observation turns NaN after a few steps.
 struct GoesNan {

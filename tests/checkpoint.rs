@@ -8,13 +8,13 @@
 //! PyTorch and compares. Run both by hand: `cargo test --test checkpoint -- --ignored`,
 //! then `python tests/reference/check_checkpoint.py`.
 
+use ppo::algo::checkpoint::{self, Checkpoint, CheckpointError};
+use ppo::algo::{ActOutput, ActionBatch, ActionKind, Agent, PpoConfig};
 use ppo::env::Actions;
 use ppo::env::RunningMeanStd;
 use ppo::io::json::Json;
 use ppo::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
-use ppo::nn::{Activation, Scratch};
-use ppo::ppo::checkpoint::{self, Checkpoint, CheckpointError};
-use ppo::ppo::{ActOutput, ActionBatch, ActionKind, Agent, PpoConfig};
+use ppo::math::nn::{Activation, Scratch};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -805,7 +805,7 @@ fn errors_are_std_errors_with_sources() {
 /// settings, and acts the same afterwards.
 #[test]
 fn gsde_agent_round_trips() {
-    use ppo::ppo::{checkpoint, ActOutput, PpoConfig, Trainer};
+    use ppo::algo::{checkpoint, ActOutput, PpoConfig, Trainer};
     use rand::SeedableRng;
     let mut config = PpoConfig::for_env("Pendulum-v1");
     config.set("use_sde", "true").unwrap();

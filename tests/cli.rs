@@ -2,10 +2,10 @@
 //! leave, `envs`, `plot`, `help`, and every kind of bad input (exit code 2, one error
 //! line, nothing written).
 
+use ppo::algo::{checkpoint, PpoConfig};
 use ppo::io::csv::read_csv;
 use ppo::io::json::Json;
 use ppo::io::tensorboard::{read_scalars, read_texts};
-use ppo::ppo::{checkpoint, PpoConfig};
 use ppo::run::{hyperparameter_table, HPARAMS_TAG, METRIC_COLUMNS, TB_TAGS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -213,7 +213,7 @@ fn envs_and_help() {
         texts.push(t);
     }
     let keys = help(&["help", "keys"]);
-    for doc in ppo::ppo::config::KEY_DOCS {
+    for doc in ppo::algo::config::KEY_DOCS {
         let line =
             keys.lines().find(|l| l.starts_with(&format!("{} ", doc.name))).unwrap_or_else(|| panic!("{}", doc.name));
         assert!(line.contains(doc.meaning), "{line}");
@@ -508,13 +508,13 @@ fn a_seed_above_2_pow_53_round_trips_exactly() {
     assert_trained(&train(&dir, &["--seed", "9007199254740993"]));
     let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
     assert!(config.contains("\"seed\": 9007199254740993"), "{config}");
-    let ckpt = ppo::ppo::checkpoint::load(dir.join("final.safetensors")).unwrap();
+    let ckpt = ppo::algo::checkpoint::load(dir.join("final.safetensors")).unwrap();
     assert_eq!(ckpt.config.seed, 9_007_199_254_740_993);
 }
 
 #[test]
 fn eval_refuses_a_checkpoint_whose_spaces_do_not_fit_its_environment() {
-    use ppo::ppo::{checkpoint, ActionKind};
+    use ppo::algo::{checkpoint, ActionKind};
     let dir = tmp("mismatch");
     assert_trained(&train(&dir, &["--env", "Pendulum-v1", "--use-sde", "false", "--n-envs", "4", "--n-steps", "64"]));
     let mut ckpt = checkpoint::load(dir.join("final.safetensors")).unwrap();
@@ -614,7 +614,7 @@ fn ctrl_c_and_sigterm_stop_cleanly_and_save_the_run() {
         }
         assert!(!dir.join(".lock").exists());
         let state = ppo::io::safetensors::read(dir.join("state.safetensors")).unwrap();
-        let (config, _) = ppo::ppo::state::read_config(&state).unwrap();
+        let (config, _) = ppo::algo::state::read_config(&state).unwrap();
         assert_eq!(config.total_timesteps, 3_000_000);
         let (_, rows) = read_csv(&csv).unwrap();
         assert!(rows.len() >= 3 && rows.len() < 5859, "{} rows", rows.len());

@@ -68,7 +68,7 @@ fn defines(text: &str, name: &str) -> bool {
 }
 
 /// The module files whose path ends with `segments` (`["ppo", "buffer"]` →
-/// `src/ppo/buffer.rs`; `["train"]` → `src/ppo/train.rs`).
+/// `src/algo/buffer.rs`; `["train"]` → `src/algo/train.rs`).
 fn module_files<'a>(src: &'a BTreeMap<PathBuf, String>, segments: &[&str]) -> Vec<&'a PathBuf> {
     src.keys()
         .filter(|p| {
@@ -205,9 +205,9 @@ fn every_file_function_in_the_guide_exists() {
 #[test]
 fn a_made_up_name_does_not_resolve() {
     let src = sources();
-    assert!(resolve(&src, "ppo::buffer::compute_gae").is_ok());
+    assert!(resolve(&src, "algo::buffer::compute_gae").is_ok());
     assert!(resolve(&src, "Trainer::iterate").is_ok());
-    assert!(resolve(&src, "ppo::buffer::compute_gaes").is_err());
+    assert!(resolve(&src, "algo::buffer::compute_gaes").is_err());
     assert!(resolve(&src, "Trainer::iterates").is_err());
     assert!(resolve(&src, "nn::Mlp::newer").is_err());
     assert!(!defines("pub fn compute_gae_split(", "compute_gae"));

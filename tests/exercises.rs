@@ -4,11 +4,11 @@
 //! shifted done flag, Adam without bias correction, …) fails with the hint aimed at it.
 //! The learner's files (`todo!()` bodies) are compiled by `cargo test` but not run.
 
-use ppo::autodiff::{Tape, Var};
+use ppo::algo::loss::{record_clipped_surrogate, record_clipped_value_loss};
+use ppo::algo::GaeInputs;
 use ppo::exercises::{check, check_learning, reference_clip_grad_norm, Exercise, Hint, Outcome, Solutions};
-use ppo::optim::AdamConfig;
-use ppo::ppo::loss::{record_clipped_surrogate, record_clipped_value_loss};
-use ppo::ppo::GaeInputs;
+use ppo::math::autodiff::{Tape, Var};
+use ppo::math::optim::AdamConfig;
 
 /// Checks `exercise` with the reference solutions changed by `change`, and requires a
 /// failure with `hint`.
@@ -107,7 +107,7 @@ fn wrong_tanh_backwards_fail_with_their_hints() {
 
 fn log_softmax_sign(y: &[f32], g: &[f32], cols: usize, dx: &mut [f32]) {
     let mut tmp = vec![0.0; dx.len()];
-    ppo::autodiff::log_softmax_backward(y, g, cols, &mut tmp);
+    ppo::math::autodiff::log_softmax_backward(y, g, cols, &mut tmp);
     dx.iter_mut().zip(&tmp).for_each(|(d, t)| *d -= t);
 }
 fn log_softmax_all_rows(y: &[f32], g: &[f32], _cols: usize, dx: &mut [f32]) {
@@ -118,7 +118,7 @@ fn log_softmax_all_rows(y: &[f32], g: &[f32], _cols: usize, dx: &mut [f32]) {
 }
 fn log_softmax_overwrite(y: &[f32], g: &[f32], cols: usize, dx: &mut [f32]) {
     dx.iter_mut().for_each(|d| *d = 0.0);
-    ppo::autodiff::log_softmax_backward(y, g, cols, dx);
+    ppo::math::autodiff::log_softmax_backward(y, g, cols, dx);
 }
 
 #[test]
@@ -203,18 +203,18 @@ fn wrong_adam_steps_fail_with_their_hints() {
 // ------------------------------------------------------------------ 5, 6
 
 fn gaussian_mean_over_dims(mean: &[f32], log_std: &[f32], a: &[f32]) -> f32 {
-    ppo::distributions::gaussian_log_prob(mean, log_std, a) / mean.len() as f32
+    ppo::math::distributions::gaussian_log_prob(mean, log_std, a) / mean.len() as f32
 }
 fn gaussian_without_log_std(mean: &[f32], log_std: &[f32], a: &[f32]) -> f32 {
     let mut sum = 0.0;
     for d in 0..a.len() {
         let z = (a[d] - mean[d]) / log_std[d].exp();
-        sum += -0.5 * z * z - ppo::distributions::HALF_LOG_2PI;
+        sum += -0.5 * z * z - ppo::math::distributions::HALF_LOG_2PI;
     }
     sum
 }
 fn entropy_flipped(log_std: &[f32]) -> f32 {
-    -ppo::distributions::gaussian_entropy(log_std)
+    -ppo::math::distributions::gaussian_entropy(log_std)
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn normalize_biased(adv: &mut [f32]) {
 }
 fn normalize_uncentred(adv: &mut [f32]) {
     let mut centred = adv.to_vec();
-    ppo::ppo::loss::normalize_advantages(&mut centred);
+    ppo::algo::loss::normalize_advantages(&mut centred);
     let n = adv.len() as f32;
     let mean = adv.iter().sum::<f32>() / n;
     // Divided by the std, but the mean left in.

@@ -9,10 +9,10 @@
 //! FUZZ_CASES=100000 cargo test --release --test fuzz -- --ignored
 //! ```
 
+use ppo::algo::config::KEYS;
+use ppo::algo::{checkpoint, PpoConfig, Trainer};
 use ppo::io::json::Json;
-use ppo::ppo::config::KEYS;
-use ppo::ppo::{checkpoint, PpoConfig, Trainer};
-use ppo::rng::Xoshiro256PlusPlus;
+use ppo::math::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -159,7 +159,7 @@ fn checkpoint_case(rng: &mut Xoshiro256PlusPlus, base: &[u8]) -> bool {
     if let Ok(mut ckpt) = no_panic("checkpoint::from_bytes", || checkpoint::from_bytes(&bytes)) {
         // An accepted checkpoint must be usable.
         let obs = vec![0.1f32; ckpt.agent.obs_dim];
-        let mut out = ppo::ppo::ActOutput::default();
+        let mut out = ppo::algo::ActOutput::default();
         no_panic("act on an accepted checkpoint", || {
             ckpt.agent.act(&obs, 1, true, &mut Xoshiro256PlusPlus::seed_from_u64(0), &mut out)
         });

@@ -1,12 +1,12 @@
 //! Every differentiable op, and composite losses built from them, checked against
-//! central finite differences with a random upstream gradient (see `ppo::gradcheck` for
+//! central finite differences with a random upstream gradient (see `ppo::math::gradcheck` for
 //! the step size and tolerances and why). Then every backward is broken on purpose
 //! (scaled by 1.01, sign flipped) to prove the check would catch it.
 
-use ppo::autodiff::{Tape, Var, OP_NAMES};
-use ppo::gradcheck::GradCheck;
-use ppo::nn::Activation;
-use ppo::tensor::Tensor;
+use ppo::math::autodiff::{Tape, Var, OP_NAMES};
+use ppo::math::gradcheck::GradCheck;
+use ppo::math::nn::Activation;
+use ppo::math::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -3,9 +3,9 @@
 //! geometry read back from the SVG text (the legend never on a plot area, one tick format
 //! per axis); and `plot_runs` on run directories written here (one panel per environment).
 
+use ppo::algo::PpoConfig;
 use ppo::io::csv::CsvWriter;
 use ppo::io::svg::{aggregate_runs, nice_ticks, stack, LineChart, RunStats, Series};
-use ppo::ppo::PpoConfig;
 use ppo::run::{plot_runs, METRIC_COLUMNS};
 use std::path::PathBuf;
 

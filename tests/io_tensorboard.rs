@@ -5,10 +5,10 @@
 //! with TensorBoard's own `EventAccumulator`; `tests/reference/check_tensorboard.py`
 //! reads a real run's.
 
+use ppo::algo::{FinishedEpisode, Metrics, PpoConfig, Trainer};
 use ppo::io::tensorboard::{
     self, crc32c, masked_crc32c, EventWriter, ScalarEvent, TensorboardError, TextEvent, TEXT_PLUGIN,
 };
-use ppo::ppo::{FinishedEpisode, Metrics, PpoConfig, Trainer};
 use ppo::run::{hyperparameter_table, RunDir, HPARAMS_TAG, TB_TAGS};
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! End to end: a seeded PPO run must learn CartPole, and the same seed must give the
 //! same numbers.
 
-use ppo::ppo::{train, Metrics, PpoConfig, Trainer};
+use ppo::algo::{train, Metrics, PpoConfig, Trainer};
 
 fn run(config: PpoConfig) -> Vec<Metrics> {
     let mut all = Vec::new();

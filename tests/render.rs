@@ -6,7 +6,7 @@
 //! the animation).
 
 use ppo::env::{make, Action, Env, Space};
-use ppo::render::{animate_episode, default_dt, frame_svg, state_from_obs, supported_env_ids, RenderError};
+use ppo::run::render::{animate_episode, default_dt, frame_svg, state_from_obs, supported_env_ids, RenderError};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;

@@ -1,9 +1,9 @@
 //! A run saved at any update and continued computes exactly what the uninterrupted run
 //! computes: the same metrics and the same weights, bit for bit. Through the library
-//! (`ppo::ppo::state`) here; through `ppo train --resume` in `tests/cli.rs`.
+//! (`ppo::algo::state`) here; through `ppo train --resume` in `tests/cli.rs`.
 
-use ppo::ppo::state::{self, LoadOptions};
-use ppo::ppo::{Metrics, PpoConfig, Trainer};
+use ppo::algo::state::{self, LoadOptions};
+use ppo::algo::{Metrics, PpoConfig, Trainer};
 use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {

@@ -1,4 +1,4 @@
-//! gSDE (`ppo::sde`), in the three layers of tests: finite-difference checks of its
+//! gSDE (`ppo::math::sde`), in the three layers of tests: finite-difference checks of its
 //! log-probability and entropy, the numbers of Stable-Baselines3's
 //! `StateDependentNoiseDistribution` from `tests/fixtures/torch/sde.json` (written by
 //! `tests/reference/make_sde_fixtures.py`), and seeded training runs that must not blow
@@ -7,11 +7,11 @@
 mod common;
 
 use common::{data, field, num, shaped, Report};
-use ppo::autodiff::Tape;
-use ppo::gradcheck::GradCheck;
+use ppo::algo::{ActOutput, ActionBatch, ActionKind, Agent, Metrics, PpoConfig, TrainError, Trainer};
 use ppo::io::json::Json;
-use ppo::nn::Activation;
-use ppo::ppo::{ActOutput, ActionBatch, ActionKind, Agent, Metrics, PpoConfig, TrainError, Trainer};
+use ppo::math::autodiff::Tape;
+use ppo::math::gradcheck::GradCheck;
+use ppo::math::nn::Activation;
 
 /// The continuous actions an agent chose.
 fn continuous(out: &ActOutput) -> &[f32] {
@@ -20,8 +20,8 @@ fn continuous(out: &ActOutput) -> &[f32] {
         other => panic!("expected continuous actions, got {other:?}"),
     }
 }
-use ppo::sde::{sde_entropy, sde_log_prob, sde_log_prob_entropy, sde_noise, sde_variance, SDE_EPSILON};
-use ppo::tensor::Tensor;
+use ppo::math::sde::{sde_entropy, sde_log_prob, sde_log_prob_entropy, sde_noise, sde_variance, SDE_EPSILON};
+use ppo::math::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -61,7 +61,7 @@ fn sde_log_prob_and_entropy_pass_gradient_checks() {
 fn detached_features_pass_gradient_checks_and_faults_are_caught() {
     let xs = inputs(6, 5, 2, 2, 2);
     let latent = xs[1].clone();
-    let f = move |t: &mut Tape, v: &[ppo::autodiff::Var]| {
+    let f = move |t: &mut Tape, v: &[ppo::math::autodiff::Var]| {
         let z = t.constant(&latent);
         let (lp, ent) = sde_log_prob_entropy(t, v[0], z, v[2], v[3]);
         let ent = t.mul_scalar(ent, 0.3);

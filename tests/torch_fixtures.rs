@@ -16,20 +16,22 @@
 mod common;
 
 use common::{data, entries, field, items, load, num, shaped, tensor, Report};
-use ppo::autodiff::Tape;
-use ppo::distributions::{
+use ppo::algo::checkpoint::agent_from_state_dict;
+use ppo::algo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
+use ppo::algo::update::{update, UpdateConfig, UpdateWorkspace};
+use ppo::algo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
+use ppo::io::json::Json;
+use ppo::io::safetensors;
+use ppo::math::autodiff::Tape;
+use ppo::math::distributions::{
     categorical_entropy, categorical_log_prob, categorical_log_prob_entropy, categorical_probs, gaussian_entropy,
     gaussian_log_prob, gaussian_log_prob_entropy, MASKED_LOGIT,
 };
-use ppo::io::json::Json;
-use ppo::io::safetensors;
-use ppo::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
-use ppo::optim::{clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig};
-use ppo::ppo::checkpoint::agent_from_state_dict;
-use ppo::ppo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
-use ppo::ppo::update::{update, UpdateConfig, UpdateWorkspace};
-use ppo::ppo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
-use ppo::tensor::Tensor;
+use ppo::math::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
+use ppo::math::optim::{
+    clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig,
+};
+use ppo::math::tensor::Tensor;
 
 /// f32 agreement with torch: see the module docs.
 const RTOL: f64 = 1e-5;
@@ -289,12 +291,12 @@ fn log_prob_atol(logits_row: &[f32]) -> f64 {
 /// objective)`.
 fn categorical_objective(
     tape: &mut Tape,
-    logits: ppo::autodiff::Var,
+    logits: ppo::math::autodiff::Var,
     actions: &[usize],
-    mask_bias: Option<ppo::autodiff::Var>,
+    mask_bias: Option<ppo::math::autodiff::Var>,
     w1: &[f32],
     w2: &[f32],
-) -> (ppo::autodiff::Var, ppo::autodiff::Var, ppo::autodiff::Var) {
+) -> (ppo::math::autodiff::Var, ppo::math::autodiff::Var, ppo::math::autodiff::Var) {
     let b = actions.len();
     let (log_prob, entropy) = categorical_log_prob_entropy(tape, logits, actions, mask_bias);
     let w1 = tape.input(b, 1, w1, false);
@@ -573,7 +575,7 @@ fn gae_matches_cleanrl() {
     assert!(dones.iter().any(|&d| d), "the fixture has episode ends");
 
     let (mut advantages, mut returns) = (vec![0.0; t_steps * n], vec![0.0; t_steps * n]);
-    ppo::ppo::buffer::compute_gae(
+    ppo::algo::buffer::compute_gae(
         &rewards,
         &values,
         &dones,
@@ -972,7 +974,7 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
         per_minibatch.push((s.sums, s.grad_norm));
     }
     let bits =
-        |a: &ppo::ppo::Agent| a.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect::<Vec<_>>();
+        |a: &ppo::algo::Agent| a.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect::<Vec<_>>();
     assert!(bits(&agent) == bits(&whole_agent), "{file}: the update one minibatch at a time differs from the whole");
 
     // ---- every minibatch step's metrics

@@ -14,15 +14,15 @@
 //! - the acting path against the loss's tape: with one epoch and one minibatch, every
 //!   ratio is exactly 1.
 
-use ppo::autodiff::{log_softmax_backward, tanh_backward, Tape};
-use ppo::exercises::update_with;
-use ppo::gradcheck::GradCheck;
-use ppo::ppo::buffer::{compute_gae, compute_gae_split, GaeInputs};
-use ppo::ppo::loss::{
+use ppo::algo::buffer::{compute_gae, compute_gae_split, GaeInputs};
+use ppo::algo::loss::{
     clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, SurrogateFn,
 };
-use ppo::ppo::{PpoConfig, Trainer};
-use ppo::rng::Xoshiro256PlusPlus;
+use ppo::algo::{PpoConfig, Trainer};
+use ppo::exercises::update_with;
+use ppo::math::autodiff::{log_softmax_backward, tanh_backward, Tape};
+use ppo::math::gradcheck::GradCheck;
+use ppo::math::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -39,7 +39,7 @@ fn bits(x: &[f32]) -> Vec<u32> {
 fn tape_backward(
     rows: usize,
     cols: usize,
-    op: fn(&mut Tape, ppo::autodiff::Var) -> ppo::autodiff::Var,
+    op: fn(&mut Tape, ppo::math::autodiff::Var) -> ppo::math::autodiff::Var,
     rng: &mut Xoshiro256PlusPlus,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let x = randn(rows * cols, rng);
@@ -96,7 +96,7 @@ fn tanh_forward(x: &[f32], y: &mut [f32]) {
 
 fn log_softmax_forward(x: &[f32], y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(6).zip(y.chunks_exact_mut(6)) {
-        ppo::distributions::log_softmax_row(xr, yr);
+        ppo::math::distributions::log_softmax_row(xr, yr);
     }
 }
 
@@ -209,7 +209,12 @@ fn gae_with_terminated_and_truncated_apart_is_the_trainers_bit_for_bit() {
 
 /// The surrogate with its sign flipped: a different loss (early in training the ratios
 /// stay within the clip range, so dropping the clip alone would change nothing).
-fn flipped(tape: &mut Tape, r: ppo::autodiff::Var, a: ppo::autodiff::Var, eps: f32) -> ppo::autodiff::Var {
+fn flipped(
+    tape: &mut Tape,
+    r: ppo::math::autodiff::Var,
+    a: ppo::math::autodiff::Var,
+    eps: f32,
+) -> ppo::math::autodiff::Var {
     let loss = record_clipped_surrogate(tape, r, a, eps);
     tape.neg(loss)
 }

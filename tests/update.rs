@@ -2,13 +2,13 @@
 //!
 //! Each case builds trainers from one seed and config, collects the same rollout, and
 //! runs one full update (every epoch and minibatch) three ways from that same state:
-//! the reference [`ppo::ppo::update::update`] called directly, the trainer on one
-//! thread, and the trainer on two threads ([`ppo::ppo::parallel`]). Every parameter,
+//! the reference [`ppo::algo::update::update`] called directly, the trainer on one
+//! thread, and the trainer on two threads ([`ppo::algo::parallel`]). Every parameter,
 //! every Adam moment and step count, and every metric must be equal to the bit.
 
-use ppo::nn::Activation;
-use ppo::ppo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
-use ppo::ppo::{LossConfig, Metrics, PpoConfig, Trainer};
+use ppo::algo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
+use ppo::algo::{LossConfig, Metrics, PpoConfig, Trainer};
+use ppo::math::nn::Activation;
 
 /// One case: the config, and the clip range the update is called with (annealed when
 /// it differs from `config.clip_coef`).
@@ -94,7 +94,7 @@ fn check(case: &Case) -> Metrics {
         approx_kl: stats.sums.approx_kl / k,
         clipfrac: stats.sums.clipfrac / k,
         grad_norm: stats.grad_norm / k,
-        explained_variance: ppo::ppo::train::explained_variance(&r.buffer.values, &r.buffer.returns),
+        explained_variance: ppo::algo::train::explained_variance(&r.buffer.values, &r.buffer.returns),
         n_minibatch_steps: stats.steps,
         early_stopped: stats.early_stopped,
         ..Metrics::default()
@@ -188,7 +188,7 @@ fn a_fixed_value_clip() {
 
 #[test]
 fn the_value_clip_uses_clip_coef_vf() {
-    use ppo::ppo::loss::{loss_and_grad, LossWorkspace, Minibatch};
+    use ppo::algo::loss::{loss_and_grad, LossWorkspace, Minibatch};
     let mut t = Trainer::new(cartpole()).unwrap();
     t.collect_rollout().unwrap();
     // Shift the stored values so that the clipped term differs from the unclipped one.

@@ -1,6 +1,6 @@
 """PPO in JAX, the whole training loop compiled by XLA as PureJaxRL does.
 
-The same algorithm, with the same defaults, as the crate (src/ppo/) and `torch_ppo.py`, on
+The same algorithm, with the same defaults, as the crate (src/algo/) and `torch_ppo.py`, on
 the workloads of `workloads.py`: separate actor and critic MLPs with orthogonal init (gain
 sqrt(2) on hidden layers, 0.01 on the actor head, 1.0 on the critic head, zero biases), a
 Gaussian policy with a state-independent log-std for continuous actions, GAE, K epochs of

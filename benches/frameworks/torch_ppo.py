@@ -1,6 +1,6 @@
 """PPO in PyTorch: the framework baseline for the `ppo` crate.
 
-The same algorithm, with the same defaults, as the crate (src/ppo/), which in turn is
+The same algorithm, with the same defaults, as the crate (src/algo/), which in turn is
 CleanRL's `ppo.py` and `ppo_continuous_action.py`
 (https://github.com/vwxyzjn/cleanrl/blob/master/cleanrl/ppo.py), on the workloads of
 `workloads.py` (W1: CleanRL's CartPole; W3: 64 envs and 256-256 layers; Pendulum: a

@@ -1,7 +1,7 @@
 //! Exercise 1 (`check tanh`): the backward of `tanh`.
 //!
-//! Solution: `src/autodiff/ops.rs:tanh_backward` (the tape's `Tape::tanh` record calls
-//! it). Read `src/autodiff/mod.rs` first: how a tape runs backward, and why a backward
+//! Solution: `src/math/autodiff/ops.rs:tanh_backward` (the tape's `Tape::tanh` record calls
+//! it). Read `src/math/autodiff/mod.rs` first: how a tape runs backward, and why a backward
 //! adds into gradients.
 
 /// Adds `∂L/∂x` into `dx`, given the forward's output `y = tanh(x)` and the gradient

@@ -1,7 +1,7 @@
 //! Exercise 2 (`check log_softmax`): the backward of row-wise `log_softmax`, which the
 //! categorical policy uses for `log π(a|s)`.
 //!
-//! Solution: `src/autodiff/ops.rs:log_softmax_backward` (called by `Tape::log_softmax`'s
+//! Solution: `src/math/autodiff/ops.rs:log_softmax_backward` (called by `Tape::log_softmax`'s
 //! record).
 
 /// Adds `∂L/∂x` into `dx` for `y = log_softmax(x)` taken row by row, given `y` and

@@ -1,7 +1,7 @@
 //! Exercise 3 (`check clip_grad`): global gradient clipping, detail 11 of "The 37
 //! Implementation Details of PPO", as PyTorch's `clip_grad_norm_`.
 //!
-//! Solution: `src/optim.rs:clip_grad_norm` (the update uses its pieces,
+//! Solution: `src/math/optim.rs:clip_grad_norm` (the update uses its pieces,
 //! `global_grad_norm`, `clip_coefficient`, `scale_grads`).
 
 /// Clips the gradients of all parameters together, in place, and returns the total norm

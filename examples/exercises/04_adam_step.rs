@@ -4,7 +4,7 @@
 //! Solution: `src/kernels/adam.rs:adam_update_body` (driven by `Adam::step_iter`, which
 //! computes the bias corrections once per step).
 
-use ppo::optim::AdamConfig;
+use ppo::math::optim::AdamConfig;
 
 /// Step number `t` (1 for the first step) of Adam on one parameter tensor, updating
 /// the parameter and its moments in place.

@@ -2,7 +2,7 @@
 //! `torch.distributions.Normal(μ, σ)` with the log-probability and entropy summed over
 //! the action dimensions (details 1–3 of the 9 continuous-action details).
 //!
-//! Solutions: `src/distributions.rs:gaussian_log_prob` and `gaussian_entropy` (their
+//! Solutions: `src/math/distributions.rs:gaussian_log_prob` and `gaussian_entropy` (their
 //! tape twin is `gaussian_log_prob_entropy`).
 
 /// `log π(a|s)` of one action under independent normals per dimension,
@@ -13,7 +13,7 @@
 /// ```
 ///
 /// Shapes: `mean`, `log_std`, `action` are `A` long (one row). Returns one number.
-/// (`ppo::distributions::HALF_LOG_2PI` is `½ log 2π`.)
+/// (`ppo::math::distributions::HALF_LOG_2PI` is `½ log 2π`.)
 pub fn gaussian_log_prob(_mean: &[f32], _log_std: &[f32], _action: &[f32]) -> f32 {
     todo!("sum over dimensions of the normal log-density")
 }

@@ -2,10 +2,10 @@
 //! eqs. 11–16; detail 5), with terminated and truncated kept apart (SB3's treatment of
 //! time limits).
 //!
-//! Solution: `src/ppo/buffer.rs:compute_gae_split` (the trainer folds the truncation
+//! Solution: `src/algo/buffer.rs:compute_gae_split` (the trainer folds the truncation
 //! bootstrap into the reward and calls `compute_gae`, tested bit-equal).
 
-use ppo::ppo::GaeInputs;
+use ppo::algo::GaeInputs;
 
 /// Fills `advantages` and `returns` (`T×N`) from the rollout in `inputs`.
 ///

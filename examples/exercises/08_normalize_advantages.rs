@@ -1,7 +1,7 @@
 //! Exercise 8 (`check normalize`): advantage normalisation per minibatch (detail 7), as
 //! CleanRL's `(mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)`.
 //!
-//! Solution: `src/ppo/loss.rs:normalize_advantages`.
+//! Solution: `src/algo/loss.rs:normalize_advantages`.
 
 /// Normalises `adv` in place:
 ///

@@ -2,9 +2,9 @@
 //! 2017, eq. 7; detail 8), as a loss, written with the tape's ops so that the gradient
 //! comes for free. `check learns` then trains with it.
 //!
-//! Solution: `src/ppo/loss.rs:record_clipped_surrogate` (plain twin: `clipped_surrogate`).
+//! Solution: `src/algo/loss.rs:record_clipped_surrogate` (plain twin: `clipped_surrogate`).
 
-use ppo::autodiff::{Tape, Var};
+use ppo::math::autodiff::{Tape, Var};
 
 /// Records `L^CLIP` on `tape` and returns it (`1×1`):
 ///

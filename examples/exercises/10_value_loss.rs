@@ -1,9 +1,9 @@
 //! Exercise 10 (`check value_loss`): the value loss with value clipping (detail 9), as
 //! CleanRL's `v_loss`. `check learns` then trains with it.
 //!
-//! Solution: `src/ppo/loss.rs:record_clipped_value_loss` (plain twin: `clipped_value_loss`).
+//! Solution: `src/algo/loss.rs:record_clipped_value_loss` (plain twin: `clipped_value_loss`).
 
-use ppo::autodiff::{Tape, Var};
+use ppo::math::autodiff::{Tape, Var};
 
 /// Records `L^VF` on `tape` and returns it (`1×1`):
 ///

@@ -2,7 +2,7 @@
 //!
 //! Parsing only splits the command line into a typed [`Command`]; it does not know
 //! which config keys exist; [`crate::cli::resolve_config`] applies them to a
-//! [`PpoConfig`](crate::ppo::PpoConfig), whose `set` is the one place that knows the
+//! [`PpoConfig`](crate::algo::PpoConfig), whose `set` is the one place that knows the
 //! keys, their aliases and their allowed values. Every mistake becomes a
 //! [`UsageError`]: one line saying what was wrong and what is allowed.
 
@@ -372,7 +372,7 @@ pub const TRAIN_FLAGS: &[&str] =
     &["env", "env-id", "config", "run-dir", "resume", "seeds", "jobs", "quiet", "print-config"];
 
 fn train_arity(name: &str) -> Option<Arity> {
-    use crate::ppo::config::{canonical_key, key_doc, KeyKind};
+    use crate::algo::config::{canonical_key, key_doc, KeyKind};
     match name.replace('_', "-").as_str() {
         "help" | "quiet" | "print-config" => Some(Arity::Switch),
         "env" | "env-id" | "config" | "run-dir" | "resume" | "seeds" | "jobs" => Some(Arity::Value),
@@ -403,8 +403,8 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
     let mut t = TrainArgs::default();
     let mut help = false;
     let mut names: Vec<String> = TRAIN_FLAGS.iter().map(|s| s.to_string()).collect();
-    names.extend(crate::ppo::config::KEYS.iter().map(|k| k.replace('_', "-")));
-    names.extend(crate::ppo::config::aliases().map(|(alias, _)| alias.replace('_', "-")));
+    names.extend(crate::algo::config::KEYS.iter().map(|k| k.replace('_', "-")));
+    names.extend(crate::algo::config::aliases().map(|(alias, _)| alias.replace('_', "-")));
     let flags = Flags { command: "train", arity: &train_arity, names, list_all: false };
     walk(
         args,
@@ -426,7 +426,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
                 ("resume", Some(v)) => t.resume = Some(PathBuf::from(v)),
                 ("seeds", Some(v)) => t.seeds = Some(parse_seeds(&v)?),
                 ("jobs", Some(v)) => {
-                    t.jobs = crate::ppo::config::parse_integer(&v)
+                    t.jobs = crate::algo::config::parse_integer(&v)
                         .filter(|k| (1..=256).contains(k))
                         .map(|k| k as usize)
                         .ok_or_else(|| {
@@ -444,7 +444,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
     if help {
         return Ok(Command::Help(HelpTopic::Train));
     }
-    if t.seeds.is_some() && t.settings.iter().any(|(k, _)| crate::ppo::config::canonical_key(k) == Some("seed")) {
+    if t.seeds.is_some() && t.settings.iter().any(|(k, _)| crate::algo::config::canonical_key(k) == Some("seed")) {
         return Err(UsageError(
             "give either --seed S (one run) or --seeds S1,S2,… (one run per seed), not both".into(),
         ));
@@ -479,8 +479,8 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
                 "help" => help = true,
                 "checkpoint" => checkpoint = Some(PathBuf::from(v)),
                 "episodes" => {
-                    let max = crate::ppo::config::MAX_COUNT as i128;
-                    episodes = crate::ppo::config::parse_integer(&v)
+                    let max = crate::algo::config::MAX_COUNT as i128;
+                    episodes = crate::algo::config::parse_integer(&v)
                         .filter(|k| (1..=max).contains(k))
                         .map(|k| k as usize)
                         .ok_or_else(|| {
@@ -507,7 +507,7 @@ fn parse_eval(args: &[String]) -> Result<Command, UsageError> {
 }
 
 fn parse_seed_text(v: &str) -> Option<u64> {
-    crate::ppo::config::parse_integer(v).and_then(|n| u64::try_from(n).ok())
+    crate::algo::config::parse_integer(v).and_then(|n| u64::try_from(n).ok())
 }
 
 /// `--seed S` of `eval` and `render`.

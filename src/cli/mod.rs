@@ -15,10 +15,10 @@ pub mod progress;
 
 pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, TrainArgs, UsageError};
 
+use crate::algo::checkpoint;
+use crate::algo::config::{KeyKind, KEY_DOCS};
+use crate::algo::{ActionKind, Metrics, PpoConfig, Trainer};
 use crate::env::{self, Space};
-use crate::ppo::checkpoint;
-use crate::ppo::config::{KeyKind, KEY_DOCS};
-use crate::ppo::{ActionKind, Metrics, PpoConfig, Trainer};
 use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
 use std::fmt::Write as _;
@@ -52,7 +52,7 @@ impl CliError {
             CliError::Usage(_) => 2,
             CliError::Failed(_) => 1,
             CliError::OutputClosed => 0,
-            CliError::Interrupted { signal, .. } => crate::signal::exit_code(*signal),
+            CliError::Interrupted { signal, .. } => crate::run::signal::exit_code(*signal),
         }
     }
 
@@ -265,7 +265,7 @@ pub fn keys_table() -> String {
         };
         let _ = writeln!(s, "{:<22} {default:<12} {unit:<16} {}", doc.name, doc.meaning);
     }
-    let aliases: Vec<String> = crate::ppo::config::aliases().map(|(alias, key)| format!("{alias} = {key}")).collect();
+    let aliases: Vec<String> = crate::algo::config::aliases().map(|(alias, key)| format!("{alias} = {key}")).collect();
     let _ = writeln!(s, "\nAliases (CleanRL's and SB3's names): {}", aliases.join(", "));
     s
 }
@@ -457,7 +457,7 @@ fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -
         common.push(format!("--config={}", file.display()));
     }
     common.extend(t.settings.iter().map(|(k, v)| format!("--{k}={v}")));
-    crate::signal::install();
+    crate::run::signal::install();
     let mut running: Vec<(usize, std::process::Child)> = Vec::new();
     let outcome = supervise(t.jobs, seeds, dirs, parent, &mut running, |i, log| {
         std::process::Command::new(&exe)
@@ -495,7 +495,7 @@ fn supervise(
     let mut failures = Vec::new();
     let mut passed_on = false;
     while !waiting.is_empty() || !running.is_empty() {
-        let stop = crate::signal::requested();
+        let stop = crate::run::signal::requested();
         while stop.is_none() && running.len() < jobs {
             let Some(i) = waiting.pop() else { break };
             let log_path = log_of(i);
@@ -506,7 +506,7 @@ fn supervise(
             let _ = sayln!("seed {}: started (log {})", seeds[i], log_path.display());
             running.push((i, child));
         }
-        if stop == Some(crate::signal::SIGTERM) && !passed_on {
+        if stop == Some(crate::run::signal::SIGTERM) && !passed_on {
             // Ctrl-C reaches the whole process group; a SIGTERM to us alone is passed on.
             for (_, child) in running.iter() {
                 let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -608,7 +608,7 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     let dir = run.path().to_path_buf();
     let abort_at = abort_after_update();
     // From here on, Ctrl-C and SIGTERM stop after the current update, saving everything.
-    crate::signal::install();
+    crate::run::signal::install();
     let mut stopped_by = None;
     let start_step = trainer.global_step;
     let c = &trainer.config;
@@ -646,11 +646,11 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
                     std::process::abort();
                 }
                 if stdout_closed || progress.update(&m, trainer.best_eval, trainer.is_done()).is_err() {
-                    stopped_by = Some(crate::signal::SIGPIPE);
+                    stopped_by = Some(crate::run::signal::SIGPIPE);
                     last = Some(m);
                     break Ok(());
                 }
-                if let Some(signal) = crate::signal::requested() {
+                if let Some(signal) = crate::run::signal::requested() {
                     stopped_by = Some(signal);
                     break Ok(());
                 }
@@ -678,13 +678,13 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     };
     let _ = writeln!(summary, "  run directory: {}", dir.display());
     // A closed stdout at the summary stops nothing if the run is finished.
-    if stopped_by != Some(crate::signal::SIGPIPE) && say(&summary).is_err() && !trainer.is_done() {
-        stopped_by = stopped_by.or(Some(crate::signal::SIGPIPE));
+    if stopped_by != Some(crate::run::signal::SIGPIPE) && say(&summary).is_err() && !trainer.is_done() {
+        stopped_by = stopped_by.or(Some(crate::run::signal::SIGPIPE));
     }
     if let (Some(signal), Ok(()), Ok(_)) = (stopped_by, &outcome, &written) {
         let name = match signal {
-            crate::signal::SIGINT => "Ctrl-C",
-            crate::signal::SIGPIPE => "a closed standard output",
+            crate::run::signal::SIGINT => "Ctrl-C",
+            crate::run::signal::SIGPIPE => "a closed standard output",
             _ => "SIGTERM",
         };
         return Err(CliError::Interrupted {
@@ -746,7 +746,7 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
     let mut env = env::make_with(&env_id, &ckpt.config.bridge_options()).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let r =
-        crate::ppo::eval::run_episodes(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
+        crate::algo::eval::run_episodes(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
             .map_err(|e| CliError::Failed(e.to_string()))?;
     sayln!(
         "{env_id}: {} episodes of the deterministic policy in {} (trained {} steps), seed {seed}",
@@ -758,20 +758,20 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
 }
 
 /// `ppo render`: one episode of the checkpoint's deterministic policy, drawn as an
-/// animated SVG at real-time speed ([`crate::render`]).
+/// animated SVG at real-time speed ([`crate::run::render`]).
 fn render(a: &RenderArgs) -> Result<(), CliError> {
     let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
     let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
     // Only the crate's own environments can be drawn: say so before starting anything.
-    let dt = crate::render::default_dt(&env_id).map_err(usage_err)?;
+    let dt = crate::run::render::default_dt(&env_id).map_err(usage_err)?;
     let env = env::make(&env_id).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     // One evaluation episode, recording the drawing's state at the reset and each step.
     let mut states = Vec::new();
     let mut bad_state = None;
-    let result = crate::ppo::evaluate_with(&mut ckpt.agent, &env_id, 1, seed, ckpt.obs_rms.as_ref(), |s| {
-        match crate::render::state_from_obs(&env_id, s.obs) {
+    let result = crate::algo::evaluate_with(&mut ckpt.agent, &env_id, 1, seed, ckpt.obs_rms.as_ref(), |s| {
+        match crate::run::render::state_from_obs(&env_id, s.obs) {
             Ok(state) => states.push(state),
             Err(e) => bad_state = Some(e),
         }
@@ -781,7 +781,7 @@ fn render(a: &RenderArgs) -> Result<(), CliError> {
         return Err(usage_err(e));
     }
     let (ret, len) = (result.mean_return, result.mean_length);
-    let svg = crate::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
+    let svg = crate::run::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
     write_output(&a.out, &svg)?;
     sayln!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}")?;
     sayln!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt)

@@ -7,7 +7,7 @@
 //! not fit, and into a file or a pipe, where `\r` would pile up, a plain line every
 //! [`PLAIN_INTERVAL`] and at the last update. `--quiet` prints neither.
 
-use crate::ppo::Metrics;
+use crate::algo::Metrics;
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -12,7 +12,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{EnvState, Space, Step};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
 /// Integration time step, s.

@@ -15,7 +15,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{EnvState, Space, Step};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 
 /// Gravity, m/s².
 pub const GRAVITY: f64 = 9.8;

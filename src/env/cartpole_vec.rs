@@ -17,7 +17,7 @@ use super::cartpole::{
     MAX_EPISODE_STEPS,
 };
 use super::{reseed, Actions, EnvError, EnvState, EpisodeRecord, Space, VecEnv, VecStep};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 
 /// N CartPole-v1 environments in struct-of-arrays form.
 #[derive(Debug, Clone)]

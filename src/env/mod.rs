@@ -41,7 +41,7 @@
 //! # Seeding
 //!
 //! `reset(Some(seed))` reseeds the environment's random number generator
-//! ([`crate::rng::Xoshiro256PlusPlus`], whose state can be saved) and `reset(None)`
+//! ([`crate::math::rng::Xoshiro256PlusPlus`], whose state can be saved) and `reset(None)`
 //! continues it, as in gymnasium. The
 //! numbers drawn are not numpy's, so a reset state differs from gymnasium's for the same
 //! seed; the dynamics after it do not. An environment that is reset with `None` before it
@@ -93,7 +93,7 @@
 //! assert!(!step.terminated && !step.truncated);
 //! ```
 
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use std::fmt;
 

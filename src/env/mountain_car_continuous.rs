@@ -18,7 +18,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{EnvState, Space, Step};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;

@@ -13,7 +13,7 @@
 
 use super::{check_obs_len, reseed, uniform, Action, BoxSpace, Env, EnvError, EpisodeClock};
 use super::{EnvState, Space, Step};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 use std::f64::consts::PI;
 
 /// Maximum angular speed, rad/s.

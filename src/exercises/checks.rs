@@ -5,21 +5,21 @@
 use super::{
     reference_adam_step, reference_cartpole_step, reference_clip_grad_norm, Failure, Hint, Outcome, Solutions,
 };
-use crate::autodiff::{Tape, Var};
-use crate::gradcheck::GradCheck;
-use crate::io::json::Json;
-use crate::optim::AdamConfig;
-use crate::optim::{clip_coefficient, global_grad_norm, scale_grads};
-use crate::ppo::buffer::{compute_gae_split, GaeInputs};
-use crate::ppo::loss::{
+use crate::algo::buffer::{compute_gae_split, GaeInputs};
+use crate::algo::loss::{
     clipped_surrogate, clipped_value_loss, record_clipped_surrogate, record_clipped_value_loss, SurrogateFn,
     ValueLossFn,
 };
-use crate::ppo::loss::{loss_and_grad_with, LossWorkspace, Minibatch};
-use crate::ppo::update::{shuffle_epoch, UpdateConfig, UpdateStats};
-use crate::ppo::{Metrics, PpoConfig, TrainError, Trainer};
-use crate::rng::Xoshiro256PlusPlus;
-use crate::tensor::Tensor;
+use crate::algo::loss::{loss_and_grad_with, LossWorkspace, Minibatch};
+use crate::algo::update::{shuffle_epoch, UpdateConfig, UpdateStats};
+use crate::algo::{Metrics, PpoConfig, TrainError, Trainer};
+use crate::io::json::Json;
+use crate::math::autodiff::{Tape, Var};
+use crate::math::gradcheck::GradCheck;
+use crate::math::optim::AdamConfig;
+use crate::math::optim::{clip_coefficient, global_grad_norm, scale_grads};
+use crate::math::rng::Xoshiro256PlusPlus;
+use crate::math::tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt::Display;
@@ -195,7 +195,7 @@ pub(super) fn tanh(s: &Solutions) -> Checked {
     grad_check(&mut t, "finite differences, x 4×5, dx from 0", &x, forward, f, &mut rng, Hint::Derivative)?;
     let mut y = vec![0.0; x.len()];
     forward(&x, &mut y);
-    adds_into(&mut t, &y, crate::autodiff::tanh_backward, f, &mut rng)?;
+    adds_into(&mut t, &y, crate::math::autodiff::tanh_backward, f, &mut rng)?;
     t.done("finite differences, adds into dx")
 }
 
@@ -204,7 +204,7 @@ pub(super) fn log_softmax(s: &Solutions) -> Checked {
     let cols = 6;
     let forward = |x: &[f32], y: &mut [f32]| {
         for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-            crate::distributions::log_softmax_row(xr, yr);
+            crate::math::distributions::log_softmax_row(xr, yr);
         }
     };
     let yours = |y: &[f32], g: &[f32], dx: &mut [f32]| f(y, g, cols, dx);
@@ -214,7 +214,7 @@ pub(super) fn log_softmax(s: &Solutions) -> Checked {
     grad_check(&mut t, "finite differences, 4 rows of 6", &x, forward, yours, &mut rng, Hint::PerRow)?;
     let mut y = vec![0.0; x.len()];
     forward(&x, &mut y);
-    let reference = |y: &[f32], g: &[f32], dx: &mut [f32]| crate::autodiff::log_softmax_backward(y, g, cols, dx);
+    let reference = |y: &[f32], g: &[f32], dx: &mut [f32]| crate::math::autodiff::log_softmax_backward(y, g, cols, dx);
     adds_into(&mut t, &y, reference, yours, &mut rng)?;
     t.done("finite differences, row by row, adds into dx")
 }
@@ -417,7 +417,7 @@ pub(super) fn gaussian(s: &Solutions) -> Checked {
     let (lp, ent) = (s.gaussian_log_prob, s.gaussian_entropy);
     let log_prob_case =
         |t: &mut Tally, case: &str, mean: &[f32], ls: &[f32], a: &[f32], hint: &dyn Fn(f64, f64) -> Hint| {
-            let want = crate::distributions::gaussian_log_prob(mean, ls, a) as f64;
+            let want = crate::math::distributions::gaussian_log_prob(mean, ls, a) as f64;
             let got = lp(mean, ls, a) as f64;
             let input = format!("mean {mean:?}, log_std {ls:?}, action {a:?}");
             t.compare(case, &[want], &[got], F32_TOL, |_| input.clone(), |w, g| hint(w[0], g[0]))
@@ -444,7 +444,7 @@ pub(super) fn gaussian(s: &Solutions) -> Checked {
     )?;
 
     let entropy_case = |t: &mut Tally, case: &str, ls: &[f32], hint: &dyn Fn(f64, f64) -> Hint| {
-        let (want, got) = (crate::distributions::gaussian_entropy(ls) as f64, ent(ls) as f64);
+        let (want, got) = (crate::math::distributions::gaussian_entropy(ls) as f64, ent(ls) as f64);
         t.compare(case, &[want], &[got], F32_TOL, |_| format!("log_std {ls:?}"), |w, g| hint(w[0], g[0]))
     };
     entropy_case(&mut t, "entropy, one dimension", &[0.3], &|w, g| sign_or(&[w], &[g], Hint::Density))?;
@@ -456,7 +456,7 @@ pub(super) fn gaussian(s: &Solutions) -> Checked {
     let rows = |f: &dyn Fn(&[f32], &[f32]) -> f32, mean: &[f32], actions: &[f32], a: usize| -> Vec<f64> {
         mean.chunks_exact(a).zip(actions.chunks_exact(a)).map(|(m, x)| f(m, x) as f64).collect()
     };
-    let want = rows(&|m, x| crate::distributions::gaussian_log_prob(m, &ls, x), &mean, &actions, a);
+    let want = rows(&|m, x| crate::math::distributions::gaussian_log_prob(m, &ls, x), &mean, &actions, a);
     let got = rows(&|m, x| lp(m, &ls, x), &mean, &actions, a);
     let describe = |i: usize| {
         format!("row {i}: mean {:?}, log_std {ls:?}, action {:?}", &mean[i * a..][..a], &actions[i * a..][..a])
@@ -673,7 +673,7 @@ pub(super) fn normalize(s: &Solutions) -> Checked {
     let (mut t, mut rng, f) = (Tally::default(), seeded(8), s.normalize_advantages);
     let run = |t: &mut Tally, case: &str, adv: &[f32]| -> Result<(), Outcome> {
         let (mut want, mut got) = (adv.to_vec(), adv.to_vec());
-        crate::ppo::loss::normalize_advantages(&mut want);
+        crate::algo::loss::normalize_advantages(&mut want);
         f(&mut got);
         let n = adv.len() as f64;
         let diagnose = |w: &[f64], g: &[f64]| {
@@ -912,9 +912,9 @@ pub(super) fn value_loss(s: &Solutions) -> Checked {
 // ---------------------------------------------------------------- 11: it learns
 
 /// The PPO update with `surrogate` and `value_loss` in place of the crate's: the
-/// reference update's steps ([`crate::ppo::update()`]: shuffled minibatches, the loss and
+/// reference update's steps ([`crate::algo::update()`]: shuffled minibatches, the loss and
 /// its gradient, the global clip, Adam) with the loss recorded by
-/// [`crate::ppo::loss::loss_and_grad_with`]. For [`Trainer::iterate_with`]; with the
+/// [`crate::algo::loss::loss_and_grad_with`]. For [`Trainer::iterate_with`]; with the
 /// crate's own two functions it gives the reference update's bits (`tests/twins.rs`).
 /// It has no target-KL rule (CleanRL's defaults have none).
 pub fn update_with(

@@ -14,13 +14,13 @@
 //! function named by [`Exercise::solution`], never a second copy of the math) on
 //! hand-made cases that each isolate one idea, on seeded random inputs, and on the
 //! committed PyTorch and gymnasium fixtures (`tests/fixtures/`). A backward goes through
-//! the finite-difference checker ([`crate::gradcheck::GradCheck::run_slices`]), a loss
-//! on the tape through [`crate::gradcheck::GradCheck::run`]. On failure it reports the
+//! the finite-difference checker ([`crate::math::gradcheck::GradCheck::run_slices`]), a loss
+//! on the tape through [`crate::math::gradcheck::GradCheck::run`]. On failure it reports the
 //! first wrong value (the input, the expected value, yours) and one [`Hint`] aimed at
 //! the usual mistake. The last exercise, [`Exercise::Learns`], trains CartPole-v1 with
 //! your surrogate and value loss in an update of its own ([`update_with`], the
 //! reference update's steps with your two functions, through
-//! [`crate::ppo::Trainer::iterate_with`]): it passes when the mean return of the last
+//! [`crate::algo::Trainer::iterate_with`]): it passes when the mean return of the last
 //! 100 episodes reaches 475.
 //!
 //! `tests/exercises.rs` checks the checker: the crate's solutions pass every exercise,
@@ -28,18 +28,18 @@
 
 mod checks;
 
-use crate::optim::{clip_grad_norm, Adam, AdamConfig};
-use crate::ppo::buffer::GaeInputs;
-use crate::ppo::loss::{record_clipped_surrogate, record_clipped_value_loss, SurrogateFn, ValueLossFn};
-use crate::tensor::Tensor;
+use crate::algo::buffer::GaeInputs;
+use crate::algo::loss::{record_clipped_surrogate, record_clipped_value_loss, SurrogateFn, ValueLossFn};
+use crate::math::optim::{clip_grad_norm, Adam, AdamConfig};
+use crate::math::tensor::Tensor;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use checks::{check_learning, update_with};
 
-/// Exercise 1: `dx += g ⊙ (1 − y²)` (see [`crate::autodiff::tanh_backward`]).
+/// Exercise 1: `dx += g ⊙ (1 − y²)` (see [`crate::math::autodiff::tanh_backward`]).
 pub type TanhBackwardFn = fn(&[f32], &[f32], &mut [f32]);
-/// Exercise 2: `(y, g, cols, dx)` (see [`crate::autodiff::log_softmax_backward`]).
+/// Exercise 2: `(y, g, cols, dx)` (see [`crate::math::autodiff::log_softmax_backward`]).
 pub type LogSoftmaxBackwardFn = fn(&[f32], &[f32], usize, &mut [f32]);
 /// Exercise 3: clips gradient buffers in place, returns the norm before clipping.
 pub type ClipGradNormFn = fn(&mut [Vec<f32>], f32) -> f32;
@@ -94,32 +94,32 @@ impl Solutions {
     /// The crate's own functions: every exercise passes with them.
     pub fn reference() -> Solutions {
         Solutions {
-            tanh_backward: crate::autodiff::tanh_backward,
-            log_softmax_backward: crate::autodiff::log_softmax_backward,
+            tanh_backward: crate::math::autodiff::tanh_backward,
+            log_softmax_backward: crate::math::autodiff::log_softmax_backward,
             clip_grad_norm: reference_clip_grad_norm,
             adam_step: reference_adam_step,
-            gaussian_log_prob: crate::distributions::gaussian_log_prob,
-            gaussian_entropy: crate::distributions::gaussian_entropy,
+            gaussian_log_prob: crate::math::distributions::gaussian_log_prob,
+            gaussian_entropy: crate::math::distributions::gaussian_entropy,
             cartpole_step: reference_cartpole_step,
-            gae: crate::ppo::buffer::compute_gae_split,
-            normalize_advantages: crate::ppo::loss::normalize_advantages,
+            gae: crate::algo::buffer::compute_gae_split,
+            normalize_advantages: crate::algo::loss::normalize_advantages,
             surrogate: record_clipped_surrogate,
             value_loss: record_clipped_value_loss,
         }
     }
 }
 
-/// [`crate::optim::clip_grad_norm`] on plain buffers (the exercise's signature).
+/// [`crate::math::optim::clip_grad_norm`] on plain buffers (the exercise's signature).
 pub fn reference_clip_grad_norm(grads: &mut [Vec<f32>], max_norm: f32) -> f32 {
-    let mut params: Vec<crate::nn::Param> = grads
+    let mut params: Vec<crate::math::nn::Param> = grads
         .iter()
         .map(|g| {
-            let mut p = crate::nn::Param::new(Tensor::zeros(&[g.len()]));
+            let mut p = crate::math::nn::Param::new(Tensor::zeros(&[g.len()]));
             p.grad = Tensor::from_vec(&[g.len()], g.clone());
             p
         })
         .collect();
-    let mut refs: Vec<&mut crate::nn::Param> = params.iter_mut().collect();
+    let mut refs: Vec<&mut crate::math::nn::Param> = params.iter_mut().collect();
     let total = clip_grad_norm(&mut refs, max_norm);
     for (g, p) in grads.iter_mut().zip(&params) {
         g.copy_from_slice(p.grad.data());
@@ -127,7 +127,7 @@ pub fn reference_clip_grad_norm(grads: &mut [Vec<f32>], max_norm: f32) -> f32 {
     total
 }
 
-/// One step of [`crate::optim::Adam`] on plain buffers: an Adam that has taken `t − 1`
+/// One step of [`crate::math::optim::Adam`] on plain buffers: an Adam that has taken `t − 1`
 /// steps with moments `m` and `v` steps `param` once.
 pub fn reference_adam_step(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], t: u64, cfg: &AdamConfig) {
     assert!(t >= 1, "Adam's step number starts at 1, got {t}");
@@ -136,7 +136,7 @@ pub fn reference_adam_step(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &m
     adam.step = t - 1;
     adam.m[0].copy_from_slice(m);
     adam.v[0].copy_from_slice(v);
-    let mut p = crate::nn::Param::new(Tensor::from_vec(&[n], param.to_vec()));
+    let mut p = crate::math::nn::Param::new(Tensor::from_vec(&[n], param.to_vec()));
     p.grad = Tensor::from_vec(&[n], grad.to_vec());
     adam.step(&mut [&mut p]);
     param.copy_from_slice(p.value.data());
@@ -214,36 +214,36 @@ impl Exercise {
     fn info(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Exercise::TanhBackward => {
-                ("tanh", "examples/exercises/01_tanh_backward.rs", "src/autodiff/ops.rs:tanh_backward")
+                ("tanh", "examples/exercises/01_tanh_backward.rs", "src/math/autodiff/ops.rs:tanh_backward")
             }
             Exercise::LogSoftmaxBackward => (
                 "log_softmax",
                 "examples/exercises/02_log_softmax_backward.rs",
-                "src/autodiff/ops.rs:log_softmax_backward",
+                "src/math/autodiff/ops.rs:log_softmax_backward",
             ),
             Exercise::ClipGradNorm => {
-                ("clip_grad", "examples/exercises/03_clip_grad_norm.rs", "src/optim.rs:clip_grad_norm")
+                ("clip_grad", "examples/exercises/03_clip_grad_norm.rs", "src/math/optim.rs:clip_grad_norm")
             }
             Exercise::AdamStep => {
                 ("adam", "examples/exercises/04_adam_step.rs", "src/kernels/adam.rs:adam_update_body")
             }
             Exercise::Gaussian => {
-                ("gaussian", "examples/exercises/05_gaussian.rs", "src/distributions.rs:gaussian_log_prob")
+                ("gaussian", "examples/exercises/05_gaussian.rs", "src/math/distributions.rs:gaussian_log_prob")
             }
             Exercise::CartPole => {
                 ("cartpole", "examples/exercises/06_cartpole.rs", "src/env/cartpole.rs:cartpole_dynamics")
             }
-            Exercise::Gae => ("gae", "examples/exercises/07_gae.rs", "src/ppo/buffer.rs:compute_gae_split"),
+            Exercise::Gae => ("gae", "examples/exercises/07_gae.rs", "src/algo/buffer.rs:compute_gae_split"),
             Exercise::NormalizeAdvantages => {
-                ("normalize", "examples/exercises/08_normalize_advantages.rs", "src/ppo/loss.rs:normalize_advantages")
+                ("normalize", "examples/exercises/08_normalize_advantages.rs", "src/algo/loss.rs:normalize_advantages")
             }
             Exercise::Surrogate => {
-                ("surrogate", "examples/exercises/09_surrogate.rs", "src/ppo/loss.rs:record_clipped_surrogate")
+                ("surrogate", "examples/exercises/09_surrogate.rs", "src/algo/loss.rs:record_clipped_surrogate")
             }
             Exercise::ValueLoss => {
-                ("value_loss", "examples/exercises/10_value_loss.rs", "src/ppo/loss.rs:record_clipped_value_loss")
+                ("value_loss", "examples/exercises/10_value_loss.rs", "src/algo/loss.rs:record_clipped_value_loss")
             }
-            Exercise::Learns => ("learns", "examples/exercises/main.rs", "src/ppo/update.rs:update"),
+            Exercise::Learns => ("learns", "examples/exercises/main.rs", "src/algo/update.rs:update"),
         }
     }
 
@@ -379,7 +379,7 @@ impl fmt::Display for Hint {
             Hint::Formula => "compare your formula with the exercise's doc comment term by term",
             Hint::Learning => {
                 "the pieces pass their checks but training did not reach 475: run `check surrogate` and \
-                 `check value_loss` again, then compare with ppo::ppo::loss"
+                 `check value_loss` again, then compare with ppo::algo::loss"
             }
         })
     }

@@ -20,7 +20,7 @@
 //! spaces to a multiple of 8 bytes so the data that follows is aligned.
 //!
 //! Only `F32` tensors are supported. Reading checks what the reference implementation
-//! checks (`safetensors/src/tensor.rs`, `Metadata::validate`): the header length fits in
+//! checks (`safetensors/src/math/tensor.rs`, `Metadata::validate`): the header length fits in
 //! the file, the header is a UTF-8 JSON object, every entry has a known dtype, a shape and
 //! offsets whose size matches the shape, and the tensors, sorted by offset, cover the data
 //! section exactly, with no overlap, gap or byte beyond the file. Every failure is a

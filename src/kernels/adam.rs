@@ -1,5 +1,5 @@
 //! Adam's update of one parameter tensor, the element-wise arithmetic of
-//! [`crate::optim::Adam`], compiled for every CPU path.
+//! [`crate::math::optim::Adam`], compiled for every CPU path.
 //!
 //! The body, [`adam_update_body`], is itself the plain reference: element-wise arithmetic
 //! in PyTorch's order with no fused multiply-adds, so it gives the same bits at any
@@ -9,7 +9,7 @@
 
 use super::dispatch::{isa, run_on, Isa};
 
-/// The scalars of one Adam step, computed once per step by [`crate::optim::Adam`] (in
+/// The scalars of one Adam step, computed once per step by [`crate::math::optim::Adam`] (in
 /// `f64`, as PyTorch computes them in Python, then rounded).
 #[derive(Clone, Copy, Debug)]
 pub struct AdamStep {

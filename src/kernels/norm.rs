@@ -1,4 +1,4 @@
-//! The Euclidean norm of a slice ([`crate::tensor::Tensor::norm`], and through it
+//! The Euclidean norm of a slice ([`crate::math::tensor::Tensor::norm`], and through it
 //! `clip_grad_norm_`), compiled for every CPU path.
 //!
 //! The body, [`norm_body`], is the reference: the squares accumulated in `f64` in eight

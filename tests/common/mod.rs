@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use ppo::io::json::Json;
-use ppo::tensor::Tensor;
+use ppo::math::tensor::Tensor;
 use std::path::PathBuf;
 
 /// Path of a file in `tests/fixtures/torch/`.

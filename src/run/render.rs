@@ -48,7 +48,7 @@
 //! real-time value, the environment's own time step where it has one (see its docs).
 //!
 //! ```
-//! use ppo::render::{animate_episode, default_dt};
+//! use ppo::run::render::{animate_episode, default_dt};
 //! let states = vec![vec![0.0, 0.0, 0.01, 0.0], vec![0.01, 0.2, 0.02, 0.3]];
 //! let dt = default_dt("CartPole-v1").unwrap(); // 0.02 s, CartPole's tau
 //! let svg = animate_episode("CartPole-v1", &states, dt).unwrap();
@@ -166,7 +166,7 @@ pub fn default_dt(env_id: &str) -> Result<f64, RenderError> {
 /// a [`crate::env::NormalizeObservation`] wrapper.
 ///
 /// ```
-/// let s = ppo::render::state_from_obs("Pendulum-v1", &[0.0, 1.0, 0.5]).unwrap();
+/// let s = ppo::run::render::state_from_obs("Pendulum-v1", &[0.0, 1.0, 0.5]).unwrap();
 /// assert!((s[0] - std::f64::consts::FRAC_PI_2).abs() < 1e-6 && s[1] == 0.5);
 /// ```
 pub fn state_from_obs(env_id: &str, obs: &[f32]) -> Result<Vec<f64>, RenderError> {
@@ -193,7 +193,7 @@ pub fn state_from_obs(env_id: &str, obs: &[f32]) -> Result<Vec<f64>, RenderError
 /// docs for each layout), with the state's values written under the title.
 ///
 /// ```
-/// let svg = ppo::render::frame_svg("Pendulum-v1", &[0.3, 0.0]).unwrap();
+/// let svg = ppo::run::render::frame_svg("Pendulum-v1", &[0.3, 0.0]).unwrap();
 /// assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
 /// ```
 pub fn frame_svg(env_id: &str, state: &[f64]) -> Result<String, RenderError> {

@@ -25,11 +25,11 @@
 //!
 //! ## Parameters and reuse
 //!
-//! Parameters live outside the tape (in [`crate::nn`] layers): each minibatch copies them
+//! Parameters live outside the tape (in [`crate::math::nn`] layers): each minibatch copies them
 //! in with [`Tape::param`], runs forward and backward, reads their gradients with
 //! [`Tape::grad`], and [clears](Tape::clear) the tape, whose buffers keep their
 //! capacity. Acting during rollouts does not use the tape at all (see
-//! [`crate::nn::Mlp::forward_inference`]).
+//! [`crate::math::nn::Mlp::forward_inference`]).
 
 mod ops;
 mod tape;

@@ -7,8 +7,8 @@
 //! Shapes: every value is a row-major matrix; `B×C` below means rows × columns.
 
 use super::tape::{Node, Tape, Var};
-use crate::activation::Activation;
 use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
+use crate::math::activation::Activation;
 
 /// Declares the [`Op`] enum and the one list of op names: each variant is written once,
 /// beside the name that [`Op::name`], [`OP_NAMES`] and the tests' `Tape::inject_fault` use.
@@ -806,7 +806,7 @@ fn zip3(dx: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) {
 /// ```
 /// let (y, g) = ([0.0f32, 0.5], [1.0f32, 2.0]);
 /// let mut dx = [10.0f32, 0.0];
-/// ppo::autodiff::tanh_backward(&y, &g, &mut dx);
+/// ppo::math::autodiff::tanh_backward(&y, &g, &mut dx);
 /// assert_eq!(dx, [11.0, 1.5]);
 /// ```
 pub fn tanh_backward(y: &[f32], g: &[f32], dx: &mut [f32]) {
@@ -823,7 +823,7 @@ pub fn tanh_backward(y: &[f32], g: &[f32], dx: &mut [f32]) {
 /// // One row of two equal logits: softmax = [½, ½].
 /// let y = [0.5f32.ln(), 0.5f32.ln()];
 /// let mut dx = [0.0f32; 2];
-/// ppo::autodiff::log_softmax_backward(&y, &[1.0, 0.0], 2, &mut dx);
+/// ppo::math::autodiff::log_softmax_backward(&y, &[1.0, 0.0], 2, &mut dx);
 /// assert!((dx[0] - 0.5).abs() < 1e-6 && (dx[1] + 0.5).abs() < 1e-6);
 /// ```
 pub fn log_softmax_backward(y: &[f32], g: &[f32], cols: usize, dx: &mut [f32]) {

@@ -67,9 +67,9 @@
 //! reports an unknown id.
 //!
 //! ```
-//! use ppo::nn::Activation;
-//! use ppo::ppo::checkpoint::{self, Checkpoint};
-//! use ppo::ppo::{ActionKind, Agent, PpoConfig};
+//! use ppo::math::nn::Activation;
+//! use ppo::algo::checkpoint::{self, Checkpoint};
+//! use ppo::algo::{ActionKind, Agent, PpoConfig};
 //! use rand::SeedableRng;
 //!
 //! let config = PpoConfig { hidden_sizes: vec![8], ..PpoConfig::default() };
@@ -89,8 +89,8 @@ use super::config::{ConfigError, PpoConfig};
 use crate::env::RunningMeanStd;
 use crate::io::json::Json;
 use crate::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
-use crate::nn::{Activation, Linear, Mlp, Param};
-use crate::tensor::Tensor;
+use crate::math::nn::{Activation, Linear, Mlp, Param};
+use crate::math::tensor::Tensor;
 use std::fmt;
 use std::path::Path;
 
@@ -422,7 +422,7 @@ pub fn agent_from_state_dict(
 /// one), with the shape the sizes require and finite values. `obs_dim` and the widths
 /// must be positive and continuous bounds must have `dim` entries with `low ≤ high`.
 ///
-/// `sde` is `Some(full_std)` for a gSDE agent ([`crate::sde`]), whose `actor_logstd` is
+/// `sde` is `Some(full_std)` for a gSDE agent ([`crate::math::sde`]), whose `actor_logstd` is
 /// `[H, A]` (or `[H, 1]` without `full_std`) instead of `[1, A]`.
 pub fn build_agent(
     st: &SafeTensors,
@@ -519,7 +519,9 @@ fn expected_params(
     }
     if let ActionKind::Continuous { dim, .. } = action {
         let shape = match sde {
-            Some(full_std) => crate::sde::log_std_shape(*hidden.last().unwrap_or(&obs_dim), *dim, full_std).to_vec(),
+            Some(full_std) => {
+                crate::math::sde::log_std_shape(*hidden.last().unwrap_or(&obs_dim), *dim, full_std).to_vec()
+            }
             None => vec![1, *dim],
         };
         out.push(("actor_logstd".to_string(), shape));

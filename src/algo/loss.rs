@@ -2,9 +2,9 @@
 //! advantage normalisation, the KL diagnostics, and the loss's two halves on a tape
 //! (the actor's and the critic's).
 //!
-//! [`crate::ppo::update()`] writes the loss out in its own body, in CleanRL's order; the
+//! [`crate::algo::update()`] writes the loss out in its own body, in CleanRL's order; the
 //! pieces here are the same arithmetic for those who need it in parts: the two-thread
-//! update ([`crate::ppo::parallel`], which records each half on its own thread),
+//! update ([`crate::algo::parallel`], which records each half on its own thread),
 //! [`loss_and_grad`] (the PyTorch fixtures' minibatch check), and the exercises, which
 //! put a learner's surrogate and value loss in place of the crate's
 //! ([`loss_and_grad_with`]). `tests/update.rs` holds the two-thread update bit-equal to
@@ -28,9 +28,9 @@
 
 use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent};
 use super::buffer::RolloutBuffer;
-use crate::autodiff::{Tape, Var};
-use crate::nn::{Mlp, Param};
-use crate::sde::Gsde;
+use crate::math::autodiff::{Tape, Var};
+use crate::math::nn::{Mlp, Param};
+use crate::math::sde::Gsde;
 
 /// One minibatch gathered from the rollout buffer (buffers reused across minibatches).
 /// Shapes: `B×O` observations, `B` discrete actions or `B×A` continuous ones, `B` for
@@ -183,7 +183,7 @@ pub struct PolicyStats {
 /// The loss of `mb` on one tape, backpropagated, with the gradients added into the
 /// agent's parameters (`agent.zero_grad()` is the caller's, as `optimizer.zero_grad()`
 /// is in PyTorch). Returns the loss terms and diagnostics: the same arithmetic as one
-/// minibatch step of [`crate::ppo::update()`], offered on its own for tests and custom
+/// minibatch step of [`crate::algo::update()`], offered on its own for tests and custom
 /// loops.
 pub fn loss_and_grad(ws: &mut LossWorkspace, agent: &mut Agent, mb: &Minibatch, cfg: &LossConfig) -> LossStats {
     loss_and_grad_with(ws, agent, mb, cfg, record_clipped_surrogate, record_clipped_value_loss)
@@ -277,7 +277,8 @@ pub fn record_policy_loss(
     surrogate: impl FnOnce(&mut Tape, Var, Var, f32) -> Var,
 ) -> PolicyLoss {
     let b = mb.len();
-    let (new_log_prob, entropy, log_std) = record_log_prob_entropy(tape, actor, log_std_param, sde, obs, mb);
+    let (new_log_prob, entropy, log_std) =
+        record_log_prob_entropy(tape, actor, log_std_param, sde, obs, &mb.obs, &mb.actions);
     let entropy_loss = tape.mean(entropy);
     // The probability ratio r = exp(log π − log π_old) (eq. 6).
     let old_log_prob = tape.input(b, 1, &mb.log_probs, false);
@@ -291,7 +292,7 @@ pub fn record_policy_loss(
 /// The clipped surrogate on a tape (eq. 7, negated into a loss; detail 8):
 /// `pg_loss = mean(max(−Â·r, −Â·clip(r, 1 − ε, 1 + ε)))`, from the ratios `r` and the
 /// advantages `Â` (both `B×1`) to a `1×1` loss. Its plain twin, tested equal, is
-/// [`clipped_surrogate`]; [`crate::ppo::update()`] writes the same operations out.
+/// [`clipped_surrogate`]; [`crate::algo::update()`] writes the same operations out.
 pub fn record_clipped_surrogate(tape: &mut Tape, ratio: Var, adv: Var, clip_coef: f32) -> Var {
     let eps = clip_coef;
     let neg_adv = tape.neg(adv);
@@ -307,7 +308,7 @@ pub fn record_clipped_surrogate(tape: &mut Tape, ratio: Var, adv: Var, clip_coef
 /// [`record_clipped_surrogate`] (so the same bits).
 ///
 /// ```
-/// use ppo::ppo::loss::clipped_surrogate;
+/// use ppo::algo::loss::clipped_surrogate;
 /// // Â > 0 and r past 1 + ε: the objective is capped at (1 + ε)·Â.
 /// assert_eq!(clipped_surrogate(&[1.5], &[2.0], 0.2), -2.4);
 /// // Â > 0 and r below 1 − ε: the pessimistic (unclipped) term wins.
@@ -349,7 +350,7 @@ pub fn record_value_loss(
 /// The value loss on a tape (detail 9): `½·mean((V − R)²)`, or with `clip = Some(ε)`
 /// `½·mean(max((V − R)², (V_old + clip(V − V_old, −ε, ε) − R)²))`, from the new values
 /// `V`, the old values `V_old` and the returns `R` (all `B×1`) to a `1×1` loss. Its plain
-/// twin, tested equal, is [`clipped_value_loss`]; [`crate::ppo::update()`] writes the
+/// twin, tested equal, is [`clipped_value_loss`]; [`crate::algo::update()`] writes the
 /// same operations out.
 pub fn record_clipped_value_loss(
     tape: &mut Tape,
@@ -379,7 +380,7 @@ pub fn record_clipped_value_loss(
 /// of the larger of that and `(V_old + clip(V − V_old, −ε, ε) − R)²`, all `B` long.
 ///
 /// ```
-/// use ppo::ppo::loss::clipped_value_loss;
+/// use ppo::algo::loss::clipped_value_loss;
 /// assert_eq!(clipped_value_loss(&[3.0], &[0.0], &[1.0], None), 2.0); // ½·(3 − 1)²
 /// // Clipped around V_old = 0: V_old + 0.2 = 0.2 is 0.8 from R, but V = 3 is 2 away.
 /// assert_eq!(clipped_value_loss(&[3.0], &[0.0], &[1.0], Some(0.2)), 2.0);

@@ -19,8 +19,8 @@
 //! `H = Σ_d [½ + ½ log 2π + log σ_d]`, with `σ = exp(log_std)` a state-independent
 //! parameter (details 1–3 of the 9 continuous-action details of the 37).
 
-use crate::autodiff::{Tape, Var};
 use crate::kernels::fastmath::exp;
+use crate::math::autodiff::{Tape, Var};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -45,7 +45,7 @@ pub fn log_softmax_row(logits: &[f32], out: &mut [f32]) {
 /// action and its log-probability. `mask` (if given) marks the valid actions.
 ///
 /// ```
-/// use ppo::distributions::{categorical_log_prob, categorical_sample};
+/// use ppo::math::distributions::{categorical_log_prob, categorical_sample};
 /// use rand::{rngs::StdRng, SeedableRng};
 /// let logits = [0.0f32, 2.0, -1.0];
 /// let mask = [true, false, true]; // action 1 is invalid

@@ -5,9 +5,11 @@
 //!    defaults; [`presets`]: RL Zoo's tuned ones per environment.
 //! 2. [`agent`]: the actor-critic, and how it acts during rollouts.
 //! 3. [`buffer`]: the `T×N` rollout storage and Generalized Advantage Estimation.
-//! 4. [`loss`]: the clipped surrogate, value and entropy losses on a minibatch.
-//! 5. [`update`](mod@update): the PPO update, epochs of shuffled minibatches, in
-//!    CleanRL's order. [`parallel`] is its fast twin on two threads, tested bit-equal.
+//! 4. [`loss`]: the minibatch, advantage normalisation, the KL diagnostics, and the
+//!    loss in pieces (for the two-thread update, the fixtures and the exercises).
+//! 5. [`update`](mod@update): the PPO update, epochs of shuffled minibatches, the whole
+//!    loss in one function body in CleanRL's order and names. [`parallel`] is its fast
+//!    twin on two threads, tested bit-equal.
 //! 6. [`train`](mod@train): the loop that ties them together, and the one-call [`train()`].
 //! 7. [`eval`]: the deterministic policy on separate environments.
 //! 8. [`checkpoint`]: saving and loading agents as safetensors files.

@@ -16,7 +16,7 @@
 //! decays the weights, `p ← p·(1 − lr·λ)`, decoupled from the gradient.
 
 use crate::kernels::adam::{adam_update, AdamStep};
-use crate::nn::Param;
+use crate::math::nn::Param;
 
 /// Settings of [`Adam`]. `Default` is PyTorch's Adam with CleanRL's `eps = 1e-5`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,9 +44,9 @@ impl Default for AdamConfig {
 /// Adam (or AdamW when `weight_decay > 0`) over a fixed list of parameters.
 ///
 /// ```
-/// use ppo::nn::Param;
-/// use ppo::optim::{Adam, AdamConfig};
-/// use ppo::tensor::Tensor;
+/// use ppo::math::nn::Param;
+/// use ppo::math::optim::{Adam, AdamConfig};
+/// use ppo::math::tensor::Tensor;
 /// let mut p = Param::new(Tensor::from_vec(&[2], vec![1.0, -1.0]));
 /// p.grad = Tensor::from_vec(&[2], vec![0.5, -0.5]);
 /// let mut adam = Adam::new(AdamConfig { lr: 0.1, eps: 1e-8, ..AdamConfig::default() }, &[2]);
@@ -150,7 +150,7 @@ pub fn scale_grads<'a>(params: impl IntoIterator<Item = &'a mut Param>, coef: f3
 
 /// CleanRL's linear annealing to 0: `frac · initial`, where `frac = 1 − (iteration −
 /// 1)/num_iterations` is the fraction of training left
-/// ([`Trainer::progress_remaining`](crate::ppo::Trainer::progress_remaining)). The trainer
+/// ([`Trainer::progress_remaining`](crate::algo::Trainer::progress_remaining)). The trainer
 /// anneals the learning rate with it (detail 4), and the clip range when `anneal_clip`
 /// (RL Zoo's `lin_0.2`).
 pub fn linear_anneal(initial: f32, frac: f32) -> f32 {
@@ -160,7 +160,7 @@ pub fn linear_anneal(initial: f32, frac: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::Tensor;
+    use crate::math::tensor::Tensor;
 
     #[test]
     fn first_adam_step_moves_each_weight_by_about_lr() {

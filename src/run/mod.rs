@@ -8,7 +8,7 @@
 //!   best.safetensors                 the best policy so far (see RunDir::consider_best)
 //!   final.safetensors                the policy when training ended
 //!   learning_curve.svg               episodic return against environment steps (plot_runs)
-//!   state.safetensors                everything needed to continue exactly (crate::ppo::state)
+//!   state.safetensors                everything needed to continue exactly (crate::algo::state)
 //!   .lock                            the pid of the run writing here, while it runs
 //! ```
 //!
@@ -37,13 +37,16 @@
 //! [`TB_TAGS`] lists every tag and when it is written. Every error names the file it was
 //! about.
 
+pub mod render;
+pub mod signal;
+
+use crate::algo::checkpoint::{self, Checkpoint};
+use crate::algo::state::{self, LoadOptions};
+use crate::algo::{Metrics, PpoConfig, Trainer};
 use crate::io::csv::{read_csv, CsvWriter};
 use crate::io::json::Json;
 use crate::io::svg::{aggregate_runs, stack, LineChart, Series};
 use crate::io::tensorboard::EventWriter;
-use crate::ppo::checkpoint::{self, Checkpoint};
-use crate::ppo::state::{self, LoadOptions};
-use crate::ppo::{Metrics, PpoConfig, Trainer};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -81,7 +84,7 @@ pub const METRIC_COLUMNS: [&str; 14] = [
 /// | `charts/SPS` | environment steps per second | per update (CleanRL) |
 /// | `train/grad_norm` | mean global gradient norm before clipping | per update |
 /// | `train/clip_range` | the clip ε of the update (annealed with `anneal_clip`) | per update (SB3) |
-/// | `train/std` | mean standard deviation of the Gaussian policy ([`Agent::mean_std`](crate::ppo::agent::Agent::mean_std)) | per update, continuous actions only (SB3) |
+/// | `train/std` | mean standard deviation of the Gaussian policy ([`Agent::mean_std`](crate::algo::agent::Agent::mean_std)) | per update, continuous actions only (SB3) |
 /// | `eval/mean_return` | mean return of the deterministic policy's evaluation episodes | updates that evaluated |
 /// | `eval/mean_ep_length` | their mean length | likewise (SB3's `EvalCallback`) |
 ///
@@ -118,7 +121,7 @@ pub const HPARAMS_TAG: &str = "hyperparameters/text_summary";
 /// newlines with none at the end. Strings are written bare, everything else as JSON.
 ///
 /// ```
-/// use ppo::ppo::PpoConfig;
+/// use ppo::algo::PpoConfig;
 /// let table = ppo::run::hyperparameter_table(&PpoConfig::default());
 /// assert!(table.starts_with("|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|seed|1|\n"));
 /// ```
@@ -190,7 +193,7 @@ fn read_err(path: &Path, reason: impl fmt::Display) -> RunError {
 /// `runs/{env_id}__{exp_name}__{seed}__{time}` without the experiment name).
 ///
 /// ```
-/// use ppo::ppo::PpoConfig;
+/// use ppo::algo::PpoConfig;
 /// let dir = ppo::run::default_run_dir(&PpoConfig::default(), 1712345678);
 /// assert_eq!(dir, std::path::Path::new("runs/CartPole-v1__1__1712345678"));
 /// ```

@@ -19,7 +19,7 @@
 //!
 //! Terminated and truncated stay apart: at a truncation the episode did not really end,
 //! so the trainer adds `γ·V(final observation)` to `r_t` before it is stored (SB3's
-//! bootstrap; [`crate::ppo::PpoConfig::bootstrap_truncation`]), and `done_t` then just
+//! bootstrap; [`crate::algo::PpoConfig::bootstrap_truncation`]), and `done_t` then just
 //! stops the recursion from reading the next episode's first value.
 
 use super::agent::{ActionBatch, ActionKind};
@@ -29,7 +29,7 @@ use crate::env::Actions;
 ///
 /// ```
 /// use ppo::env::Actions;
-/// use ppo::ppo::{ActionKind, RolloutBuffer};
+/// use ppo::algo::{ActionKind, RolloutBuffer};
 /// // T = 2 steps of N = 1 environment, observations of size 1, two discrete actions.
 /// let mut buf = RolloutBuffer::new(2, 1, 1, &ActionKind::Discrete(2));
 /// buf.add(&[0.0], Actions::Discrete(&[1]), &[-0.7], &[0.5], &[1.0], &[false]);
@@ -259,7 +259,7 @@ pub struct GaeInputs<'a> {
 /// `examples/exercises/07_gae.rs`.
 ///
 /// ```
-/// use ppo::ppo::buffer::{compute_gae_split, GaeInputs};
+/// use ppo::algo::buffer::{compute_gae_split, GaeInputs};
 /// // One env, two steps; the episode is truncated at t = 0 with V(final obs) = 10.
 /// let inputs = GaeInputs {
 ///     rewards: &[1.0, 1.0],

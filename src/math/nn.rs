@@ -20,10 +20,10 @@
 //! algorithm), transpose back, and scale by the gain. Gains are √2 for hidden layers,
 //! 0.01 for the policy head and 1.0 for the value head; biases start at 0.
 
-pub use crate::activation::Activation;
-use crate::autodiff::{Tape, Var};
 use crate::kernels::gemm::{sgemm, uses_transposed_weight, Trans};
-use crate::tensor::Tensor;
+pub use crate::math::activation::Activation;
+use crate::math::autodiff::{Tape, Var};
+use crate::math::tensor::Tensor;
 use rand::Rng;
 
 /// A trainable tensor and its gradient (same shape), accumulated across backward passes
@@ -139,7 +139,7 @@ fn householder_qr(a: &[f64], m: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
 /// A fully connected layer `y = x · Wᵀ + b`, `W` stored `[out, in]`, `b` `[out]`.
 ///
 /// ```
-/// use ppo::nn::Linear;
+/// use ppo::math::nn::Linear;
 /// use rand::{rngs::StdRng, SeedableRng};
 /// let layer = Linear::new(4, 64, 2f32.sqrt(), 0.0, &mut StdRng::seed_from_u64(0));
 /// assert_eq!(layer.weight.value.shape(), &[64, 4]); // PyTorch's [out, in]
@@ -189,8 +189,8 @@ impl Linear {
 /// A multilayer perceptron: `Linear → act → Linear → act → … → Linear`.
 ///
 /// ```
-/// use ppo::autodiff::Tape;
-/// use ppo::nn::{Activation, Mlp, Scratch};
+/// use ppo::math::autodiff::Tape;
+/// use ppo::math::nn::{Activation, Mlp, Scratch};
 /// use rand::{rngs::StdRng, SeedableRng};
 /// let mut mlp = Mlp::new(&[4, 64, 64, 2], Activation::Tanh, 2f32.sqrt(), 0.01, &mut StdRng::seed_from_u64(0));
 /// let x = [0.1f32, -0.2, 0.3, 0.0];
@@ -308,7 +308,7 @@ impl Mlp {
     }
 
     /// Builds the transposed weights the fast inference path uses, if they are stale.
-    /// Cheap when nothing changed; [`Agent::act`](crate::ppo::Agent::act) calls it.
+    /// Cheap when nothing changed; [`Agent::act`](crate::algo::Agent::act) calls it.
     pub fn prepare_inference(&mut self) {
         if self.cache_valid {
             return;

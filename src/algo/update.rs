@@ -13,7 +13,7 @@
 //! ```
 //!
 //! [`update()`] is the reference: one minibatch step's arithmetic in its body, recorded
-//! on one tape. With `threads = 2` the trainer runs [`crate::ppo::parallel`] instead,
+//! on one tape. With `threads = 2` the trainer runs [`crate::algo::parallel`] instead,
 //! the same arithmetic split over two threads, which the tests (`tests/update.rs`) hold
 //! bit-equal to this function. The other test of it (`tests/torch_fixtures.rs`) runs
 //! whole updates against CleanRL's in PyTorch.
@@ -24,8 +24,8 @@
 use super::buffer::RolloutBuffer;
 use super::loss::{kl_diagnostics, prepare_advantages, LossConfig, LossStats, Minibatch};
 use super::{Agent, PpoConfig};
-use crate::autodiff::Tape;
-use crate::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam};
+use crate::math::autodiff::Tape;
+use crate::math::optim::{clip_coefficient, global_grad_norm, scale_grads, Adam};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::fmt;
@@ -174,7 +174,7 @@ pub fn update(
 
             // _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
             let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
-            let (newlogprob, entropy, newvalue) = agent.get_action_and_value(tape, obs, mb);
+            let (newlogprob, entropy, newvalue) = agent.get_action_and_value(tape, obs, &mb.obs, &mb.actions);
 
             // The probability ratio r = π/π_old = exp(log π − log π_old) (eq. 6).
             let b_logprobs = tape.input(b, 1, &mb.log_probs, false);

@@ -1,14 +1,14 @@
 //! The hidden-layer nonlinearity.
 //!
-//! It sits below both of its users: the tape's fused `linear` op ([`crate::autodiff`])
-//! records which activation it applied, and the layers ([`crate::nn`]) choose one. So
-//! neither of those modules has to import the other. [`crate::nn`] re-exports it, so
-//! `ppo::nn::Activation` names the same type.
+//! It sits below both of its users: the tape's fused `linear` op ([`crate::math::autodiff`])
+//! records which activation it applied, and the layers ([`crate::math::nn`]) choose one. So
+//! neither of those modules has to import the other. [`crate::math::nn`] re-exports it, so
+//! `ppo::math::nn::Activation` names the same type.
 
 /// Hidden-layer nonlinearity.
 ///
 /// ```
-/// use ppo::activation::Activation;
+/// use ppo::math::activation::Activation;
 /// assert_eq!(Activation::from_name("relu"), Some(Activation::Relu));
 /// assert_eq!(Activation::Tanh.name(), "tanh");
 /// assert_eq!(Activation::from_name("gelu"), None);
@@ -40,7 +40,7 @@ impl Activation {
     }
 
     /// Applies the activation to every element of `x` in place (the tape-free forward
-    /// of [`crate::nn::Mlp::forward_inference`]).
+    /// of [`crate::math::nn::Mlp::forward_inference`]).
     pub(crate) fn apply_in_place(self, x: &mut [f32]) {
         match self {
             Activation::Tanh => crate::kernels::fastmath::tanh_in_place(x),

@@ -27,7 +27,7 @@ use super::train::{TrainError, Trainer};
 use crate::env::{EnvError, EnvState, VecEnv};
 use crate::io::json::Json;
 use crate::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::rng::Xoshiro256PlusPlus;
 use std::fmt;
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The tape: op records, a value buffer, a gradient buffer, and the reverse loop.
 
 use super::ops::{backward_node, Backward, Op};
-use crate::tensor::Tensor;
+use crate::math::tensor::Tensor;
 use std::fmt;
 
 /// A handle to a value recorded on a [`Tape`]: the index of its op record.
@@ -58,8 +58,8 @@ impl Node {
 /// capacity, and in steady state recording allocates nothing.
 ///
 /// ```
-/// use ppo::autodiff::Tape;
-/// use ppo::tensor::Tensor;
+/// use ppo::math::autodiff::Tape;
+/// use ppo::math::tensor::Tensor;
 /// let mut tape = Tape::new();
 /// let x = tape.param(&Tensor::from_vec(&[1, 2], vec![3.0, -1.0]));
 /// let y = tape.square(x); // [9, 1]
@@ -271,7 +271,7 @@ impl Tape {
     }
 
     /// Testing aid: from now on, the op named `op` (see the op list in
-    /// [`autodiff`](crate::autodiff)) passes on its gradients multiplied by `scale`.
+    /// [`autodiff`](crate::math::autodiff)) passes on its gradients multiplied by `scale`.
     ///
     /// The gradient-check tests use this to prove that a backward off by 1% (`1.01`)
     /// or with a flipped sign (`-1.0`) is caught. It exists only in the crate's own test

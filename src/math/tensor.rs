@@ -4,13 +4,13 @@
 //! It is deliberately plain: rank 1 (`[n]`) or rank 2 (`[rows, cols]`), and the
 //! operations PPO needs around the autodiff tape (element-wise arithmetic, reductions,
 //! matrix products). Differentiable computation happens on the
-//! [`Tape`](crate::autodiff::Tape), which copies tensors in and out.
+//! [`Tape`](crate::math::autodiff::Tape), which copies tensors in and out.
 //!
 //! Shapes are part of every contract: an operation on two tensors of different shapes
 //! is a bug in the caller, and panics with a message naming both shapes.
 //!
 //! ```
-//! use ppo::tensor::Tensor;
+//! use ppo::math::tensor::Tensor;
 //! let a = Tensor::from_vec(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 //! let b = Tensor::from_vec(&[3, 1], vec![1.0, 0.0, -1.0]);
 //! let c = a.matmul(&b);

@@ -13,7 +13,7 @@
 //! `rand` itself). It passes BigCrush and PractRand; it is not for cryptography.
 //!
 //! ```
-//! use ppo::rng::Xoshiro256PlusPlus;
+//! use ppo::math::rng::Xoshiro256PlusPlus;
 //! use rand::{Rng, SeedableRng};
 //!
 //! let mut a = Xoshiro256PlusPlus::seed_from_u64(7);

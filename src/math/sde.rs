@@ -40,11 +40,11 @@
 //! many rows (its separate single `exploration_mat` serves any other batch size; here
 //! matrix 0 does). So parallel environments explore independently.
 
-use crate::autodiff::{Tape, Var};
-use crate::distributions::HALF_LOG_2PI;
 use crate::kernels::fastmath::exp;
+use crate::math::autodiff::{Tape, Var};
+use crate::math::distributions::HALF_LOG_2PI;
 
-use crate::nn::{Mlp, Scratch};
+use crate::math::nn::{Mlp, Scratch};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -316,8 +316,8 @@ fn hidden_features(actor: &Mlp, x: &[f32], rows: usize, out: &mut Vec<f32>, scra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::Activation;
-    use crate::nn::Scratch;
+    use crate::math::nn::Activation;
+    use crate::math::nn::Scratch;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

@@ -33,7 +33,7 @@ pub struct EvalStep<'a> {
     pub episode: usize,
     /// Steps taken in this episode so far (0 right after the reset).
     pub step: usize,
-    /// The raw observation (before normalisation): what [`crate::render::state_from_obs`]
+    /// The raw observation (before normalisation): what [`crate::run::render::state_from_obs`]
     /// draws.
     pub obs: &'a [f32],
     /// The reward of the step (0 after the reset).
@@ -60,11 +60,11 @@ pub fn evaluate(
 ///
 /// ```
 /// use ppo::{evaluate_with, Agent, Xoshiro256PlusPlus};
-/// use ppo::ppo::ActionKind;
-/// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[8], ppo::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
+/// use ppo::algo::ActionKind;
+/// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[8], ppo::math::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
 /// let mut frames = Vec::new();
 /// let r = evaluate_with(&mut agent, "CartPole-v1", 1, 7, None, |s| {
-///     frames.push(ppo::render::state_from_obs("CartPole-v1", s.obs).unwrap())
+///     frames.push(ppo::run::render::state_from_obs("CartPole-v1", s.obs).unwrap())
 /// })?;
 /// assert_eq!(frames.len() as f64, r.mean_length + 1.0); // the reset and every step
 /// # Ok::<(), ppo::env::EnvError>(())

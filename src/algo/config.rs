@@ -8,10 +8,10 @@
 //! so adding a key is one entry there plus its use. [`PpoConfig::set`] takes our names or
 //! CleanRL's and SB3's (`--num-envs`, `n_envs`), with dashes or underscores, so a config
 //! written for either library reads here. The tuned presets per environment are in
-//! [`crate::ppo::presets`].
+//! [`crate::algo::presets`].
 
 use crate::io::json::Json;
-use crate::nn::Activation;
+use crate::math::nn::Activation;
 use std::fmt;
 
 /// The optimizer used for the update.
@@ -325,7 +325,7 @@ macro_rules! config_keys {
         /// CartPole-v1.
         ///
         /// ```
-        /// use ppo::ppo::PpoConfig;
+        /// use ppo::algo::PpoConfig;
         /// let mut config = PpoConfig::for_env("Pendulum-v1"); // RL Zoo's preset
         /// assert!(config.use_sde && config.n_envs == 4);
         /// config.set("--learning-rate", "3e-4").unwrap(); // CLI spelling
@@ -546,13 +546,13 @@ config_keys! {
         Bool, "", Allowed::Any, "orthogonal initialisation (false: PyTorch's default)", [];
     /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
     /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
-    /// actor's on a persistent worker thread ([`crate::ppo::parallel`]). The
+    /// actor's on a persistent worker thread ([`crate::algo::parallel`]). The
     /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
     /// workload. Default 1.
     threads: usize = 1;
         Integer, "threads", Allowed::Int(1, 2, "1 or 2 (policy and value losses on two threads)"),
         "1, or 2 to run the actor's and critic's halves of the update in parallel", [];
-    /// Explore with generalized State-Dependent Exploration ([`crate::sde`]) instead of
+    /// Explore with generalized State-Dependent Exploration ([`crate::math::sde`]) instead of
     /// independent Gaussian noise at each step; continuous actions only. Default false.
     /// SB3 `use_sde`.
     use_sde: bool = false;
@@ -632,7 +632,7 @@ pub fn aliases() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// `learning_rate` are all `learning_rate`. `None` for anything else.
 ///
 /// ```
-/// use ppo::ppo::config::canonical_key;
+/// use ppo::algo::config::canonical_key;
 /// assert_eq!(canonical_key("--num-envs"), Some("n_envs"));
 /// assert_eq!(canonical_key("anneal-lr"), Some("anneal_lr"));
 /// assert_eq!(canonical_key("track"), None);
@@ -653,7 +653,7 @@ fn bad(key: &str, value: &str, expected: &'static str) -> ConfigError {
 /// round it). `None` for anything else, including `1.5`, `1e-3` and overflow.
 ///
 /// ```
-/// use ppo::ppo::config::parse_integer;
+/// use ppo::algo::config::parse_integer;
 /// assert_eq!(parse_integer("1e5"), Some(100_000));
 /// assert_eq!(parse_integer("2.5E3"), Some(2500));
 /// assert_eq!(parse_integer("18446744073709551615"), Some(u64::MAX as i128));
@@ -874,7 +874,7 @@ impl PpoConfig {
     /// `batch_size` and `n_minibatches` decides. On error, the index of the pair at fault.
     ///
     /// ```
-    /// use ppo::ppo::PpoConfig;
+    /// use ppo::algo::PpoConfig;
     /// let mut a = PpoConfig::default();
     /// a.apply_pairs([("batch_size", "64"), ("n_envs", "8"), ("n_steps", "32")]).unwrap();
     /// let mut b = PpoConfig::default();

@@ -1,4 +1,4 @@
-//! The PPO update on two threads: the fast twin of [`crate::ppo::update()`].
+//! The PPO update on two threads: the fast twin of [`crate::algo::update()`].
 //!
 //! It replaces the minibatch loop of [`update::update`](super::update::update), which
 //! records the whole loss on one tape. The actor and the critic are separate networks
@@ -27,11 +27,11 @@ use super::loss::{
     record_policy_loss, record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
 };
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
-use crate::autodiff::Tape;
-use crate::nn::{Mlp, Param};
-use crate::optim::{clip_coefficient, scale_grads, squared_grad_norm_from, Adam, AdamConfig};
-use crate::rng::Xoshiro256PlusPlus;
-use crate::sde::Gsde;
+use crate::math::autodiff::Tape;
+use crate::math::nn::{Mlp, Param};
+use crate::math::optim::{clip_coefficient, scale_grads, squared_grad_norm_from, Adam, AdamConfig};
+use crate::math::rng::Xoshiro256PlusPlus;
+use crate::math::sde::Gsde;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -318,7 +318,7 @@ impl TwoThreads {
                 theirs.done.put(job);
             }
         });
-        let empty = || Mlp::from_layers(Vec::new(), crate::nn::Activation::Tanh);
+        let empty = || Mlp::from_layers(Vec::new(), crate::math::nn::Activation::Tanh);
         let job = ActorJob {
             half: ActorHalf {
                 actor: empty(),
@@ -328,7 +328,7 @@ impl TwoThreads {
                 optimizer: Adam::new(AdamConfig::default(), &[]),
                 ws: LossWorkspace::default(),
             },
-            buffer: RolloutBuffer::new(0, 0, 0, &crate::ppo::ActionKind::Discrete(0)),
+            buffer: RolloutBuffer::new(0, 0, 0, &crate::algo::ActionKind::Discrete(0)),
             b_inds: Vec::new(),
             rng: Xoshiro256PlusPlus::seed_from_u64(0),
             cfg: UpdateConfig {

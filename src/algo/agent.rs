@@ -1,7 +1,7 @@
 //! The actor-critic: separate policy and value networks (detail 13 of the 37).
 //!
 //! - The **actor** maps an observation to the parameters of the action distribution:
-//!   logits of a [Categorical](crate::distributions) for `Discrete(n)` actions, or the
+//!   logits of a [Categorical](crate::math::distributions) for `Discrete(n)` actions, or the
 //!   mean of a diagonal Gaussian for `Box` actions, whose log-std is one
 //!   state-independent parameter vector (`actor_logstd`, `1×A`).
 //! - The **critic** maps an observation to a scalar value `V(s)`.
@@ -15,15 +15,14 @@
 //! the same log-probabilities bit for bit (the same kernels, the same order of
 //! operations), so the first ratio of an update is exactly 1 (`tests/twins.rs`).
 
-use super::loss::Minibatch;
-use crate::autodiff::{Tape, Var};
-use crate::distributions::{
+use crate::env::{Action, Actions, Space};
+use crate::math::autodiff::{Tape, Var};
+use crate::math::distributions::{
     categorical_log_prob_entropy, categorical_mode, categorical_sample, gaussian_log_prob_entropy, gaussian_sample,
 };
-use crate::env::{Action, Actions, Space};
-use crate::nn::{Activation, Mlp, Param, Scratch};
-use crate::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
-use crate::tensor::Tensor;
+use crate::math::nn::{Activation, Mlp, Param, Scratch};
+use crate::math::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
+use crate::math::tensor::Tensor;
 use rand::Rng;
 use std::fmt;
 
@@ -66,7 +65,7 @@ impl ActionKind {
 /// the rollout buffer stores (`B = T·N`) and what a minibatch trains on.
 ///
 /// ```
-/// use ppo::ppo::{ActionBatch, ActionKind};
+/// use ppo::algo::{ActionBatch, ActionKind};
 /// let mut batch = ActionBatch::zeros(&ActionKind::Continuous { dim: 2, low: vec![-1.0; 2], high: vec![1.0; 2] }, 3);
 /// assert_eq!(batch.len(), 3);
 /// let source = ActionBatch::Continuous { dim: 2, values: vec![0.5, -0.5] };
@@ -210,8 +209,8 @@ impl ActOutput {
 /// Separate actor and critic networks, plus the Gaussian's log-std.
 ///
 /// ```
-/// use ppo::nn::Activation;
-/// use ppo::ppo::{ActOutput, ActionKind, Agent};
+/// use ppo::math::nn::Activation;
+/// use ppo::algo::{ActOutput, ActionKind, Agent};
 /// use rand::{rngs::StdRng, SeedableRng};
 /// let mut rng = StdRng::seed_from_u64(0);
 /// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[64, 64], Activation::Tanh, 0.0, &mut rng);
@@ -236,7 +235,7 @@ pub struct Agent {
     /// gSDE, the `H×A` (or `H×1`) log-std of the noise matrix's entries.
     pub log_std: Option<Param>,
     /// gSDE's exploration matrices and buffers, when the agent explores with gSDE
-    /// ([`crate::sde`]; set up by [`enable_sde`](Agent::enable_sde)).
+    /// ([`crate::math::sde`]; set up by [`enable_sde`](Agent::enable_sde)).
     pub sde: Option<Gsde>,
     actor_scratch: Scratch,
     critic_scratch: Scratch,
@@ -327,15 +326,15 @@ impl Agent {
     /// ```
     /// use ppo::{ActOutput, Agent, Xoshiro256PlusPlus};
     /// use ppo::env::Action;
-    /// use ppo::ppo::ActionKind;
+    /// use ppo::algo::ActionKind;
     /// let kind = ActionKind::Discrete(2);
-    /// let mut agent = Agent::new(4, kind, &[8], ppo::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
+    /// let mut agent = Agent::new(4, kind, &[8], ppo::math::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
     /// let mut out = ActOutput::default();
     /// let Action::Discrete(a) = agent.predict(&[0.1, 0.0, -0.1, 0.0], true, 0, &mut out) else { panic!() };
     /// assert!(a < 2);
     /// ```
     pub fn predict<'o>(&mut self, obs: &[f32], deterministic: bool, seed: u64, out: &'o mut ActOutput) -> Action<'o> {
-        let mut rng = crate::rng::Xoshiro256PlusPlus::new(seed);
+        let mut rng = crate::math::rng::Xoshiro256PlusPlus::new(seed);
         self.act(obs, 1, deterministic, &mut rng, out);
         out.env_actions().get(0, self.action.actor_outputs())
     }
@@ -364,7 +363,7 @@ impl Agent {
                     let logits = &head[i * k..(i + 1) * k];
                     let (a, lp) = if deterministic {
                         let a = categorical_mode(logits, None);
-                        (a, crate::distributions::categorical_log_prob(logits, None, a))
+                        (a, crate::math::distributions::categorical_log_prob(logits, None, a))
                     } else {
                         categorical_sample(logits, None, rng)
                     };
@@ -373,7 +372,7 @@ impl Agent {
                 }
             }
             ActionKind::Continuous { dim, low, high } if self.sde.is_some() => {
-                // gSDE: a = μ(s) + z(s)·θ_ε (crate::sde); the env gets it clipped.
+                // gSDE: a = μ(s) + z(s)·θ_ε (crate::math::sde); the env gets it clipped.
                 let log_std = self.log_std.as_ref().expect("gSDE agents have a log-std").value.data();
                 let sde = self.sde.as_mut().expect("checked by the match guard");
                 let ActionBatch::Continuous { values: actions, .. } = &mut out.actions else {
@@ -397,7 +396,7 @@ impl Agent {
                     let action = &mut actions[i * a_dim..(i + 1) * a_dim];
                     out.log_probs[i] = if deterministic {
                         action.copy_from_slice(mean);
-                        crate::distributions::gaussian_log_prob(mean, log_std, action)
+                        crate::math::distributions::gaussian_log_prob(mean, log_std, action)
                     } else {
                         gaussian_sample(mean, log_std, action, rng)
                     };
@@ -422,14 +421,22 @@ impl Agent {
     }
 
     /// CleanRL's `agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])` on a
-    /// tape: the minibatch's `newlogprob` (`B×1`), the policy's `entropy` (`B×1`, or
-    /// `1×1` for the state-independent Gaussian, whose entropy is the same in every row)
-    /// and the critic's `newvalue` (`B×1`). `obs` is `mb.obs` already on the tape.
+    /// tape: the minibatch's `newlogprob` (`B×1`) of `actions` (`B` rows), the policy's
+    /// `entropy` (`B×1`, or `1×1` for the state-independent Gaussian, whose entropy is the
+    /// same in every row) and the critic's `newvalue` (`B×1`). `obs` is `obs_data`
+    /// (`B×O`) already on the tape.
     /// [`accumulate_grads`](Agent::accumulate_grads) reads the gradients back after
     /// `tape.backward`.
-    pub fn get_action_and_value(&mut self, tape: &mut Tape, obs: Var, mb: &Minibatch) -> (Var, Var, Var) {
+    pub fn get_action_and_value(
+        &mut self,
+        tape: &mut Tape,
+        obs: Var,
+        obs_data: &[f32],
+        actions: &ActionBatch,
+    ) -> (Var, Var, Var) {
         let (log_std, sde) = (self.log_std.as_ref(), self.sde.as_mut());
-        let (newlogprob, entropy, log_std) = record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, mb);
+        let (newlogprob, entropy, log_std) =
+            record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, obs_data, actions);
         self.recorded_log_std = log_std;
         let newvalue = self.critic.forward(tape, obs);
         (newlogprob, entropy, newvalue)
@@ -560,7 +567,7 @@ impl Agent {
 }
 
 /// The policy's half of [`Agent::get_action_and_value`] on a tape: the actor on `obs`
-/// (`B×O`, already on the tape), then `log π(a|s)` (`B×1`) of the minibatch's actions
+/// (`obs_data`, `B×O`, already on the tape), then `log π(a|s)` (`B×1`) of `actions`
 /// and the entropy (`B×1`, or `1×1` for the state-independent Gaussian), and the
 /// log-std's copy on the tape (continuous actions), whose gradient
 /// [`add_policy_grads`] reads. The two-thread update records its actor half with it.
@@ -570,11 +577,12 @@ pub fn record_log_prob_entropy(
     log_std_param: Option<&Param>,
     sde: Option<&mut Gsde>,
     obs: Var,
-    mb: &Minibatch,
+    obs_data: &[f32],
+    actions: &ActionBatch,
 ) -> (Var, Var, Option<Var>) {
-    let b = mb.len();
+    let b = actions.len();
     let head = actor.forward(tape, obs);
-    match &mb.actions {
+    match actions {
         ActionBatch::Discrete(actions) => {
             let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, None);
             (lp, ent, None)
@@ -584,11 +592,11 @@ pub fn record_log_prob_entropy(
             let log_std = tape.param(&p.value);
             let actions = tape.input(b, *dim, values, false);
             let (lp, ent) = match sde {
-                // gSDE (crate::sde): σ depends on the state, so the entropy is per row.
+                // gSDE (crate::math::sde): σ depends on the state, so the entropy is per row.
                 Some(sde) => {
                     // The actor's transposed weights, for the latent's fast products.
                     actor.prepare_inference();
-                    let latent = sde.record_latent(tape, actor, &mb.obs, b);
+                    let latent = sde.record_latent(tape, actor, obs_data, b);
                     sde_log_prob_entropy(tape, head, latent, log_std, actions)
                 }
                 None => gaussian_log_prob_entropy(tape, head, log_std, actions),

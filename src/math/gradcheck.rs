@@ -28,8 +28,8 @@
 //! Inputs must stay at least `h` away from kinks (ReLU at 0, clamp bounds, ties of
 //! min/max), where the derivative is not defined and differences straddle the kink.
 
-use crate::autodiff::{Tape, Var};
-use crate::tensor::Tensor;
+use crate::math::autodiff::{Tape, Var};
+use crate::math::tensor::Tensor;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
@@ -37,8 +37,8 @@ use std::fmt;
 /// Step size and tolerances of a gradient check (see the module docs for the reasons).
 ///
 /// ```
-/// use ppo::gradcheck::GradCheck;
-/// use ppo::tensor::Tensor;
+/// use ppo::math::gradcheck::GradCheck;
+/// use ppo::math::tensor::Tensor;
 /// use rand::{rngs::StdRng, SeedableRng};
 /// let mut rng = StdRng::seed_from_u64(0);
 /// let x = Tensor::randn(&[3, 4], &mut rng);
@@ -168,7 +168,7 @@ impl GradCheck {
     /// gradient `g`. This is how `examples/exercises` checks a learner's backward.
     ///
     /// ```
-    /// use ppo::gradcheck::GradCheck;
+    /// use ppo::math::gradcheck::GradCheck;
     /// use rand::{rngs::StdRng, SeedableRng};
     /// let square = |x: &[f32], y: &mut [f32]| y.iter_mut().zip(x).for_each(|(y, x)| *y = x * x);
     /// let backward = |x: &[f32], _y: &[f32], g: &[f32], dx: &mut [f32]| {

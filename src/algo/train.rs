@@ -5,7 +5,7 @@
 //!     anneal the learning rate (and the clip range)            details 4, situational 1
 //!     for t in 0..T: act, step all N envs, store                  detail 1
 //!     GAE over the T×N rollout                                     detail 5
-//!     the PPO update (crate::ppo::update):                        details 6–11
+//!     the PPO update (crate::algo::update):                        details 6–11
 //!         for epoch in 0..update_epochs, for each shuffled minibatch:
 //!             loss and gradient, clip the global norm, Adam step
 //!             (stop early if approx_kl > 1.5·target_kl)           situational 3
@@ -25,8 +25,8 @@ use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
-use crate::optim::{linear_anneal, Adam, AdamConfig};
-use crate::rng::Xoshiro256PlusPlus;
+use crate::math::optim::{linear_anneal, Adam, AdamConfig};
+use crate::math::rng::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::fmt;
@@ -164,7 +164,7 @@ pub struct Metrics {
 /// The state of a PPO run. Every field a custom loop needs is public.
 ///
 /// ```
-/// use ppo::ppo::{PpoConfig, Trainer};
+/// use ppo::algo::{PpoConfig, Trainer};
 /// let config = PpoConfig { total_timesteps: 1024, ..PpoConfig::default() };
 /// let mut trainer = Trainer::new(config).unwrap();
 /// while !trainer.is_done() {
@@ -211,7 +211,7 @@ pub struct Trainer {
     bootstrap_values: Vec<f32>,
     last_values: Vec<f32>,
     update_ws: UpdateWorkspace,
-    /// The update on two threads, with `threads = 2` ([`crate::ppo::parallel`]).
+    /// The update on two threads, with `threads = 2` ([`crate::algo::parallel`]).
     two_threads: Option<TwoThreads>,
     /// The sample order `b_inds`, reshuffled at the start of each epoch (each shuffle
     /// starts from the last); part of a saved run.
@@ -286,7 +286,7 @@ impl Trainer {
             agent.critic.invalidate_inference_cache();
         }
         if config.use_sde {
-            // gSDE (crate::sde): SB3 accepts it for Box actions only.
+            // gSDE (crate::math::sde): SB3 accepts it for Box actions only.
             if let ActionKind::Discrete(n) = action {
                 return Err(TrainError::Config(ConfigError::Inconsistent(format!(
                     "use_sde needs continuous (Box) actions; {} has Discrete({n})",
@@ -441,7 +441,7 @@ impl Trainer {
     }
 
     /// `update_epochs` passes over the rollout in shuffled minibatches: the PPO update
-    /// ([`crate::ppo::update()`], or its two-thread twin [`crate::ppo::parallel`] with
+    /// ([`crate::algo::update()`], or its two-thread twin [`crate::algo::parallel`] with
     /// `threads = 2`). Returns the update's loss statistics (means over minibatches) in a
     /// [`Metrics`] whose episode and timing fields are left for
     /// [`iterate`](Trainer::iterate).
@@ -568,7 +568,7 @@ pub fn explained_variance(pred: &[f32], target: &[f32]) -> f32 {
 /// the trainer (its `agent` is the trained policy).
 ///
 /// ```no_run
-/// use ppo::ppo::{train, PpoConfig};
+/// use ppo::algo::{train, PpoConfig};
 /// let config = PpoConfig { total_timesteps: 100_000, ..PpoConfig::default() };
 /// let trainer = train(config, |m| {
 ///     if let Some(r) = m.episodic_return {
