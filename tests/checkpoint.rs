@@ -11,6 +11,7 @@
 use ppo::algo::checkpoint::{self, Checkpoint, CheckpointError};
 use ppo::algo::{ActOutput, ActionBatch, ActionKind, Agent, PpoConfig};
 use ppo::env::Actions;
+use ppo::env::NormalizationStats;
 use ppo::env::RunningMeanStd;
 use ppo::io::json::Json;
 use ppo::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};

@@ -8,6 +8,7 @@
 //! or a NaN would fail it too. The warm-up and the recorded stretch both run through
 //! several episode ends, so the auto-resets draw from the saved generators.
 
+use ppo::env::NormalizationStats;
 use ppo::env::{
     env_ids, make, make_vec, Action, Actions, BoxSpace, ClipAction, Env, EnvError, EnvState, NormalizeObservation,
     NormalizeReward, RunningMeanStd, Space, Step, SyncVecEnv, VecEnv, VecStep,

@@ -3,6 +3,7 @@
 //! normalised values use them, freezing stops the updates, restoring works through a
 //! `Box<dyn VecEnv>` chain, and action clipping reaches the environment.
 
+use ppo::env::NormalizationStats;
 use ppo::env::{
     make_vec, Actions, ClipAction, EnvError, NormalizeObservation, NormalizeReward, RunningMeanStd, VecEnv, VecStep,
 };

@@ -24,7 +24,7 @@ use super::eval::EvalResult;
 use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
-use crate::env::{self, EnvError, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
+use crate::env::{self, EnvError, NormalizationStats, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
 use crate::math::optim::{linear_anneal, Adam, AdamConfig};
 use crate::math::rng::Xoshiro256PlusPlus;
 use rand::SeedableRng;

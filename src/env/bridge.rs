@@ -45,7 +45,7 @@
 //! [`Env::reset`] and [`VecEnv::reset`] cannot return an error; a failure there fills the
 //! observations with NaN and is returned by the next `step`.
 
-use super::{Action, Actions, Env, EnvError, EpisodeRecord, Space, Step, VecEnv, VecStep};
+use super::{Action, Actions, Env, EnvError, EpisodeStats, Space, Step, VecEnv, VecStep};
 use crate::env::spaces::BoxSpace;
 use std::collections::VecDeque;
 use std::fmt;
@@ -615,8 +615,8 @@ pub struct GymVecEnv {
     hello: Hello,
     n: usize,
     obs_dim: usize,
-    episode_returns: Vec<f64>,
-    episode_lengths: Vec<usize>,
+    /// Each environment's running episode return and length.
+    episodes: EpisodeStats,
     /// An error of `reset`, returned by the next `step`.
     pending: Option<BridgeError>,
 }
@@ -646,15 +646,7 @@ impl GymVecEnv {
         }
         let hello = hello.expect("at least one worker");
         let obs_dim = hello.observation_space.flat_dim();
-        Ok(GymVecEnv {
-            workers,
-            hello,
-            n,
-            obs_dim,
-            episode_returns: vec![0.0; n],
-            episode_lengths: vec![0; n],
-            pending: None,
-        })
+        Ok(GymVecEnv { workers, hello, n, obs_dim, episodes: EpisodeStats::new(n), pending: None })
     }
 
     /// What the handshake reported.
@@ -746,8 +738,7 @@ impl VecEnv for GymVecEnv {
     }
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        self.episode_returns.fill(0.0);
-        self.episode_lengths.fill(0);
+        self.episodes.clear();
         if let Err(e) = self.reset_checked(seed, obs) {
             obs.fill(f32::NAN);
             self.pending = Some(e);
@@ -786,16 +777,9 @@ impl VecEnv for GymVecEnv {
                 let i = s + j;
                 // The reward as gymnasium gave it, summed in f64 as RecordEpisodeStatistics does.
                 let reward = f64::from_le_bytes(p.reply[k * o * 8 + j * 8..][..8].try_into().expect("8 bytes"));
-                self.episode_returns[i] += reward;
-                self.episode_lengths[i] += 1;
+                self.episodes.add(i, reward);
                 if out.done(i) {
-                    out.episodes.push(EpisodeRecord {
-                        env_index: i,
-                        episode_return: self.episode_returns[i],
-                        length: self.episode_lengths[i],
-                    });
-                    self.episode_returns[i] = 0.0;
-                    self.episode_lengths[i] = 0;
+                    out.episodes.push(self.episodes.finish(i));
                     check_nan(&p.id, &out.final_obs[i * o..(i + 1) * o], o).map_err(|e| match e {
                         BridgeError::NanObservation { id, index, .. } => {
                             BridgeError::NanObservation { id, env: i, index }

@@ -16,7 +16,7 @@ use super::cartpole::{
     cartpole_euler, cartpole_observation_space, cartpole_reset_state, cartpole_reward, cartpole_terminated, FORCE_MAG,
     MAX_EPISODE_STEPS,
 };
-use super::{reseed, Actions, EnvError, EnvState, EpisodeRecord, Space, VecEnv, VecStep};
+use super::{reseed, Actions, EnvError, EnvState, EpisodeStats, Space, VecEnv, VecStep};
 use crate::math::rng::Xoshiro256PlusPlus;
 
 /// N CartPole-v1 environments in struct-of-arrays form.
@@ -30,8 +30,9 @@ pub struct CartPoleVec {
     sin_theta: Vec<f64>,
     cos_theta: Vec<f64>,
     rngs: Vec<Option<Xoshiro256PlusPlus>>,
-    episode_returns: Vec<f64>,
-    episode_lengths: Vec<usize>,
+    /// Each environment's running episode return and length (the length is also the
+    /// time limit's step counter).
+    episodes: EpisodeStats,
     max_episode_steps: usize,
     sutton_barto_reward: bool,
     needs_reset: bool,
@@ -53,8 +54,7 @@ impl CartPoleVec {
             sin_theta: vec![0.0; n_envs],
             cos_theta: vec![0.0; n_envs],
             rngs: vec![None; n_envs],
-            episode_returns: vec![0.0; n_envs],
-            episode_lengths: vec![0; n_envs],
+            episodes: EpisodeStats::new(n_envs),
             max_episode_steps: MAX_EPISODE_STEPS,
             sutton_barto_reward: false,
             needs_reset: true,
@@ -81,7 +81,7 @@ impl CartPoleVec {
 
     /// Steps taken in environment `i`'s current episode.
     pub fn elapsed_steps(&self, i: usize) -> usize {
-        self.episode_lengths[i]
+        self.episodes.lengths[i]
     }
 
     /// Draws environment `i`'s reset state and writes its observation into `obs` (len 4).
@@ -91,8 +91,8 @@ impl CartPoleVec {
         for (o, v) in obs.iter_mut().zip(s) {
             *o = v as f32;
         }
-        self.episode_returns[i] = 0.0;
-        self.episode_lengths[i] = 0;
+        self.episodes.returns[i] = 0.0;
+        self.episodes.lengths[i] = 0;
     }
 
     /// Pass 1 of a step: `sin θ` and `cos θ` of every environment. The libm calls stay
@@ -117,7 +117,7 @@ impl CartPoleVec {
         let (x, x_dot) = (&mut self.x[..n], &mut self.x_dot[..n]);
         let (theta, theta_dot) = (&mut self.theta[..n], &mut self.theta_dot[..n]);
         let (sin, cos) = (&self.sin_theta[..n], &self.cos_theta[..n]);
-        let (lengths, returns) = (&mut self.episode_lengths[..n], &mut self.episode_returns[..n]);
+        let (lengths, returns) = (&mut self.episodes.lengths[..n], &mut self.episodes.returns[..n]);
         let (rewards, terms) = (&mut out.rewards[..n], &mut out.terminated[..n]);
         let truncs = &mut out.truncated[..n];
         let actions = &actions[..n];
@@ -155,11 +155,7 @@ impl CartPoleVec {
             if term | trunc {
                 let row = i * 4..(i + 1) * 4;
                 final_obs[row.clone()].copy_from_slice(&obs[row.clone()]);
-                episodes.push(EpisodeRecord {
-                    env_index: i,
-                    episode_return: self.episode_returns[i],
-                    length: self.episode_lengths[i],
-                });
+                episodes.push(self.episodes.finish(i));
                 self.reset_one(i, None, &mut obs[row]);
             }
         }
@@ -225,10 +221,10 @@ impl VecEnv for CartPoleVec {
         s.push_usize(self.max_episode_steps);
         s.push_bool(self.sutton_barto_reward);
         s.push_bool(self.needs_reset);
-        for column in [&self.x, &self.x_dot, &self.theta, &self.theta_dot, &self.episode_returns] {
+        for column in [&self.x, &self.x_dot, &self.theta, &self.theta_dot] {
             s.push_f64s(column);
         }
-        s.push_usizes(&self.episode_lengths);
+        self.episodes.save(&mut s);
         for rng in &self.rngs {
             s.push_rng(rng.as_ref());
         }
@@ -251,12 +247,11 @@ impl VecEnv for CartPoleVec {
         }
         let (sutton_barto_reward, needs_reset) = (r.bool()?, r.bool()?);
         let (x, x_dot, theta, theta_dot) = (r.f64s(n)?, r.f64s(n)?, r.f64s(n)?, r.f64s(n)?);
-        let episode_returns = r.f64s(n)?;
-        let episode_lengths = r.usizes(n)?;
+        let episodes = EpisodeStats::load(&mut r, n)?;
         let rngs = (0..n).map(|_| r.rng()).collect::<Result<Vec<_>, _>>()?;
         r.finish()?;
         (self.x, self.x_dot, self.theta, self.theta_dot) = (x, x_dot, theta, theta_dot);
-        (self.episode_returns, self.episode_lengths, self.rngs) = (episode_returns, episode_lengths, rngs);
+        (self.episodes, self.rngs) = (episodes, rngs);
         (self.sutton_barto_reward, self.needs_reset) = (sutton_barto_reward, needs_reset);
         Ok(())
     }

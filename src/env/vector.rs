@@ -9,7 +9,7 @@
 //! environment, and puts the new episode's first observation in `obs`. So `obs` is
 //! always what the policy acts on next.
 
-use super::{Action, Actions, Env, EnvError, EnvState, RunningMeanStd, Space};
+use super::{Action, Actions, Env, EnvError, EnvState, EnvStateReader, RunningMeanStd, Space};
 
 /// An episode that ended, as `RecordEpisodeStatistics` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,10 +84,130 @@ impl VecStep {
     }
 }
 
+/// The running statistics of a chain's normalisation wrappers, as
+/// [`VecEnv::statistics`] collects them: `None` where the chain has no such wrapper.
+#[derive(Debug, Default)]
+pub struct Statistics<'a> {
+    /// The observation statistics of a [`crate::env::NormalizeObservation`].
+    pub obs: Option<&'a RunningMeanStd>,
+    /// The return statistics of a [`crate::env::NormalizeReward`].
+    pub returns: Option<&'a RunningMeanStd>,
+}
+
+/// One wrapper's running statistics and whether it updates them, to change.
+#[derive(Debug)]
+pub struct RunningStats<'a> {
+    /// The statistics.
+    pub rms: &'a mut RunningMeanStd,
+    /// Whether each step updates them (`false` freezes them for evaluation).
+    pub training: &'a mut bool,
+}
+
+/// [`Statistics`], to change ([`VecEnv::statistics_mut`]).
+#[derive(Debug, Default)]
+pub struct StatisticsMut<'a> {
+    /// A [`crate::env::NormalizeObservation`]'s.
+    pub obs: Option<RunningStats<'a>>,
+    /// A [`crate::env::NormalizeReward`]'s.
+    pub returns: Option<RunningStats<'a>>,
+}
+
+/// The normalisation wrappers' statistics of any chain, by name: what a checkpoint saves
+/// and restores, and what evaluation freezes. Every [`VecEnv`] has these methods (bring
+/// the trait into scope); they read and write [`VecEnv::statistics`].
+pub trait NormalizationStats: VecEnv {
+    /// The observation statistics of a [`crate::env::NormalizeObservation`] in the chain.
+    fn obs_rms(&self) -> Option<&RunningMeanStd> {
+        self.statistics().obs
+    }
+    /// The return statistics of a [`crate::env::NormalizeReward`] in the chain.
+    fn return_rms(&self) -> Option<&RunningMeanStd> {
+        self.statistics().returns
+    }
+    /// Restores the observation statistics (from a checkpoint): an error if the chain has
+    /// no [`crate::env::NormalizeObservation`] or the dimensions differ.
+    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
+        restore(self.statistics_mut().obs, rms, "observation")
+    }
+    /// Restores the return statistics, as [`set_obs_rms`](Self::set_obs_rms).
+    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
+        restore(self.statistics_mut().returns, rms, "return")
+    }
+    /// `false` freezes every running statistic in the chain (evaluation); `true` (the
+    /// default) updates them on each step.
+    fn set_training(&mut self, training: bool) {
+        let StatisticsMut { obs, returns } = self.statistics_mut();
+        for stats in [obs, returns].into_iter().flatten() {
+            *stats.training = training;
+        }
+    }
+}
+
+impl<V: VecEnv + ?Sized> NormalizationStats for V {}
+
+/// Puts `rms` in place of `slot`'s statistics if their shapes agree.
+fn restore(slot: Option<RunningStats<'_>>, rms: RunningMeanStd, what: &'static str) -> Result<(), EnvError> {
+    let stats = slot.ok_or(EnvError::NoStatistics { what })?;
+    if rms.dim() != stats.rms.dim() || rms.var.len() != rms.dim() {
+        return Err(EnvError::StatisticsShape { expected: stats.rms.dim(), got: rms.mean.len().max(rms.var.len()) });
+    }
+    *stats.rms = rms;
+    Ok(())
+}
+
+/// Each environment's running episode return and length, and the record of every episode
+/// that ends (gymnasium's `RecordEpisodeStatistics`, SB3's `Monitor`): the bookkeeping
+/// every vector environment shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeStats {
+    /// Each environment's return so far: its raw rewards summed in `f64`.
+    pub returns: Vec<f64>,
+    /// Each environment's steps so far in its episode.
+    pub lengths: Vec<usize>,
+}
+
+impl EpisodeStats {
+    /// No steps yet in any of `n` environments.
+    pub fn new(n: usize) -> EpisodeStats {
+        EpisodeStats { returns: vec![0.0; n], lengths: vec![0; n] }
+    }
+
+    /// Every episode starts afresh (a reset of the whole vector).
+    pub fn clear(&mut self) {
+        self.returns.fill(0.0);
+        self.lengths.fill(0);
+    }
+
+    /// One step of environment `i`, with its raw reward.
+    pub fn add(&mut self, i: usize, reward: f64) {
+        self.returns[i] += reward;
+        self.lengths[i] += 1;
+    }
+
+    /// Environment `i`'s episode ended: its record, and its count restarted.
+    pub fn finish(&mut self, i: usize) -> EpisodeRecord {
+        let record = EpisodeRecord { env_index: i, episode_return: self.returns[i], length: self.lengths[i] };
+        self.returns[i] = 0.0;
+        self.lengths[i] = 0;
+        record
+    }
+
+    /// Appends the returns, then the lengths, bit for bit.
+    pub fn save(&self, s: &mut EnvState) {
+        s.push_f64s(&self.returns);
+        s.push_usizes(&self.lengths);
+    }
+
+    /// Reads what [`save`](Self::save) wrote for `n` environments.
+    pub fn load(r: &mut EnvStateReader<'_>, n: usize) -> Result<EpisodeStats, EnvError> {
+        Ok(EpisodeStats { returns: r.f64s(n)?, lengths: r.usizes(n)? })
+    }
+}
+
 /// N environments stepped together. Implemented by [`SyncVecEnv`] (any [`Env`]),
-/// [`crate::env::CartPoleVec`] and the wrappers, which also expose their running
-/// statistics through the default methods so that a `Box<dyn VecEnv>` chain can be
-/// checkpointed and frozen for evaluation.
+/// [`crate::env::CartPoleVec`], [`crate::env::GymVecEnv`] and the wrappers, which also
+/// expose their running statistics through [`statistics`](VecEnv::statistics) so that a
+/// `Box<dyn VecEnv>` chain can be checkpointed and frozen for evaluation.
 pub trait VecEnv {
     /// N.
     fn num_envs(&self) -> usize;
@@ -103,25 +223,17 @@ pub trait VecEnv {
     /// environment is stepped.
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError>;
 
-    /// The observation statistics of a [`crate::env::NormalizeObservation`] in the chain.
-    fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        None
+    /// The running statistics of the normalisation wrappers in the chain: each wrapper
+    /// that keeps some fills its slot and passes the call down. An environment that keeps
+    /// none need not implement it. [`NormalizationStats`] reads and sets them by name.
+    fn statistics(&self) -> Statistics<'_> {
+        Statistics::default()
     }
-    /// Restores the observation statistics (from a checkpoint).
-    fn set_obs_rms(&mut self, _rms: RunningMeanStd) -> Result<(), EnvError> {
-        Err(EnvError::NoStatistics { what: "observation" })
+    /// [`statistics`](VecEnv::statistics), to change them: restore a checkpoint's, or
+    /// freeze them for evaluation.
+    fn statistics_mut(&mut self) -> StatisticsMut<'_> {
+        StatisticsMut::default()
     }
-    /// The return statistics of a [`crate::env::NormalizeReward`] in the chain.
-    fn return_rms(&self) -> Option<&RunningMeanStd> {
-        None
-    }
-    /// Restores the return statistics (from a checkpoint).
-    fn set_return_rms(&mut self, _rms: RunningMeanStd) -> Result<(), EnvError> {
-        Err(EnvError::NoStatistics { what: "return" })
-    }
-    /// `false` freezes every running statistic in the chain (evaluation); `true` (the
-    /// default) updates them on each step.
-    fn set_training(&mut self, _training: bool) {}
 
     /// The complete state of every environment and wrapper in the chain, for an exact
     /// resume (see [`crate::env`], "Saving and restoring state"). The default says it is
@@ -154,20 +266,11 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
         (**self).step(actions, out)
     }
-    fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        (**self).obs_rms()
+    fn statistics(&self) -> Statistics<'_> {
+        (**self).statistics()
     }
-    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        (**self).set_obs_rms(rms)
-    }
-    fn return_rms(&self) -> Option<&RunningMeanStd> {
-        (**self).return_rms()
-    }
-    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        (**self).set_return_rms(rms)
-    }
-    fn set_training(&mut self, training: bool) {
-        (**self).set_training(training)
+    fn statistics_mut(&mut self) -> StatisticsMut<'_> {
+        (**self).statistics_mut()
     }
     fn save_state(&self) -> Result<EnvState, EnvError> {
         (**self).save_state()
@@ -185,9 +288,8 @@ pub struct SyncVecEnv<E: Env = Box<dyn Env>> {
     action_space: Space,
     obs_dim: usize,
     act_dim: usize,
-    /// Running return and length of each environment's current episode.
-    episode_returns: Vec<f64>,
-    episode_lengths: Vec<usize>,
+    /// Each environment's running episode return and length.
+    episodes: EpisodeStats,
     needs_reset: bool,
 }
 
@@ -209,8 +311,7 @@ impl<E: Env> SyncVecEnv<E> {
             observation_space,
             action_space,
             envs,
-            episode_returns: vec![0.0; n],
-            episode_lengths: vec![0; n],
+            episodes: EpisodeStats::new(n),
             needs_reset: true,
         })
     }
@@ -251,8 +352,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
         for (i, (env, row)) in self.envs.iter_mut().zip(obs.chunks_exact_mut(o)).enumerate() {
             env.reset(seed.map(|s| s.wrapping_add(i as u64)), row);
         }
-        self.episode_returns.fill(0.0);
-        self.episode_lengths.fill(0);
+        self.episodes.clear();
         self.needs_reset = false;
     }
 
@@ -271,17 +371,10 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
             out.rewards[i] = step.reward as f32;
             out.terminated[i] = step.terminated;
             out.truncated[i] = step.truncated;
-            self.episode_returns[i] += step.reward;
-            self.episode_lengths[i] += 1;
+            self.episodes.add(i, step.reward);
             if step.done() {
                 out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
-                out.episodes.push(EpisodeRecord {
-                    env_index: i,
-                    episode_return: self.episode_returns[i],
-                    length: self.episode_lengths[i],
-                });
-                self.episode_returns[i] = 0.0;
-                self.episode_lengths[i] = 0;
+                out.episodes.push(self.episodes.finish(i));
                 self.envs[i].reset(None, &mut out.obs[row]);
             }
         }
@@ -295,8 +388,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
         s.push_name("SyncVecEnv");
         s.push_usize(self.envs.len());
         s.push_bool(self.needs_reset);
-        s.push_f64s(&self.episode_returns);
-        s.push_usizes(&self.episode_lengths);
+        self.episodes.save(&mut s);
         for env in &self.envs {
             s.push_state(&env.save_state()?);
         }
@@ -315,8 +407,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
             return Err(EnvError::BadState(format!("it holds {saved_n} environments, this vector has {n}")));
         }
         let needs_reset = r.bool()?;
-        let episode_returns = r.f64s(n)?;
-        let episode_lengths = r.usizes(n)?;
+        let episodes = EpisodeStats::load(&mut r, n)?;
         let env_states = (0..n).map(|_| r.state()).collect::<Result<Vec<_>, _>>()?;
         r.finish()?;
         let previous = self.envs.iter().map(Env::save_state).collect::<Result<Vec<_>, _>>()?;
@@ -333,8 +424,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
                 });
             }
         }
-        (self.needs_reset, self.episode_returns, self.episode_lengths) =
-            (needs_reset, episode_returns, episode_lengths);
+        (self.needs_reset, self.episodes) = (needs_reset, episodes);
         Ok(())
     }
 }

@@ -4,17 +4,18 @@
 //! them as ClipAction → NormalizeObservation → clip ±10 → NormalizeReward → clip ±10).
 //!
 //! Each wrapper is itself a [`VecEnv`] around an inner one. The running statistics are
-//! plain data ([`RunningMeanStd`]) that a checkpoint saves and restores through
-//! [`VecEnv::obs_rms`] / [`VecEnv::set_obs_rms`] (and the `return_` pair), and
-//! [`VecEnv::set_training`]`(false)` freezes them for evaluation. A wrapper forwards the
-//! methods it does not own to the environment inside it, so they work through a whole
-//! `Box<dyn VecEnv>` chain.
+//! plain data ([`RunningMeanStd`]) that each normalising wrapper puts in its slot of
+//! [`VecEnv::statistics`] before passing the call down, so they are found through a whole
+//! `Box<dyn VecEnv>` chain; [`NormalizationStats`](super::NormalizationStats) reads them by name
+//! (`obs_rms`, `return_rms`), a checkpoint restores them (`set_obs_rms`,
+//! `set_return_rms`), and `set_training(false)` freezes them for evaluation.
 //!
 //! For an exact resume, [`VecEnv::save_state`] of a wrapper writes its own values (the
 //! statistics, the running returns, the settings and the training flag) followed by the
 //! inner environment's state, and `load_state` reads them back in that order, assigning
 //! its own values only after the inner environment has accepted its part.
 
+use super::vector::{RunningStats, Statistics, StatisticsMut};
 use super::{Actions, EnvError, EnvState, EnvStateReader, Space, VecEnv, VecStep};
 
 /// Running mean and variance of a stream of vectors, updated with whole batches by the
@@ -167,25 +168,12 @@ impl<V: VecEnv> VecEnv for NormalizeObservation<V> {
         Ok(())
     }
 
-    fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        Some(&self.rms)
+    fn statistics(&self) -> Statistics<'_> {
+        Statistics { obs: Some(&self.rms), ..self.inner.statistics() }
     }
-    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        if rms.dim() != self.rms.dim() || rms.var.len() != rms.dim() {
-            return Err(EnvError::StatisticsShape { expected: self.rms.dim(), got: rms.mean.len().max(rms.var.len()) });
-        }
-        self.rms = rms;
-        Ok(())
-    }
-    fn return_rms(&self) -> Option<&RunningMeanStd> {
-        self.inner.return_rms()
-    }
-    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        self.inner.set_return_rms(rms)
-    }
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-        self.inner.set_training(training);
+    fn statistics_mut(&mut self) -> StatisticsMut<'_> {
+        let inner = self.inner.statistics_mut();
+        StatisticsMut { obs: Some(RunningStats { rms: &mut self.rms, training: &mut self.training }), ..inner }
     }
 
     /// The statistics, `clip`, the training flag, then the inner environment's state.
@@ -279,25 +267,12 @@ impl<V: VecEnv> VecEnv for NormalizeReward<V> {
         Ok(())
     }
 
-    fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        self.inner.obs_rms()
+    fn statistics(&self) -> Statistics<'_> {
+        Statistics { returns: Some(&self.rms), ..self.inner.statistics() }
     }
-    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        self.inner.set_obs_rms(rms)
-    }
-    fn return_rms(&self) -> Option<&RunningMeanStd> {
-        Some(&self.rms)
-    }
-    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        if rms.mean.len() != 1 || rms.var.len() != 1 {
-            return Err(EnvError::StatisticsShape { expected: 1, got: rms.mean.len().max(rms.var.len()) });
-        }
-        self.rms = rms;
-        Ok(())
-    }
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
-        self.inner.set_training(training);
+    fn statistics_mut(&mut self) -> StatisticsMut<'_> {
+        let inner = self.inner.statistics_mut();
+        StatisticsMut { returns: Some(RunningStats { rms: &mut self.rms, training: &mut self.training }), ..inner }
     }
 
     /// The return statistics, the N discounted returns `G`, `gamma`, `clip`, the
@@ -399,20 +374,11 @@ impl<V: VecEnv> VecEnv for ClipAction<V> {
         }
     }
 
-    fn obs_rms(&self) -> Option<&RunningMeanStd> {
-        self.inner.obs_rms()
+    fn statistics(&self) -> Statistics<'_> {
+        self.inner.statistics()
     }
-    fn set_obs_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        self.inner.set_obs_rms(rms)
-    }
-    fn return_rms(&self) -> Option<&RunningMeanStd> {
-        self.inner.return_rms()
-    }
-    fn set_return_rms(&mut self, rms: RunningMeanStd) -> Result<(), EnvError> {
-        self.inner.set_return_rms(rms)
-    }
-    fn set_training(&mut self, training: bool) {
-        self.inner.set_training(training);
+    fn statistics_mut(&mut self) -> StatisticsMut<'_> {
+        self.inner.statistics_mut()
     }
 
     /// Only the inner environment's state: the clipped actions are scratch, rewritten
