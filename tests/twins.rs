@@ -1,5 +1,7 @@
-//! The plain twins that the exercises (`examples/exercises/`) use as solutions, held
-//! equal to the code the trainer runs:
+//! The plain twins, held equal to the code the trainer runs, and the index of every
+//! other fast-against-plain proof in the crate.
+//!
+//! Here:
 //!
 //! - each op backward on slices (`autodiff::tanh_backward`, `log_softmax_backward`)
 //!   against the tape's record of the same op, and against finite differences through
@@ -12,7 +14,17 @@
 //! - the exercises' update (`ppo::exercises::update_with`) with the crate's loss against
 //!   the reference update, bit for bit, and with another loss, different;
 //! - the acting path against the loss's tape: with one epoch and one minibatch, every
-//!   ratio is exactly 1.
+//!   ratio is exactly 1 (through the bridge too: `tests/bridge.rs`).
+//!
+//! Elsewhere, each beside the fast code it ties to its reference:
+//!
+//! - every kernel on every CPU path against its plain reference: the tests at the end of
+//!   each file of `src/kernels/` (`gemm.rs` against `sgemm_naive`, `fastmath.rs` against
+//!   the scalar `tanh` and `exp`, `adam.rs`, `norm.rs`), and whole training runs on every
+//!   path in `tests/kernels.rs`;
+//! - the acting path's distributions against their tape versions, bit for bit: the unit
+//!   tests of `src/math/distributions.rs` and `src/math/sde.rs`;
+//! - the two-thread update (`algo::parallel`) against the reference update: `tests/update.rs`.
 
 use ppo::algo::buffer::{compute_gae, compute_gae_split, GaeInputs};
 use ppo::algo::loss::{
