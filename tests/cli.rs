@@ -452,15 +452,18 @@ fn a_run_directory_belongs_to_one_run() {
     assert!(text(&out.stderr).contains("already exists and is not empty"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(dir.join("final.safetensors")).unwrap(), before);
 
-    // A live lock (this test's own pid) refuses a second run at once, naming the holder.
+    // A held lock (this test holds it) refuses a second run at once, naming the holder.
     let busy = tmp("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join(".lock"), format!("{}\n", std::process::id())).unwrap();
+    let held = std::fs::OpenOptions::new().write(true).open(busy.join(".lock")).unwrap();
+    held.try_lock().unwrap();
     let out = train(&busy, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("in use by the run with pid {}", std::process::id())), "{stderr}");
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1, "nothing but the lock");
+    drop(held);
 
     // Two runs started at once into the same directory: exactly one trains.
     let shared = tmp("shared");

@@ -9,7 +9,7 @@
 //!   final.safetensors                the policy when training ended
 //!   learning_curve.svg               episodic return against environment steps (plot_runs)
 //!   state.safetensors                everything needed to continue exactly (crate::algo::state)
-//!   .lock                            the pid of the run writing here, while it runs
+//!   .lock                            held (locked) by the run writing here; its pid and start time
 //! ```
 //!
 //! `state.safetensors` is rewritten (atomically) every `checkpoint_interval` seconds,
@@ -19,10 +19,12 @@
 //! new TensorBoard event file is started (TensorBoard shows those replayed updates twice;
 //! the hyperparameter text stays in the first file only).
 //!
-//! A directory belongs to one run at a time. A run creates `.lock` with `create_new`
-//! (atomic: of two runs only one can), writes its process id into it and removes it when
-//! it ends; a second run into the same directory fails at once and names the first. A lock
-//! whose process no longer runs (the run was killed) is stale: `--resume` takes it over.
+//! A directory belongs to one run at a time. A run opens `.lock` and holds the kernel's
+//! advisory lock on it ([`RunLock`]) for as long as it runs, writing its process id and
+//! start time into it for messages; it removes the file when it ends. A second run into
+//! the same directory fails at once and names the first. A lock file that no process
+//! holds (the run was killed, or the file was cut short) is stale: `--resume` takes it
+//! over, under the lock, so two resumes cannot both win.
 //! Default names ([`create_unique`]) never collide, even for runs started in the same
 //! second: each takes the first free name `…__<time>`, `…__<time>-2`, … by creating the
 //! directory itself, which only one process can do.
@@ -214,63 +216,99 @@ pub fn dir_name(env_id: &str) -> String {
 /// The lock file's name inside a run directory.
 pub const LOCK_FILE: &str = ".lock";
 
-/// A run's claim on its directory: the file `.lock` holding the process id, removed on
-/// drop. See the module docs.
+/// A run's claim on its directory: the file `.lock`, open and locked (an advisory lock
+/// the kernel holds for this process's life, `flock(2)` through [`std::fs::File::try_lock`]), with
+/// the holder's process id and start time in it for messages. See the module docs.
+///
+/// The kernel's lock, not the pid, decides who owns the directory: it holds across PID
+/// namespaces (two containers on one volume), cannot be left behind by a killed process
+/// and cannot be won by two processes at once. The file's path is removed before the lock
+/// is released; a process that opened the old file just before that finds, once it holds
+/// the lock, that the path no longer leads to its file, and starts again.
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
+    _file: std::fs::File,
 }
 
 impl RunLock {
-    /// Claims `dir` (which must exist). Fails if another process holds it; a stale lock
-    /// (its process is gone) is taken over only with `take_over_stale`.
-    pub fn acquire(dir: &Path, take_over_stale: bool) -> Result<RunLock, RunError> {
-        use std::io::Write;
+    /// Claims `dir` (which must exist). Fails if another process holds it. A lock file no
+    /// process holds (a run that was killed, or a file cut short or filled with garbage)
+    /// is taken over: what the directory holds is for the caller to judge, under the lock
+    /// ([`RunDir::create`] wants it empty, [`RunDir::resume`] wants a saved state).
+    pub fn acquire(dir: &Path) -> Result<RunLock, RunError> {
+        use std::io::{Read, Seek, Write};
         let path = dir.join(LOCK_FILE);
         let busy = |reason: String| RunError { action: "lock", path: dir.to_path_buf(), reason };
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| err(&path, e))?;
-                    return Ok(RunLock { path });
+        for _ in 0..100 {
+            let mut file =
+                match std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
+                    Ok(f) => f,
+                    Err(e) => return Err(err(&path, e)),
+                };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(busy(format!(
+                        "it is in use by {}; choose another --run-dir",
+                        describe_holder(&holder)
+                    )));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let pid = holder.trim().parse::<u32>().ok();
-                    let stale = pid.is_some_and(|p| !process_running(p));
-                    if !(stale && take_over_stale) {
-                        let who = pid.map_or("another run".to_string(), |p| format!("the run with pid {p}"));
-                        let hint = if stale {
-                            " (that process has ended: the run was interrupted; continue it with --resume)"
-                        } else {
-                            "; choose another --run-dir"
-                        };
-                        return Err(busy(format!("it is in use by {who}{hint}")));
-                    }
-                    // The holder is gone: remove its lock and claim the directory again,
-                    // still with create_new, so two resumes cannot both win.
-                    std::fs::remove_file(&path).map_err(|e| err(&path, e))?;
-                }
-                Err(e) => return Err(err(&path, e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(err(&path, e)),
             }
+            if !same_file(&file, &path) {
+                continue; // the holder removed this file as we locked it: the next one is fresh
+            }
+            let stamp = format!("{} {}\n", std::process::id(), unix_seconds());
+            file.set_len(0)
+                .and_then(|_| file.rewind())
+                .and_then(|_| file.write_all(stamp.as_bytes()))
+                .map_err(|e| err(&path, e))?;
+            return Ok(RunLock { path, _file: file });
         }
-        Err(busy("another process claimed it at the same moment".into()))
+        Err(busy("other processes kept taking and releasing it".into()))
     }
 }
 
 impl Drop for RunLock {
+    /// Removes `.lock` while still holding it; closing the file releases the lock.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// Whether process `pid` is running: `/proc/<pid>` exists (Linux). Where `/proc` is
-/// missing, every lock counts as live, so a stale one must be removed by hand.
-fn process_running(pid: u32) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return true;
+/// "the run with pid P (started at unix time T)" from a lock file's text, or "another
+/// run" when the text is empty or unreadable (a lock cut short, or garbage).
+fn describe_holder(text: &str) -> String {
+    let mut words = text.split_whitespace();
+    match (words.next().and_then(|p| p.parse::<u32>().ok()), words.next().and_then(|t| t.parse::<u64>().ok())) {
+        (Some(pid), Some(t)) => format!("the run with pid {pid} (started at unix time {t})"),
+        (Some(pid), None) => format!("the run with pid {pid}"),
+        _ => "another run".to_string(),
     }
-    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether `path` still names the file `file` has open (same device and inode).
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere the lock file is never removed while another process may hold it open.
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::File, _: &Path) -> bool {
+    true
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Creates a fresh directory for a run at `base`, or, if that name is taken,
@@ -323,7 +361,7 @@ impl RunDir {
             return Err(RunError { action: "create", ..err(&dir, "the run directory name is empty") });
         }
         std::fs::create_dir_all(&dir).map_err(|e| RunError { action: "create", ..err(&dir, e) })?;
-        let lock = RunLock::acquire(&dir, false)?;
+        let lock = RunLock::acquire(&dir)?;
         let entries = std::fs::read_dir(&dir).map_err(|e| read_err(&dir, e))?;
         if let Some(other) = entries.flatten().find(|e| e.file_name() != LOCK_FILE) {
             return Err(RunError {
@@ -357,7 +395,7 @@ impl RunDir {
                 "it has no {STATE_FILE} (it is not a run directory, or the run saved no state)"
             )));
         }
-        let lock = RunLock::acquire(&dir, true)?;
+        let lock = RunLock::acquire(&dir)?;
         let config_path = dir.join("config.json");
         // A bridged environment lives in Python and saves no state: say so before
         // starting it.
