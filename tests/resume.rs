@@ -119,10 +119,16 @@ fn a_state_that_does_not_fit_is_refused() {
         ("\"update\":1", "\"update\":7", "do not fit the config"),
         ("\"rng\":[", "\"rng\":[0.5,", "plain integers"),
         ("\"b_inds\":[", "\"b_inds\":[0,", "permutation"),
-        ("\"format\":\"1\"", "\"format\":\"0\"", "format"),
+        ("\"format\":\"2\"", "\"format\":\"0\"", "format"),
     ] {
         assert!(meta.contains(from), "{from}");
         st.metadata[0].1 = meta.replacen(from, to, 1);
+        // Changed without its checksum: refused for that alone.
+        ppo::io::safetensors::write(&path, &st).unwrap();
+        let e = state::load(&path, LoadOptions::default()).err().expect("refused").to_string();
+        assert!(e.contains("checksum does not match") || e.contains(why), "{from} → {to}: {e}");
+        // With a checksum that fits, refused for what it says.
+        state::seal(&mut st);
         ppo::io::safetensors::write(&path, &st).unwrap();
         let e = state::load(&path, LoadOptions::default()).err().expect("refused").to_string();
         assert!(e.contains(why), "{from} → {to}: {e}");

@@ -17,6 +17,14 @@
 //! form, so both are exact. One file, written atomically: a crash leaves the old state or
 //! the new one, never a mix.
 //!
+//! The file proves itself: the metadata key `ppo_state_crc32` holds a CRC-32
+//! ([`crate::io::crc32`]) of every tensor's name, shape and data and of the `ppo_state`
+//! text ([`checksum`]), so a flipped bit anywhere is an error, not a different run. On
+//! loading, every tensor must have exactly the shape the run needs, the parameters, Adam's
+//! moments and the observations must be finite (and the second moments ≥ 0), and the
+//! counters must agree with each other and with the config. States of format 1 (written
+//! before the checksum) still load, without it.
+//!
 //! An environment that cannot save its state (a user's [`Env`](crate::env::Env) without
 //! `save_state`) is saved as `null`. Loading such a state fails unless
 //! [`LoadOptions::restart_episodes`] is set: then every environment starts a new episode,
@@ -25,14 +33,50 @@
 use super::config::PpoConfig;
 use super::train::{TrainError, Trainer};
 use crate::env::{EnvError, EnvState, VecEnv};
+use crate::io::crc32::Crc32;
 use crate::io::json::Json;
 use crate::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
 use crate::math::rng::Xoshiro256PlusPlus;
 use std::fmt;
 use std::path::Path;
 
-/// The version of the state format this build writes and reads.
-pub const STATE_FORMAT: &str = "1";
+/// The version of the state format this build writes: 2 carries a checksum. Format 1
+/// (the same without it) still loads.
+pub const STATE_FORMAT: &str = "2";
+
+/// The metadata key of the checksum.
+pub const CHECKSUM_KEY: &str = "ppo_state_crc32";
+
+/// The CRC-32 of a state: every tensor, in name order, as its name, a zero byte, its shape
+/// (each dimension as 8 little-endian bytes) and its data (little-endian `f32`s), then the
+/// `ppo_state` metadata text. `None` without that text.
+pub fn checksum(st: &SafeTensors) -> Option<u32> {
+    let text = st.metadata_value("ppo_state")?;
+    let mut order: Vec<&NamedTensor> = st.tensors.iter().collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut crc = Crc32::new();
+    for t in order {
+        crc.update(t.name.as_bytes());
+        crc.update(&[0]);
+        for &d in &t.shape {
+            crc.update(&(d as u64).to_le_bytes());
+        }
+        for &x in &t.data {
+            crc.update(&x.to_le_bytes());
+        }
+    }
+    crc.update(text.as_bytes());
+    Some(crc.finish())
+}
+
+/// Writes (or rewrites) the state's checksum into its metadata, after its contents.
+pub fn seal(st: &mut SafeTensors) {
+    let crc = checksum(st).map(|c| format!("{c:08x}"));
+    st.metadata.retain(|(k, _)| k != CHECKSUM_KEY);
+    if let Some(crc) = crc {
+        st.metadata.push((CHECKSUM_KEY.into(), crc));
+    }
+}
 
 /// Why a state could not be saved or loaded.
 #[derive(Debug)]
@@ -133,7 +177,9 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
         ("env_state", env_state),
         ("extra", extra),
     ]);
-    Ok(SafeTensors { tensors, metadata: vec![("ppo_state".into(), state.to_compact())] })
+    let mut st = SafeTensors { tensors, metadata: vec![("ppo_state".into(), state.to_compact())] };
+    seal(&mut st);
+    Ok(st)
 }
 
 /// Writes the state of `trainer` (and `extra`) to `path`, atomically.
@@ -168,8 +214,19 @@ pub fn load_with_envs(
 pub fn read_config(st: &SafeTensors) -> Result<(PpoConfig, Json), StateError> {
     let text = st.metadata_value("ppo_state").ok_or_else(|| bad("no ppo_state metadata"))?;
     let state = Json::parse(text).map_err(|e| bad(format_args!("ppo_state is not JSON: {e}")))?;
-    if state.get("format").and_then(Json::as_str) != Some(STATE_FORMAT) {
-        return Err(bad(format_args!("format must be {STATE_FORMAT:?}")));
+    match state.get("format").and_then(Json::as_str) {
+        Some("1") => {}
+        Some(STATE_FORMAT) => {
+            let written = st.metadata_value(CHECKSUM_KEY).ok_or_else(|| bad(format_args!("no {CHECKSUM_KEY}")))?;
+            let computed = checksum(st).map(|c| format!("{c:08x}"));
+            if computed.as_deref() != Some(written) {
+                return Err(bad(
+                    "its checksum does not match its contents: the file was changed or damaged after it was \
+                     written (the run's other files are intact; an earlier state cannot be recovered)",
+                ));
+            }
+        }
+        _ => return Err(bad(format_args!("format must be {STATE_FORMAT:?} (or \"1\", before the checksum)"))),
     }
     let json = state.get("config").ok_or_else(|| bad("no config"))?;
     PpoConfig::check_plain_integers(json).map_err(|e| bad(format_args!("config: {e}")))?;
@@ -199,29 +256,37 @@ fn restore(
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| bad(format_args!("{key} must hold plain integers ≥ 0")))
     };
-    let tensor = |name: &str, len: usize| -> Result<&[f32], StateError> {
+    // A tensor of exactly `shape`, every value finite (and, for `non_negative`, ≥ 0).
+    let tensor = |name: &str, shape: &[usize], non_negative: bool| -> Result<&[f32], StateError> {
         let t = st.get(name).ok_or_else(|| bad(format_args!("no tensor {name:?}")))?;
-        if t.data.len() != len {
-            return Err(bad(format_args!("tensor {name:?} has {} values; the run needs {len}", t.data.len())));
+        if t.shape != shape {
+            return Err(bad(format_args!("tensor {name:?} has shape {:?}; the run needs {shape:?}", t.shape)));
+        }
+        if let Some(i) = t.data.iter().position(|x| !x.is_finite() || (non_negative && *x < 0.0)) {
+            let must = if non_negative { "finite and ≥ 0" } else { "finite" };
+            return Err(bad(format_args!(
+                "tensor {name:?} holds {} at index {i}; its values must be {must}",
+                t.data[i]
+            )));
         }
         Ok(&t.data)
     };
 
     // Everything is read and checked before anything in the trainer changes.
-    let names: Vec<(String, usize)> =
-        trainer.agent.named_params().into_iter().map(|(n, p)| (n, p.value.len())).collect();
-    let params = names.iter().map(|(n, len)| tensor(n, *len)).collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<(String, Vec<usize>)> =
+        trainer.agent.named_params().into_iter().map(|(n, p)| (n, p.value.shape().to_vec())).collect();
+    let params = names.iter().map(|(n, shape)| tensor(n, shape, false)).collect::<Result<Vec<_>, _>>()?;
     let (mut m, mut v) = (Vec::new(), Vec::new());
     let n_critic = trainer.agent.critic_params().count();
     let sizes: Vec<usize> = trainer.optimizer.m.iter().map(Vec::len).collect();
     for (which, range) in [("critic", 0..n_critic), ("actor", n_critic..sizes.len())] {
         for (kind, into) in [("m", &mut m), ("v", &mut v)] {
             for (i, &len) in sizes[range.clone()].iter().enumerate() {
-                into.push(tensor(&format!("adam.{which}.{kind}.{i}"), len)?.to_vec());
+                into.push(tensor(&format!("adam.{which}.{kind}.{i}"), &[len], kind == "v")?.to_vec());
             }
         }
     }
-    let next_obs = tensor("next_obs", trainer.next_obs().len())?.to_vec();
+    let next_obs = tensor("next_obs", &[trainer.next_obs().len()], false)?.to_vec();
     let rng: [u64; 4] = ints("rng")?.try_into().map_err(|_| bad("rng must hold 4 integers"))?;
     let rng = Xoshiro256PlusPlus::from_state(rng).ok_or_else(|| bad("rng is all zeros"))?;
     let b_inds: Vec<usize> = ints("b_inds")?.into_iter().map(|i| i as usize).collect();
@@ -242,21 +307,35 @@ fn restore(
     if update > trainer.config.n_updates() || global_step != update * trainer.config.batch_size() as u64 {
         return Err(bad(format_args!("update {update} and global_step {global_step} do not fit the config")));
     }
+    // Adam takes one step per minibatch: all of them, unless the target-KL rule stopped
+    // an update early.
+    let c = &trainer.config;
+    let most = update.saturating_mul((c.update_epochs * c.n_minibatches) as u64);
+    if adam_steps[0] > most || (c.target_kl.is_none() && adam_steps[0] != most) {
+        return Err(bad(format_args!(
+            "adam_steps {} does not fit {update} updates of {} minibatch steps each",
+            adam_steps[0],
+            c.update_epochs * c.n_minibatches
+        )));
+    }
+    if last_eval_step > global_step {
+        return Err(bad(format_args!("last_eval_step {last_eval_step} is past global_step {global_step}")));
+    }
     let best_eval = match state.get("best_eval") {
         Some(Json::Null) => None,
-        Some(j) => Some(j.as_f64().ok_or_else(|| bad("best_eval must be a number or null"))?),
+        Some(j) => Some(j.as_f64().filter(|x| x.is_finite()).ok_or_else(|| bad("best_eval must be a number or null"))?),
         None => return Err(bad("no best_eval")),
     };
     let recent = state.get("recent_episodes").and_then(Json::as_array).ok_or_else(|| bad("no recent_episodes"))?;
     let recent = recent
         .iter()
         .map(|e| match e.as_array() {
-            Some([r, Json::Integer(l)]) => Some((r.as_f64()?, usize::try_from(*l).ok()?)),
+            Some([r, Json::Integer(l)]) => Some((r.as_f64().filter(|x| x.is_finite())?, usize::try_from(*l).ok()?)),
             _ => None,
         })
         .collect::<Option<std::collections::VecDeque<_>>>()
-        .filter(|r| r.len() <= 100)
-        .ok_or_else(|| bad("recent_episodes must be at most 100 [return, length] pairs"))?;
+        .filter(|r| r.len() <= 100 && r.len() as u64 <= episodes)
+        .ok_or_else(|| bad("recent_episodes must be at most 100 [return, length] pairs, no more than episodes"))?;
     let env_state = match state.get("env_state") {
         Some(Json::Null) => None,
         Some(j) => {

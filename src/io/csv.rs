@@ -152,6 +152,13 @@ impl CsvWriter {
         &self.path
     }
 
+    /// Flushes the rows written so far to the disk (`fsync`): a run calls it before it
+    /// writes its state, so that a crash never leaves a state ahead of its metrics.
+    pub fn sync(&self) -> Result<(), CsvError> {
+        self.file.sync_data()?;
+        Ok(())
+    }
+
     /// Appends one row, one value per column; `None` and NaN are written as empty cells.
     pub fn write_row(&mut self, values: &[Option<f64>]) -> Result<(), CsvError> {
         if values.len() != self.columns.len() {

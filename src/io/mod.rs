@@ -2,6 +2,7 @@
 //!
 //! | module | format | used for |
 //! |---|---|---|
+//! | [`crc32`] | CRC-32 (zlib's) | the checksum of a run's state file |
 //! | [`json`] | JSON ([RFC 8259](https://www.rfc-editor.org/rfc/rfc8259)) | safetensors headers, fixture files, run configs |
 //! | [`safetensors`] | [safetensors](https://github.com/huggingface/safetensors) | checkpoints that PyTorch loads with `safetensors.torch.load_file` |
 //! | [`tensorboard`] | TensorBoard event files (TFRecord framing + `Event` protobuf) | training curves and the hyperparameter table viewed in TensorBoard |
@@ -13,6 +14,7 @@
 //! modules take plain data (`&str`, `&[usize]`, `&[f32]`, `Vec`), so they do not depend on
 //! the rest of the crate.
 
+pub mod crc32;
 pub mod csv;
 pub mod json;
 pub mod safetensors;

@@ -425,15 +425,44 @@ impl RunDir {
             )));
         }
         // metrics.csv: the header and the rows up to the saved update, rewritten atomically.
+        // Those rows must be the saved run's, one per update in order (global_step k·N·T in
+        // row k); rows logged after the last save are dropped and computed again.
         let csv_path = dir.join("metrics.csv");
         let text = std::fs::read_to_string(&csv_path).map_err(|e| read_err(&csv_path, e))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let batch = trainer.config.batch_size() as u64;
         let mut kept = String::new();
+        let mut rows = 0u64;
         for (i, line) in text.split_inclusive('\n').enumerate() {
-            let step = line.split(',').next().and_then(|c| c.trim().parse::<u64>().ok());
-            if line.ends_with('\n') && (i == 0 || step.is_some_and(|s| s <= trainer.global_step)) {
+            if i == 0 {
                 kept.push_str(line);
+                continue;
             }
+            if rows == trainer.update {
+                break;
+            }
+            let step = line.split(',').next().and_then(|c| c.trim().parse::<u64>().ok());
+            if !line.ends_with('\n') || step != Some((rows + 1) * batch) {
+                return Err(resume_err(format!(
+                    "metrics.csv line {} is not update {} of the saved run (global_step {}, found {:?}); the \
+                     metrics and {STATE_FILE} are not from one run, or metrics.csv was changed",
+                    i + 1,
+                    rows + 1,
+                    (rows + 1) * batch,
+                    line.split(',').next().unwrap_or("").trim()
+                )));
+            }
+            kept.push_str(line);
+            rows += 1;
+        }
+        if rows < trainer.update {
+            return Err(resume_err(format!(
+                "metrics.csv ends after update {rows}, but {STATE_FILE} is at update {}; the metrics of updates \
+                 {}..={} are missing",
+                trainer.update,
+                rows + 1,
+                trainer.update
+            )));
         }
         let tmp = dir.join("metrics.csv.tmp");
         std::fs::write(&tmp, &kept).and_then(|_| std::fs::rename(&tmp, &csv_path)).map_err(|e| err(&csv_path, e))?;
@@ -478,6 +507,8 @@ impl RunDir {
             }
             None => Json::object::<&str>([]),
         };
+        // The metrics first: a state is never on the disk ahead of the rows it follows.
+        self.csv.sync().map_err(|e| err(self.csv.path(), e))?;
         let path = self.dir.join(STATE_FILE);
         state::save(&path, trainer, extra).map_err(|e| err(&path, e))?;
         self.last_state_save = Instant::now();
