@@ -519,9 +519,11 @@ config_keys! {
     weight_decay: f32 = 0.01;
         Number, "", NON_NEGATIVE, "AdamW's decoupled weight decay (ignored by adam)", [];
     /// Initial log standard deviation of the Gaussian policy. Default 0.0. SB3
-    /// `policy_kwargs: log_std_init`.
+    /// `policy_kwargs: log_std_init`. Range `[−20, 20]`: below about −88, σ = e^log_std
+    /// is 0 in `f32` and the policy cannot learn; above about 88 it is infinite.
     log_std_init: f32 = 0.0;
-        Number, "log units", Allowed::Real(|_| true, "a finite number"),
+        Number, "log units",
+        Allowed::Real(|x| (-20.0..=20.0).contains(&x), "a number in [−20, 20] (σ = e^log_std_init; far outside, σ is 0 or ∞ in f32)"),
         "initial log standard deviation of a Gaussian policy", [];
     /// Normalise observations with running mean and variance (clipped to ±10). Default
     /// false (CleanRL's continuous script and RL Zoo's `normalize: true` switch it on).

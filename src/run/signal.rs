@@ -1,6 +1,8 @@
 //! Ctrl-C and SIGTERM as a request to stop: the training loop finishes its current
 //! update, writes the state, `final.safetensors` and the learning curve, says where they
-//! are, and exits with 130 (SIGINT) or 143 (SIGTERM), as shells expect.
+//! are, and exits with 130 (SIGINT) or 143 (SIGTERM), as shells expect. SIGXFSZ (a file
+//! grew past `ulimit -f`) is ignored, so that the write fails with an error the run
+//! reports, instead of the signal ending the process with no message.
 //!
 //! The standard library has no signal API, so [`install`] calls the C library's
 //! `signal` directly (Unix only; elsewhere it does nothing and the periodically written
@@ -25,6 +27,13 @@ pub const SIGTERM: i32 = 15;
 /// fails instead; `ppo train` then stops as for SIGTERM and exits 141, as a Unix tool
 /// ended by SIGPIPE would.
 pub const SIGPIPE: i32 = 13;
+/// `SIGXFSZ`: a write went past the file-size limit (`ulimit -f`); ignored, the write
+/// then fails with `EFBIG` ("File too large").
+pub const SIGXFSZ: i32 = 25;
+
+/// The handler value that ignores a signal (`SIG_IGN`).
+#[cfg(unix)]
+const SIG_IGN: usize = 1;
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: i32) {
@@ -33,19 +42,24 @@ extern "C" fn on_signal(signal: i32) {
 
 #[cfg(unix)]
 extern "C" {
-    /// `sighandler_t signal(int signum, sighandler_t handler)` from the C library.
-    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    /// `sighandler_t signal(int signum, sighandler_t handler)` from the C library
+    /// (`sighandler_t` is a pointer-sized function pointer or `SIG_IGN`).
+    fn signal(signum: i32, handler: usize) -> usize;
 }
 
-/// Makes SIGINT and SIGTERM set the stop flag instead of ending the process.
+/// Makes SIGINT and SIGTERM set the stop flag instead of ending the process, and ignores
+/// SIGXFSZ.
 pub fn install() {
     #[cfg(unix)]
-    for sig in [SIGINT, SIGTERM] {
-        // SAFETY: `signal` is the C library's, with its C signature; the handler is an
-        // `extern "C" fn(i32)` that only stores into an atomic (async-signal-safe) and
-        // lives for the whole program.
-        unsafe {
-            signal(sig, on_signal);
+    {
+        let stop: extern "C" fn(i32) = on_signal;
+        for (sig, handler) in [(SIGINT, stop as usize), (SIGTERM, stop as usize), (SIGXFSZ, SIG_IGN)] {
+            // SAFETY: `signal` is the C library's, with its C signature; each handler is
+            // `SIG_IGN` or the address of an `extern "C" fn(i32)` that only stores into an
+            // atomic (async-signal-safe) and lives for the whole program.
+            unsafe {
+                signal(sig, handler);
+            }
         }
     }
 }
