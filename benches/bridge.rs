@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 fn vector_sps(id: &str, n: usize, options: &BridgeOptions, budget: Duration) -> f64 {
     let mut env = make_vec_with(id, n, options).unwrap();
     let mut out = VecStep::for_env(env.as_ref());
-    env.reset(Some(0), &mut out.obs);
+    env.reset(Some(0), &mut out.obs).unwrap();
     let mut rng = ppo::Xoshiro256PlusPlus::seed_from_u64(0);
     let (mut discrete, mut continuous) = (vec![0usize; n], Vec::new());
     let space = env.action_space().clone();

@@ -59,7 +59,7 @@ fn single(id: &str, budget: Duration) -> f64 {
 fn vectorized(id: &str, n: usize, budget: Duration) -> f64 {
     let mut env = make_vec(id, n).unwrap();
     let mut out = VecStep::for_env(&env);
-    env.reset(Some(0), &mut out.obs);
+    env.reset(Some(0), &mut out.obs).unwrap();
     let mut rng = SmallRng::seed_from_u64(0);
     let mut discrete = vec![0usize; n];
     let mut cont = vec![0.0f32; n];

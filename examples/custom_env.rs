@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n_envs = 8;
     let mut envs = SyncVecEnv::new((0..n_envs).map(|_| Corridor::new(10)).collect())?;
     let mut out = VecStep::for_env(&envs);
-    envs.reset(Some(1), &mut out.obs); // env i is seeded with 1 + i
+    envs.reset(Some(1), &mut out.obs)?; // env i is seeded with 1 + i
 
     let mut rng = SmallRng::seed_from_u64(2);
     let mut actions = vec![0usize; n_envs];

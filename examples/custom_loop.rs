@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Our own copies of what the loop carries from step to step.
     let mut obs = vec![0.0f32; n * o]; // N×O
-    t.envs.reset(Some(config.seed), &mut obs);
+    t.envs.reset(Some(config.seed), &mut obs).unwrap();
     let mut act = ActOutput::default();
     let mut step = VecStep::for_env(&*t.envs);
     let (mut rewards, mut dones) = (vec![0.0f32; n], vec![false; n]);

@@ -82,7 +82,7 @@ fn the_vector_resets_in_the_same_step_and_seeds_env_i_with_seed_plus_i() {
     let mut vec = GymVecEnv::new("gym:CartPole-v1", n, &options(&py)).unwrap();
     let mut singles: Vec<GymEnv> = (0..n).map(|_| GymEnv::new("gym:CartPole-v1", &options(&py)).unwrap()).collect();
     let mut obs = vec![0.0f32; n * 4];
-    vec.reset(Some(10), &mut obs);
+    vec.reset(Some(10), &mut obs).unwrap();
     let mut single_obs = vec![[0.0f32; 4]; n];
     for (i, env) in singles.iter_mut().enumerate() {
         env.reset(Some(10 + i as u64), &mut single_obs[i]);
@@ -129,7 +129,7 @@ fn step_until_error(id: &str, options: &BridgeOptions) -> BridgeError {
         Err(e) => return e,
     };
     let mut obs = vec![0.0; 4];
-    env.reset(Some(0), &mut obs);
+    env.reset(Some(0), &mut obs).unwrap();
     let mut out = VecStep::for_env(&env);
     for _ in 0..20 {
         if let Err(e) = env.step(Actions::Discrete(&[0, 1]), &mut out) {
@@ -248,8 +248,8 @@ fn spreading_the_environments_over_workers_changes_nothing() {
     let mut three = GymVecEnv::new("gym:CartPole-v1", n, &BridgeOptions { workers: 3, ..options(&py) }).unwrap();
     assert_eq!(three.process_ids().len(), 3);
     let (mut a, mut b) = (VecStep::for_env(&one), VecStep::for_env(&three));
-    one.reset(Some(4), &mut a.obs);
-    three.reset(Some(4), &mut b.obs);
+    one.reset(Some(4), &mut a.obs).unwrap();
+    three.reset(Some(4), &mut b.obs).unwrap();
     assert_eq!(a.obs, b.obs);
     for t in 0..300 {
         let actions: Vec<usize> = (0..n).map(|i| (a.obs[i * 4 + 2] > 0.0) as usize ^ (t % 7 == 0) as usize).collect();
@@ -402,5 +402,47 @@ fn the_first_ratio_is_exactly_one_through_the_bridge() {
         })
         .unwrap_or_else(|e| panic!("{env_id}: {e}"));
         assert_eq!(updates, 10, "{env_id}");
+    }
+}
+
+/// A bridged environment whose first `reset` raises, or returns an observation of the
+/// wrong shape, stops training with the environment's own error (before, the NaN
+/// observations it left reached the policy, which panicked).
+#[test]
+fn a_first_reset_that_fails_stops_training_with_the_environments_error() {
+    let Some(py) = python() else { return };
+    let dir = tmp("first_reset");
+    for (name, reset, want) in [
+        ("raises", "raise RuntimeError('the reset broke here')", "the reset broke here"),
+        ("wrong_shape", "return np.zeros(3, np.float32), {}", "reset"),
+    ] {
+        let path = dir.join(format!("{name}.py"));
+        let text = format!(
+            "import numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
+             class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+             self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        {reset}\n    \
+             def step(self, a):\n        return np.zeros(2, np.float32), 1.0, False, False, {{}}\n\ndef make():\n    return E()\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let id = format!("py:{}:make", path.display());
+        // The library: an error, not a panic.
+        let mut config = ppo::PpoConfig::for_env(&id);
+        config.set("python", &py).unwrap();
+        config.set("total_timesteps", "1024").unwrap();
+        let e = ppo::train(config, |_| {}).err().unwrap_or_else(|| panic!("{name}: training went on"));
+        assert!(e.to_string().contains(want), "{name}: {e}");
+        // The command line: the error, exit 2 as for any environment that cannot start
+        // (not 101, a panic).
+        let run_dir = dir.join(format!("run_{name}"));
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .args(["train", "--quiet", "--total-timesteps", "1024", "--env", &id, "--run-dir"])
+            .arg(&run_dir)
+            .env("PPO_PYTHON", &py)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(want) && !stderr.contains("panicked"), "{name}: {stderr}");
     }
 }

@@ -176,7 +176,7 @@ fn check_single_round_trip(what: &str, env: &mut dyn Env, fresh: &mut dyn Env) {
 fn check_vec_round_trip(what: &str, env: &mut dyn VecEnv, fresh: &mut dyn VecEnv) {
     let (space, n) = (env.action_space().clone(), env.num_envs());
     let mut out = VecStep::for_env(env);
-    env.reset(Some(21), &mut out.obs);
+    env.reset(Some(21), &mut out.obs).unwrap();
     let (_, warm_ends) = run_vec(env, &many_actions(&space, n, WARMUP, 4));
     assert!(warm_ends >= 2 * n, "{what}: only {warm_ends} episodes ended in the warm-up");
     let saved = env.save_state().unwrap();
@@ -194,7 +194,7 @@ fn check_vec_round_trip(what: &str, env: &mut dyn VecEnv, fresh: &mut dyn VecEnv
         assert_eq!((rms_bits(e.obs_rms()), rms_bits(e.return_rms())), want_rms, "{what}, {label}: final statistics");
     };
     replay("same", env);
-    fresh.reset(Some(998), &mut out.obs);
+    fresh.reset(Some(998), &mut out.obs).unwrap();
     replay("fresh", fresh);
 }
 
@@ -252,7 +252,7 @@ fn wrapper_settings_and_training_flag_are_restored() {
     let mut env = NormalizeReward::new(NormalizeObservation::new(make_vec(id, N).unwrap()), 0.9);
     env.clip = 3.5;
     let mut out = VecStep::for_env(&env);
-    env.reset(Some(1), &mut out.obs);
+    env.reset(Some(1), &mut out.obs).unwrap();
     let actions = many_actions(env.action_space(), N, 50, 7);
     run_vec(&mut env, &actions);
     env.set_training(false);
@@ -366,7 +366,7 @@ fn vectors_and_wrappers_refuse_bad_states_and_stay_unchanged() {
             let mut env = mk(id, N);
             let space = env.action_space().clone();
             let mut out = VecStep::for_env(&env);
-            env.reset(Some(5), &mut out.obs);
+            env.reset(Some(5), &mut out.obs).unwrap();
             run_vec(&mut *env, &many_actions(&space, N, 700, 13));
             let old = env.save_state().unwrap();
             run_vec(&mut *env, &many_actions(&space, N, 1300, 14));
@@ -377,11 +377,11 @@ fn vectors_and_wrappers_refuse_bad_states_and_stay_unchanged() {
                 assert_bad_state(env.load_state(&bad), &format!("{what}, {how}"));
             }
             let mut other_n = mk(id, N + 1);
-            other_n.reset(Some(5), &mut VecStep::for_env(&other_n).obs);
+            other_n.reset(Some(5), &mut VecStep::for_env(&other_n).obs).unwrap();
             assert_bad_state(env.load_state(&other_n.save_state().unwrap()), &format!("{what}, N+1"));
             for &other in env_ids().iter().filter(|&&o| o != id) {
                 let mut o = mk(other, N);
-                o.reset(Some(5), &mut VecStep::for_env(&o).obs);
+                o.reset(Some(5), &mut VecStep::for_env(&o).obs).unwrap();
                 assert_bad_state(env.load_state(&o.save_state().unwrap()), &format!("{kind} {other} into {id}"));
             }
             for (other_kind, other_mk) in makers.iter().filter(|(k, _)| *k != kind) {
@@ -435,7 +435,9 @@ impl VecEnv for PlainVec {
     fn action_space(&self) -> &Space {
         &self.0
     }
-    fn reset(&mut self, _seed: Option<u64>, _obs: &mut [f32]) {}
+    fn reset(&mut self, _seed: Option<u64>, _obs: &mut [f32]) -> Result<(), EnvError> {
+        Ok(())
+    }
     fn step(&mut self, _actions: Actions<'_>, _out: &mut VecStep) -> Result<(), EnvError> {
         Ok(())
     }
@@ -552,7 +554,7 @@ fn cartpole_reward_option_is_restored() {
     assert_same_trace(&run_single(&mut plain, &actions).0, &want, "Sutton-Barto CartPole");
 
     let mut sb = CartPoleVec::new(N).unwrap().with_sutton_barto_reward(true);
-    sb.reset(Some(2), &mut VecStep::for_env(&sb).obs);
+    sb.reset(Some(2), &mut VecStep::for_env(&sb).obs).unwrap();
     let mut plain = CartPoleVec::new(N).unwrap();
     plain.load_state(&sb.save_state().unwrap()).unwrap();
     let actions = many_actions(&Space::Discrete(2), N, 300, 17);

@@ -15,7 +15,7 @@ fn cartpole_vec_equals_single_cartpoles() {
     let mut vec_env = CartPoleVec::new(n).unwrap();
     let mut singles: Vec<CartPole> = (0..n).map(|_| CartPole::new()).collect();
     let mut obs_vec = vec![0.0f32; n * 4];
-    vec_env.reset(Some(seed), &mut obs_vec);
+    vec_env.reset(Some(seed), &mut obs_vec).unwrap();
     let mut obs1 = vec![0.0f32; 4];
     let mut returns = vec![0.0f64; n];
     let mut lengths = vec![0usize; n];
@@ -63,8 +63,8 @@ fn sync_vec_env_equals_cartpole_vec() {
     let mut a = CartPoleVec::new(n).unwrap();
     let mut b = SyncVecEnv::new((0..n).map(|_| CartPole::new()).collect()).unwrap();
     let (mut oa, mut ob) = (vec![0.0; n * 4], vec![0.0; n * 4]);
-    a.reset(Some(7), &mut oa);
-    b.reset(Some(7), &mut ob);
+    a.reset(Some(7), &mut oa).unwrap();
+    b.reset(Some(7), &mut ob).unwrap();
     assert_eq!(oa, ob);
     let (mut sa, mut sb) = (VecStep::new(n, 4), VecStep::new(n, 4));
     let mut rng = SmallRng::seed_from_u64(1);
@@ -95,8 +95,8 @@ fn cartpole_vec_sutton_barto_and_truncation_equal_sync_vec_env() {
     let mut a = CartPoleVec::new(n).unwrap().with_sutton_barto_reward(true);
     let mut b = SyncVecEnv::new((0..n).map(|_| CartPole::new().with_sutton_barto_reward(true)).collect()).unwrap();
     let (mut sa, mut sb) = (VecStep::new(n, 4), VecStep::new(n, 4));
-    a.reset(Some(11), &mut sa.obs);
-    b.reset(Some(11), &mut sb.obs);
+    a.reset(Some(11), &mut sa.obs).unwrap();
+    b.reset(Some(11), &mut sb.obs).unwrap();
     let mut rng = SmallRng::seed_from_u64(2);
     let (mut truncated, mut terminated) = (0, 0);
     for _ in 0..1600 {
@@ -136,7 +136,7 @@ fn truncation_auto_reset_and_records() {
     let n = 3;
     let mut env = make_vec("Pendulum-v1", n).unwrap();
     let mut obs = vec![0.0; n * 3];
-    env.reset(Some(0), &mut obs);
+    env.reset(Some(0), &mut obs).unwrap();
     let mut out = VecStep::for_env(&env);
     let actions = vec![0.5f32; n];
     let mut manual_returns = vec![0.0f64; n];
@@ -173,7 +173,7 @@ fn seeds_are_seed_plus_index() {
         let mut venv = make_vec(id, n).unwrap();
         let o = venv.observation_space().flat_dim();
         let mut obs = vec![0.0; n * o];
-        venv.reset(Some(100), &mut obs);
+        venv.reset(Some(100), &mut obs).unwrap();
         for i in 0..n {
             let mut env = make(id).unwrap();
             let mut single = vec![0.0; o];
@@ -182,9 +182,9 @@ fn seeds_are_seed_plus_index() {
         }
         // Different seeds give different starts, the same seed the same ones.
         let mut again = vec![0.0; n * o];
-        venv.reset(Some(100), &mut again);
+        venv.reset(Some(100), &mut again).unwrap();
         assert_eq!(obs, again);
-        venv.reset(Some(101), &mut again);
+        venv.reset(Some(101), &mut again).unwrap();
         assert_ne!(obs, again);
     }
 }
@@ -195,7 +195,7 @@ fn vector_bad_input() {
     let mut out = VecStep::for_env(&env);
     assert_eq!(env.step(Actions::Discrete(&[0, 1, 0]), &mut out), Err(EnvError::NeedsReset));
     let mut obs = vec![0.0; 12];
-    env.reset(Some(0), &mut obs);
+    env.reset(Some(0), &mut obs).unwrap();
     let err = env.step(Actions::Discrete(&[0, 1]), &mut out).unwrap_err();
     assert_eq!(err, EnvError::WrongActionLength { expected: 3, got: 2 });
     assert!(err.to_string().contains("got 2, expected 3"), "{err}");
@@ -206,7 +206,7 @@ fn vector_bad_input() {
 
     let mut env = SyncVecEnv::new(vec![Pendulum::new(), Pendulum::new()]).unwrap();
     let mut obs = vec![0.0; 6];
-    env.reset(Some(0), &mut obs);
+    env.reset(Some(0), &mut obs).unwrap();
     let mut out = VecStep::for_env(&env);
     let err = env.step(Actions::Continuous(&[0.0, f32::NAN]), &mut out).unwrap_err();
     assert_eq!(err, EnvError::NanAction { index: 1 });

@@ -44,8 +44,8 @@ fn normalize_observation_stats_and_values() {
     let mut raw = make_vec("Pendulum-v1", n).unwrap();
     let mut out = VecStep::for_env(&env);
     let mut raw_out = VecStep::for_env(&raw);
-    env.reset(Some(3), &mut out.obs);
-    raw.reset(Some(3), &mut raw_out.obs);
+    env.reset(Some(3), &mut out.obs).unwrap();
+    raw.reset(Some(3), &mut raw_out.obs).unwrap();
     let mut seen: Vec<f64> = raw_out.obs.iter().map(|&x| x as f64).collect();
     let actions: Vec<f32> = (0..n).map(|i| i as f32 - 1.5).collect();
     for _ in 0..450 {
@@ -91,8 +91,8 @@ fn normalize_reward_against_direct_returns() {
     let mut env = NormalizeReward::new(make_vec("CartPole-v1", n).unwrap(), gamma);
     let mut raw = make_vec("CartPole-v1", n).unwrap();
     let (mut out, mut raw_out) = (VecStep::new(n, 4), VecStep::new(n, 4));
-    env.reset(Some(5), &mut out.obs);
-    raw.reset(Some(5), &mut raw_out.obs);
+    env.reset(Some(5), &mut out.obs).unwrap();
+    raw.reset(Some(5), &mut raw_out.obs).unwrap();
     let mut g = vec![0.0f64; n];
     let mut all_returns = Vec::new();
     for t in 0..300 {
@@ -126,7 +126,7 @@ fn statistics_through_a_boxed_chain() {
         Box::new(NormalizeReward::new(NormalizeObservation::new(ClipAction::new(inner)), 0.99));
     let mut chain = chain;
     let mut out = VecStep::for_env(&chain);
-    chain.reset(Some(0), &mut out.obs);
+    chain.reset(Some(0), &mut out.obs).unwrap();
     for _ in 0..20 {
         chain.step(Actions::Continuous(&[3.0, -3.0]), &mut out).unwrap();
     }
@@ -143,7 +143,7 @@ fn statistics_through_a_boxed_chain() {
     fresh.set_obs_rms(obs_rms.clone()).unwrap();
     fresh.set_return_rms(ret_rms.clone()).unwrap();
     fresh.set_training(false);
-    fresh.reset(Some(1), &mut out.obs);
+    fresh.reset(Some(1), &mut out.obs).unwrap();
     fresh.step(Actions::Continuous(&[0.1, 0.2]), &mut out).unwrap();
     assert_eq!(fresh.obs_rms().unwrap(), &obs_rms);
     assert_eq!(fresh.return_rms().unwrap(), &ret_rms);
@@ -165,8 +165,8 @@ fn clip_action_reaches_the_env_clipped() {
     let mut clipped = ClipAction::new(make_vec("Pendulum-v1", n).unwrap());
     let mut plain = make_vec("Pendulum-v1", n).unwrap();
     let (mut a, mut b) = (VecStep::new(n, 3), VecStep::new(n, 3));
-    clipped.reset(Some(9), &mut a.obs);
-    plain.reset(Some(9), &mut b.obs);
+    clipped.reset(Some(9), &mut a.obs).unwrap();
+    plain.reset(Some(9), &mut b.obs).unwrap();
     for _ in 0..50 {
         clipped.step(Actions::Continuous(&[7.0, -7.0]), &mut a).unwrap();
         plain.step(Actions::Continuous(&[2.0, -2.0]), &mut b).unwrap();
@@ -176,7 +176,7 @@ fn clip_action_reaches_the_env_clipped() {
     // first changes the reward: 0.1·1² instead of 0.1·3².
     let mut clipped = ClipAction::new(make_vec("MountainCarContinuous-v0", 1).unwrap());
     let mut out = VecStep::new(1, 2);
-    clipped.reset(Some(0), &mut out.obs);
+    clipped.reset(Some(0), &mut out.obs).unwrap();
     clipped.step(Actions::Continuous(&[3.0]), &mut out).unwrap();
     assert!((out.rewards[0] + 0.1).abs() < 1e-6, "{}", out.rewards[0]);
     // NaN still reaches the env's check.

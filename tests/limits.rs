@@ -43,3 +43,50 @@ fn a_file_size_limit_is_an_error_naming_the_file_not_a_silent_death() {
     assert_eq!(out.status.code(), Some(1), "{:?} {stderr}", out.status);
     assert!(stderr.contains("File too large") && stderr.contains(&dir.display().to_string()), "{stderr}");
 }
+
+/// An environment that goes bad on purpose: NaN in its first observation, or a NaN
+/// reward at step 3.
+struct Broken {
+    nan_reset: bool,
+    t: usize,
+}
+
+impl ppo::Env for Broken {
+    fn observation_space(&self) -> ppo::env::Space {
+        ppo::env::Space::Box(ppo::env::BoxSpace::uniform(-1.0, 1.0, 2))
+    }
+    fn action_space(&self) -> ppo::env::Space {
+        ppo::env::Space::Discrete(2)
+    }
+    fn reset(&mut self, _seed: Option<u64>, obs: &mut [f32]) {
+        self.t = 0;
+        obs.fill(if self.nan_reset { f32::NAN } else { 0.0 });
+    }
+    fn step(&mut self, _action: ppo::env::Action<'_>, obs: &mut [f32]) -> Result<ppo::env::Step, ppo::env::EnvError> {
+        self.t += 1;
+        obs.fill(0.1);
+        let reward = if self.t == 3 { f64::NAN } else { 1.0 };
+        Ok(ppo::env::Step { reward, terminated: false, truncated: self.t >= 20 })
+    }
+}
+
+fn trainer_on(nan_reset: bool) -> Result<ppo::Trainer, ppo::TrainError> {
+    let envs: Vec<Box<dyn ppo::Env>> =
+        (0..2).map(|_| Box::new(Broken { nan_reset, t: 0 }) as Box<dyn ppo::Env>).collect();
+    let envs = ppo::env::SyncVecEnv::new(envs).unwrap();
+    let config = PpoConfig { env_id: "Broken-v0".into(), total_timesteps: 1024, ..PpoConfig::default() };
+    ppo::Trainer::with_envs(config, Box::new(envs))
+}
+
+#[test]
+fn nan_from_an_environment_is_an_error_naming_it_not_a_panic() {
+    // A NaN first observation: refused before the policy sees it (it used to panic in
+    // the categorical sampler).
+    let e = trainer_on(true).err().expect("refused");
+    assert!(matches!(e, ppo::TrainError::NonFiniteObservation { env_index: 0, global_step: 0 }), "{e}");
+    // A NaN reward: named as such, not reported later as a non-finite loss.
+    let mut t = trainer_on(false).unwrap();
+    let e = t.collect_rollout().expect_err("refused");
+    assert!(matches!(e, ppo::TrainError::NonFiniteReward { env_index: 0, global_step: 6 }), "{e}");
+    assert!(e.to_string().contains("NaN or infinite reward"), "{e}");
+}

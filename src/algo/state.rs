@@ -352,7 +352,7 @@ fn restore(
         Some(s) => trainer.envs.load_state(&s).map_err(StateError::Env)?,
         None if options.restart_episodes => {
             let seed = trainer.config.seed.wrapping_add(update);
-            trainer.envs.reset(Some(seed), &mut trainer.next_obs);
+            trainer.envs.reset(Some(seed), &mut trainer.next_obs).map_err(StateError::Env)?;
         }
         None => {
             return Err(StateError::Env(EnvError::StateUnsupported {

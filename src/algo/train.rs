@@ -54,6 +54,13 @@ pub enum TrainError {
         /// The environment step count when it happened.
         global_step: u64,
     },
+    /// An environment returned a NaN or infinite reward.
+    NonFiniteReward {
+        /// Which environment.
+        env_index: usize,
+        /// The environment step count when it happened.
+        global_step: u64,
+    },
     /// The environment's observation space is not a flat Box.
     UnsupportedSpace(String),
 }
@@ -74,6 +81,11 @@ impl fmt::Display for TrainError {
                 f,
                 "environment {env_index} returned a NaN or infinite observation at step {global_step}; \
                  observations must be finite"
+            ),
+            TrainError::NonFiniteReward { env_index, global_step } => write!(
+                f,
+                "environment {env_index} returned a NaN or infinite reward at step {global_step}; rewards must be \
+                 finite"
             ),
             TrainError::UnsupportedSpace(s) => write!(f, "unsupported observation space {s}: expected a flat Box"),
         }
@@ -305,7 +317,10 @@ impl Trainer {
         let n = config.n_envs;
         let buffer = RolloutBuffer::new(config.n_steps, n, obs_dim, &action);
         let mut next_obs = vec![0.0; n * obs_dim];
-        envs.reset(Some(config.seed), &mut next_obs);
+        envs.reset(Some(config.seed), &mut next_obs)?;
+        if let Some(i) = next_obs.chunks_exact(obs_dim.max(1)).position(|row| row.iter().any(|x| !x.is_finite())) {
+            return Err(TrainError::NonFiniteObservation { env_index: i, global_step: 0 });
+        }
         let step_out = VecStep::new(n, obs_dim);
         Ok(Trainer {
             agent,
@@ -379,6 +394,9 @@ impl Trainer {
             let out = &self.step_out;
             if let Some(i) = out.obs.chunks_exact(o.max(1)).position(|row| row.iter().any(|x| !x.is_finite())) {
                 return Err(TrainError::NonFiniteObservation { env_index: i, global_step: self.global_step });
+            }
+            if let Some(i) = out.rewards.iter().position(|r| !r.is_finite()) {
+                return Err(TrainError::NonFiniteReward { env_index: i, global_step: self.global_step });
             }
 
             self.rewards.copy_from_slice(&out.rewards);

@@ -737,12 +737,16 @@ impl VecEnv for GymVecEnv {
         &self.hello.action_space
     }
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+    /// A failed reset is returned, and also kept for the next `step` (so that a caller
+    /// of the single-environment [`GymEnv`], whose `reset` returns nothing, hears of it);
+    /// the observations are NaN meanwhile.
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         self.episodes.clear();
-        if let Err(e) = self.reset_checked(seed, obs) {
+        self.reset_checked(seed, obs).map_err(|e| {
             obs.fill(f32::NAN);
-            self.pending = Some(e);
-        }
+            self.pending = Some(e.clone());
+            e.into()
+        })
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
@@ -829,8 +833,9 @@ impl Env for GymEnv {
         self.inner.hello.action_space.clone()
     }
 
+    /// A failed reset leaves NaN observations; the next `step` returns the error.
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        VecEnv::reset(&mut self.inner, seed, obs)
+        let _ = VecEnv::reset(&mut self.inner, seed, obs);
     }
 
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {

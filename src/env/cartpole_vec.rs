@@ -175,13 +175,14 @@ impl VecEnv for CartPoleVec {
         &self.action_space
     }
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         let n = self.num_envs();
         assert_eq!(obs.len(), n * 4, "observation buffer has length {} but N×O is {n}×4", obs.len());
         for (i, row) in obs.chunks_exact_mut(4).enumerate() {
             self.reset_one(i, seed.map(|s| s.wrapping_add(i as u64)), row);
         }
         self.needs_reset = false;
+        Ok(())
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {

@@ -216,8 +216,9 @@ pub trait VecEnv {
     /// The action space of one environment.
     fn action_space(&self) -> &Space;
     /// Resets every environment and writes the N×O first observations. With
-    /// `Some(seed)` environment i is seeded with `seed + i`.
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]);
+    /// `Some(seed)` environment i is seeded with `seed + i`. An environment that cannot
+    /// reset (a bridged one whose Python code raised) says why.
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError>;
     /// Steps every environment with its action, auto-resetting those whose episode
     /// ended (see the module docs). Invalid actions are reported before any
     /// environment is stepped.
@@ -260,7 +261,7 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     fn action_space(&self) -> &Space {
         (**self).action_space()
     }
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         (**self).reset(seed, obs)
     }
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
@@ -340,7 +341,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
         &self.action_space
     }
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         let o = self.obs_dim;
         assert_eq!(
             obs.len(),
@@ -354,6 +355,7 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
         }
         self.episodes.clear();
         self.needs_reset = false;
+        Ok(())
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {

@@ -142,12 +142,13 @@ impl<V: VecEnv> VecEnv for NormalizeObservation<V> {
         self.inner.action_space()
     }
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        self.inner.reset(seed, obs);
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
+        self.inner.reset(seed, obs)?;
         if self.training {
             self.rms.update(obs);
         }
         self.normalize_rows(obs);
+        Ok(())
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
@@ -241,9 +242,10 @@ impl<V: VecEnv> VecEnv for NormalizeReward<V> {
         self.inner.action_space()
     }
 
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        self.inner.reset(seed, obs);
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
+        self.inner.reset(seed, obs)?;
         self.returns.fill(0.0);
+        Ok(())
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
@@ -354,8 +356,8 @@ impl<V: VecEnv> VecEnv for ClipAction<V> {
     fn action_space(&self) -> &Space {
         self.inner.action_space()
     }
-    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
-        self.inner.reset(seed, obs);
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
+        self.inner.reset(seed, obs)
     }
 
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
