@@ -165,3 +165,43 @@ fn resume_refuses_metrics_that_disagree_with_the_state() {
         assert_eq!(std::fs::read(dir.join("state.safetensors")).unwrap(), state_before, "{name}: the state changed");
     }
 }
+
+#[test]
+fn resume_says_what_is_wrong_with_config_json_and_does_without_best_safetensors() {
+    let settings = ["--total-timesteps", "3072", "--checkpoint-updates", "1", "--eval-interval", "512", "--quiet"];
+    let killed = |name: &str| {
+        let dir = tmp(name);
+        let mut args = vec!["train", "--run-dir", dir.to_str().unwrap()];
+        args.extend(settings);
+        assert!(ppo(&args, Some(3)).status.code().is_none(), "{name}: the run was meant to abort");
+        dir
+    };
+    // A damaged config.json is named as such (it used to be "does not match").
+    let dir = killed("config_damaged");
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    std::fs::write(dir.join("config.json"), &config[..config.len() / 2]).unwrap();
+    let out = ppo(&["train", "--resume", dir.to_str().unwrap(), "--quiet"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("config.json is damaged") && stderr.contains("remove config.json"), "{stderr}");
+    // Removed, it is written anew from the state, and the run continues.
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    let out = ppo(&["train", "--resume", dir.to_str().unwrap(), "--quiet"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("config.json")).unwrap(), config);
+
+    // Without best.safetensors the run still continues (it used to refuse), and says so.
+    let dir = killed("best_missing");
+    std::fs::remove_file(dir.join("best.safetensors")).unwrap();
+    let out = ppo(&["train", "--resume", dir.to_str().unwrap(), "--quiet"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("best.safetensors cannot be read") && stderr.contains("tracked again"), "{stderr}");
+    assert!(dir.join("best.safetensors").exists() && dir.join("final.safetensors").exists());
+
+    // A state file given where a checkpoint belongs is named for what it is.
+    let out = ppo(&["eval", "--checkpoint", dir.join("state.safetensors").to_str().unwrap()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("this is a run's resumable state (state.safetensors), not a checkpoint"), "{stderr}");
+}

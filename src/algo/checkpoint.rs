@@ -327,6 +327,13 @@ pub fn to_safetensors(ckpt: &Checkpoint) -> Result<SafeTensors, CheckpointError>
 /// Rebuilds a checkpoint from the contents of a safetensors file: parses and checks the
 /// metadata (see the module docs), then builds the agent with [`build_agent`]'s checks.
 pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError> {
+    if st.metadata_value("ppo_state").is_some() {
+        return Err(CheckpointError::Inconsistent(
+            "this is a run's resumable state (state.safetensors), not a checkpoint: give the run directory, or \
+             its best.safetensors or final.safetensors"
+                .into(),
+        ));
+    }
     let meta = Meta(st);
     let version = meta.get("ppo_format")?;
     if version != FORMAT_VERSION {

@@ -411,12 +411,33 @@ impl RunDir {
             )));
         }
         let (trainer, extra) = state::load(dir.join(STATE_FILE), options).map_err(|e| resume_err(e.to_string()))?;
-        let written = std::fs::read_to_string(&config_path).map_err(|e| read_err(&config_path, e))?;
-        let written = Json::parse(&written).ok().and_then(|j| PpoConfig::from_json(&j).ok());
-        if written.as_ref() != Some(&trainer.config) {
-            return Err(resume_err(format!(
-                "config.json does not match the config in {STATE_FILE}; the files are not from one run"
-            )));
+        // config.json is a copy of the config the state carries (under its checksum): a
+        // missing one is written again; an unreadable or a different one is refused.
+        match std::fs::read_to_string(&config_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = trainer.config.to_json().to_pretty() + "\n";
+                std::fs::write(&config_path, text).map_err(|e| err(&config_path, e))?;
+            }
+            Err(e) => return Err(read_err(&config_path, e)),
+            Ok(text) => {
+                let written = Json::parse(&text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|j| PpoConfig::from_json(&j).map_err(|e| e.to_string()));
+                match written {
+                    Err(why) => {
+                        return Err(resume_err(format!(
+                            "config.json is damaged ({why}); {STATE_FILE} holds the run's config: remove \
+                             config.json and resume again to have it written anew"
+                        )))
+                    }
+                    Ok(c) if c != trainer.config => {
+                        return Err(resume_err(format!(
+                            "config.json does not match the config in {STATE_FILE}; the files are not from one run"
+                        )))
+                    }
+                    Ok(_) => {}
+                }
+            }
         }
         if trainer.is_done() {
             return Err(resume_err(format!(
@@ -474,9 +495,21 @@ impl RunDir {
         let best = match (extra.get("best_score").and_then(Json::as_f64), extra.get("best_step").and_then(Json::as_u64))
         {
             (Some(score), Some(step)) => {
+                // Without it the run still continues exactly; only the best policy so far
+                // is lost, and tracking starts again from here.
                 let path = dir.join("best.safetensors");
-                let ckpt = checkpoint::load(&path).map_err(|e| read_err(&path, e))?;
-                Some((score, step, ckpt, true))
+                match checkpoint::load(&path) {
+                    Ok(ckpt) => Some((score, step, ckpt, true)),
+                    Err(e) => {
+                        eprintln!(
+                            "warning: {} cannot be read ({e}); the run continues, and the best policy is \
+                             tracked again from update {}",
+                            path.display(),
+                            trainer.update
+                        );
+                        None
+                    }
+                }
             }
             _ => None,
         };
