@@ -90,3 +90,94 @@ fn nan_from_an_environment_is_an_error_naming_it_not_a_panic() {
     assert!(matches!(e, ppo::TrainError::NonFiniteReward { env_index: 0, global_step: 6 }), "{e}");
     assert!(e.to_string().contains("NaN or infinite reward"), "{e}");
 }
+
+/// This process's peak resident memory (`VmHWM`), in kB.
+#[cfg(target_os = "linux")]
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_huge_file_is_refused_after_its_header_not_read_whole() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("limits_huge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = peak_rss_kb();
+    // 3 GB (sparse: no disk) of zeros: a header length of 0, then 3 GB that no header
+    // describes.
+    let zeros = dir.join("zeros.safetensors");
+    std::fs::File::create(&zeros).unwrap().set_len(3 << 30).unwrap();
+    let e = ppo::io::safetensors::read(&zeros).unwrap_err().to_string();
+    assert!(e.contains("data bytes") || e.contains("header"), "{e}");
+    // A real checkpoint's bytes followed by 3 GB of nothing.
+    let tiny = ppo::io::safetensors::SafeTensors {
+        tensors: vec![ppo::io::safetensors::NamedTensor { name: "w".into(), shape: vec![2], data: vec![1.0, 2.0] }],
+        metadata: vec![],
+    };
+    let padded = dir.join("padded.safetensors");
+    ppo::io::safetensors::write(&padded, &tiny).unwrap();
+    let len = std::fs::metadata(&padded).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&padded).unwrap().set_len(len + (3 << 30)).unwrap();
+    let e = ppo::io::safetensors::read(&padded).unwrap_err().to_string();
+    assert!(e.contains("but its tensors end at byte 8"), "{e}");
+    // A 3 GB config file.
+    let config = dir.join("huge.json");
+    std::fs::File::create(&config).unwrap().set_len(3 << 30).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--config", config.to_str().unwrap(), "--print-config"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at most 1 MiB"), "{stderr}");
+    let grew_mb = (peak_rss_kb() - before) / 1024;
+    assert!(grew_mb < 256, "reading them took {grew_mb} MB");
+    for f in [zeros, padded, config] {
+        std::fs::remove_file(f).unwrap();
+    }
+}
+
+#[test]
+fn offsets_and_shapes_are_plain_integers() {
+    let tiny = ppo::io::safetensors::SafeTensors {
+        tensors: vec![ppo::io::safetensors::NamedTensor { name: "w".into(), shape: vec![2], data: vec![1.0, 2.0] }],
+        metadata: vec![],
+    };
+    let bytes = ppo::io::safetensors::to_bytes(&tiny).unwrap();
+    ppo::io::safetensors::from_bytes(&bytes).unwrap();
+    let text = String::from_utf8_lossy(&bytes[8..]).into_owned();
+    for (from, to) in [("[0,8]", "[-0.0,8]"), ("[0,8]", "[0,8.0]"), ("[2]", "[2.0]")] {
+        assert!(text.contains(from), "{text}");
+        let header = text.replacen(from, to, 1);
+        let header = header.trim_end_matches(|c: char| !c.is_ascii_graphic() || c == ' ');
+        let header = &header[..header.rfind('}').unwrap() + 1];
+        let mut edited = (header.len() as u64).to_le_bytes().to_vec();
+        edited.extend_from_slice(header.as_bytes());
+        edited.extend_from_slice(&bytes[bytes.len() - 8..]);
+        let e = ppo::io::safetensors::from_bytes(&edited).unwrap_err().to_string();
+        assert!(e.contains("non-negative integers"), "{to}: {e}");
+    }
+}
+
+#[test]
+fn a_chart_stays_valid_svg_for_any_value_and_any_title() {
+    use ppo::io::svg::{LineChart, Series};
+    let chart = LineChart {
+        title: "py:env\u{1}\u{1b}[31m\u{7}\u{fffe}<&>".into(),
+        x_label: "global step".into(),
+        y_label: "return\u{0}".into(),
+        series: vec![Series {
+            label: "seed\u{8}1".into(),
+            xs: vec![0.0, 1.0, 2.0, 3.0],
+            ys: vec![-1.7e308, 1.7e308, f64::NAN, f64::INFINITY],
+            band: None,
+        }],
+    };
+    let svg = chart.to_svg();
+    for bad in ["nan", "NaN", "inf", "\u{1}", "\u{1b}", "\u{7}", "\u{0}", "\u{8}", "\u{fffe}"] {
+        assert!(!svg.contains(bad), "{bad:?} in the SVG");
+    }
+    assert!(svg.contains("&lt;&amp;&gt;"));
+}

@@ -279,6 +279,16 @@ fn usage_err(e: impl std::fmt::Display) -> CliError {
 pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
     let file = match &t.config_file {
         Some(path) => {
+            // Every key with a long value fits in a few kilobytes; a bigger file is not a
+            // config, and is refused before it is read.
+            const MAX_CONFIG_BYTES: u64 = 1 << 20;
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if size > MAX_CONFIG_BYTES {
+                return Err(CliError::Usage(format!(
+                    "config file {} is {size} bytes; a config file is a JSON object of keys, at most 1 MiB",
+                    path.display()
+                )));
+            }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::Usage(format!("cannot read config file {}: {e}", path.display())))?;
             let json = crate::io::json::Json::parse(&text)

@@ -296,8 +296,64 @@ pub fn write(path: impl AsRef<Path>, st: &SafeTensors) -> Result<(), Safetensors
 }
 
 /// Reads and validates the safetensors file at `path` (see [`from_bytes`]).
+///
+/// The sizes are checked before the data is read: the header length against the file's
+/// size and [`MAX_HEADER_LEN`], then the file's size against the end of the last tensor
+/// the header describes. A file of gigabytes that is not what its header says (or has no
+/// header) is refused after reading at most its header, not read whole first.
 pub fn read(path: impl AsRef<Path>) -> Result<SafeTensors, SafetensorsError> {
-    from_bytes(&std::fs::read(path)?)
+    use std::io::Read;
+    use SafetensorsError::*;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut len_bytes = [0u8; 8];
+    if size < 8 {
+        return Err(TooShort { len: size as usize });
+    }
+    file.read_exact(&mut len_bytes)?;
+    let header_len = u64::from_le_bytes(len_bytes);
+    if header_len > MAX_HEADER_LEN || header_len > size - 8 {
+        return Err(HeaderLength { header_len, available: (size - 8).try_into().unwrap_or(usize::MAX) });
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)?;
+    // The largest `data_offsets` end the header names (a header that does not parse is
+    // reported by from_bytes, which reads it again with every check).
+    let data_end = std::str::from_utf8(&header).ok().and_then(|text| Json::parse(text).ok()).and_then(|json| {
+        let entries = json.as_object()?;
+        entries
+            .iter()
+            .filter(|(name, _)| name.as_str() != "__metadata__")
+            .map(|(_, info)| info.get("data_offsets")?.as_array()?.get(1).and_then(plain_usize))
+            .try_fold(0usize, |most, end| Some(most.max(end?)))
+    });
+    let Some(end) = data_end else {
+        // The header itself is wrong: say how, from the header alone.
+        let mut head = len_bytes.to_vec();
+        head.extend_from_slice(&header);
+        return from_bytes(&head);
+    };
+    let data = size - 8 - header_len;
+    if data != end as u64 {
+        return Err(InvalidHeader {
+            tensor: String::new(),
+            reason: format!("the file holds {data} data bytes, but its tensors end at byte {end}"),
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend_from_slice(&len_bytes);
+    bytes.extend_from_slice(&header);
+    file.read_to_end(&mut bytes)?;
+    from_bytes(&bytes)
+}
+
+/// A plain JSON integer ≥ 0 (not `1024.0`, not `-0.0`): what a safetensors header writes
+/// for shapes and offsets.
+fn plain_usize(j: &Json) -> Option<usize> {
+    match j {
+        Json::Integer(n) => usize::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
 /// Parses and validates the bytes of a safetensors file.
@@ -357,13 +413,13 @@ pub fn from_bytes(bytes: &[u8]) -> Result<SafeTensors, SafetensorsError> {
             .get("shape")
             .ok_or_else(|| invalid("missing field \"shape\""))?
             .as_array()
-            .and_then(|dims| dims.iter().map(Json::as_usize).collect())
+            .and_then(|dims| dims.iter().map(plain_usize).collect())
             .ok_or_else(|| invalid("\"shape\" must be an array of non-negative integers"))?;
         let offsets: Vec<usize> = info
             .get("data_offsets")
             .ok_or_else(|| invalid("missing field \"data_offsets\""))?
             .as_array()
-            .and_then(|o| o.iter().map(Json::as_usize).collect())
+            .and_then(|o| o.iter().map(plain_usize).collect())
             .filter(|o: &Vec<usize>| o.len() == 2)
             .ok_or_else(|| invalid("\"data_offsets\" must be [begin, end], two non-negative integers"))?;
         let (begin, end) = (offsets[0], offsets[1]);

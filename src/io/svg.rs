@@ -168,11 +168,25 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
         .collect()
 }
 
-/// Escapes the five XML special characters.
+/// `v` if it is a finite coordinate, clamped to ±10⁶ (far outside any chart); 0 for NaN.
+fn finite_coordinate(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-1e6, 1e6)
+    }
+}
+
+/// Escapes the five XML special characters, and replaces the characters XML 1.0 does not
+/// allow at all (control characters but tab, newline and carriage return; U+FFFE, U+FFFF)
+/// by U+FFFD, so that any text (an environment id, a label) gives a valid SVG.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            c if (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {
+                out.push('\u{FFFD}')
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -256,8 +270,10 @@ impl LineChart {
         let y_ticks = nice_ticks(y_lo, y_hi, 6);
         let (x0, x1) = (x_ticks[0], x_ticks[x_ticks.len() - 1]);
         let (y0, y1) = (y_ticks[0], y_ticks[y_ticks.len() - 1]);
-        let px = |x: f64| left + (x - x0) / (x1 - x0) * plot_w;
-        let py = |y: f64| top + plot_h - (y - y0) / (y1 - y0) * plot_h;
+        // Each coordinate is finite whatever the data (an axis from −1e308 to 1e308 has a
+        // span of ∞, and ∞/∞ is NaN): the SVG stays valid for any value.
+        let px = |x: f64| finite_coordinate(left + (x - x0) / (x1 - x0) * plot_w);
+        let py = |y: f64| finite_coordinate(top + plot_h - (y - y0) / (y1 - y0) * plot_h);
 
         // `write!` into a String cannot fail; the results are ignored throughout.
         svg.push_str("<g class=\"panel\">\n");
