@@ -192,13 +192,28 @@ def serve(channel, spec, n, autoreset):
 
 
 def watch_parent():
-    """Exits when ppo is gone (its pid changes to a reaper's), even while an environment
-    hangs, so that no Python process outlives ppo."""
+    """Ends this process when ppo is gone, so that no Python process outlives ppo.
+
+    On Linux, when ppo started this process from its main thread
+    (PPO_BRIDGE_END_WITH_PARENT=1), the kernel sends SIGTERM when ppo ends (prctl
+    PR_SET_PDEATHSIG), which works even while an environment holds the GIL in C code;
+    Python installs no SIGTERM handler, so the process ends at once. Elsewhere, and as a
+    second line, a thread exits when the parent's pid changes to a reaper's (it runs only
+    when the GIL is free)."""
     import os
+    import signal
     import threading
     import time
 
     parent = os.getppid()
+    if sys.platform.startswith("linux") and os.environ.get("PPO_BRIDGE_END_WITH_PARENT") == "1":
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
     def watch():
         while os.getppid() == parent:

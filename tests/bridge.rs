@@ -446,3 +446,91 @@ fn a_first_reset_that_fails_stops_training_with_the_environments_error() {
         assert!(stderr.contains(want) && !stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+/// The Python processes of a `ppo` the user kills with `kill -9` end too, even while an
+/// environment is stuck in C code holding the GIL (where a watcher thread in Python
+/// cannot run): Linux's PR_SET_PDEATHSIG, asked for by the bridge script.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_python_env_stuck_holding_the_gil_ends_with_a_killed_ppo() {
+    use std::time::{Duration, Instant};
+    let Some(py) = python() else { return };
+    let dir = tmp("gil");
+    let path = dir.join("stuck.py");
+    let text = "import ctypes\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
+        class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+        self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        \
+        return np.zeros(2, np.float32), {}\n    def step(self, a):\n        \
+        ctypes.PyDLL(None).sleep(600)  # C code, GIL held\n        \
+        return np.zeros(2, np.float32), 1.0, False, False, {}\n\ndef make():\n    return E()\n";
+    std::fs::write(&path, text).unwrap();
+    let run_dir = dir.join("run");
+    let mut ppo = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--quiet", "--n-envs", "1", "--env", &format!("py:{}:make", path.display()), "--run-dir"])
+        .arg(&run_dir)
+        .env("PPO_PYTHON", &py)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The Python children of ppo (its threads' children, as /proc lists them).
+    let python_children = |pid: u32| -> Vec<u32> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stuck = loop {
+        // Stuck: a child that has been asleep in a step for a while (its stepping began
+        // once the run directory has its metrics file open).
+        let kids = python_children(ppo.id());
+        if !kids.is_empty() && run_dir.join("metrics.csv").exists() {
+            std::thread::sleep(Duration::from_secs(2));
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "the environment never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ppo.kill().unwrap();
+    ppo.wait().unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().and_then(|s| s.split_whitespace().next()) != Some("Z"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stuck.iter().any(|&p| alive(p)) {
+        assert!(Instant::now() < deadline, "Python {stuck:?} outlived the killed ppo");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bridged run stopped by a signal does not suggest --resume, which would refuse it.
+#[test]
+fn a_stopped_bridged_run_does_not_suggest_resume() {
+    let Some(py) = python() else { return };
+    let run_dir = tmp("stopped_bridged").join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--quiet", "--env", "gym:CartPole-v1", "--total-timesteps", "5000000", "--run-dir"])
+        .arg(&run_dir)
+        .env("PPO_PYTHON", &py)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !run_dir.join("metrics.csv").is_file()
+        || std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap().lines().count() < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "the run never logged an update");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("saved no state") && !stderr.contains("--resume"), "{stderr}");
+}

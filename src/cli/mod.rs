@@ -74,6 +74,13 @@ impl From<UsageError> for CliError {
 /// Runs `ppo` with `args` (without the program name), printing any error as one line
 /// on stderr; returns the exit code.
 pub fn main(args: &[String]) -> i32 {
+    // A `--jobs` child ends with its parent (see crate::run::signal::end_with_parent).
+    if let Some(parent) = std::env::var(crate::run::signal::PARENT_VAR).ok().and_then(|p| p.parse().ok()) {
+        if !crate::run::signal::end_with_parent(parent) {
+            eprintln!("error: the ppo that started this run (pid {parent}) has ended; not starting");
+            return 143;
+        }
+    }
     match run(args) {
         Ok(()) => 0,
         Err(CliError::OutputClosed) => 0,
@@ -474,6 +481,7 @@ fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -
             .args(&common)
             .arg(format!("--seed={}", seeds[i]))
             .arg(format!("--run-dir={}", dirs[i].display()))
+            .env(crate::run::signal::PARENT_VAR, std::process::id().to_string())
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -516,10 +524,13 @@ fn supervise(
             let _ = sayln!("seed {}: started (log {})", seeds[i], log_path.display());
             running.push((i, child));
         }
-        if stop == Some(crate::run::signal::SIGTERM) && !passed_on {
-            // Ctrl-C reaches the whole process group; a SIGTERM to us alone is passed on.
+        if let (Some(signal), false) = (stop, passed_on) {
+            // Ctrl-C at a terminal reaches the whole process group, but a signal sent to
+            // this process alone (kill -INT, kill -TERM) is passed on to every child; a
+            // second one changes nothing for them.
+            let name = if signal == crate::run::signal::SIGINT { "-INT" } else { "-TERM" };
             for (_, child) in running.iter() {
-                let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+                let _ = std::process::Command::new("kill").args([name, &child.id().to_string()]).status();
             }
             passed_on = true;
         }
@@ -697,14 +708,20 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
             crate::run::signal::SIGPIPE => "a closed standard output",
             _ => "SIGTERM",
         };
+        // A bridged environment lives in Python and saves no state: --resume would refuse.
+        let next = if crate::env::bridge::is_bridged(&trainer.config.env_id) {
+            "; its environments run in Python and saved no state, so it cannot be continued exactly: \
+             evaluate its checkpoints, or start a new run"
+                .to_string()
+        } else {
+            format!("; continue with: ppo train --resume {}", dir.display())
+        };
         return Err(CliError::Interrupted {
             signal,
             message: format!(
-                "stopped by {name} after update {}: state, final.safetensors and the learning curve are saved in {}; \
-                 continue with: ppo train --resume {}",
+                "stopped by {name} after update {}: state, final.safetensors and the learning curve are saved in {}{next}",
                 trainer.update,
                 dir.display(),
-                dir.display()
             ),
         });
     }

@@ -363,6 +363,12 @@ impl Process {
             use std::os::unix::process::CommandExt;
             command.process_group(0);
         }
+        // Started from the main thread, Python asks Linux to end it when ppo ends
+        // (PR_SET_PDEATHSIG, which fires when the starting *thread* ends, so it is only
+        // asked for from the thread that lives as long as the process).
+        if std::thread::current().name() == Some("main") {
+            command.env("PPO_BRIDGE_END_WITH_PARENT", "1");
+        }
         let mut child = command
             .spawn()
             .map_err(|e| BridgeError::NoPython { python: options.python.clone(), reason: e.to_string() })?;

@@ -2,7 +2,9 @@
 //! update, writes the state, `final.safetensors` and the learning curve, says where they
 //! are, and exits with 130 (SIGINT) or 143 (SIGTERM), as shells expect. SIGXFSZ (a file
 //! grew past `ulimit -f`) is ignored, so that the write fails with an error the run
-//! reports, instead of the signal ending the process with no message.
+//! reports, instead of the signal ending the process with no message. A `--jobs` child
+//! asks the kernel for SIGTERM when its parent ends ([`end_with_parent`]), so that no run
+//! goes on unattended after `kill -9` of the parent.
 //!
 //! The standard library has no signal API, so [`install`] calls the C library's
 //! `signal` directly (Unix only; elsewhere it does nothing and the periodically written
@@ -45,6 +47,39 @@ extern "C" {
     /// `sighandler_t signal(int signum, sighandler_t handler)` from the C library
     /// (`sighandler_t` is a pointer-sized function pointer or `SIG_IGN`).
     fn signal(signum: i32, handler: usize) -> usize;
+}
+
+#[cfg(target_os = "linux")]
+extern "C" {
+    /// `int prctl(int option, unsigned long arg2, ...)` from the C library.
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+}
+
+/// The environment variable a `ppo train --seeds … --jobs K` parent sets on each child:
+/// its own process id ([`end_with_parent`]).
+pub const PARENT_VAR: &str = "PPO_PARENT_PID";
+
+/// Makes this process receive SIGTERM when its parent ends, however the parent ends
+/// (`kill -9` included): Linux's `PR_SET_PDEATHSIG`. A `--jobs` child calls it at start-up
+/// with the parent's pid from [`PARENT_VAR`], then stops as for any SIGTERM (its state
+/// saved). If the parent is already gone (it died before the call), returns `false`.
+/// Elsewhere than Linux it does nothing and returns `true`.
+pub fn end_with_parent(parent: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const PR_SET_PDEATHSIG: i32 = 1;
+        // SAFETY: `prctl` is the C library's, with its C signature; PR_SET_PDEATHSIG takes
+        // a signal number and touches no memory of ours.
+        unsafe {
+            prctl(PR_SET_PDEATHSIG, SIGTERM as u64, 0, 0, 0);
+        }
+        std::os::unix::process::parent_id() == parent
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = parent;
+        true
+    }
 }
 
 /// Makes SIGINT and SIGTERM set the stop flag instead of ending the process, and ignores
