@@ -1,24 +1,28 @@
-//! CRC-32 (ISO-HDLC: the polynomial of zlib, gzip and PNG, reflected, `0xEDB88320`), the
-//! checksum a run's state file carries so that a flipped bit is an error, not a different
-//! run. Written by hand: one table of 256 entries built at compile time, then one lookup
-//! per byte.
+//! CRC-32 by table, written by hand: the ISO-HDLC polynomial of zlib, gzip and PNG
+//! (reflected, `0xEDB88320`), the checksum a run's state file carries so that a flipped bit
+//! is an error, not a different run; and the Castagnoli polynomial (CRC-32C, `0x82F63B78`)
+//! that TensorBoard's event files use ([`crate::io::tensorboard`]). One table of 256
+//! entries per polynomial, built at compile time, then one lookup per byte.
 
-/// The table: entry `n` is the CRC of the single byte `n`.
-const TABLE: [u32; 256] = {
+/// The table of a reflected polynomial: entry `n` is the CRC of the single byte `n`.
+const fn table(polynomial: u32) -> [u32; 256] {
     let mut table = [0u32; 256];
     let mut n = 0;
     while n < 256 {
         let mut c = n as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 { polynomial ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
         table[n] = c;
         n += 1;
     }
     table
-};
+}
+
+const ISO_HDLC: [u32; 256] = table(0xEDB8_8320);
+const CASTAGNOLI: [u32; 256] = table(0x82F6_3B78);
 
 /// A running CRC-32: feed it bytes with [`update`](Crc32::update), read it with
 /// [`finish`](Crc32::finish).
@@ -28,9 +32,13 @@ const TABLE: [u32; 256] = {
 /// let mut crc = Crc32::new();
 /// crc.update(b"123456789");
 /// assert_eq!(crc.finish(), 0xCBF4_3926); // the standard check value
+/// let mut c = Crc32::castagnoli();
+/// c.update(b"123456789");
+/// assert_eq!(c.finish(), 0xE306_9283);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Crc32 {
+    table: &'static [u32; 256],
     state: u32,
 }
 
@@ -41,15 +49,20 @@ impl Default for Crc32 {
 }
 
 impl Crc32 {
-    /// No bytes yet.
+    /// zlib's CRC-32, no bytes yet.
     pub fn new() -> Crc32 {
-        Crc32 { state: 0xFFFF_FFFF }
+        Crc32 { table: &ISO_HDLC, state: 0xFFFF_FFFF }
+    }
+
+    /// CRC-32C (Castagnoli), no bytes yet.
+    pub fn castagnoli() -> Crc32 {
+        Crc32 { table: &CASTAGNOLI, state: 0xFFFF_FFFF }
     }
 
     /// Adds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.state = TABLE[((self.state ^ b as u32) & 0xFF) as usize] ^ (self.state >> 8);
+            self.state = self.table[((self.state ^ b as u32) & 0xFF) as usize] ^ (self.state >> 8);
         }
     }
 

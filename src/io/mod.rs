@@ -2,7 +2,7 @@
 //!
 //! | module | format | used for |
 //! |---|---|---|
-//! | [`crc32`] | CRC-32 (zlib's) | the checksum of a run's state file |
+//! | [`crc32`] | CRC-32 (zlib's) and CRC-32C | the checksum of a run's state file; TensorBoard's records |
 //! | [`json`] | JSON ([RFC 8259](https://www.rfc-editor.org/rfc/rfc8259)) | safetensors headers, fixture files, run configs |
 //! | [`safetensors`] | [safetensors](https://github.com/huggingface/safetensors) | checkpoints that PyTorch loads with `safetensors.torch.load_file` |
 //! | [`tensorboard`] | TensorBoard event files (TFRecord framing + `Event` protobuf) | training curves and the hyperparameter table viewed in TensorBoard |

@@ -49,32 +49,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// CRC-32C lookup table for the reflected Castagnoli polynomial `0x82F63B78`: entry `b`
-/// is the CRC of the single byte `b`, so the main loop handles a byte per step instead
-/// of a bit per step.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
-
-/// CRC-32C (Castagnoli) of `bytes`; `crc32c(b"123456789") == 0xE3069283`.
+/// CRC-32C (Castagnoli) of `bytes` ([`super::crc32::Crc32::castagnoli`]);
+/// `crc32c(b"123456789") == 0xE3069283`.
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    let mut crc = super::crc32::Crc32::castagnoli();
+    crc.update(bytes);
+    crc.finish()
 }
 
 /// The masked CRC that TFRecord stores: rotate right by 15 and add a constant, so that
