@@ -65,8 +65,8 @@
 //! Beside them, at the bottom: [`kernels`], the fast lane (matrix products, `tanh` and
 //! `exp` over slices, Adam's update, the norm), each kernel beside its plain reference
 //! and the test that holds every CPU path (AVX-512, AVX2, any CPU, chosen at run time) to
-//! the reference's bits; and [`io`], the file formats written by hand (JSON,
-//! safetensors, TensorBoard event files, CSV, SVG).
+//! the reference's bits; [`io`], the file formats written by hand (JSON,
+//! safetensors, TensorBoard event files, CSV, SVG); and [`stop`], the flag a Ctrl-C sets.
 //!
 //! `unsafe` is denied everywhere but three small places, each with a `// SAFETY:`
 //! comment: the call into a kernel compiled for the CPU's features
@@ -98,6 +98,7 @@ pub mod io;
 pub mod kernels;
 pub mod math;
 pub mod run;
+pub mod stop;
 
 // The names a user of the library needs, at the top; each lives in its module above.
 pub use algo::{

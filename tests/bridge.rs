@@ -534,3 +534,43 @@ fn a_stopped_bridged_run_does_not_suggest_resume() {
     assert_eq!(out.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("saved no state") && !stderr.contains("--resume"), "{stderr}");
 }
+
+/// Ctrl-C while a bridged environment hangs stops the run a second later, saved and with
+/// exit 130, instead of waiting out bridge_timeout and failing.
+#[test]
+fn ctrl_c_during_a_hung_environment_stops_within_a_second() {
+    let Some(py) = python() else { return };
+    let dir = tmp("hung_ctrl_c");
+    let path = dir.join("hangs.py");
+    let text = "import time\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
+        class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+        self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        \
+        return np.zeros(2, np.float32), {}\n    def step(self, a):\n        time.sleep(600)\n        \
+        return np.zeros(2, np.float32), 1.0, False, False, {}\n\ndef make():\n    return E()\n";
+    std::fs::write(&path, text).unwrap();
+    let run_dir = dir.join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--quiet", "--n-envs", "1", "--bridge-timeout", "30", "--env"])
+        .arg(format!("py:{}:make", path.display()))
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .env("PPO_PYTHON", &py)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Hung: the run directory is there and the first step has been waited on a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !run_dir.join("metrics.csv").is_file() {
+        assert!(std::time::Instant::now() < deadline, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Before, it waited the 30 s of bridge_timeout and exited 1 with a timeout error.
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped by Ctrl-C") && !stderr.contains("did not answer"), "{stderr}");
+    assert!(run_dir.join("final.safetensors").is_file(), "the run was not saved");
+}

@@ -371,8 +371,19 @@ impl Trainer {
     }
 
     /// Collects `T` steps from all `N` environments into the buffer, then computes
-    /// advantages and returns by GAE.
+    /// advantages and returns by GAE. On an error the step count is left where the
+    /// rollout began (the rollout is not kept), so a state saved afterwards stays whole.
     pub fn collect_rollout(&mut self) -> Result<(), TrainError> {
+        let start = self.global_step;
+        let result = self.collect_steps();
+        if result.is_err() {
+            self.global_step = start;
+        }
+        result
+    }
+
+    /// The body of [`collect_rollout`](Trainer::collect_rollout).
+    fn collect_steps(&mut self) -> Result<(), TrainError> {
         let n = self.config.n_envs;
         let o = self.agent.obs_dim;
         let gamma = self.config.gamma;

@@ -677,7 +677,20 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
                 }
                 last = Some(m);
             }
-            Err(e) => break Err(e),
+            Err(e) => {
+                // A stop that ended a hung bridged environment is a stop, not a failure.
+                let bridge_stopped = matches!(
+                    &e,
+                    crate::algo::TrainError::Env(crate::env::EnvError::Bridge(
+                        crate::env::BridgeError::Interrupted { .. }
+                    ))
+                );
+                if let (Some(signal), true) = (crate::run::signal::requested(), bridge_stopped) {
+                    stopped_by = Some(signal);
+                    break Ok(());
+                }
+                break Err(e);
+            }
         }
     };
     let _ = progress.finish_line();

@@ -178,6 +178,14 @@ pub enum BridgeError {
         /// The timeout.
         seconds: f64,
     },
+    /// A stop was asked for (Ctrl-C, SIGTERM: [`crate::stop`]) while the environment
+    /// had not answered for a second: its Python process was ended.
+    Interrupted {
+        /// The id.
+        id: String,
+        /// What was awaited.
+        request: &'static str,
+    },
     /// A reply that does not follow the protocol (a different script version, say).
     Protocol {
         /// The id.
@@ -225,6 +233,11 @@ impl fmt::Display for BridgeError {
             BridgeError::Timeout { id, request, seconds } => write!(
                 f,
                 "{id} did not answer {request} within {seconds} s (config key bridge_timeout); the Python process was stopped"
+            ),
+            BridgeError::Interrupted { id, request } => write!(
+                f,
+                "stopped while waiting for {id} to answer {request}: it did not answer within a second of the \
+                 stop, so its Python process was ended"
             ),
             BridgeError::Protocol { id, message } => write!(f, "bridge protocol error with {id}: {message}"),
             BridgeError::NanObservation { id, env, index } => {
@@ -466,17 +479,29 @@ impl Process {
         }
     }
 
-    /// Reads exactly `buf.len()` bytes, waiting at most the timeout for each piece.
+    /// Reads exactly `buf.len()` bytes, waiting at most the timeout for each piece. The
+    /// wait goes in slices of 100 ms: once a stop is asked for ([`crate::stop`]), an
+    /// environment that still has not answered a second later is ended
+    /// ([`BridgeError::Interrupted`]), so that Ctrl-C does not wait out a hung one.
     fn read_exact_timed(&mut self, buf: &mut [u8], what: &'static str) -> Result<(), BridgeError> {
         let deadline = Instant::now() + self.timeout;
+        let mut stop_seen: Option<Instant> = None;
         let mut filled = 0;
         while filled < buf.len() {
             #[cfg(unix)]
             {
                 use std::os::unix::io::AsRawFd;
-                let left = deadline.saturating_duration_since(Instant::now());
-                match wait_readable(self.stdout.as_raw_fd(), left) {
+                let now = Instant::now();
+                let left = deadline.saturating_duration_since(now);
+                let ready = wait_readable(self.stdout.as_raw_fd(), left.min(Duration::from_millis(100)));
+                let stopping = !matches!(ready, Ok(true)) && crate::stop::requested().is_some();
+                if stopping && stop_seen.get_or_insert(now).elapsed() >= Duration::from_secs(1) {
+                    self.kill();
+                    return Err(BridgeError::Interrupted { id: self.id.clone(), request: what });
+                }
+                match ready {
                     Ok(true) => {}
+                    Ok(false) if Instant::now() < deadline => continue,
                     Ok(false) => {
                         self.kill();
                         return Err(BridgeError::Timeout {

@@ -11,15 +11,10 @@
 //! state is the safety net). The handler only stores the signal number in an atomic,
 //! which is async-signal-safe; the loop polls it with [`requested`].
 //!
-//! **Process-wide state.** The stop flag is one of the crate's two pieces of global state
-//! (the other is the CPU-feature choice in [`crate::kernels::dispatch`]): a signal handler can reach
-//! nothing else. Only the `ppo` command line installs the handler; the library never does.
+//! **Process-wide state.** The handler stores into the stop flag ([`crate::stop`]), one of
+//! the crate's two pieces of global state: a signal handler can reach nothing else. Only
+//! the `ppo` command line installs the handler; the library never does.
 #![allow(unsafe_code)]
-
-use std::sync::atomic::{AtomicI32, Ordering};
-
-/// The signal that asked to stop, or 0.
-static STOP: AtomicI32 = AtomicI32::new(0);
 
 /// `SIGINT`, Ctrl-C.
 pub const SIGINT: i32 = 2;
@@ -39,7 +34,7 @@ const SIG_IGN: usize = 1;
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: i32) {
-    STOP.store(signal, Ordering::SeqCst);
+    crate::stop::request(signal);
 }
 
 #[cfg(unix)]
@@ -101,10 +96,7 @@ pub fn install() {
 
 /// The signal that asked to stop since [`install`], if any.
 pub fn requested() -> Option<i32> {
-    match STOP.load(Ordering::SeqCst) {
-        0 => None,
-        s => Some(s),
-    }
+    crate::stop::requested()
 }
 
 /// The exit code for stopping on `signal`: 128 + its number (130 for SIGINT, 143 for
