@@ -574,3 +574,38 @@ fn ctrl_c_during_a_hung_environment_stops_within_a_second() {
     assert!(stderr.contains("stopped by Ctrl-C") && !stderr.contains("did not answer"), "{stderr}");
     assert!(run_dir.join("final.safetensors").is_file(), "the run was not saved");
 }
+
+/// A process an environment starts itself (a simulator, say) ends when the environment is
+/// closed: the bridge ends Python's whole process group, not Python alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn processes_an_environment_starts_end_with_it() {
+    let Some(py) = python() else { return };
+    let dir = tmp("spawns");
+    let pid_file = dir.join("helper.pid");
+    let _ = std::fs::remove_file(&pid_file);
+    let path = dir.join("spawns.py");
+    let text = format!(
+        "import subprocess\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
+         class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+         self.action_space = spaces.Discrete(2)\n        self.helper = subprocess.Popen(['sleep', '600'])\n        \
+         open({:?}, 'w').write(str(self.helper.pid))\n    def reset(self, seed=None, options=None):\n        \
+         return np.zeros(2, np.float32), {{}}\n    def step(self, a):\n        \
+         return np.zeros(2, np.float32), 1.0, False, False, {{}}\n\ndef make():\n    return E()\n",
+        pid_file.display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    let env = GymVecEnv::new(&format!("py:{}:make", path.display()), 1, &options(&py)).unwrap();
+    let helper: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().and_then(|s| s.split_whitespace().next()) != Some("Z"))
+    };
+    assert!(alive(helper), "the helper never ran");
+    drop(env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(helper) {
+        assert!(std::time::Instant::now() < deadline, "the environment's helper {helper} outlived it");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

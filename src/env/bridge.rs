@@ -606,13 +606,13 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if !self.closed {
-            // Ask it to close its environments; kill it if it does not within a second.
+            // Ask it to close its environments (waiting at most a second), then end its
+            // whole process group: Python, and whatever the environments started
+            // themselves (a simulator, a server), which would otherwise outlive it.
             self.timeout = Duration::from_secs(1);
             self.begin(CLOSE);
-            if self.exchange(CLOSE, "close").is_err() {
-                self.kill();
-            }
-            let _ = self.child.wait();
+            let _ = self.exchange(CLOSE, "close");
+            self.kill();
         }
     }
 }
