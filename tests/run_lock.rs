@@ -134,3 +134,43 @@ fn of_two_resumes_started_at_once_exactly_one_runs() {
         assert!(dir.join("final.safetensors").exists() && !dir.join(".lock").exists(), "round {round}");
     }
 }
+
+/// A `--resume` from another PID namespace (a second container on the same volume), where
+/// the running run's pid does not exist, still finds the directory in use: the kernel's
+/// lock, unlike a pid, is seen from every namespace. Needs `unshare` and the right to make
+/// a PID namespace (root); without them it prints SKIPPED and checks nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_resume_from_another_pid_namespace_does_not_take_over_a_live_run() {
+    let probe = Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: unshare cannot make a PID namespace here (it needs root or user namespaces)");
+        return;
+    }
+    let dir = tmp("namespace");
+    let mut live = Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--quiet", "--total-timesteps", "50000000", "--checkpoint-updates", "1", "--run-dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.join("state.safetensors").is_file() {
+        assert!(std::time::Instant::now() < deadline, "the run never saved a state");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_ppo"), "train", "--quiet", "--resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = Command::new("kill").args(["-TERM", &live.id().to_string()]).status();
+    let status = live.wait().unwrap();
+    let stderr = text(&out.stderr);
+    // Before, the resumer saw no /proc/<pid> in its namespace, took the lock over, and
+    // the two runs wrote the same files.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("in use by the run with pid {}", live.id())), "{stderr}");
+    assert_eq!(status.code(), Some(143), "the live run was disturbed");
+}
