@@ -1,6 +1,7 @@
-//! A deterministic fuzz test: mutated configs, config files, checkpoints and command
-//! lines, through the library and through the `ppo` binary. Nothing may panic or abort,
-//! and every rejected command must leave the run directory as it was.
+//! A deterministic fuzz test: mutated configs, config files, checkpoints, run states and
+//! command lines, through the library and through the `ppo` binary. Nothing may panic or
+//! abort, a mutated state must be refused or load as the same run, and every rejected
+//! command must leave the run directory as it was.
 //!
 //! `cargo test --test fuzz` runs a few thousand cases in seconds. The long mode runs
 //! 100k library cases and 2,000 command lines:
@@ -130,7 +131,9 @@ fn json_case(rng: &mut Xoshiro256PlusPlus, base: &str) {
 }
 
 /// A valid checkpoint, mutated: bytes flipped, cut, or header text edited.
-fn checkpoint_case(rng: &mut Xoshiro256PlusPlus, base: &[u8]) -> bool {
+/// `base` with one to three mutations: flipped bits, digits or JSON punctuation, a cut,
+/// a huge number, an inserted space; mostly in the header, where the structure is.
+fn mutate(rng: &mut Xoshiro256PlusPlus, base: &[u8]) -> Vec<u8> {
     let mut bytes = base.to_vec();
     let header_len = 8 + u64::from_le_bytes(base[..8].try_into().unwrap()) as usize;
     for _ in 0..rng.random_range(1..4) {
@@ -156,6 +159,11 @@ fn checkpoint_case(rng: &mut Xoshiro256PlusPlus, base: &[u8]) -> bool {
             }
         }
     }
+    bytes
+}
+
+fn checkpoint_case(rng: &mut Xoshiro256PlusPlus, base: &[u8]) -> bool {
+    let bytes = mutate(rng, base);
     if let Ok(mut ckpt) = no_panic("checkpoint::from_bytes", || checkpoint::from_bytes(&bytes)) {
         // An accepted checkpoint must be usable.
         let obs = vec![0.1f32; ckpt.agent.obs_dim];
@@ -190,6 +198,41 @@ fn run_library_cases(cases: usize) {
     }
     eprintln!("{cases} cases: {trainers} configs built a trainer, {checkpoints} mutated checkpoints were accepted");
     assert!(trainers > 0 && checkpoints > 0, "the valid paths are not exercised");
+}
+
+/// What a loaded trainer is, for comparing: every parameter's bits and the counters.
+fn trainer_bits(t: &Trainer) -> (Vec<u32>, u64, u64, [u64; 4]) {
+    let params = t.agent.params().flat_map(|p| p.value.data().iter().map(|x| x.to_bits())).collect();
+    (params, t.update, t.global_step, t.rng.state())
+}
+
+/// Mutated run states (a continuous run with normalisation, after two updates): each is
+/// refused, or, if it loads, it is the saved run exactly (a space between JSON tokens
+/// changes nothing). Nothing panics. Returns (refused, loaded unchanged).
+fn run_state_cases(cases: usize) -> (usize, usize) {
+    let dir = root().join("states");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.safetensors");
+    let config = PpoConfig { total_timesteps: 2048, n_envs: 2, n_steps: 256, ..PpoConfig::for_env("Pendulum-v1") };
+    let mut t = Trainer::new(config).unwrap();
+    t.iterate().unwrap();
+    t.iterate().unwrap();
+    ppo::algo::state::save(&path, &t, Json::Null).unwrap();
+    let (base, want) = (std::fs::read(&path).unwrap(), trainer_bits(&t));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(23);
+    let (mut refused, mut same) = (0, 0);
+    for case in 0..cases {
+        std::fs::write(&path, mutate(&mut rng, &base)).unwrap();
+        let loaded = no_panic("state::load", || ppo::algo::state::load(&path, Default::default()));
+        match loaded {
+            Err(_) => refused += 1,
+            Ok((t, _)) => {
+                assert!(trainer_bits(&t) == want, "case {case}: a mutated state loaded as a different run");
+                same += 1;
+            }
+        }
+    }
+    (refused, same)
 }
 
 /// Every file under `dir` with its bytes.
@@ -315,6 +358,13 @@ fn mutated_configs_and_checkpoints_never_panic() {
 }
 
 #[test]
+fn mutated_states_are_refused_or_load_as_the_same_run() {
+    let (refused, same) = run_state_cases(400);
+    eprintln!("400 mutated states: {refused} refused, {same} loaded as the same run, none as another");
+    assert!(refused > 300, "only {refused} of 400 mutated states were refused");
+}
+
+#[test]
 fn mutated_command_lines_never_panic_and_rejected_ones_change_nothing() {
     run_cli_cases(150);
 }
@@ -325,5 +375,6 @@ fn mutated_command_lines_never_panic_and_rejected_ones_change_nothing() {
 fn long_fuzz() {
     let cases = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     run_library_cases(cases);
+    run_state_cases(cases / 20);
     run_cli_cases(cases / 50);
 }
