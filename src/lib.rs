@@ -70,7 +70,7 @@
 //!
 //! `unsafe` is denied everywhere but three small places, each with a `// SAFETY:`
 //! comment: the call into a kernel compiled for the CPU's features
-//! ([`kernels::dispatch::run_on`]), the signal handler's installation
+//! ([`kernels::dispatch::run_on`]), the C library's `signal` and `prctl`
 //! ([`run::signal`]), and `poll(2)` on a bridged environment's pipe ([`env::bridge`]).
 //!
 //! ## Dimension names
