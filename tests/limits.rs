@@ -181,3 +181,20 @@ fn a_chart_stays_valid_svg_for_any_value_and_any_title() {
     }
     assert!(svg.contains("&lt;&amp;&gt;"));
 }
+
+/// `Trainer::with_envs` normalises a user's environments when the config asks for it (it
+/// used to train them raw, and the checkpoint at the end failed for want of statistics).
+#[test]
+fn with_envs_normalises_a_users_environments_as_the_config_asks() {
+    let envs: Vec<Box<dyn ppo::Env>> = (0..2).map(|_| ppo::make("CartPoleContinuous-v1").unwrap()).collect();
+    let envs = ppo::env::SyncVecEnv::new(envs).unwrap();
+    let config = PpoConfig { total_timesteps: 8192, ..PpoConfig::for_env("CartPoleContinuous-v1") };
+    assert!(config.norm_obs && config.norm_reward);
+    let mut trainer = ppo::Trainer::with_envs(config, Box::new(envs)).unwrap();
+    use ppo::env::NormalizationStats;
+    assert!(trainer.envs.obs_rms().is_some() && trainer.envs.return_rms().is_some());
+    trainer.iterate().unwrap();
+    assert!(trainer.envs.obs_rms().unwrap().count > 1.0, "the statistics were not updated");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("with_envs_normalised.safetensors");
+    trainer.checkpoint().save(&path).unwrap();
+}

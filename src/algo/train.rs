@@ -276,10 +276,18 @@ impl Trainer {
     }
 
     /// A trainer on given environments (e.g. the user's own, through
-    /// [`SyncVecEnv`](crate::env::SyncVecEnv)). `config.n_envs` is taken from `envs`.
+    /// [`SyncVecEnv`](crate::env::SyncVecEnv)). `config.n_envs` is taken from `envs`. With
+    /// `norm_obs` or `norm_reward`, environments that do not normalise already are wrapped
+    /// as [`make_envs`] wraps the registry's.
     pub fn with_envs(mut config: PpoConfig, mut envs: Box<dyn VecEnv>) -> Result<Trainer, TrainError> {
         config.n_envs = envs.num_envs();
         config.validate()?;
+        if config.norm_obs && envs.obs_rms().is_none() {
+            envs = Box::new(NormalizeObservation::new(envs));
+        }
+        if config.norm_reward && envs.return_rms().is_none() {
+            envs = Box::new(NormalizeReward::new(envs, config.gamma as f64));
+        }
         let obs_dim = match envs.observation_space() {
             env::Space::Box(b) => b.dim(),
             other => return Err(TrainError::UnsupportedSpace(format!("{other:?}"))),
