@@ -623,3 +623,23 @@ fn ctrl_c_and_sigterm_stop_cleanly_and_save_the_run() {
         assert!(rows.len() >= 3 && rows.len() < 5859, "{} rows", rows.len());
     }
 }
+
+/// gymnasium's own classic-control ids take the native presets, and an id with no preset
+/// says so instead of training silently with CartPole's settings (issue 31, item 1).
+#[test]
+fn gym_ids_take_the_native_presets_and_the_rest_are_told_there_is_none() {
+    let config = |env: &str| {
+        let out = ppo(&["train", "--env", env, "--print-config"]);
+        assert!(out.status.success(), "{env}: {}", text(&out.stderr));
+        let json = ppo::io::json::Json::parse(&text(&out.stdout)).unwrap();
+        (ppo::algo::PpoConfig::from_json(&json).unwrap(), text(&out.stderr))
+    };
+    for id in ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"] {
+        let (native, warned) = config(id);
+        let (bridged, _) = config(&format!("gym:{id}"));
+        assert_eq!(bridged, ppo::algo::PpoConfig { env_id: format!("gym:{id}"), ..native }, "{id}");
+        assert!(warned.is_empty(), "{id}: {warned}");
+    }
+    let (_, warned) = config("gym:Ant-v5");
+    assert!(warned.contains("gym:Ant-v5 has no tuned preset here"), "{warned}");
+}

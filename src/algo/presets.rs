@@ -6,6 +6,25 @@
 
 use super::config::PpoConfig;
 
+/// Where the preset for `env_id` comes from, in words (`ppo train` says it), or `None`
+/// when there is none and CleanRL's CartPole defaults apply.
+pub fn preset_source(env_id: &str) -> Option<&'static str> {
+    let native = env_id.strip_prefix("gym:").unwrap_or(env_id);
+    Some(match native {
+        "CartPole-v1" => "CleanRL's ppo.py defaults",
+        "Acrobot-v1" | "MountainCar-v0" | "Pendulum-v1" | "LunarLander-v3" => "RL Zoo's tuned entry",
+        "MountainCarContinuous-v0" => "CleanRL's continuous-action defaults with RL Zoo's gamma 0.9999",
+        "CartPoleContinuous-v1"
+        | "HalfCheetah-v4"
+        | "HalfCheetah-v5"
+        | "Hopper-v4"
+        | "Hopper-v5"
+        | "Walker2d-v4"
+        | "Walker2d-v5" => "CleanRL's continuous-action defaults",
+        _ => return None,
+    })
+}
+
 impl PpoConfig {
     /// CleanRL's defaults with RL Zoo's tuned hyperparameters for `env_id` applied on
     /// top, where RL Zoo has them (see [`PpoConfig::apply_preset`]).
@@ -88,6 +107,13 @@ impl PpoConfig {
             norm_reward: true,
             total_timesteps: 1_000_000,
             ..PpoConfig::default()
+        };
+        // gymnasium's own classic-control environments through the bridge take the native
+        // presets: the same tasks, the same hyperparameters.
+        let classic = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"];
+        let env_id = match env_id.strip_prefix("gym:") {
+            Some(native) if classic.contains(&native) => native,
+            _ => env_id,
         };
         match env_id {
             "CartPole-v1" => {}

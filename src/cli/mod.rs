@@ -320,6 +320,13 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
         )));
     }
     let mut config = PpoConfig::for_env(env_id);
+    if crate::algo::presets::preset_source(env_id).is_none() && file.is_none() {
+        eprintln!(
+            "warning: {env_id} has no tuned preset here, so CleanRL's ppo.py defaults (tuned for CartPole) apply; \
+             give its hyperparameters with --config FILE or flags (RL Zoo's hyperparams/ppo.yml has entries for \
+             many environments)"
+        );
+    }
     // The file's keys, then the flags, in one pass, so that batch_size is applied after
     // all of them (PpoConfig::apply_pairs).
     let file_pairs = match &file {
