@@ -102,8 +102,8 @@ pub mod stop;
 
 // The names a user of the library needs, at the top; each lives in its module above.
 pub use algo::{
-    evaluate, evaluate_with, train, ActOutput, Agent, Checkpoint, EvalResult, EvalStep, Metrics, PpoConfig, TrainError,
-    Trainer,
+    evaluate, evaluate_env, evaluate_with, train, ActOutput, Agent, Checkpoint, EvalResult, EvalStep, Metrics,
+    PpoConfig, TrainError, Trainer,
 };
 pub use env::{make, Env, VecEnv};
 pub use math::rng::Xoshiro256PlusPlus;

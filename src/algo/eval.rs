@@ -78,11 +78,22 @@ pub fn evaluate_with(
     on_step: impl FnMut(&EvalStep<'_>),
 ) -> Result<EvalResult, EnvError> {
     let mut env = env::make(env_id)?;
-    run_episodes(agent, env.as_mut(), episodes, seed, obs_rms, on_step)
+    evaluate_env(agent, env.as_mut(), episodes, seed, obs_rms, on_step)
 }
 
-/// The loop of [`evaluate_with`] on a given environment.
-pub(crate) fn run_episodes(
+/// [`evaluate_with`] on a given environment: your own [`env::Env`], or one made with
+/// settings of your own. The episodes must end (terminate or truncate).
+///
+/// ```
+/// use ppo::{evaluate_env, Agent, Xoshiro256PlusPlus};
+/// use ppo::algo::ActionKind;
+/// let mut agent = Agent::new(4, ActionKind::Discrete(2), &[8], ppo::math::nn::Activation::Tanh, 0.0, &mut Xoshiro256PlusPlus::new(0));
+/// let mut env = ppo::env::CartPole::new(); // any Env, yours included
+/// let r = evaluate_env(&mut agent, &mut env, 3, 7, None, |_| {})?;
+/// assert_eq!(r.returns.len(), 3);
+/// # Ok::<(), ppo::env::EnvError>(())
+/// ```
+pub fn evaluate_env(
     agent: &mut Agent,
     env: &mut dyn env::Env,
     episodes: usize,

@@ -31,7 +31,7 @@ pub use agent::{ActOutput, ActionBatch, ActionKind, Agent};
 pub use buffer::{compute_gae, compute_gae_split, GaeInputs, RolloutBuffer};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{ConfigError, OptimizerKind, PpoConfig};
-pub use eval::{evaluate, evaluate_with, EvalResult, EvalStep};
+pub use eval::{evaluate, evaluate_env, evaluate_with, EvalResult, EvalStep};
 pub use loss::{loss_and_grad, LossConfig, LossStats, LossWorkspace, Minibatch};
 pub use train::{train, FinishedEpisode, Metrics, TrainError, Trainer};
 pub use update::{update, UpdateConfig, UpdateStats, UpdateWorkspace};

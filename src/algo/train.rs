@@ -577,7 +577,7 @@ impl Trainer {
             None => env::make_with(&self.config.env_id, &self.config.bridge_options())?,
         };
         let result =
-            super::eval::run_episodes(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {});
+            super::eval::evaluate_env(&mut self.agent, env.as_mut(), episodes, seed, self.envs.obs_rms(), |_| {});
         if env::bridge::is_bridged(&self.config.env_id) && result.is_ok() {
             self.eval_env = Some(env);
         }

@@ -793,7 +793,7 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
     let mut env = env::make_with(&env_id, &ckpt.config.bridge_options()).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
     let r =
-        crate::algo::eval::run_episodes(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
+        crate::algo::eval::evaluate_env(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
             .map_err(|e| CliError::Failed(e.to_string()))?;
     sayln!(
         "{env_id}: {} episodes of the deterministic policy in {} (trained {} steps), seed {seed}",
