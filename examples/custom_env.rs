@@ -9,12 +9,16 @@
 //! statistics; then PPO trains on the same environments through
 //! [`ppo::algo::Trainer::with_envs`] until it walks straight to the right end.
 //!
+//! Its randomness comes from the crate's own generator, [`ppo::Xoshiro256PlusPlus`], with
+//! the `rand` traits the crate re-exports (`ppo::rand`): a crate of your own needs no
+//! `rand` dependency of its own for this, and cannot pick a version that does not fit.
+//!
 //! Run with `cargo run --release --example custom_env`.
 
 use ppo::algo::{PpoConfig, Trainer};
 use ppo::env::{Action, Actions, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv, VecEnv, VecStep};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use ppo::rand::{Rng, SeedableRng};
+use ppo::Xoshiro256PlusPlus;
 
 /// A corridor of `length` cells; the observation is the position scaled to [-1, 1].
 struct Corridor {
@@ -22,12 +26,12 @@ struct Corridor {
     position: i32,
     steps: usize,
     ended: bool,
-    rng: SmallRng,
+    rng: Xoshiro256PlusPlus,
 }
 
 impl Corridor {
     fn new(length: i32) -> Corridor {
-        Corridor { length, position: 0, steps: 0, ended: true, rng: SmallRng::seed_from_u64(0) }
+        Corridor { length, position: 0, steps: 0, ended: true, rng: Xoshiro256PlusPlus::seed_from_u64(0) }
     }
 
     fn observe(&self, obs: &mut [f32]) {
@@ -46,7 +50,7 @@ impl Env for Corridor {
 
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
         if let Some(s) = seed {
-            self.rng = SmallRng::seed_from_u64(s);
+            self.rng = Xoshiro256PlusPlus::seed_from_u64(s);
         }
         // Start in the middle, give or take a cell.
         self.position = self.length / 2 + self.rng.random_range(-1..=1);
@@ -85,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = VecStep::for_env(&envs);
     envs.reset(Some(1), &mut out.obs)?; // env i is seeded with 1 + i
 
-    let mut rng = SmallRng::seed_from_u64(2);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
     let mut actions = vec![0usize; n_envs];
     let (mut episodes, mut total_return, mut total_length, mut wins) = (0, 0.0, 0, 0);
     for _ in 0..2000 {

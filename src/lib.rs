@@ -107,3 +107,7 @@ pub use algo::{
 };
 pub use env::{make, Env, VecEnv};
 pub use math::rng::Xoshiro256PlusPlus;
+/// The `rand` this crate is built with (0.9), for a user's environment to draw from
+/// (`ppo::rand::Rng`) without adding a `rand` of another version, whose traits would not
+/// fit [`Xoshiro256PlusPlus`].
+pub use rand;
