@@ -123,6 +123,25 @@ fn user_env(dir: &std::path::Path, name: &str, body: &str) -> String {
     format!("py:{}:make", path.display())
 }
 
+/// Writes `NAME.py` with `make()` returning an environment of 2-dim Box observations and
+/// two actions; `init`, `reset` and `step` are extra Python lines (indented 8 spaces) run
+/// at the start of `__init__` (after the spaces), `reset` and `step`, each of which
+/// otherwise returns zeros (and a reward of 1). Python imports `ctypes`, `subprocess` and
+/// `time` for them. Returns the `py:` id.
+fn py_env(dir: &std::path::Path, name: &str, init: &str, reset: &str, step: &str) -> String {
+    let path = dir.join(format!("{name}.py"));
+    let text = format!(
+        "import ctypes\nimport subprocess\nimport time\nimport numpy as np\nimport gymnasium as gym\n\
+         from gymnasium import spaces\n\nclass E(gym.Env):\n    def __init__(self):\n        \
+         self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
+         self.action_space = spaces.Discrete(2)\n{init}\n    def reset(self, seed=None, options=None):\n{reset}\n        \
+         return np.zeros(2, np.float32), {{}}\n    def step(self, a):\n{step}\n        \
+         return np.zeros(2, np.float32), 1.0, False, False, {{}}\n\ndef make():\n    return E()\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    format!("py:{}:make", path.display())
+}
+
 fn step_until_error(id: &str, options: &BridgeOptions) -> BridgeError {
     let mut env = match GymVecEnv::new(id, 2, options) {
         Ok(e) => e,
@@ -416,15 +435,7 @@ fn a_first_reset_that_fails_stops_training_with_the_environments_error() {
         ("raises", "raise RuntimeError('the reset broke here')", "the reset broke here"),
         ("wrong_shape", "return np.zeros(3, np.float32), {}", "reset"),
     ] {
-        let path = dir.join(format!("{name}.py"));
-        let text = format!(
-            "import numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
-             class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
-             self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        {reset}\n    \
-             def step(self, a):\n        return np.zeros(2, np.float32), 1.0, False, False, {{}}\n\ndef make():\n    return E()\n"
-        );
-        std::fs::write(&path, text).unwrap();
-        let id = format!("py:{}:make", path.display());
+        let id = py_env(&dir, name, "", &format!("        {reset}"), "");
         // The library: an error, not a panic.
         let mut config = ppo::PpoConfig::for_env(&id);
         config.set("python", &py).unwrap();
@@ -456,17 +467,10 @@ fn a_python_env_stuck_holding_the_gil_ends_with_a_killed_ppo() {
     use std::time::{Duration, Instant};
     let Some(py) = python() else { return };
     let dir = tmp("gil");
-    let path = dir.join("stuck.py");
-    let text = "import ctypes\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
-        class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
-        self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        \
-        return np.zeros(2, np.float32), {}\n    def step(self, a):\n        \
-        ctypes.PyDLL(None).sleep(600)  # C code, GIL held\n        \
-        return np.zeros(2, np.float32), 1.0, False, False, {}\n\ndef make():\n    return E()\n";
-    std::fs::write(&path, text).unwrap();
+    let id = py_env(&dir, "stuck", "", "", "        ctypes.PyDLL(None).sleep(600)  # C code, GIL held");
     let run_dir = dir.join("run");
     let mut ppo = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-        .args(["train", "--quiet", "--n-envs", "1", "--env", &format!("py:{}:make", path.display()), "--run-dir"])
+        .args(["train", "--quiet", "--n-envs", "1", "--env", &id, "--run-dir"])
         .arg(&run_dir)
         .env("PPO_PYTHON", &py)
         .stdout(std::process::Stdio::null())
@@ -541,17 +545,10 @@ fn a_stopped_bridged_run_does_not_suggest_resume() {
 fn ctrl_c_during_a_hung_environment_stops_within_a_second() {
     let Some(py) = python() else { return };
     let dir = tmp("hung_ctrl_c");
-    let path = dir.join("hangs.py");
-    let text = "import time\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
-        class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
-        self.action_space = spaces.Discrete(2)\n    def reset(self, seed=None, options=None):\n        \
-        return np.zeros(2, np.float32), {}\n    def step(self, a):\n        time.sleep(600)\n        \
-        return np.zeros(2, np.float32), 1.0, False, False, {}\n\ndef make():\n    return E()\n";
-    std::fs::write(&path, text).unwrap();
+    let id = py_env(&dir, "hangs", "", "", "        time.sleep(600)");
     let run_dir = dir.join("run");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-        .args(["train", "--quiet", "--n-envs", "1", "--bridge-timeout", "30", "--env"])
-        .arg(format!("py:{}:make", path.display()))
+        .args(["train", "--quiet", "--n-envs", "1", "--bridge-timeout", "30", "--env", &id])
         .arg("--run-dir")
         .arg(&run_dir)
         .env("PPO_PYTHON", &py)
@@ -584,18 +581,11 @@ fn processes_an_environment_starts_end_with_it() {
     let dir = tmp("spawns");
     let pid_file = dir.join("helper.pid");
     let _ = std::fs::remove_file(&pid_file);
-    let path = dir.join("spawns.py");
-    let text = format!(
-        "import subprocess\nimport numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\n\
-         class E(gym.Env):\n    def __init__(self):\n        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n        \
-         self.action_space = spaces.Discrete(2)\n        self.helper = subprocess.Popen(['sleep', '600'])\n        \
-         open({:?}, 'w').write(str(self.helper.pid))\n    def reset(self, seed=None, options=None):\n        \
-         return np.zeros(2, np.float32), {{}}\n    def step(self, a):\n        \
-         return np.zeros(2, np.float32), 1.0, False, False, {{}}\n\ndef make():\n    return E()\n",
+    let init = format!(
+        "        self.helper = subprocess.Popen(['sleep', '600'])\n        open({:?}, 'w').write(str(self.helper.pid))",
         pid_file.display().to_string()
     );
-    std::fs::write(&path, text).unwrap();
-    let env = GymVecEnv::new(&format!("py:{}:make", path.display()), 1, &options(&py)).unwrap();
+    let env = GymVecEnv::new(&py_env(&dir, "spawns", &init, "", ""), 1, &options(&py)).unwrap();
     let helper: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     let alive = |pid: u32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
