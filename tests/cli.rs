@@ -201,12 +201,12 @@ fn envs_and_help() {
     };
     let overview = help(&["help"]);
     assert_eq!(overview, help(&["--help"]));
-    assert!(overview.contains("ppo help [train|eval|render|plot|envs|keys]"), "{overview}");
+    assert!(overview.contains("ppo help [train|eval|render|plot|report|envs|keys]"), "{overview}");
     let train = help(&["train", "-h"]);
     assert_eq!(train, help(&["help", "train"]));
     assert!(train.contains("--print-config") && train.contains("--seeds") && train.contains("--no-KEY"), "{train}");
     let mut texts = vec![overview, train];
-    for command in ["eval", "render", "plot", "envs"] {
+    for command in ["eval", "render", "plot", "report", "envs"] {
         let t = help(&[command, "--help"]);
         assert!(t.starts_with(&format!("ppo {command}:")), "{t}");
         assert!(!texts.contains(&t), "{command} --help repeats another command's help");
@@ -642,4 +642,89 @@ fn gym_ids_take_the_native_presets_and_the_rest_are_told_there_is_none() {
     }
     let (_, warned) = config("gym:Ant-v5");
     assert!(warned.contains("gym:Ant-v5 has no tuned preset here"), "{warned}");
+}
+
+#[test]
+fn report_gives_estimates_and_tests_against_a_results_file() {
+    let sweep = tmp("report");
+    let out = ppo(&[
+        "train",
+        "--seeds",
+        "1,2,3",
+        "--run-dir",
+        sweep.to_str().unwrap(),
+        "--total-timesteps",
+        "4096",
+        "--n-steps",
+        "128",
+        "--quiet",
+    ]);
+    assert_trained(&out);
+    let csv = sweep.join("results.csv");
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", sweep.to_str().unwrap(), "--episodes", "2", "--resamples", "2000"];
+        args.extend_from_slice(extra);
+        ppo(&args)
+    };
+    let out = report(&["--csv", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for want in ["CartPole-v1  ppo", "final", "eval", "95% CI of IQM"] {
+        assert!(stdout.contains(want), "missing '{want}':\n{stdout}");
+    }
+    // The results file holds the three seeds, in seed order, and reads back as --against:
+    // a side against itself differs by nothing.
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let seeds: Vec<&str> = written.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();
+    assert_eq!(seeds, ["1", "2", "3"], "{written}");
+    let theirs = sweep.join("theirs.csv");
+    std::fs::write(&theirs, written.replace("ppo,", "other,")).unwrap();
+    let out = report(&["--against", theirs.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("ppo vs other"), "{stdout}");
+    let final_row = stdout.lines().find(|l| l.contains("ppo vs other") && l.contains("final")).unwrap();
+    assert!(final_row.contains("1.000 (exact)"), "{final_row}");
+    // Three seeds against three: 20 splits, so no p is below 2/20.
+    assert!(final_row.ends_with("too few seeds to tell (the smallest p is 0.100)"), "{final_row}");
+    // The same runs and resampling seed give the same report.
+    assert_eq!(text(&report(&["--against", theirs.to_str().unwrap()]).stdout), stdout);
+
+    // A far-off other side is told apart.
+    let far: String = (1..=5).map(|i| format!("far,CartPole-v1,{i},{},,\n", 1000 + i)).collect();
+    let far_file = sweep.join("far.csv");
+    std::fs::write(&far_file, "implementation,env_id,seed,final_return,eval_return,steps\n".to_string() + &far)
+        .unwrap();
+    let stdout = text(&report(&["--against", far_file.to_str().unwrap(), "--episodes", "0"]).stdout);
+    let row = stdout.lines().find(|l| l.contains("ppo vs far")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.contains("means differ") || row.contains("means and spreads differ"), "{row}");
+
+    // Bad results files: exit 2, one line naming the file and what is wrong.
+    for (name, body, says) in [
+        (
+            "nan.csv",
+            "implementation,env_id,seed,final_return\nx,CartPole-v1,1,abc\n",
+            "line 2: final_return 'abc' is not a number",
+        ),
+        ("cols.csv", "implementation,env,seed,final_return\nx,CartPole-v1,1,3\n", "env_id is missing"),
+        ("empty.csv", "", "empty"),
+        ("bad.json", "[{\"implementation\": \"x\", \"env_id\": \"CartPole-v1\"}]", "run 1: seed is missing"),
+        (
+            "inf.json",
+            "{\"runs\": [{\"implementation\": \"x\", \"env_id\": \"E\", \"seed\": 1, \"final_return\": 1e999}]}",
+            "finite",
+        ),
+    ] {
+        let path = sweep.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = report(&["--against", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+    let out = ppo(&["report", sweep.join("nothing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ppo(&["report", "--episodes", "x", sweep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--episodes"), "{}", text(&out.stderr));
 }

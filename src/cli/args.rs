@@ -38,6 +38,8 @@ pub enum Command {
     Plot(PlotArgs),
     /// `ppo render --checkpoint FILE|RUN_DIR --out FILE`.
     Render(RenderArgs),
+    /// `ppo report RUN_DIR... [--against FILE]`: statistics over seeds.
+    Report(ReportArgs),
     /// `ppo help [TOPIC]`, or `--help` / `-h` after a command.
     Help(HelpTopic),
     /// `ppo --version` (also `-V`, `ppo version`).
@@ -59,6 +61,8 @@ pub enum HelpTopic {
     Envs,
     /// `ppo help plot`.
     Plot,
+    /// `ppo help report`.
+    Report,
     /// `ppo help keys`: every config key with its meaning, unit and default.
     Keys,
 }
@@ -71,6 +75,7 @@ impl HelpTopic {
         ("render", HelpTopic::Render),
         ("envs", HelpTopic::Envs),
         ("plot", HelpTopic::Plot),
+        ("report", HelpTopic::Report),
         ("keys", HelpTopic::Keys),
     ];
 }
@@ -137,6 +142,26 @@ pub struct PlotArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The arguments of `ppo report`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportArgs {
+    /// Run directories, or parents of run directories (a `--seeds` sweep's), at least one.
+    pub runs: Vec<PathBuf>,
+    /// `--against FILE`: another implementation's per-seed results (CSV or JSON).
+    pub against: Option<PathBuf>,
+    /// `--episodes K`: evaluation episodes per run (default 10; 0: no evaluation).
+    pub episodes: usize,
+    /// `--csv FILE`: write the runs' per-seed results, in the format `--against` reads.
+    pub csv: Option<PathBuf>,
+    /// `--markdown`: tables in Markdown instead of aligned text.
+    pub markdown: bool,
+    /// `--seed S` of the bootstrap and the random permutations (default 0).
+    pub seed: u64,
+    /// `--resamples N`: bootstrap resamples, and random splits of a permutation test too
+    /// large to enumerate (default 100,000).
+    pub resamples: u64,
+}
+
 /// The arguments of `ppo render`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderArgs {
@@ -151,7 +176,7 @@ pub struct RenderArgs {
 }
 
 /// The subcommands, for messages and suggestions.
-pub const COMMANDS: &[&str] = &["train", "eval", "envs", "plot", "render", "help"];
+pub const COMMANDS: &[&str] = &["train", "eval", "envs", "plot", "report", "render", "help"];
 
 /// How a flag takes its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -341,6 +366,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Ok(if help { Command::Help(HelpTopic::Envs) } else { Command::Envs { gym } })
         }
         "plot" => parse_plot(rest),
+        "report" => parse_report(rest),
         "render" => parse_render(rest),
         "help" => match rest {
             [] => Ok(Command::Help(HelpTopic::Overview)),
@@ -609,6 +635,63 @@ fn parse_plot(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Plot(PlotArgs { runs, out }))
 }
 
+fn parse_report(args: &[String]) -> Result<Command, UsageError> {
+    const VALUES: &[&str] = &["against", "episodes", "csv", "seed", "resamples"];
+    let mut r = ReportArgs {
+        runs: Vec::new(),
+        against: None,
+        episodes: 10,
+        csv: None,
+        markdown: false,
+        seed: 0,
+        resamples: 100_000,
+    };
+    let mut help = false;
+    let arity = |name: &str| match name {
+        "help" | "markdown" => Some(Arity::Switch),
+        n if VALUES.contains(&n) => Some(Arity::Value),
+        _ => None,
+    };
+    let names = VALUES.iter().chain(&["markdown"]).map(|s| s.to_string()).collect();
+    let flags = Flags { command: "report", arity: &arity, names, list_all: true };
+    let count = |flag: &str, v: &str, min: i128, max: i128| {
+        crate::algo::config::parse_integer(v).filter(|k| (min..=max).contains(k)).ok_or_else(|| {
+            UsageError(format!("bad value '{v}' for --{flag}: expected a whole number in [{min}, {max}]"))
+        })
+    };
+    walk(
+        args,
+        &flags,
+        |name, value| {
+            let v = value.unwrap_or_default();
+            match name {
+                "help" => help = true,
+                "markdown" => r.markdown = true,
+                "against" => r.against = Some(PathBuf::from(v)),
+                "csv" => r.csv = Some(PathBuf::from(v)),
+                "episodes" => r.episodes = count("episodes", &v, 0, crate::algo::config::MAX_COUNT as i128)? as usize,
+                "seed" => r.seed = parse_seed(&v)?,
+                "resamples" => r.resamples = count("resamples", &v, 1000, 10_000_000)? as u64,
+                other => unreachable!("report's flags are {VALUES:?} and markdown, not '{other}'"),
+            }
+            Ok(())
+        },
+        |p| {
+            r.runs.push(PathBuf::from(p));
+            Ok(())
+        },
+    )?;
+    if help {
+        return Ok(Command::Help(HelpTopic::Report));
+    }
+    if r.runs.is_empty() {
+        return Err(UsageError(
+            "`ppo report` needs at least one run directory (or a --seeds sweep's directory): ppo report RUN_DIR... [--against FILE]".into(),
+        ));
+    }
+    Ok(Command::Report(r))
+}
+
 /// Edit distance (insertions, deletions, substitutions), for "did you mean".
 pub fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -695,7 +778,7 @@ mod tests {
     fn unknown_commands_and_flags_suggest() {
         let e = err("trian");
         assert!(e.contains("unknown command 'trian'") && e.contains("did you mean 'train'"), "{e}");
-        assert!(e.contains("train, eval, envs, plot, render, help"), "{e}");
+        assert!(e.contains("train, eval, envs, plot, report, render, help"), "{e}");
         let e = err("eval --checkpont a.safetensors");
         assert!(e.contains("did you mean '--checkpoint'"), "{e}");
         let e = err("plot --output x.svg run");

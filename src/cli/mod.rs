@@ -12,8 +12,9 @@
 
 pub mod args;
 pub mod progress;
+pub mod report;
 
-pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, TrainArgs, UsageError};
+pub use args::{Command, EvalArgs, HelpTopic, PlotArgs, RenderArgs, ReportArgs, TrainArgs, UsageError};
 
 use crate::algo::checkpoint;
 use crate::algo::config::{KeyKind, KEY_DOCS};
@@ -122,6 +123,7 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
             say(&format!("{}\n", ids.join("\n")))
         }
         Command::Plot(p) => plot(&p),
+        Command::Report(r) => report::report(&r),
         Command::Render(r) => render(&r),
         Command::Help(topic) => say(&help(topic)),
         Command::Version => sayln!("ppo {}", env!("CARGO_PKG_VERSION")),
@@ -137,6 +139,7 @@ pub fn help(topic: HelpTopic) -> String {
         HelpTopic::Render => HELP_RENDER.to_string(),
         HelpTopic::Envs => format!("{HELP_ENVS}\n{}", envs_table()),
         HelpTopic::Plot => HELP_PLOT.to_string(),
+        HelpTopic::Report => HELP_REPORT.to_string(),
         HelpTopic::Keys => keys_table(),
     };
     format!("{}\n", text.trim_end())
@@ -151,8 +154,10 @@ USAGE:
     ppo eval --checkpoint RUN_DIR|FILE           evaluate a trained policy
     ppo render --checkpoint RUN_DIR|FILE --out episode.svg
     ppo plot RUN_DIR... [--out chart.svg]        learning curves
+    ppo report RUN_DIR... [--against FILE]       statistics over seeds; tests against another implementation
     ppo envs [--gym]                             the environments (--gym: gymnasium's, through Python)
-    ppo help [train|eval|render|plot|envs|keys]  more on each; `keys` lists every config key
+    ppo help [train|eval|render|plot|report|envs|keys]
+                                                 more on each; `keys` lists every config key
     ppo --version
 
 Exit codes: 0 success, 1 training or writing failed, 2 bad input (nothing written),
@@ -245,6 +250,34 @@ the runs evaluated) against environment steps from each run's metrics.csv: one r
 curves, several runs of one environment as their mean with a min–max band. Runs of
 different environments get one panel each, never an average. Writes learning_curve.svg
 in the first run directory, or --out FILE.
+";
+
+const HELP_REPORT: &str = "ppo report: what the seeds learned, with intervals, and tests against another implementation
+
+USAGE:
+    ppo report RUN_DIR... [--against FILE] [--episodes K] [--csv FILE] [--markdown]
+                          [--seed S] [--resamples N]
+
+Each RUN_DIR is a run, or a directory of runs (a `--seeds` sweep's). Per environment and
+implementation it prints, for two measures of each run:
+    final   the mean return of its last 100 training episodes when it ended
+    eval    the mean return of K episodes (--episodes, default 10; 0: none) of its final
+            policy, deterministic, seed = training seed + 1000003 (as `ppo eval`)
+the number of seeds, mean ± std (sample std), median, the interquartile mean (IQM: the
+mean without the lowest and highest quarter of the runs) and 95% percentile bootstrap
+intervals of the mean and the IQM (--resamples N, default 100000), as rliable reports them.
+
+--against FILE adds another implementation's per-seed results and, per environment and
+measure, two tests of whether it learns as `ppo` does: a permutation test of the
+difference of means (exact over every split when there are at most 10^6, else N random
+splits) and the Brown–Forsythe test of equal spreads, each with its p-value, and the
+verdict at 5%: \"indistinguishable\", or which of the two differ.
+
+FILE is a CSV with the header implementation,env_id,seed,final_return,eval_return,steps
+(eval_return and steps may be empty), or a JSON list of objects with those keys.
+benches/frameworks/sb3_peer.py writes one for Stable-Baselines3; --csv FILE writes this
+report's own runs in the same format. --markdown prints Markdown tables. --seed S seeds the
+resampling (default 0): the same runs and seed print the same report.
 ";
 
 /// `ppo help keys`: every config key with its meaning, unit and default, from
@@ -783,23 +816,35 @@ fn load_checkpoint(given: &Path) -> Result<(PathBuf, checkpoint::Checkpoint), Cl
     Ok((path, ckpt))
 }
 
-fn eval(a: &EvalArgs) -> Result<(), CliError> {
-    let (path, mut ckpt) = load_checkpoint(&a.checkpoint)?;
-    let path = &path;
-    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
+/// `episodes` episodes of a checkpoint's deterministic policy on its environment, with its
+/// observation normalisation; the seed defaults to the training seed + 1,000,003.
+pub fn evaluate_checkpoint(
+    mut ckpt: checkpoint::Checkpoint,
+    episodes: usize,
+    seed: Option<u64>,
+) -> Result<crate::algo::EvalResult, CliError> {
+    let seed = seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
     let env_id = ckpt.config.env_id.clone();
     // A bridged environment starts with the checkpoint's interpreter settings (python,
     // bridge_timeout), once, for the check and the episodes.
     let mut env = env::make_with(&env_id, &ckpt.config.bridge_options()).map_err(usage_err)?;
     check_fits(&env_id, env.as_ref(), &ckpt)?;
-    let r =
-        crate::algo::eval::evaluate_env(&mut ckpt.agent, env.as_mut(), a.episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+    crate::algo::eval::evaluate_env(&mut ckpt.agent, env.as_mut(), episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
+        .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+fn eval(a: &EvalArgs) -> Result<(), CliError> {
+    let (path, ckpt) = load_checkpoint(&a.checkpoint)?;
+    let path = &path;
+    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
+    let env_id = ckpt.config.env_id.clone();
+    let global_step = ckpt.global_step;
+    let r = evaluate_checkpoint(ckpt, a.episodes, Some(seed))?;
     sayln!(
         "{env_id}: {} episodes of the deterministic policy in {} (trained {} steps), seed {seed}",
         a.episodes,
         path.display(),
-        ckpt.global_step
+        global_step
     )?;
     sayln!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length)
 }

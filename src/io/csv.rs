@@ -95,6 +95,10 @@ impl From<std::io::Error> for CsvError {
 /// (`None` for an empty or NaN cell).
 pub type Table = (Vec<String>, Vec<Vec<Option<f64>>>);
 
+/// A CSV file of text read back: the column names, and each data row's 1-based line number
+/// and cells.
+pub type TextTable = (Vec<String>, Vec<(usize, Vec<String>)>);
+
 /// Writes a header row at creation, then one row of numbers per [`CsvWriter::write_row`].
 #[derive(Debug)]
 pub struct CsvWriter {
@@ -263,6 +267,31 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Table, CsvError> {
             Err(_) if torn && line_no == last_line && line_no > header_no => break,
             Err(e) => return Err(e),
         }
+    }
+    Ok((header, rows))
+}
+
+/// Reads a CSV file of text cells (a table of results, say): the header row's column names
+/// and each data row's 1-based line number and cells, each row as many cells as the header.
+/// Blank lines are skipped; `\r\n` line endings and a leading byte-order mark are accepted.
+pub fn read_csv_text(path: impl AsRef<Path>) -> Result<TextTable, CsvError> {
+    let text = std::fs::read_to_string(path)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
+    let Some((header_no, header)) = lines.next() else {
+        return Err(CsvError::Malformed {
+            line: 1,
+            reason: "the file is empty; it must start with a header row of column names".into(),
+        });
+    };
+    let header: Vec<String> = split_line(header, header_no)?.into_iter().map(|h| h.trim().to_string()).collect();
+    let mut rows = Vec::new();
+    for (line_no, line) in lines {
+        let cells = split_line(line, line_no)?;
+        if cells.len() != header.len() {
+            return Err(CsvError::ColumnCount { line: line_no, expected: header.len(), found: cells.len() });
+        }
+        rows.push((line_no, cells.into_iter().map(|c| c.trim().to_string()).collect()));
     }
     Ok((header, rows))
 }

@@ -14,6 +14,9 @@
 //!    acting (on slices) and for the loss (on the tape), giving the same bits.
 //!    [`sde`] adds generalized State-Dependent Exploration (gSDE).
 //!
+//! [`stats`] is apart from training: the statistics over seeds that `ppo report` prints
+//! (rliable's interval estimates and two-sample tests).
+//!
 //! [`rng`] is the random number generator everything draws from (xoshiro256++, the same
 //! stream as `rand`'s `SmallRng`), with a state that a saved run keeps.
 //!
@@ -28,4 +31,5 @@ pub mod nn;
 pub mod optim;
 pub mod rng;
 pub mod sde;
+pub mod stats;
 pub mod tensor;
