@@ -50,6 +50,14 @@ impl PpoConfig {
     /// | no `clip_range_vf` (plain value loss) | `clip_vloss` false |
     /// | `vf_coef` 0.5 × MSE | `vf_coef` 1.0 (our value loss is ½·MSE, as CleanRL's) |
     /// | `normalize: true` (VecNormalize) | `norm_obs` and `norm_reward` true |
+    /// | `n_timesteps`, run as whole rollouts, the last one rounded **up** | `total_timesteps` = the steps SB3 runs |
+    ///
+    /// The number of updates is `total_timesteps / (n_envs·n_steps)`, rounded down, as
+    /// CleanRL computes it. SB3 instead runs rollouts until it has at least `n_timesteps`
+    /// steps, so the RL Zoo presets write out the steps SB3 runs (Pendulum-v1: 1e5 is 25
+    /// rollouts of 4096, 102,400 steps), and each preset runs as many updates as its
+    /// source does. `ppo train` prints the updates and steps when it starts, and
+    /// `--print-config` on standard error.
     ///
     /// Measured with `cargo run --release --example learn -- --env ID --seeds 1,2,3`
     /// (the mean return of the last 100 training episodes at the end of training, mean
@@ -119,7 +127,8 @@ impl PpoConfig {
             "CartPole-v1" => {}
             "Acrobot-v1" => {
                 // normalize, n_envs 16, n_steps 256, gae_lambda 0.94, gamma 0.99,
-                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 4096/64 = 64.
+                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 4096/64 = 64. SB3
+                // runs 1e6 as 245 whole rollouts of 4096 (it rounds up).
                 *self = PpoConfig {
                     n_envs: 16,
                     n_steps: 256,
@@ -128,13 +137,14 @@ impl PpoConfig {
                     update_epochs: 4,
                     norm_obs: true,
                     norm_reward: true,
-                    total_timesteps: 1_000_000,
+                    total_timesteps: 1_003_520,
                     ..sb3
                 };
             }
             "MountainCar-v0" => {
                 // normalize, n_envs 16, n_steps 16, gae_lambda 0.98, gamma 0.99,
-                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 256/64 = 4.
+                // n_epochs 4, ent_coef 0.0, 1e6 steps; batch 64 → 256/64 = 4. SB3 runs
+                // 1e6 as 3907 whole rollouts of 256.
                 *self = PpoConfig {
                     n_envs: 16,
                     n_steps: 16,
@@ -143,7 +153,7 @@ impl PpoConfig {
                     update_epochs: 4,
                     norm_obs: true,
                     norm_reward: true,
-                    total_timesteps: 1_000_000,
+                    total_timesteps: 1_000_192,
                     ..sb3
                 };
             }
@@ -158,7 +168,8 @@ impl PpoConfig {
                     n_minibatches: 64,
                     gamma: 0.9,
                     learning_rate: 1e-3,
-                    total_timesteps: 100_000,
+                    // SB3 runs 1e5 as 25 whole rollouts of 4096.
+                    total_timesteps: 102_400,
                     use_sde: true,
                     sde_sample_freq: 4,
                     ..sb3
@@ -176,7 +187,8 @@ impl PpoConfig {
             "gym:LunarLander-v3" => {
                 // RL Zoo's LunarLander-v2 entry (v3 is its successor in gymnasium 1.x):
                 // n_envs 16, n_steps 1024, batch 64 → 16384/64 = 256 minibatches,
-                // gae_lambda 0.98, gamma 0.999, n_epochs 4, ent_coef 0.01, 1e6 steps.
+                // gae_lambda 0.98, gamma 0.999, n_epochs 4, ent_coef 0.01, 1e6 steps,
+                // which SB3 runs as 62 whole rollouts of 16384.
                 *self = PpoConfig {
                     n_envs: 16,
                     n_steps: 1024,
@@ -185,7 +197,7 @@ impl PpoConfig {
                     gamma: 0.999,
                     update_epochs: 4,
                     ent_coef: 0.01,
-                    total_timesteps: 1_000_000,
+                    total_timesteps: 1_015_808,
                     ..sb3
                 };
             }

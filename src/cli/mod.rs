@@ -399,6 +399,14 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
     // Everything that can be checked is checked before the run directory exists.
     let config = resolve_config(t)?;
     if t.print_config {
+        // The JSON alone on standard output, so that it can be saved as a --config file.
+        eprintln!(
+            "# {} updates of {} envs × {} steps = {} steps",
+            config.n_updates(),
+            config.n_envs,
+            config.n_steps,
+            config.n_updates() * config.batch_size() as u64
+        );
         return sayln!("{}", config.to_json().to_pretty());
     }
     if let Some(seeds) = &t.seeds {
