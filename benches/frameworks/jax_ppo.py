@@ -53,7 +53,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import WORKLOADS, workload  # noqa: E402
+from workloads import WORKLOADS, append_result, workload  # noqa: E402
 
 # ==================================================================== environments
 # Each is a pair of pure functions on one environment, vmapped over N:
@@ -397,6 +397,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1, help="jax.random.PRNGKey(seed) (default 1)")
     p.add_argument("--total-timesteps", type=int, default=None, help="env steps (default: the workload's)")
     p.add_argument("--metrics-csv", default=None, help="write global_step,episodic_return per update here")
+    p.add_argument("--results-csv", default=None,
+                   help="append implementation,env_id,seed,final_return,eval_return,steps (`ppo report --against`)")
     return p.parse_args()
 
 
@@ -421,6 +423,8 @@ def main():
     print(f"compile {compiled - start:.2f} s, run {run:.2f} s")
     print(f"RESULT wall_time_s={run:.3f} sps={total / run:.1f} final_return={float(returns[-1]):.3f} "
           f"global_step={total} episodes={int(count[-1])} compile_s={compiled - start:.3f}")
+    if a.results_csv:
+        append_result(a.results_csv, "jax-port", cfg["env_id"], a.seed, float(returns[-1]), total)
 
 
 if __name__ == "__main__":

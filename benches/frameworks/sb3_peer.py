@@ -57,7 +57,7 @@ def seeds_arg(text):
     return [int(s) for s in text.split(",")]
 
 
-def run(env_id, seed, total_timesteps=None):
+def run(env_id, seed, total_timesteps=None, save_dir=None):
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
@@ -71,6 +71,8 @@ def run(env_id, seed, total_timesteps=None):
     start = time.time()
     model.learn(total_timesteps=total_timesteps or entry["n_timesteps"])
     wall = time.time() - start
+    if save_dir:
+        model.save(os.path.join(save_dir, f"{env_id}__{seed}.zip"))
     final = float(np.mean([e["r"] for e in model.ep_info_buffer])) if model.ep_info_buffer else float("nan")
 
     # The deterministic policy after training, observation statistics frozen.
@@ -95,6 +97,7 @@ def main():
     p.add_argument("--seeds", type=seeds_arg, default=seeds_arg("1-10"), help="'1-10' or '1,2,5' (default 1-10)")
     p.add_argument("--out", required=True, help="CSV to append one row per seed to (header written if new)")
     p.add_argument("--total-timesteps", type=int, default=None, help="override the entry's n_timesteps")
+    p.add_argument("--save-dir", default=None, help="save each trained model here as ENV__SEED.zip")
     a = p.parse_args()
     torch.set_num_threads(1)
     import stable_baselines3
@@ -102,7 +105,7 @@ def main():
     name = f"sb3-{stable_baselines3.__version__}"
     new = not os.path.exists(a.out) or os.path.getsize(a.out) == 0
     for seed in a.seeds:
-        final, ev, steps, wall = run(a.env, seed, a.total_timesteps)
+        final, ev, steps, wall = run(a.env, seed, a.total_timesteps, a.save_dir)
         with open(a.out, "a", newline="") as f:
             w = csv.writer(f)
             if new:

@@ -52,12 +52,12 @@ from torch.distributions.categorical import Categorical
 from torch.distributions.normal import Normal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import WORKLOADS, workload  # noqa: E402
+from workloads import ALL, append_result, workload  # noqa: E402
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workload", choices=sorted(WORKLOADS), default="W1",
+    p.add_argument("--workload", choices=sorted(ALL), default="W1",
                    help="the hyperparameters of workloads.py (default W1)")
     p.add_argument("--seed", type=int, default=1,
                    help="seeds python, numpy and torch; env i is reset with seed + i (default 1)")
@@ -66,9 +66,11 @@ def parse_args():
     p.add_argument("--no-bootstrap-truncation", action="store_true",
                    help="treat truncation like termination, as CleanRL does")
     p.add_argument("--metrics-csv", default=None, help="write global_step,episodic_return per update here")
+    p.add_argument("--results-csv", default=None,
+                   help="append implementation,env_id,seed,final_return,eval_return,steps (`ppo report --against`)")
     a = p.parse_args()
     args = argparse.Namespace(**workload(a.workload, a.total_timesteps))
-    args.workload, args.seed, args.metrics_csv = a.workload, a.seed, a.metrics_csv
+    args.workload, args.seed, args.metrics_csv, args.results_csv = a.workload, a.seed, a.metrics_csv, a.results_csv
     if a.no_bootstrap_truncation:
         args.bootstrap_truncation = False
     return args
@@ -179,7 +181,17 @@ def main():
 
     def make_env():
         # RecordEpisodeStatistics puts each episode's return in infos["final_info"]["episode"].
-        return gym.wrappers.RecordEpisodeStatistics(gym.make(args.env_id))
+        env = gym.wrappers.RecordEpisodeStatistics(gym.make(args.env_id))
+        # CleanRL's normalisation wrappers (ppo_continuous_action.py), under the statistics
+        # wrapper so that returns are recorded raw: a running mean/std of the observations
+        # and of the discounted return, each result clipped to [-10, 10].
+        if getattr(args, "norm_obs", False):
+            env = gym.wrappers.NormalizeObservation(env)
+            env = gym.wrappers.TransformObservation(env, lambda o: np.clip(o, -10, 10), env.observation_space)
+        if getattr(args, "norm_reward", False):
+            env = gym.wrappers.NormalizeReward(env, gamma=args.gamma)
+            env = gym.wrappers.TransformReward(env, lambda r: np.clip(r, -10, 10))
+        return env
 
     envs = gym.vector.SyncVectorEnv(
         [make_env for _ in range(args.n_envs)],
@@ -316,6 +328,8 @@ def main():
           f"bootstrap_truncation={args.bootstrap_truncation}")
     print(f"RESULT wall_time_s={wall_time:.3f} sps={sps:.1f} final_return={final_return:.3f} "
           f"global_step={global_step} episodes={num_episodes}")
+    if args.results_csv:
+        append_result(args.results_csv, "torch-port", args.env_id, args.seed, final_return, global_step)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ out anyway so that a change of the crate's presets cannot change a workload sile
   SB3's plain MSE in CleanRL's 0.5-scaled form).
 """
 
+import csv
 import math
+import os
 
 # The algorithm's settings that no workload changes (CleanRL's ppo.py, the crate's defaults).
 COMMON = {
@@ -69,6 +71,37 @@ WORKLOADS = {
     },
 }
 
+# Parity runs (`ppo report --against`), not speed workloads: the crate's presets that come
+# from CleanRL, for the ports to run on gymnasium's environments. CartPole-v1's preset is W1.
+PARITY = {
+    # CleanRL's ppo_continuous_action.py defaults with RL Zoo's gamma 0.9999 for 1e5 steps
+    # (48 updates): the crate's MountainCarContinuous-v0 preset. Observation and reward
+    # normalisation (running mean/std, clipped to [-10, 10]), as CleanRL's wrappers do.
+    "MountainCarContinuous": {
+        **COMMON,
+        "env_id": "MountainCarContinuous-v0",
+        "n_envs": 1,
+        "n_steps": 2048,
+        "n_minibatches": 32,
+        "update_epochs": 10,
+        "learning_rate": 3e-4,
+        "anneal_lr": True,
+        "gamma": 0.9999,
+        "gae_lambda": 0.95,
+        "ent_coef": 0.0,
+        "vf_coef": 0.5,
+        "clip_vloss": True,
+        "hidden_sizes": (64, 64),
+        "activation": "tanh",
+        "norm_obs": True,
+        "norm_reward": True,
+        "total_timesteps": 100_000,
+    },
+}
+
+# Every named setting, for the ports' --workload.
+ALL = {**WORKLOADS, **PARITY}
+
 # Settings of the crate that the ports do not implement: pinned off for `ppo`.
 CRATE_ONLY = {"use_sde": False, "norm_obs": False, "norm_reward": False, "target_kl": "none",
               "anneal_clip": False, "clip_coef_vf": "none", "ortho_init": True, "threads": 1,
@@ -78,7 +111,7 @@ CRATE_ONLY = {"use_sde": False, "norm_obs": False, "norm_reward": False, "target
 def workload(name, total_timesteps=None):
     """The settings of workload `name`, with derived sizes (batch_size, minibatch_size,
     num_updates) added; `total_timesteps` overrides the workload's length."""
-    w = dict(WORKLOADS[name])
+    w = dict(ALL[name])
     if total_timesteps is not None:
         w["total_timesteps"] = total_timesteps
     w["batch_size"] = w["n_envs"] * w["n_steps"]
@@ -91,7 +124,8 @@ def ppo_flags(w):
     """The `ppo train` flags for the settings `w` (every key, spelled out)."""
     # The environment first: the CLI applies its preset, then the flags after it.
     flags = ["--env", w["env_id"]]
-    for k, v in {**w, **CRATE_ONLY}.items():
+    # A workload's own value of a key wins (the parity runs normalise).
+    for k, v in {**w, **{k: v for k, v in CRATE_ONLY.items() if k not in w}}.items():
         if k in ("env_id", "batch_size", "minibatch_size", "num_updates"):
             continue
         if isinstance(v, bool):
@@ -101,3 +135,14 @@ def ppo_flags(w):
             v = ",".join(str(x) for x in v)
         flags += [f"--{k}", str(v)]
     return flags
+
+
+def append_result(path, implementation, env_id, seed, final_return, steps):
+    """Appends one row to the per-seed results file that `ppo report --against` reads (the
+    ports do not evaluate: the eval_return cell is empty), with the header if it is new."""
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["implementation", "env_id", "seed", "final_return", "eval_return", "steps"])
+        w.writerow([implementation, env_id, seed, f"{final_return:.6f}", "", steps])
