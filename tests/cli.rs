@@ -324,19 +324,74 @@ fn several_seeds_in_turn_or_as_processes_give_the_single_runs() {
         assert!(stdout.contains("over 2 seeds:") && stdout.contains(" ± "), "{stdout}");
         assert!(parent.join("learning_curve.svg").is_file());
         // Seed 2's run is the run of --seed 2 alone, SPS aside.
-        let rows = |dir: &Path| {
-            let (header, rows) = read_csv(dir.join("metrics.csv")).unwrap();
-            let sps = header.iter().position(|h| h == "SPS").unwrap();
-            rows.into_iter()
-                .map(|mut r| {
-                    r.remove(sps);
-                    format!("{r:?}")
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(rows(&parent.join("seed_2")), rows(&single), "--jobs {jobs}");
+        assert_eq!(rows_sans_sps(&parent.join("seed_2")), rows_sans_sps(&single), "--jobs {jobs}");
         assert!(parent.join("seed_1/final.safetensors").is_file());
     }
+}
+
+/// metrics.csv's rows without the SPS column, as text.
+fn rows_sans_sps(dir: &Path) -> Vec<String> {
+    let (header, rows) = read_csv(dir.join("metrics.csv")).unwrap();
+    let sps = header.iter().position(|h| h == "SPS").unwrap();
+    rows.into_iter()
+        .map(|mut r| {
+            r.remove(sps);
+            format!("{r:?}")
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_sweep_resumes_as_one_and_equals_an_uninterrupted_one() {
+    let whole = tmp("sweep_whole");
+    let mut args = vec!["train", "--run-dir", whole.to_str().unwrap(), "--seeds", "1,2,3", "--checkpoint-updates", "1"];
+    args.extend_from_slice(TINY);
+    assert_trained(&ppo(&args));
+    for jobs in ["1", "2"] {
+        let cut = tmp(&format!("sweep_cut{jobs}"));
+        let mut args =
+            vec!["train", "--run-dir", cut.to_str().unwrap(), "--seeds", "1,2,3", "--checkpoint-updates", "1"];
+        args.extend_from_slice(TINY);
+        // Killed (as kill -9 would) after seed 1's second update: seeds 2 and 3 never start.
+        let out = Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .args(&args)
+            .env("PPO_TEST_ABORT_AFTER_UPDATE", "2")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(cut.join("seed_1/state.safetensors").is_file() && !cut.join("seed_2").exists());
+        // The sweep's directory resumes as one: seed 1 continues, seeds 2 and 3 start.
+        let out = ppo(&["train", "--resume", cut.to_str().unwrap(), "--jobs", jobs, "--quiet"]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "--jobs {jobs}: {}{stdout}", text(&out.stderr));
+        assert!(stdout.contains("over 3 seeds:"), "{stdout}");
+        for seed in ["seed_1", "seed_2", "seed_3"] {
+            assert_eq!(rows_sans_sps(&cut.join(seed)), rows_sans_sps(&whole.join(seed)), "--jobs {jobs}: {seed}");
+        }
+        // Resumed again, every seed is finished: nothing runs, nothing changes.
+        let before = std::fs::read(cut.join("seed_2/metrics.csv")).unwrap();
+        let out = ppo(&["train", "--resume", cut.to_str().unwrap(), "--quiet"]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success() && stdout.matches("finished before").count() == 3, "{stdout}");
+        assert_eq!(std::fs::read(cut.join("seed_2/metrics.csv")).unwrap(), before);
+    }
+    // plot, eval and report take the sweep's directory for its runs.
+    let out = ppo(&["plot", whole.to_str().unwrap()]);
+    assert!(out.status.success() && text(&out.stdout).contains("(3 runs)"), "{}", text(&out.stderr));
+    let out = ppo(&["eval", "--checkpoint", whole.to_str().unwrap(), "--episodes", "2"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("seed 3: return") && stdout.contains("mean over 3 runs:"), "{stdout}");
+    let out = ppo(&["report", whole.to_str().unwrap(), "--episodes", "1", "--resamples", "1000"]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains("CartPole-v1  ppo             3"),
+        "{}",
+        text(&out.stdout)
+    );
+    // --jobs with one run's directory says what --jobs is for.
+    let out = ppo(&["train", "--resume", whole.join("seed_1").to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("sweep.json"), "{}", text(&out.stderr));
 }
 
 #[test]

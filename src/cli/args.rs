@@ -475,7 +475,7 @@ fn parse_train(args: &[String]) -> Result<Command, UsageError> {
             "give either --seed S (one run) or --seeds S1,S2,… (one run per seed), not both".into(),
         ));
     }
-    if t.jobs > 1 && t.seeds.is_none() {
+    if t.jobs > 1 && t.seeds.is_none() && t.resume.is_none() {
         return Err(UsageError("--jobs K runs several seeds at once; give the seeds with --seeds 1,2,3 (for the update's two threads, use --threads 2)".into()));
     }
     Ok(Command::Train(t))

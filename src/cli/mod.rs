@@ -20,6 +20,7 @@ use crate::algo::checkpoint;
 use crate::algo::config::{KeyKind, KEY_DOCS};
 use crate::algo::{ActionKind, Metrics, PpoConfig, Trainer};
 use crate::env::{self, Space};
+use crate::io::json::Json;
 use crate::run::{create_unique, default_run_dir, plot_runs, RunDir};
 use progress::{format_duration, Mode, Progress};
 use std::fmt::Write as _;
@@ -150,7 +151,7 @@ const HELP_OVERVIEW: &str = "ppo: Proximal Policy Optimization from scratch
 USAGE:
     ppo [train] [--env ID] [--KEY VALUE ...]     train (the default: `ppo` alone trains CartPole-v1)
     ppo train --seeds 1,2,3 [--jobs K] ...       one run per seed, their mean curve and mean ± std
-    ppo train --resume RUN_DIR                   continue a stopped run
+    ppo train --resume RUN_DIR|SWEEP_DIR         continue a stopped run, or every unfinished seed
     ppo eval --checkpoint RUN_DIR|FILE           evaluate a trained policy
     ppo render --checkpoint RUN_DIR|FILE --out episode.svg
     ppo plot RUN_DIR... [--out chart.svg]        learning curves
@@ -171,6 +172,7 @@ USAGE:
     ppo [train] [--env ID] [--config FILE] [--KEY VALUE ...] [--run-dir DIR] [--quiet]
     ppo train --seeds 1,2,3 [--jobs K] [same options]
     ppo train --resume RUN_DIR [--quiet]
+    ppo train --resume SWEEP_DIR [--jobs K] [--quiet]
     ppo train [options] --print-config
 
 The config is built in this order, each step overriding the one before:
@@ -197,7 +199,9 @@ OPTIONS:
     --jobs K          with --seeds: K runs at once, each its own process (default 1);
                       --threads 2 is different: the two halves of one run's update
     --resume RUN_DIR  continue a stopped or killed run from its state.safetensors, exactly
-                      as if it had not stopped (its own config; no other settings)
+                      as if it had not stopped (its own config; no other settings); a
+                      --seeds sweep's directory continues every unfinished seed and starts
+                      the ones that never started (its sweep.json and config.json)
     --print-config    print the resolved config as JSON and exit without training
     --quiet           no progress, only the summary
 
@@ -212,12 +216,13 @@ everything; `ppo train --resume RUN_DIR` continues.
 const HELP_EVAL: &str = "ppo eval: run a trained policy and report its return
 
 USAGE:
-    ppo eval --checkpoint RUN_DIR|FILE [--episodes K] [--seed S]
+    ppo eval --checkpoint RUN_DIR|FILE|SWEEP_DIR [--episodes K] [--seed S]
 
 Runs the checkpoint's deterministic policy for K episodes (default 10) on its environment,
 with its observation normalisation, and prints the mean ± std return and mean length.
-A run directory means its best.safetensors, else its final.safetensors. The default seed
-is the training seed + 1000003, so evaluation episodes differ from training's.
+A run directory means its best.safetensors, else its final.safetensors; a directory of
+runs (a --seeds sweep's) evaluates each and prints the mean ± std over them. The default
+seed is the training seed + 1000003, so evaluation episodes differ from training's.
 ";
 
 const HELP_RENDER: &str = "ppo render: draw one episode of a trained policy as an animated SVG
@@ -246,7 +251,8 @@ USAGE:
     ppo plot RUN_DIR... [--out chart.svg]
 
 Draws the training return (mean of the last 100 episodes) and the evaluation return (if
-the runs evaluated) against environment steps from each run's metrics.csv: one run as its
+the runs evaluated) against environment steps from each run's metrics.csv (a directory of
+runs, a --seeds sweep's, stands for its runs): one run as its
 curves, several runs of one environment as their mean with a min–max band. Runs of
 different environments get one panel each, never an average. Writes learning_curve.svg
 in the first run directory, or --out FILE.
@@ -389,8 +395,20 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
         let others = t.env.is_some() || t.config_file.is_some() || t.run_dir.is_some() || t.seeds.is_some();
         if others || !t.settings.is_empty() || t.print_config {
             return Err(CliError::Usage(format!(
-                "--resume continues a run with its own config (in {}); give no other settings (only --quiet)",
+                "--resume continues a run with its own config (in {}); give no other settings (only --quiet, \
+                 and --jobs for a sweep)",
                 dir.join("config.json").display()
+            )));
+        }
+        if let Some((config, seeds)) = read_sweep(dir)? {
+            // A sweep: every seed that has not finished continues, every seed that never
+            // started starts, with the sweep's config.
+            return run_sweep(dir, &config, &seeds, t.jobs, t.quiet);
+        }
+        if t.jobs > 1 {
+            return Err(CliError::Usage(format!(
+                "--jobs runs a sweep's seeds at once, and {} is one run (a sweep's directory holds {SWEEP_FILE})",
+                dir.display()
             )));
         }
         let (run, trainer) = RunDir::resume(dir, Default::default()).map_err(usage_err)?;
@@ -451,16 +469,21 @@ fn check_new_dir(dir: &Path, given: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The file of a sweep's directory that lists its seeds (`{"seeds": [1, 2, 3]}`); beside
+/// it, `config.json` holds the config every seed's run shares.
+pub const SWEEP_FILE: &str = "sweep.json";
+
 /// `ppo train --seeds 1,2,3 [--jobs K]`: one run per seed in `PARENT/seed_<S>`, one after
-/// the other in this process, or K at a time as child processes (`ppo train --seed S
-/// --run-dir PARENT/seed_<S> --quiet` with the same settings, output in
+/// the other in this process, or K at a time as child processes (`ppo train --config
+/// PARENT/config.json --seed S --run-dir PARENT/seed_<S> --quiet`, output in
 /// `PARENT/seed_<S>.log`). Then the mean curve with its min–max band in
-/// `PARENT/learning_curve.svg`, and the final returns' mean ± std.
+/// `PARENT/learning_curve.svg`, and the final returns' mean ± std. The parent holds the
+/// sweep's seeds (`sweep.json`) and config (`config.json`), so that `ppo train --resume
+/// PARENT` continues every unfinished seed and starts the ones that never started.
 fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), CliError> {
     // Every seed's config is checked before anything is written.
-    let configs: Vec<PpoConfig> = seeds.iter().map(|&seed| PpoConfig { seed, ..config.clone() }).collect();
-    for c in &configs {
-        c.validate().map_err(usage_err)?;
+    for &seed in seeds {
+        PpoConfig { seed, ..config.clone() }.validate().map_err(usage_err)?;
     }
     let parent = match &t.run_dir {
         Some(dir) => {
@@ -475,6 +498,79 @@ fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), C
             create_unique(&base).map_err(|e| CliError::Failed(e.to_string()))?
         }
     };
+    let seed_list = Json::Array(seeds.iter().map(|&s| Json::Number(s as f64)).collect());
+    write_output(&parent.join("config.json"), &(config.to_json().to_pretty() + "\n"))?;
+    write_output(&parent.join(SWEEP_FILE), &(Json::object([("seeds", seed_list)]).to_pretty() + "\n"))?;
+    run_sweep(&parent, config, seeds, t.jobs, t.quiet)
+}
+
+/// A sweep's seeds and shared config, read back from its directory; `None` when `dir`
+/// is not a sweep's.
+fn read_sweep(dir: &Path) -> Result<Option<(PpoConfig, Vec<u64>)>, CliError> {
+    let path = dir.join(SWEEP_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bad = |what: &Path, e: &dyn std::fmt::Display| {
+        CliError::Usage(format!("cannot resume the sweep in {}: {}: {e}", dir.display(), what.display()))
+    };
+    let read = |p: &Path| -> Result<Json, CliError> {
+        let text = std::fs::read_to_string(p).map_err(|e| bad(p, &e))?;
+        Json::parse(&text).map_err(|e| bad(p, &e))
+    };
+    let seeds = read(&path)?
+        .get("seeds")
+        .and_then(|s| s.as_array().map(|a| a.iter().map(Json::as_u64).collect::<Option<Vec<u64>>>()))
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad(&path, &"expected {\"seeds\": [S1, S2, …]} with whole numbers"))?;
+    let config_path = dir.join("config.json");
+    let config = PpoConfig::from_json(&read(&config_path)?).map_err(|e| bad(&config_path, &e))?;
+    Ok(Some((config, seeds)))
+}
+
+/// What a sweep's seed needs: its run directory and whether that run is to be started,
+/// continued, or left as it is.
+enum SeedRun {
+    /// No run yet: start one.
+    Start,
+    /// A run with a saved state that has not finished: continue it.
+    Resume,
+    /// A finished run.
+    Done,
+}
+
+/// Looks at a seed's run directory: absent or empty → start; a state that is not done →
+/// resume; done → leave. A directory with files but no state (a run killed before its
+/// first save) is an error that says what to do.
+fn seed_run(dir: &Path) -> Result<SeedRun, String> {
+    let holds_files = std::fs::read_dir(dir).is_ok_and(|d| d.flatten().any(|e| e.file_name() != crate::run::LOCK_FILE));
+    if !holds_files {
+        return Ok(SeedRun::Start);
+    }
+    if !dir.join(crate::run::STATE_FILE).is_file() {
+        return Err(format!(
+            "{} holds a run that saved no state to continue from; remove it to start the seed again",
+            dir.display()
+        ));
+    }
+    // Done when its metrics reach the steps its config asks for (read without starting
+    // its environments; --resume checks the rest).
+    let config = std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| Json::parse(&t).ok())
+        .and_then(|j| PpoConfig::from_json(&j).ok());
+    let last_step = crate::run::read_run(dir).ok().and_then(|c| c.steps);
+    let done = match (config, last_step) {
+        (Some(c), Some(step)) => step >= c.n_updates() * c.batch_size() as u64,
+        _ => false,
+    };
+    Ok(if done { SeedRun::Done } else { SeedRun::Resume })
+}
+
+/// Runs (or continues) every seed of a sweep in `parent`, one after the other in this
+/// process (`jobs` 1) or as child processes, then writes the sweep's chart and summary.
+fn run_sweep(parent: &Path, config: &PpoConfig, seeds: &[u64], jobs: usize, quiet: bool) -> Result<(), CliError> {
     let dirs: Vec<PathBuf> = seeds.iter().map(|s| parent.join(format!("seed_{s}"))).collect();
     // These lines are a courtesy: a closed stdout stops a run in this process the way
     // train_loop says (saved, exit 141), and never a child's.
@@ -483,25 +579,52 @@ fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), C
         config.env_id,
         seeds.len(),
         seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
-        t.jobs.min(seeds.len()),
+        jobs.min(seeds.len()),
         parent.display()
     );
     let mut failures = Vec::new();
-    if t.jobs == 1 {
-        for (c, dir) in configs.into_iter().zip(&dirs) {
-            let _ = sayln!("\n── seed {} ──", c.seed);
-            let outcome = start_run(c, Some(dir)).and_then(|(trainer, run)| train_loop(trainer, run, t.quiet));
-            match outcome {
+    let mut todo = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        match seed_run(dir) {
+            Ok(SeedRun::Done) => {
+                let ret = final_return(dir).map_or("-".to_string(), |r| format!("{r:.1}"));
+                let _ = sayln!("seed {}: finished before, final mean return {ret}", seeds[i]);
+            }
+            Ok(how) => todo.push((i, how)),
+            Err(e) => failures.push(e),
+        }
+    }
+    let resume_hint =
+        format!("continue the sweep (every unfinished seed) with: ppo train --resume {}", parent.display());
+    if jobs == 1 {
+        for (i, how) in todo {
+            let _ = sayln!("\n── seed {} ──", seeds[i]);
+            let started = match how {
+                SeedRun::Resume => RunDir::resume(&dirs[i], Default::default())
+                    .map(|(run, trainer)| (trainer, run))
+                    .map_err(|e| CliError::Failed(e.to_string())),
+                _ => start_run(PpoConfig { seed: seeds[i], ..config.clone() }, Some(&dirs[i])),
+            };
+            match started.and_then(|(trainer, run)| train_loop(trainer, run, quiet)) {
                 Ok(()) => {}
-                // A stop, or bad input (an unknown gym id, no Python) that every seed would meet.
-                Err(e @ (CliError::Interrupted { .. } | CliError::OutputClosed | CliError::Usage(_))) => return Err(e),
-                Err(e) => failures.push(format!("{}: {}", dir.display(), e.message())),
+                Err(CliError::Interrupted { signal, .. }) => {
+                    return Err(CliError::Interrupted {
+                        signal,
+                        message: format!(
+                            "stopped by signal {signal} during seed {}, which is saved; {resume_hint}",
+                            seeds[i]
+                        ),
+                    })
+                }
+                // Bad input (an unknown gym id, no Python) that every seed would meet.
+                Err(e @ (CliError::OutputClosed | CliError::Usage(_))) => return Err(e),
+                Err(e) => failures.push(format!("{}: {}", dirs[i].display(), e.message())),
             }
         }
     } else {
-        failures = run_children(t, seeds, &dirs, &parent)?;
+        failures.extend(run_children(parent, seeds, &dirs, &todo, jobs, &resume_hint)?);
     }
-    summarize_seeds(&dirs, &parent)?;
+    summarize_seeds(&dirs, parent)?;
     if failures.is_empty() {
         Ok(())
     } else {
@@ -509,26 +632,34 @@ fn train_seeds(t: &TrainArgs, config: &PpoConfig, seeds: &[u64]) -> Result<(), C
     }
 }
 
-/// Runs one child `ppo train` per seed, `t.jobs` at a time; returns the failures. On
-/// Ctrl-C (which reaches the children too) or SIGTERM (passed on to them) it starts no
-/// new run, waits for the running ones to save, and reports how to resume each.
-fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -> Result<Vec<String>, CliError> {
+/// Runs one child `ppo train` per seed still to run (`todo`: the index of the seed and
+/// whether to start or continue it), `jobs` at a time; returns the failures. On Ctrl-C
+/// (which reaches the children too) or SIGTERM (passed on to them) it starts no new run,
+/// waits for the running ones to save, and says how to continue the sweep.
+fn run_children(
+    parent: &Path,
+    seeds: &[u64],
+    dirs: &[PathBuf],
+    todo: &[(usize, SeedRun)],
+    jobs: usize,
+    resume_hint: &str,
+) -> Result<Vec<String>, CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::Failed(format!("cannot find the ppo binary: {e}")))?;
-    let mut common: Vec<String> = vec!["train".into(), "--quiet".into()];
-    if let Some(env) = &t.env {
-        common.push(format!("--env={env}"));
-    }
-    if let Some(file) = &t.config_file {
-        common.push(format!("--config={}", file.display()));
-    }
-    common.extend(t.settings.iter().map(|(k, v)| format!("--{k}={v}")));
+    let config_file = parent.join("config.json");
     crate::run::signal::install();
     let mut running: Vec<(usize, std::process::Child)> = Vec::new();
-    let outcome = supervise(t.jobs, seeds, dirs, parent, &mut running, |i, log| {
-        std::process::Command::new(&exe)
-            .args(&common)
-            .arg(format!("--seed={}", seeds[i]))
-            .arg(format!("--run-dir={}", dirs[i].display()))
+    let order: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
+    let outcome = supervise(jobs, seeds, &order, dirs, parent, resume_hint, &mut running, |i, log| {
+        let mut command = std::process::Command::new(&exe);
+        command.args(["train", "--quiet"]);
+        match todo.iter().find(|(j, _)| *j == i) {
+            Some((_, SeedRun::Resume)) => command.arg(format!("--resume={}", dirs[i].display())),
+            _ => command
+                .arg(format!("--config={}", config_file.display()))
+                .arg(format!("--seed={}", seeds[i]))
+                .arg(format!("--run-dir={}", dirs[i].display())),
+        };
+        command
             .env(crate::run::signal::PARENT_VAR, std::process::id().to_string())
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
@@ -548,16 +679,19 @@ fn run_children(t: &TrainArgs, seeds: &[u64], dirs: &[PathBuf], parent: &Path) -
 /// The loop of [`run_children`]: starts runs with `spawn(seed index, log file)` up to
 /// `jobs` at a time, reports each as it ends, and stops starting new ones on a signal.
 /// `running` holds the live children, for the caller to stop on an error.
+#[allow(clippy::too_many_arguments)]
 fn supervise(
     jobs: usize,
     seeds: &[u64],
+    order: &[usize],
     dirs: &[PathBuf],
     parent: &Path,
+    resume_hint: &str,
     running: &mut Vec<(usize, std::process::Child)>,
     mut spawn: impl FnMut(usize, std::fs::File) -> std::io::Result<std::process::Child>,
 ) -> Result<Vec<String>, CliError> {
     let log_of = |i: usize| parent.join(format!("seed_{}.log", seeds[i]));
-    let mut waiting: Vec<usize> = (0..seeds.len()).rev().collect();
+    let mut waiting: Vec<usize> = order.iter().rev().copied().collect();
     let mut failures = Vec::new();
     let mut passed_on = false;
     while !waiting.is_empty() || !running.is_empty() {
@@ -606,11 +740,7 @@ fn supervise(
         if let (Some(signal), true) = (stop, running.is_empty()) {
             return Err(CliError::Interrupted {
                 signal,
-                message: format!(
-                    "stopped by signal {signal}: each started run is saved; continue one with \
-                     ppo train --resume {}/seed_<S>",
-                    parent.display()
-                ),
+                message: format!("stopped by signal {signal}: each started run is saved; {resume_hint}"),
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -635,14 +765,17 @@ fn summarize_seeds(dirs: &[PathBuf], parent: &Path) -> Result<(), CliError> {
         let _ = sayln!("\nno run finished an episode; nothing to summarise");
         return Ok(());
     }
-    let n = finals.len() as f64;
-    let mean = finals.iter().sum::<f64>() / n;
-    let std = (finals.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let mean = crate::math::stats::mean(&finals);
+    let spread = match finals.len() {
+        1 => String::new(),
+        _ => format!(" ± {:.1} (sample std over seeds)", crate::math::stats::std(&finals)),
+    };
     sayln!(
-        "\nfinal mean return (last 100 episodes) over {} seed{}: {mean:.1} ± {std:.1} (std over seeds); chart {}",
+        "\nfinal mean return (last 100 episodes) over {} seed{}: {mean:.1}{spread}; chart {}; statistics: ppo report {}",
         finals.len(),
         if finals.len() == 1 { "" } else { "s" },
-        parent.join("learning_curve.svg").display()
+        parent.join("learning_curve.svg").display(),
+        parent.display()
     )
 }
 
@@ -842,6 +975,11 @@ pub fn evaluate_checkpoint(
 }
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
+    if checkpoint_path(&a.checkpoint).is_err() && a.checkpoint.is_dir() {
+        if let Ok(dirs) = run_dirs(std::slice::from_ref(&a.checkpoint)) {
+            return eval_sweep(a, &dirs);
+        }
+    }
     let (path, ckpt) = load_checkpoint(&a.checkpoint)?;
     let path = &path;
     let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
@@ -855,6 +993,33 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
         global_step
     )?;
     sayln!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length)
+}
+
+/// `ppo eval --checkpoint SWEEP_DIR`: each run's checkpoint in turn, then the mean ± std
+/// over the runs of their mean returns.
+fn eval_sweep(a: &EvalArgs, dirs: &[PathBuf]) -> Result<(), CliError> {
+    sayln!(
+        "{} runs in {}: {} episodes of each one's deterministic policy",
+        dirs.len(),
+        a.checkpoint.display(),
+        a.episodes
+    )?;
+    let mut means = Vec::new();
+    for dir in dirs {
+        let (path, ckpt) = load_checkpoint(dir)?;
+        let seed = ckpt.config.seed;
+        let r = evaluate_checkpoint(ckpt, a.episodes, a.seed)?;
+        sayln!(
+            "seed {seed}: return {:.2} ± {:.2}   mean length {:.1}   ({})",
+            r.mean_return,
+            r.std_return,
+            r.mean_length,
+            path.display()
+        )?;
+        means.push(r.mean_return);
+    }
+    let std = if means.len() > 1 { format!(" ± {:.2}", crate::math::stats::std(&means)) } else { String::new() };
+    sayln!("mean over {} runs: {:.2}{std} (sample std over runs)", means.len(), crate::math::stats::mean(&means))
 }
 
 /// `ppo render`: one episode of the checkpoint's deterministic policy, drawn as an
@@ -941,15 +1106,42 @@ pub fn envs_table() -> String {
     s
 }
 
+/// The run directories that `given` names: a directory with `metrics.csv` is a run; any
+/// other directory stands for its sub-directories that are runs (a `--seeds` sweep's
+/// `seed_*`), in name order.
+pub fn run_dirs(given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let mut dirs = Vec::new();
+    for g in given {
+        if g.join("metrics.csv").is_file() {
+            dirs.push(g.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(g)
+            .map_err(|e| CliError::Usage(format!("cannot read run directory {} (no metrics.csv): {e}", g.display())))?;
+        let mut runs: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("metrics.csv").is_file()).collect();
+        if runs.is_empty() {
+            return Err(CliError::Usage(format!(
+                "{} is not a run directory (no metrics.csv) and holds none; give run directories or a --seeds sweep's directory",
+                g.display()
+            )));
+        }
+        runs.sort();
+        dirs.extend(runs);
+    }
+    Ok(dirs)
+}
+
 fn plot(p: &PlotArgs) -> Result<(), CliError> {
-    let charts = plot_runs(&p.runs).map_err(|e| CliError::Usage(e.to_string()))?;
+    let runs = run_dirs(&p.runs)?;
+    let charts = plot_runs(&runs).map_err(|e| CliError::Usage(e.to_string()))?;
     let out = p.out.clone().unwrap_or_else(|| p.runs[0].join("learning_curve.svg"));
     write_output(&out, &crate::io::svg::stack(&charts))?;
     let points: usize = charts.iter().flat_map(|c| &c.series).map(|s| s.xs.len()).sum();
     if points == 0 {
         sayln!("note: no episodic returns in the metrics yet; the chart is empty")?;
     }
-    sayln!("wrote {} ({} run{})", display(&out), p.runs.len(), if p.runs.len() == 1 { "" } else { "s" })
+    sayln!("wrote {} ({} run{})", display(&out), runs.len(), if runs.len() == 1 { "" } else { "s" })
 }
 
 fn display(p: &Path) -> String {

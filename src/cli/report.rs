@@ -22,7 +22,7 @@ use crate::io::json::Json;
 use crate::math::rng::Xoshiro256PlusPlus;
 use crate::math::stats::{self, Interval};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The name of this crate's side in a report and in the files `--csv` writes.
 pub const IMPLEMENTATION: &str = "ppo";
@@ -53,32 +53,6 @@ pub struct RunResult {
     pub steps: Option<u64>,
 }
 
-/// The run directories that `given` names: a directory with `metrics.csv` is a run; any
-/// other directory stands for its sub-directories that are runs (a `--seeds` sweep's
-/// `seed_*`), in name order.
-pub fn run_dirs(given: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
-    let mut dirs = Vec::new();
-    for g in given {
-        if g.join("metrics.csv").is_file() {
-            dirs.push(g.clone());
-            continue;
-        }
-        let entries = std::fs::read_dir(g)
-            .map_err(|e| CliError::Usage(format!("cannot read run directory {}: {e}", g.display())))?;
-        let mut runs: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("metrics.csv").is_file()).collect();
-        if runs.is_empty() {
-            return Err(CliError::Usage(format!(
-                "{} is not a run directory (no metrics.csv) and holds none; give run directories or a --seeds sweep's directory",
-                g.display()
-            )));
-        }
-        runs.sort();
-        dirs.extend(runs);
-    }
-    Ok(dirs)
-}
-
 /// One run's results read from its directory, its final policy evaluated for `episodes`
 /// episodes (none for 0).
 pub fn read_run_result(dir: &Path, episodes: usize) -> Result<RunResult, CliError> {
@@ -89,13 +63,6 @@ pub fn read_run_result(dir: &Path, episodes: usize) -> Result<RunResult, CliErro
             dir.display()
         )));
     };
-    let steps = crate::io::csv::read_csv(dir.join("metrics.csv"))
-        .ok()
-        .and_then(|(h, rows)| {
-            let i = h.iter().position(|c| c == "global_step")?;
-            rows.iter().rev().find_map(|r| r[i])
-        })
-        .map(|s| s as u64);
     let eval_return = if episodes == 0 {
         None
     } else {
@@ -110,7 +77,7 @@ pub fn read_run_result(dir: &Path, episodes: usize) -> Result<RunResult, CliErro
         seed,
         final_return: curve.train.1.last().copied(),
         eval_return,
-        steps,
+        steps: curve.steps,
     })
 }
 
@@ -460,7 +427,7 @@ pub fn report(a: &ReportArgs) -> Result<(), CliError> {
         Some(path) => read_results(path)?,
         None => Vec::new(),
     };
-    let dirs = run_dirs(&a.runs)?;
+    let dirs = super::run_dirs(&a.runs)?;
     let mut ours = dirs.iter().map(|d| read_run_result(d, a.episodes)).collect::<Result<Vec<_>, _>>()?;
     // In seed order (a sweep's seed_10 sorts before seed_2 by name).
     ours.sort_by_key(|r| r.seed);

@@ -673,6 +673,8 @@ pub struct RunCurve {
     pub train: (Vec<f64>, Vec<f64>),
     /// `(global_step, eval_mean_return)` for each update that evaluated.
     pub eval: (Vec<f64>, Vec<f64>),
+    /// The `global_step` of the last row: the steps the run has taken.
+    pub steps: Option<u64>,
 }
 
 /// Reads `metrics.csv` (and `config.json`, for the env id, seed and evaluation size) from
@@ -686,7 +688,8 @@ pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
     };
     let (step, ret) = (col("global_step")?, col("episodic_return")?);
     let eval = header.iter().position(|h| h == "eval_mean_return");
-    let mut curve = RunCurve::default();
+    let mut curve =
+        RunCurve { steps: rows.iter().rev().find_map(|r| r[step]).map(|s| s as u64), ..RunCurve::default() };
     for row in &rows {
         if let (Some(s), Some(r)) = (row[step], row[ret]) {
             curve.train.0.push(s);
