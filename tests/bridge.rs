@@ -1,8 +1,15 @@
 //! The gymnasium bridge against the real thing: gymnasium in a Python process.
 //!
-//! These tests need `PPO_PYTHON`, an interpreter with `gymnasium[mujoco]` (`.ci/run`
-//! makes one). Without it they print that they were skipped; with `CI=true` a missing
-//! interpreter fails them instead, so CI cannot skip them silently.
+//! These tests need `PPO_PYTHON`, an interpreter with `python/requirements.txt`
+//! (`gymnasium[mujoco]`), so a plain `cargo test` lists them as ignored, with that reason.
+//! Run them with
+//!
+//! ```text
+//! PPO_PYTHON=/path/to/venv/bin/python cargo test --test bridge -- --include-ignored
+//! ```
+//!
+//! as `.ci/run` does after the README's test command. Asked to run without `PPO_PYTHON`,
+//! they fail, saying what is missing.
 
 use ppo::env::{
     Action, Actions, BridgeError, BridgeOptions, CartPole, Env, EnvError, GymEnv, GymVecEnv, VecEnv, VecStep,
@@ -10,18 +17,15 @@ use ppo::env::{
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The interpreter, or `None` (test skipped) outside CI.
-fn python() -> Option<String> {
-    match std::env::var("PPO_PYTHON").ok().filter(|p| !p.is_empty()) {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|c| c == "true") => {
-            panic!("CI=true but PPO_PYTHON is not set: the bridge tests need Python with gymnasium (.ci/run)")
-        }
-        None => {
-            eprintln!("skipped: set PPO_PYTHON to a Python with gymnasium[mujoco] to run the bridge tests");
-            None
-        }
-    }
+/// The interpreter `PPO_PYTHON` names; a test that needs it and was asked to run without
+/// it fails.
+fn python() -> String {
+    std::env::var("PPO_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
+        panic!(
+            "PPO_PYTHON is not set: the bridge tests need a Python with python/requirements.txt \
+             (PPO_PYTHON=/path/to/python cargo test --test bridge -- --include-ignored)"
+        )
+    })
 }
 
 fn options(python: &str) -> BridgeOptions {
@@ -41,8 +45,9 @@ fn balance(obs: &[f32]) -> usize {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn cartpole_through_the_bridge_equals_the_native_one_bit_for_bit() {
-    let Some(py) = python() else { return };
+    let py = python();
     let mut gym = GymEnv::new("gym:CartPole-v1", &options(&py)).unwrap();
     assert_eq!(gym.hello().max_episode_steps, Some(500));
     assert_eq!(gym.hello().reward_threshold, Some(475.0));
@@ -76,8 +81,9 @@ fn cartpole_through_the_bridge_equals_the_native_one_bit_for_bit() {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn the_vector_resets_in_the_same_step_and_seeds_env_i_with_seed_plus_i() {
-    let Some(py) = python() else { return };
+    let py = python();
     let n = 3;
     let mut vec = GymVecEnv::new("gym:CartPole-v1", n, &options(&py)).unwrap();
     let mut singles: Vec<GymEnv> = (0..n).map(|_| GymEnv::new("gym:CartPole-v1", &options(&py)).unwrap()).collect();
@@ -162,8 +168,9 @@ fn step_until_error(id: &str, options: &BridgeOptions) -> BridgeError {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn every_failure_is_a_typed_error_with_pythons_last_line() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("failures");
     let opts = options(&py);
 
@@ -247,8 +254,9 @@ fn make_executable(path: &std::path::Path) {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn no_python_process_outlives_its_environment() {
-    let Some(py) = python() else { return };
+    let py = python();
     let env = GymVecEnv::new("gym:CartPole-v1", 3, &BridgeOptions { workers: 2, ..options(&py) }).unwrap();
     let pids = env.process_ids();
     assert_eq!(pids.len(), 2);
@@ -260,8 +268,9 @@ fn no_python_process_outlives_its_environment() {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn spreading_the_environments_over_workers_changes_nothing() {
-    let Some(py) = python() else { return };
+    let py = python();
     let n = 5;
     let mut one = GymVecEnv::new("gym:CartPole-v1", n, &options(&py)).unwrap();
     let mut three = GymVecEnv::new("gym:CartPole-v1", n, &BridgeOptions { workers: 3, ..options(&py) }).unwrap();
@@ -294,8 +303,9 @@ np.asarray(rows, dtype="<f8").tofile(sys.argv[3])
 "#;
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn half_cheetah_through_the_bridge_equals_gymnasium_called_directly() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("half_cheetah");
     let mut rng = ppo::Xoshiro256PlusPlus::new(5);
     let actions: Vec<f32> = (0..6000).map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0)).collect();
@@ -331,8 +341,9 @@ fn half_cheetah_through_the_bridge_equals_gymnasium_called_directly() {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn half_cheetah_learns_in_50k_steps() {
-    let Some(py) = python() else { return };
+    let py = python();
     let mut config = ppo::PpoConfig::for_env("gym:HalfCheetah-v5"); // CleanRL's continuous defaults
     assert_eq!((config.n_envs, config.n_steps, config.n_minibatches, config.update_epochs), (1, 2048, 32, 10));
     config.python = Some(py);
@@ -347,8 +358,9 @@ fn half_cheetah_learns_in_50k_steps() {
 }
 
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn ppo_train_runs_a_gym_environment_and_refuses_to_resume_it() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("train");
     let run = dir.join("run");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
@@ -392,8 +404,9 @@ fn ppo_train_runs_a_gym_environment_and_refuses_to_resume_it() {
 /// epoch and one minibatch, every update's ratios are exactly 1, for a discrete and a
 /// Gaussian policy stepping gymnasium's own environments.
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn the_first_ratio_is_exactly_one_through_the_bridge() {
-    let Some(py) = python() else { return };
+    let py = python();
     for env_id in ["gym:CartPole-v1", "gym:Pendulum-v1"] {
         let mut config = ppo::PpoConfig::for_env(env_id);
         for (k, v) in [
@@ -428,8 +441,9 @@ fn the_first_ratio_is_exactly_one_through_the_bridge() {
 /// wrong shape, stops training with the environment's own error (before, the NaN
 /// observations it left reached the policy, which panicked).
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn a_first_reset_that_fails_stops_training_with_the_environments_error() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("first_reset");
     for (name, reset, want) in [
         ("raises", "raise RuntimeError('the reset broke here')", "the reset broke here"),
@@ -463,9 +477,10 @@ fn a_first_reset_that_fails_stops_training_with_the_environments_error() {
 /// cannot run): Linux's PR_SET_PDEATHSIG, asked for by the bridge script.
 #[cfg(target_os = "linux")]
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn a_python_env_stuck_holding_the_gil_ends_with_a_killed_ppo() {
     use std::time::{Duration, Instant};
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("gil");
     let id = py_env(&dir, "stuck", "", "", "        ctypes.PyDLL(None).sleep(600)  # C code, GIL held");
     let run_dir = dir.join("run");
@@ -514,8 +529,9 @@ fn a_python_env_stuck_holding_the_gil_ends_with_a_killed_ppo() {
 
 /// A bridged run stopped by a signal does not suggest --resume, which would refuse it.
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn a_stopped_bridged_run_does_not_suggest_resume() {
-    let Some(py) = python() else { return };
+    let py = python();
     let run_dir = tmp("stopped_bridged").join("run");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
         .args(["train", "--quiet", "--env", "gym:CartPole-v1", "--total-timesteps", "5000000", "--run-dir"])
@@ -542,8 +558,9 @@ fn a_stopped_bridged_run_does_not_suggest_resume() {
 /// Ctrl-C while a bridged environment hangs stops the run a second later, saved and with
 /// exit 130, instead of waiting out bridge_timeout and failing.
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn ctrl_c_during_a_hung_environment_stops_within_a_second() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("hung_ctrl_c");
     let id = py_env(&dir, "hangs", "", "", "        time.sleep(600)");
     let run_dir = dir.join("run");
@@ -576,8 +593,9 @@ fn ctrl_c_during_a_hung_environment_stops_within_a_second() {
 /// closed: the bridge ends Python's whole process group, not Python alone.
 #[cfg(target_os = "linux")]
 #[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
 fn processes_an_environment_starts_end_with_it() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tmp("spawns");
     let pid_file = dir.join("helper.pid");
     let _ = std::fs::remove_file(&pid_file);
