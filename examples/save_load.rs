@@ -14,9 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     // Save the policy (a safetensors file PyTorch can read too) and load it back.
-    let path = std::env::temp_dir().join("cartpole_policy.safetensors");
+    // A name of its own (two runs at once never share a file), removed once loaded.
+    let path = std::env::temp_dir().join(format!("ppo_save_load_{}.safetensors", std::process::id()));
     trainer.checkpoint().save(&path)?;
-    let mut ckpt = Checkpoint::load(&path)?;
+    let loaded = Checkpoint::load(&path);
+    std::fs::remove_file(&path)?;
+    let mut ckpt = loaded?;
 
     // Ten episodes of the deterministic policy on seeds apart from training's.
     let env_id = ckpt.config.env_id.clone();

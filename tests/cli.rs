@@ -400,6 +400,9 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     std::fs::write(&bad_json, "{\"lr\": 3e-4,").unwrap();
     let bad_key = tmp("bad_key.json");
     std::fs::write(&bad_key, "{\"gama\": 0.9}").unwrap();
+    let yaml = tmp("zoo.yml");
+    std::fs::write(&yaml, "n_envs: 8\npolicy: 'MlpPolicy'\n").unwrap();
+    let yaml = yaml.to_str().unwrap();
     let dup_key = tmp("dup_key.json");
     std::fs::write(&dup_key, "{\"gamma\": 0.9, \"gamma\": 0.5}").unwrap();
     let dup_key = dup_key.to_str().unwrap();
@@ -417,6 +420,9 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         (&["train", "--env", "Pendulm-v1"], "unknown environment 'Pendulm-v1' (did you mean 'Pendulum-v1'?)"),
         (&["train", "--config", "target/tmp/cli/missing.json"], "cannot read config file"),
         (&["train", "--config", bad_json], "is not valid JSON"),
+        (&["train", "--config", yaml], "RL Zoo's YAML entry `n_envs: 8` is --n-envs 8"),
+        (&["train", "--env", "LunarLander-v3"], "(for gymnasium's, --env gym:LunarLander-v3)"),
+        (&["enjoy", "--env", "CartPole-v1"], "`ppo eval --checkpoint RUN_DIR`"),
         (&["train", "--config", bad_key], "unknown config key 'gama'"),
         (&["train", "--quiet=1"], "takes no value"),
         (&["train", "--track"], "unknown option '--track'"),

@@ -477,9 +477,11 @@ config_keys! {
     /// Entropy bonus coefficient. Default 0.01. CleanRL `--ent-coef`; SB3 `ent_coef`.
     ent_coef: f32 = 0.01;
         Number, "", NON_NEGATIVE, "weight of the entropy bonus", [];
-    /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`.
+    /// Value loss coefficient. Default 0.5. CleanRL `--vf-coef`; SB3 `vf_coef`. The value
+    /// loss is CleanRL's ½·MSE, so SB3's `vf_coef` x (on the plain MSE) is 2x here: SB3's
+    /// default 0.5 is 1.0.
     vf_coef: f32 = 0.5;
-        Number, "", NON_NEGATIVE, "weight of the value loss", [];
+        Number, "", NON_NEGATIVE, "weight of the value loss (½·MSE: SB3's 0.5 is 1.0 here)", [];
     /// Global gradient-norm clipping threshold. Default 0.5. CleanRL `--max-grad-norm`;
     /// SB3 `max_grad_norm`.
     max_grad_norm: f32 = 0.5;

@@ -381,6 +381,12 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             }
             _ => Err(UsageError("`ppo help` takes at most one topic, e.g. `ppo help train`".into())),
         },
+        // RL Zoo's `enjoy` (watch a trained agent) is two commands here.
+        "enjoy" => Err(UsageError(
+            "there is no `ppo enjoy`: `ppo eval --checkpoint RUN_DIR` runs the trained policy and reports its return, \
+             `ppo render --checkpoint RUN_DIR --out episode.svg` draws an episode"
+                .into(),
+        )),
         other => Err(UsageError(format!(
             "unknown command '{other}'{}; commands: {} (see `ppo help`)",
             suggestion(other, COMMANDS.iter().copied(), ""),

@@ -337,8 +337,20 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
             }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::Usage(format!("cannot read config file {}: {e}", path.display())))?;
-            let json = crate::io::json::Json::parse(&text)
-                .map_err(|e| CliError::Usage(format!("config file {} is not valid JSON: {e}", path.display())))?;
+            let json = crate::io::json::Json::parse(&text).map_err(|e| {
+                // RL Zoo's hyperparameter files are YAML: say how an entry translates.
+                let yaml = text.lines().any(|l| {
+                    let l = l.trim();
+                    !l.starts_with('{') && l.split_once(':').is_some_and(|(k, _)| !k.is_empty() && !k.contains('"'))
+                });
+                let hint = if yaml {
+                    "; config files are JSON: RL Zoo's YAML entry `n_envs: 8` is --n-envs 8 on the command line, \
+                     or {\"n_envs\": 8} in the file"
+                } else {
+                    ""
+                };
+                CliError::Usage(format!("config file {} is not valid JSON: {e}{hint}", path.display()))
+            })?;
             if json.as_object().is_none() {
                 return Err(CliError::Usage(format!(
                     "config file {} must hold a JSON object of keys, like {{\"learning_rate\": 0.0003}}",
@@ -352,9 +364,14 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
     let file_env = file.as_ref().and_then(|(_, j)| j.get("env_id").or(j.get("env")).and_then(|e| e.as_str()));
     let env_id = t.env.as_deref().or(file_env).unwrap_or("CartPole-v1");
     if env::spec(env_id).is_err() && !env::bridge::is_bridged(env_id) {
+        // An id that looks like gymnasium's (Name-vN) is most likely meant through the bridge.
+        let looks_gym = env_id.rsplit_once("-v").is_some_and(|(name, v)| !name.is_empty() && v.parse::<u32>().is_ok());
+        let suggestion = match args::suggestion(env_id, env::env_ids().iter().copied(), "") {
+            s if s.is_empty() && looks_gym => format!(" (for gymnasium's, --env gym:{env_id})"),
+            s => s,
+        };
         return Err(CliError::Usage(format!(
-            "unknown environment '{env_id}'{}; registered: {}, or gym:ID for any gymnasium environment (see `ppo envs`)",
-            args::suggestion(env_id, env::env_ids().iter().copied(), ""),
+            "unknown environment '{env_id}'{suggestion}; registered: {}, or gym:ID for any gymnasium environment (see `ppo envs`)",
             env::env_ids().join(", ")
         )));
     }

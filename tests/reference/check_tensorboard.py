@@ -55,7 +55,21 @@ UPDATE_TAGS = [
 STD_TAG = "train/std"
 EVAL_TAGS = ["eval/mean_return", "eval/mean_ep_length"]
 TEXT_TAG = "hyperparameters/text_summary"
-CONTINUOUS_ENVS = {"CartPoleContinuous-v1", "Pendulum-v1", "MountainCarContinuous-v0"}
+
+
+def is_continuous(run_dir):
+    """Whether the run's policy is Gaussian (so it logs train/std): its checkpoint holds an
+    `actor_logstd` tensor. Read from the safetensors header (an 8-byte little-endian length,
+    then JSON), so that any environment, `gym:` ids included, is told apart by its policy."""
+    import struct
+
+    for name in ["final.safetensors", "best.safetensors"]:
+        path = run_dir / name
+        if path.is_file():
+            with open(path, "rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                return "actor_logstd" in json.loads(f.read(n))
+    raise AssertionError(f"{run_dir} has no checkpoint to tell a continuous policy from a discrete one")
 
 
 def f32(x):
@@ -80,7 +94,7 @@ def check_run(run_dir):
     tags = acc.Tags()
 
     # 1. The tags.
-    continuous = config["env_id"] in CONTINUOUS_ENVS
+    continuous = is_continuous(run_dir)
     evaluates = config["eval_interval"] > 0
     want = EPISODE_TAGS + UPDATE_TAGS + ([STD_TAG] if continuous else []) + (EVAL_TAGS if evaluates else [])
     assert sorted(tags["scalars"]) == sorted(want), (sorted(tags["scalars"]), sorted(want))
