@@ -388,6 +388,18 @@ fn a_killed_sweep_resumes_as_one_and_equals_an_uninterrupted_one() {
         "{}",
         text(&out.stdout)
     );
+    // Runs of another config are their own line, labelled by what differs, never averaged
+    // in; each line keeps its runs' own length.
+    let other = tmp("sweep_other_lr");
+    assert_trained(&train(&other, &["--learning-rate", "0.001", "--total-timesteps", "4096"]));
+    let chart = other.join("both.svg");
+    let out = ppo(&["plot", whole.to_str().unwrap(), other.to_str().unwrap(), "--out", chart.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    let a = "CartPole-v1 [total_timesteps 2048, learning_rate 0.00025, checkpoint_updates 1] train";
+    let b = "CartPole-v1 [total_timesteps 4096, learning_rate 0.001, checkpoint_updates 0] train";
+    assert!(svg.contains(a) && svg.contains(b), "{svg}");
+    assert!(svg.contains("3 seeds: mean, min–max") && svg.contains("seed 1)"), "{svg}");
     // --jobs with one run's directory says what --jobs is for.
     let out = ppo(&["train", "--resume", whole.join("seed_1").to_str().unwrap(), "--jobs", "2"]);
     assert_eq!(out.status.code(), Some(2));

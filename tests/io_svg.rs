@@ -144,31 +144,36 @@ fn nan_breaks_the_line_into_segments() {
 }
 
 #[test]
-fn aggregate_runs_interpolates_where_all_runs_have_data() {
+fn aggregate_runs_keeps_each_runs_own_length() {
     let run_a: (&[f64], &[f64]) = (&[0.0, 10.0, 20.0, 30.0], &[0.0, 10.0, 20.0, 30.0]);
     let run_b: (&[f64], &[f64]) = (&[5.0, 25.0], &[100.0, 300.0]);
     let stats = aggregate_runs(&[run_a, run_b], 5);
-    assert_eq!(stats.xs, [5.0, 10.0, 15.0, 20.0, 25.0]);
-    // Run b at x: 100 + 10 (x - 5).
-    assert_eq!(stats.min, [5.0, 10.0, 15.0, 20.0, 25.0]);
-    assert_eq!(stats.max, [100.0, 150.0, 200.0, 250.0, 300.0]);
-    assert_eq!(stats.mean, [52.5, 80.0, 107.5, 135.0, 162.5]);
+    assert_eq!(stats.xs, [0.0, 7.5, 15.0, 22.5, 30.0]);
+    // Run b at x in [5, 25]: 100 + 10 (x - 5); outside it, run a alone.
+    assert_eq!(stats.min, [0.0, 7.5, 15.0, 22.5, 30.0]);
+    assert_eq!(stats.max, [0.0, 125.0, 200.0, 275.0, 30.0]);
+    assert_eq!(stats.mean, [0.0, 66.25, 107.5, 148.75, 30.0]);
 
     // Unsorted input and NaN points are handled; duplicates take the first y.
     let run_c: (&[f64], &[f64]) = (&[20.0, f64::NAN, 0.0, 10.0], &[2.0, 9.0, 0.0, 1.0]);
     let stats = aggregate_runs(&[run_c], 3);
     assert_eq!((stats.xs, stats.mean), (vec![0.0, 10.0, 20.0], vec![0.0, 1.0, 2.0]));
 
-    // No overlap, no runs, no finite points, zero points: empty.
-    let far: (&[f64], &[f64]) = (&[100.0, 200.0], &[1.0, 2.0]);
-    assert_eq!(aggregate_runs(&[run_a, far], 10), RunStats::default());
+    // Runs that do not overlap: each where it is, a gap (NaN) between them.
+    let far: (&[f64], &[f64]) = (&[90.0, 120.0], &[1.0, 2.0]);
+    let stats = aggregate_runs(&[run_a, far], 5);
+    assert_eq!(stats.xs, [0.0, 30.0, 60.0, 90.0, 120.0]);
+    assert_eq!(stats.mean[..2], [0.0, 30.0]);
+    assert!(stats.mean[2].is_nan() && stats.min[2].is_nan() && stats.max[2].is_nan());
+    assert_eq!(stats.mean[3..], [1.0, 2.0]);
+    // No runs, no finite points, zero points: empty.
     assert_eq!(aggregate_runs(&[], 10), RunStats::default());
     assert_eq!(aggregate_runs(&[(&[f64::NAN], &[1.0])], 10), RunStats::default());
     assert_eq!(aggregate_runs(&[run_a], 0), RunStats::default());
-    // Overlap of a single x: one point.
-    let touching: (&[f64], &[f64]) = (&[30.0, 40.0], &[7.0, 8.0]);
-    let stats = aggregate_runs(&[run_a, touching], 10);
-    assert_eq!((stats.xs, stats.min, stats.max), (vec![30.0], vec![7.0], vec![30.0]));
+    // A range of a single x: one point.
+    let point: (&[f64], &[f64]) = (&[30.0], &[7.0]);
+    let stats = aggregate_runs(&[point, point], 10);
+    assert_eq!((stats.xs, stats.min, stats.max), (vec![30.0], vec![7.0], vec![7.0]));
 
     // Into a chart: a line with its band.
     let series = aggregate_runs(&[run_a, run_b], 5).into_series("2 seeds");

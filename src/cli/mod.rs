@@ -253,9 +253,10 @@ USAGE:
 Draws the training return (mean of the last 100 episodes) and the evaluation return (if
 the runs evaluated) against environment steps from each run's metrics.csv (a directory of
 runs, a --seeds sweep's, stands for its runs): one run as its
-curves, several runs of one environment as their mean with a min–max band. Runs of
-different environments get one panel each, never an average. Writes learning_curve.svg
-in the first run directory, or --out FILE.
+curves, several seeds of one config as their mean with a min–max band, each run over its
+own length. Runs of different environments get one panel each, and runs of different
+configs their own lines, labelled with the keys that differ: never an average. Writes
+learning_curve.svg in the first run directory, or --out FILE.
 ";
 
 const HELP_REPORT: &str = "ppo report: what the seeds learned, with intervals, and tests against another implementation

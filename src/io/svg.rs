@@ -462,13 +462,16 @@ impl RunStats {
 }
 
 /// Resamples each run's `(xs, ys)` curve onto `n_points` evenly spaced x values by linear
-/// interpolation and returns the mean, min and max across runs at each.
+/// interpolation and returns the mean, min and max at each over the runs whose x range
+/// covers it.
 ///
-/// The grid spans only the x range every run covers (from the largest first x to the
-/// smallest last x), so no value is extrapolated. Points with a non-finite x or y are
-/// dropped first, and each run's points are sorted by x. The result is empty when there
-/// are no runs, a run has no finite points, the runs do not overlap, or `n_points` is 0;
-/// it has one point when the overlap is a single x.
+/// The grid spans every run's range (from the smallest first x to the largest last x), so
+/// each run keeps its own length: past the end of a shorter run, the statistics are over
+/// the runs that go on, and no value is extrapolated. Where no run covers a grid point (a
+/// gap between runs), its values are NaN, which a chart draws as a break. Points with a
+/// non-finite x or y are dropped first, and each run's points are sorted by x. The result
+/// is empty when there are no runs, a run has no finite points, or `n_points` is 0; it has
+/// one point when the range is a single x.
 pub fn aggregate_runs(runs: &[(&[f64], &[f64])], n_points: usize) -> RunStats {
     let mut curves: Vec<Vec<(f64, f64)>> = Vec::with_capacity(runs.len());
     for (xs, ys) in runs {
@@ -483,18 +486,22 @@ pub fn aggregate_runs(runs: &[(&[f64], &[f64])], n_points: usize) -> RunStats {
     if curves.is_empty() || n_points == 0 {
         return RunStats::default();
     }
-    let lo = curves.iter().map(|c| c[0].0).fold(f64::NEG_INFINITY, f64::max);
-    let hi = curves.iter().map(|c| c[c.len() - 1].0).fold(f64::INFINITY, f64::min);
-    if lo > hi {
-        return RunStats::default();
-    }
+    let lo = curves.iter().map(|c| c[0].0).fold(f64::INFINITY, f64::min);
+    let hi = curves.iter().map(|c| c[c.len() - 1].0).fold(f64::NEG_INFINITY, f64::max);
     let n = if lo == hi { 1 } else { n_points };
     let mut stats = RunStats::default();
     for i in 0..n {
         // The last grid point is exactly `hi`, not `lo + (hi - lo)` rounded.
         let x = if i + 1 == n && n > 1 { hi } else { lo + (hi - lo) * i as f64 / (n - 1).max(1) as f64 };
-        let values: Vec<f64> = curves.iter().map(|c| interpolate(c, x)).collect();
+        let values: Vec<f64> =
+            curves.iter().filter(|c| c[0].0 <= x && x <= c[c.len() - 1].0).map(|c| interpolate(c, x)).collect();
         stats.xs.push(x);
+        if values.is_empty() {
+            stats.mean.push(f64::NAN);
+            stats.min.push(f64::NAN);
+            stats.max.push(f64::NAN);
+            continue;
+        }
         stats.mean.push(values.iter().sum::<f64>() / values.len() as f64);
         stats.min.push(values.iter().copied().fold(f64::INFINITY, f64::min));
         stats.max.push(values.iter().copied().fold(f64::NEG_INFINITY, f64::max));

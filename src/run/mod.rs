@@ -675,6 +675,9 @@ pub struct RunCurve {
     pub eval: (Vec<f64>, Vec<f64>),
     /// The `global_step` of the last row: the steps the run has taken.
     pub steps: Option<u64>,
+    /// Every key of `config.json` but `seed`, with its value as compact JSON: runs with the
+    /// same are seeds of one config.
+    pub config: Vec<(String, String)>,
 }
 
 /// Reads `metrics.csv` (and `config.json`, for the env id, seed and evaluation size) from
@@ -705,12 +708,19 @@ pub fn read_run(dir: impl AsRef<Path>) -> Result<RunCurve, RunError> {
     curve.env_id = key("env_id").and_then(|e| e.as_str().map(String::from));
     curve.seed = key("seed").and_then(Json::as_u64);
     curve.eval_episodes = key("eval_episodes").and_then(Json::as_u64);
+    curve.config = config
+        .as_ref()
+        .and_then(Json::as_object)
+        .map(|pairs| pairs.iter().filter(|(k, _)| k != "seed").map(|(k, v)| (k.clone(), v.to_compact())).collect())
+        .unwrap_or_default();
     Ok(curve)
 }
 
 /// The learning-curve charts of several runs, one per environment, in the order the
 /// environments first appear: runs of different environments are never averaged
 /// together. A run without `config.json` is its own chart, named by its directory.
+/// Within an environment, runs of different configs (apart from the seed) are separate
+/// lines, each labelled with the keys in which the configs differ.
 pub fn plot_runs(dirs: &[PathBuf]) -> Result<Vec<LineChart>, RunError> {
     let runs = dirs.iter().map(read_run).collect::<Result<Vec<_>, _>>()?;
     let mut envs: Vec<(String, Vec<&RunCurve>)> = Vec::new();
@@ -721,7 +731,47 @@ pub fn plot_runs(dirs: &[PathBuf]) -> Result<Vec<LineChart>, RunError> {
             None => envs.push((env, vec![run])),
         }
     }
-    Ok(envs.iter().map(|(env, group)| learning_curve_chart(env, group)).collect())
+    Ok(envs.iter().map(|(env, runs)| learning_curve_chart(env, &config_groups(runs))).collect())
+}
+
+/// Runs grouped by config (the seed aside), in the order the configs first appear, each
+/// group with its label: empty for one group, else the keys whose values differ between
+/// the groups (`learning_rate 0.001, n_envs 8`).
+pub fn config_groups<'a>(runs: &[&'a RunCurve]) -> Vec<(String, Vec<&'a RunCurve>)> {
+    // Each config's key-value pairs with its runs.
+    type Group<'r> = (&'r [(String, String)], Vec<&'r RunCurve>);
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for &run in runs {
+        match groups.iter_mut().find(|(c, _)| *c == run.config.as_slice()) {
+            Some((_, g)) => g.push(run),
+            None => groups.push((&run.config, vec![run])),
+        }
+    }
+    if groups.len() == 1 {
+        return groups.into_iter().map(|(_, g)| (String::new(), g)).collect();
+    }
+    let value = |config: &[(String, String)], key: &str| {
+        config.iter().find(|(k, _)| k == key).map_or("-".to_string(), |(_, v)| v.clone())
+    };
+    let mut keys: Vec<&str> = Vec::new();
+    for (config, _) in &groups {
+        for (k, _) in config.iter() {
+            if !keys.contains(&k.as_str()) && groups.iter().any(|(other, _)| value(other, k) != value(config, k)) {
+                keys.push(k);
+            }
+        }
+    }
+    groups
+        .iter()
+        .map(|(config, g)| {
+            let label = if config.is_empty() {
+                "no config.json".to_string()
+            } else {
+                keys.iter().map(|k| format!("{k} {}", value(config, k))).collect::<Vec<_>>().join(", ")
+            };
+            (label, g.clone())
+        })
+        .collect()
 }
 
 /// The chart `ppo plot` and training draw for runs of one environment `env`: episodic
@@ -734,24 +784,38 @@ pub fn plot_runs(dirs: &[PathBuf]) -> Result<Vec<LineChart>, RunError> {
 /// policy's training episodes, `<env> eval (deterministic, mean of K episodes; …)` the
 /// deterministic policy on separate environments. The y label names the measure when the
 /// chart has only one of them.
-pub fn learning_curve_chart(env: &str, runs: &[&RunCurve]) -> LineChart {
+///
+/// `groups` are the runs of each config with its label ([`config_groups`]): each group is
+/// its own pair of lines, the label after the environment's name.
+pub fn learning_curve_chart(env: &str, groups: &[(String, Vec<&RunCurve>)]) -> LineChart {
     let mut series = Vec::new();
-    let mut y_label = "episodic return".to_string();
-    if let Some((line, who)) = combine(runs, |r| &r.train) {
-        series.push(Series { label: format!("{env} train (mean of last 100 episodes; {who})"), ..line });
-        y_label = "training return (mean of last 100 episodes)".into();
+    let (mut train_lines, mut eval_lines, mut measures) = (0, 0, Vec::new());
+    for (label, runs) in groups {
+        let name = if label.is_empty() { env.to_string() } else { format!("{env} [{label}]") };
+        if let Some((line, who)) = combine(runs, |r| &r.train) {
+            series.push(Series { label: format!("{name} train (mean of last 100 episodes; {who})"), ..line });
+            train_lines += 1;
+        }
+        let evaluated: Vec<&RunCurve> = runs.iter().copied().filter(|r| !r.eval.0.is_empty()).collect();
+        if let Some((line, who)) = combine(&evaluated, |r| &r.eval) {
+            let ks: Vec<u64> = evaluated.iter().filter_map(|r| r.eval_episodes).collect();
+            let measure = match (ks.iter().min(), ks.iter().max()) {
+                (Some(lo), Some(hi)) if lo == hi => format!("deterministic, mean of {lo} episodes"),
+                (Some(lo), Some(hi)) => format!("deterministic, mean of {lo}–{hi} episodes"),
+                _ => "deterministic".to_string(),
+            };
+            series.push(Series { label: format!("{name} eval ({measure}; {who})"), ..line });
+            eval_lines += 1;
+            measures.push(measure);
+        }
     }
-    let evaluated: Vec<&RunCurve> = runs.iter().copied().filter(|r| !r.eval.0.is_empty()).collect();
-    if let Some((line, who)) = combine(&evaluated, |r| &r.eval) {
-        let ks: Vec<u64> = evaluated.iter().filter_map(|r| r.eval_episodes).collect();
-        let measure = match (ks.iter().min(), ks.iter().max()) {
-            (Some(lo), Some(hi)) if lo == hi => format!("deterministic, mean of {lo} episodes"),
-            (Some(lo), Some(hi)) => format!("deterministic, mean of {lo}–{hi} episodes"),
-            _ => "deterministic".to_string(),
-        };
-        series.push(Series { label: format!("{env} eval ({measure}; {who})"), ..line });
-        y_label = if series.len() == 1 { format!("evaluation return ({measure})") } else { "episodic return".into() };
-    }
+    measures.dedup();
+    let y_label = match (train_lines, eval_lines) {
+        (0, 0) => "episodic return".to_string(),
+        (_, 0) => "training return (mean of last 100 episodes)".to_string(),
+        (0, _) if measures.len() == 1 => format!("evaluation return ({})", measures[0]),
+        _ => "episodic return".to_string(),
+    };
     LineChart { title: env.to_string(), x_label: "environment steps".to_string(), y_label, series }
 }
 
