@@ -838,3 +838,39 @@ fn gsde_agent_round_trips() {
     assert_eq!(a.actions, b.actions);
     assert_eq!(a.values, b.values);
 }
+
+#[test]
+fn a_new_run_starts_from_a_checkpoints_policy_and_statistics() {
+    // A short run with normalisation, its checkpoint, and a new run from it.
+    let mut source = ppo::PpoConfig::for_env("CartPoleContinuous-v1");
+    source.set("total_timesteps", "8192").unwrap();
+    let trained = ppo::train(source.clone(), |_| {}).unwrap();
+    let ckpt = trained.checkpoint();
+
+    let mut config = source.clone();
+    config.seed = 7;
+    let mut fresh = ppo::Trainer::new(config.clone()).unwrap();
+    let differs =
+        |t: &ppo::Trainer| t.agent.params().zip(ckpt.agent.params()).any(|(a, b)| a.value.data() != b.value.data());
+    assert!(differs(&fresh), "a fresh run has its own initialisation");
+    fresh.init_from(&ckpt, None).unwrap();
+    assert!(!differs(&fresh), "every parameter is the checkpoint's");
+    use ppo::env::NormalizationStats;
+    assert_eq!(fresh.envs.obs_rms(), ckpt.obs_rms.as_ref());
+    assert_eq!(fresh.envs.return_rms(), ckpt.return_rms.as_ref());
+    assert_eq!(fresh.optimizer.step, 0, "a fresh optimizer");
+    // With the saved run's optimizer: its moments and steps.
+    fresh.init_from(&ckpt, Some(&trained.optimizer)).unwrap();
+    assert_eq!((fresh.optimizer.step, &fresh.optimizer.m), (trained.optimizer.step, &trained.optimizer.m));
+    fresh.iterate().unwrap();
+
+    // Other network sizes, or observations read another way: refused, saying what differs.
+    let mut wider = config.clone();
+    wider.set("hidden_sizes", "32,32").unwrap();
+    let e = ppo::Trainer::new(wider).unwrap().init_from(&ckpt, None).unwrap_err();
+    assert!(e.to_string().contains("parameters have the shapes"), "{e}");
+    let mut raw = config.clone();
+    raw.set("norm_obs", "false").unwrap();
+    let e = ppo::Trainer::new(raw).unwrap().init_from(&ckpt, None).unwrap_err();
+    assert!(e.to_string().contains("norm_obs true, this run has norm_obs false"), "{e}");
+}

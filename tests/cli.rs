@@ -805,3 +805,33 @@ fn report_gives_estimates_and_tests_against_a_results_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--episodes"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_run_can_start_from_another_runs_policy_and_optimizer() {
+    let first = tmp("init_first");
+    assert_trained(&train(&first, &[]));
+    for extra in [vec![], vec!["--keep-optimizer"]] {
+        let next = tmp(&format!("init_next{}", extra.len()));
+        let mut args = vec!["--init-from", first.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        assert_trained(&train(&next, &args));
+        let config = Json::parse(&std::fs::read_to_string(next.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config.get("init_from").and_then(Json::as_str), first.to_str());
+        assert_eq!(config.get("keep_optimizer").and_then(Json::as_bool), Some(!extra.is_empty()));
+    }
+    // What cannot be: exit 2, one line, nothing written.
+    let ckpt = first.join("final.safetensors");
+    for (args, says) in [
+        (vec!["--keep-optimizer"], "keep_optimizer continues the optimizer of init_from's run"),
+        (vec!["--init-from", ckpt.to_str().unwrap(), "--keep-optimizer"], "a checkpoint holds no optimizer"),
+        (vec!["--init-from", first.to_str().unwrap(), "--hidden-sizes", "32"], "parameters have the shapes"),
+        (vec!["--init-from", "target/tmp/cli/nowhere.safetensors"], "init_from target/tmp/cli/nowhere.safetensors"),
+    ] {
+        let dir = tmp("init_bad");
+        let out = train(&dir, &args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(!dir.exists(), "{args:?} wrote {}", dir.display());
+    }
+}

@@ -583,6 +583,17 @@ config_keys! {
     checkpoint_updates: u64 = 0;
         Integer, "updates", Allowed::Int(0, MAX_COUNT as i128, "a whole number in [0, 10^6] (0: never)"),
         "also write the state every this many updates; 0: never", [];
+    /// Start from this trained policy (a checkpoint file, or a run directory: its
+    /// `final.safetensors`, else `best.safetensors`): its parameters and normalisation
+    /// statistics ([`Trainer::init_from`](crate::algo::Trainer::init_from)), as SB3's second
+    /// `learn()` or RL Zoo's `--trained-agent`. None (the default): a fresh initialisation.
+    /// Recorded in `config.json`; a resumed run continues from its own state instead.
+    init_from: Option<String> = None;
+        Text, "", Allowed::Any, "start from this checkpoint or run directory's policy; none: fresh", ["trained_agent"];
+    /// With `init_from` a run directory, also continue its optimizer (Adam's moments and
+    /// step count, from its `state.safetensors`) instead of a fresh one. Default false.
+    keep_optimizer: bool = false;
+        Bool, "", Allowed::Any, "with init_from a run directory, continue its optimizer too", [];
     /// Refuse to start a run whose estimated memory is above this many MiB. None (the
     /// default) allows half of this machine's memory (`MemTotal` in `/proc/meminfo`, or
     /// 8 GiB where that cannot be read). Range `[1, 2^40]`.
@@ -807,6 +818,11 @@ impl PpoConfig {
         }
         if self.hidden_sizes.is_empty() {
             return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
+        }
+        if self.keep_optimizer && self.init_from.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "keep_optimizer continues the optimizer of init_from's run; give init_from RUN_DIR too".into(),
+            ));
         }
         Ok(())
     }

@@ -63,6 +63,9 @@ pub enum TrainError {
     },
     /// The environment's observation space is not a flat Box.
     UnsupportedSpace(String),
+    /// A checkpoint to start from does not fit the run (network sizes, spaces or
+    /// normalisation differ): what differs.
+    DoesNotFit(String),
 }
 
 impl fmt::Display for TrainError {
@@ -88,6 +91,7 @@ impl fmt::Display for TrainError {
                  finite"
             ),
             TrainError::UnsupportedSpace(s) => write!(f, "unsupported observation space {s}: expected a flat Box"),
+            TrainError::DoesNotFit(what) => write!(f, "the checkpoint to start from does not fit this run: {what}"),
         }
     }
 }
@@ -252,6 +256,59 @@ pub fn make_envs(config: &PpoConfig) -> Result<Box<dyn VecEnv>, TrainError> {
 }
 
 impl Trainer {
+    /// Starts this (new) run from a trained policy, as SB3's second `learn()` or RL Zoo's
+    /// `--trained-agent` do: every parameter is the checkpoint's, and so are the
+    /// normalisation statistics the run keeps (the observation statistics must come with
+    /// a policy trained on normalised observations). The optimizer starts fresh, or, given
+    /// `optimizer` (a saved run's Adam, from its state), continues with its moments and
+    /// step count. Counters, the learning-rate schedule and the random stream are this
+    /// run's own.
+    ///
+    /// # Errors
+    /// [`TrainError::DoesNotFit`] when the parameters' shapes differ (another network,
+    /// observation or action space), when normalisation of observations differs between
+    /// the two, or when `optimizer` holds moments of other sizes.
+    pub fn init_from(&mut self, ckpt: &Checkpoint, optimizer: Option<&Adam>) -> Result<(), TrainError> {
+        let ours: Vec<Vec<usize>> = self.agent.params().map(|p| p.value.shape().to_vec()).collect();
+        let theirs: Vec<Vec<usize>> = ckpt.agent.params().map(|p| p.value.shape().to_vec()).collect();
+        if ours != theirs {
+            return Err(TrainError::DoesNotFit(format!(
+                "its parameters have the shapes {theirs:?}, this run's {ours:?} (same hidden_sizes, spaces and \
+                 use_sde are needed)"
+            )));
+        }
+        if ckpt.obs_rms.is_some() != self.config.norm_obs {
+            return Err(TrainError::DoesNotFit(format!(
+                "it was trained with norm_obs {}, this run has norm_obs {}: the policy reads observations as it \
+                 was trained to",
+                ckpt.obs_rms.is_some(),
+                self.config.norm_obs
+            )));
+        }
+        if let Some(adam) = optimizer {
+            if adam.m.iter().map(Vec::len).ne(self.agent.param_sizes()) {
+                return Err(TrainError::DoesNotFit("its optimizer's moments are of other sizes".into()));
+            }
+        }
+        for (to, from) in self.agent.params_mut().zip(ckpt.agent.params()) {
+            to.value.data_mut().copy_from_slice(from.value.data());
+        }
+        if let Some(rms) = &ckpt.obs_rms {
+            self.envs.set_obs_rms(rms.clone())?;
+        }
+        if let (Some(rms), true) = (&ckpt.return_rms, self.config.norm_reward) {
+            self.envs.set_return_rms(rms.clone())?;
+        }
+        if let Some(adam) = optimizer {
+            self.optimizer.m.clone_from(&adam.m);
+            self.optimizer.v.clone_from(&adam.v);
+            self.optimizer.step = adam.step;
+        }
+        // The observation the run started with was normalised by the fresh statistics: the
+        // first step of the first rollout acts on it; every later one on the checkpoint's.
+        Ok(())
+    }
+
     /// A snapshot of the agent, config and normalisation statistics: save it with
     /// [`Checkpoint::save`], run it with [`evaluate`](super::evaluate).
     pub fn checkpoint(&self) -> Checkpoint {

@@ -202,6 +202,11 @@ OPTIONS:
                       as if it had not stopped (its own config; no other settings); a
                       --seeds sweep's directory continues every unfinished seed and starts
                       the ones that never started (its sweep.json and config.json)
+    --init-from PATH  start from a trained policy (a checkpoint, or a run directory's final
+                      one) and its normalisation statistics, with a fresh optimizer, or
+                      with --keep-optimizer the run's own (its state.safetensors): SB3's
+                      second learn(), RL Zoo's --trained-agent. The other settings are this
+                      run's (--config/--env/flags); the network sizes must match
     --print-config    print the resolved config as JSON and exit without training
     --quiet           no progress, only the summary
 
@@ -457,7 +462,10 @@ fn train(t: &TrainArgs) -> Result<(), CliError> {
 fn start_run(config: PpoConfig, run_dir: Option<&Path>) -> Result<(Trainer, RunDir), CliError> {
     let dir = run_dir.map_or_else(|| default_run_dir(&config, unix_time()), Path::to_path_buf);
     check_new_dir(&dir, run_dir.is_some())?;
-    let trainer = Trainer::new(config).map_err(usage_err)?;
+    let mut trainer = Trainer::new(config).map_err(usage_err)?;
+    if let Some(from) = trainer.config.init_from.clone() {
+        init_from(&mut trainer, Path::new(&from))?;
+    }
     // A default name is made unique (runs started in the same second get `-2`, …).
     let dir = match run_dir {
         Some(_) => dir,
@@ -465,6 +473,38 @@ fn start_run(config: PpoConfig, run_dir: Option<&Path>) -> Result<(Trainer, RunD
     };
     let run = RunDir::create(&dir, &trainer.config).map_err(|e| CliError::Usage(e.to_string()))?;
     Ok((trainer, run))
+}
+
+/// `init_from`: a new run starts from a checkpoint's policy (a file, or a run directory's
+/// `final.safetensors`, else its `best.safetensors`), and with `keep_optimizer` from the
+/// run's optimizer too (its `state.safetensors`).
+fn init_from(trainer: &mut Trainer, from: &Path) -> Result<(), CliError> {
+    let what = |e: &dyn std::fmt::Display| CliError::Usage(format!("init_from {}: {e}", from.display()));
+    let path = if from.is_dir() && !trainer.config.keep_optimizer {
+        ["final.safetensors", "best.safetensors"].iter().map(|f| from.join(f)).find(|p| p.is_file()).ok_or_else(
+            || {
+                what(
+                    &"the directory has no final.safetensors or best.safetensors; give a run directory or a checkpoint",
+                )
+            },
+        )?
+    } else {
+        from.to_path_buf()
+    };
+    if !trainer.config.keep_optimizer {
+        let ckpt = checkpoint::load(&path).map_err(|e| what(&e))?;
+        return trainer.init_from(&ckpt, None).map_err(|e| what(&e));
+    }
+    // The optimizer with the policy it was stepping: both from the run's last state.
+    let state = from.join(crate::run::STATE_FILE);
+    if !from.is_dir() || !state.is_file() {
+        return Err(what(&format_args!(
+            "keep_optimizer needs a run directory with {} (a checkpoint holds no optimizer)",
+            crate::run::STATE_FILE
+        )));
+    }
+    let (saved, _) = crate::algo::state::load(&state, Default::default()).map_err(|e| what(&e))?;
+    trainer.init_from(&saved.checkpoint(), Some(&saved.optimizer)).map_err(|e| what(&e))
 }
 
 /// A directory a new run may use: absent, or empty (a stale lock aside). `given` says
