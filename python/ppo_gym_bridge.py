@@ -91,11 +91,25 @@ def make_env(spec):
     raise ValueError(f"environment id {spec!r} must start with gym: or py:")
 
 
-def encode_space(space):
+def is_image(space):
+    """A Box of bytes with two or three dimensions (height, width[, channels]): pixels, as
+    SB3's `is_image_space` tells them (CarRacing's, Atari's)."""
+    import numpy as np
+
+    return space.dtype == np.uint8 and len(space.shape) in (2, 3)
+
+
+def encode_space(space, observation=False):
     """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64."""
     import numpy as np
     from gymnasium import spaces
 
+    if observation and isinstance(space, spaces.Box) and is_image(space):
+        raise TypeError(
+            f"the observations are images ({space}): this crate's policies are MLPs on flat vectors, and "
+            "pixels flattened into one would train nothing useful; give a py: environment whose observations "
+            "are features (a vector), or a gymnasium wrapper that makes them"
+        )
     if isinstance(space, spaces.Discrete):
         return struct.pack("<Bqq", 0, int(space.n), int(space.start))
     if isinstance(space, spaces.Box):
@@ -104,7 +118,10 @@ def encode_space(space):
         high = np.asarray(space.high, dtype=np.float64).ravel()
         head = struct.pack("<BI", 1, len(shape)) + struct.pack(f"<{len(shape)}I", *shape)
         return head + low.astype("<f8").tobytes() + high.astype("<f8").tobytes()
-    raise TypeError(f"unsupported space {space}: the bridge supports Box and Discrete")
+    kind = "observation" if observation else "action"
+    raise TypeError(
+        f"unsupported {kind} space {space} ({type(space).__name__}): the bridge supports Box and Discrete"
+    )
 
 
 def flat(obs):
@@ -126,7 +143,7 @@ def serve(channel, spec, n, autoreset):
         return channel.error("unknown_env" if type(exc).__name__ in unknown else "make_failed", exc)
     try:
         obs_space, act_space = envs[0].observation_space, envs[0].action_space
-        spaces_bytes = encode_space(obs_space) + encode_space(act_space)
+        spaces_bytes = encode_space(obs_space, observation=True) + encode_space(act_space)
     except Exception as exc:  # noqa: BLE001
         return channel.error("unsupported_space", exc)
     env_spec = getattr(envs[0], "spec", None)

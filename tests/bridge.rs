@@ -244,7 +244,30 @@ fn every_failure_is_a_typed_error_with_pythons_last_line() {
     )
     .unwrap();
     let e = GymVecEnv::new(&format!("py:{}:make", path.display()), 1, &opts).err().unwrap();
-    assert!(matches!(&e, BridgeError::UnsupportedSpace { message, .. } if message.contains("Dict")), "{e}");
+    assert!(
+        matches!(&e, BridgeError::UnsupportedSpace { message, .. } if message.contains("unsupported observation space Dict")),
+        "{e}"
+    );
+    // Pixels (CarRacing's 96×96×3 bytes) are refused by name instead of flattened into an MLP.
+    let path = dir.join("image_space.py");
+    std::fs::write(
+        &path,
+        "import numpy as np
+import gymnasium as gym
+from gymnasium import spaces
+class E(gym.Env):
+    observation_space = spaces.Box(0, 255, (96, 96, 3), np.uint8)
+    action_space = spaces.Discrete(5)
+def make():
+    return E()
+",
+    )
+    .unwrap();
+    let e = GymVecEnv::new(&format!("py:{}:make", path.display()), 1, &opts).err().unwrap();
+    assert!(
+        matches!(&e, BridgeError::UnsupportedSpace { message, .. } if message.contains("the observations are images (Box(0, 255, (96, 96, 3), uint8))")),
+        "{e}"
+    );
 }
 
 #[cfg(unix)]
