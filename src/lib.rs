@@ -59,7 +59,7 @@
 //!    clean stop, and animated drawings of episodes.
 //! 5. [`cli`]: the `ppo` command line; [`exercises`]: learn PPO by writing it, eleven
 //!    exercises from an op's backward to CartPole trained with your own loss
-//!    (`cargo run --release --example exercises -- check all`; the guided tour is
+//!    (`cargo run --profile exercise --example exercises -- check all`; the guided tour is
 //!    `docs/guide.md`).
 //!
 //! Beside them, at the bottom: [`kernels`], the fast lane (matrix products, `tanh` and

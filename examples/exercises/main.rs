@@ -6,10 +6,10 @@
 //! solution, named at the top of each file):
 //!
 //! ```text
-//! cargo run --release --example exercises -- list          # the exercises and their files
-//! cargo run --release --example exercises -- check tanh    # one exercise, with a hint on failure
-//! cargo run --release --example exercises -- check all     # the progress table
-//! cargo run --release --example exercises -- check learns  # CartPole to 475 with your loss
+//! cargo run --profile exercise --example exercises -- list          # the exercises and their files
+//! cargo run --profile exercise --example exercises -- check tanh    # one exercise, with a hint on failure
+//! cargo run --profile exercise --example exercises -- check all     # the progress table
+//! cargo run --profile exercise --example exercises -- check learns  # CartPole to 475 with your loss
 //! ```
 //!
 //! The last exercise has no file: it plugs your surrogate (09) and value loss (10) into
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             }
             println!("{}", progress_table(&results));
             if let Some((e, _)) = results.iter().find(|(_, o)| !o.passed()) {
-                println!("next: cargo run --release --example exercises -- check {}", e.name());
+                println!("next: cargo run --profile exercise --example exercises -- check {}", e.name());
             }
             if results.iter().all(|(_, o)| o.passed()) {
                 ExitCode::SUCCESS

@@ -6,8 +6,8 @@
 //! and run
 //!
 //! ```text
-//! cargo run --release --example exercises -- check gae      # one exercise, in detail
-//! cargo run --release --example exercises -- check all      # the progress table
+//! cargo run --profile exercise --example exercises -- check gae      # one exercise, in detail
+//! cargo run --profile exercise --example exercises -- check all      # the progress table
 //! ```
 //!
 //! The checker ([`check`]) runs your function and the crate's own (the solution: the
