@@ -640,3 +640,34 @@ fn processes_an_environment_starts_end_with_it() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
+fn an_environment_without_a_preset_gets_the_defaults_of_its_action_space() {
+    let py = python();
+    let print_config = |env: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+            .args(["train", "--env", env, "--print-config"])
+            .env("PPO_PYTHON", &py)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{env}: {stderr}");
+        let json = ppo::io::json::Json::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        (ppo::PpoConfig::from_json(&json).unwrap(), stderr)
+    };
+    // A Box action space: CleanRL's continuous defaults, normalisation included.
+    let (c, note) = print_config("gym:InvertedPendulum-v5");
+    assert!(c.preset.contains("continuous-action defaults, for its Box action space"), "{}", c.preset);
+    assert!((c.n_envs, c.n_steps, c.norm_obs, c.norm_reward) == (1, 2048, true, true), "{c:?}");
+    assert!(note.contains("gym:InvertedPendulum-v5 has no tuned preset here"), "{note}");
+    // A Discrete one (the test environment of py_env): CleanRL's ppo.py defaults.
+    let dir = tmp("space_preset");
+    let (c, _) = print_config(&py_env(&dir, "discrete", "", "", ""));
+    assert!(c.preset.contains("ppo.py defaults, for its Discrete action space"), "{}", c.preset);
+    assert_eq!((c.n_envs, c.n_steps, c.norm_obs), (4, 128, false));
+    // An id with a preset is untouched by its spaces; a flag still wins over either.
+    let (c, note) = print_config("gym:Pendulum-v1");
+    assert_eq!(c, ppo::PpoConfig { env_id: "gym:Pendulum-v1".into(), ..ppo::PpoConfig::for_env("Pendulum-v1") });
+    assert!(!note.contains("no tuned preset"), "{note}");
+}

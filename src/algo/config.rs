@@ -412,6 +412,12 @@ config_keys! {
     /// Default `CartPole-v1`. CleanRL `--env-id`; SB3 `env`.
     env_id: String = "CartPole-v1".to_string();
         Text, "", Allowed::EnvId, "environment to train on (see `ppo envs`)", ["env"];
+    /// Where the settings under `--config` and the flags come from: the environment's
+    /// preset ([`PpoConfig::for_env`]), or for an environment without one, the defaults
+    /// chosen from its action space. `ppo train` prints it when it starts; it changes
+    /// nothing else.
+    preset: String = "CleanRL's ppo.py defaults".to_string();
+        Text, "", Allowed::Any, "where the settings before --config and flags come from (informational)", [];
     /// Seed of every random choice: network init, action sampling, minibatch shuffles,
     /// and environment `i` gets `seed + i`. Default 1. CleanRL `--seed`; SB3 `seed`.
     seed: u64 = 1;

@@ -25,13 +25,54 @@ pub fn preset_source(env_id: &str) -> Option<&'static str> {
     })
 }
 
+/// What `preset` says for an environment without a preset, before its spaces are known.
+pub const NO_PRESET: &str = "CleanRL's ppo.py defaults (no tuned preset)";
+
+/// CleanRL's `ppo_continuous_action.py`: 1 env × 2048 steps, 32 minibatches, 10 epochs,
+/// lr 3e-4 annealed, entropy 0, clipped value loss, observation and reward normalisation,
+/// 1M steps.
+fn cleanrl_continuous(env_id: &str, seed: u64) -> PpoConfig {
+    PpoConfig {
+        env_id: env_id.into(),
+        seed,
+        n_envs: 1,
+        n_steps: 2048,
+        n_minibatches: 32,
+        update_epochs: 10,
+        learning_rate: 3e-4,
+        ent_coef: 0.0,
+        norm_obs: true,
+        norm_reward: true,
+        total_timesteps: 1_000_000,
+        ..PpoConfig::default()
+    }
+}
+
 impl PpoConfig {
     /// CleanRL's defaults with RL Zoo's tuned hyperparameters for `env_id` applied on
     /// top, where RL Zoo has them (see [`PpoConfig::apply_preset`]).
     pub fn for_env(env_id: &str) -> PpoConfig {
         let mut c = PpoConfig { env_id: env_id.to_string(), ..PpoConfig::default() };
         c.apply_preset(env_id);
+        c.preset = preset_source(env_id).unwrap_or(NO_PRESET).to_string();
         c
+    }
+
+    /// For an environment without a preset, the defaults its action space calls for:
+    /// CleanRL's `ppo.py` for a discrete one (as [`PpoConfig::default`]), CleanRL's
+    /// `ppo_continuous_action.py` for a continuous one (with observation and reward
+    /// normalisation), keeping `env_id` and `seed`; `preset` says which.
+    pub fn apply_space_preset(&mut self, continuous: bool) {
+        let (env_id, seed) = (self.env_id.clone(), self.seed);
+        *self = if continuous { cleanrl_continuous(&env_id, seed) } else { PpoConfig::default() };
+        self.env_id = env_id;
+        self.seed = seed;
+        self.preset = if continuous {
+            "CleanRL's continuous-action defaults, for its Box action space (no tuned preset)"
+        } else {
+            "CleanRL's ppo.py defaults, for its Discrete action space (no tuned preset)"
+        }
+        .to_string();
     }
 
     /// Applies the tuned preset for `env_id` on top of `self` (keeping its seed) and
@@ -99,23 +140,7 @@ impl PpoConfig {
             vf_coef: 1.0,
             ..PpoConfig::default()
         };
-        // CleanRL's `ppo_continuous_action.py`: 1 env × 2048 steps, 32 minibatches,
-        // 10 epochs, lr 3e-4 annealed, entropy 0, clipped value loss, observation and
-        // reward normalisation, 1M steps.
-        let cleanrl_continuous = PpoConfig {
-            env_id: env_id.into(),
-            seed: self.seed,
-            n_envs: 1,
-            n_steps: 2048,
-            n_minibatches: 32,
-            update_epochs: 10,
-            learning_rate: 3e-4,
-            ent_coef: 0.0,
-            norm_obs: true,
-            norm_reward: true,
-            total_timesteps: 1_000_000,
-            ..PpoConfig::default()
-        };
+        let cleanrl_continuous = cleanrl_continuous(env_id, self.seed);
         // gymnasium's own classic-control environments through the bridge take the native
         // presets: the same tasks, the same hyperparameters.
         let classic = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"];

@@ -381,14 +381,6 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
             env::env_ids().join(", ")
         )));
     }
-    let mut config = PpoConfig::for_env(env_id);
-    if crate::algo::presets::preset_source(env_id).is_none() && file.is_none() {
-        eprintln!(
-            "warning: {env_id} has no tuned preset here, so CleanRL's ppo.py defaults (tuned for CartPole) apply; \
-             give its hyperparameters with --config FILE or flags (RL Zoo's hyperparams/ppo.yml has entries for \
-             many environments)"
-        );
-    }
     // The file's keys, then the flags, in one pass, so that batch_size is applied after
     // all of them (PpoConfig::apply_pairs).
     let file_pairs = match &file {
@@ -398,13 +390,39 @@ pub fn resolve_config(t: &TrainArgs) -> Result<PpoConfig, CliError> {
         None => Vec::new(),
     };
     let n_file = file_pairs.len();
-    let pairs = file_pairs.iter().chain(&t.settings).map(|(k, v)| (k.as_str(), v.as_str()));
-    config.apply_pairs(pairs).map_err(|(i, e)| match (&file, i < n_file) {
-        (Some((path, _)), true) => CliError::Usage(format!("config file {}: {e}", path.display())),
-        _ => CliError::Usage(e.to_string()),
-    })?;
-    // --env beats the file's env_id.
-    config.env_id = env_id.to_string();
+    let settle = |mut config: PpoConfig| -> Result<PpoConfig, CliError> {
+        let pairs = file_pairs.iter().chain(&t.settings).map(|(k, v)| (k.as_str(), v.as_str()));
+        config.apply_pairs(pairs).map_err(|(i, e)| match (&file, i < n_file) {
+            (Some((path, _)), true) => CliError::Usage(format!("config file {}: {e}", path.display())),
+            _ => CliError::Usage(e.to_string()),
+        })?;
+        // --env beats the file's env_id.
+        config.env_id = env_id.to_string();
+        Ok(config)
+    };
+    let mut config = settle(PpoConfig::for_env(env_id))?;
+    if crate::algo::presets::preset_source(env_id).is_none() && file.is_none() {
+        // No preset: the defaults its action space calls for, read from the environment
+        // itself (a Python process for a bridged one, with the settings given).
+        match env::make_with(env_id, &config.bridge_options()) {
+            Ok(probe) => {
+                let continuous = matches!(probe.action_space(), Space::Box { .. });
+                drop(probe);
+                let mut base = PpoConfig::for_env(env_id);
+                base.apply_space_preset(continuous);
+                config = settle(base)?;
+                eprintln!(
+                    "note: {env_id} has no tuned preset here; its settings are {}; give its hyperparameters with \
+                     --config FILE or flags (RL Zoo's hyperparams/ppo.yml has entries for many environments)",
+                    config.preset
+                );
+            }
+            Err(e) => eprintln!(
+                "warning: {env_id} has no tuned preset here, and its spaces could not be read ({e}), so CleanRL's \
+                 ppo.py defaults (tuned for CartPole) apply; give its hyperparameters with --config FILE or flags"
+            ),
+        }
+    }
     config.validate().map_err(usage_err)?;
     Ok(config)
 }
@@ -881,13 +899,15 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
         let from =
             if trainer.update > 0 { format!(", resuming after update {}", trainer.update) } else { String::new() };
         stdout_closed = sayln!(
-            "training {} (seed {}) for {total_steps} steps: {} updates of {} envs × {} steps{from} → {}",
+            "training {} (seed {}) for {total_steps} steps: {} updates of {} envs × {} steps{from} → {}\n\
+             preset: {} (then --config and flags; the whole config is in config.json)",
             c.env_id,
             c.seed,
             c.n_updates(),
             c.n_envs,
             c.n_steps,
-            dir.display()
+            dir.display(),
+            c.preset
         )
         .is_err();
     }

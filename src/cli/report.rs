@@ -250,7 +250,10 @@ fn interval(i: Interval) -> String {
 }
 
 fn p_text(p: f64) -> String {
-    if p < 0.001 {
+    if p.is_nan() {
+        // Brown–Forsythe of two constant samples: 0/0 (scipy's NaN); nothing to tell apart.
+        "- (no spread)".to_string()
+    } else if p < 0.001 {
         format!("{p:.1e}")
     } else {
         format!("{p:.3}")

@@ -23,7 +23,8 @@
 //! let run1 = (vec![0.0, 10.0, 20.0], vec![0.0, 50.0, 100.0]);
 //! let run2 = (vec![0.0, 12.0, 24.0], vec![10.0, 70.0, 90.0]);
 //! let stats = aggregate_runs(&[(&run1.0, &run1.1), (&run2.0, &run2.1)], 3);
-//! assert_eq!(stats.xs, [0.0, 10.0, 20.0]); // where both runs have data
+//! assert_eq!(stats.xs, [0.0, 12.0, 24.0]); // every run's range: past 20, run 2 alone
+//! assert_eq!(stats.mean[2], 90.0);
 //! let chart = LineChart {
 //!     title: "CartPole-v1".into(),
 //!     x_label: "step".into(),

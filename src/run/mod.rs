@@ -125,7 +125,7 @@ pub const HPARAMS_TAG: &str = "hyperparameters/text_summary";
 /// ```
 /// use ppo::algo::PpoConfig;
 /// let table = ppo::run::hyperparameter_table(&PpoConfig::default());
-/// assert!(table.starts_with("|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|seed|1|\n"));
+/// assert!(table.starts_with("|param|value|\n|-|-|\n|env_id|CartPole-v1|\n|preset|CleanRL's ppo.py defaults|\n|seed|1|\n"));
 /// ```
 pub fn hyperparameter_table(config: &PpoConfig) -> String {
     let mut table = String::from("|param|value|\n|-|-|");
