@@ -66,14 +66,28 @@ def parse_args():
     p.add_argument("--no-bootstrap-truncation", action="store_true",
                    help="treat truncation like termination, as CleanRL does")
     p.add_argument("--metrics-csv", default=None, help="write global_step,episodic_return per update here")
+    p.add_argument("--reset-return-at-episode-end", action="store_true", dest="reset_return",
+                   help="reward normalisation restarts its discounted return when an episode ends, truncated "
+                        "or not, as gymnasium's vector NormalizeReward and the crate do (gymnasium's single-env "
+                        "NormalizeReward, CleanRL's, carries it over a truncation)")
     p.add_argument("--results-csv", default=None,
                    help="append implementation,env_id,seed,final_return,eval_return,steps (`ppo report --against`)")
     a = p.parse_args()
     args = argparse.Namespace(**workload(a.workload, a.total_timesteps))
     args.workload, args.seed, args.metrics_csv, args.results_csv = a.workload, a.seed, a.metrics_csv, a.results_csv
+    args.reset_return = a.reset_return
     if a.no_bootstrap_truncation:
         args.bootstrap_truncation = False
     return args
+
+
+class NormalizeRewardPerEpisode(gym.wrappers.NormalizeReward):
+    """gymnasium's NormalizeReward with its discounted return restarted at every reset (the
+    vector env resets a sub-env when its episode ends, truncated or not)."""
+
+    def reset(self, **kwargs):
+        self.discounted_reward = np.array([0.0])
+        return super().reset(**kwargs)
 
 
 def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
@@ -189,7 +203,10 @@ def main():
             env = gym.wrappers.NormalizeObservation(env)
             env = gym.wrappers.TransformObservation(env, lambda o: np.clip(o, -10, 10), env.observation_space)
         if getattr(args, "norm_reward", False):
-            env = gym.wrappers.NormalizeReward(env, gamma=args.gamma)
+            if args.reset_return:
+                env = NormalizeRewardPerEpisode(env, gamma=args.gamma)
+            else:
+                env = gym.wrappers.NormalizeReward(env, gamma=args.gamma)
             env = gym.wrappers.TransformReward(env, lambda r: np.clip(r, -10, 10))
         return env
 
@@ -329,7 +346,8 @@ def main():
     print(f"RESULT wall_time_s={wall_time:.3f} sps={sps:.1f} final_return={final_return:.3f} "
           f"global_step={global_step} episodes={num_episodes}")
     if args.results_csv:
-        append_result(args.results_csv, "torch-port", args.env_id, args.seed, final_return, global_step)
+        name = "torch-port-episode-return" if args.reset_return else "torch-port"
+        append_result(args.results_csv, name, args.env_id, args.seed, final_return, global_step)
 
 
 if __name__ == "__main__":

@@ -100,25 +100,26 @@ impl PpoConfig {
     /// source does. `ppo train` prints the updates and steps when it starts, and
     /// `--print-config` on standard error.
     ///
-    /// Measured with `cargo run --release --example learn -- --env ID --seeds 1,2,3`
-    /// (the mean return of the last 100 training episodes at the end of training, mean
-    /// ± std over the seeds named):
+    /// What each learns, on ten seeds beside the implementation it comes from (SB3 with
+    /// RL Zoo's entry, or CleanRL's loop), with intervals and tests, is in
+    /// `docs/results.md` (`bash docs/results.sh`): final mean return of the last 100
+    /// training episodes, mean ± sample std over seeds 1–10 (Pendulum-v1: 1–20):
     ///
     /// - **CartPole-v1**: CleanRL's defaults ([`PpoConfig::default`]), kept on purpose
-    ///   instead of RL Zoo's entry; 500 ± 0 at 500k steps on seeds 1–5.
-    /// - **Acrobot-v1**: RL Zoo as written. −78 ± 3 at 1M steps (past −100 by ~80k).
-    /// - **MountainCar-v0**: RL Zoo as written. −114 ± 1 at 1M steps on seeds 1–3; the
-    ///   best mean on the way is −107 ± 1 (past gymnasium's −110 by 440–530k steps).
+    ///   instead of RL Zoo's entry; 500 ± 0 at 500k steps, as CleanRL's loop.
+    /// - **Acrobot-v1**: RL Zoo as written. −77.4 ± 2.2 at 1M steps (SB3: −76.7 ± 2.9).
+    /// - **MountainCar-v0**: RL Zoo as written. −114.5 ± 2.3 at 1M steps (SB3:
+    ///   −117.4 ± 4.4); it passes gymnasium's −110 on the way and ends about there.
     /// - **Pendulum-v1**: RL Zoo as written, gSDE included (`use_sde`, `sde_sample_freq`
-    ///   4): −181.7 ± 9.7 at 100k steps on seeds 1–3 (RL Zoo reports −172 ± 104).
-    ///   Without gSDE the same entry ends at −206 ± 16 on seeds 1–5, two below −200.
+    ///   4): −194.6 ± 17.7 at 102,400 steps (SB3: −208.7 ± 27.2; RL Zoo reports
+    ///   −172 ± 104 for one agent).
     /// - **MountainCarContinuous-v0**: RL Zoo's entry (n_steps 8, lr 7.77e-5,
     ///   `log_std_init` −3.29, ...) relies on gSDE for its exploration: without it, all
     ///   of seeds 1–3 end at 0 after its 20k steps (the car never finds the flag). So
     ///   this is CleanRL's continuous defaults with RL Zoo's γ = 0.9999, for 100k steps.
     ///   With CleanRL's γ = 0.99, seeds 4 and 5 of 5 never reach the flag even in 1M
     ///   steps (return 0: the car learns to stand still); with 0.9999 all of seeds 1–10
-    ///   pass 90 within 30–45k steps, ending at 93.2 ± 0.5. RL Zoo's gSDE entry itself,
+    ///   pass 90 within 30–45k steps, ending at 93.4 ± 0.2. RL Zoo's gSDE entry itself,
     ///   now possible (`use_sde true, ortho_init false`, see `examples/sde.rs`), is less
     ///   reliable here: 77.9 ± 11.4 at 20k steps on seeds 1–3 (2 of 3 past 90), so this
     ///   preset does not switch gSDE on.
