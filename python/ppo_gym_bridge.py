@@ -20,7 +20,7 @@ import traceback
 VERSION = 1
 
 # Requests (ppo -> Python) and replies (Python -> ppo); a reply is the request | 0x80.
-HELLO, RESET, STEP, GET_STATE, CLOSE = 1, 2, 3, 4, 5
+HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER = 1, 2, 3, 4, 5, 6
 ERROR = 0xFF
 
 
@@ -68,7 +68,11 @@ class UnknownEnv(Exception):
 def make_env(spec):
     if spec.startswith("gym:"):
         import gymnasium
+        import os
 
+        # `ppo render` asks for pixels: environments that draw themselves.
+        if os.environ.get("PPO_BRIDGE_RENDER") == "1":
+            return gymnasium.make(spec[4:], render_mode="rgb_array")
         return gymnasium.make(spec[4:])
     if spec.startswith("py:"):
         import importlib
@@ -197,6 +201,18 @@ def serve(channel, spec, n, autoreset):
                 (i,) = struct.unpack_from("<I", body, 1)
                 state = flat(envs[i].unwrapped.state)
                 channel.send(GET_STATE | 0x80, struct.pack("<I", state.size) + state.astype("<f8").tobytes())
+            elif op == RENDER:
+                # One rgb_array frame of environment i: height, width, frames per second,
+                # then the pixels, rows top to bottom, 3 bytes each.
+                (i,) = struct.unpack_from("<I", body, 1)
+                frame = envs[i].render()
+                if frame is None:
+                    raise ValueError("render() returned None: the environment was not made with render_mode='rgb_array'")
+                frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
+                if frame.ndim != 3 or frame.shape[2] != 3:
+                    raise ValueError(f"render() returned an array of shape {frame.shape}, not height x width x 3")
+                fps = float(envs[i].metadata.get("render_fps") or 30)
+                channel.send(RENDER | 0x80, struct.pack("<IId", frame.shape[0], frame.shape[1], fps) + frame.tobytes())
             elif op == CLOSE:
                 for env in envs:
                     env.close()

@@ -11,6 +11,8 @@
 //! as `.ci/run` does after the README's test command. Asked to run without `PPO_PYTHON`,
 //! they fail, saying what is missing.
 
+mod common;
+
 use ppo::env::{
     Action, Actions, BridgeError, BridgeOptions, CartPole, Env, EnvError, GymEnv, GymVecEnv, VecEnv, VecStep,
 };
@@ -29,7 +31,7 @@ fn python() -> String {
 }
 
 fn options(python: &str) -> BridgeOptions {
-    BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60), workers: 1 }
+    BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60), workers: 1, pixels: false }
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -670,4 +672,62 @@ fn an_environment_without_a_preset_gets_the_defaults_of_its_action_space() {
     let (c, note) = print_config("gym:Pendulum-v1");
     assert_eq!(c, ppo::PpoConfig { env_id: "gym:Pendulum-v1".into(), ..ppo::PpoConfig::for_env("Pendulum-v1") });
     assert!(!note.contains("no tuned preset"), "{note}");
+}
+
+#[test]
+#[ignore = "needs PPO_PYTHON, a Python with python/requirements.txt: cargo test --test bridge -- --include-ignored"]
+fn ppo_render_films_a_gym_environment_as_a_gif_of_its_frames() {
+    let py = python();
+    let dir = tmp("render_gif");
+    // An environment that draws a known picture: frame t is (40·t, 30·x, 40·y) at (x, y).
+    let path = dir.join("painter.py");
+    std::fs::write(
+        &path,
+        "import numpy as np\nimport gymnasium as gym\nfrom gymnasium import spaces\n\
+         class E(gym.Env):\n    metadata = {'render_fps': 20}\n    \
+         observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)\n    action_space = spaces.Discrete(2)\n    \
+         def reset(self, seed=None, options=None):\n        super().reset(seed=seed)\n        self.t = 0\n        \
+         return np.zeros(2, np.float32), {}\n    \
+         def step(self, a):\n        self.t += 1\n        return np.zeros(2, np.float32), 1.0, self.t == 5, False, {}\n    \
+         def render(self):\n        y, x = np.mgrid[0:6, 0:8]\n        \
+         return np.stack([np.full((6, 8), 40 * self.t), 30 * x, 40 * y], axis=-1).astype(np.uint8)\n\
+         def make():\n    return E()\n",
+    )
+    .unwrap();
+    let id = format!("py:{}:make", path.display());
+    let mut config = ppo::PpoConfig { env_id: id.clone(), python: Some(py.clone()), ..ppo::PpoConfig::default() };
+    for (k, v) in [("n_envs", "1"), ("n_steps", "16"), ("n_minibatches", "2"), ("total_timesteps", "16")] {
+        config.set(k, v).unwrap();
+    }
+    let trained = ppo::train(config, |_| {}).unwrap();
+    let ckpt = dir.join("policy.safetensors");
+    trained.checkpoint().save(&ckpt).unwrap();
+    let gif = dir.join("episode.gif");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", gif.to_str().unwrap()])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("6 frames of 8×6 at 0.05 s each"), "{stdout}");
+    // Read back by a decoder of the tests' own: the reset's frame and each step's, in order.
+    let d = common::gif::decode(&std::fs::read(&gif).unwrap());
+    assert_eq!((d.width, d.height, d.frames.len(), d.loops), (8, 6, 6, true));
+    for (t, (rgb, delay)) in d.frames.iter().enumerate() {
+        assert_eq!(*delay, 5, "20 frames per second");
+        let expected: Vec<u8> = (0..6)
+            .flat_map(|y| (0..8).map(move |x| (x, y)))
+            .flat_map(|(x, y)| ppo::io::gif::palette_colour(ppo::io::gif::quantize(40 * t as u8, 30 * x, 40 * y)))
+            .collect();
+        assert!(*rgb == expected, "frame {t} differs from the frame sent");
+    }
+    // An SVG name for a pixel environment, and a GIF name for a native one, are refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", dir.join("x.svg").to_str().unwrap()])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --out episode.gif"));
 }

@@ -835,3 +835,27 @@ fn a_run_can_start_from_another_runs_policy_and_optimizer() {
         assert!(!dir.exists(), "{args:?} wrote {}", dir.display());
     }
 }
+
+#[test]
+fn render_names_the_output_each_kind_of_environment_takes() {
+    let dir = tmp("render_kinds");
+    assert_trained(&train(&dir, &[]));
+    let ckpt = dir.join("final.safetensors");
+    for (out, says) in [
+        ("episode.gif", "CartPole-v1 is drawn as an animated SVG (--out episode.svg)"),
+        ("episode.png", "must name an .svg or .gif file (not .png)"),
+    ] {
+        let path = dir.join(out);
+        let result = ppo(&["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", path.to_str().unwrap()]);
+        let err = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{out}: {err}");
+        assert!(err.contains(says), "{out}: {err}");
+        assert!(!path.exists());
+    }
+    // An existing file that is not a GIF is never overwritten by one.
+    let notes = dir.join("notes.gif");
+    std::fs::write(&notes, "my notes").unwrap();
+    let result = ppo(&["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", notes.to_str().unwrap()]);
+    assert!(text(&result.stderr).contains("exists and is not a GIF"), "{}", text(&result.stderr));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes");
+}

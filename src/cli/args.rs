@@ -548,28 +548,42 @@ fn parse_seed(v: &str) -> Result<u64, UsageError> {
         .ok_or_else(|| UsageError(format!("bad value '{v}' for --seed: expected a whole number in [0, 2^64 − 1]")))
 }
 
-/// `--out FILE` of `plot` and `render`: an `.svg` file that is not a file of a run. An
-/// existing file is replaced only if it is an SVG (a chart or animation written before),
-/// so a typo can never overwrite a checkpoint, metrics or a config.
+/// `--out FILE` of `plot`: an `.svg` file that is not a file of a run ([`check_out_as`]).
 pub fn check_out(flag: &str, out: &std::path::Path) -> Result<(), UsageError> {
-    let is_svg_name = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-    if !is_svg_name {
-        let ext = out.extension().map_or(String::new(), |e| format!(" (not .{})", e.to_string_lossy()));
-        return Err(UsageError(format!(
-            "{flag} {} must name an .svg file{ext}: the output is SVG, which a browser plays and shows",
-            out.display()
-        )));
-    }
+    check_out_as(flag, out, &["svg"])
+}
+
+/// `--out FILE` with one of the `kinds` of output (`svg`, `gif`), named by its extension,
+/// that is not a file of a run. An existing file is replaced only if it is of that kind
+/// (a chart or animation written before), so a typo can never overwrite a checkpoint,
+/// metrics or a config.
+pub fn check_out_as(flag: &str, out: &std::path::Path, kinds: &[&str]) -> Result<(), UsageError> {
+    let ext = out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let Some(kind) = ext.as_deref().filter(|e| kinds.contains(e)) else {
+        let not = ext.map_or(String::new(), |e| format!(" (not .{e})"));
+        let names = kinds.iter().map(|k| format!(".{k}")).collect::<Vec<_>>().join(" or ");
+        let what = if kinds == ["svg"] {
+            ": the output is SVG, which a browser plays and shows".to_string()
+        } else {
+            ": an animated SVG for the crate's environments, a GIF for gym: ones".to_string()
+        };
+        return Err(UsageError(format!("{flag} {} must name an {names} file{not}{what}", out.display())));
+    };
     if out.is_dir() {
-        return Err(UsageError(format!("{flag} {} is a directory; give a file name ending in .svg", out.display())));
+        return Err(UsageError(format!("{flag} {} is a directory; give a file name ending in .{kind}", out.display())));
     }
     if let Ok(bytes) = std::fs::read(out) {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_string();
         let head = head.trim_start_matches('\u{feff}').trim_start();
-        if !(head.starts_with("<svg") || head.starts_with("<?xml")) {
+        let same_kind = match kind {
+            "gif" => bytes.starts_with(b"GIF8"),
+            _ => head.starts_with("<svg") || head.starts_with("<?xml"),
+        };
+        if !same_kind {
             return Err(UsageError(format!(
-                "{flag} {} exists and is not an SVG; refusing to overwrite it (choose another name)",
-                out.display()
+                "{flag} {} exists and is not {}; refusing to overwrite it (choose another name)",
+                out.display(),
+                if kind == "gif" { "a GIF" } else { "an SVG" }
             )));
         }
     }
@@ -606,7 +620,7 @@ fn parse_render(args: &[String]) -> Result<Command, UsageError> {
     let checkpoint =
         checkpoint.ok_or_else(|| UsageError(format!("`ppo render` needs --checkpoint FILE or RUN_DIR: {usage}")))?;
     let out = out.ok_or_else(|| UsageError(format!("`ppo render` needs --out FILE: {usage}")))?;
-    check_out("--out", &out)?;
+    check_out_as("--out", &out, &["svg", "gif"])?;
     Ok(Command::Render(RenderArgs { checkpoint, env, out, seed }))
 }
 
@@ -847,8 +861,10 @@ mod tests {
     }
 
     #[test]
-    fn out_must_be_svg() {
-        let e = err("render --checkpoint c --out x.gif");
+    fn out_names_its_kind() {
+        let e = err("render --checkpoint c --out x.png");
+        assert!(e.contains("must name an .svg or .gif file (not .png)"), "{e}");
+        let e = err("plot r --out x.gif");
         assert!(e.contains("must name an .svg file (not .gif)"), "{e}");
     }
 

@@ -153,7 +153,7 @@ USAGE:
     ppo train --seeds 1,2,3 [--jobs K] ...       one run per seed, their mean curve and mean ± std
     ppo train --resume RUN_DIR|SWEEP_DIR         continue a stopped run, or every unfinished seed
     ppo eval --checkpoint RUN_DIR|FILE           evaluate a trained policy
-    ppo render --checkpoint RUN_DIR|FILE --out episode.svg
+    ppo render --checkpoint RUN_DIR|FILE --out episode.svg|episode.gif
     ppo plot RUN_DIR... [--out chart.svg]        learning curves
     ppo report RUN_DIR... [--against FILE]       statistics over seeds; tests against another implementation
     ppo envs [--gym]                             the environments (--gym: gymnasium's, through Python)
@@ -230,15 +230,18 @@ runs (a --seeds sweep's) evaluates each and prints the mean ± std over them. Th
 seed is the training seed + 1000003, so evaluation episodes differ from training's.
 ";
 
-const HELP_RENDER: &str = "ppo render: draw one episode of a trained policy as an animated SVG
+const HELP_RENDER: &str = "ppo render: one episode of a trained policy, as an animation
 
 USAGE:
     ppo render --checkpoint RUN_DIR|FILE --out episode.svg [--env ID] [--seed S]
+    ppo render --checkpoint RUN_DIR|FILE --out episode.gif     (gym: and py: environments)
 
 Runs one episode of the deterministic policy (on the checkpoint's environment, or --env ID
-with the same spaces) and writes it as an animated SVG that plays at real-time speed in a
-browser. A run directory means its best.safetensors, else final.safetensors. Missing
-folders of --out are created; an existing file is replaced only if it is an SVG.
+with the same spaces). The crate's own environments are drawn as an animated SVG that plays
+at real-time speed in a browser; a gym: or py: environment draws itself (gymnasium's
+render_mode=\"rgb_array\") and the frames become an animated GIF at its frame rate. A run
+directory means its best.safetensors, else final.safetensors. Missing folders of --out are
+created; an existing file is replaced only if it is of the same kind.
 ";
 
 const HELP_ENVS: &str = "ppo envs: the registered environments, with their spaces, time limit and reward threshold
@@ -1073,6 +1076,99 @@ fn eval(a: &EvalArgs) -> Result<(), CliError> {
     sayln!("return {:.2} ± {:.2}   mean length {:.1}", r.mean_return, r.std_return, r.mean_length)
 }
 
+/// A bridged environment that keeps a picture after its reset and each step: what
+/// `ppo render` films for `gym:` and `py:` environments.
+struct Filmed {
+    env: env::GymEnv,
+    frames: Vec<env::bridge::Frame>,
+    /// The first failure to read a frame (the episode goes on; the command reports it).
+    error: Option<env::BridgeError>,
+}
+
+impl Filmed {
+    fn film(&mut self) {
+        if self.error.is_none() {
+            match self.env.frame() {
+                Ok(f) => self.frames.push(f),
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+}
+
+impl env::Env for Filmed {
+    fn observation_space(&self) -> Space {
+        self.env.observation_space()
+    }
+    fn action_space(&self) -> Space {
+        self.env.action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        self.env.reset(seed, obs);
+        self.film();
+    }
+    fn step(&mut self, action: env::Action<'_>, obs: &mut [f32]) -> Result<env::Step, env::EnvError> {
+        let step = self.env.step(action, obs)?;
+        self.film();
+        Ok(step)
+    }
+}
+
+/// `ppo render` of a bridged environment: one episode of the deterministic policy, each
+/// frame as gymnasium's `render()` draws it, written as an animated GIF at the
+/// environment's frame rate ([`crate::io::gif`]).
+fn render_pixels(a: &RenderArgs, mut ckpt: checkpoint::Checkpoint, env_id: &str) -> Result<(), CliError> {
+    if !a.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif")) {
+        return Err(CliError::Usage(format!(
+            "{env_id} draws itself as pixels: give --out episode.gif (an animated GIF), not {}",
+            a.out.display()
+        )));
+    }
+    let options = env::BridgeOptions { pixels: true, ..ckpt.config.bridge_options() };
+    let gym = env::GymEnv::new(env_id, &options).map_err(|e| usage_err(env::EnvError::from(e)))?;
+    let mut filmed = Filmed { env: gym, frames: Vec::new(), error: None };
+    check_fits(env_id, &filmed, &ckpt)?;
+    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
+    let result = crate::algo::eval::evaluate_env(&mut ckpt.agent, &mut filmed, 1, seed, ckpt.obs_rms.as_ref(), |_| {})
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if let Some(e) = filmed.error {
+        return Err(CliError::Failed(format!("{env_id} could not draw itself: {e}")));
+    }
+    let Some(first) = filmed.frames.first() else {
+        return Err(CliError::Failed(format!("{env_id} gave no frames")));
+    };
+    let (width, height, fps) = (first.width, first.height, first.fps);
+    let pictures: Vec<&[u8]> = filmed.frames.iter().map(|f| f.rgb.as_slice()).collect();
+    if let Some(f) = filmed.frames.iter().find(|f| (f.width, f.height) != (width, height)) {
+        return Err(CliError::Failed(format!(
+            "{env_id} changed its picture's size during the episode ({width}×{height}, then {}×{})",
+            f.width, f.height
+        )));
+    }
+    // GIF delays are whole hundredths of a second.
+    let delay = (100.0 / fps.max(1.0)).round().clamp(1.0, 65535.0) as u16;
+    let gif = crate::io::gif::encode(width, height, &pictures, delay).map_err(|e| CliError::Failed(e.to_string()))?;
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", a.out.display()));
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut tmp = a.out.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, &gif).and_then(|_| std::fs::rename(&tmp, &a.out)).map_err(fail)?;
+    sayln!(
+        "{env_id}: one episode of the deterministic policy, return {:.2}, {} steps, seed {seed}",
+        result.mean_return,
+        result.mean_length
+    )?;
+    sayln!(
+        "wrote {} ({} frames of {width}×{height} at {:.2} s each, {} bytes)",
+        display(&a.out),
+        pictures.len(),
+        delay as f64 / 100.0,
+        gif.len()
+    )
+}
+
 /// `ppo eval --checkpoint SWEEP_DIR`: each run's checkpoint in turn, then the mean ± std
 /// over the runs of their mean returns.
 fn eval_sweep(a: &EvalArgs, dirs: &[PathBuf]) -> Result<(), CliError> {
@@ -1105,6 +1201,15 @@ fn eval_sweep(a: &EvalArgs, dirs: &[PathBuf]) -> Result<(), CliError> {
 fn render(a: &RenderArgs) -> Result<(), CliError> {
     let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
     let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
+    if env::bridge::is_bridged(&env_id) {
+        return render_pixels(a, ckpt, &env_id);
+    }
+    if a.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif")) {
+        return Err(CliError::Usage(format!(
+            "{env_id} is drawn as an animated SVG (--out episode.svg); GIFs are for gym: environments, which draw \
+             themselves as pixels"
+        )));
+    }
     // Only the crate's own environments can be drawn: say so before starting anything.
     let dt = crate::run::render::default_dt(&env_id).map_err(usage_err)?;
     let env = env::make(&env_id).map_err(usage_err)?;

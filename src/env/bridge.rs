@@ -27,10 +27,14 @@
 //! | `3` step | N `i64` (Discrete) or N×A `f32` (Box) actions | N×O `f64` obs, N `f64` rewards, N `u8` terminated, N `u8` truncated, N×O `f64` final obs |
 //! | `4` state | `u32` env index | `u32` K, K `f64`: `env.unwrapped.state` |
 //! | `5` close | | (empty), then the process exits |
+//! | `6` render | `u32` env index | `u32` height, `u32` width, `f64` frames per second, height×width×3 `u8` RGB: `env.render()` |
 //!
-//! A space is `u8` kind then, for Discrete (0), `i64` n and `i64` start; for Box (1),
-//! `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`. Any other
-//! space is an error naming it. An error reply is `u32` length and UTF-8 text: a kind
+//! Render needs environments made with `render_mode="rgb_array"`, which
+//! [`BridgeOptions::pixels`] asks for (`PPO_BRIDGE_RENDER=1` in the process's
+//! environment). A space is `u8` kind then, for Discrete (0), `i64` n and `i64` start; for
+//! Box (1), `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`. Any
+//! other space, and image observations (a Box of bytes with 2 or 3 dimensions), are an
+//! error naming them. An error reply is `u32` length and UTF-8 text: a kind
 //! (`missing_gymnasium`, `unknown_env`, `make_failed`, `unsupported_space`,
 //! `env_raised`, `protocol`), a newline, the last line of the Python traceback, a newline,
 //! and the whole traceback. Observations travel as `f64`, so `f32` and `f64` environments
@@ -65,6 +69,7 @@ const RESET: u8 = 2;
 const STEP: u8 = 3;
 const GET_STATE: u8 = 4;
 const CLOSE: u8 = 5;
+const RENDER: u8 = 6;
 const ERROR: u8 = 0xFF;
 
 /// Every id gymnasium has registered, as the interpreter of `options` sees them (for
@@ -100,6 +105,9 @@ pub struct BridgeOptions {
     /// Python processes a [`GymVecEnv`] spreads its environments over, for more cores
     /// (at most one per environment). Default 1.
     pub workers: usize,
+    /// Make `gym:` environments with `render_mode="rgb_array"`, so that
+    /// [`GymEnv::frame`] can read their pixels (`ppo render`). Default false.
+    pub pixels: bool,
 }
 
 impl Default for BridgeOptions {
@@ -110,6 +118,7 @@ impl Default for BridgeOptions {
             python: python.unwrap_or_else(|| "python3".to_string()),
             timeout: Duration::from_secs(60),
             workers: 1,
+            pixels: false,
         }
     }
 }
@@ -381,6 +390,9 @@ impl Process {
         // asked for from the thread that lives as long as the process).
         if std::thread::current().name() == Some("main") {
             command.env("PPO_BRIDGE_END_WITH_PARENT", "1");
+        }
+        if options.pixels {
+            command.env("PPO_BRIDGE_RENDER", "1");
         }
         let mut child = command
             .spawn()
@@ -853,6 +865,36 @@ impl GymEnv {
     pub fn unwrapped_state(&mut self) -> Result<Vec<f64>, BridgeError> {
         self.inner.unwrapped_state(0)
     }
+
+    /// The environment's picture now (`env.render()` of an environment made with
+    /// [`BridgeOptions::pixels`]): width, height, frames per second, and the pixels as
+    /// RGB bytes, rows top to bottom.
+    pub fn frame(&mut self) -> Result<Frame, BridgeError> {
+        let p = &mut self.inner.workers[0].process;
+        p.begin(RENDER);
+        p.put(&0u32.to_le_bytes());
+        p.exchange(RENDER, "a frame")?;
+        let mut c = Cursor { bytes: &p.reply, at: 0 };
+        let (Some(height), Some(width), Some(fps)) = (c.u32(), c.u32(), c.f64()) else {
+            return Err(p.protocol("a frame reply without its size"));
+        };
+        let (width, height) = (width as usize, height as usize);
+        let rgb = c.take(width * height * 3).ok_or_else(|| p.protocol("a short frame"))?.to_vec();
+        Ok(Frame { width, height, fps, rgb })
+    }
+}
+
+/// One picture of a bridged environment ([`GymEnv::frame`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// Pixels across.
+    pub width: usize,
+    /// Pixels down.
+    pub height: usize,
+    /// The environment's `metadata["render_fps"]` (30 when it has none).
+    pub fps: f64,
+    /// `width × height × 3` bytes of RGB, rows top to bottom.
+    pub rgb: Vec<u8>,
 }
 
 impl Env for GymEnv {

@@ -16,6 +16,7 @@
 
 pub mod crc32;
 pub mod csv;
+pub mod gif;
 pub mod json;
 pub mod safetensors;
 pub mod svg;

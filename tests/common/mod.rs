@@ -10,6 +10,8 @@
 // Each test binary that declares `mod common;` uses only part of this file.
 #![allow(dead_code)]
 
+pub mod gif;
+
 use ppo::io::json::Json;
 use ppo::math::tensor::Tensor;
 use std::path::PathBuf;
