@@ -722,6 +722,20 @@ fn ppo_render_films_a_gym_environment_as_a_gif_of_its_frames() {
             .collect();
         assert!(*rgb == expected, "frame {t} differs from the frame sent");
     }
+    // Training with capture_video films the same way, every video_interval steps.
+    let run = dir.join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
+        .args(["train", "--env", &id, "--run-dir", run.to_str().unwrap(), "--quiet", "--capture-video"])
+        .args(["--video-interval", "16", "--n-envs", "1", "--n-steps", "16", "--n-minibatches", "2"])
+        .args(["--total-timesteps", "32"])
+        .env("PPO_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for step in ["000000016", "000000032"] {
+        let d = common::gif::decode(&std::fs::read(run.join(format!("videos/step_{step}.gif"))).unwrap());
+        assert_eq!((d.width, d.height, d.frames.len()), (8, 6, 6));
+    }
     // An SVG name for a pixel environment, and a GIF name for a native one, are refused.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
         .args(["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", dir.join("x.svg").to_str().unwrap()])

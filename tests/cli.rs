@@ -859,3 +859,16 @@ fn render_names_the_output_each_kind_of_environment_takes() {
     assert!(text(&result.stderr).contains("exists and is not a GIF"), "{}", text(&result.stderr));
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes");
 }
+
+#[test]
+fn capture_video_records_an_episode_every_interval() {
+    let dir = tmp("videos");
+    assert_trained(&train(&dir, &["--capture-video", "--video-interval", "1000"]));
+    // 2048 steps in updates of 512: the updates that cross 1000 and 2000.
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir.join("videos")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["step_000001024.svg", "step_000002048.svg"]);
+    let svg = std::fs::read_to_string(dir.join("videos/step_000002048.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<animate"), "{}", &svg[..200.min(svg.len())]);
+}

@@ -589,6 +589,16 @@ config_keys! {
     checkpoint_updates: u64 = 0;
         Integer, "updates", Allowed::Int(0, MAX_COUNT as i128, "a whole number in [0, 10^6] (0: never)"),
         "also write the state every this many updates; 0: never", [];
+    /// Record an episode of the deterministic policy every `video_interval` environment
+    /// steps into the run directory's `videos/` (CleanRL `--capture-video`): an animated
+    /// SVG for the crate's environments, a GIF for `gym:` and `py:` ones. Default false.
+    capture_video: bool = false;
+        Bool, "", Allowed::Any, "record an episode every video_interval steps into videos/", [];
+    /// Environment steps between two recorded episodes, with `capture_video`. Range
+    /// `[1, 10^15]`. Default 100,000.
+    video_interval: u64 = 100_000;
+        Integer, "env steps", Allowed::Int(1, MAX_TIMESTEPS as i128, "a whole number of steps in [1, 10^15]"),
+        "steps between recorded episodes (capture_video)", [];
     /// Start from this trained policy (a checkpoint file, or a run directory: its
     /// `final.safetensors`, else `best.safetensors`): its parameters and normalisation
     /// statistics ([`Trainer::init_from`](crate::algo::Trainer::init_from)), as SB3's second

@@ -211,7 +211,8 @@ OPTIONS:
     --quiet           no progress, only the summary
 
 A run directory holds config.json, metrics.csv, a TensorBoard event file,
-best.safetensors, final.safetensors, state.safetensors and learning_curve.svg.
+best.safetensors, final.safetensors, state.safetensors and learning_curve.svg, and with
+--capture-video an episode every video_interval steps in videos/ (SVG, or GIF for gym:).
 best.safetensors is the policy with the highest evaluation mean return, or, with
 evaluation off (eval_interval 0), the highest training return (mean of the last 100
 episodes) at the end of an update. Ctrl-C stops after the current update and saves
@@ -861,13 +862,7 @@ fn summarize_seeds(dirs: &[PathBuf], parent: &Path) -> Result<(), CliError> {
 /// Writes `text` to `path` through a temporary file and a rename, so that a failure never
 /// leaves half a file, creating missing parent folders first.
 fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(fail)
+    write_bytes(path, text.as_bytes())
 }
 
 /// A test hook, read once per run: `PPO_TEST_ABORT_AFTER_UPDATE=K` aborts the process
@@ -916,6 +911,10 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
     }
     let mut progress = Progress::new(mode, total_steps);
     let mut last: Option<Metrics> = None;
+    // capture_video: an episode every video_interval steps from here (a resumed run's
+    // earlier videos are in place).
+    let mut last_video_step = trainer.global_step;
+    let mut filming = trainer.config.capture_video;
     let outcome = loop {
         if trainer.is_done() {
             break Ok(());
@@ -924,6 +923,16 @@ fn train_loop(mut trainer: Trainer, mut run: RunDir, quiet: bool) -> Result<(), 
             Ok(m) => {
                 run.log(&m).map_err(|e| CliError::Failed(e.to_string()))?;
                 run.consider_best(&trainer, &m).map_err(|e| CliError::Failed(e.to_string()))?;
+                let every = trainer.config.video_interval.max(1);
+                if filming && trainer.global_step / every > last_video_step / every {
+                    last_video_step = trainer.global_step;
+                    // A video that cannot be made is said once, and training goes on.
+                    if let Err(e) = capture_video(&trainer, &dir) {
+                        let _ = progress.finish_line();
+                        eprintln!("warning: no more videos in this run: {}", e.message());
+                        filming = false;
+                    }
+                }
                 run.save_state_if_due(&trainer).map_err(|e| CliError::Failed(e.to_string()))?;
                 if abort_at == Some(trainer.update) {
                     std::process::abort();
@@ -1050,7 +1059,7 @@ pub fn evaluate_checkpoint(
     // A bridged environment starts with the checkpoint's interpreter settings (python,
     // bridge_timeout), once, for the check and the episodes.
     let mut env = env::make_with(&env_id, &ckpt.config.bridge_options()).map_err(usage_err)?;
-    check_fits(&env_id, env.as_ref(), &ckpt)?;
+    check_fits(&env_id, env.as_ref(), &ckpt.agent, &ckpt.config.env_id)?;
     crate::algo::eval::evaluate_env(&mut ckpt.agent, env.as_mut(), episodes, seed, ckpt.obs_rms.as_ref(), |_| {})
         .map_err(|e| CliError::Failed(e.to_string()))
 }
@@ -1114,22 +1123,72 @@ impl env::Env for Filmed {
     }
 }
 
-/// `ppo render` of a bridged environment: one episode of the deterministic policy, each
-/// frame as gymnasium's `render()` draws it, written as an animated GIF at the
-/// environment's frame rate ([`crate::io::gif`]).
-fn render_pixels(a: &RenderArgs, mut ckpt: checkpoint::Checkpoint, env_id: &str) -> Result<(), CliError> {
-    if !a.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif")) {
-        return Err(CliError::Usage(format!(
-            "{env_id} draws itself as pixels: give --out episode.gif (an animated GIF), not {}",
-            a.out.display()
-        )));
+/// One drawn episode ([`film_episode`]).
+struct Film {
+    /// The file's bytes: SVG text or a GIF.
+    bytes: Vec<u8>,
+    /// `svg` or `gif`.
+    kind: &'static str,
+    /// The episode's return and length.
+    ret: f64,
+    len: f64,
+    /// What the animation holds, for the message (`201 frames of 500×500 at 0.03 s each`).
+    detail: String,
+}
+
+/// The kind of animation `env_id` is drawn as: `svg` for the crate's environments (drawn
+/// from their state), `gif` for bridged ones (which draw themselves as pixels).
+fn film_kind(env_id: &str) -> &'static str {
+    if env::bridge::is_bridged(env_id) {
+        "gif"
+    } else {
+        "svg"
     }
-    let options = env::BridgeOptions { pixels: true, ..ckpt.config.bridge_options() };
+}
+
+/// One episode of the agent's deterministic policy on `env_id` from `seed`, drawn: an
+/// animated SVG at real-time speed for the crate's environments
+/// ([`crate::run::render`]), and for a bridged one, each frame as gymnasium's `render()`
+/// draws it, an animated GIF at the environment's frame rate ([`crate::io::gif`]).
+fn film_episode(
+    agent: &mut crate::algo::Agent,
+    obs_rms: Option<&crate::env::RunningMeanStd>,
+    config: &PpoConfig,
+    env_id: &str,
+    seed: u64,
+) -> Result<Film, CliError> {
+    let fits = |env: &dyn env::Env, agent: &crate::algo::Agent| check_fits(env_id, env, agent, &config.env_id);
+    if !env::bridge::is_bridged(env_id) {
+        // Only the crate's own environments can be drawn: say so before starting anything.
+        let dt = crate::run::render::default_dt(env_id).map_err(usage_err)?;
+        fits(env::make(env_id).map_err(usage_err)?.as_ref(), agent)?;
+        // One evaluation episode, recording the drawing's state at the reset and each step.
+        let (mut states, mut bad_state) = (Vec::new(), None);
+        let result = crate::algo::evaluate_with(agent, env_id, 1, seed, obs_rms, |s| {
+            match crate::run::render::state_from_obs(env_id, s.obs) {
+                Ok(state) => states.push(state),
+                Err(e) => bad_state = Some(e),
+            }
+        })
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+        if let Some(e) = bad_state {
+            return Err(usage_err(e));
+        }
+        let svg =
+            crate::run::render::animate_episode(env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
+        return Ok(Film {
+            bytes: svg.into_bytes(),
+            kind: "svg",
+            ret: result.mean_return,
+            len: result.mean_length,
+            detail: format!("{} frames at {dt:.3} s each", states.len()),
+        });
+    }
+    let options = env::BridgeOptions { pixels: true, ..config.bridge_options() };
     let gym = env::GymEnv::new(env_id, &options).map_err(|e| usage_err(env::EnvError::from(e)))?;
     let mut filmed = Filmed { env: gym, frames: Vec::new(), error: None };
-    check_fits(env_id, &filmed, &ckpt)?;
-    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
-    let result = crate::algo::eval::evaluate_env(&mut ckpt.agent, &mut filmed, 1, seed, ckpt.obs_rms.as_ref(), |_| {})
+    fits(&filmed, agent)?;
+    let result = crate::algo::eval::evaluate_env(agent, &mut filmed, 1, seed, obs_rms, |_| {})
         .map_err(|e| CliError::Failed(e.to_string()))?;
     if let Some(e) = filmed.error {
         return Err(CliError::Failed(format!("{env_id} could not draw itself: {e}")));
@@ -1138,35 +1197,78 @@ fn render_pixels(a: &RenderArgs, mut ckpt: checkpoint::Checkpoint, env_id: &str)
         return Err(CliError::Failed(format!("{env_id} gave no frames")));
     };
     let (width, height, fps) = (first.width, first.height, first.fps);
-    let pictures: Vec<&[u8]> = filmed.frames.iter().map(|f| f.rgb.as_slice()).collect();
     if let Some(f) = filmed.frames.iter().find(|f| (f.width, f.height) != (width, height)) {
         return Err(CliError::Failed(format!(
             "{env_id} changed its picture's size during the episode ({width}×{height}, then {}×{})",
             f.width, f.height
         )));
     }
+    let pictures: Vec<&[u8]> = filmed.frames.iter().map(|f| f.rgb.as_slice()).collect();
     // GIF delays are whole hundredths of a second.
     let delay = (100.0 / fps.max(1.0)).round().clamp(1.0, 65535.0) as u16;
     let gif = crate::io::gif::encode(width, height, &pictures, delay).map_err(|e| CliError::Failed(e.to_string()))?;
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", a.out.display()));
-    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    Ok(Film {
+        detail: format!(
+            "{} frames of {width}×{height} at {:.2} s each, {} bytes",
+            pictures.len(),
+            delay as f64 / 100.0,
+            gif.len()
+        ),
+        bytes: gif,
+        kind: "gif",
+        ret: result.mean_return,
+        len: result.mean_length,
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, creating missing
+/// parent folders first.
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    let mut tmp = a.out.as_os_str().to_owned();
+    let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    std::fs::write(&tmp, &gif).and_then(|_| std::fs::rename(&tmp, &a.out)).map_err(fail)?;
+    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(fail)
+}
+
+/// `capture_video`: the current policy's episode from the evaluation seed (the training
+/// seed + 1,000,003, so that every video starts alike), as
+/// `RUN_DIR/videos/step_<global step>.svg|gif`.
+fn capture_video(trainer: &Trainer, dir: &Path) -> Result<(), CliError> {
+    use crate::env::NormalizationStats;
+    let c = &trainer.config;
+    let mut agent = trainer.agent.clone();
+    let seed = c.seed.wrapping_add(1_000_003);
+    let film = film_episode(&mut agent, trainer.envs.obs_rms(), c, &c.env_id, seed)?;
+    let path = dir.join("videos").join(format!("step_{:09}.{}", trainer.global_step, film.kind));
+    write_bytes(&path, &film.bytes)
+}
+
+/// `ppo render`: one episode of the checkpoint's deterministic policy ([`film_episode`]).
+fn render(a: &RenderArgs) -> Result<(), CliError> {
+    let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
+    let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
+    let kind = film_kind(&env_id);
+    if !a.out.extension().is_some_and(|e| e.eq_ignore_ascii_case(kind)) {
+        return Err(CliError::Usage(match kind {
+            "gif" => format!("{env_id} draws itself as pixels: give --out episode.gif (an animated GIF)"),
+            _ => format!(
+                "{env_id} is drawn as an animated SVG (--out episode.svg); GIFs are for gym: environments, which \
+                 draw themselves as pixels"
+            ),
+        }));
+    }
+    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
+    let film = film_episode(&mut ckpt.agent, ckpt.obs_rms.as_ref(), &ckpt.config, &env_id, seed)?;
+    write_bytes(&a.out, &film.bytes)?;
     sayln!(
         "{env_id}: one episode of the deterministic policy, return {:.2}, {} steps, seed {seed}",
-        result.mean_return,
-        result.mean_length
+        film.ret,
+        film.len
     )?;
-    sayln!(
-        "wrote {} ({} frames of {width}×{height} at {:.2} s each, {} bytes)",
-        display(&a.out),
-        pictures.len(),
-        delay as f64 / 100.0,
-        gif.len()
-    )
+    sayln!("wrote {} ({})", display(&a.out), film.detail)
 }
 
 /// `ppo eval --checkpoint SWEEP_DIR`: each run's checkpoint in turn, then the mean ± std
@@ -1196,58 +1298,18 @@ fn eval_sweep(a: &EvalArgs, dirs: &[PathBuf]) -> Result<(), CliError> {
     sayln!("mean over {} runs: {:.2}{std} (sample std over runs)", means.len(), crate::math::stats::mean(&means))
 }
 
-/// `ppo render`: one episode of the checkpoint's deterministic policy, drawn as an
-/// animated SVG at real-time speed ([`crate::run::render`]).
-fn render(a: &RenderArgs) -> Result<(), CliError> {
-    let (_, mut ckpt) = load_checkpoint(&a.checkpoint)?;
-    let env_id = a.env.clone().unwrap_or_else(|| ckpt.config.env_id.clone());
-    if env::bridge::is_bridged(&env_id) {
-        return render_pixels(a, ckpt, &env_id);
-    }
-    if a.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif")) {
-        return Err(CliError::Usage(format!(
-            "{env_id} is drawn as an animated SVG (--out episode.svg); GIFs are for gym: environments, which draw \
-             themselves as pixels"
-        )));
-    }
-    // Only the crate's own environments can be drawn: say so before starting anything.
-    let dt = crate::run::render::default_dt(&env_id).map_err(usage_err)?;
-    let env = env::make(&env_id).map_err(usage_err)?;
-    check_fits(&env_id, env.as_ref(), &ckpt)?;
-    let seed = a.seed.unwrap_or(ckpt.config.seed.wrapping_add(1_000_003));
-    // One evaluation episode, recording the drawing's state at the reset and each step.
-    let mut states = Vec::new();
-    let mut bad_state = None;
-    let result = crate::algo::evaluate_with(&mut ckpt.agent, &env_id, 1, seed, ckpt.obs_rms.as_ref(), |s| {
-        match crate::run::render::state_from_obs(&env_id, s.obs) {
-            Ok(state) => states.push(state),
-            Err(e) => bad_state = Some(e),
-        }
-    })
-    .map_err(|e| CliError::Failed(e.to_string()))?;
-    if let Some(e) = bad_state {
-        return Err(usage_err(e));
-    }
-    let (ret, len) = (result.mean_return, result.mean_length);
-    let svg = crate::run::render::animate_episode(&env_id, &states, dt).map_err(|e| CliError::Failed(e.to_string()))?;
-    write_output(&a.out, &svg)?;
-    sayln!("{env_id}: one episode of the deterministic policy, return {ret:.2}, {len} steps, seed {seed}")?;
-    sayln!("wrote {} ({} frames at {:.3} s each)", display(&a.out), states.len(), dt)
-}
-
 /// Checks a checkpoint's agent against the environment it is about to run on: the
 /// observation size, the kind and number of actions and, for continuous actions, the
 /// bounds (which clip every action). A mismatch is a usage error naming both sides.
-fn check_fits(env_id: &str, env: &dyn env::Env, ckpt: &checkpoint::Checkpoint) -> Result<(), CliError> {
+fn check_fits(env_id: &str, env: &dyn env::Env, agent: &crate::algo::Agent, trained_on: &str) -> Result<(), CliError> {
     let obs_dim = env.observation_space().flat_dim();
-    if obs_dim != ckpt.agent.obs_dim || ActionKind::from_space(&env.action_space()) != ckpt.agent.action {
+    if obs_dim != agent.obs_dim || ActionKind::from_space(&env.action_space()) != agent.action {
         return Err(CliError::Usage(format!(
-            "{env_id} has observations {} and actions {}, but the checkpoint's agent was trained on {} ({} observation values, actions {:?})",
+            "{env_id} has observations {} and actions {}, but the checkpoint's agent was trained on {trained_on} ({} observation values, actions {:?})",
             describe_space(&env.observation_space()),
             describe_space(&env.action_space()),
-            ckpt.config.env_id,
-            ckpt.agent.obs_dim,
-            ckpt.agent.action
+            agent.obs_dim,
+            agent.action
         )));
     }
     Ok(())
