@@ -30,6 +30,11 @@ fn python() -> String {
     })
 }
 
+/// `ppo ARGS` run to its end with `PPO_PYTHON` set to `py`.
+fn ppo_with(py: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ppo")).args(args).env("PPO_PYTHON", py).output().unwrap()
+}
+
 fn options(python: &str) -> BridgeOptions {
     BridgeOptions { python: python.to_string(), timeout: Duration::from_secs(60), workers: 1, pixels: false }
 }
@@ -648,11 +653,7 @@ fn processes_an_environment_starts_end_with_it() {
 fn an_environment_without_a_preset_gets_the_defaults_of_its_action_space() {
     let py = python();
     let print_config = |env: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-            .args(["train", "--env", env, "--print-config"])
-            .env("PPO_PYTHON", &py)
-            .output()
-            .unwrap();
+        let out = ppo_with(&py, &["train", "--env", env, "--print-config"]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{env}: {stderr}");
         let json = ppo::io::json::Json::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
@@ -703,11 +704,7 @@ fn ppo_render_films_a_gym_environment_as_a_gif_of_its_frames() {
     let ckpt = dir.join("policy.safetensors");
     trained.checkpoint().save(&ckpt).unwrap();
     let gif = dir.join("episode.gif");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-        .args(["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", gif.to_str().unwrap()])
-        .env("PPO_PYTHON", &py)
-        .output()
-        .unwrap();
+    let out = ppo_with(&py, &["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", gif.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}{stdout}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("6 frames of 8×6 at 0.05 s each"), "{stdout}");
@@ -724,24 +721,39 @@ fn ppo_render_films_a_gym_environment_as_a_gif_of_its_frames() {
     }
     // Training with capture_video films the same way, every video_interval steps.
     let run = dir.join("run");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-        .args(["train", "--env", &id, "--run-dir", run.to_str().unwrap(), "--quiet", "--capture-video"])
-        .args(["--video-interval", "16", "--n-envs", "1", "--n-steps", "16", "--n-minibatches", "2"])
-        .args(["--total-timesteps", "32"])
-        .env("PPO_PYTHON", &py)
-        .output()
-        .unwrap();
+    let run_dir = run.to_str().unwrap();
+    let out = ppo_with(
+        &py,
+        &[
+            "train",
+            "--env",
+            &id,
+            "--run-dir",
+            run_dir,
+            "--quiet",
+            "--capture-video",
+            "--video-interval",
+            "16",
+            "--n-envs",
+            "1",
+            "--n-steps",
+            "16",
+            "--n-minibatches",
+            "2",
+            "--total-timesteps",
+            "32",
+        ],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for step in ["000000016", "000000032"] {
         let d = common::gif::decode(&std::fs::read(run.join(format!("videos/step_{step}.gif"))).unwrap());
         assert_eq!((d.width, d.height, d.frames.len()), (8, 6, 6));
     }
     // An SVG name for a pixel environment, and a GIF name for a native one, are refused.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ppo"))
-        .args(["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", dir.join("x.svg").to_str().unwrap()])
-        .env("PPO_PYTHON", &py)
-        .output()
-        .unwrap();
+    let out = ppo_with(
+        &py,
+        &["render", "--checkpoint", ckpt.to_str().unwrap(), "--out", dir.join("x.svg").to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give --out episode.gif"));
 }
