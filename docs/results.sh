@@ -5,7 +5,7 @@
 # benches/frameworks/peers.sh writes: SB3 with RL Zoo's entries, the in-tree ports of
 # CleanRL's loop). Run from the repository root, with nothing else running:
 #
-#     bash docs/results.sh          # about 3 minutes on 2 cores; JOBS=1 for one
+#     bash docs/results.sh          # about 2 minutes on 2 cores; JOBS=1 for one
 #
 # The tables are the crate's output, never edited by hand: the same commit gives the same
 # numbers on every machine (the run-time kernels give the same bits on every CPU).
