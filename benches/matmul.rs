@@ -60,6 +60,8 @@ fn main() {
         t("backward dW = dYᵀ·X", 64, 128, 64, Yes, No),
         t("backward dW head = dYᵀ·X", 2, 128, 64, Yes, No),
         t("backward dW layer 1 = dYᵀ·X", 64, 128, 4, Yes, No),
+        t("W3 layer 2 (Wᵀ cached)", 2048, 256, 256, No, No),
+        t("W3 dW layer 2 = dYᵀ·X", 256, 2048, 256, Yes, No),
     ];
     let paths: Vec<Isa> = Isa::ALL.into_iter().filter(|p| p.available()).collect();
     println!(
