@@ -36,6 +36,13 @@ fn vector_sps(id: &str, n: usize, options: &BridgeOptions, budget: Duration) -> 
             continuous.iter_mut().for_each(|a| *a = rng.random_range(-1.0f32..1.0));
             env.step(Actions::Continuous(&continuous), &mut out).unwrap();
         }
+        Space::MultiDiscrete(nvec) => {
+            discrete.resize(n * nvec.len(), 0);
+            for (k, a) in discrete.iter_mut().enumerate() {
+                *a = rng.random_range(0..nvec[k % nvec.len()]);
+            }
+            env.step(Actions::MultiDiscrete(&discrete), &mut out).unwrap();
+        }
     };
     for _ in 0..20 {
         step(&mut env);

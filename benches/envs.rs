@@ -47,6 +47,10 @@ fn single(id: &str, budget: Duration) -> f64 {
                 cont[0] = rng.random_range(-2.0..2.0);
                 env.step(Action::Continuous(&cont), &mut obs)
             }
+            Space::MultiDiscrete(ref nvec) => {
+                let md: Vec<usize> = nvec.iter().map(|&k| rng.random_range(0..k)).collect();
+                env.step(Action::MultiDiscrete(&md), &mut obs)
+            }
         }
         .unwrap();
         if step.done() {
@@ -79,6 +83,10 @@ fn vectorized(id: &str, n: usize, budget: Duration) -> f64 {
             Space::Box(_) => {
                 cont.iter_mut().for_each(|a| *a = rng.random_range(-2.0..2.0));
                 env.step(Actions::Continuous(&cont), &mut out).unwrap();
+            }
+            Space::MultiDiscrete(ref nvec) => {
+                let md: Vec<usize> = (0..n * nvec.len()).map(|k| rng.random_range(0..nvec[k % nvec.len()])).collect();
+                env.step(Actions::MultiDiscrete(&md), &mut out).unwrap();
             }
         }
         black_box(&out.obs);

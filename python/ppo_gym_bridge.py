@@ -20,7 +20,7 @@ import traceback
 VERSION = 1
 
 # Requests (ppo -> Python) and replies (Python -> ppo); a reply is the request | 0x80.
-HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER = 1, 2, 3, 4, 5, 6
+HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER, MASKS = 1, 2, 3, 4, 5, 6, 7
 ERROR = 0xFF
 
 
@@ -104,7 +104,8 @@ def is_image(space):
 
 
 def encode_space(space, observation=False):
-    """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64."""
+    """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64.
+    MultiDiscrete: kind 2, D, then the D flattened nvec and the D starts as i64."""
     import numpy as np
     from gymnasium import spaces
 
@@ -116,6 +117,10 @@ def encode_space(space, observation=False):
         )
     if isinstance(space, spaces.Discrete):
         return struct.pack("<Bqq", 0, int(space.n), int(space.start))
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec, dtype=np.int64).ravel()
+        start = np.broadcast_to(np.asarray(getattr(space, "start", 0), dtype=np.int64), space.nvec.shape).ravel()
+        return struct.pack("<BI", 2, nvec.size) + nvec.astype("<i8").tobytes() + start.astype("<i8").tobytes()
     if isinstance(space, spaces.Box):
         shape = tuple(int(d) for d in space.shape)
         low = np.asarray(space.low, dtype=np.float64).ravel()
@@ -124,7 +129,7 @@ def encode_space(space, observation=False):
         return head + low.astype("<f8").tobytes() + high.astype("<f8").tobytes()
     kind = "observation" if observation else "action"
     raise TypeError(
-        f"unsupported {kind} space {space} ({type(space).__name__}): the bridge supports Box and Discrete"
+        f"unsupported {kind} space {space} ({type(space).__name__}): the bridge supports Box, Discrete and MultiDiscrete"
     )
 
 
@@ -157,9 +162,15 @@ def serve(channel, spec, n, autoreset):
     channel.send(HELLO | 0x80, struct.pack("<Iqd", VERSION, int(max_steps), threshold) + spaces_bytes)
 
     discrete = act_space.__class__.__name__ == "Discrete"
+    multi = act_space.__class__.__name__ == "MultiDiscrete"
     act_dim = 1 if discrete else int(np.prod(act_space.shape))
     obs_dim = int(np.prod(obs_space.shape))
     start = int(getattr(act_space, "start", 0)) if discrete else 0
+    if multi:
+        multi_start = np.broadcast_to(np.asarray(getattr(act_space, "start", 0), dtype=np.int64), act_space.nvec.shape)
+        mask_len = int(np.sum(act_space.nvec))
+    else:
+        mask_len = int(act_space.n) if discrete else 0
     obs = np.zeros((n, obs_dim))
     final = np.zeros((n, obs_dim))
     rewards = np.zeros(n)
@@ -180,6 +191,9 @@ def serve(channel, spec, n, autoreset):
             elif op == STEP:
                 if discrete:
                     actions = np.frombuffer(body, dtype="<i8", count=n, offset=1) + start
+                elif multi:
+                    flat_actions = np.frombuffer(body, dtype="<i8", count=n * act_dim, offset=1)
+                    actions = flat_actions.reshape((n,) + act_space.nvec.shape) + multi_start
                 else:
                     # A copy: an environment may change its action in place.
                     actions = np.frombuffer(body, dtype="<f4", count=n * act_dim, offset=1).reshape((n,) + act_space.shape).copy()
@@ -213,6 +227,26 @@ def serve(channel, spec, n, autoreset):
                     raise ValueError(f"render() returned an array of shape {frame.shape}, not height x width x 3")
                 fps = float(envs[i].metadata.get("render_fps") or 30)
                 channel.send(RENDER | 0x80, struct.pack("<IId", frame.shape[0], frame.shape[1], fps) + frame.tobytes())
+            elif op == MASKS:
+                # Each environment's action_masks() (SB3 MaskablePPO's method), found
+                # through the wrappers: u8 1 and N x L bytes, or u8 0 when it has none.
+                masks = []
+                for env in envs:
+                    try:
+                        method = env.get_wrapper_attr("action_masks")
+                    except AttributeError:
+                        method = getattr(env.unwrapped, "action_masks", None)
+                    if method is None or mask_len == 0:
+                        masks = None
+                        break
+                    mask = np.asarray(method(), dtype=bool).ravel()
+                    if mask.size != mask_len:
+                        raise ValueError(f"action_masks() returned {mask.size} values, the action space needs {mask_len}")
+                    masks.append(mask)
+                if masks is None:
+                    channel.send(MASKS | 0x80, b"\x00")
+                else:
+                    channel.send(MASKS | 0x80, b"\x01" + np.concatenate(masks).astype(np.uint8).tobytes())
             elif op == CLOSE:
                 for env in envs:
                     env.close()

@@ -96,7 +96,7 @@ fn observations(obs_dim: usize, n: usize, seed: u64) -> Vec<f32> {
 /// Actions as numbers to compare exactly: indices, or the bits of each value.
 fn action_bits(actions: Actions<'_>) -> Vec<u64> {
     match actions {
-        Actions::Discrete(a) => a.iter().map(|&i| i as u64).collect(),
+        Actions::Discrete(a) | Actions::MultiDiscrete(a) => a.iter().map(|&i| i as u64).collect(),
         Actions::Continuous(v) => v.iter().map(|x| x.to_bits() as u64).collect(),
     }
 }

@@ -163,7 +163,8 @@ fn registry() {
             "Pendulum-v1",
             "Acrobot-v1",
             "MountainCar-v0",
-            "MountainCarContinuous-v0"
+            "MountainCarContinuous-v0",
+            "GridWalk-v0"
         ]
     );
     for id in env_ids() {

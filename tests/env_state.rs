@@ -28,6 +28,7 @@ const N: usize = 3;
 enum OneAction {
     Discrete(usize),
     Continuous(Vec<f32>),
+    MultiDiscrete(Vec<usize>),
 }
 
 impl OneAction {
@@ -35,6 +36,7 @@ impl OneAction {
         match self {
             OneAction::Discrete(a) => Action::Discrete(*a),
             OneAction::Continuous(a) => Action::Continuous(a),
+            OneAction::MultiDiscrete(a) => Action::MultiDiscrete(a),
         }
     }
 }
@@ -44,6 +46,7 @@ impl OneAction {
 enum ManyActions {
     Discrete(Vec<usize>),
     Continuous(Vec<f32>),
+    MultiDiscrete(Vec<usize>),
 }
 
 impl ManyActions {
@@ -51,6 +54,7 @@ impl ManyActions {
         match self {
             ManyActions::Discrete(a) => Actions::Discrete(a),
             ManyActions::Continuous(a) => Actions::Continuous(a),
+            ManyActions::MultiDiscrete(a) => Actions::MultiDiscrete(a),
         }
     }
 }
@@ -66,6 +70,9 @@ fn one_actions(space: &Space, count: usize, seed: u64) -> Vec<OneAction> {
         .map(|_| match space {
             Space::Discrete(n) => OneAction::Discrete(rng.random_range(0..*n)),
             Space::Box(b) => OneAction::Continuous(box_sample(b, &mut rng)),
+            Space::MultiDiscrete(nvec) => {
+                OneAction::MultiDiscrete(nvec.iter().map(|&k| rng.random_range(0..k)).collect())
+            }
         })
         .collect()
 }
@@ -76,6 +83,9 @@ fn many_actions(space: &Space, n: usize, count: usize, seed: u64) -> Vec<ManyAct
         .map(|_| match space {
             Space::Discrete(k) => ManyActions::Discrete((0..n).map(|_| rng.random_range(0..*k)).collect()),
             Space::Box(b) => ManyActions::Continuous((0..n).flat_map(|_| box_sample(b, &mut rng)).collect()),
+            Space::MultiDiscrete(nvec) => ManyActions::MultiDiscrete(
+                (0..n).flat_map(|_| nvec.iter().map(|&k| rng.random_range(0..k)).collect::<Vec<_>>()).collect(),
+            ),
         })
         .collect()
 }

@@ -144,6 +144,12 @@ fn cases(rng: &mut StdRng) -> Vec<Case> {
             f: Box::new(|t, v| t.log_softmax(v[0])),
         },
         Case { op: "gather", inputs: vec![randn(&[b, c], rng)], f: Box::new(move |t, v| t.gather(v[0], &idx)) },
+        // Values from a formula, not the generator, so the cases above keep their draws.
+        Case {
+            op: "columns",
+            inputs: vec![Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect())],
+            f: Box::new(move |t, v| t.columns(v[0], 1, c - 1)),
+        },
     ]
 }
 

@@ -93,6 +93,10 @@ fn random_episode(id: &str, seed: u64, max_steps: usize) -> Vec<Vec<f64>> {
                 let a: Vec<f32> = (0..b.dim()).map(|i| rng.random_range(b.low[i]..=b.high[i])).collect();
                 env.step(Action::Continuous(&a), &mut obs)
             }
+            Space::MultiDiscrete(nvec) => {
+                let a: Vec<usize> = nvec.iter().map(|&k| rng.random_range(0..k)).collect();
+                env.step(Action::MultiDiscrete(&a), &mut obs)
+            }
         }
         .unwrap();
         states.push(state_from_obs(id, &obs).unwrap());

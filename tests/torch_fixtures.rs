@@ -696,6 +696,7 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
             let (lp, ent) = categorical_log_prob_entropy(&mut tape, head, actions, None);
             (tape.value(lp).to_vec(), tape.value(ent).to_vec())
         }
+        ActionBatch::MultiDiscrete { .. } => unreachable!("the minibatch fixtures are discrete or continuous"),
     };
     let newvalue_v = agent.critic.forward(&mut tape, obs);
     let newvalue = tape.value(newvalue_v).to_vec();

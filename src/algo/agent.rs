@@ -19,6 +19,7 @@ use crate::env::{Action, Actions, Space};
 use crate::math::autodiff::{Tape, Var};
 use crate::math::distributions::{
     categorical_log_prob_entropy, categorical_mode, categorical_sample, gaussian_log_prob_entropy, gaussian_sample,
+    multi_categorical_log_prob_entropy, multi_categorical_mode, multi_categorical_sample,
 };
 use crate::math::nn::{Activation, Mlp, Param, Scratch};
 use crate::math::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
@@ -31,6 +32,9 @@ use std::fmt;
 pub enum ActionKind {
     /// One of `n` actions (Categorical policy).
     Discrete(usize),
+    /// One index per component, component `d` of `nvec[d]` (independent Categoricals
+    /// over the components' logits).
+    MultiDiscrete(Vec<usize>),
     /// A vector of `dim` reals (Gaussian policy); `low`/`high` are the bounds actions
     /// are clipped to before they reach the environment.
     Continuous {
@@ -48,15 +52,35 @@ impl ActionKind {
     pub fn from_space(space: &Space) -> ActionKind {
         match space {
             Space::Discrete(n) => ActionKind::Discrete(*n),
+            Space::MultiDiscrete(nvec) => ActionKind::MultiDiscrete(nvec.clone()),
             Space::Box(b) => ActionKind::Continuous { dim: b.dim(), low: b.low.clone(), high: b.high.clone() },
         }
     }
 
-    /// Width of the actor's output: `n` logits or `A` means.
+    /// Width of the actor's output: `n` logits, `Σ nvec` logits or `A` means.
     pub fn actor_outputs(&self) -> usize {
         match self {
             ActionKind::Discrete(n) => *n,
+            ActionKind::MultiDiscrete(nvec) => nvec.iter().sum(),
             ActionKind::Continuous { dim, .. } => *dim,
+        }
+    }
+
+    /// Values per action: 1 index, `D` indices or `A` reals.
+    pub fn action_width(&self) -> usize {
+        match self {
+            ActionKind::Discrete(_) => 1,
+            ActionKind::MultiDiscrete(nvec) => nvec.len(),
+            ActionKind::Continuous { dim, .. } => *dim,
+        }
+    }
+
+    /// The length of an action mask: the number of logits for discrete and
+    /// multi-discrete actions, 0 for continuous ones (which are never masked).
+    pub fn mask_len(&self) -> usize {
+        match self {
+            ActionKind::Continuous { .. } => 0,
+            _ => self.actor_outputs(),
         }
     }
 }
@@ -77,6 +101,13 @@ impl ActionKind {
 pub enum ActionBatch {
     /// `B` action indices.
     Discrete(Vec<usize>),
+    /// `B×D` indices of `D`-component multi-discrete actions, row-major.
+    MultiDiscrete {
+        /// The choices of each component, `D` of them (the space's `nvec`).
+        nvec: Vec<usize>,
+        /// The `B·D` indices.
+        values: Vec<usize>,
+    },
     /// `B×A` real actions, row-major, as sampled (before any clipping to the bounds).
     Continuous {
         /// Action size `A`.
@@ -109,7 +140,13 @@ impl ActionBatch {
             (ActionKind::Continuous { dim, .. }, ActionBatch::Continuous { dim: d, values }) if dim == d => {
                 values.resize(rows * dim, 0.0)
             }
+            (ActionKind::MultiDiscrete(nvec), ActionBatch::MultiDiscrete { nvec: have, values }) if nvec == have => {
+                values.resize(rows * nvec.len(), 0)
+            }
             (ActionKind::Discrete(_), _) => *self = ActionBatch::Discrete(vec![0; rows]),
+            (ActionKind::MultiDiscrete(nvec), _) => {
+                *self = ActionBatch::MultiDiscrete { nvec: nvec.clone(), values: vec![0; rows * nvec.len()] }
+            }
             (ActionKind::Continuous { dim, .. }, _) => {
                 *self = ActionBatch::Continuous { dim: *dim, values: vec![0.0; rows * dim] }
             }
@@ -120,6 +157,7 @@ impl ActionBatch {
     pub fn len(&self) -> usize {
         match self {
             ActionBatch::Discrete(a) => a.len(),
+            ActionBatch::MultiDiscrete { nvec, values } => values.len() / nvec.len().max(1),
             ActionBatch::Continuous { dim, values } => values.len() / (*dim).max(1),
         }
     }
@@ -133,6 +171,7 @@ impl ActionBatch {
     pub fn clear(&mut self) {
         match self {
             ActionBatch::Discrete(a) => a.clear(),
+            ActionBatch::MultiDiscrete { values, .. } => values.clear(),
             ActionBatch::Continuous { values, .. } => values.clear(),
         }
     }
@@ -141,6 +180,7 @@ impl ActionBatch {
     pub fn as_actions(&self) -> Actions<'_> {
         match self {
             ActionBatch::Discrete(a) => Actions::Discrete(a),
+            ActionBatch::MultiDiscrete { values, .. } => Actions::MultiDiscrete(values),
             ActionBatch::Continuous { values, .. } => Actions::Continuous(values),
         }
     }
@@ -149,6 +189,11 @@ impl ActionBatch {
     pub fn push_row(&mut self, src: &ActionBatch, k: usize) {
         match (&mut *self, src) {
             (ActionBatch::Discrete(a), ActionBatch::Discrete(s)) => a.push(s[k]),
+            (ActionBatch::MultiDiscrete { nvec, values }, ActionBatch::MultiDiscrete { nvec: n, values: s })
+                if nvec == n =>
+            {
+                values.extend_from_slice(&s[k * n.len()..(k + 1) * n.len()])
+            }
             (ActionBatch::Continuous { dim, values }, ActionBatch::Continuous { dim: d, values: s }) if dim == d => {
                 values.extend_from_slice(&s[k * *d..(k + 1) * *d])
             }
@@ -164,9 +209,11 @@ impl ActionBatch {
             (ActionBatch::Continuous { dim, values }, Actions::Continuous(s)) => {
                 values[start * *dim..start * *dim + s.len()].copy_from_slice(s)
             }
-            (this, Actions::Discrete(_)) => panic!("write_rows: discrete actions into a batch of {}", this.kind_name()),
-            (this, Actions::Continuous(_)) => {
-                panic!("write_rows: continuous actions into a batch of {}", this.kind_name())
+            (ActionBatch::MultiDiscrete { nvec, values }, Actions::MultiDiscrete(s)) => {
+                values[start * nvec.len()..start * nvec.len() + s.len()].copy_from_slice(s)
+            }
+            (this, src) => {
+                panic!("write_rows: {} actions into a batch of {}", src.get(0, 0).kind_name(), this.kind_name())
             }
         }
     }
@@ -175,6 +222,7 @@ impl ActionBatch {
     fn kind_name(&self) -> String {
         match self {
             ActionBatch::Discrete(_) => "discrete".to_string(),
+            ActionBatch::MultiDiscrete { nvec, .. } => format!("multi-discrete {nvec:?}"),
             ActionBatch::Continuous { dim, .. } => format!("continuous (A = {dim})"),
         }
     }
@@ -201,6 +249,7 @@ impl ActOutput {
     pub fn env_actions(&self) -> Actions<'_> {
         match &self.actions {
             ActionBatch::Discrete(a) => Actions::Discrete(a),
+            ActionBatch::MultiDiscrete { values, .. } => Actions::MultiDiscrete(values),
             ActionBatch::Continuous { .. } => Actions::Continuous(&self.clipped),
         }
     }
@@ -296,7 +345,7 @@ impl Agent {
         let critic = Mlp::new(&sizes(1), activation, sqrt2, 1.0, rng);
         let actor = Mlp::new(&sizes(action.actor_outputs()), activation, sqrt2, 0.01, rng);
         let log_std = match &action {
-            ActionKind::Discrete(_) => None,
+            ActionKind::Discrete(_) | ActionKind::MultiDiscrete(_) => None,
             ActionKind::Continuous { dim, .. } => Some(Param::new(Tensor::full(&[1, *dim], log_std_init))),
         };
         Agent::from_parts(obs_dim, action, actor, critic, log_std)
@@ -336,7 +385,7 @@ impl Agent {
     pub fn predict<'o>(&mut self, obs: &[f32], deterministic: bool, seed: u64, out: &'o mut ActOutput) -> Action<'o> {
         let mut rng = crate::math::rng::Xoshiro256PlusPlus::new(seed);
         self.act(obs, 1, deterministic, &mut rng, out);
-        out.env_actions().get(0, self.action.actor_outputs())
+        out.env_actions().get(0, self.action.action_width())
     }
 
     /// Chooses actions for `n` observations `obs` (`n×O`): sampled from the policy, or
@@ -350,7 +399,28 @@ impl Agent {
         rng: &mut R,
         out: &mut ActOutput,
     ) {
+        self.act_masked(obs, n, None, deterministic, rng, out)
+    }
+
+    /// [`act`](Agent::act) with action masks: `masks` (`n × mask_len`, see
+    /// [`ActionKind::mask_len`]) marks the valid actions of each observation; masked
+    /// ones are never chosen (invalid-action masking). `None` allows every action, and
+    /// continuous actions ignore it.
+    pub fn act_masked<R: Rng + ?Sized>(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        masks: Option<&[bool]>,
+        deterministic: bool,
+        rng: &mut R,
+        out: &mut ActOutput,
+    ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
+        let mask_len = self.action.mask_len();
+        if let Some(m) = masks {
+            assert_eq!(m.len(), n * mask_len, "act: {} mask entries for {n}×{mask_len}", m.len());
+        }
+        let row_mask = |i: usize| masks.filter(|_| mask_len > 0).map(|m| &m[i * mask_len..(i + 1) * mask_len]);
         out.log_probs.resize(n, 0.0);
         out.actions.resize_for(&self.action, n);
         self.actor.prepare_inference();
@@ -361,14 +431,30 @@ impl Agent {
                 let ActionBatch::Discrete(actions) = &mut out.actions else { unreachable!("resized for discrete") };
                 for i in 0..n {
                     let logits = &head[i * k..(i + 1) * k];
+                    let mask = row_mask(i);
                     let (a, lp) = if deterministic {
-                        let a = categorical_mode(logits, None);
-                        (a, crate::math::distributions::categorical_log_prob(logits, None, a))
+                        let a = categorical_mode(logits, mask);
+                        (a, crate::math::distributions::categorical_log_prob(logits, mask, a))
                     } else {
-                        categorical_sample(logits, None, rng)
+                        categorical_sample(logits, mask, rng)
                     };
                     actions[i] = a;
                     out.log_probs[i] = lp;
+                }
+            }
+            ActionKind::MultiDiscrete(nvec) => {
+                let ActionBatch::MultiDiscrete { values: actions, .. } = &mut out.actions else {
+                    unreachable!("resized for multi-discrete")
+                };
+                let (width, d) = (mask_len, nvec.len());
+                for i in 0..n {
+                    let logits = &head[i * width..(i + 1) * width];
+                    let action = &mut actions[i * d..(i + 1) * d];
+                    out.log_probs[i] = if deterministic {
+                        multi_categorical_mode(logits, nvec, row_mask(i), action)
+                    } else {
+                        multi_categorical_sample(logits, nvec, row_mask(i), action, rng)
+                    };
                 }
             }
             ActionKind::Continuous { dim, low, high } if self.sde.is_some() => {
@@ -434,9 +520,24 @@ impl Agent {
         obs_data: &[f32],
         actions: &ActionBatch,
     ) -> (Var, Var, Var) {
+        self.get_action_and_value_masked(tape, obs, obs_data, actions, &[])
+    }
+
+    /// [`get_action_and_value`](Agent::get_action_and_value) under action masks:
+    /// `mask_bias` is `B × mask_len` values, 0 for a valid action and
+    /// [`MASKED_LOGIT`](crate::math::distributions::MASKED_LOGIT) for an invalid one
+    /// (empty: no masks).
+    pub fn get_action_and_value_masked(
+        &mut self,
+        tape: &mut Tape,
+        obs: Var,
+        obs_data: &[f32],
+        actions: &ActionBatch,
+        mask_bias: &[f32],
+    ) -> (Var, Var, Var) {
         let (log_std, sde) = (self.log_std.as_ref(), self.sde.as_mut());
         let (newlogprob, entropy, log_std) =
-            record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, obs_data, actions);
+            record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, obs_data, actions, mask_bias);
         self.recorded_log_std = log_std;
         let newvalue = self.critic.forward(tape, obs);
         (newlogprob, entropy, newvalue)
@@ -545,8 +646,8 @@ impl Agent {
     pub fn attach_sde(&mut self, full_std: bool) -> Result<(), AgentError> {
         let hidden = self.actor.layers.last().expect("an MLP has layers").inputs();
         let (dim, continuous) = match self.action {
-            ActionKind::Discrete(n) => (n, false),
             ActionKind::Continuous { dim, .. } => (dim, true),
+            _ => (self.action.actor_outputs(), false),
         };
         let expected = log_std_shape(hidden, dim, full_std).to_vec();
         let found = self.log_std.as_ref().map_or(vec![], |p| p.value.shape().to_vec());
@@ -571,6 +672,9 @@ impl Agent {
 /// and the entropy (`B×1`, or `1×1` for the state-independent Gaussian), and the
 /// log-std's copy on the tape (continuous actions), whose gradient
 /// [`add_policy_grads`] reads. The two-thread update records its actor half with it.
+/// `mask_bias` (`B × mask_len`, or empty) masks discrete and multi-discrete actions
+/// (see [`Agent::get_action_and_value_masked`]).
+#[allow(clippy::too_many_arguments)]
 pub fn record_log_prob_entropy(
     tape: &mut Tape,
     actor: &mut Mlp,
@@ -579,12 +683,23 @@ pub fn record_log_prob_entropy(
     obs: Var,
     obs_data: &[f32],
     actions: &ActionBatch,
+    mask_bias: &[f32],
 ) -> (Var, Var, Option<Var>) {
     let b = actions.len();
     let head = actor.forward(tape, obs);
+    let mask = if mask_bias.is_empty() {
+        None
+    } else {
+        let width = tape.shape(head).1;
+        Some(tape.input(b, width, mask_bias, false))
+    };
     match actions {
         ActionBatch::Discrete(actions) => {
-            let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, None);
+            let (lp, ent) = categorical_log_prob_entropy(tape, head, actions, mask);
+            (lp, ent, None)
+        }
+        ActionBatch::MultiDiscrete { nvec, values } => {
+            let (lp, ent) = multi_categorical_log_prob_entropy(tape, head, nvec, values, mask);
             (lp, ent, None)
         }
         ActionBatch::Continuous { dim, values } => {

@@ -60,6 +60,10 @@ pub struct RolloutBuffer {
     pub dones: Vec<bool>,
     /// `T×N` critic values `V(s_t)`.
     pub values: Vec<f32>,
+    /// `T×N×L` action masks (`L` = [`ActionKind::mask_len`]; `true` = valid) of the
+    /// observations the actions were chosen from, when the environments give masks
+    /// ([`store_masks`](RolloutBuffer::store_masks)); empty otherwise.
+    pub masks: Vec<bool>,
     /// `T×N` GAE advantages, after [`compute_returns_and_advantages`](RolloutBuffer::compute_returns_and_advantages).
     pub advantages: Vec<f32>,
     /// `T×N` value targets `Â + V`.
@@ -85,6 +89,7 @@ impl Clone for RolloutBuffer {
         self.rewards.clone_from(&src.rewards);
         self.dones.clone_from(&src.dones);
         self.values.clone_from(&src.values);
+        self.masks.clone_from(&src.masks);
         self.advantages.clone_from(&src.advantages);
         self.returns.clone_from(&src.returns);
     }
@@ -104,6 +109,7 @@ impl RolloutBuffer {
             rewards: vec![0.0; tn],
             dones: vec![false; tn],
             values: vec![0.0; tn],
+            masks: Vec::new(),
             advantages: vec![0.0; tn],
             returns: vec![0.0; tn],
             pos: 0,
@@ -138,12 +144,10 @@ impl RolloutBuffer {
         self.obs[t * n * self.obs_dim..(t + 1) * n * self.obs_dim].copy_from_slice(obs);
         let per_env = match (&actions, &self.actions) {
             (Actions::Continuous(_), ActionBatch::Continuous { dim, .. }) => *dim,
+            (Actions::MultiDiscrete(_), ActionBatch::MultiDiscrete { nvec, .. }) => nvec.len(),
             _ => 1,
         };
-        let given = match actions {
-            Actions::Discrete(a) => a.len(),
-            Actions::Continuous(a) => a.len(),
-        };
+        let given = actions.len();
         assert_eq!(given, n * per_env, "{given} action values for N={n} × {per_env}");
         self.actions.write_rows(t * n, actions);
         self.log_probs[t * n..(t + 1) * n].copy_from_slice(log_probs);
@@ -151,6 +155,27 @@ impl RolloutBuffer {
         self.rewards[t * n..(t + 1) * n].copy_from_slice(rewards);
         self.dones[t * n..(t + 1) * n].copy_from_slice(dones);
         self.pos += 1;
+    }
+
+    /// Stores the `N×L` action masks of step `t`'s observations (`L` values per
+    /// environment, `true` = valid). The first call sizes the buffer's masks for the
+    /// whole rollout; a buffer whose masks were never stored has none, and its
+    /// minibatches train unmasked.
+    pub fn store_masks(&mut self, t: usize, masks: &[bool]) {
+        assert!(t < self.n_steps, "masks for step {t} of a {}-step rollout", self.n_steps);
+        let per_step = masks.len();
+        assert!(
+            per_step.is_multiple_of(self.n_envs.max(1)),
+            "{per_step} mask entries for N={} environments",
+            self.n_envs
+        );
+        self.masks.resize(self.n_steps * per_step, true);
+        self.masks[t * per_step..(t + 1) * per_step].copy_from_slice(masks);
+    }
+
+    /// Mask entries per sample (`L`), 0 when the rollout has no masks.
+    pub fn mask_len(&self) -> usize {
+        self.masks.len() / (self.n_steps * self.n_envs).max(1)
     }
 
     /// Fills `advantages` and `returns` by GAE, given `V` of the observations after the

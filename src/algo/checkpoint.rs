@@ -540,12 +540,17 @@ fn bounds_ok(dim: usize, low: &[f32], high: &[f32]) -> bool {
     low.len() == dim && high.len() == dim && low.iter().zip(high).all(|(l, h)| l <= h)
 }
 
-const ACTION_SPACE_FORMS: &str = "{\"type\":\"discrete\",\"n\":N} with N ≥ 1, or \
+const ACTION_SPACE_FORMS: &str = "{\"type\":\"discrete\",\"n\":N} with N ≥ 1, \
+    {\"type\":\"multi_discrete\",\"nvec\":[N1, N2, …]} with every N ≥ 1, or \
     {\"type\":\"continuous\",\"dim\":A,\"low\":[A numbers],\"high\":[A numbers]} with A ≥ 1 and low ≤ high";
 
 fn action_json(action: &ActionKind) -> Json {
     match action {
         ActionKind::Discrete(n) => Json::object([("type", Json::from("discrete")), ("n", Json::from(*n))]),
+        ActionKind::MultiDiscrete(nvec) => Json::object([
+            ("type", Json::from("multi_discrete")),
+            ("nvec", Json::Array(nvec.iter().map(|&n| Json::from(n)).collect())),
+        ]),
         ActionKind::Continuous { dim, low, high } => Json::object([
             ("type", Json::from("continuous")),
             ("dim", Json::from(*dim)),
@@ -563,6 +568,12 @@ fn plain_integer(json: &&Json) -> bool {
 fn parse_action(json: &Json) -> Option<ActionKind> {
     match json.get("type")?.as_str()? {
         "discrete" => json.get("n").filter(plain_integer)?.as_usize().filter(|&n| n > 0).map(ActionKind::Discrete),
+        "multi_discrete" => {
+            let nvec = json.get("nvec")?.as_array()?;
+            let nvec: Option<Vec<usize>> =
+                nvec.iter().map(|n| Some(n).filter(plain_integer)?.as_usize().filter(|&n| n > 0)).collect();
+            nvec.filter(|v| !v.is_empty()).map(ActionKind::MultiDiscrete)
+        }
         "continuous" => {
             let dim = json.get("dim").filter(plain_integer)?.as_usize().filter(|&n| n > 0)?;
             let low = json.get("low")?.to_f32_vec()?;

@@ -507,6 +507,12 @@ config_keys! {
     /// termination.
     bootstrap_truncation: bool = true;
         Bool, "", Allowed::Any, "add γ·V(final obs) at a time-limit truncation (SB3); false: CleanRL", [];
+    /// Invalid-action masking: when the environments give action masks
+    /// ([`crate::env::Env::action_mask`]; through the bridge, an `action_masks()`
+    /// method, as SB3's `MaskablePPO` reads), masked actions are never sampled and the
+    /// loss uses the masked distribution. Default true; false ignores the masks.
+    mask_actions: bool = true;
+        Bool, "", Allowed::Any, "use the environment's action masks, if it gives any", [];
     /// Hidden layer widths of both actor and critic. Default `[64, 64]`. SB3
     /// `policy_kwargs: net_arch`.
     hidden_sizes: Vec<usize> = vec![64, 64];

@@ -105,6 +105,7 @@ pub fn evaluate_env(
     let mut raw = vec![0.0f32; o];
     let mut obs = vec![0.0f32; o];
     let mut out = ActOutput::default();
+    let mut mask = vec![true; agent.action.mask_len()];
     // Deterministic actions draw no random numbers; the RNG is only a formality.
     let mut rng = StdRng::seed_from_u64(seed);
     let mut returns = Vec::with_capacity(episodes);
@@ -115,8 +116,10 @@ pub fn evaluate_env(
         let (mut ret, mut len) = (0.0f64, 0usize);
         loop {
             normalize(&raw, obs_rms, &mut obs);
-            agent.act(&obs, 1, true, &mut rng, &mut out);
-            let step = env.step(out.env_actions().get(0, agent.action.actor_outputs()), &mut raw)?;
+            // The environment's rules hold in evaluation too: its masks, if it has any.
+            let masked = env.action_mask(&mut mask);
+            agent.act_masked(&obs, 1, masked.then_some(&mask[..]), true, &mut rng, &mut out);
+            let step = env.step(out.env_actions().get(0, agent.action.action_width()), &mut raw)?;
             ret += step.reward;
             len += 1;
             let done = step.terminated || step.truncated;

@@ -29,6 +29,7 @@
 use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent};
 use super::buffer::RolloutBuffer;
 use crate::math::autodiff::{Tape, Var};
+use crate::math::distributions::MASKED_LOGIT;
 use crate::math::nn::{Mlp, Param};
 use crate::math::sde::Gsde;
 
@@ -49,6 +50,9 @@ pub struct Minibatch {
     pub returns: Vec<f32>,
     /// `B` values when the data was collected (`b_values`).
     pub values: Vec<f32>,
+    /// `B×L` action masks as logit offsets: 0 for a valid action,
+    /// [`MASKED_LOGIT`] for an invalid one (empty when the rollout has no masks).
+    pub mask_bias: Vec<f32>,
 }
 
 impl Minibatch {
@@ -74,7 +78,11 @@ impl Minibatch {
         self.advantages.clear();
         self.returns.clear();
         self.values.clear();
+        self.mask_bias.clear();
+        let l = buffer.mask_len();
         for &k in indices {
+            let masks = &buffer.masks[k * l..(k + 1) * l];
+            self.mask_bias.extend(masks.iter().map(|&valid| if valid { 0.0 } else { MASKED_LOGIT }));
             self.obs.extend_from_slice(&buffer.obs[k * o..(k + 1) * o]);
             self.actions.push_row(&buffer.actions, k);
             self.log_probs.push(buffer.log_probs[k]);
@@ -278,7 +286,7 @@ pub fn record_policy_loss(
 ) -> PolicyLoss {
     let b = mb.len();
     let (new_log_prob, entropy, log_std) =
-        record_log_prob_entropy(tape, actor, log_std_param, sde, obs, &mb.obs, &mb.actions);
+        record_log_prob_entropy(tape, actor, log_std_param, sde, obs, &mb.obs, &mb.actions, &mb.mask_bias);
     let entropy_loss = tape.mean(entropy);
     // The probability ratio r = exp(log π − log π_old) (eq. 6).
     let old_log_prob = tape.input(b, 1, &mb.log_probs, false);

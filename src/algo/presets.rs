@@ -70,7 +70,7 @@ impl PpoConfig {
         self.preset = if continuous {
             "CleanRL's continuous-action defaults, for its Box action space (no tuned preset)"
         } else {
-            "CleanRL's ppo.py defaults, for its Discrete action space (no tuned preset)"
+            "CleanRL's ppo.py defaults, for its Discrete action space (or MultiDiscrete; no tuned preset)"
         }
         .to_string();
     }

@@ -218,6 +218,8 @@ pub struct Trainer {
     /// Best mean evaluation return so far.
     pub best_eval: Option<f64>,
     pub(crate) next_obs: Vec<f32>,
+    /// `N×L` action masks of `next_obs`, when the environments give masks.
+    next_masks: Vec<bool>,
     act: ActOutput,
     step_out: VecStep,
     rewards: Vec<f32>,
@@ -364,10 +366,11 @@ impl Trainer {
         }
         if config.use_sde {
             // gSDE (crate::math::sde): SB3 accepts it for Box actions only.
-            if let ActionKind::Discrete(n) = action {
+            if !matches!(action, ActionKind::Continuous { .. }) {
                 return Err(TrainError::Config(ConfigError::Inconsistent(format!(
-                    "use_sde needs continuous (Box) actions; {} has Discrete({n})",
-                    config.env_id
+                    "use_sde needs continuous (Box) actions; {} has {} ones",
+                    config.env_id,
+                    envs.action_space().kind_name()
                 ))));
             }
             agent.enable_sde(config.full_std, config.log_std_init, &mut rng);
@@ -387,6 +390,7 @@ impl Trainer {
             return Err(TrainError::NonFiniteObservation { env_index: i, global_step: 0 });
         }
         let step_out = VecStep::new(n, obs_dim);
+        let agent_mask_len = action.mask_len();
         Ok(Trainer {
             agent,
             optimizer,
@@ -399,6 +403,7 @@ impl Trainer {
             episodes: 0,
             best_eval: None,
             next_obs,
+            next_masks: vec![true; n * agent_mask_len],
             act: ActOutput::default(),
             step_out,
             rewards: vec![0.0; n],
@@ -465,7 +470,14 @@ impl Trainer {
                 self.reset_noise();
             }
             self.global_step += n as u64;
-            self.agent.act(&self.next_obs, n, false, &mut self.rng, &mut self.act);
+            // Invalid-action masking: the masks of the observations acted on, kept
+            // with them for the loss.
+            let masked = self.config.mask_actions && self.envs.action_masks(&mut self.next_masks)?;
+            let masks = masked.then_some(&self.next_masks[..]);
+            self.agent.act_masked(&self.next_obs, n, masks, false, &mut self.rng, &mut self.act);
+            if let Some(m) = masks {
+                self.buffer.store_masks(step, m);
+            }
             self.envs.step(self.act.env_actions(), &mut self.step_out)?;
             let out = &self.step_out;
             if let Some(i) = out.obs.chunks_exact(o.max(1)).position(|row| row.iter().any(|x| !x.is_finite())) {

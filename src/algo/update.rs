@@ -174,7 +174,8 @@ pub fn update(
 
             // _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
             let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
-            let (newlogprob, entropy, newvalue) = agent.get_action_and_value(tape, obs, &mb.obs, &mb.actions);
+            let (newlogprob, entropy, newvalue) =
+                agent.get_action_and_value_masked(tape, obs, &mb.obs, &mb.actions, &mb.mask_bias);
 
             // The probability ratio r = π/π_old = exp(log π − log π_old) (eq. 6).
             let b_logprobs = tape.input(b, 1, &mb.log_probs, false);

@@ -1320,6 +1320,7 @@ fn check_fits(env_id: &str, env: &dyn env::Env, agent: &crate::algo::Agent, trai
 pub fn describe_space(space: &Space) -> String {
     match space {
         Space::Discrete(n) => format!("Discrete({n})"),
+        Space::MultiDiscrete(nvec) => format!("MultiDiscrete({nvec:?})"),
         Space::Box(b) => {
             let shape = b.shape.iter().map(|d| format!("{d},")).collect::<String>();
             let uniform = |v: &[f32]| v.iter().all(|x| *x == v[0]);

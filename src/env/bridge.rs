@@ -24,15 +24,19 @@
 //! |---|---|---|
 //! | `1` hello | `u32` version, `u32` N, `u8` autoreset, `u32` id length, id (UTF-8) | `u32` version, `i64` max episode steps (−1: none), `f64` reward threshold (NaN: none), observation space, action space |
 //! | `2` reset | `u8` has seed, `u64` seed | N×O `f64` observations |
-//! | `3` step | N `i64` (Discrete) or N×A `f32` (Box) actions | N×O `f64` obs, N `f64` rewards, N `u8` terminated, N `u8` truncated, N×O `f64` final obs |
+//! | `3` step | N `i64` (Discrete), N×D `i64` (MultiDiscrete) or N×A `f32` (Box) actions | N×O `f64` obs, N `f64` rewards, N `u8` terminated, N `u8` truncated, N×O `f64` final obs |
 //! | `4` state | `u32` env index | `u32` K, K `f64`: `env.unwrapped.state` |
 //! | `5` close | | (empty), then the process exits |
 //! | `6` render | `u32` env index | `u32` height, `u32` width, `f64` frames per second, height×width×3 `u8` RGB: `env.render()` |
+//! | `7` masks | | `u8` 0 (no masks), or `u8` 1 and N×L `u8`: each environment's `action_masks()` |
 //!
 //! Render needs environments made with `render_mode="rgb_array"`, which
 //! [`BridgeOptions::pixels`] asks for (`PPO_BRIDGE_RENDER=1` in the process's
 //! environment). A space is `u8` kind then, for Discrete (0), `i64` n and `i64` start; for
-//! Box (1), `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`. Any
+//! Box (1), `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`; for
+//! MultiDiscrete (2), `u32` D, D × `i64` n and D × `i64` start (a multi-dimensional `nvec`
+//! is flattened). The masks are SB3 `MaskablePPO`'s: an environment method
+//! `action_masks()` (found through the wrappers) returning L = Σ n booleans. Any
 //! other space, and image observations (a Box of bytes with 2 or 3 dimensions), are an
 //! error naming them. An error reply is `u32` length and UTF-8 text: a kind
 //! (`missing_gymnasium`, `unknown_env`, `make_failed`, `unsupported_space`,
@@ -70,6 +74,7 @@ const STEP: u8 = 3;
 const GET_STATE: u8 = 4;
 const CLOSE: u8 = 5;
 const RENDER: u8 = 6;
+const MASKS: u8 = 7;
 const ERROR: u8 = 0xFF;
 
 /// Every id gymnasium has registered, as the interpreter of `options` sees them (for
@@ -362,6 +367,16 @@ impl<'a> Cursor<'a> {
                 self.f64s_into(&mut low)?;
                 self.f64s_into(&mut high)?;
                 Some(Space::Box(BoxSpace::new(low, high, shape)))
+            }
+            2 => {
+                let d = self.u32()? as usize;
+                if d == 0 || d.checked_mul(16)? > self.bytes.len() {
+                    return None;
+                }
+                let nvec =
+                    (0..d).map(|_| usize::try_from(self.i64()?).ok().filter(|&n| n > 0)).collect::<Option<Vec<_>>>()?;
+                let _starts = (0..d).map(|_| self.i64()).collect::<Option<Vec<_>>>()?;
+                Some(Space::MultiDiscrete(nvec))
             }
             _ => None,
         }
@@ -662,6 +677,9 @@ pub struct GymVecEnv {
     episodes: EpisodeStats,
     /// An error of `reset`, returned by the next `step`.
     pending: Option<BridgeError>,
+    /// False once Python said the environments have no `action_masks()`, so that the
+    /// question is asked once, not every step.
+    may_have_masks: bool,
 }
 
 impl GymVecEnv {
@@ -689,7 +707,8 @@ impl GymVecEnv {
         }
         let hello = hello.expect("at least one worker");
         let obs_dim = hello.observation_space.flat_dim();
-        Ok(GymVecEnv { workers, hello, n, obs_dim, episodes: EpisodeStats::new(n), pending: None })
+        let may_have_masks = hello.action_space.mask_len() > 0;
+        Ok(GymVecEnv { workers, hello, n, obs_dim, episodes: EpisodeStats::new(n), pending: None, may_have_masks })
     }
 
     /// What the handshake reported.
@@ -715,6 +734,40 @@ impl GymVecEnv {
         let mut c = Cursor { bytes: &p.reply, at: 0 };
         let k = c.u32().ok_or_else(|| p.protocol("a state reply without its length"))? as usize;
         (0..k).map(|_| c.f64()).collect::<Option<Vec<_>>>().ok_or_else(|| p.protocol("a short state reply"))
+    }
+
+    /// Each worker's environments' `action_masks()` into `masks` (N×L), or false when
+    /// they have none (asked once).
+    fn masks_checked(&mut self, masks: &mut [bool]) -> Result<bool, BridgeError> {
+        if !self.may_have_masks {
+            return Ok(false);
+        }
+        let l = self.hello.action_space.mask_len();
+        for w in &mut self.workers {
+            w.process.begin(MASKS);
+            w.process.send()?;
+        }
+        let mut all = true;
+        for w in &mut self.workers {
+            let p = &mut w.process;
+            p.receive(MASKS, "action masks")?;
+            let rows = &mut masks[w.start * l..(w.start + w.count) * l];
+            match p.reply.split_first() {
+                Some((0, _)) => all = false,
+                Some((1, bytes)) if bytes.len() == rows.len() => {
+                    rows.iter_mut().zip(bytes).for_each(|(m, &b)| *m = b != 0)
+                }
+                _ => {
+                    return Err(p.protocol(format!(
+                        "a masks reply of {} bytes for {} values",
+                        p.reply.len(),
+                        rows.len()
+                    )))
+                }
+            }
+        }
+        self.may_have_masks = all;
+        Ok(all)
     }
 
     /// The environment id (borrowed: the step path allocates nothing).
@@ -761,6 +814,9 @@ fn send_actions(workers: &mut [Worker], actions: Actions<'_>, act_dim: usize) ->
             Actions::Continuous(v) => {
                 v[w.start * act_dim..(w.start + w.count) * act_dim].iter().for_each(|&x| p.put(&x.to_le_bytes()))
             }
+            Actions::MultiDiscrete(a) => a[w.start * act_dim..(w.start + w.count) * act_dim]
+                .iter()
+                .for_each(|&x| p.put(&(x as i64).to_le_bytes())),
         }
         p.send()?;
     }
@@ -783,6 +839,10 @@ impl VecEnv for GymVecEnv {
     /// A failed reset is returned, and also kept for the next `step` (so that a caller
     /// of the single-environment [`GymEnv`], whose `reset` returns nothing, hears of it);
     /// the observations are NaN meanwhile.
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        self.masks_checked(masks).map_err(EnvError::from)
+    }
+
     fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
         self.episodes.clear();
         self.reset_checked(seed, obs).map_err(|e| {
@@ -902,6 +962,12 @@ impl Env for GymEnv {
         self.inner.hello.observation_space.clone()
     }
 
+    /// The environment's `action_masks()`, if it has one (an error reaching Python is
+    /// returned by the next `step`).
+    fn action_mask(&mut self, mask: &mut [bool]) -> bool {
+        self.inner.masks_checked(mask).unwrap_or(false)
+    }
+
     fn action_space(&self) -> Space {
         self.inner.hello.action_space.clone()
     }
@@ -919,6 +985,7 @@ impl Env for GymEnv {
                 Actions::Discrete(&discrete)
             }
             Action::Continuous(v) => Actions::Continuous(v),
+            Action::MultiDiscrete(a) => Actions::MultiDiscrete(a),
         };
         self.inner.step(actions, &mut self.step)?;
         obs.copy_from_slice(&self.step.obs);

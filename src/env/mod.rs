@@ -101,6 +101,7 @@ pub mod acrobot;
 pub mod bridge;
 pub mod cartpole;
 pub mod cartpole_vec;
+pub mod grid_walk;
 pub mod mountain_car;
 pub mod mountain_car_continuous;
 pub mod pendulum;
@@ -114,6 +115,7 @@ pub use acrobot::Acrobot;
 pub use bridge::{BridgeError, BridgeOptions, GymEnv, GymVecEnv};
 pub use cartpole::{CartPole, CartPoleContinuous};
 pub use cartpole_vec::CartPoleVec;
+pub use grid_walk::GridWalk;
 pub use mountain_car::MountainCar;
 pub use mountain_car_continuous::MountainCarContinuous;
 pub use pendulum::Pendulum;
@@ -292,6 +294,16 @@ pub trait Env {
     /// it is reached. Errors on an invalid action or when the episode has ended.
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError>;
 
+    /// Writes which actions are valid in the current state into `mask` (len
+    /// [`Space::mask_len`] of the action space; for `MultiDiscrete`, each component's
+    /// choices in turn) and returns true; the default returns false: every action is
+    /// valid. PPO then never samples a masked action and trains on the masked
+    /// distribution (invalid-action masking; SB3's `MaskablePPO` asks an
+    /// `action_masks()` method the same question).
+    fn action_mask(&mut self, _mask: &mut [bool]) -> bool {
+        false
+    }
+
     /// The environment's complete state, for an exact resume (see the module docs,
     /// "Saving and restoring state"). The default says it is unsupported.
     fn save_state(&self) -> Result<EnvState, EnvError> {
@@ -319,6 +331,9 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
         (**self).step(action, obs)
+    }
+    fn action_mask(&mut self, mask: &mut [bool]) -> bool {
+        (**self).action_mask(mask)
     }
     fn save_state(&self) -> Result<EnvState, EnvError> {
         (**self).save_state()

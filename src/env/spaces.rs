@@ -1,9 +1,10 @@
 //! Observation and action spaces, and the action values that go with them
 //! (gymnasium's `spaces.Discrete` and `spaces.Box`, `gymnasium/spaces/`).
 //!
-//! Only what PPO needs: a `Discrete(n)` space of actions `0..n`, and a `Box` of `f32`
-//! values with per-component bounds. Observations are always flattened to a `&[f32]` of
-//! length [`Space::flat_dim`].
+//! Only what PPO needs: a `Discrete(n)` space of actions `0..n`, a `MultiDiscrete(nvec)`
+//! space of index vectors (component `d` in `0..nvec[d]`: several independent choices
+//! made at once), and a `Box` of `f32` values with per-component bounds. Observations
+//! are always flattened to a `&[f32]` of length [`Space::flat_dim`].
 
 use super::EnvError;
 
@@ -12,6 +13,9 @@ use super::EnvError;
 pub enum Space {
     /// The integers `0..n`.
     Discrete(usize),
+    /// Vectors of `nvec.len()` integers, component `d` in `0..nvec[d]`
+    /// (`gymnasium.spaces.MultiDiscrete(nvec)`, starting at 0).
+    MultiDiscrete(Vec<usize>),
     /// A box of `f32` vectors with per-component bounds.
     Box(BoxSpace),
 }
@@ -72,12 +76,24 @@ impl BoxSpace {
 }
 
 impl Space {
-    /// Length of the flat `f32` vector that holds one element: the product of the shape
-    /// for a `Box`, 1 for `Discrete` (one index).
+    /// Length of the flat vector that holds one element: the product of the shape for a
+    /// `Box`, 1 for `Discrete` (one index), the number of components for `MultiDiscrete`.
     pub fn flat_dim(&self) -> usize {
         match self {
             Space::Discrete(_) => 1,
+            Space::MultiDiscrete(nvec) => nvec.len(),
             Space::Box(b) => b.dim(),
+        }
+    }
+
+    /// The length of an action mask for this space: `n` for `Discrete(n)`, `Σ nvec` for
+    /// `MultiDiscrete` (each component's choices in turn, as SB3's `MaskablePPO`), 0 for
+    /// a `Box` (continuous actions are not masked).
+    pub fn mask_len(&self) -> usize {
+        match self {
+            Space::Discrete(n) => *n,
+            Space::MultiDiscrete(nvec) => nvec.iter().sum(),
+            Space::Box(_) => 0,
         }
     }
 
@@ -86,7 +102,7 @@ impl Space {
     pub fn n(&self) -> Option<usize> {
         match self {
             Space::Discrete(n) => Some(*n),
-            Space::Box(_) => None,
+            Space::MultiDiscrete(_) | Space::Box(_) => None,
         }
     }
 
@@ -94,7 +110,7 @@ impl Space {
     pub fn as_box(&self) -> Option<&BoxSpace> {
         match self {
             Space::Box(b) => Some(b),
-            Space::Discrete(_) => None,
+            Space::Discrete(_) | Space::MultiDiscrete(_) => None,
         }
     }
 
@@ -110,10 +126,18 @@ impl Space {
                     Err(EnvError::InvalidAction { action: a, n: *n })
                 }
             }
+            (Space::MultiDiscrete(nvec), Action::MultiDiscrete(a)) => check_multi(nvec, a),
             (Space::Box(b), action) => action.continuous(b.dim()).map(|_| ()),
-            (Space::Discrete(_), Action::Continuous(_)) => {
-                Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" })
-            }
+            (space, action) => Err(EnvError::WrongActionKind { expected: space.kind_name(), got: action.kind_name() }),
+        }
+    }
+
+    /// `discrete`, `multi-discrete` or `continuous`, for messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Space::Discrete(_) => "discrete",
+            Space::MultiDiscrete(_) => "multi-discrete",
+            Space::Box(_) => "continuous",
         }
     }
 
@@ -139,13 +163,27 @@ impl Space {
                     None => Ok(()),
                 }
             }
-            (Space::Discrete(_), Actions::Continuous(_)) => {
-                Err(EnvError::WrongActionKind { expected: "discrete", got: "continuous" })
+            (Space::MultiDiscrete(nvec), Actions::MultiDiscrete(a)) => {
+                if a.len() != n_envs * nvec.len() {
+                    return Err(EnvError::WrongActionLength { expected: n_envs * nvec.len(), got: a.len() });
+                }
+                a.chunks_exact(nvec.len().max(1)).try_for_each(|row| check_multi(nvec, row))
             }
-            (Space::Box(_), Actions::Discrete(_)) => {
-                Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" })
+            (space, actions) => {
+                Err(EnvError::WrongActionKind { expected: space.kind_name(), got: actions.get(0, 0).kind_name() })
             }
         }
+    }
+}
+
+/// A multi-discrete action: `nvec.len()` components, component `d` below `nvec[d]`.
+fn check_multi(nvec: &[usize], action: &[usize]) -> Result<(), EnvError> {
+    if action.len() != nvec.len() {
+        return Err(EnvError::WrongActionLength { expected: nvec.len(), got: action.len() });
+    }
+    match action.iter().zip(nvec).find(|(a, n)| a >= n) {
+        Some((&action, &n)) => Err(EnvError::InvalidAction { action, n }),
+        None => Ok(()),
     }
 }
 
@@ -156,9 +194,20 @@ pub enum Action<'a> {
     Discrete(usize),
     /// A vector of `Box` components (len A).
     Continuous(&'a [f32]),
+    /// One index per component of a `MultiDiscrete(nvec)` space (len `nvec.len()`).
+    MultiDiscrete(&'a [usize]),
 }
 
 impl<'a> Action<'a> {
+    /// `discrete`, `multi-discrete` or `continuous`, for messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Action::Discrete(_) => "discrete",
+            Action::MultiDiscrete(_) => "multi-discrete",
+            Action::Continuous(_) => "continuous",
+        }
+    }
+
     /// The values of a continuous action of `dim` components, checked as
     /// [`Space::check`] checks a `Box` action (the kind, the length, no NaN; values out
     /// of bounds are the environment's to clip). The continuous environments check their
@@ -170,7 +219,7 @@ impl<'a> Action<'a> {
                 Some(index) => Err(EnvError::NanAction { index }),
                 None => Ok(a),
             },
-            Action::Discrete(_) => Err(EnvError::WrongActionKind { expected: "continuous", got: "discrete" }),
+            other => Err(EnvError::WrongActionKind { expected: "continuous", got: other.kind_name() }),
         }
     }
 }
@@ -182,15 +231,32 @@ pub enum Actions<'a> {
     Discrete(&'a [usize]),
     /// N×A values, row-major: environment i's action is `[i*A .. (i+1)*A]`.
     Continuous(&'a [f32]),
+    /// N×D indices of a `MultiDiscrete` space with `D` components, row-major.
+    MultiDiscrete(&'a [usize]),
 }
 
 impl<'a> Actions<'a> {
-    /// Environment `i`'s action, for an action size of `a_dim` (ignored when discrete).
+    /// Environment `i`'s action, for an action size of `a_dim` (ignored when discrete;
+    /// the number of components when multi-discrete).
     #[inline]
     pub fn get(&self, i: usize, a_dim: usize) -> Action<'a> {
         match *self {
             Actions::Discrete(a) => Action::Discrete(a[i]),
             Actions::Continuous(a) => Action::Continuous(&a[i * a_dim..(i + 1) * a_dim]),
+            Actions::MultiDiscrete(a) => Action::MultiDiscrete(&a[i * a_dim..(i + 1) * a_dim]),
         }
+    }
+
+    /// The number of values: N, N×A or N×D.
+    pub fn len(&self) -> usize {
+        match *self {
+            Actions::Discrete(a) | Actions::MultiDiscrete(a) => a.len(),
+            Actions::Continuous(a) => a.len(),
+        }
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

@@ -224,6 +224,15 @@ pub trait VecEnv {
     /// environment is stepped.
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError>;
 
+    /// Writes the action masks of the current observations (`N × L`, `L` =
+    /// [`Space::mask_len`]; `true` = the action is valid) and says whether the
+    /// environments have masks at all: `Ok(false)` (the default) means every action is
+    /// valid and `masks` is left alone. Called after `reset` and after every `step`, so
+    /// an auto-reset environment's mask is its new episode's.
+    fn action_masks(&mut self, _masks: &mut [bool]) -> Result<bool, EnvError> {
+        Ok(false)
+    }
+
     /// The running statistics of the normalisation wrappers in the chain: each wrapper
     /// that keeps some fills its slot and passes the call down. An environment that keeps
     /// none need not implement it. [`NormalizationStats`] reads and sets them by name.
@@ -266,6 +275,9 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
     }
     fn step(&mut self, actions: Actions<'_>, out: &mut VecStep) -> Result<(), EnvError> {
         (**self).step(actions, out)
+    }
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        (**self).action_masks(masks)
     }
     fn statistics(&self) -> Statistics<'_> {
         (**self).statistics()
@@ -385,6 +397,24 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
 
     /// N, `needs_reset`, the N running episode returns and lengths, then each
     /// environment's own state as a sub-state (so every environment must support saving).
+    /// Each environment's [`Env::action_mask`], in order; an environment without masks
+    /// allows every action.
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        let l = self.action_space.mask_len();
+        if l == 0 {
+            return Ok(false);
+        }
+        let mut any = false;
+        for (env, mask) in self.envs.iter_mut().zip(masks.chunks_exact_mut(l)) {
+            if env.action_mask(mask) {
+                any = true;
+            } else {
+                mask.fill(true);
+            }
+        }
+        Ok(any)
+    }
+
     fn save_state(&self) -> Result<EnvState, EnvError> {
         let mut s = EnvState::new();
         s.push_name("SyncVecEnv");

@@ -172,6 +172,9 @@ impl<V: VecEnv> VecEnv for NormalizeObservation<V> {
     fn statistics(&self) -> Statistics<'_> {
         Statistics { obs: Some(&self.rms), ..self.inner.statistics() }
     }
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        self.inner.action_masks(masks)
+    }
     fn statistics_mut(&mut self) -> StatisticsMut<'_> {
         let inner = self.inner.statistics_mut();
         StatisticsMut { obs: Some(RunningStats { rms: &mut self.rms, training: &mut self.training }), ..inner }
@@ -271,6 +274,9 @@ impl<V: VecEnv> VecEnv for NormalizeReward<V> {
 
     fn statistics(&self) -> Statistics<'_> {
         Statistics { returns: Some(&self.rms), ..self.inner.statistics() }
+    }
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        self.inner.action_masks(masks)
     }
     fn statistics_mut(&mut self) -> StatisticsMut<'_> {
         let inner = self.inner.statistics_mut();
@@ -378,6 +384,9 @@ impl<V: VecEnv> VecEnv for ClipAction<V> {
 
     fn statistics(&self) -> Statistics<'_> {
         self.inner.statistics()
+    }
+    fn action_masks(&mut self, masks: &mut [bool]) -> Result<bool, EnvError> {
+        self.inner.action_masks(masks)
     }
     fn statistics_mut(&mut self) -> StatisticsMut<'_> {
         self.inner.statistics_mut()

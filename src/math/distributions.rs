@@ -13,6 +13,15 @@
 //! logits of masked actions by [`MASKED_LOGIT`] (−1e8, as CleanRL's `CategoricalMasked`),
 //! so they get probability exactly zero and contribute nothing to the entropy.
 //!
+//! ## Multi-discrete (independent categoricals, one per component)
+//!
+//! A `MultiDiscrete(nvec)` action is `D = nvec.len()` choices made at once from one row
+//! of `Σ nvec` logits: component `d` is a categorical over its own `nvec[d]` logits.
+//! `log π(a|s) = Σ_d log π_d(a_d|s)` and `H = Σ_d H_d`, summed in component order (the
+//! detail "MultiDiscrete" of the 37; CleanRL's `ppo_multidiscrete.py`, SB3's
+//! `MultiCategoricalDistribution`). A mask has `Σ nvec` entries, each component's in
+//! turn, and masks each component on its own (SB3's `MaskableMultiCategorical`).
+//!
 //! ## Diagonal Gaussian (`torch.distributions.Normal(μ, σ)`, summed over dimensions)
 //!
 //! `log π(a|s) = Σ_d [−(a_d − μ_d)²/(2σ_d²) − log σ_d − ½ log 2π]` and
@@ -141,11 +150,107 @@ pub fn categorical_log_prob_entropy(
     };
     let log_p = tape.log_softmax(logits);
     let log_prob = tape.gather(log_p, actions);
+    let entropy = categorical_entropy_of(tape, log_p);
+    (log_prob, entropy)
+}
+
+// ------------------------------------------------------------------ multi-discrete
+
+/// The component slices of one row: `(offset, n)` for each component of `nvec`, where
+/// its logits (and mask entries) are `offset..offset + n`.
+fn components(nvec: &[usize]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    nvec.iter().scan(0, |offset, &n| {
+        let at = *offset;
+        *offset += n;
+        Some((at, n))
+    })
+}
+
+/// One component's mask, if there is a mask.
+fn component_mask(mask: Option<&[bool]>, at: usize, n: usize) -> Option<&[bool]> {
+    mask.map(|m| &m[at..at + n])
+}
+
+/// Samples one index per component of `nvec` from one row of `Σ nvec` logits into
+/// `actions` (`D`); returns `Σ_d log π_d(a_d)`, in component order. `mask` (`Σ nvec`,
+/// if given) marks each component's valid choices.
+pub fn multi_categorical_sample<R: Rng + ?Sized>(
+    logits: &[f32],
+    nvec: &[usize],
+    mask: Option<&[bool]>,
+    actions: &mut [usize],
+    rng: &mut R,
+) -> f32 {
+    let mut log_prob = None;
+    for ((at, n), a) in components(nvec).zip(actions.iter_mut()) {
+        let (choice, lp) = categorical_sample(&logits[at..at + n], component_mask(mask, at, n), rng);
+        *a = choice;
+        log_prob = Some(log_prob.map_or(lp, |sum: f32| sum + lp));
+    }
+    log_prob.unwrap_or(0.0)
+}
+
+/// The most likely index of each component into `actions` (`D`); returns their
+/// `Σ_d log π_d(a_d)`.
+pub fn multi_categorical_mode(logits: &[f32], nvec: &[usize], mask: Option<&[bool]>, actions: &mut [usize]) -> f32 {
+    for ((at, n), a) in components(nvec).zip(actions.iter_mut()) {
+        *a = categorical_mode(&logits[at..at + n], component_mask(mask, at, n));
+    }
+    multi_categorical_log_prob(logits, nvec, mask, actions)
+}
+
+/// `Σ_d log π_d(a_d)` of the actions `actions` (`D`), in component order: the sum the
+/// tape's [`multi_categorical_log_prob_entropy`] computes, bit for bit.
+pub fn multi_categorical_log_prob(logits: &[f32], nvec: &[usize], mask: Option<&[bool]>, actions: &[usize]) -> f32 {
+    let mut log_prob = None;
+    for ((at, n), &a) in components(nvec).zip(actions) {
+        let lp = categorical_log_prob(&logits[at..at + n], component_mask(mask, at, n), a);
+        log_prob = Some(log_prob.map_or(lp, |sum: f32| sum + lp));
+    }
+    log_prob.unwrap_or(0.0)
+}
+
+/// `Σ_d H_d`, the entropy of the product of the components' categoricals.
+pub fn multi_categorical_entropy(logits: &[f32], nvec: &[usize], mask: Option<&[bool]>) -> f32 {
+    components(nvec).map(|(at, n)| categorical_entropy(&logits[at..at + n], component_mask(mask, at, n))).sum()
+}
+
+/// Records `log π(a)` (`B×1`) and the entropy (`B×1`) of multi-discrete actions: for
+/// each component `d`, [`categorical_log_prob_entropy`] on its columns of the `B×Σnvec`
+/// logits, then the components' log-probabilities and entropies added in order.
+/// `actions` is `B×D` (row-major); `mask_bias`, if given, is `B×Σnvec` as for one
+/// categorical.
+pub fn multi_categorical_log_prob_entropy(
+    tape: &mut Tape,
+    logits: Var,
+    nvec: &[usize],
+    actions: &[usize],
+    mask_bias: Option<Var>,
+) -> (Var, Var) {
+    let logits = match mask_bias {
+        Some(m) => tape.add(logits, m),
+        None => logits,
+    };
+    let mut sums: Option<(Var, Var)> = None;
+    for (d, (at, n)) in components(nvec).enumerate() {
+        let component = tape.columns(logits, at, n);
+        let log_p = tape.log_softmax(component);
+        let log_prob = tape.gather_strided(log_p, actions, nvec.len(), d);
+        let entropy = categorical_entropy_of(tape, log_p);
+        sums = Some(match sums {
+            None => (log_prob, entropy),
+            Some((lp, ent)) => (tape.add(lp, log_prob), tape.add(ent, entropy)),
+        });
+    }
+    sums.expect("a multi-discrete space has at least one component")
+}
+
+/// `H = −Σ_a π(a) log π(a)` per row, from the row's `log π` on the tape.
+fn categorical_entropy_of(tape: &mut Tape, log_p: Var) -> Var {
     let p = tape.exp(log_p);
     let p_log_p = tape.mul(p, log_p);
     let neg_entropy = tape.sum_rows(p_log_p);
-    let entropy = tape.neg(neg_entropy);
-    (log_prob, entropy)
+    tape.neg(neg_entropy)
 }
 
 // ------------------------------------------------------------------ diagonal Gaussian

@@ -55,17 +55,18 @@
 //! assert!(svg.starts_with("<svg") && svg.contains(r#"dur="0.04s""#));
 //! ```
 
-use crate::env::{cartpole, mountain_car, mountain_car_continuous};
+use crate::env::{cartpole, grid_walk, mountain_car, mountain_car_continuous};
 use std::fmt::{self, Write};
 
 /// The environment ids that can be drawn, with the length of the state each one takes.
-const SUPPORTED: [(&str, usize); 6] = [
+const SUPPORTED: [(&str, usize); 7] = [
     ("CartPole-v1", 4),
     ("CartPoleContinuous-v1", 4),
     ("Pendulum-v1", 2),
     ("Acrobot-v1", 4),
     ("MountainCar-v0", 2),
     ("MountainCarContinuous-v0", 2),
+    ("GridWalk-v0", 2),
 ];
 
 /// A user's mistake when asking for a drawing: the message says what was wrong and what
@@ -145,6 +146,7 @@ pub fn supported_env_ids() -> impl Iterator<Item = &'static str> {
 /// | Pendulum-v1 | 0.05 | `dt` (gymnasium renders at 30 fps, 1.5× faster) |
 /// | Acrobot-v1 | 0.2 | `dt` of the RK4 step (gymnasium renders at 15 fps, 3× faster) |
 /// | MountainCar-v0, MountainCarContinuous-v0 | 1/30 | no physical time unit; gymnasium's 30 fps |
+/// | GridWalk-v0 | 0.25 | four moves a second, to follow by eye |
 ///
 /// Acrobot at real time is 5 frames per second and looks jerky; pass `1.0 / 15.0` to
 /// [`animate_episode`] for gymnasium's playback speed.
@@ -153,6 +155,7 @@ pub fn default_dt(env_id: &str) -> Result<f64, RenderError> {
         "CartPole-v1" | "CartPoleContinuous-v1" => cartpole::TAU,
         "Pendulum-v1" => crate::env::pendulum::DT,
         "Acrobot-v1" => crate::env::acrobot::DT,
+        "GridWalk-v0" => 0.25,
         _ => 1.0 / 30.0,
     })
 }
@@ -185,6 +188,8 @@ pub fn state_from_obs(env_id: &str, obs: &[f32]) -> Result<Vec<f64>, RenderError
         "Pendulum-v1" => vec![o[1].atan2(o[0]), o[2]],
         // [cos θ₁, sin θ₁, cos θ₂, sin θ₂, θ̇₁, θ̇₂]
         "Acrobot-v1" => vec![o[1].atan2(o[0]), o[3].atan2(o[2]), o[4], o[5]],
+        // (x/3 − 1, y/3 − 1) back to the cell.
+        "GridWalk-v0" => o.iter().map(|v| ((v + 1.0) * (grid_walk::SIZE / 2) as f64).round()).collect(),
         _ => o,
     })
 }
@@ -257,6 +262,7 @@ fn state_names(id: &str) -> &'static [&'static str] {
         "CartPole-v1" | "CartPoleContinuous-v1" => &["x", "v", "θ", "ω"],
         "Pendulum-v1" => &["θ", "ω"],
         "Acrobot-v1" => &["θ1", "θ2", "ω1", "ω2"],
+        "GridWalk-v0" => &["x", "y"],
         _ => &["x", "v"],
     }
 }
@@ -294,6 +300,7 @@ fn build_scene(id: &str, states: &[&[f64]]) -> Scene {
         "Pendulum-v1" => pendulum_scene(states),
         "Acrobot-v1" => acrobot_scene(states),
         "MountainCar-v0" => mountain_car_scene(states, mountain_car::GOAL_POSITION),
+        "GridWalk-v0" => grid_walk_scene(states),
         _ => mountain_car_scene(states, mountain_car_continuous::GOAL_POSITION),
     }
 }
@@ -468,6 +475,40 @@ fn mountain_car_scene(states: &[&[f64]], goal: f64) -> Scene {
             moves: true,
             turns: true,
         }],
+    }
+}
+
+/// The 7×7 grid, the goal cell shaded, and the walker as a disc (the crate's own
+/// drawing: GridWalk-v0 is not a gymnasium environment). State `[x, y]`, the cell, with
+/// `y` up.
+fn grid_walk_scene(states: &[&[f64]]) -> Scene {
+    let n = grid_walk::SIZE;
+    let (cell, top) = (50.0, 60.0);
+    let (width, height) = (n as f64 * cell + 20.0, n as f64 * cell + top + 10.0);
+    let corner = |x: f64, y: f64| (10.0 + x * cell, top + (n as f64 - 1.0 - y) * cell);
+    let (gx, gy) = corner(grid_walk::GOAL.0 as f64, grid_walk::GOAL.1 as f64);
+    let mut bg = format!(r##"<rect x="{gx}" y="{gy}" width="{cell}" height="{cell}" fill="#cc0"/>"##);
+    for i in 0..=n {
+        let at = i as f64 * cell;
+        let _ = write!(
+            bg,
+            r##"<line x1="10" y1="{y}" x2="{x2}" y2="{y}" stroke="#999"/><line x1="{x}" y1="{top}" x2="{x}" y2="{y2}" stroke="#999"/>"##,
+            y = top + at,
+            x2 = 10.0 + n as f64 * cell,
+            x = 10.0 + at,
+            y2 = top + n as f64 * cell,
+        );
+    }
+    let walker = format!(r##"<circle r="{}" fill="#8184cb"/>"##, cell * 0.35);
+    let pose = |s: &[f64]| {
+        let (x, y) = corner(s[0], s[1]);
+        Pose { x: x + cell / 2.0, y: y + cell / 2.0, deg: 0.0 }
+    };
+    Scene {
+        width,
+        height,
+        background: bg,
+        parts: vec![Part { body: walker, poses: states.iter().map(|s| pose(s)).collect(), moves: true, turns: false }],
     }
 }
 

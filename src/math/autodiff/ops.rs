@@ -93,6 +93,9 @@ ops! {
     LogSoftmax(Var) => "log_softmax",
     /// `out[i] = x[i, idx[i]]`; the indices are `Tape::indices[start..start + rows]`.
     Gather { x: Var, start: usize } => "gather",
+    /// Columns `start..start + cols` of `x` (one component's logits of a multi-discrete
+    /// policy).
+    Columns { x: Var, start: usize } => "columns",
 }
 
 /// What one record's backward needs: the record, the tape's buffers, the gradient
@@ -175,6 +178,7 @@ pub(crate) fn backward_node(cx: &mut Backward<'_>) {
         Op::MeanRows(x) => Tape::mean_rows_backward(cx, x),
         Op::LogSoftmax(x) => Tape::log_softmax_backward(cx, x),
         Op::Gather { x, start } => Tape::gather_backward(cx, x, start),
+        Op::Columns { x, start } => Tape::columns_backward(cx, x, start),
     }
 }
 
@@ -763,17 +767,30 @@ impl Tape {
     ///
     /// Derivative: `dx[i, idx[i]] += g[i]`, zero elsewhere.
     pub fn gather(&mut self, x: Var, idx: &[usize]) -> Var {
+        self.gather_strided(x, idx, 1, 0)
+    }
+
+    /// [`gather`](Tape::gather) with row `i`'s index at `idx[i·stride + offset]`: the
+    /// indices of one component of multi-discrete actions stored `B×D` (`stride` = D,
+    /// `offset` = the component).
+    pub fn gather_strided(&mut self, x: Var, idx: &[usize], stride: usize, offset: usize) -> Var {
         let xn = self.node(x);
-        assert_eq!(idx.len(), xn.rows, "gather: {} indices for a {}×{} value", idx.len(), xn.rows, xn.cols);
-        if let Some((i, &j)) = idx.iter().enumerate().find(|(_, &j)| j >= xn.cols) {
+        assert!(
+            offset < stride && idx.len() == xn.rows * stride,
+            "gather: {} indices (stride {stride}, offset {offset}) for a {}×{} value",
+            idx.len(),
+            xn.rows,
+            xn.cols
+        );
+        let start = self.indices.len();
+        self.indices.extend(idx.iter().skip(offset).step_by(stride));
+        if let Some((i, &j)) = self.indices[start..].iter().enumerate().find(|(_, &j)| j >= xn.cols) {
             panic!("gather: index {j} at row {i} is out of range for {} columns", xn.cols);
         }
-        let start = self.indices.len();
-        self.indices.extend_from_slice(idx);
         let out = self.push(Op::Gather { x, start }, xn.rows, 1, xn.requires_grad);
         let (lower, y) = self.split_values(out);
         let xs = &lower[xn.range()];
-        for (i, (y, &j)) in y.iter_mut().zip(idx).enumerate() {
+        for (i, (y, &j)) in y.iter_mut().zip(idx.iter().skip(offset).step_by(stride)).enumerate() {
             *y = xs[i * xn.cols + j];
         }
         out
@@ -785,6 +802,31 @@ impl Tape {
         if let Some((_, dx)) = cx.grad(x) {
             for (i, (&j, &g)) in idx.iter().zip(g).enumerate() {
                 dx[i * xc + j] += g;
+            }
+        }
+    }
+
+    /// Columns `start..start + cols` of every row: `B×C` → `B×cols`. Panics if they
+    /// run past `C`.
+    ///
+    /// Derivative: `dx[i, start + j] += g[i, j]`, zero in the other columns.
+    pub fn columns(&mut self, x: Var, start: usize, cols: usize) -> Var {
+        let xn = self.node(x);
+        assert!(start + cols <= xn.cols, "columns {start}..{} of a {}×{} value", start + cols, xn.rows, xn.cols);
+        let out = self.push(Op::Columns { x, start }, xn.rows, cols, xn.requires_grad);
+        let (lower, y) = self.split_values(out);
+        let xs = &lower[xn.range()];
+        for (y_row, x_row) in y.chunks_exact_mut(cols.max(1)).zip(xs.chunks_exact(xn.cols.max(1))) {
+            y_row.copy_from_slice(&x_row[start..start + cols]);
+        }
+        out
+    }
+
+    fn columns_backward(cx: &mut Backward<'_>, x: Var, start: usize) {
+        let (g, cols, xc) = (cx.g, cx.node.cols, cx.node(x).cols);
+        if let Some((_, dx)) = cx.grad(x) {
+            for (g_row, dx_row) in g.chunks_exact(cols.max(1)).zip(dx.chunks_exact_mut(xc.max(1))) {
+                add_into(&mut dx_row[start..start + cols], g_row);
             }
         }
     }
