@@ -144,10 +144,7 @@ pub fn categorical_log_prob_entropy(
     actions: &[usize],
     mask_bias: Option<Var>,
 ) -> (Var, Var) {
-    let logits = match mask_bias {
-        Some(m) => tape.add(logits, m),
-        None => logits,
-    };
+    let logits = with_mask(tape, logits, mask_bias);
     let log_p = tape.log_softmax(logits);
     let log_prob = tape.gather(log_p, actions);
     let entropy = categorical_entropy_of(tape, log_p);
@@ -227,10 +224,7 @@ pub fn multi_categorical_log_prob_entropy(
     actions: &[usize],
     mask_bias: Option<Var>,
 ) -> (Var, Var) {
-    let logits = match mask_bias {
-        Some(m) => tape.add(logits, m),
-        None => logits,
-    };
+    let logits = with_mask(tape, logits, mask_bias);
     let mut sums: Option<(Var, Var)> = None;
     for (d, (at, n)) in components(nvec).enumerate() {
         let component = tape.columns(logits, at, n);
@@ -243,6 +237,14 @@ pub fn multi_categorical_log_prob_entropy(
         });
     }
     sums.expect("a multi-discrete space has at least one component")
+}
+
+/// The logits with the mask bias added, if there is one.
+fn with_mask(tape: &mut Tape, logits: Var, mask_bias: Option<Var>) -> Var {
+    match mask_bias {
+        Some(m) => tape.add(logits, m),
+        None => logits,
+    }
 }
 
 /// `H = −Σ_a π(a) log π(a)` per row, from the row's `log π` on the tape.
