@@ -150,6 +150,24 @@ fn cases(rng: &mut StdRng) -> Vec<Case> {
             inputs: vec![Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect())],
             f: Box::new(move |t, v| t.columns(v[0], 1, c - 1)),
         },
+        Case {
+            op: "sigmoid",
+            inputs: vec![Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 29) % 23) as f32 / 4.0 - 2.9).collect())],
+            f: Box::new(|t, v| t.sigmoid(v[0])),
+        },
+        Case {
+            op: "rows",
+            inputs: vec![Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 31) % 19) as f32 / 7.0 - 1.3).collect())],
+            f: Box::new(move |t, v| t.rows(v[0], 1, b - 1)),
+        },
+        Case {
+            op: "concat",
+            inputs: vec![
+                Tensor::from_vec(&[2, c], (0..2 * c).map(|i| ((i * 13) % 11) as f32 / 5.0 - 1.0).collect()),
+                Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 17) % 13) as f32 / 6.0 - 1.0).collect()),
+            ],
+            f: Box::new(|t, v| t.concat(&[v[0], v[1], v[0]])),
+        },
     ]
 }
 

@@ -1,9 +1,9 @@
 //! The crate against PyTorch: the numbers in `tests/fixtures/torch/` were written by
 //! `tests/reference/make_fixtures.py` and, for the whole PPO update,
 //! `tests/reference/make_update_fixture.py` (torch 2.15, float32, CleanRL's `ppo.py` and
-//! `ppo_continuous_action.py`), and for the multi-discrete distribution
-//! `tests/reference/make_multi_discrete_fixtures.py`; every test here recomputes them
-//! with our code.
+//! `ppo_continuous_action.py`), for the multi-discrete distribution
+//! `tests/reference/make_multi_discrete_fixtures.py` and for the LSTM
+//! `tests/reference/make_lstm_fixture.py`; every test here recomputes them with our code.
 //!
 //! Tolerances follow `tests/reference/README.md`: `|ours − torch| ≤ rtol·|torch| + atol`
 //! with `rtol = 1e-5` and, unless a comment says otherwise, `atol = rtol·max|torch|` over
@@ -30,6 +30,7 @@ use ppo::math::distributions::{
     gaussian_log_prob, gaussian_log_prob_entropy, multi_categorical_entropy, multi_categorical_log_prob,
     multi_categorical_log_prob_entropy, MASKED_LOGIT,
 };
+use ppo::math::lstm::Lstm;
 use ppo::math::nn::{orthogonal_from_normal, Activation, Linear, Mlp, Param, Scratch};
 use ppo::math::optim::{
     clip_coefficient, clip_grad_norm, global_grad_norm, linear_anneal, scale_grads, Adam, AdamConfig,
@@ -491,6 +492,56 @@ fn multi_discrete_log_prob_entropy_and_grad_match_torch() {
 #[test]
 fn masked_multi_discrete_matches_torch() {
     multi_discrete_case("masked");
+}
+
+// ==================================================================== LSTM
+
+/// `lstm.json` (`tests/reference/make_lstm_fixture.py`): `torch.nn.LSTM` over six steps
+/// of three sequences with CleanRL's resets where an episode starts, from given `h₀, c₀`;
+/// every output, the last state, and the gradients of a weighted sum with respect to the
+/// input, the initial state and the four parameters. Tolerance 1e-5 relative,
+/// `1e-5·max|torch|` absolute per tensor.
+#[test]
+fn lstm_sequence_with_resets_matches_torch() {
+    let fx = load("lstm.json");
+    let steps = num(&fx, "steps") as usize;
+    let t = |k: &str| tensor(&fx, k);
+    let mut lstm = Lstm::from_tensors(t("weight_ih"), t("weight_hh"), t("bias_ih"), t("bias_hh"));
+    let (x, h0, c0) = (t("x"), t("h0"), t("c0"));
+    let (b, h) = (h0.rows(), h0.cols());
+    let done = t("done");
+    let mut tape = Tape::new();
+    let xv = tape.input(x.rows(), x.cols(), x.data(), true);
+    let (hv, cv) = (tape.input(b, h, h0.data(), true), tape.input(b, h, c0.data(), true));
+    let (out, h_last, c_last) = lstm.forward(&mut tape, xv, steps, hv, cv, done.data());
+    let weighted = |tape: &mut Tape, v, w: &Tensor| {
+        let w = tape.constant(w);
+        let p = tape.mul(v, w);
+        tape.sum(p)
+    };
+    let (a, bb, c) = (
+        weighted(&mut tape, out, &t("w_out")),
+        weighted(&mut tape, h_last, &t("w_h")),
+        weighted(&mut tape, c_last, &t("w_c")),
+    );
+    let ab = tape.add(a, bb);
+    let objective = tape.add(ab, c);
+    tape.backward(objective);
+    lstm.accumulate_grads(&tape);
+    let mut report = Report::new("lstm.json");
+    let mut close = |name: &str, ours: &[f32], want: &Tensor| report.close(name, ours, want.data(), RTOL);
+    close("out", tape.value(out), &t("out"));
+    close("h_last", tape.value(h_last), &t("h_last"));
+    close("c_last", tape.value(c_last), &t("c_last"));
+    close("grad_x", tape.grad(xv), &t("grad_x"));
+    close("grad_h0", tape.grad(hv), &t("grad_h0"));
+    close("grad_c0", tape.grad(cv), &t("grad_c0"));
+    close("grad_weight_ih", lstm.weight_ih.grad.data(), &t("grad_weight_ih"));
+    close("grad_weight_hh", lstm.weight_hh.grad.data(), &t("grad_weight_hh"));
+    close("grad_bias_ih", lstm.bias_ih.grad.data(), &t("grad_bias_ih"));
+    close("grad_bias_hh", lstm.bias_hh.grad.data(), &t("grad_bias_hh"));
+    report.scalar("objective", tape.scalar(objective), num(&fx, "objective") as f32, RTOL, 1e-5);
+    report.finish();
 }
 
 // ==================================================================== diagonal Gaussian

@@ -69,6 +69,8 @@ ops! {
     Log(Var) => "log",
     /// `tanh x`.
     Tanh(Var) => "tanh",
+    /// `σ(x) = 1 / (1 + e⁻ˣ)`.
+    Sigmoid(Var) => "sigmoid",
     /// `max(x, 0)`.
     Relu(Var) => "relu",
     /// `x²`.
@@ -96,6 +98,11 @@ ops! {
     /// Columns `start..start + cols` of `x` (one component's logits of a multi-discrete
     /// policy).
     Columns { x: Var, start: usize } => "columns",
+    /// Rows `start..start + rows` of `x` (one time step of a sequence stored `T·B×C`).
+    Rows { x: Var, start: usize } => "rows",
+    /// The values whose indices are `Tape::indices[start..start + count]`, stacked row
+    /// after row (every time step's output of a sequence, as one `T·B×C` value).
+    Concat { start: usize, count: usize } => "concat",
 }
 
 /// What one record's backward needs: the record, the tape's buffers, the gradient
@@ -166,6 +173,7 @@ pub(crate) fn backward_node(cx: &mut Backward<'_>) {
         Op::Exp(x) => Tape::exp_backward(cx, x),
         Op::Log(x) => Tape::log_backward(cx, x),
         Op::Tanh(x) => Tape::tanh_backward(cx, x),
+        Op::Sigmoid(x) => Tape::sigmoid_backward(cx, x),
         Op::Relu(x) => Tape::relu_backward(cx, x),
         Op::Square(x) => Tape::square_backward(cx, x),
         Op::Sqrt(x) => Tape::sqrt_backward(cx, x),
@@ -179,6 +187,8 @@ pub(crate) fn backward_node(cx: &mut Backward<'_>) {
         Op::LogSoftmax(x) => Tape::log_softmax_backward(cx, x),
         Op::Gather { x, start } => Tape::gather_backward(cx, x, start),
         Op::Columns { x, start } => Tape::columns_backward(cx, x, start),
+        Op::Rows { x, start } => Tape::rows_backward(cx, x, start),
+        Op::Concat { start, count } => Tape::concat_backward(cx, start, count),
     }
 }
 
@@ -553,6 +563,19 @@ impl Tape {
         }
     }
 
+    /// `σ(x) = 1 / (1 + e⁻ˣ)` (with the crate's [`exp`](crate::kernels::fastmath::exp)).
+    /// Derivative: `dx += g · y · (1 − y)`, from the output `y`.
+    pub fn sigmoid(&mut self, x: Var) -> Var {
+        self.unary(Op::Sigmoid(x), x, sigmoid)
+    }
+
+    fn sigmoid_backward(cx: &mut Backward<'_>, x: Var) {
+        let (g, y) = (cx.g, cx.y);
+        if let Some((_, dx)) = cx.grad(x) {
+            zip3(dx, g, y, |g, y| g * (y * (1.0 - y)));
+        }
+    }
+
     /// `max(x, 0)`. Derivative: `dx += g` where `x > 0`, nothing elsewhere (PyTorch
     /// also passes zero gradient at exactly 0).
     pub fn relu(&mut self, x: Var) -> Var {
@@ -822,6 +845,67 @@ impl Tape {
         out
     }
 
+    /// Rows `start..start + rows` of `x`: `B×C` → `rows×C`. Panics if they run past
+    /// `B`.
+    ///
+    /// Derivative: `dx[start + i, j] += g[i, j]`, zero in the other rows.
+    pub fn rows(&mut self, x: Var, start: usize, rows: usize) -> Var {
+        let xn = self.node(x);
+        assert!(start + rows <= xn.rows, "rows {start}..{} of a {}×{} value", start + rows, xn.rows, xn.cols);
+        let out = self.push(Op::Rows { x, start }, rows, xn.cols, xn.requires_grad);
+        let (lower, y) = self.split_values(out);
+        y.copy_from_slice(&lower[xn.range()][start * xn.cols..(start + rows) * xn.cols]);
+        out
+    }
+
+    fn rows_backward(cx: &mut Backward<'_>, x: Var, start: usize) {
+        let (g, c) = (cx.g, cx.node.cols);
+        if let Some((_, dx)) = cx.grad(x) {
+            add_into(&mut dx[start * c..start * c + g.len()], g);
+        }
+    }
+
+    /// `parts` stacked row after row: values of `rᵢ×C` each → `(Σ rᵢ)×C`. Panics if the
+    /// column counts differ or there are no parts.
+    ///
+    /// Derivative: each part's rows of `g` added into its gradient.
+    pub fn concat(&mut self, parts: &[Var]) -> Var {
+        let cols = self.shape(*parts.first().expect("concat of no values")).1;
+        let mut rows = 0;
+        let mut requires_grad = false;
+        for &p in parts {
+            let n = self.node(p);
+            assert_eq!(n.cols, cols, "concat: a {}×{} value among values of {cols} columns", n.rows, n.cols);
+            rows += n.rows;
+            requires_grad |= n.requires_grad;
+        }
+        let start = self.indices.len();
+        self.indices.extend(parts.iter().map(|p| p.index()));
+        let out = self.push(Op::Concat { start, count: parts.len() }, rows, cols, requires_grad);
+        let ranges = parts.iter().map(|p| self.node(*p).range()).collect::<Vec<_>>();
+        let (lower, y) = self.split_values(out);
+        let mut at = 0;
+        for range in ranges {
+            let part = &lower[range];
+            y[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        out
+    }
+
+    fn concat_backward(cx: &mut Backward<'_>, start: usize, count: usize) {
+        let g = cx.g;
+        let mut at = 0;
+        for k in start..start + count {
+            let part = Var::from_index(cx.indices[k]);
+            let len = cx.node(part).range().len();
+            if let Some((_, dp)) = cx.grad(part) {
+                add_into(dp, &g[at..at + len]);
+            }
+            at += len;
+        }
+    }
+
     fn columns_backward(cx: &mut Backward<'_>, x: Var, start: usize) {
         let (g, cols, xc) = (cx.g, cx.node.cols, cx.node(x).cols);
         if let Some((_, dx)) = cx.grad(x) {
@@ -896,6 +980,11 @@ fn zip_into(out: &mut [f32], g: &[f32], v: &[f32], f: impl Fn(f32, f32) -> f32) 
 /// `dx += g`.
 fn add_into(dx: &mut [f32], g: &[f32]) {
     dx.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
+}
+
+/// `1 / (1 + e⁻ˣ)`.
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + crate::kernels::fastmath::exp(-x))
 }
 
 /// `max(x, 0)`.

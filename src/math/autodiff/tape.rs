@@ -16,6 +16,11 @@ impl Var {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The value recorded at `index` (an index kept in the tape's integer operands).
+    pub(crate) fn from_index(index: usize) -> Var {
+        Var(u32::try_from(index).expect("a record index fits in u32"))
+    }
 }
 
 /// One op record: what produced the value, its shape, and where its values (and
