@@ -3,7 +3,12 @@
 //! the step size and tolerances and why). Then every backward is broken on purpose
 //! (scaled by 1.01, sign flipped) to prove the check would catch it.
 
+use ppo::kernels::conv::ConvShape;
 use ppo::math::autodiff::{Tape, Var, OP_NAMES};
+
+/// The convolution the gradient check runs: 2 channels of 5×5, 3×3 kernels moved by 2,
+/// 2 output channels.
+const CONV: ConvShape = ConvShape { channels: 2, height: 5, width: 5, kernel: 3, stride: 2, out_channels: 2 };
 use ppo::math::gradcheck::GradCheck;
 use ppo::math::nn::Activation;
 use ppo::math::tensor::Tensor;
@@ -167,6 +172,15 @@ fn cases(rng: &mut StdRng) -> Vec<Case> {
                 Tensor::from_vec(&[b, c], (0..b * c).map(|i| ((i * 17) % 13) as f32 / 6.0 - 1.0).collect()),
             ],
             f: Box::new(|t, v| t.concat(&[v[0], v[1], v[0]])),
+        },
+        Case {
+            op: "conv2d",
+            inputs: vec![
+                Tensor::from_vec(&[2, 50], (0..100).map(|i| ((i * 37) % 23) as f32 / 9.0 - 1.2).collect()),
+                Tensor::from_vec(&[2, 18], (0..36).map(|i| ((i * 11) % 13) as f32 / 10.0 - 0.6).collect()),
+                Tensor::from_vec(&[1, 2], vec![0.3, -0.2]),
+            ],
+            f: Box::new(|t, v| t.conv2d(v[0], v[1], v[2], CONV)),
         },
     ]
 }

@@ -2,8 +2,9 @@
 //! `tests/reference/make_fixtures.py` and, for the whole PPO update,
 //! `tests/reference/make_update_fixture.py` (torch 2.15, float32, CleanRL's `ppo.py` and
 //! `ppo_continuous_action.py`), for the multi-discrete distribution
-//! `tests/reference/make_multi_discrete_fixtures.py` and for the LSTM
-//! `tests/reference/make_lstm_fixture.py`; every test here recomputes them with our code.
+//! `tests/reference/make_multi_discrete_fixtures.py`, for the LSTM
+//! `tests/reference/make_lstm_fixture.py` and for the convolution
+//! `tests/reference/make_conv_fixture.py`; every test here recomputes them with our code.
 //!
 //! Tolerances follow `tests/reference/README.md`: `|ours − torch| ≤ rtol·|torch| + atol`
 //! with `rtol = 1e-5` and, unless a comment says otherwise, `atol = rtol·max|torch|` over
@@ -24,6 +25,7 @@ use ppo::algo::update::{update, UpdateConfig, UpdateWorkspace};
 use ppo::algo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
 use ppo::io::json::Json;
 use ppo::io::safetensors;
+use ppo::kernels::conv::ConvShape;
 use ppo::math::autodiff::Tape;
 use ppo::math::distributions::{
     categorical_entropy, categorical_log_prob, categorical_log_prob_entropy, categorical_probs, gaussian_entropy,
@@ -541,6 +543,50 @@ fn lstm_sequence_with_resets_matches_torch() {
     close("grad_bias_ih", lstm.bias_ih.grad.data(), &t("grad_bias_ih"));
     close("grad_bias_hh", lstm.bias_hh.grad.data(), &t("grad_bias_hh"));
     report.scalar("objective", tape.scalar(objective), num(&fx, "objective") as f32, RTOL, 1e-5);
+    report.finish();
+}
+
+// ==================================================================== convolution
+
+/// `conv2d.json` (`tests/reference/make_conv_fixture.py`): `F.conv2d` at the Nature
+/// CNN's first two geometries (8×8 kernels by 4, 4×4 by 2), on the tape: the output and
+/// the gradients of a weighted sum with respect to the input, the weight and the bias.
+/// Tolerance 1e-5 relative, `1e-5·max|torch|` absolute per tensor.
+#[test]
+fn conv2d_matches_torch() {
+    let fx = load("conv2d.json");
+    let mut report = Report::new("conv2d.json");
+    for (n, case) in items(&fx, "cases").iter().enumerate() {
+        let u = |k: &str| num(case, k) as u32;
+        let shape = ConvShape {
+            channels: u("channels"),
+            height: u("height"),
+            width: u("width"),
+            kernel: u("kernel"),
+            stride: u("stride"),
+            out_channels: u("out_channels"),
+        };
+        let (x, w, b) = (tensor(case, "x"), tensor(case, "w"), tensor(case, "b"));
+        let mut tape = Tape::new();
+        let xv = tape.input(x.rows(), x.cols(), x.data(), true);
+        let (wv, bv) = (tape.param(&w), tape.param(&b));
+        let out = tape.conv2d(xv, wv, bv, shape);
+        let weights = tape.constant(&tensor(case, "w_out"));
+        let weighted = tape.mul(out, weights);
+        let objective = tape.sum(weighted);
+        tape.backward(objective);
+        report.close(&format!("case {n} out"), tape.value(out), tensor(case, "out").data(), RTOL);
+        report.close(&format!("case {n} grad_x"), tape.grad(xv), tensor(case, "grad_x").data(), RTOL);
+        report.close(&format!("case {n} grad_w"), tape.grad(wv), tensor(case, "grad_w").data(), RTOL);
+        report.close(&format!("case {n} grad_b"), tape.grad(bv), tensor(case, "grad_b").data(), RTOL);
+        report.scalar(
+            &format!("case {n} objective"),
+            tape.scalar(objective),
+            num(case, "objective") as f32,
+            RTOL,
+            1e-4,
+        );
+    }
     report.finish();
 }
 

@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | [`gemm`] | matrix products: register tiles, the heads' dot products, transpose | [`gemm::sgemm_naive`], three loops | `every_path_equals_naive_bit_for_bit` and the tests beside it |
 //! | [`fastmath`] | `tanh` and `exp` over slices, a layer's bias and `tanh` in one pass | the scalar [`fastmath::tanh`] and [`fastmath::exp`] (themselves measured against libm in `f64`) | `every_path_gives_the_scalar_bits` |
+//! | [`conv`] | 2-D convolution through the products (`im2col`, `col2im`) | [`conv::conv2d_forward_reference`], [`conv::conv2d_backward_reference`], nested loops | `every_path_gives_the_reference_bits` |
 //! | [`adam`] | Adam's element-wise update | [`adam::adam_update_body`] | `every_path_gives_the_reference_bits` |
 //! | [`norm`] | the Euclidean norm | [`norm::norm_body`] | `every_path_gives_the_reference_bits` |
 //!
@@ -21,6 +22,7 @@
 //! This folder imports nothing of the crate above it.
 
 pub mod adam;
+pub mod conv;
 pub mod dispatch;
 pub mod fastmath;
 pub mod gemm;

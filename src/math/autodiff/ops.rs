@@ -7,6 +7,7 @@
 //! Shapes: every value is a row-major matrix; `B×C` below means rows × columns.
 
 use super::tape::{Node, Tape, Var};
+use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvScratch, ConvShape};
 use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
 use crate::math::activation::Activation;
 
@@ -103,6 +104,8 @@ ops! {
     /// The values whose indices are `Tape::indices[start..start + count]`, stacked row
     /// after row (every time step's output of a sequence, as one `T·B×C` value).
     Concat { start: usize, count: usize } => "concat",
+    /// `conv2d(x, w) + b` over `x`'s rows (samples), PyTorch's layouts flattened.
+    Conv2d { x: Var, w: Var, b: Var, shape: ConvShape } => "conv2d",
 }
 
 /// What one record's backward needs: the record, the tape's buffers, the gradient
@@ -129,6 +132,8 @@ pub(crate) struct Backward<'a> {
     pub(super) lower: &'a mut [f32],
     /// Room for `linear`'s `dz = g ⊙ act'(z)`; grows once, then is reused.
     pub(super) dz: &'a mut Vec<f32>,
+    /// Room for `conv2d`'s patch matrices.
+    pub(super) conv: &'a mut ConvScratch,
 }
 
 impl<'a> Backward<'a> {
@@ -189,6 +194,7 @@ pub(crate) fn backward_node(cx: &mut Backward<'_>) {
         Op::Columns { x, start } => Tape::columns_backward(cx, x, start),
         Op::Rows { x, start } => Tape::rows_backward(cx, x, start),
         Op::Concat { start, count } => Tape::concat_backward(cx, start, count),
+        Op::Conv2d { x, w, b, shape } => Tape::conv2d_backward(cx, x, w, b, shape),
     }
 }
 
@@ -904,6 +910,54 @@ impl Tape {
             }
             at += len;
         }
+    }
+
+    /// A 2-D convolution of every row of `x` (`B×(C·H·W)`, each row one NCHW sample) by
+    /// `w` (`O×(C·K·K)`, PyTorch's `[O, C, K, K]` flattened) plus `b` (`1×O`), no padding:
+    /// `B×(O·OH·OW)` ([`crate::kernels::conv`], through the products). Panics if the
+    /// shapes do not fit `shape`.
+    ///
+    /// Derivative: `dx`, `dw` and `db` by [`crate::kernels::conv::conv2d_backward`] (the
+    /// transposed convolution, the patches' products with `g`, and `g` summed per plane).
+    pub fn conv2d(&mut self, x: Var, w: Var, b: Var, shape: ConvShape) -> Var {
+        let (xn, wn, bn) = (self.node(x), self.node(w), self.node(b));
+        let o = shape.out_channels as usize;
+        assert!(
+            xn.cols == shape.input_len() && (wn.rows, wn.cols) == (o, shape.patch_len()) && bn.len() == o,
+            "conv2d: x {}×{}, w {}×{}, b {}×{} for {shape:?}",
+            xn.rows,
+            xn.cols,
+            wn.rows,
+            wn.cols,
+            bn.rows,
+            bn.cols
+        );
+        let requires_grad = xn.requires_grad || wn.requires_grad || bn.requires_grad;
+        let out = self.push(Op::Conv2d { x, w, b, shape }, xn.rows, shape.output_len(), requires_grad);
+        let mut scratch = std::mem::take(&mut self.conv);
+        let (lower, y) = self.split_values(out);
+        conv2d_forward(&shape, xn.rows, &lower[xn.range()], &lower[wn.range()], &lower[bn.range()], y, &mut scratch);
+        self.conv = scratch;
+        out
+    }
+
+    fn conv2d_backward(cx: &mut Backward<'_>, x: Var, w: Var, b: Var, shape: ConvShape) {
+        let (g, batch) = (cx.g, cx.node.rows);
+        let (xv, wv) = (cx.val(x), cx.val(w));
+        // The scratch leaves `cx` while the gradient buffers are handed out (as `dz` in
+        // `linear_backward`); each gradient takes its own pass, since the inputs'
+        // buffers cannot be borrowed at once.
+        let mut scratch = std::mem::take(cx.conv);
+        if let Some((_, dx)) = cx.grad(x) {
+            conv2d_backward(&shape, batch, xv, wv, g, Some(dx), None, None, &mut scratch);
+        }
+        if let Some((_, dw)) = cx.grad(w) {
+            conv2d_backward(&shape, batch, xv, wv, g, None, Some(dw), None, &mut scratch);
+        }
+        if let Some((_, db)) = cx.grad(b) {
+            conv2d_backward(&shape, batch, xv, wv, g, None, None, Some(db), &mut scratch);
+        }
+        *cx.conv = scratch;
     }
 
     fn columns_backward(cx: &mut Backward<'_>, x: Var, start: usize) {

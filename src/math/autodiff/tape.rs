@@ -1,6 +1,7 @@
 //! The tape: op records, a value buffer, a gradient buffer, and the reverse loop.
 
 use super::ops::{backward_node, Backward, Op};
+use crate::kernels::conv::ConvScratch;
 use crate::math::tensor::Tensor;
 use std::fmt;
 
@@ -95,6 +96,8 @@ pub struct Tape {
     pub(crate) transposed: Vec<f32>,
     /// Room for `dz = g ⊙ act'(z)` while a `linear` record passes its gradient back.
     dz: Vec<f32>,
+    /// Room for a convolution's patch matrices, forward and backward.
+    pub(crate) conv: ConvScratch,
 }
 
 impl fmt::Debug for Tape {
@@ -270,6 +273,7 @@ impl Tape {
                 y: &self.values[node.range()],
                 lower,
                 dz: &mut self.dz,
+                conv: &mut self.conv,
             };
             backward_node(&mut cx);
         }
