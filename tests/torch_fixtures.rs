@@ -3,8 +3,9 @@
 //! `tests/reference/make_update_fixture.py` (torch 2.15, float32, CleanRL's `ppo.py` and
 //! `ppo_continuous_action.py`), for the multi-discrete distribution
 //! `tests/reference/make_multi_discrete_fixtures.py`, for the LSTM
-//! `tests/reference/make_lstm_fixture.py` and for the convolution
-//! `tests/reference/make_conv_fixture.py`; every test here recomputes them with our code.
+//! `tests/reference/make_lstm_fixture.py`, for the convolution and the Nature CNN
+//! `tests/reference/make_conv_fixture.py` and `make_cnn_fixture.py`; every test here
+//! recomputes them with our code.
 //!
 //! Tolerances follow `tests/reference/README.md`: `|ours − torch| ≤ rtol·|torch| + atol`
 //! with `rtol = 1e-5` and, unless a comment says otherwise, `atol = rtol·max|torch|` over
@@ -27,6 +28,7 @@ use ppo::io::json::Json;
 use ppo::io::safetensors;
 use ppo::kernels::conv::ConvShape;
 use ppo::math::autodiff::Tape;
+use ppo::math::cnn::NatureCnn;
 use ppo::math::distributions::{
     categorical_entropy, categorical_log_prob, categorical_log_prob_entropy, categorical_probs, gaussian_entropy,
     gaussian_log_prob, gaussian_log_prob_entropy, multi_categorical_entropy, multi_categorical_log_prob,
@@ -587,6 +589,63 @@ fn conv2d_matches_torch() {
             1e-4,
         );
     }
+    report.finish();
+}
+
+/// `nature_cnn.json` (`tests/reference/make_cnn_fixture.py`): CleanRL's Nature CNN
+/// trunk at widths 8, 16, 16 and 32 features on two 36×36 frames (the same layers,
+/// kernels and strides as the full size), from raw bytes scaled by 1/255: the features
+/// and the gradients of a weighted sum with respect to every parameter. Tolerance 1e-5
+/// relative, `1e-5·max|torch|` absolute per tensor.
+#[test]
+fn nature_cnn_matches_torch() {
+    let fx = load("nature_cnn.json");
+    let widths: Vec<u32> =
+        field(&fx, "widths").as_array().unwrap().iter().map(|w| w.as_usize().unwrap() as u32).collect();
+    let mut rng = ppo::Xoshiro256PlusPlus::new(0);
+    let mut cnn = NatureCnn::with_sizes(
+        num(&fx, "channels") as u32,
+        num(&fx, "side") as u32,
+        [widths[0], widths[1], widths[2]],
+        num(&fx, "dense") as usize,
+        &mut rng,
+    );
+    for (i, conv) in cnn.convs.iter_mut().enumerate() {
+        conv.weight = Param::new(tensor(&fx, &format!("conv{i}_weight")));
+        conv.bias = Param::new(tensor(&fx, &format!("conv{i}_bias")));
+    }
+    cnn.dense = Linear { weight: Param::new(tensor(&fx, "dense_weight")), bias: Param::new(tensor(&fx, "dense_bias")) };
+    let pixels = tensor(&fx, "pixels");
+    let bytes: Vec<u8> = pixels.data().iter().map(|&p| p as u8).collect();
+    let mut scaled = vec![0.0f32; bytes.len()];
+    NatureCnn::scale_pixels(&bytes, &mut scaled);
+    let mut tape = Tape::new();
+    let x = tape.input(pixels.rows(), pixels.cols(), &scaled, false);
+    let out = cnn.forward(&mut tape, x);
+    let weights = tape.constant(&tensor(&fx, "w_out"));
+    let weighted = tape.mul(out, weights);
+    let objective = tape.sum(weighted);
+    tape.backward(objective);
+    cnn.accumulate_grads(&tape);
+    let mut report = Report::new("nature_cnn.json");
+    report.close("out", tape.value(out), tensor(&fx, "out").data(), RTOL);
+    for (i, conv) in cnn.convs.iter().enumerate() {
+        report.close(
+            &format!("grad conv{i} weight"),
+            conv.weight.grad.data(),
+            tensor(&fx, &format!("grad_conv{i}_weight")).data(),
+            RTOL,
+        );
+        report.close(
+            &format!("grad conv{i} bias"),
+            conv.bias.grad.data(),
+            tensor(&fx, &format!("grad_conv{i}_bias")).data(),
+            RTOL,
+        );
+    }
+    report.close("grad dense weight", cnn.dense.weight.grad.data(), tensor(&fx, "grad_dense_weight").data(), RTOL);
+    report.close("grad dense bias", cnn.dense.bias.grad.data(), tensor(&fx, "grad_dense_bias").data(), RTOL);
+    report.scalar("objective", tape.scalar(objective), num(&fx, "objective") as f32, RTOL, 1e-5);
     report.finish();
 }
 
