@@ -164,7 +164,8 @@ fn registry() {
             "Acrobot-v1",
             "MountainCar-v0",
             "MountainCarContinuous-v0",
-            "GridWalk-v0"
+            "GridWalk-v0",
+            "CartPoleNoVel-v1"
         ]
     );
     for id in env_ids() {
@@ -192,4 +193,26 @@ fn registry() {
     assert!(make_vec("nope", 2).is_err());
     assert_eq!(make_vec("Pendulum-v1", 0).err(), Some(EnvError::NoEnvs));
     assert_eq!(make_vec("CartPole-v1", 0).err(), Some(EnvError::NoEnvs));
+}
+
+/// CartPoleNoVel-v1 is CartPole-v1 with the velocities left out: the same seed and
+/// actions give CartPole's `[x, θ]`, the same rewards and the same episode ends.
+#[test]
+fn cartpole_novel_observes_cartpole_without_velocities() {
+    use ppo::env::{CartPole, CartPoleNoVel};
+    let (mut full, mut hidden) = (CartPole::new(), CartPoleNoVel::new());
+    let (mut a, mut b) = ([0.0f32; 4], [0.0f32; 2]);
+    full.reset(Some(9), &mut a);
+    hidden.reset(Some(9), &mut b);
+    assert_eq!(hidden.observation_space().flat_dim(), 2);
+    for t in 0..300 {
+        assert_eq!(b, [a[0], a[2]], "step {t}");
+        let action = Action::Discrete((t * 7 / 3) % 2);
+        let (s1, s2) = (full.step(action, &mut a).unwrap(), hidden.step(action, &mut b).unwrap());
+        assert_eq!(s1, s2, "step {t}");
+        if s1.terminated || s1.truncated {
+            full.reset(None, &mut a);
+            hidden.reset(None, &mut b);
+        }
+    }
 }

@@ -160,7 +160,7 @@ pub enum BridgeError {
         /// The last line of the traceback.
         message: String,
     },
-    /// A space other than Box and Discrete.
+    /// A space other than Box, Discrete and MultiDiscrete.
     UnsupportedSpace {
         /// The id.
         id: String,

@@ -288,3 +288,64 @@ impl Env for CartPoleContinuous {
         self.inner.load_as("CartPoleContinuous-v1", state)
     }
 }
+
+/// CartPoleNoVel-v1: CartPole-v1 with the velocities hidden, so that only the cart's
+/// position and the pole's angle are observed, `[x, θ]`: a partially observed task that
+/// a memoryless policy cannot solve well (RL Zoo's entry for recurrent PPO,
+/// `rl_zoo3`'s `CartPoleNoVelEnv`). Dynamics, reward and the 500-step limit are
+/// CartPole-v1's.
+#[derive(Debug, Clone, Default)]
+pub struct CartPoleNoVel {
+    inner: CartPole,
+    /// Room for the full observation, from which `x` and `θ` are copied.
+    full: [f32; 4],
+}
+
+impl CartPoleNoVel {
+    /// CartPoleNoVel-v1 with the 500-step limit.
+    pub fn new() -> CartPoleNoVel {
+        CartPoleNoVel { inner: CartPole::new(), full: [0.0; 4] }
+    }
+
+    /// The `f64` state `[x, ẋ, θ, θ̇]`, velocities included.
+    pub fn state(&self) -> [f64; 4] {
+        self.inner.state()
+    }
+
+    fn hide_velocities(&self, obs: &mut [f32]) {
+        check_obs_len(obs, 2);
+        obs[0] = self.full[0];
+        obs[1] = self.full[2];
+    }
+}
+
+impl Env for CartPoleNoVel {
+    fn observation_space(&self) -> Space {
+        let high = [(X_THRESHOLD * 2.0) as f32, (THETA_THRESHOLD_RADIANS * 2.0) as f32];
+        Space::Box(BoxSpace::new(high.iter().map(|h| -h).collect(), high.to_vec(), vec![2]))
+    }
+
+    fn action_space(&self) -> Space {
+        Space::Discrete(2)
+    }
+
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        self.inner.reset(seed, &mut self.full);
+        self.hide_velocities(obs);
+    }
+
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
+        let step = self.inner.step(action, &mut self.full)?;
+        self.hide_velocities(obs);
+        Ok(step)
+    }
+
+    /// CartPole-v1's state under this environment's own name.
+    fn save_state(&self) -> Result<EnvState, EnvError> {
+        Ok(self.inner.save_as("CartPoleNoVel-v1"))
+    }
+
+    fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        self.inner.load_as("CartPoleNoVel-v1", state)
+    }
+}

@@ -113,7 +113,7 @@ pub mod wrappers;
 
 pub use acrobot::Acrobot;
 pub use bridge::{BridgeError, BridgeOptions, GymEnv, GymVecEnv};
-pub use cartpole::{CartPole, CartPoleContinuous};
+pub use cartpole::{CartPole, CartPoleContinuous, CartPoleNoVel};
 pub use cartpole_vec::CartPoleVec;
 pub use grid_walk::GridWalk;
 pub use mountain_car::MountainCar;

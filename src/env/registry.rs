@@ -4,8 +4,8 @@
 
 use super::bridge::{is_bridged, BridgeOptions, GymEnv, GymVecEnv};
 use super::{
-    Acrobot, CartPole, CartPoleContinuous, CartPoleVec, Env, EnvError, GridWalk, MountainCar, MountainCarContinuous,
-    Pendulum, SyncVecEnv, VecEnv,
+    Acrobot, CartPole, CartPoleContinuous, CartPoleNoVel, CartPoleVec, Env, EnvError, GridWalk, MountainCar,
+    MountainCarContinuous, Pendulum, SyncVecEnv, VecEnv,
 };
 
 /// What the PPO presets and renderers need to know about a registered environment.
@@ -21,7 +21,7 @@ pub struct EnvSpec {
 }
 
 /// Every registered environment, in the order [`env_ids`] lists them.
-const SPECS: [EnvSpec; 7] = [
+const SPECS: [EnvSpec; 8] = [
     EnvSpec { id: "CartPole-v1", max_episode_steps: 500, reward_threshold: Some(475.0) },
     // Not a gymnasium registration: same limit and threshold as CartPole-v1.
     EnvSpec { id: "CartPoleContinuous-v1", max_episode_steps: 500, reward_threshold: Some(475.0) },
@@ -31,9 +31,12 @@ const SPECS: [EnvSpec; 7] = [
     EnvSpec { id: "MountainCarContinuous-v0", max_episode_steps: 999, reward_threshold: Some(90.0) },
     // The crate's own (multi-discrete actions and masks): 90% of the optimal 13/15.
     EnvSpec { id: "GridWalk-v0", max_episode_steps: 50, reward_threshold: Some(0.78) },
+    // RL Zoo's registration (rl_zoo3's CartPoleNoVelEnv): CartPole-v1's limit and threshold.
+    EnvSpec { id: "CartPoleNoVel-v1", max_episode_steps: 500, reward_threshold: Some(475.0) },
 ];
 
-const IDS: [&str; 7] = [SPECS[0].id, SPECS[1].id, SPECS[2].id, SPECS[3].id, SPECS[4].id, SPECS[5].id, SPECS[6].id];
+const IDS: [&str; 8] =
+    [SPECS[0].id, SPECS[1].id, SPECS[2].id, SPECS[3].id, SPECS[4].id, SPECS[5].id, SPECS[6].id, SPECS[7].id];
 
 /// The ids [`make`] knows.
 pub fn env_ids() -> &'static [&'static str] {
@@ -69,6 +72,7 @@ pub fn make_with(id: &str, options: &BridgeOptions) -> Result<Box<dyn Env>, EnvE
         "MountainCar-v0" => Box::new(MountainCar::new()),
         "MountainCarContinuous-v0" => Box::new(MountainCarContinuous::new()),
         "GridWalk-v0" => Box::new(GridWalk::new()),
+        "CartPoleNoVel-v1" => Box::new(CartPoleNoVel::new()),
         other => unreachable!("{other} is in SPECS but has no constructor"),
     })
 }

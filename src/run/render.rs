@@ -59,7 +59,7 @@ use crate::env::{cartpole, grid_walk, mountain_car, mountain_car_continuous};
 use std::fmt::{self, Write};
 
 /// The environment ids that can be drawn, with the length of the state each one takes.
-const SUPPORTED: [(&str, usize); 7] = [
+const SUPPORTED: [(&str, usize); 8] = [
     ("CartPole-v1", 4),
     ("CartPoleContinuous-v1", 4),
     ("Pendulum-v1", 2),
@@ -67,6 +67,7 @@ const SUPPORTED: [(&str, usize); 7] = [
     ("MountainCar-v0", 2),
     ("MountainCarContinuous-v0", 2),
     ("GridWalk-v0", 2),
+    ("CartPoleNoVel-v1", 4),
 ];
 
 /// A user's mistake when asking for a drawing: the message says what was wrong and what
@@ -142,7 +143,7 @@ pub fn supported_env_ids() -> impl Iterator<Item = &'static str> {
 ///
 /// | id | `dt` | why |
 /// |---|---|---|
-/// | CartPole-v1, CartPoleContinuous-v1 | 0.02 | `tau`; also gymnasium's 50 fps |
+/// | CartPole-v1, CartPoleContinuous-v1, CartPoleNoVel-v1 | 0.02 | `tau`; also gymnasium's 50 fps |
 /// | Pendulum-v1 | 0.05 | `dt` (gymnasium renders at 30 fps, 1.5× faster) |
 /// | Acrobot-v1 | 0.2 | `dt` of the RK4 step (gymnasium renders at 15 fps, 3× faster) |
 /// | MountainCar-v0, MountainCarContinuous-v0 | 1/30 | no physical time unit; gymnasium's 30 fps |
@@ -152,7 +153,7 @@ pub fn supported_env_ids() -> impl Iterator<Item = &'static str> {
 /// [`animate_episode`] for gymnasium's playback speed.
 pub fn default_dt(env_id: &str) -> Result<f64, RenderError> {
     Ok(match lookup(env_id)?.0 {
-        "CartPole-v1" | "CartPoleContinuous-v1" => cartpole::TAU,
+        "CartPole-v1" | "CartPoleContinuous-v1" | "CartPoleNoVel-v1" => cartpole::TAU,
         "Pendulum-v1" => crate::env::pendulum::DT,
         "Acrobot-v1" => crate::env::acrobot::DT,
         "GridWalk-v0" => 0.25,
@@ -178,6 +179,7 @@ pub fn state_from_obs(env_id: &str, obs: &[f32]) -> Result<Vec<f64>, RenderError
     let expected = match id {
         "Pendulum-v1" => 3,
         "Acrobot-v1" => 6,
+        "CartPoleNoVel-v1" => 2,
         _ => lookup(id)?.1,
     };
     if o.len() != expected {
@@ -188,6 +190,8 @@ pub fn state_from_obs(env_id: &str, obs: &[f32]) -> Result<Vec<f64>, RenderError
         "Pendulum-v1" => vec![o[1].atan2(o[0]), o[2]],
         // [cos θ₁, sin θ₁, cos θ₂, sin θ₂, θ̇₁, θ̇₂]
         "Acrobot-v1" => vec![o[1].atan2(o[0]), o[3].atan2(o[2]), o[4], o[5]],
+        // [x, θ]: the velocities, which are not drawn, as 0.
+        "CartPoleNoVel-v1" => vec![o[0], 0.0, o[1], 0.0],
         // (x/3 − 1, y/3 − 1) back to the cell.
         "GridWalk-v0" => o.iter().map(|v| ((v + 1.0) * (grid_walk::SIZE / 2) as f64).round()).collect(),
         _ => o,
@@ -259,7 +263,7 @@ fn check_states(id: &'static str, states: &[&[f64]]) -> Result<(), RenderError> 
 /// Short names for the state components, for the caption of a static frame.
 fn state_names(id: &str) -> &'static [&'static str] {
     match id {
-        "CartPole-v1" | "CartPoleContinuous-v1" => &["x", "v", "θ", "ω"],
+        "CartPole-v1" | "CartPoleContinuous-v1" | "CartPoleNoVel-v1" => &["x", "v", "θ", "ω"],
         "Pendulum-v1" => &["θ", "ω"],
         "Acrobot-v1" => &["θ1", "θ2", "ω1", "ω2"],
         "GridWalk-v0" => &["x", "y"],
@@ -296,7 +300,7 @@ struct Scene {
 
 fn build_scene(id: &str, states: &[&[f64]]) -> Scene {
     match id {
-        "CartPole-v1" | "CartPoleContinuous-v1" => cartpole_scene(states),
+        "CartPole-v1" | "CartPoleContinuous-v1" | "CartPoleNoVel-v1" => cartpole_scene(states),
         "Pendulum-v1" => pendulum_scene(states),
         "Acrobot-v1" => acrobot_scene(states),
         "MountainCar-v0" => mountain_car_scene(states, mountain_car::GOAL_POSITION),
