@@ -5,7 +5,8 @@
 //! `ppo::kernels::dispatch`), of `matrixmultiply::sgemm` (the general packed kernel, for comparison)
 //! and of the naive loop at each shape, and the µs of one forward+backward of a 4-64-64-2 tanh MLP on a batch of
 //! 128 through the tape beside the µs of the same matmuls called directly, so the tape's
-//! own overhead (element-wise ops, bookkeeping) is visible.
+//! own overhead (element-wise ops, bookkeeping) is visible; last, the core's clock from a
+//! chain of dependent additions, to turn GFLOP/s into a fraction of the FMA peak.
 
 use ppo::kernels::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
 use ppo::kernels::Isa;
@@ -156,6 +157,32 @@ fn main() {
     println!("{:<36} {:>10.2} {:>10.2}", "through the tape", tape_secs * 1e6, flops / tape_secs / 1e9);
     println!("{:<36} {:>10.2} {:>10.2}", "its 8 matmuls alone (the bound)", mm_secs * 1e6, flops / mm_secs / 1e9);
     println!("{:<36} {:>10.2}", "tape overhead (tape − matmuls)", (tape_secs - mm_secs) * 1e6);
+    clock();
+}
+
+/// The core's clock, for turning GFLOP/s into a fraction of the FMA peak: a chain of
+/// dependent `f32` additions runs one per add latency (3 cycles on AMD Zen 4, 4 on
+/// Intel since Skylake), so ns per addition gives the cycles' rate.
+fn clock() {
+    let n = 200_000_000u64;
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut s = black_box(1.0f32);
+        let step = black_box(1e-9f32);
+        for _ in 0..n {
+            s += step;
+        }
+        black_box(s);
+        best = best.min(start.elapsed().as_secs_f64() / n as f64);
+    }
+    println!();
+    println!(
+        "dependent f32 additions: {:.3} ns each: {:.2} GHz at a 3-cycle add latency (Zen 4), {:.2} GHz at 4 (Intel)",
+        best * 1e9,
+        3.0 / (best * 1e9),
+        4.0 / (best * 1e9)
+    );
 }
 
 /// `C = op(A) · op(B)` through `matrixmultiply::sgemm`, the general kernel that packs
