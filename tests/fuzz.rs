@@ -210,7 +210,7 @@ fn trainer_bits(t: &Trainer) -> (Vec<u32>, u64, u64, [u64; 4]) {
 /// refused, or, if it loads, it is the saved run exactly (a space between JSON tokens
 /// changes nothing). Nothing panics. Returns (refused, loaded unchanged).
 fn run_state_cases(cases: usize) -> (usize, usize) {
-    let dir = root().join("states");
+    let dir = root("states");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.safetensors");
     let config = PpoConfig { total_timesteps: 2048, n_envs: 2, n_steps: 256, ..PpoConfig::for_env("Pendulum-v1") };
@@ -252,15 +252,17 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
-fn root() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/fuzz");
+/// A fresh directory of the test's own (`name`) under `target/tmp/fuzz`: the tests run at
+/// once, so none may empty another's.
+fn root(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/fuzz").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn run_cli_cases(cases: usize) {
-    let root = root();
+    let root = root("cli");
     let ppo = env!("CARGO_BIN_EXE_ppo");
     // A finished run to aim at: rejected commands must leave it exactly as it is.
     let finished = root.join("finished");
