@@ -220,6 +220,10 @@ pub struct Trainer {
     pub(crate) next_obs: Vec<f32>,
     /// `N×L` action masks of `next_obs`, when the environments give masks.
     next_masks: Vec<bool>,
+    /// Whether to ask the environments for masks each step: `mask_actions`, and the
+    /// environments said at the first reset that they have masks (asked once, so that
+    /// environments without any cost nothing per step).
+    use_masks: bool,
     act: ActOutput,
     step_out: VecStep,
     rewards: Vec<f32>,
@@ -390,7 +394,8 @@ impl Trainer {
             return Err(TrainError::NonFiniteObservation { env_index: i, global_step: 0 });
         }
         let step_out = VecStep::new(n, obs_dim);
-        let agent_mask_len = action.mask_len();
+        let mut next_masks = vec![true; n * action.mask_len()];
+        let use_masks = config.mask_actions && envs.action_masks(&mut next_masks)?;
         Ok(Trainer {
             agent,
             optimizer,
@@ -403,7 +408,8 @@ impl Trainer {
             episodes: 0,
             best_eval: None,
             next_obs,
-            next_masks: vec![true; n * agent_mask_len],
+            next_masks,
+            use_masks,
             act: ActOutput::default(),
             step_out,
             rewards: vec![0.0; n],
@@ -472,7 +478,7 @@ impl Trainer {
             self.global_step += n as u64;
             // Invalid-action masking: the masks of the observations acted on, kept
             // with them for the loss.
-            let masked = self.config.mask_actions && self.envs.action_masks(&mut self.next_masks)?;
+            let masked = self.use_masks && self.envs.action_masks(&mut self.next_masks)?;
             let masks = masked.then_some(&self.next_masks[..]);
             self.agent.act_masked(&self.next_obs, n, masks, false, &mut self.rng, &mut self.act);
             if let Some(m) = masks {

@@ -21,8 +21,10 @@
 //!
 //! Reading order:
 //! 1. [`spaces`]: [`Space`], [`Action`], [`Actions`] and their validation.
-//! 2. [`cartpole`]: CartPole-v1 and CartPoleContinuous-v1, the reference example.
-//! 3. [`pendulum`], [`acrobot`], [`mountain_car`], [`mountain_car_continuous`].
+//! 2. [`cartpole`]: CartPole-v1 and CartPoleContinuous-v1, the reference example, and
+//!    CartPoleNoVel-v1 (the velocities hidden, for recurrent policies).
+//! 3. [`pendulum`], [`acrobot`], [`mountain_car`], [`mountain_car_continuous`]; and the
+//!    crate's own [`grid_walk`] (multi-discrete actions with action masks).
 //! 4. [`vector`]: the [`VecEnv`] trait, [`VecStep`] buffers and [`SyncVecEnv`], which
 //!    vectorizes any [`Env`].
 //! 5. [`cartpole_vec`]: [`CartPoleVec`], a struct-of-arrays CartPole stepping N

@@ -132,8 +132,9 @@ impl NatureCnn {
     /// [`forward`](NatureCnn::forward) into the parameters' `grad`.
     pub fn accumulate_grads(&mut self, tape: &Tape) {
         assert_eq!(self.recorded.len(), 8, "accumulate_grads before forward");
-        let recorded = self.recorded.clone();
-        for (p, v) in self.params_mut().zip(recorded) {
+        let convs = self.convs.iter_mut().flat_map(|c| [&mut c.weight, &mut c.bias]);
+        let params = convs.chain([&mut self.dense.weight, &mut self.dense.bias]);
+        for (p, &v) in params.zip(&self.recorded) {
             p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
         }
     }

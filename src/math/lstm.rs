@@ -151,8 +151,8 @@ impl Lstm {
     /// into the parameters' `grad`.
     pub fn accumulate_grads(&mut self, tape: &Tape) {
         assert_eq!(self.recorded.len(), 4, "accumulate_grads before forward");
-        let recorded = self.recorded.clone();
-        for (p, v) in self.params_mut().into_iter().zip(recorded) {
+        let params = [&mut self.weight_ih, &mut self.weight_hh, &mut self.bias_ih, &mut self.bias_hh];
+        for (p, &v) in params.into_iter().zip(&self.recorded) {
             p.grad.data_mut().iter_mut().zip(tape.grad(v)).for_each(|(g, &d)| *g += d);
         }
     }

@@ -888,12 +888,14 @@ impl Tape {
         let start = self.indices.len();
         self.indices.extend(parts.iter().map(|p| p.index()));
         let out = self.push(Op::Concat { start, count: parts.len() }, rows, cols, requires_grad);
-        let ranges = parts.iter().map(|p| self.node(*p).range()).collect::<Vec<_>>();
-        let (lower, y) = self.split_values(out);
+        // The records and the values are separate fields: the parts' ranges are read
+        // while the output is written.
+        let Tape { nodes, values, .. } = self;
+        let (lower, upper) = values.split_at_mut(nodes[out.index()].offset);
         let mut at = 0;
-        for range in ranges {
-            let part = &lower[range];
-            y[at..at + part.len()].copy_from_slice(part);
+        for p in parts {
+            let part = &lower[nodes[p.index()].range()];
+            upper[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
         out
