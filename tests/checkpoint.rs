@@ -182,14 +182,27 @@ fn assert_round_trip(ckpt: &Checkpoint, name: &str) {
     let mut orig = ckpt.agent.clone();
     let n = 7;
     let obs = observations(orig.obs_dim, n, 11);
-    let (head_a, values_a) = forward(&mut orig, &obs, n);
-    let (head_b, values_b) = forward(&mut back.agent, &obs, n);
-    assert_eq!(bits(&head_a), bits(&head_b), "{name}: actor outputs");
-    assert_eq!(bits(&values_a), bits(&values_b), "{name}: values");
+    if orig.lstm.is_none() {
+        let (head_a, values_a) = forward(&mut orig, &obs, n);
+        let (head_b, values_b) = forward(&mut back.agent, &obs, n);
+        assert_eq!(bits(&head_a), bits(&head_b), "{name}: actor outputs");
+        assert_eq!(bits(&values_a), bits(&values_b), "{name}: values");
+    }
+    // A recurrent agent acts from a state: a nonzero one, with one episode starting.
+    let memory = |agent: &Agent| {
+        let mut m = agent.initial_memory(n);
+        m.h.iter_mut().chain(m.c.iter_mut()).enumerate().for_each(|(i, x)| *x = (i % 7) as f32 / 4.0 - 0.75);
+        m.starts[2] = 1.0;
+        m
+    };
     for deterministic in [true, false] {
         let (mut out_a, mut out_b) = (ActOutput::default(), ActOutput::default());
-        orig.act(&obs, n, deterministic, &mut StdRng::seed_from_u64(3), &mut out_a);
-        back.agent.act(&obs, n, deterministic, &mut StdRng::seed_from_u64(3), &mut out_b);
+        let (mut memory_a, mut memory_b) = (memory(&orig), memory(&back.agent));
+        let rng = || StdRng::seed_from_u64(3);
+        orig.act_with_memory(&obs, n, None, Some(&mut memory_a), deterministic, &mut rng(), &mut out_a);
+        back.agent.act_with_memory(&obs, n, None, Some(&mut memory_b), deterministic, &mut rng(), &mut out_b);
+        assert_eq!(bits(&memory_a.h), bits(&memory_b.h), "{name}: the next hidden states");
+        assert_eq!(bits(&memory_a.c), bits(&memory_b.c), "{name}: the next cell states");
         assert_eq!(action_bits(out_a.actions.as_actions()), action_bits(out_b.actions.as_actions()), "{name}: actions");
         assert_eq!(action_bits(out_a.env_actions()), action_bits(out_b.env_actions()), "{name}: clipped actions");
         assert_eq!(bits(&out_a.log_probs), bits(&out_b.log_probs), "{name}: log-probs");
@@ -210,6 +223,32 @@ fn discrete_round_trip_is_bit_identical() {
 #[test]
 fn continuous_round_trip_is_bit_identical() {
     assert_round_trip(&continuous_checkpoint(), "continuous");
+}
+
+/// A recurrent agent's checkpoint: its LSTM under `torch.nn.LSTM`'s names, read back
+/// with the config's `lstm_hidden_size`, acting the same from the same state.
+#[test]
+fn round_trip_recurrent() {
+    let config = PpoConfig {
+        env_id: "CartPoleNoVel-v1".into(),
+        lstm_hidden_size: 6,
+        hidden_sizes: vec![],
+        total_timesteps: 512,
+        ..PpoConfig::default()
+    };
+    let mut trainer = ppo::Trainer::new(config).unwrap();
+    trainer.iterate().unwrap();
+    let ckpt = trainer.checkpoint();
+    let names: Vec<String> = ckpt.agent.named_params().into_iter().map(|(n, _)| n).collect();
+    assert!(names.ends_with(
+        &["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0"].map(String::from)
+    ));
+    assert_round_trip(&ckpt, "recurrent");
+    // The config's LSTM size must fit the tensors.
+    let mut st = checkpoint::to_safetensors(&ckpt).unwrap();
+    st.tensors.retain(|t| !t.name.starts_with("lstm."));
+    let e = load_err(&st).to_string();
+    assert!(e.contains("lstm.weight_ih_l0"), "{e}");
 }
 
 #[test]

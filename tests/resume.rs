@@ -107,6 +107,35 @@ fn acrobot_on_the_vectorised_loop_resumes_exactly() {
     check("acrobot", config, &[2]);
 }
 
+/// A recurrent run: the LSTM's state for each environment and the pending episode starts
+/// are part of the state, so stopping mid-episode changes nothing (the states are not
+/// zero at any stop, and the truncation bootstrap reads them too).
+#[test]
+fn a_recurrent_run_resumes_exactly() {
+    let config = PpoConfig {
+        lstm_hidden_size: 8,
+        n_envs: 4,
+        n_steps: 64,
+        n_minibatches: 2,
+        norm_obs: true,
+        eval_interval: 512,
+        eval_episodes: 1,
+        total_timesteps: 256 * 5,
+        ..PpoConfig::for_env("CartPoleNoVel-v1")
+    };
+    check("recurrent", config, &[1, 3]);
+    let pendulum = PpoConfig {
+        lstm_hidden_size: 8,
+        use_sde: false,
+        n_envs: 2,
+        n_steps: 128,
+        n_minibatches: 2,
+        total_timesteps: 256 * 3,
+        ..PpoConfig::for_env("Pendulum-v1")
+    };
+    check("recurrent_pendulum", pendulum, &[1]);
+}
+
 #[test]
 fn a_state_that_does_not_fit_is_refused() {
     let mut t = Trainer::new(PpoConfig { total_timesteps: 1024, ..PpoConfig::default() }).unwrap();

@@ -20,7 +20,8 @@
 mod common;
 
 use common::{data, entries, field, items, load, num, shaped, tensor, Report};
-use ppo::algo::checkpoint::agent_from_state_dict;
+use ppo::algo::agent::Memory;
+use ppo::algo::checkpoint::{agent_from_state_dict, build_agent};
 use ppo::algo::loss::{kl_diagnostics, loss_and_grad, normalize_advantages, LossConfig, LossWorkspace, Minibatch};
 use ppo::algo::update::{update, UpdateConfig, UpdateWorkspace};
 use ppo::algo::{ActionBatch, ActionKind, Agent, RolloutBuffer};
@@ -1296,4 +1297,107 @@ fn whole_update_check_catches_a_one_percent_gradient_error_discrete() {
 #[should_panic(expected = "> tolerance")]
 fn whole_update_check_catches_a_one_percent_gradient_error_continuous() {
     whole_update("ppo_update_continuous.json", true, Some(("exp", 1.01)));
+}
+
+/// One whole update of CleanRL's `ppo_atari_lstm.py` (its pixel network left out: the
+/// LSTM reads the observations), 2 epochs × 2 minibatches of two whole environments'
+/// sequences each, from `ppo_update_lstm.{safetensors,json}` (written by
+/// `tests/reference/make_lstm_update_fixture.py`), replayed with the crate's reference
+/// [`update`] on a recurrent rollout: the states the rollout began with (not zero), the
+/// episode starts where the state is zeroed, and each epoch's order of the environments.
+/// Every step's metrics within `1e-5·|torch| + 1e-7` (clipfrac exactly), every parameter
+/// after the 4 steps within `1e-5·max|torch tensor| + 1e-7`.
+#[test]
+fn whole_recurrent_update_matches_cleanrl_lstm() {
+    let file = "ppo_update_lstm.json";
+    let fx = load(file);
+    let dims = field(&fx, "dims");
+    let dim = |k: &str| field(dims, k).as_usize().unwrap_or_else(|| panic!("dims.{k}"));
+    let (t_steps, n_envs, o, h, a, per_mb) = (dim("T"), dim("N"), dim("O"), dim("H"), dim("A"), dim("envsperbatch"));
+    let b = t_steps * n_envs;
+    let config = field(&fx, "config");
+    let usize_of = |k: &str| field(config, k).as_usize().unwrap_or_else(|| panic!("config.{k}"));
+    let (epochs, n_minibatches) = (usize_of("update_epochs"), usize_of("num_minibatches"));
+    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
+    let adam = AdamConfig {
+        lr: num(config, "learning_rate") as f32,
+        beta1: betas[0] as f32,
+        beta2: betas[1] as f32,
+        eps: num(config, "adam_eps") as f32,
+        weight_decay: 0.0,
+    };
+    let clip_coef = num(config, "clip_coef") as f32;
+    let cfg = UpdateConfig {
+        update_epochs: epochs,
+        minibatch_size: per_mb,
+        target_kl: None,
+        max_grad_norm: num(config, "max_grad_norm") as f32,
+        loss: LossConfig {
+            clip_coef,
+            clip_vloss: true,
+            clip_coef_vf: clip_coef,
+            ent_coef: num(config, "ent_coef") as f32,
+            vf_coef: num(config, "vf_coef") as f32,
+            norm_adv: true,
+        },
+    };
+    let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
+    let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
+    // actor.0 and critic.0 are single layers on the LSTM's H outputs: no hidden sizes.
+    let mut agent = build_agent(&st, o, ActionKind::Discrete(a), &[], Activation::Tanh, None, Some(h))
+        .expect("ppo_atari_lstm.py's state dict");
+    assert_eq!(agent.lstm_hidden(), Some(h));
+
+    let batch = field(&fx, "batch");
+    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, &agent.action);
+    buffer.obs = data(batch, "b_obs", &[b, o]);
+    buffer.actions = ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect());
+    buffer.log_probs = data(batch, "b_logprobs", &[b]);
+    buffer.advantages = data(batch, "b_advantages", &[b]);
+    buffer.returns = data(batch, "b_returns", &[b]);
+    buffer.values = data(batch, "b_values", &[b]);
+    buffer.starts = data(batch, "b_dones", &[b]);
+    let state = field(&fx, "initial_lstm_state");
+    buffer.initial_memory =
+        Memory { h: data(state, "h", &[n_envs, h]), c: data(state, "c", &[n_envs, h]), starts: vec![0.0; n_envs] };
+    buffer.pos = t_steps;
+    assert!(buffer.is_recurrent() && buffer.starts.contains(&1.0), "{file}: some episode starts mid-rollout");
+
+    let orders: Vec<usize> = data(&fx, "envinds", &[epochs, n_envs]).iter().map(|&x| x as usize).collect();
+    let mut optimizer = Adam::new(adam, &agent.param_sizes());
+    let mut ws = UpdateWorkspace::default();
+    let one = UpdateConfig { update_epochs: 1, ..cfg };
+    let mut per_minibatch = Vec::new();
+    for mb_envs in orders.chunks(per_mb) {
+        let mut inds = mb_envs.to_vec();
+        let s = update(&mut agent, &mut optimizer, &buffer, &mut inds, |_| {}, &one, &mut ws)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        per_minibatch.push((s.sums, s.grad_norm));
+    }
+    let mut report = Report::new(file);
+    let want_steps = items(&fx, "minibatches");
+    assert_eq!((per_minibatch.len(), want_steps.len()), (epochs * n_minibatches, epochs * n_minibatches));
+    for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
+        let w = |key: &str| num(want, key) as f32;
+        for (name, ours, torch) in [
+            ("pg_loss", s.pg_loss, w("pg_loss")),
+            ("v_loss", s.v_loss, w("v_loss")),
+            ("entropy_loss", s.entropy, w("entropy_loss")),
+            ("loss", s.loss, w("loss")),
+            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
+            ("approx_kl", s.approx_kl, w("approx_kl")),
+            ("grad_norm", *grad_norm, w("grad_norm")),
+        ] {
+            report.scalar(&format!("step {k}: {name}"), ours, torch, RTOL, 1e-7);
+        }
+        assert_eq!(s.clipfrac, w("clipfrac"), "{file}: step {k}: clipfrac");
+    }
+    let after = field(&fx, "params_after");
+    assert_eq!(entries(&fx, "params_after").len(), agent.named_params().len(), "{file}: params_after");
+    for (name, p) in agent.named_params() {
+        let want = data(after, &name, p.value.shape());
+        let scale = want.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
+        report.close_atol(&format!("params_after {name}"), p.value.data(), &want, 0.0, RTOL * scale + 1e-7);
+    }
+    report.finish();
 }

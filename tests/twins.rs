@@ -313,3 +313,13 @@ fn the_first_ratio_is_exactly_one_for_gaussian_policies_and_gsde() {
     first_ratio_is_one("MountainCarContinuous-v0", &[]);
     first_ratio_is_one("CartPoleContinuous-v1", &[("norm_obs", "true"), ("norm_reward", "true")]);
 }
+
+/// The same for recurrent policies: the rollout's LSTM steps, from the state each
+/// rollout began with and zeroed where episodes started, are the update's LSTM over
+/// the whole sequences, bit for bit (the LSTM details 3–5 on both sides).
+#[test]
+fn the_first_ratio_is_exactly_one_for_recurrent_policies() {
+    first_ratio_is_one("CartPoleNoVel-v1", &[("lstm_hidden_size", "16")]);
+    first_ratio_is_one("Acrobot-v1", &[("lstm_hidden_size", "8"), ("norm_obs", "true")]);
+    first_ratio_is_one("Pendulum-v1", &[("use_sde", "false"), ("lstm_hidden_size", "8"), ("hidden_sizes", "16")]);
+}

@@ -10,6 +10,13 @@
 //! √2 on hidden layers, 0.01 on the actor's head (so the first policy is nearly uniform)
 //! and 1.0 on the critic's head.
 //!
+//! With `lstm_hidden_size > 0` the agent is recurrent (recurrent PPO, CleanRL's
+//! `ppo_atari_lstm.py`): an [LSTM](crate::math::lstm) of `H` units reads the
+//! observations, and both networks read its output instead (`H → hidden… → out`). Its
+//! state for each environment is a [`Memory`], carried from step to step and zeroed
+//! where an episode starts; the update rebuilds it over whole sequences from the
+//! rollout's first state ([`Agent::record_lstm`]).
+//!
 //! [`Agent::act`] is the rollout path: no tape, no allocation. The update path records
 //! the same networks on a tape ([`Agent::get_action_and_value`]), and the two compute
 //! the same log-probabilities bit for bit (the same kernels, the same order of
@@ -21,6 +28,7 @@ use crate::math::distributions::{
     categorical_log_prob_entropy, categorical_mode, categorical_sample, gaussian_log_prob_entropy, gaussian_sample,
     multi_categorical_log_prob_entropy, multi_categorical_mode, multi_categorical_sample,
 };
+use crate::math::lstm::Lstm;
 use crate::math::nn::{Activation, Mlp, Param, Scratch};
 use crate::math::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
 use crate::math::tensor::Tensor;
@@ -255,7 +263,58 @@ impl ActOutput {
     }
 }
 
-/// Separate actor and critic networks, plus the Gaussian's log-std.
+/// What a recurrent agent remembers between steps, for `N` rows (environments): the
+/// LSTM's hidden and cell states, and which rows' next observation opens a new episode
+/// (CleanRL's `next_lstm_state` and `next_done`).
+///
+/// The caller sets `starts` before each step (1 where the episode just began, else 0);
+/// acting zeroes those rows' state first (LSTM detail 3) and then replaces `h` and `c`
+/// by the next state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Memory {
+    /// `N×H` hidden states.
+    pub h: Vec<f32>,
+    /// `N×H` cell states.
+    pub c: Vec<f32>,
+    /// `N` flags, 1.0 where the observation acted on next opens a new episode.
+    pub starts: Vec<f32>,
+}
+
+impl Memory {
+    /// The zero state of `n` rows of `hidden` units (LSTM detail 2: a run starts from
+    /// zeros), no episode marked as starting.
+    pub fn new(n: usize, hidden: usize) -> Memory {
+        Memory { h: vec![0.0; n * hidden], c: vec![0.0; n * hidden], starts: vec![0.0; n] }
+    }
+
+    /// Rows `N`.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// True for no rows.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Copies row `i` of `src` (its `h`, `c` and start flag) onto the end of `self`.
+    pub fn push_row(&mut self, src: &Memory, i: usize) {
+        let hidden = src.h.len() / src.len().max(1);
+        self.h.extend_from_slice(&src.h[i * hidden..(i + 1) * hidden]);
+        self.c.extend_from_slice(&src.c[i * hidden..(i + 1) * hidden]);
+        self.starts.push(src.starts[i]);
+    }
+
+    /// Empties every row, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.h.clear();
+        self.c.clear();
+        self.starts.clear();
+    }
+}
+
+/// Separate actor and critic networks, plus the Gaussian's log-std; for recurrent PPO,
+/// an LSTM before both.
 ///
 /// ```
 /// use ppo::math::nn::Activation;
@@ -286,10 +345,25 @@ pub struct Agent {
     /// gSDE's exploration matrices and buffers, when the agent explores with gSDE
     /// ([`crate::math::sde`]; set up by [`enable_sde`](Agent::enable_sde)).
     pub sde: Option<Gsde>,
+    /// The recurrent agent's LSTM, `O → H`, whose output both networks read (`None`: a
+    /// feed-forward agent, whose networks read the observations).
+    pub lstm: Option<Lstm>,
+    /// The small tape an acting LSTM step is recorded on ([`Lstm::step`]).
+    lstm_tape: ScratchTape,
     actor_scratch: Scratch,
     critic_scratch: Scratch,
     /// The log-std's copy on the tape of the last [`get_action_and_value`](Agent::get_action_and_value).
     recorded_log_std: Option<Var>,
+}
+
+/// A tape used as scratch within one call: a copy starts empty.
+#[derive(Debug, Default)]
+struct ScratchTape(Tape);
+
+impl Clone for ScratchTape {
+    fn clone(&self) -> Self {
+        ScratchTape::default()
+    }
 }
 
 /// Why an agent could not be built.
@@ -351,6 +425,36 @@ impl Agent {
         Agent::from_parts(obs_dim, action, actor, critic, log_std)
     }
 
+    /// A recurrent agent: an LSTM of `lstm_hidden` units on the observations (CleanRL's
+    /// initialisation: orthogonal weights with gain 1, zero biases, drawn first, as
+    /// `ppo_atari_lstm.py` builds it before the heads), then the actor and critic of
+    /// [`new`](Agent::new) on its output.
+    pub fn new_recurrent<R: Rng + ?Sized>(
+        obs_dim: usize,
+        lstm_hidden: usize,
+        action: ActionKind,
+        hidden: &[usize],
+        activation: Activation,
+        log_std_init: f32,
+        rng: &mut R,
+    ) -> Agent {
+        let lstm = Lstm::new(obs_dim, lstm_hidden, rng);
+        let mut agent = Agent::new(lstm_hidden, action, hidden, activation, log_std_init, rng);
+        agent.obs_dim = obs_dim;
+        agent.lstm = Some(lstm);
+        agent
+    }
+
+    /// The LSTM's units `H`, for a recurrent agent.
+    pub fn lstm_hidden(&self) -> Option<usize> {
+        self.lstm.as_ref().map(Lstm::hidden)
+    }
+
+    /// The zero [`Memory`] of `n` rows this agent acts with (empty for a feed-forward one).
+    pub fn initial_memory(&self, n: usize) -> Memory {
+        Memory::new(n, self.lstm_hidden().unwrap_or(0))
+    }
+
     /// An agent from given networks (e.g. loaded from a checkpoint).
     pub fn from_parts(obs_dim: usize, action: ActionKind, actor: Mlp, critic: Mlp, log_std: Option<Param>) -> Agent {
         Agent {
@@ -360,6 +464,8 @@ impl Agent {
             critic,
             log_std,
             sde: None,
+            lstm: None,
+            lstm_tape: ScratchTape::default(),
             actor_scratch: Scratch::default(),
             critic_scratch: Scratch::default(),
             recorded_log_std: None,
@@ -415,7 +521,25 @@ impl Agent {
         rng: &mut R,
         out: &mut ActOutput,
     ) {
+        self.act_with_memory(obs, n, masks, None, deterministic, rng, out)
+    }
+
+    /// [`act_masked`](Agent::act_masked) for any agent: a recurrent one reads and
+    /// advances `memory` (`n` rows; see [`Memory`]), a feed-forward one ignores it.
+    /// Panics for a recurrent agent without a memory.
+    #[allow(clippy::too_many_arguments)]
+    pub fn act_with_memory<R: Rng + ?Sized>(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        masks: Option<&[bool]>,
+        memory: Option<&mut Memory>,
+        deterministic: bool,
+        rng: &mut R,
+        out: &mut ActOutput,
+    ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
+        let features = self.read_memory(obs, n, memory);
         let mask_len = self.action.mask_len();
         if let Some(m) = masks {
             assert_eq!(m.len(), n * mask_len, "act: {} mask entries for {n}×{mask_len}", m.len());
@@ -425,7 +549,7 @@ impl Agent {
         out.actions.resize_for(&self.action, n);
         self.actor.prepare_inference();
         self.critic.prepare_inference();
-        let head = self.actor.forward_inference(obs, n, &mut self.actor_scratch);
+        let head = self.actor.forward_inference(features, n, &mut self.actor_scratch);
         match &self.action {
             ActionKind::Discrete(k) => {
                 let ActionBatch::Discrete(actions) = &mut out.actions else { unreachable!("resized for discrete") };
@@ -494,16 +618,66 @@ impl Agent {
                 }
             }
         }
-        let values = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
+        let values = self.critic.forward_inference(features, n, &mut self.critic_scratch);
         out.values.clear();
         out.values.extend_from_slice(values);
     }
 
+    /// What the networks read for `n` observations: the observations themselves, or for
+    /// a recurrent agent the LSTM's next hidden state, after one step from `memory`
+    /// (which it advances; CleanRL's `get_states` for one step).
+    fn read_memory<'a>(&mut self, obs: &'a [f32], n: usize, memory: Option<&'a mut Memory>) -> &'a [f32] {
+        let Some(lstm) = self.lstm.as_mut() else { return obs };
+        let memory = memory.expect("a recurrent agent acts with its Memory: use act_with_memory or values_with_memory");
+        let h = lstm.hidden();
+        assert!(
+            memory.len() == n && memory.h.len() == n * h && memory.c.len() == n * h,
+            "act: a memory of {} rows ({} h and {} c values) for {n} observations of an LSTM of {h} units",
+            memory.len(),
+            memory.h.len(),
+            memory.c.len()
+        );
+        let Memory { h, c, starts } = memory;
+        lstm.step(&mut self.lstm_tape.0, obs, h, c, starts);
+        h
+    }
+
     /// The critic's values `V(s)` of `n` observations (`n×O`), written into `out` (`n`).
+    /// Panics for a recurrent agent: see [`values_with_memory`](Agent::values_with_memory).
     pub fn values(&mut self, obs: &[f32], n: usize, out: &mut [f32]) {
+        self.values_with_memory(obs, n, None, out)
+    }
+
+    /// [`values`](Agent::values) for any agent: a recurrent one steps `memory` (`n` rows)
+    /// first, as [`act_with_memory`](Agent::act_with_memory) does (pass a copy to keep
+    /// the original: CleanRL's `get_value` discards the next state).
+    pub fn values_with_memory(&mut self, obs: &[f32], n: usize, memory: Option<&mut Memory>, out: &mut [f32]) {
+        let features = self.read_memory(obs, n, memory);
         self.critic.prepare_inference();
-        let v = self.critic.forward_inference(obs, n, &mut self.critic_scratch);
+        let v = self.critic.forward_inference(features, n, &mut self.critic_scratch);
         out[..n].copy_from_slice(v);
+    }
+
+    /// For a recurrent agent, records the LSTM on `tape` over a minibatch of whole
+    /// sequences (LSTM details 4 and 5): `obs` (`T·B×O`, time-major: row `t·B + b` is
+    /// sequence `b` at step `t`) from the states `h0`, `c0` (`B×H`) the rollout began
+    /// with, zeroed where `starts` (`T·B`) marks a new episode. Returns the LSTM's
+    /// outputs (`T·B×H`), which [`get_action_and_value`](Agent::get_action_and_value)
+    /// then reads in place of the observations. A feed-forward agent returns `obs`.
+    pub fn record_lstm(
+        &mut self,
+        tape: &mut Tape,
+        obs: Var,
+        steps: usize,
+        h0: &[f32],
+        c0: &[f32],
+        starts: &[f32],
+    ) -> Var {
+        let Some(lstm) = self.lstm.as_mut() else { return obs };
+        let (b, hidden) = (h0.len() / lstm.hidden(), lstm.hidden());
+        let h0 = tape.input(b, hidden, h0, false);
+        let c0 = tape.input(b, hidden, c0, false);
+        lstm.forward(tape, obs, steps, h0, c0, starts).0
     }
 
     /// CleanRL's `agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])` on a
@@ -549,13 +723,17 @@ impl Agent {
     pub fn accumulate_grads(&mut self, tape: &Tape) {
         self.critic.accumulate_grads(tape);
         add_policy_grads(tape, self.recorded_log_std, &mut self.actor, self.log_std.as_mut());
+        if let Some(lstm) = self.lstm.as_mut() {
+            lstm.accumulate_grads(tape);
+        }
     }
 
-    /// Every parameter in CleanRL's order (critic, actor, actor_logstd).
+    /// Every parameter in CleanRL's order (critic, actor, actor_logstd), then the LSTM's
+    /// (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`) for a recurrent agent.
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         let c = self.critic.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
         let a = self.actor.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
-        c.chain(a).chain(self.log_std.iter())
+        c.chain(a).chain(self.log_std.iter()).chain(self.lstm.iter().flat_map(Lstm::params))
     }
 
     /// Every parameter, mutably, in the order of [`params`](Agent::params).
@@ -565,7 +743,7 @@ impl Agent {
         self.critic.invalidate_inference_cache();
         let c = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
         let a = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
-        c.chain(a).chain(self.log_std.iter_mut())
+        c.chain(a).chain(self.log_std.iter_mut()).chain(self.lstm.iter_mut().flat_map(Lstm::params_mut))
     }
 
     /// The actor's parameters: its layers' weights and biases, then the log-std.
@@ -592,12 +770,16 @@ impl Agent {
     }
 
     /// Every parameter with its PyTorch state-dict name: `critic.0.weight`, …,
-    /// `actor.4.bias`, `actor_logstd`.
+    /// `actor.4.bias`, `actor_logstd`, then `lstm.weight_ih_l0`, `lstm.weight_hh_l0`,
+    /// `lstm.bias_ih_l0`, `lstm.bias_hh_l0` (`torch.nn.LSTM`'s names).
     pub fn named_params(&self) -> Vec<(String, &Param)> {
         let mut v = self.critic.named_params("critic");
         v.extend(self.actor.named_params("actor"));
         if let Some(p) = &self.log_std {
             v.push(("actor_logstd".to_string(), p));
+        }
+        if let Some(lstm) = &self.lstm {
+            v.extend(LSTM_PARAM_NAMES.iter().map(|n| n.to_string()).zip(lstm.params()));
         }
         v
     }
@@ -666,6 +848,11 @@ impl Agent {
         }
     }
 }
+
+/// The names of a recurrent agent's LSTM parameters, in [`Lstm::params`] order
+/// (`torch.nn.LSTM`'s, under CleanRL's `self.lstm`).
+pub const LSTM_PARAM_NAMES: [&str; 4] =
+    ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0"];
 
 /// The policy's half of [`Agent::get_action_and_value`] on a tape: the actor on `obs`
 /// (`obs_data`, `B×O`, already on the tape), then `log π(a|s)` (`B×1`) of `actions`

@@ -22,7 +22,7 @@
 //! bootstrap; [`crate::algo::PpoConfig::bootstrap_truncation`]), and `done_t` then just
 //! stops the recursion from reading the next episode's first value.
 
-use super::agent::{ActionBatch, ActionKind};
+use super::agent::{ActionBatch, ActionKind, Memory};
 use crate::env::Actions;
 
 /// Storage for one rollout, allocated once and overwritten every iteration.
@@ -64,6 +64,15 @@ pub struct RolloutBuffer {
     /// observations the actions were chosen from, when the environments give masks
     /// ([`store_masks`](RolloutBuffer::store_masks)); empty otherwise.
     pub masks: Vec<bool>,
+    /// `T×N` episode starts of a recurrent agent's rollout: 1.0 where the observation of
+    /// step `t` opened a new episode, so that the LSTM's state was zeroed before it (CleanRL's
+    /// `dones` buffer, which stores `next_done`); empty for a feed-forward agent
+    /// ([`store_memory`](RolloutBuffer::store_memory)).
+    pub starts: Vec<f32>,
+    /// A recurrent agent's LSTM state for the `N` environments when the rollout began
+    /// (CleanRL's `initial_lstm_state`), from which the update rebuilds every step's state;
+    /// empty for a feed-forward agent.
+    pub initial_memory: Memory,
     /// `T×N` GAE advantages, after [`compute_returns_and_advantages`](RolloutBuffer::compute_returns_and_advantages).
     pub advantages: Vec<f32>,
     /// `T×N` value targets `Â + V`.
@@ -90,6 +99,8 @@ impl Clone for RolloutBuffer {
         self.dones.clone_from(&src.dones);
         self.values.clone_from(&src.values);
         self.masks.clone_from(&src.masks);
+        self.starts.clone_from(&src.starts);
+        self.initial_memory.clone_from(&src.initial_memory);
         self.advantages.clone_from(&src.advantages);
         self.returns.clone_from(&src.returns);
     }
@@ -110,6 +121,8 @@ impl RolloutBuffer {
             dones: vec![false; tn],
             values: vec![0.0; tn],
             masks: Vec::new(),
+            starts: Vec::new(),
+            initial_memory: Memory::default(),
             advantages: vec![0.0; tn],
             returns: vec![0.0; tn],
             pos: 0,
@@ -171,6 +184,31 @@ impl RolloutBuffer {
         );
         self.masks.resize(self.n_steps * per_step, true);
         self.masks[t * per_step..(t + 1) * per_step].copy_from_slice(masks);
+    }
+
+    /// For a recurrent agent, before it acts at step `t`: stores which environments'
+    /// observations open an episode (`memory.starts`), and at `t = 0` the state the
+    /// rollout begins from (`memory.h`, `memory.c`). The first call sizes the buffer's
+    /// starts for the whole rollout.
+    pub fn store_memory(&mut self, t: usize, memory: &Memory) {
+        let n = self.n_envs;
+        assert!(
+            t < self.n_steps && memory.len() == n,
+            "memory of {} rows at step {t} of {}×{n}",
+            memory.len(),
+            self.n_steps
+        );
+        self.starts.resize(self.n_steps * n, 0.0);
+        self.starts[t * n..(t + 1) * n].copy_from_slice(&memory.starts);
+        if t == 0 {
+            self.initial_memory.clone_from(memory);
+        }
+    }
+
+    /// Whether the rollout is a recurrent agent's ([`store_memory`](RolloutBuffer::store_memory)
+    /// was called): its minibatches are then whole environments' sequences.
+    pub fn is_recurrent(&self) -> bool {
+        !self.starts.is_empty()
     }
 
     /// Mask entries per sample (`L`), 0 when the rollout has no masks.

@@ -25,6 +25,8 @@
 //! | `actor.{2i}.weight` | `[H_{i+1}, H_i]` | policy network, last layer `[n, H]` logits or `[A, H]` means |
 //! | `actor.{2i}.bias` | `[H_{i+1}]` | |
 //! | `actor_logstd` | `[1, A]` | continuous actions only: the state-independent log-std (`[H, A]`, or `[H, 1]` without `full_std`, with gSDE) |
+//! | `lstm.weight_ih_l0`, `lstm.weight_hh_l0` | `[4H, O]`, `[4H, H]` | recurrent agents only (`lstm_hidden_size` `H` in the config): `torch.nn.LSTM`'s weights; `H_0` is then `H` |
+//! | `lstm.bias_ih_l0`, `lstm.bias_hh_l0` | `[4H]` | |
 //!
 //! Every value in the `__metadata__` map is a string (the safetensors format allows
 //! nothing else); structured values are compact JSON:
@@ -84,11 +86,12 @@
 //! # std::fs::remove_file(&path).unwrap();
 //! ```
 
-use super::agent::{ActionKind, Agent};
+use super::agent::{ActionKind, Agent, LSTM_PARAM_NAMES};
 use super::config::{ConfigError, PpoConfig};
 use crate::env::RunningMeanStd;
 use crate::io::json::Json;
 use crate::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
+use crate::math::lstm::Lstm;
 use crate::math::nn::{Activation, Linear, Mlp, Param};
 use crate::math::tensor::Tensor;
 use std::fmt;
@@ -390,7 +393,8 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
     }
 
     let sde = config.use_sde.then_some(config.full_std);
-    let agent = build_agent(st, obs_dim, action, &hidden, activation, sde)?;
+    let lstm = config.recurrent().then_some(config.lstm_hidden_size);
+    let agent = build_agent(st, obs_dim, action, &hidden, activation, sde, lstm)?;
     Ok(Checkpoint { agent, config, obs_rms, return_rms, global_step })
 }
 
@@ -421,7 +425,7 @@ pub fn agent_from_state_dict(
     if widths.pop().is_none() {
         return Err(CheckpointError::MissingTensor { name: "actor.0.weight".into(), expected: None });
     }
-    build_agent(st, obs_dim, action, &widths, activation, None)
+    build_agent(st, obs_dim, action, &widths, activation, None, None)
 }
 
 /// Builds the agent `O → hidden… → out` (actor) and `O → hidden… → 1` (critic) from the
@@ -430,7 +434,8 @@ pub fn agent_from_state_dict(
 /// must be positive and continuous bounds must have `dim` entries with `low ≤ high`.
 ///
 /// `sde` is `Some(full_std)` for a gSDE agent ([`crate::math::sde`]), whose `actor_logstd` is
-/// `[H, A]` (or `[H, 1]` without `full_std`) instead of `[1, A]`.
+/// `[H, A]` (or `[H, 1]` without `full_std`) instead of `[1, A]`. `lstm` is `Some(H)` for a
+/// recurrent agent: an LSTM `O → H` (`lstm.*`), whose output both networks read.
 pub fn build_agent(
     st: &SafeTensors,
     obs_dim: usize,
@@ -438,8 +443,9 @@ pub fn build_agent(
     hidden: &[usize],
     activation: Activation,
     sde: Option<bool>,
+    lstm: Option<usize>,
 ) -> Result<Agent, CheckpointError> {
-    if obs_dim == 0 || hidden.contains(&0) || action.actor_outputs() == 0 {
+    if obs_dim == 0 || hidden.contains(&0) || action.actor_outputs() == 0 || lstm == Some(0) {
         return Err(CheckpointError::Inconsistent(format!(
             "obs_dim {obs_dim}, hidden sizes {hidden:?} and {} actions: every size must be positive",
             action.actor_outputs()
@@ -453,7 +459,7 @@ pub fn build_agent(
             )));
         }
     }
-    let expected = expected_params(obs_dim, &action, hidden, sde);
+    let expected = expected_params(obs_dim, &action, hidden, sde, lstm);
     for (name, shape) in &expected {
         let t = st
             .get(name)
@@ -500,6 +506,10 @@ pub fn build_agent(
     let (actor, critic) = (mlp("actor"), mlp("critic"));
     let log_std = matches!(action, ActionKind::Continuous { .. }).then(|| param("actor_logstd".into()));
     let mut agent = Agent::from_parts(obs_dim, action, actor, critic, log_std);
+    if lstm.is_some() {
+        let [w_ih, w_hh, b_ih, b_hh] = LSTM_PARAM_NAMES.map(|n| param(n.into()).value);
+        agent.lstm = Some(Lstm::from_tensors(w_ih, w_hh, b_ih, b_hh));
+    }
     if let Some(full_std) = sde {
         agent.attach_sde(full_std).map_err(|e| CheckpointError::Inconsistent(e.to_string()))?;
     }
@@ -507,16 +517,17 @@ pub fn build_agent(
 }
 
 /// Every parameter of the agent with these sizes, with its shape, in
-/// [`Agent::named_params`] order: critic, actor, `actor_logstd`.
+/// [`Agent::named_params`] order: critic, actor, `actor_logstd`, the LSTM's.
 fn expected_params(
     obs_dim: usize,
     action: &ActionKind,
     hidden: &[usize],
     sde: Option<bool>,
+    lstm: Option<usize>,
 ) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     for (prefix, outputs) in [("critic", 1), ("actor", action.actor_outputs())] {
-        let mut sizes = vec![obs_dim];
+        let mut sizes = vec![lstm.unwrap_or(obs_dim)];
         sizes.extend_from_slice(hidden);
         sizes.push(outputs);
         for (i, w) in sizes.windows(2).enumerate() {
@@ -532,6 +543,10 @@ fn expected_params(
             None => vec![1, *dim],
         };
         out.push(("actor_logstd".to_string(), shape));
+    }
+    if let Some(h) = lstm {
+        let shapes = [vec![4 * h, obs_dim], vec![4 * h, h], vec![4 * h], vec![4 * h]];
+        out.extend(LSTM_PARAM_NAMES.iter().map(|n| n.to_string()).zip(shapes));
     }
     out
 }

@@ -266,15 +266,18 @@ impl<T: KeyValue> KeyValue for Option<T> {
 /// Comma-separated widths, optionally in brackets: `64,64` or `[64, 64]`.
 impl KeyValue for Vec<usize> {
     fn parse(key: &str, text: &str, allowed: &Allowed) -> Result<Self, ConfigError> {
-        let sizes: Option<Vec<usize>> = text
-            .trim_matches(|c| c == '[' || c == ']')
+        let inner = text.trim_matches(|c| c == '[' || c == ']').trim();
+        if inner.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sizes: Option<Vec<usize>> = inner
             .split(',')
             .map(|s| parse_integer(s.trim()).filter(|&n| int_allows(n, allowed)).map(|n| n as usize))
             .collect();
         sizes.filter(|s| s.len() <= MAX_LAYERS).ok_or_else(|| bad(key, text, allowed.expected()))
     }
     fn allows(&self, allowed: &Allowed) -> bool {
-        (1..=MAX_LAYERS).contains(&self.len()) && self.iter().all(|&n| int_allows(n as i128, allowed))
+        self.len() <= MAX_LAYERS && self.iter().all(|&n| int_allows(n as i128, allowed))
     }
     fn to_json(&self) -> Json {
         Json::Array(self.iter().map(|&n| Json::from(n as u64)).collect())
@@ -517,8 +520,18 @@ config_keys! {
     /// `policy_kwargs: net_arch`.
     hidden_sizes: Vec<usize> = vec![64, 64];
         Integer, "units per layer",
-        Allowed::Int(1, MAX_WIDTH as i128, "1 to 64 comma-separated widths in [1, 2^16], e.g. 64,64"),
+        Allowed::Int(1, MAX_WIDTH as i128, "up to 64 comma-separated widths in [1, 2^16], e.g. 64,64 (none, [], only with an LSTM)"),
         "hidden layer widths of actor and critic, e.g. 64,64", ["net_arch"];
+    /// Recurrent PPO: the units `H` of an LSTM between the observations and both heads
+    /// (the five LSTM details; [`crate::math::lstm`]), its state carried through each
+    /// environment's episodes and rebuilt from the rollout's first state in the update,
+    /// whose minibatches are whole environments' sequences. The actor and the critic are
+    /// then MLPs of `hidden_sizes` on the LSTM's output (empty: one linear layer each,
+    /// as CleanRL's `ppo_atari_lstm.py`). 0 (the default): no LSTM. SB3 `policy_kwargs:
+    /// lstm_hidden_size` (RecurrentPPO, one LSTM shared by actor and critic).
+    lstm_hidden_size: usize = 0;
+        Integer, "units", Allowed::Int(0, MAX_WIDTH as i128, "a whole number in [0, 2^16] (0: no LSTM)"),
+        "units of an LSTM before actor and critic (recurrent PPO); 0: none", ["lstm_hidden"];
     /// Hidden activation. Default tanh. SB3 `policy_kwargs: activation_fn`.
     activation: Activation = Activation::Tanh;
         Text, "", Allowed::Any, "hidden activation: tanh or relu", [];
@@ -777,6 +790,11 @@ impl PpoConfig {
         self.batch_size() / self.n_minibatches
     }
 
+    /// Whether the policy is recurrent (`lstm_hidden_size > 0`).
+    pub fn recurrent(&self) -> bool {
+        self.lstm_hidden_size > 0
+    }
+
     /// Number of updates: `total_timesteps / (N·T)` (at least one).
     pub fn n_updates(&self) -> u64 {
         (self.total_timesteps / self.batch_size() as u64).max(1)
@@ -838,8 +856,35 @@ impl PpoConfig {
                  set clip_vloss true, or leave clip_coef_vf unset"
             )));
         }
-        if self.hidden_sizes.is_empty() {
-            return Err(ConfigError::Inconsistent("hidden_sizes is empty; give at least one width".into()));
+        if self.hidden_sizes.is_empty() && self.lstm_hidden_size == 0 {
+            return Err(ConfigError::Inconsistent(
+                "hidden_sizes is empty; give at least one width (it may be empty only with an LSTM, \
+                 lstm_hidden_size > 0)"
+                    .into(),
+            ));
+        }
+        if self.lstm_hidden_size > 0 {
+            // Recurrent PPO's minibatches are whole environments' sequences.
+            let why = if !self.n_envs.is_multiple_of(self.n_minibatches) {
+                Some(format!(
+                    "its minibatches are whole environments' sequences, so n_minibatches = {} must divide \
+                     n_envs = {}",
+                    self.n_minibatches, self.n_envs
+                ))
+            } else if self.threads != 1 {
+                Some("its actor and critic share the LSTM, so the update cannot split them: use threads = 1".into())
+            } else if self.use_sde {
+                Some(
+                    "gSDE's noise reads the actor's features, which an LSTM policy does not expose: use_sde \
+                      must be false"
+                        .into(),
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::Inconsistent(format!("lstm_hidden_size = {}: {why}", self.lstm_hidden_size)));
+            }
         }
         if self.keep_optimizer && self.init_from.is_none() {
             return Err(ConfigError::Inconsistent(
@@ -862,8 +907,11 @@ impl PpoConfig {
         let buffer = f32s(batch * (o + a + 8));
         // Each environment's struct and its rows of the step buffers (obs, final obs, …).
         let envs = n * (512 + f32s(4 * o + 8));
+        // With an LSTM of H units, the heads read its H outputs.
+        let lstm = self.lstm_hidden_size as u128;
+        let head_in = if lstm > 0 { lstm } else { o };
         let widths = |out: u128| {
-            let mut sizes = vec![o];
+            let mut sizes = vec![head_in];
             sizes.extend(self.hidden_sizes.iter().map(|&h| h as u128));
             sizes.push(out);
             sizes
@@ -873,14 +921,16 @@ impl PpoConfig {
         let units = |w: &[u128]| w.iter().sum::<u128>();
         // Parameter, gradient, two Adam moments, a transposed inference copy, slack;
         // gSDE adds an H×A noise matrix per environment.
-        let mut nets = f32s(8 * (params(&actor) + params(&critic)));
+        let mut nets = f32s(8 * (params(&actor) + params(&critic) + 4 * lstm * (o + lstm + 2)));
         if self.use_sde {
             nets += f32s(n * actor[actor.len() - 2] * a * 2);
         }
         // One minibatch on the tape: values, gradients and scratch per unit and sample,
         // and the rollout's forward pass over N rows.
         let minibatch = (batch / self.n_minibatches.max(1) as u128).max(n);
-        let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)));
+        // An LSTM step records about 30 values of H per sample; its state is 2·H per env.
+        let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)) + minibatch * 30 * lstm * 2);
+        let nets = nets + f32s(n * lstm * 4);
         let order = batch * 8 * 2;
         // The rollout's finished episodes (Trainer::finished_episodes), room for N·T.
         let episodes = batch * 24;
@@ -1084,7 +1134,10 @@ mod tests {
             (PpoConfig { learning_rate: f32::NAN, ..PpoConfig::default() }, "'learning_rate'"),
             (PpoConfig { bridge_workers: 0, ..PpoConfig::default() }, "a whole number in [1, 256]"),
             (PpoConfig { threads: 3, ..PpoConfig::default() }, "'3' for 'threads'"),
-            (PpoConfig { hidden_sizes: vec![], ..PpoConfig::default() }, "'hidden_sizes'"),
+            (PpoConfig { hidden_sizes: vec![], ..PpoConfig::default() }, "hidden_sizes is empty"),
+            (PpoConfig { lstm_hidden_size: 8, n_minibatches: 8, ..PpoConfig::default() }, "must divide n_envs = 4"),
+            (PpoConfig { lstm_hidden_size: 8, threads: 2, ..PpoConfig::default() }, "use threads = 1"),
+            (PpoConfig { lstm_hidden_size: 8, use_sde: true, ..PpoConfig::default() }, "use_sde must be false"),
             (PpoConfig { target_kl: Some(-1.0), ..PpoConfig::default() }, "a number > 0, or none"),
             (PpoConfig { checkpoint_interval: f64::INFINITY, ..PpoConfig::default() }, "'checkpoint_interval'"),
         ];

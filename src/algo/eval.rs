@@ -106,6 +106,8 @@ pub fn evaluate_env(
     let mut obs = vec![0.0f32; o];
     let mut out = ActOutput::default();
     let mut mask = vec![true; agent.action.mask_len()];
+    // A recurrent agent's state, zeroed at each episode's first step.
+    let mut memory = agent.initial_memory(1);
     // Deterministic actions draw no random numbers; the RNG is only a formality.
     let mut rng = StdRng::seed_from_u64(seed);
     let mut returns = Vec::with_capacity(episodes);
@@ -118,7 +120,9 @@ pub fn evaluate_env(
             normalize(&raw, obs_rms, &mut obs);
             // The environment's rules hold in evaluation too: its masks, if it has any.
             let masked = env.action_mask(&mut mask);
-            agent.act_masked(&obs, 1, masked.then_some(&mask[..]), true, &mut rng, &mut out);
+            memory.starts.fill(if len == 0 { 1.0 } else { 0.0 });
+            let mask = masked.then_some(&mask[..]);
+            agent.act_with_memory(&obs, 1, mask, Some(&mut memory), true, &mut rng, &mut out);
             let step = env.step(out.env_actions().get(0, agent.action.action_width()), &mut raw)?;
             ret += step.reward;
             len += 1;

@@ -26,7 +26,7 @@
 //! − log r)` (Schulman's low-variance estimator, "Approximating KL Divergence", 2020),
 //! `clipfrac = mean(|r − 1| > ε)`.
 
-use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent};
+use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent, Memory};
 use super::buffer::RolloutBuffer;
 use crate::math::autodiff::{Tape, Var};
 use crate::math::distributions::MASKED_LOGIT;
@@ -53,6 +53,14 @@ pub struct Minibatch {
     /// `B×L` action masks as logit offsets: 0 for a valid action,
     /// [`MASKED_LOGIT`] for an invalid one (empty when the rollout has no masks).
     pub mask_bias: Vec<f32>,
+    /// Recurrent PPO: the `T` steps of each of the minibatch's sequences, whose `B = T·E`
+    /// samples are then time-major (row `t·E + e` is the `e`-th environment's step `t`;
+    /// [`gather_sequences`](Minibatch::gather_sequences)). 0 for a minibatch of single samples.
+    pub steps: usize,
+    /// Recurrent PPO: the `E` environments' LSTM states when the rollout began.
+    pub initial_memory: Memory,
+    /// Recurrent PPO: `B` episode-start flags (1.0 where the state is zeroed first).
+    pub starts: Vec<f32>,
 }
 
 impl Minibatch {
@@ -68,8 +76,36 @@ impl Minibatch {
 
     /// Copies the flattened-batch entries `indices` of `buffer` into this minibatch.
     pub fn gather(&mut self, buffer: &RolloutBuffer, indices: &[usize]) {
-        let o = buffer.obs_dim;
+        self.clear_for(buffer);
+        for &k in indices {
+            self.push_sample(buffer, k);
+        }
+    }
+
+    /// Recurrent PPO's minibatch (LSTM detail 4): the whole `T`-step sequences of the
+    /// environments `envs`, time-major, as CleanRL's `mb_inds = flatinds[:, mbenvinds].ravel()`,
+    /// with their states at the rollout's start and their episode starts.
+    pub fn gather_sequences(&mut self, buffer: &RolloutBuffer, envs: &[usize]) {
+        self.clear_for(buffer);
+        let n = buffer.n_envs;
+        for t in 0..buffer.n_steps {
+            for &e in envs {
+                self.push_sample(buffer, t * n + e);
+                self.starts.push(buffer.starts[t * n + e]);
+            }
+        }
+        for &e in envs {
+            self.initial_memory.push_row(&buffer.initial_memory, e);
+        }
+        self.steps = buffer.n_steps;
+    }
+
+    /// Empties every field, keeping the capacity, for samples of `buffer`.
+    fn clear_for(&mut self, buffer: &RolloutBuffer) {
         self.obs.clear();
+        self.steps = 0;
+        self.initial_memory.clear();
+        self.starts.clear();
         if std::mem::discriminant(&self.actions) != std::mem::discriminant(&buffer.actions) {
             self.actions = buffer.actions.clone();
         }
@@ -79,17 +115,19 @@ impl Minibatch {
         self.returns.clear();
         self.values.clear();
         self.mask_bias.clear();
-        let l = buffer.mask_len();
-        for &k in indices {
-            let masks = &buffer.masks[k * l..(k + 1) * l];
-            self.mask_bias.extend(masks.iter().map(|&valid| if valid { 0.0 } else { MASKED_LOGIT }));
-            self.obs.extend_from_slice(&buffer.obs[k * o..(k + 1) * o]);
-            self.actions.push_row(&buffer.actions, k);
-            self.log_probs.push(buffer.log_probs[k]);
-            self.advantages.push(buffer.advantages[k]);
-            self.returns.push(buffer.returns[k]);
-            self.values.push(buffer.values[k]);
-        }
+    }
+
+    /// Appends sample `k` of the flattened batch.
+    fn push_sample(&mut self, buffer: &RolloutBuffer, k: usize) {
+        let (o, l) = (buffer.obs_dim, buffer.mask_len());
+        let masks = &buffer.masks[k * l..(k + 1) * l];
+        self.mask_bias.extend(masks.iter().map(|&valid| if valid { 0.0 } else { MASKED_LOGIT }));
+        self.obs.extend_from_slice(&buffer.obs[k * o..(k + 1) * o]);
+        self.actions.push_row(&buffer.actions, k);
+        self.log_probs.push(buffer.log_probs[k]);
+        self.advantages.push(buffer.advantages[k]);
+        self.returns.push(buffer.returns[k]);
+        self.values.push(buffer.values[k]);
     }
 }
 
@@ -212,6 +250,7 @@ pub fn loss_and_grad_with(
     let b = mb.len();
     tape.clear();
     let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
+    let obs = agent.record_lstm(tape, obs, mb.steps, &mb.initial_memory.h, &mb.initial_memory.c, &mb.starts);
     let sde = agent.sde.as_mut();
     let policy =
         record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, obs, mb, adv, cfg.clip_coef, surrogate);
@@ -220,6 +259,9 @@ pub fn loss_and_grad_with(
     tape.backward(loss);
     add_policy_grads(tape, policy.log_std, &mut agent.actor, agent.log_std.as_mut());
     agent.critic.accumulate_grads(tape);
+    if let Some(lstm) = agent.lstm.as_mut() {
+        lstm.accumulate_grads(tape);
+    }
     combine(policy_stats(tape, &policy, cfg.clip_coef), tape.scalar(v_loss), cfg)
 }
 

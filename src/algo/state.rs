@@ -5,14 +5,16 @@
 //! generators, episode statistics and normalisation statistics, through
 //! [`VecEnv::save_state`]); the agent's generator
 //! ([`Xoshiro256PlusPlus`]); the last sample order `b_inds` (each epoch's shuffle starts
-//! from it); the observations the next step acts on; and the counters (update, steps,
+//! from it); the observations the next step acts on; a recurrent agent's LSTM state
+//! for each environment and which episodes start next; and the counters (update, steps,
 //! episodes, the last 100 episodes, the best evaluation, the last evaluation's step).
 //! Everything else is rebuilt each iteration. A run saved by [`save`] and continued by
 //! [`load`] computes exactly what the same run computes without the stop: the same
 //! metrics and the same weights, bit for bit (`tests/resume.rs`).
 //!
 //! The file is safetensors: every `f32` array as a tensor (`critic.0.weight`, …,
-//! `adam.critic.m.0`, …, `next_obs`), and the rest as one JSON object in the metadata key
+//! `adam.critic.m.0`, …, `adam.lstm.v.3`, `next_obs`, `lstm_h`, `lstm_c`, `lstm_starts`),
+//! and the rest as one JSON object in the metadata key
 //! `ppo_state`, with integers written plainly and `f64`s in their shortest round-trip
 //! form, so both are exact. One file, written atomically: a crash leaves the old state or
 //! the new one, never a mix.
@@ -131,11 +133,10 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
         .into_iter()
         .map(|(name, p)| NamedTensor { name, shape: p.value.shape().to_vec(), data: p.value.data().to_vec() })
         .collect();
-    // Adam's moments, stored as the critic's share and the actor's (the optimizer's
-    // parameters are the critic's, then the actor's: Agent::params).
-    let n_critic = trainer.agent.critic_params().count();
+    // Adam's moments, stored as the critic's share, the actor's and the LSTM's (the
+    // optimizer's parameters are in that order: [`crate::algo::Agent::params`]).
     let opt = &trainer.optimizer;
-    for (which, range) in [("critic", 0..n_critic), ("actor", n_critic..opt.m.len())] {
+    for (which, range) in adam_shares(trainer) {
         for (kind, buffers) in [("m", &opt.m[range.clone()]), ("v", &opt.v[range.clone()])] {
             for (i, b) in buffers.iter().enumerate() {
                 tensors.push(NamedTensor {
@@ -148,6 +149,13 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
     }
     let next_obs = trainer.next_obs();
     tensors.push(NamedTensor { name: "next_obs".into(), shape: vec![next_obs.len()], data: next_obs.to_vec() });
+    // A recurrent agent's state for each environment, and which episodes start next.
+    let memory = &trainer.memory;
+    if !memory.is_empty() {
+        for (name, data) in [("lstm_h", &memory.h), ("lstm_c", &memory.c), ("lstm_starts", &memory.starts)] {
+            tensors.push(NamedTensor { name: name.into(), shape: vec![data.len()], data: data.clone() });
+        }
+    }
     let env_state = match trainer.envs.save_state() {
         Ok(s) => Json::object([
             ("f64s", Json::Array(s.f64s.iter().map(|&x| Json::from(x)).collect())),
@@ -277,9 +285,8 @@ fn restore(
         trainer.agent.named_params().into_iter().map(|(n, p)| (n, p.value.shape().to_vec())).collect();
     let params = names.iter().map(|(n, shape)| tensor(n, shape, false)).collect::<Result<Vec<_>, _>>()?;
     let (mut m, mut v) = (Vec::new(), Vec::new());
-    let n_critic = trainer.agent.critic_params().count();
     let sizes: Vec<usize> = trainer.optimizer.m.iter().map(Vec::len).collect();
-    for (which, range) in [("critic", 0..n_critic), ("actor", n_critic..sizes.len())] {
+    for (which, range) in adam_shares(&trainer) {
         for (kind, into) in [("m", &mut m), ("v", &mut v)] {
             for (i, &len) in sizes[range.clone()].iter().enumerate() {
                 into.push(tensor(&format!("adam.{which}.{kind}.{i}"), &[len], kind == "v")?.to_vec());
@@ -287,6 +294,17 @@ fn restore(
         }
     }
     let next_obs = tensor("next_obs", &[trainer.next_obs().len()], false)?.to_vec();
+    let mut memory = trainer.memory.clone();
+    if !memory.is_empty() {
+        for (name, into) in [("lstm_h", &mut memory.h), ("lstm_c", &mut memory.c), ("lstm_starts", &mut memory.starts)]
+        {
+            let len = into.len();
+            into.copy_from_slice(tensor(name, &[len], false)?);
+        }
+        if let Some(i) = memory.starts.iter().position(|&x| x != 0.0 && x != 1.0) {
+            return Err(bad(format_args!("lstm_starts holds {} at index {i}; each must be 0 or 1", memory.starts[i])));
+        }
+    }
     let rng: [u64; 4] = ints("rng")?.try_into().map_err(|_| bad("rng must hold 4 integers"))?;
     let rng = Xoshiro256PlusPlus::from_state(rng).ok_or_else(|| bad("rng is all zeros"))?;
     let b_inds: Vec<usize> = ints("b_inds")?.into_iter().map(|i| i as usize).collect();
@@ -369,7 +387,10 @@ fn restore(
     trainer.optimizer.v = v;
     trainer.optimizer.step = adam_steps[0];
     if env_state_was_restored(state) {
+        // The episodes continue, and so does what the recurrent agent remembers of them
+        // (restarted episodes start from the zero state the trainer was built with).
         trainer.next_obs.copy_from_slice(&next_obs);
+        trainer.memory = memory;
     }
     trainer.rng = rng;
     trainer.indices = b_inds;
@@ -382,6 +403,15 @@ fn restore(
     trainer.recent_episodes = recent;
     let extra = state.get("extra").cloned().unwrap_or(Json::Null);
     Ok((trainer, extra))
+}
+
+/// Where each group's Adam moments sit in the optimizer ([`Agent::params`] order): the
+/// critic's, the actor's (with the log-std) and a recurrent agent's LSTM's.
+fn adam_shares(trainer: &Trainer) -> [(&'static str, std::ops::Range<usize>); 3] {
+    let n_critic = trainer.agent.critic_params().count();
+    let n_actor = trainer.agent.actor_params().count();
+    let n = trainer.optimizer.m.len();
+    [("critic", 0..n_critic), ("actor", n_critic..n_critic + n_actor), ("lstm", n_critic + n_actor..n)]
 }
 
 fn env_state_was_restored(state: &Json) -> bool {

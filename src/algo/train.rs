@@ -16,7 +16,7 @@
 //! and its pieces (`agent`, `buffer`, `optimizer`) are public,
 //! so a user can write the loop themselves (see `examples/custom_loop.rs`).
 
-use super::agent::{ActOutput, ActionKind, Agent};
+use super::agent::{ActOutput, ActionKind, Agent, Memory};
 use super::buffer::RolloutBuffer;
 use super::checkpoint::Checkpoint;
 use super::config::{ConfigError, OptimizerKind, PpoConfig};
@@ -218,6 +218,13 @@ pub struct Trainer {
     /// Best mean evaluation return so far.
     pub best_eval: Option<f64>,
     pub(crate) next_obs: Vec<f32>,
+    /// A recurrent agent's state for the `N` environments (CleanRL's `next_lstm_state`
+    /// and `next_done`), carried from rollout to rollout; part of a saved run. Empty for
+    /// a feed-forward agent.
+    pub memory: Memory,
+    /// Rows of `memory` stepped to value an observation without advancing the run's state
+    /// (the truncation bootstrap, the rollout's last values).
+    value_memory: Memory,
     /// `N×L` action masks of `next_obs`, when the environments give masks.
     next_masks: Vec<bool>,
     /// Whether to ask the environments for masks each step: `mask_actions`, and the
@@ -358,10 +365,19 @@ impl Trainer {
         let action = ActionKind::from_space(envs.action_space());
         config.check_memory(obs_dim, action.actor_outputs())?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
-        let mut agent =
-            Agent::new(obs_dim, action.clone(), &config.hidden_sizes, config.activation, config.log_std_init, &mut rng);
+        let (hidden, activation, log_std_init) = (&config.hidden_sizes, config.activation, config.log_std_init);
+        let mut agent = if config.recurrent() {
+            let h = config.lstm_hidden_size;
+            Agent::new_recurrent(obs_dim, h, action.clone(), hidden, activation, log_std_init, &mut rng)
+        } else {
+            Agent::new(obs_dim, action.clone(), hidden, activation, log_std_init, &mut rng)
+        };
         if !config.ortho_init {
-            // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` initialisation.
+            // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` (and `nn.LSTM`)
+            // initialisation.
+            if let Some(lstm) = agent.lstm.as_mut() {
+                lstm.reset_torch_default(&mut rng);
+            }
             for layer in agent.critic.layers.iter_mut().chain(agent.actor.layers.iter_mut()) {
                 layer.reset_torch_default(&mut rng);
             }
@@ -396,6 +412,10 @@ impl Trainer {
         let step_out = VecStep::new(n, obs_dim);
         let mut next_masks = vec![true; n * action.mask_len()];
         let use_masks = config.mask_actions && envs.action_masks(&mut next_masks)?;
+        // LSTM detail 2: the run starts from a zero state.
+        let memory = agent.initial_memory(if config.recurrent() { n } else { 0 });
+        // Recurrent PPO shuffles environments, whose whole sequences make the minibatches.
+        let order_len = if config.recurrent() { n } else { config.batch_size() };
         Ok(Trainer {
             agent,
             optimizer,
@@ -410,6 +430,8 @@ impl Trainer {
             next_obs,
             next_masks,
             use_masks,
+            value_memory: memory.clone(),
+            memory,
             act: ActOutput::default(),
             step_out,
             rewards: vec![0.0; n],
@@ -420,7 +442,7 @@ impl Trainer {
             last_values: vec![0.0; n],
             update_ws: UpdateWorkspace::default(),
             two_threads: (config.threads >= 2).then(TwoThreads::new),
-            indices: (0..config.batch_size()).collect(),
+            indices: (0..order_len).collect(),
             started: Instant::now(),
             steps_at_start: 0,
             last_eval_step: 0,
@@ -463,6 +485,7 @@ impl Trainer {
         let n = self.config.n_envs;
         let o = self.agent.obs_dim;
         let gamma = self.config.gamma;
+        let recurrent = self.config.recurrent();
         self.buffer.reset();
         self.finished_episodes.clear();
         // gSDE: new noise matrices at the rollout start and every sde_sample_freq steps
@@ -480,7 +503,13 @@ impl Trainer {
             // with them for the loss.
             let masked = self.use_masks && self.envs.action_masks(&mut self.next_masks)?;
             let masks = masked.then_some(&self.next_masks[..]);
-            self.agent.act_masked(&self.next_obs, n, masks, false, &mut self.rng, &mut self.act);
+            // A recurrent agent's state and episode starts, kept for the update (LSTM
+            // details 3–5); acting advances the state.
+            if recurrent {
+                self.buffer.store_memory(step, &self.memory);
+            }
+            let memory = Some(&mut self.memory);
+            self.agent.act_with_memory(&self.next_obs, n, masks, memory, false, &mut self.rng, &mut self.act);
             if let Some(m) = masks {
                 self.buffer.store_masks(step, m);
             }
@@ -510,7 +539,17 @@ impl Trainer {
                 }
                 let k = self.bootstrap_envs.len();
                 if k > 0 {
-                    self.agent.values(&self.bootstrap_obs, k, &mut self.bootstrap_values);
+                    // A recurrent agent values the final observation from the state
+                    // that read this step's observation, in the same episode.
+                    self.value_memory.clear();
+                    if recurrent {
+                        for &i in &self.bootstrap_envs {
+                            self.value_memory.push_row(&self.memory, i);
+                        }
+                        self.value_memory.starts.fill(0.0);
+                    }
+                    let (obs, memory) = (&self.bootstrap_obs, Some(&mut self.value_memory));
+                    self.agent.values_with_memory(obs, k, memory, &mut self.bootstrap_values);
                     for (j, &i) in self.bootstrap_envs.iter().enumerate() {
                         self.rewards[i] += gamma * self.bootstrap_values[j];
                     }
@@ -525,6 +564,13 @@ impl Trainer {
                 &self.dones,
             );
             self.next_obs.copy_from_slice(&self.step_out.obs);
+            if recurrent {
+                // CleanRL's next_done: where an episode ended, the next observation opens
+                // a new one, and the state is zeroed before it is read (LSTM detail 3).
+                for (start, &done) in self.memory.starts.iter_mut().zip(&self.dones) {
+                    *start = if done { 1.0 } else { 0.0 };
+                }
+            }
             for ep in &self.step_out.episodes {
                 if self.recent_episodes.len() == 100 {
                     self.recent_episodes.pop_front();
@@ -539,7 +585,11 @@ impl Trainer {
                 });
             }
         }
-        self.agent.values(&self.next_obs, n, &mut self.last_values);
+        // CleanRL's get_value(next_obs, next_lstm_state, next_done): the state it steps to
+        // is discarded; the next rollout steps it again.
+        self.value_memory.clone_from(&self.memory);
+        let memory = Some(&mut self.value_memory);
+        self.agent.values_with_memory(&self.next_obs, n, memory, &mut self.last_values);
         self.buffer.compute_returns_and_advantages(&self.last_values, gamma, self.config.gae_lambda);
         Ok(())
     }

@@ -35,7 +35,9 @@ use std::fmt;
 pub struct UpdateConfig {
     /// Passes over the rollout (`update_epochs`).
     pub update_epochs: usize,
-    /// Samples per minibatch (`minibatch_size`); it divides the batch.
+    /// Samples per minibatch (`minibatch_size`); it divides the batch. For a recurrent
+    /// agent, environments per minibatch (CleanRL's `envsperbatch`), each with its `T`
+    /// steps.
     pub minibatch_size: usize,
     /// Stop the update when a minibatch's `approx_kl` exceeds `1.5 × target_kl`.
     pub target_kl: Option<f32>,
@@ -52,7 +54,11 @@ impl UpdateConfig {
     pub fn new(config: &PpoConfig, clip_coef: f32) -> UpdateConfig {
         UpdateConfig {
             update_epochs: config.update_epochs,
-            minibatch_size: config.minibatch_size(),
+            minibatch_size: if config.recurrent() {
+                config.n_envs / config.n_minibatches
+            } else {
+                config.minibatch_size()
+            },
             target_kl: config.target_kl,
             max_grad_norm: config.max_grad_norm,
             loss: LossConfig {
@@ -142,7 +148,8 @@ pub fn shuffle_epoch<R: Rng + ?Sized>(b_inds: &mut [usize], rng: &mut R) {
 /// The PPO update of `agent` on the rollout in `buffer`, with one `optimizer` over
 /// [`Agent::params`]. At the start of each epoch `next_order(b_inds)` sets the sample
 /// order ([`shuffle_epoch`], or a fixed order in a test); `b_inds` holds sample indices
-/// (`0..batch_size` in some order, or any subset whose length the minibatch size divides).
+/// (`0..batch_size` in some order, or any subset whose length the minibatch size divides),
+/// or for a recurrent agent's rollout environment indices (`0..N`).
 ///
 /// Returns the summed statistics, or the first minibatch whose loss is not finite.
 #[allow(clippy::too_many_arguments)]
@@ -168,12 +175,22 @@ pub fn update(
         next_order(b_inds);
         for start in (0..batch_size).step_by(cfg.minibatch_size) {
             let mb_inds = &b_inds[start..start + cfg.minibatch_size];
-            mb.gather(buffer, mb_inds);
+            // Recurrent PPO's indices are environments, whose whole sequences make the
+            // minibatch (LSTM detail 4; CleanRL's `mbenvinds`).
+            if buffer.is_recurrent() {
+                mb.gather_sequences(buffer, mb_inds);
+            } else {
+                mb.gather(buffer, mb_inds);
+            }
             let b = mb.len();
             tape.clear();
 
             // _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
             let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
+            // A recurrent agent's LSTM over the sequences, from the states the rollout
+            // began with (LSTM detail 5; a feed-forward agent passes obs through).
+            let initial = &mb.initial_memory;
+            let obs = agent.record_lstm(tape, obs, mb.steps, &initial.h, &initial.c, &mb.starts);
             let (newlogprob, entropy, newvalue) =
                 agent.get_action_and_value_masked(tape, obs, &mb.obs, &mb.actions, &mb.mask_bias);
 

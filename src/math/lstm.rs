@@ -58,6 +58,16 @@ impl Lstm {
         Lstm::from_tensors(weight_ih, weight_hh, Tensor::zeros(&[4 * hidden]), Tensor::zeros(&[4 * hidden]))
     }
 
+    /// Re-draws every parameter as `torch.nn.LSTM`'s own initialisation does: uniform
+    /// in `±1/√H`, in [`params`](Lstm::params) order. Used when orthogonal initialisation
+    /// is switched off (SB3's `ortho_init=False` leaves the LSTM so).
+    pub fn reset_torch_default<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        let bound = 1.0 / (self.hidden() as f32).sqrt();
+        for p in self.params_mut() {
+            *p = Param::new(Tensor::uniform(p.value.shape(), -bound, bound, rng));
+        }
+    }
+
     /// A layer with given parameters (PyTorch's layout). Panics if the shapes do not
     /// fit one another.
     pub fn from_tensors(weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor, bias_hh: Tensor) -> Lstm {
