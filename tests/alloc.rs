@@ -85,6 +85,9 @@ fn every_environment_and_wrapper_trains_without_allocating() {
             cases.push((format!("{id} clipped"), base.clone(), true));
             cases.push((format!("{id} gSDE"), PpoConfig { use_sde: true, sde_sample_freq: 8, ..base.clone() }, false));
         }
+        // A recurrent agent: the LSTM's acting steps and its sequences on the tape.
+        let recurrent = PpoConfig { lstm_hidden_size: 8, n_minibatches: 2, use_sde: false, ..base.clone() };
+        cases.push((format!("{id} LSTM"), recurrent, false));
     }
     for (name, config, clip) in cases {
         let envs: Vec<_> = (0..config.n_envs).map(|_| env::make(&config.env_id).unwrap()).collect();

@@ -270,7 +270,7 @@ impl ActOutput {
 /// The caller sets `starts` before each step (1 where the episode just began, else 0);
 /// acting zeroes those rows' state first (LSTM detail 3) and then replaces `h` and `c`
 /// by the next state.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Memory {
     /// `N×H` hidden states.
     pub h: Vec<f32>,
@@ -278,6 +278,20 @@ pub struct Memory {
     pub c: Vec<f32>,
     /// `N` flags, 1.0 where the observation acted on next opens a new episode.
     pub starts: Vec<f32>,
+}
+
+/// Field by field, so that `clone_from` reuses the destination's buffers (the trainer
+/// copies the state every rollout without allocating).
+impl Clone for Memory {
+    fn clone(&self) -> Self {
+        Memory { h: self.h.clone(), c: self.c.clone(), starts: self.starts.clone() }
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        self.h.clone_from(&src.h);
+        self.c.clone_from(&src.c);
+        self.starts.clone_from(&src.starts);
+    }
 }
 
 impl Memory {

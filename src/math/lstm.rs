@@ -46,6 +46,9 @@ pub struct Lstm {
     pub bias_hh: Param,
     /// The parameters' copies on the tape of the last [`forward`](Lstm::forward).
     recorded: Vec<Var>,
+    /// Reused buffers of [`forward`](Lstm::forward): each step's `1 − done` rows and `h`.
+    keep: Vec<f32>,
+    outputs: Vec<Var>,
 }
 
 impl Lstm {
@@ -90,6 +93,8 @@ impl Lstm {
             bias_ih: Param::new(bias_ih),
             bias_hh: Param::new(bias_hh),
             recorded: Vec::new(),
+            keep: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -141,20 +146,20 @@ impl Lstm {
         let [w_ih, w_hh, b_ih, b_hh] = self.params().map(|p| tape.param(&p.value));
         self.recorded.extend([w_ih, w_hh, b_ih, b_hh]);
         let (mut h, mut c) = (h0, c0);
-        let mut outputs = Vec::with_capacity(steps);
-        let mut keep = vec![0.0f32; b * hidden];
+        self.outputs.clear();
+        self.keep.resize(b * hidden, 0.0);
         for t in 0..steps {
             // Detail 3: the state of a new episode starts from zero.
-            for (row, &d) in keep.chunks_exact_mut(hidden).zip(&done[t * b..(t + 1) * b]) {
+            for (row, &d) in self.keep.chunks_exact_mut(hidden).zip(&done[t * b..(t + 1) * b]) {
                 row.fill(1.0 - d);
             }
-            let keep = tape.input(b, hidden, &keep, false);
+            let keep = tape.input(b, hidden, &self.keep, false);
             let (h_kept, c_kept) = (tape.mul(h, keep), tape.mul(c, keep));
             let x_t = tape.rows(x, t * b, b);
             (h, c) = cell(tape, x_t, h_kept, c_kept, [w_ih, w_hh, b_ih, b_hh], hidden);
-            outputs.push(h);
+            self.outputs.push(h);
         }
-        (tape.concat(&outputs), h, c)
+        (tape.concat(&self.outputs), h, c)
     }
 
     /// After `tape.backward`, adds the gradients of the last [`forward`](Lstm::forward)
