@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/results.md, docs/results.csv and the README's results table: every
-# built-in preset trained on seeds 1-10 (Pendulum-v1 on 1-20), then `ppo report` against
+# built-in preset trained on seeds 1-10 (Pendulum-v1 on 1-20; CartPoleNoVel-v1 also without
+# its LSTM), then `ppo report` against
 # the peers' per-seed results in benches/frameworks/peers.csv (which
 # benches/frameworks/peers.sh writes: SB3 with RL Zoo's entries, the in-tree ports of
 # CleanRL's loop). Run from the repository root, with nothing else running:
@@ -25,9 +26,20 @@ for env in CartPole-v1 Acrobot-v1 MountainCar-v0 MountainCarContinuous-v0 CartPo
 done
 echo "training Pendulum-v1, seeds 1-20"
 "$ppo" train --env Pendulum-v1 --seeds "$(seeds 20)" --jobs "$jobs" --run-dir "$out/Pendulum-v1" --quiet >"$out/Pendulum-v1.log"
+# Recurrent PPO: CartPoleNoVel-v1's preset has an LSTM; the same preset without it is
+# reported beside it as "ppo-no-lstm", the way a peer is.
+echo "training CartPoleNoVel-v1, seeds 1-10, with its LSTM and without"
+"$ppo" train --env CartPoleNoVel-v1 --seeds "$(seeds 10)" --jobs "$jobs" --run-dir "$out/CartPoleNoVel-v1" --quiet \
+    >"$out/CartPoleNoVel-v1.log"
+no_lstm="$out-no-lstm"
+rm -rf "$no_lstm"
+"$ppo" train --env CartPoleNoVel-v1 --lstm-hidden-size 0 --seeds "$(seeds 10)" --jobs "$jobs" \
+    --run-dir "$no_lstm/CartPoleNoVel-v1" --quiet >"$no_lstm.log"
+"$ppo" report "$no_lstm/CartPoleNoVel-v1/" --csv "$no_lstm.csv" >/dev/null
+{ cat "$peers"; tail -n +2 "$no_lstm.csv" | sed 's/^ppo,/ppo-no-lstm,/'; } >"$out/against.csv"
 
 echo "reporting"
-"$ppo" report "$out"/*/ --against "$peers" --markdown --csv docs/results.csv >"$out/report.md"
+"$ppo" report "$out"/*/ --against "$out/against.csv" --markdown --csv docs/results.csv >"$out/report.md"
 
 commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- src Cargo.toml Cargo.lock || commit="$commit with uncommitted changes"
@@ -70,6 +82,8 @@ mv "$out/README.md" README.md
     echo "  (\`benches/frameworks/torch_ppo.py --workload MountainCarContinuous\`);"
     echo "  **torch-port-episode-return** is the same with the reward normaliser's discounted"
     echo "  return restarted at every episode end, as this crate's is (\`--reset-return-at-episode-end\`);"
+    echo "- **ppo-no-lstm**: this crate with CartPoleNoVel-v1's recurrent preset less its LSTM"
+    echo "  (\`--lstm-hidden-size 0\`): the velocities it hides cannot be remembered;"
     echo "- CartPoleContinuous-v1 is not a gymnasium environment: no peer."
     echo
     echo "The ports do not evaluate, so their rows have no \`eval\` measure. The per-seed"
