@@ -296,6 +296,7 @@ fn tensor_names_and_metadata_keys_are_the_documented_ones() {
             "format",
             "env_id",
             "obs_dim",
+            "obs_shape",
             "action_space",
             "hidden_sizes",
             "activation",
@@ -557,9 +558,12 @@ fn a_tensor_of_the_wrong_shape_is_an_error() {
     tensor_mut(&mut st, "actor.0.bias").shape = vec![1, 5];
     assert!(matches!(load_err_via_bytes(&st), CheckpointError::TensorShape { name, .. } if name == "actor.0.bias"));
 
-    // obs_dim in the metadata disagrees with the first layers.
+    // obs_dim in the metadata disagrees with obs_shape.
     let mut st = tensors(&discrete_checkpoint());
     set_meta(&mut st, "obs_dim", Some("4"));
+    assert!(matches!(load_err_via_bytes(&st), CheckpointError::BadMetadata { key: "obs_shape", .. }));
+    // obs_dim (and obs_shape) disagree with the first layers.
+    set_meta(&mut st, "obs_shape", Some("[4]"));
     let e = load_err_via_bytes(&st);
     // The 3-dimensional obs_rms is checked against obs_dim first.
     assert!(matches!(e, CheckpointError::BadMetadata { key: "obs_rms", .. }), "{e:?}");
@@ -567,6 +571,7 @@ fn a_tensor_of_the_wrong_shape_is_an_error() {
     (ckpt.obs_rms, ckpt.config.norm_obs) = (None, false);
     let mut st = tensors(&ckpt);
     set_meta(&mut st, "obs_dim", Some("4"));
+    set_meta(&mut st, "obs_shape", None);
     assert!(matches!(load_err_via_bytes(&st), CheckpointError::TensorShape { name, .. } if name == "critic.0.weight"));
 }
 

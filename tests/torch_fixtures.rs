@@ -29,7 +29,7 @@ use ppo::io::json::Json;
 use ppo::io::safetensors;
 use ppo::kernels::conv::ConvShape;
 use ppo::math::autodiff::Tape;
-use ppo::math::cnn::NatureCnn;
+use ppo::math::cnn::Cnn;
 use ppo::math::distributions::{
     categorical_entropy, categorical_log_prob, categorical_log_prob_entropy, categorical_probs, gaussian_entropy,
     gaussian_log_prob, gaussian_log_prob_entropy, multi_categorical_entropy, multi_categorical_log_prob,
@@ -604,7 +604,7 @@ fn nature_cnn_matches_torch() {
     let widths: Vec<u32> =
         field(&fx, "widths").as_array().unwrap().iter().map(|w| w.as_usize().unwrap() as u32).collect();
     let mut rng = ppo::Xoshiro256PlusPlus::new(0);
-    let mut cnn = NatureCnn::with_sizes(
+    let mut cnn = Cnn::with_sizes(
         num(&fx, "channels") as u32,
         num(&fx, "side") as u32,
         [widths[0], widths[1], widths[2]],
@@ -619,7 +619,7 @@ fn nature_cnn_matches_torch() {
     let pixels = tensor(&fx, "pixels");
     let bytes: Vec<u8> = pixels.data().iter().map(|&p| p as u8).collect();
     let mut scaled = vec![0.0f32; bytes.len()];
-    NatureCnn::scale_pixels(&bytes, &mut scaled);
+    Cnn::scale_pixels(&bytes, &mut scaled);
     let mut tape = Tape::new();
     let x = tape.input(pixels.rows(), pixels.cols(), &scaled, false);
     let out = cnn.forward(&mut tape, x);
@@ -1344,7 +1344,7 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
     let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
     let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
     // actor.0 and critic.0 are single layers on the LSTM's H outputs: no hidden sizes.
-    let mut agent = build_agent(&st, o, ActionKind::Discrete(a), &[], Activation::Tanh, None, Some(h))
+    let mut agent = build_agent(&st, o, ActionKind::Discrete(a), &[], Activation::Tanh, None, Some(h), None)
         .expect("ppo_atari_lstm.py's state dict");
     assert_eq!(agent.lstm_hidden(), Some(h));
 

@@ -10,12 +10,16 @@
 //! √2 on hidden layers, 0.01 on the actor's head (so the first policy is nearly uniform)
 //! and 1.0 on the critic's head.
 //!
+//! With `cnn` set, the agent reads pixels: a convolutional trunk ([`crate::math::cnn`])
+//! turns each `C×H×W` observation into features that both networks read, as CleanRL's
+//! `ppo_atari.py` shares its `network`.
+//!
 //! With `lstm_hidden_size > 0` the agent is recurrent (recurrent PPO, CleanRL's
 //! `ppo_atari_lstm.py`): an [LSTM](crate::math::lstm) of `H` units reads the
 //! observations, and both networks read its output instead (`H → hidden… → out`). Its
 //! state for each environment is a [`Memory`], carried from step to step and zeroed
 //! where an episode starts; the update rebuilds it over whole sequences from the
-//! rollout's first state ([`Agent::record_lstm`]).
+//! rollout's first state ([`Agent::record_trunk`]).
 //!
 //! [`Agent::act`] is the rollout path: no tape, no allocation. The update path records
 //! the same networks on a tape ([`Agent::get_action_and_value`]), and the two compute
@@ -24,6 +28,7 @@
 
 use crate::env::{Action, Actions, Space};
 use crate::math::autodiff::{Tape, Var};
+use crate::math::cnn::Cnn;
 use crate::math::distributions::{
     categorical_log_prob_entropy, categorical_mode, categorical_sample, gaussian_log_prob_entropy, gaussian_sample,
     multi_categorical_log_prob_entropy, multi_categorical_mode, multi_categorical_sample,
@@ -263,6 +268,24 @@ impl ActOutput {
     }
 }
 
+/// A minibatch's sequences, for a recurrent agent's [`Agent::record_trunk`]: `steps` (`T`)
+/// steps of `E` environments, their states when the rollout began, and where episodes
+/// started. A feed-forward agent ignores it ([`Sequences::NONE`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Sequences<'a> {
+    /// Steps per sequence `T`.
+    pub steps: usize,
+    /// The `E` sequences' LSTM states at their first step.
+    pub initial: &'a Memory,
+    /// `T·E` flags, 1.0 where the state is zeroed before that step.
+    pub starts: &'a [f32],
+}
+
+impl Sequences<'static> {
+    /// No sequences: a feed-forward agent's minibatch.
+    pub const NONE: Sequences<'static> = Sequences { steps: 0, initial: &Memory::EMPTY, starts: &[] };
+}
+
 /// What a recurrent agent remembers between steps, for `N` rows (environments): the
 /// LSTM's hidden and cell states, and which rows' next observation opens a new episode
 /// (CleanRL's `next_lstm_state` and `next_done`).
@@ -295,6 +318,9 @@ impl Clone for Memory {
 }
 
 impl Memory {
+    /// No rows.
+    pub const EMPTY: Memory = Memory { h: Vec::new(), c: Vec::new(), starts: Vec::new() };
+
     /// The zero state of `n` rows of `hidden` units (LSTM detail 2: a run starts from
     /// zeros), no episode marked as starting.
     pub fn new(n: usize, hidden: usize) -> Memory {
@@ -362,8 +388,15 @@ pub struct Agent {
     /// The recurrent agent's LSTM, `O → H`, whose output both networks read (`None`: a
     /// feed-forward agent, whose networks read the observations).
     pub lstm: Option<Lstm>,
-    /// The small tape an acting LSTM step is recorded on ([`Lstm::step`]).
+    /// A pixel agent's convolutional trunk, `C·H·W → F`, first of all (CleanRL's
+    /// `self.network`; `None`: the observations go on as they are).
+    pub encoder: Option<Cnn>,
+    /// The small tape an acting step of the trunk is recorded on ([`Lstm::step`],
+    /// [`Cnn::forward`]).
     lstm_tape: ScratchTape,
+    /// The trunk's scratch when acting: the CNN's scaled input and its `N×F` features.
+    encoder_input: Vec<f32>,
+    encoded: Vec<f32>,
     actor_scratch: Scratch,
     critic_scratch: Scratch,
     /// The log-std's copy on the tape of the last [`get_action_and_value`](Agent::get_action_and_value).
@@ -479,7 +512,10 @@ impl Agent {
             log_std,
             sde: None,
             lstm: None,
+            encoder: None,
             lstm_tape: ScratchTape::default(),
+            encoder_input: Vec::new(),
+            encoded: Vec::new(),
             actor_scratch: Scratch::default(),
             critic_scratch: Scratch::default(),
             recorded_log_std: None,
@@ -553,7 +589,8 @@ impl Agent {
         out: &mut ActOutput,
     ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
-        let features = self.read_memory(obs, n, memory);
+        let mut encoded = std::mem::take(&mut self.encoded);
+        let features = self.trunk(obs, n, memory, &mut encoded);
         let mask_len = self.action.mask_len();
         if let Some(m) = masks {
             assert_eq!(m.len(), n * mask_len, "act: {} mask entries for {n}×{mask_len}", m.len());
@@ -635,13 +672,32 @@ impl Agent {
         let values = self.critic.forward_inference(features, n, &mut self.critic_scratch);
         out.values.clear();
         out.values.extend_from_slice(values);
+        self.encoded = encoded;
     }
 
-    /// What the networks read for `n` observations: the observations themselves, or for
-    /// a recurrent agent the LSTM's next hidden state, after one step from `memory`
-    /// (which it advances; CleanRL's `get_states` for one step).
-    fn read_memory<'a>(&mut self, obs: &'a [f32], n: usize, memory: Option<&'a mut Memory>) -> &'a [f32] {
-        let Some(lstm) = self.lstm.as_mut() else { return obs };
+    /// What the networks read for `n` observations: the observations themselves, or the
+    /// shared trunk's output: the CNN's features (into `encoded`), then for a recurrent
+    /// agent the LSTM's next hidden state, after one step from `memory` (which it
+    /// advances; CleanRL's `get_states` for one step).
+    fn trunk<'a>(
+        &mut self,
+        obs: &'a [f32],
+        n: usize,
+        memory: Option<&'a mut Memory>,
+        encoded: &'a mut Vec<f32>,
+    ) -> &'a [f32] {
+        let mut x = obs;
+        if let Some(cnn) = self.encoder.as_mut() {
+            let tape = &mut self.lstm_tape.0;
+            tape.clear();
+            cnn.prepare_input(obs, &mut self.encoder_input);
+            let input = tape.input(n, cnn.input_len(), &self.encoder_input, false);
+            let features = cnn.forward(tape, input);
+            encoded.clear();
+            encoded.extend_from_slice(tape.value(features));
+            x = encoded;
+        }
+        let Some(lstm) = self.lstm.as_mut() else { return x };
         let memory = memory.expect("a recurrent agent acts with its Memory: use act_with_memory or values_with_memory");
         let h = lstm.hidden();
         assert!(
@@ -652,7 +708,7 @@ impl Agent {
             memory.c.len()
         );
         let Memory { h, c, starts } = memory;
-        lstm.step(&mut self.lstm_tape.0, obs, h, c, starts);
+        lstm.step(&mut self.lstm_tape.0, x, h, c, starts);
         h
     }
 
@@ -666,32 +722,38 @@ impl Agent {
     /// first, as [`act_with_memory`](Agent::act_with_memory) does (pass a copy to keep
     /// the original: CleanRL's `get_value` discards the next state).
     pub fn values_with_memory(&mut self, obs: &[f32], n: usize, memory: Option<&mut Memory>, out: &mut [f32]) {
-        let features = self.read_memory(obs, n, memory);
+        let mut encoded = std::mem::take(&mut self.encoded);
+        let features = self.trunk(obs, n, memory, &mut encoded);
         self.critic.prepare_inference();
         let v = self.critic.forward_inference(features, n, &mut self.critic_scratch);
         out[..n].copy_from_slice(v);
+        self.encoded = encoded;
     }
 
-    /// For a recurrent agent, records the LSTM on `tape` over a minibatch of whole
-    /// sequences (LSTM details 4 and 5): `obs` (`T·B×O`, time-major: row `t·B + b` is
-    /// sequence `b` at step `t`) from the states `h0`, `c0` (`B×H`) the rollout began
-    /// with, zeroed where `starts` (`T·B`) marks a new episode. Returns the LSTM's
-    /// outputs (`T·B×H`), which [`get_action_and_value`](Agent::get_action_and_value)
-    /// then reads in place of the observations. A feed-forward agent returns `obs`.
-    pub fn record_lstm(
-        &mut self,
-        tape: &mut Tape,
-        obs: Var,
-        steps: usize,
-        h0: &[f32],
-        c0: &[f32],
-        starts: &[f32],
-    ) -> Var {
-        let Some(lstm) = self.lstm.as_mut() else { return obs };
-        let (b, hidden) = (h0.len() / lstm.hidden(), lstm.hidden());
-        let h0 = tape.input(b, hidden, h0, false);
-        let c0 = tape.input(b, hidden, c0, false);
-        lstm.forward(tape, obs, steps, h0, c0, starts).0
+    /// Puts `obs` (`B×O`) on `tape` and records the shared trunk on it, if the agent has
+    /// one: the CNN (CleanRL's `self.network(x / 255.0)`), then for a recurrent agent the
+    /// LSTM over a minibatch of whole sequences (LSTM details 4 and 5), time-major (row
+    /// `t·E + e` is sequence `e` at step `t`), from the states the rollout began with
+    /// (`seq.initial`, `E` rows), zeroed where `seq.starts` (`B`) marks a new episode.
+    /// Returns what the heads read ([`get_action_and_value`](Agent::get_action_and_value)):
+    /// the trunk's output, or the observations themselves.
+    pub fn record_trunk(&mut self, tape: &mut Tape, obs: &[f32], seq: Sequences<'_>) -> Var {
+        let b = obs.len() / self.obs_dim.max(1);
+        let mut x = match self.encoder.as_mut() {
+            Some(cnn) => {
+                cnn.prepare_input(obs, &mut self.encoder_input);
+                let input = tape.input(b, self.obs_dim, &self.encoder_input, false);
+                cnn.forward(tape, input)
+            }
+            None => tape.input(b, self.obs_dim, obs, false),
+        };
+        if let Some(lstm) = self.lstm.as_mut() {
+            let (e, hidden) = (seq.initial.len(), lstm.hidden());
+            let h0 = tape.input(e, hidden, &seq.initial.h, false);
+            let c0 = tape.input(e, hidden, &seq.initial.c, false);
+            x = lstm.forward(tape, x, seq.steps, h0, c0, seq.starts).0;
+        }
+        x
     }
 
     /// CleanRL's `agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])` on a
@@ -737,17 +799,28 @@ impl Agent {
     pub fn accumulate_grads(&mut self, tape: &Tape) {
         self.critic.accumulate_grads(tape);
         add_policy_grads(tape, self.recorded_log_std, &mut self.actor, self.log_std.as_mut());
+        self.accumulate_trunk_grads(tape);
+    }
+
+    /// After `tape.backward`, adds the gradients of the shared trunk recorded by
+    /// [`record_trunk`](Agent::record_trunk) (the LSTM's, the CNN's) into its parameters.
+    pub fn accumulate_trunk_grads(&mut self, tape: &Tape) {
         if let Some(lstm) = self.lstm.as_mut() {
             lstm.accumulate_grads(tape);
+        }
+        if let Some(cnn) = self.encoder.as_mut() {
+            cnn.accumulate_grads(tape);
         }
     }
 
     /// Every parameter in CleanRL's order (critic, actor, actor_logstd), then the LSTM's
-    /// (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`) for a recurrent agent.
+    /// (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`) for a recurrent agent, then the
+    /// CNN's for a pixel agent.
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         let c = self.critic.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
         let a = self.actor.layers.iter().flat_map(|l| [&l.weight, &l.bias]);
-        c.chain(a).chain(self.log_std.iter()).chain(self.lstm.iter().flat_map(Lstm::params))
+        let trunk = self.lstm.iter().flat_map(Lstm::params).chain(self.encoder.iter().flat_map(Cnn::params));
+        c.chain(a).chain(self.log_std.iter()).chain(trunk)
     }
 
     /// Every parameter, mutably, in the order of [`params`](Agent::params).
@@ -757,7 +830,8 @@ impl Agent {
         self.critic.invalidate_inference_cache();
         let c = self.critic.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
         let a = self.actor.layers.iter_mut().flat_map(|l| [&mut l.weight, &mut l.bias]);
-        c.chain(a).chain(self.log_std.iter_mut()).chain(self.lstm.iter_mut().flat_map(Lstm::params_mut))
+        let lstm = self.lstm.iter_mut().flat_map(Lstm::params_mut);
+        c.chain(a).chain(self.log_std.iter_mut()).chain(lstm.chain(self.encoder.iter_mut().flat_map(Cnn::params_mut)))
     }
 
     /// The actor's parameters: its layers' weights and biases, then the log-std.
@@ -794,6 +868,9 @@ impl Agent {
         }
         if let Some(lstm) = &self.lstm {
             v.extend(LSTM_PARAM_NAMES.iter().map(|n| n.to_string()).zip(lstm.params()));
+        }
+        if let Some(cnn) = &self.encoder {
+            v.extend(cnn.named_params("network"));
         }
         v
     }

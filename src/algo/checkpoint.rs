@@ -27,6 +27,8 @@
 //! | `actor_logstd` | `[1, A]` | continuous actions only: the state-independent log-std (`[H, A]`, or `[H, 1]` without `full_std`, with gSDE) |
 //! | `lstm.weight_ih_l0`, `lstm.weight_hh_l0` | `[4H, O]`, `[4H, H]` | recurrent agents only (`lstm_hidden_size` `H` in the config): `torch.nn.LSTM`'s weights; `H_0` is then `H` |
 //! | `lstm.bias_ih_l0`, `lstm.bias_hh_l0` | `[4H]` | |
+//! | `network.{2k}.weight`, `network.{2k}.bias` | `[O_k, C_k·K·K]`, `[O_k]` | pixel agents only (`cnn` in the config): convolution `k` (PyTorch's `[O, C, K, K]` flattened); `H_0` is then the CNN's features |
+//! | `network.{2n+1}.weight`, `.bias` | `[F, flat]`, `[F]` | its dense layer after `n` convolutions (`network.7` for the Nature CNN) |
 //!
 //! Every value in the `__metadata__` map is a string (the safetensors format allows
 //! nothing else); structured values are compact JSON:
@@ -37,6 +39,7 @@
 //! | `format` | `"pt"` | what `safetensors.torch.save_file` writes; written for other tools, not checked |
 //! | `env_id` | `"CartPole-v1"` | the environment trained on (must equal the config's) |
 //! | `obs_dim` | `"4"` | observation size `O` |
+//! | `obs_shape` | `[4]` or `[4,84,84]` | the observations' shape (product `O`); a pixel agent's CNN reads `[C, H, W]`; absent in older files, which mean `[O]` |
 //! | `action_space` | `{"type":"discrete","n":2}` or `{"type":"continuous","dim":1,"low":[-2],"high":[2]}` | the actions: `n` logits, or `A` Gaussian means and the bounds actions are clipped to |
 //! | `hidden_sizes` | `[64,64]` | hidden widths of both networks (must equal the config's) |
 //! | `activation` | `"tanh"` | `tanh` or `relu` (must equal the config's) |
@@ -91,8 +94,10 @@ use super::config::{ConfigError, PpoConfig};
 use crate::env::RunningMeanStd;
 use crate::io::json::Json;
 use crate::io::safetensors::{self, NamedTensor, SafeTensors, SafetensorsError};
+use crate::math::cnn::{Cnn, CnnKind};
 use crate::math::lstm::Lstm;
 use crate::math::nn::{Activation, Linear, Mlp, Param};
+use crate::math::rng::Xoshiro256PlusPlus;
 use crate::math::tensor::Tensor;
 use std::fmt;
 use std::path::Path;
@@ -305,6 +310,7 @@ pub fn to_safetensors(ckpt: &Checkpoint) -> Result<SafeTensors, CheckpointError>
         ("format", "pt".to_string()),
         ("env_id", ckpt.config.env_id.clone()),
         ("obs_dim", agent.obs_dim.to_string()),
+        ("obs_shape", Json::from(obs_shape(agent)).to_compact()),
         ("action_space", action_json(&agent.action).to_compact()),
         ("hidden_sizes", Json::from(hidden).to_compact()),
         ("activation", activation.name().to_string()),
@@ -313,11 +319,17 @@ pub fn to_safetensors(ckpt: &Checkpoint) -> Result<SafeTensors, CheckpointError>
         ("return_rms", rms_json(&ckpt.return_rms)),
         ("config", ckpt.config.to_json().to_compact()),
     ];
+    // A convolution's weight is stored as PyTorch's [O, C, K, K].
+    let torch_shapes: Vec<(String, Vec<usize>)> =
+        agent.encoder.iter().flat_map(|cnn| cnn_tensors(cnn).into_iter().map(|(n, s, _)| (n, s))).collect();
+    let shape_of = |name: &str, p: &Param| {
+        torch_shapes.iter().find(|(n, _)| n == name).map_or_else(|| p.value.shape().to_vec(), |(_, s)| s.clone())
+    };
     let st = SafeTensors {
         tensors: agent
             .named_params()
             .into_iter()
-            .map(|(name, p)| NamedTensor { name, shape: p.value.shape().to_vec(), data: p.value.data().to_vec() })
+            .map(|(name, p)| NamedTensor { shape: shape_of(&name, p), name, data: p.value.data().to_vec() })
             .collect(),
         metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     };
@@ -347,6 +359,20 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
     let obs_dim = Some(meta.json("obs_dim", expected)?).filter(|j| plain_integer(&j)).and_then(|j| j.as_usize());
     let obs_dim = obs_dim.filter(|&n| n > 0);
     let obs_dim = obs_dim.ok_or_else(|| meta.bad("obs_dim", expected.into()))?;
+    // Written since pixel agents; a file without it has flat observations.
+    let expected = "a JSON array of positive sizes whose product is obs_dim, e.g. [4, 84, 84]";
+    let obs_shape = match st.metadata_value("obs_shape") {
+        None => vec![obs_dim],
+        Some(_) => {
+            let json = meta.json("obs_shape", expected)?;
+            let shape: Option<Vec<usize>> = json
+                .as_array()
+                .and_then(|a| a.iter().map(|d| d.as_usize().filter(|&n| n > 0 && plain_integer(&d))).collect());
+            shape
+                .filter(|s| s.iter().try_fold(1usize, |p, &d| p.checked_mul(d)) == Some(obs_dim))
+                .ok_or_else(|| meta.bad("obs_shape", expected.into()))?
+        }
+    };
     let expected = ACTION_SPACE_FORMS;
     let action = parse_action(&meta.json("action_space", expected)?);
     let action = action.ok_or_else(|| meta.bad("action_space", expected.into()))?;
@@ -394,7 +420,8 @@ pub fn from_safetensors(st: &SafeTensors) -> Result<Checkpoint, CheckpointError>
 
     let sde = config.use_sde.then_some(config.full_std);
     let lstm = config.recurrent().then_some(config.lstm_hidden_size);
-    let agent = build_agent(st, obs_dim, action, &hidden, activation, sde, lstm)?;
+    let cnn = (config.cnn != CnnKind::None).then_some((config.cnn, &obs_shape[..]));
+    let agent = build_agent(st, obs_dim, action, &hidden, activation, sde, lstm, cnn)?;
     Ok(Checkpoint { agent, config, obs_rms, return_rms, global_step })
 }
 
@@ -425,7 +452,7 @@ pub fn agent_from_state_dict(
     if widths.pop().is_none() {
         return Err(CheckpointError::MissingTensor { name: "actor.0.weight".into(), expected: None });
     }
-    build_agent(st, obs_dim, action, &widths, activation, None, None)
+    build_agent(st, obs_dim, action, &widths, activation, None, None, None)
 }
 
 /// Builds the agent `O → hidden… → out` (actor) and `O → hidden… → 1` (critic) from the
@@ -435,7 +462,10 @@ pub fn agent_from_state_dict(
 ///
 /// `sde` is `Some(full_std)` for a gSDE agent ([`crate::math::sde`]), whose `actor_logstd` is
 /// `[H, A]` (or `[H, 1]` without `full_std`) instead of `[1, A]`. `lstm` is `Some(H)` for a
-/// recurrent agent: an LSTM `O → H` (`lstm.*`), whose output both networks read.
+/// recurrent agent: an LSTM `O → H` (`lstm.*`), whose output both networks read. `cnn`
+/// is `Some((kind, [C, H, W]))` for a pixel agent: its CNN (`network.*`) reads the
+/// observations first.
+#[allow(clippy::too_many_arguments)]
 pub fn build_agent(
     st: &SafeTensors,
     obs_dim: usize,
@@ -444,6 +474,7 @@ pub fn build_agent(
     activation: Activation,
     sde: Option<bool>,
     lstm: Option<usize>,
+    cnn: Option<(CnnKind, &[usize])>,
 ) -> Result<Agent, CheckpointError> {
     if obs_dim == 0 || hidden.contains(&0) || action.actor_outputs() == 0 || lstm == Some(0) {
         return Err(CheckpointError::Inconsistent(format!(
@@ -459,7 +490,19 @@ pub fn build_agent(
             )));
         }
     }
-    let expected = expected_params(obs_dim, &action, hidden, sde, lstm);
+    // The CNN's shapes come from the network itself (its initial values are replaced).
+    let encoder = match cnn {
+        Some((kind, shape)) => Some(
+            Cnn::for_observations(kind, shape, &mut Xoshiro256PlusPlus::new(0))
+                .map_err(CheckpointError::Inconsistent)?,
+        ),
+        None => None,
+    };
+    let trunk_out = encoder.as_ref().map_or(obs_dim, Cnn::outputs);
+    let mut expected = expected_params(trunk_out, &action, hidden, sde, lstm);
+    if let Some(cnn) = &encoder {
+        expected.extend(cnn_tensors(cnn).into_iter().map(|(n, shape, _)| (n, shape)));
+    }
     for (name, shape) in &expected {
         let t = st
             .get(name)
@@ -506,6 +549,15 @@ pub fn build_agent(
     let (actor, critic) = (mlp("actor"), mlp("critic"));
     let log_std = matches!(action, ActionKind::Continuous { .. }).then(|| param("actor_logstd".into()));
     let mut agent = Agent::from_parts(obs_dim, action, actor, critic, log_std);
+    if let Some(mut cnn) = encoder {
+        // The file's [O, C, K, K] convolution weights are the network's O×(C·K·K).
+        let names: Vec<String> = cnn.named_params("network").into_iter().map(|(n, _)| n).collect();
+        for (p, name) in cnn.params_mut().zip(names) {
+            let t = st.get(&name).expect("checked above");
+            *p = Param::new(Tensor::from_vec(p.value.shape(), t.data.clone()));
+        }
+        agent.encoder = Some(cnn);
+    }
     if lstm.is_some() {
         let [w_ih, w_hh, b_ih, b_hh] = LSTM_PARAM_NAMES.map(|n| param(n.into()).value);
         agent.lstm = Some(Lstm::from_tensors(w_ih, w_hh, b_ih, b_hh));
@@ -517,7 +569,8 @@ pub fn build_agent(
 }
 
 /// Every parameter of the agent with these sizes, with its shape, in
-/// [`Agent::named_params`] order: critic, actor, `actor_logstd`, the LSTM's.
+/// [`Agent::named_params`] order: critic, actor, `actor_logstd`, the LSTM's (on
+/// `obs_dim` inputs: the observations, or a CNN's features).
 fn expected_params(
     obs_dim: usize,
     action: &ActionKind,
@@ -549,6 +602,30 @@ fn expected_params(
         out.extend(LSTM_PARAM_NAMES.iter().map(|n| n.to_string()).zip(shapes));
     }
     out
+}
+
+/// A CNN's parameters as PyTorch's state dict holds them: name, shape (`[O, C, K, K]`
+/// for a convolution's weight) and the parameter.
+fn cnn_tensors(cnn: &Cnn) -> Vec<(String, Vec<usize>, &Param)> {
+    let mut shapes: Vec<Vec<usize>> = Vec::new();
+    for conv in &cnn.convs {
+        let s = conv.shape;
+        let (o, c, k) = (s.out_channels as usize, s.channels as usize, s.kernel as usize);
+        shapes.extend([vec![o, c, k, k], vec![o]]);
+    }
+    shapes.extend([cnn.dense.weight.value.shape().to_vec(), cnn.dense.bias.value.shape().to_vec()]);
+    cnn.named_params("network").into_iter().zip(shapes).map(|((n, p), s)| (n, s, p)).collect()
+}
+
+/// The observations' shape: a pixel agent's `[C, H, W]`, else `[O]`.
+fn obs_shape(agent: &Agent) -> Vec<usize> {
+    match &agent.encoder {
+        Some(cnn) => {
+            let s = cnn.convs[0].shape;
+            vec![s.channels as usize, s.height as usize, s.width as usize]
+        }
+        None => vec![agent.obs_dim],
+    }
 }
 
 fn bounds_ok(dim: usize, low: &[f32], high: &[f32]) -> bool {

@@ -11,6 +11,7 @@
 //! [`crate::algo::presets`].
 
 use crate::io::json::Json;
+use crate::math::cnn::CnnKind;
 use crate::math::nn::Activation;
 use std::fmt;
 
@@ -296,6 +297,18 @@ impl KeyValue for Activation {
     }
 }
 
+impl KeyValue for CnnKind {
+    fn parse(key: &str, text: &str, _: &Allowed) -> Result<Self, ConfigError> {
+        CnnKind::from_name(text).ok_or_else(|| bad(key, text, "none, nature or minatar"))
+    }
+    fn allows(&self, _: &Allowed) -> bool {
+        true
+    }
+    fn to_json(&self) -> Json {
+        Json::String(self.name().into())
+    }
+}
+
 impl KeyValue for OptimizerKind {
     fn parse(key: &str, text: &str, _: &Allowed) -> Result<Self, ConfigError> {
         match text.to_ascii_lowercase().as_str() {
@@ -522,6 +535,14 @@ config_keys! {
         Integer, "units per layer",
         Allowed::Int(1, MAX_WIDTH as i128, "up to 64 comma-separated widths in [1, 2^16], e.g. 64,64 (none, [], only with an LSTM)"),
         "hidden layer widths of actor and critic, e.g. 64,64", ["net_arch"];
+    /// Pixel observations (`[C, H, W]`): a convolutional trunk before the LSTM (if any)
+    /// and both heads, shared by actor and critic as in CleanRL's `ppo_atari.py`:
+    /// `nature` (the Nature CNN, frames scaled by 1/255, 512 features) or `minatar`
+    /// (MinAtar's one convolution and 128 features); [`crate::math::cnn`]. The heads are
+    /// then MLPs of `hidden_sizes` on its features (empty: one linear layer each, as
+    /// CleanRL's). Default `none`: flat observations.
+    cnn: CnnKind = CnnKind::None;
+        Text, "", Allowed::Any, "pixel trunk before the heads: none, nature or minatar", [];
     /// Recurrent PPO: the units `H` of an LSTM between the observations and both heads
     /// (the five LSTM details; [`crate::math::lstm`]), its state carried through each
     /// environment's episodes and rebuilt from the rollout's first state in the update,
@@ -856,12 +877,19 @@ impl PpoConfig {
                  set clip_vloss true, or leave clip_coef_vf unset"
             )));
         }
-        if self.hidden_sizes.is_empty() && self.lstm_hidden_size == 0 {
+        if self.hidden_sizes.is_empty() && self.lstm_hidden_size == 0 && self.cnn == CnnKind::None {
             return Err(ConfigError::Inconsistent(
-                "hidden_sizes is empty; give at least one width (it may be empty only with an LSTM, \
-                 lstm_hidden_size > 0)"
+                "hidden_sizes is empty; give at least one width (it may be empty only after a shared trunk: \
+                 lstm_hidden_size > 0 or a cnn)"
                     .into(),
             ));
+        }
+        if self.cnn != CnnKind::None && (self.threads != 1 || self.use_sde) {
+            return Err(ConfigError::Inconsistent(format!(
+                "cnn = {}: actor and critic share the trunk, so the update cannot split them (threads must be 1) \
+                 and gSDE cannot read the actor's features (use_sde must be false)",
+                self.cnn.name()
+            )));
         }
         if self.lstm_hidden_size > 0 {
             // Recurrent PPO's minibatches are whole environments' sequences.
@@ -930,6 +958,9 @@ impl PpoConfig {
         let minibatch = (batch / self.n_minibatches.max(1) as u128).max(n);
         // An LSTM step records about 30 values of H per sample; its state is 2·H per env.
         let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)) + minibatch * 30 * lstm * 2);
+        // A CNN records its input, im2col patches and activations: a few copies of the
+        // observation per sample (each convolution's patches are at most K² of its input).
+        let tape = tape + if self.cnn == CnnKind::None { 0 } else { f32s(minibatch * 80 * o) };
         let nets = nets + f32s(n * lstm * 4);
         let order = batch * 8 * 2;
         // The rollout's finished episodes (Trainer::finished_episodes), room for N·T.

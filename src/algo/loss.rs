@@ -26,7 +26,7 @@
 //! − log r)` (Schulman's low-variance estimator, "Approximating KL Divergence", 2020),
 //! `clipfrac = mean(|r − 1| > ε)`.
 
-use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent, Memory};
+use super::agent::{add_policy_grads, record_log_prob_entropy, ActionBatch, Agent, Memory, Sequences};
 use super::buffer::RolloutBuffer;
 use crate::math::autodiff::{Tape, Var};
 use crate::math::distributions::MASKED_LOGIT;
@@ -72,6 +72,12 @@ impl Minibatch {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.log_probs.is_empty()
+    }
+
+    /// The minibatch's sequences for [`Agent::record_trunk`] (steps 0 when it holds single
+    /// samples).
+    pub fn sequences(&self) -> Sequences<'_> {
+        Sequences { steps: self.steps, initial: &self.initial_memory, starts: &self.starts }
     }
 
     /// Copies the flattened-batch entries `indices` of `buffer` into this minibatch.
@@ -247,10 +253,8 @@ pub fn loss_and_grad_with(
 ) -> LossStats {
     let LossWorkspace { tape, adv } = ws;
     prepare_advantages(adv, mb, cfg.norm_adv);
-    let b = mb.len();
     tape.clear();
-    let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
-    let obs = agent.record_lstm(tape, obs, mb.steps, &mb.initial_memory.h, &mb.initial_memory.c, &mb.starts);
+    let obs = agent.record_trunk(tape, &mb.obs, mb.sequences());
     let sde = agent.sde.as_mut();
     let policy =
         record_policy_loss(tape, &mut agent.actor, agent.log_std.as_ref(), sde, obs, mb, adv, cfg.clip_coef, surrogate);
@@ -259,9 +263,7 @@ pub fn loss_and_grad_with(
     tape.backward(loss);
     add_policy_grads(tape, policy.log_std, &mut agent.actor, agent.log_std.as_mut());
     agent.critic.accumulate_grads(tape);
-    if let Some(lstm) = agent.lstm.as_mut() {
-        lstm.accumulate_grads(tape);
-    }
+    agent.accumulate_trunk_grads(tape);
     combine(policy_stats(tape, &policy, cfg.clip_coef), tape.scalar(v_loss), cfg)
 }
 

@@ -13,7 +13,7 @@
 //! metrics and the same weights, bit for bit (`tests/resume.rs`).
 //!
 //! The file is safetensors: every `f32` array as a tensor (`critic.0.weight`, …,
-//! `adam.critic.m.0`, …, `adam.lstm.v.3`, `next_obs`, `lstm_h`, `lstm_c`, `lstm_starts`),
+//! `adam.critic.m.0`, …, `adam.trunk.v.3`, `next_obs`, `lstm_h`, `lstm_c`, `lstm_starts`),
 //! and the rest as one JSON object in the metadata key
 //! `ppo_state`, with integers written plainly and `f64`s in their shortest round-trip
 //! form, so both are exact. One file, written atomically: a crash leaves the old state or
@@ -133,7 +133,7 @@ pub fn to_safetensors(trainer: &Trainer, extra: Json) -> Result<SafeTensors, Sta
         .into_iter()
         .map(|(name, p)| NamedTensor { name, shape: p.value.shape().to_vec(), data: p.value.data().to_vec() })
         .collect();
-    // Adam's moments, stored as the critic's share, the actor's and the LSTM's (the
+    // Adam's moments, stored as the critic's share, the actor's and the trunk's (the
     // optimizer's parameters are in that order: [`crate::algo::Agent::params`]).
     let opt = &trainer.optimizer;
     for (which, range) in adam_shares(trainer) {
@@ -406,12 +406,12 @@ fn restore(
 }
 
 /// Where each group's Adam moments sit in the optimizer ([`Agent::params`] order): the
-/// critic's, the actor's (with the log-std) and a recurrent agent's LSTM's.
+/// critic's, the actor's (with the log-std) and the shared trunk's (an LSTM's, a CNN's).
 fn adam_shares(trainer: &Trainer) -> [(&'static str, std::ops::Range<usize>); 3] {
     let n_critic = trainer.agent.critic_params().count();
     let n_actor = trainer.agent.actor_params().count();
     let n = trainer.optimizer.m.len();
-    [("critic", 0..n_critic), ("actor", n_critic..n_critic + n_actor), ("lstm", n_critic + n_actor..n)]
+    [("critic", 0..n_critic), ("actor", n_critic..n_critic + n_actor), ("trunk", n_critic + n_actor..n)]
 }
 
 fn env_state_was_restored(state: &Json) -> bool {

@@ -25,6 +25,7 @@ use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizationStats, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
+use crate::math::cnn::{Cnn, CnnKind};
 use crate::math::optim::{linear_anneal, Adam, AdamConfig};
 use crate::math::rng::Xoshiro256PlusPlus;
 use rand::SeedableRng;
@@ -90,7 +91,9 @@ impl fmt::Display for TrainError {
                 "environment {env_index} returned a NaN or infinite reward at step {global_step}; rewards must be \
                  finite"
             ),
-            TrainError::UnsupportedSpace(s) => write!(f, "unsupported observation space {s}: expected a flat Box"),
+            TrainError::UnsupportedSpace(s) => {
+                write!(f, "unsupported observation space: {s} (a flat Box, or [C, H, W] frames with cnn set)")
+            }
             TrainError::DoesNotFit(what) => write!(f, "the checkpoint to start from does not fit this run: {what}"),
         }
     }
@@ -358,20 +361,28 @@ impl Trainer {
         if config.norm_reward && envs.return_rms().is_none() {
             envs = Box::new(NormalizeReward::new(envs, config.gamma as f64));
         }
-        let obs_dim = match envs.observation_space() {
-            env::Space::Box(b) => b.dim(),
+        let (obs_dim, obs_shape) = match envs.observation_space() {
+            env::Space::Box(b) => (b.dim(), b.shape.clone()),
             other => return Err(TrainError::UnsupportedSpace(format!("{other:?}"))),
         };
         let action = ActionKind::from_space(envs.action_space());
         config.check_memory(obs_dim, action.actor_outputs())?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let (hidden, activation, log_std_init) = (&config.hidden_sizes, config.activation, config.log_std_init);
+        // A pixel agent's CNN comes first (CleanRL builds its network before the rest).
+        let encoder = match config.cnn {
+            CnnKind::None => None,
+            kind => Some(Cnn::for_observations(kind, &obs_shape, &mut rng).map_err(TrainError::UnsupportedSpace)?),
+        };
+        let trunk_out = encoder.as_ref().map_or(obs_dim, Cnn::outputs);
         let mut agent = if config.recurrent() {
             let h = config.lstm_hidden_size;
-            Agent::new_recurrent(obs_dim, h, action.clone(), hidden, activation, log_std_init, &mut rng)
+            Agent::new_recurrent(trunk_out, h, action.clone(), hidden, activation, log_std_init, &mut rng)
         } else {
-            Agent::new(obs_dim, action.clone(), hidden, activation, log_std_init, &mut rng)
+            Agent::new(trunk_out, action.clone(), hidden, activation, log_std_init, &mut rng)
         };
+        agent.obs_dim = obs_dim;
+        agent.encoder = encoder;
         if !config.ortho_init {
             // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` (and `nn.LSTM`)
             // initialisation.

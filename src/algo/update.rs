@@ -186,11 +186,10 @@ pub fn update(
             tape.clear();
 
             // _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
-            let obs = tape.input(b, agent.obs_dim, &mb.obs, false);
-            // A recurrent agent's LSTM over the sequences, from the states the rollout
-            // began with (LSTM detail 5; a feed-forward agent passes obs through).
-            let initial = &mb.initial_memory;
-            let obs = agent.record_lstm(tape, obs, mb.steps, &initial.h, &initial.c, &mb.starts);
+            // The observations, through the agent's shared trunk if it has one: a CNN, an
+            // LSTM over the sequences from the states the rollout began with (LSTM
+            // detail 5).
+            let obs = agent.record_trunk(tape, &mb.obs, mb.sequences());
             let (newlogprob, entropy, newvalue) =
                 agent.get_action_and_value_masked(tape, obs, &mb.obs, &mb.actions, &mb.mask_bias);
 

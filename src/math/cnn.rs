@@ -1,5 +1,8 @@
-//! The Nature CNN (Mnih et al., 2015): the trunk of CleanRL's `ppo_atari.py`, one of the
-//! nine Atari details of "The 37 Implementation Details of PPO".
+//! Convolutional trunks for pixel observations: the Nature CNN (Mnih et al., 2015), the
+//! trunk of CleanRL's `ppo_atari.py` and one of the nine Atari details of "The 37
+//! Implementation Details of PPO", and MinAtar's network (Young and Tian, 2019).
+//!
+//! The Nature CNN ([`Cnn::nature`]):
 //!
 //! ```text
 //! pixels / 255 → conv 32 × 8×8, stride 4 → ReLU → conv 64 × 4×4, stride 2 → ReLU
@@ -12,8 +15,14 @@
 //! `torch.nn.init.orthogonal_` flattens it), biases 0. The convolutions are the tape's
 //! [`Tape::conv2d`] (through [`crate::kernels::conv`]); the flatten is free, since a
 //! convolution's output rows are already NCHW. `tests/torch_fixtures.rs` compares a
-//! smaller instance of the same architecture ([`NatureCnn::with_sizes`]) with PyTorch,
+//! smaller instance of the same architecture ([`Cnn::with_sizes`]) with PyTorch,
 //! forward and gradients (`tests/reference/make_cnn_fixture.py`).
+//!
+//! MinAtar's ([`Cnn::minatar`]), on its `C×10×10` boolean planes (no scaling):
+//!
+//! ```text
+//! conv 16 × 3×3, stride 1 → ReLU → flatten (16×8×8 = 1024) → Linear 128 → ReLU
+//! ```
 
 use super::autodiff::{Tape, Var};
 use super::nn::{orthogonal, Linear, Param};
@@ -45,33 +54,87 @@ impl Conv2d {
     }
 }
 
-/// Three convolutions and a dense layer, each followed by a ReLU.
+/// Which convolutional trunk an agent reads pixel observations with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CnnKind {
+    /// None: the observations are a flat vector.
+    None,
+    /// The Nature CNN ([`Cnn::nature`]), on frames of bytes scaled by 1/255.
+    Nature,
+    /// MinAtar's network ([`Cnn::minatar`]), on its 0/1 planes.
+    MinAtar,
+}
+
+impl CnnKind {
+    /// `none`, `nature` or `minatar`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CnnKind::None => "none",
+            CnnKind::Nature => "nature",
+            CnnKind::MinAtar => "minatar",
+        }
+    }
+
+    /// The kind named `name` (any case).
+    pub fn from_name(name: &str) -> Option<CnnKind> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" => Some(CnnKind::None),
+            "nature" => Some(CnnKind::Nature),
+            "minatar" => Some(CnnKind::MinAtar),
+            _ => None,
+        }
+    }
+}
+
+/// Convolutions and a dense layer, each followed by a ReLU.
 #[derive(Clone, Debug)]
-pub struct NatureCnn {
-    /// The three convolutions, in order.
-    pub convs: [Conv2d; 3],
+pub struct Cnn {
+    /// The convolutions, in order.
+    pub convs: Vec<Conv2d>,
     /// The dense layer after the flatten.
     pub dense: Linear,
-    /// The parameters' copies on the tape of the last [`forward`](NatureCnn::forward).
+    /// Divide the input by 255 first (the Nature CNN's bytes; CleanRL's `x / 255.0`).
+    pub scale_pixels: bool,
+    /// The parameters' copies on the tape of the last [`forward`](Cnn::forward).
     recorded: Vec<Var>,
 }
 
-impl NatureCnn {
+impl Cnn {
     /// The Nature CNN on `4×84×84` frames, with 512 features.
-    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> NatureCnn {
-        NatureCnn::with_sizes(4, 84, [32, 64, 64], 512, rng)
+    pub fn nature<R: Rng + ?Sized>(rng: &mut R) -> Cnn {
+        Cnn::with_sizes(4, 84, [32, 64, 64], 512, rng)
+    }
+
+    /// The trunk of `kind` on observations of `shape` (`[C, H, W]`), or why it does not
+    /// fit them.
+    pub fn for_observations<R: Rng + ?Sized>(kind: CnnKind, shape: &[usize], rng: &mut R) -> Result<Cnn, String> {
+        let &[c, h, w] = shape else {
+            return Err(format!("a CNN reads observations of shape [C, H, W]; these have shape {shape:?}"));
+        };
+        let fits = |kernel: usize| c > 0 && h >= kernel && w >= kernel && h < 1 << 16 && w < 1 << 16 && c < 1 << 16;
+        match kind {
+            CnnKind::None => Err("no CNN was asked for".into()),
+            CnnKind::Nature if h == w && fits(36) => Ok(Cnn::with_sizes(c as u32, h as u32, [32, 64, 64], 512, rng)),
+            CnnKind::Nature => Err(format!("the Nature CNN needs square frames of at least 36×36; these are {h}×{w}")),
+            CnnKind::MinAtar if fits(3) => Ok(Cnn::minatar(c as u32, h as u32, w as u32, rng)),
+            CnnKind::MinAtar => Err(format!("MinAtar's network needs frames of at least 3×3; these are {h}×{w}")),
+        }
+    }
+
+    /// MinAtar's network on `channels` planes of `height×width`: one convolution of 16
+    /// 3×3 filters, stride 1, and 128 features; no scaling.
+    pub fn minatar<R: Rng + ?Sized>(channels: u32, height: u32, width: u32, rng: &mut R) -> Cnn {
+        let shape = ConvShape { channels, height, width, kernel: 3, stride: 1, out_channels: 16 };
+        let conv = Conv2d::new(shape, rng);
+        let flat = shape.output_len();
+        let dense = Linear::new(flat, 128, std::f32::consts::SQRT_2, 0.0, rng);
+        Cnn { convs: vec![conv], dense, scale_pixels: false, recorded: Vec::new() }
     }
 
     /// The same architecture on `channels` planes of `side×side`, with the
     /// convolutions' widths and the dense layer's size given (the kernels and strides
     /// stay 8/4, 4/2, 3/1). Panics if a window does not fit.
-    pub fn with_sizes<R: Rng + ?Sized>(
-        channels: u32,
-        side: u32,
-        widths: [u32; 3],
-        dense: usize,
-        rng: &mut R,
-    ) -> NatureCnn {
+    pub fn with_sizes<R: Rng + ?Sized>(channels: u32, side: u32, widths: [u32; 3], dense: usize, rng: &mut R) -> Cnn {
         let mut convs = Vec::with_capacity(3);
         let (mut c, mut h) = (channels, side);
         for (&(kernel, stride), &out_channels) in [(8, 4), (4, 2), (3, 1)].iter().zip(&widths) {
@@ -82,8 +145,7 @@ impl NatureCnn {
         }
         let flat = (c * h * h) as usize;
         let dense = Linear::new(flat, dense, std::f32::consts::SQRT_2, 0.0, rng);
-        let convs: [Conv2d; 3] = convs.try_into().expect("three convolutions");
-        NatureCnn { convs, dense, recorded: Vec::new() }
+        Cnn { convs, dense, scale_pixels: true, recorded: Vec::new() }
     }
 
     /// Values per input sample, `C·H·W`.
@@ -104,6 +166,17 @@ impl NatureCnn {
         }
     }
 
+    /// The network's input from `rows` observations `obs` (`rows×C·H·W`): scaled by
+    /// 1/255 for the Nature CNN, as they are otherwise. Into `out`.
+    pub fn prepare_input(&self, obs: &[f32], out: &mut Vec<f32>) {
+        out.clear();
+        if self.scale_pixels {
+            out.extend(obs.iter().map(|&p| p / 255.0));
+        } else {
+            out.extend_from_slice(obs);
+        }
+    }
+
     /// Records the network on `x` (`B×(C·H·W)`, already scaled): `B×outputs` features.
     pub fn forward(&mut self, tape: &mut Tape, x: Var) -> Var {
         self.recorded.clear();
@@ -121,6 +194,27 @@ impl NatureCnn {
 
     /// The parameters in PyTorch's order: each convolution's weight and bias, then the
     /// dense layer's.
+    pub fn params(&self) -> impl Iterator<Item = &Param> {
+        self.convs.iter().flat_map(|c| [&c.weight, &c.bias]).chain([&self.dense.weight, &self.dense.bias])
+    }
+
+    /// The parameters with CleanRL's names as `{prefix}.{i}.weight` in its
+    /// `nn.Sequential`: convolution `k` at index `2k` (each followed by a ReLU), the
+    /// flatten next, then the dense layer (`network.0`, `.2`, `.4`, `.7` for the Nature
+    /// CNN; `network.0`, `.3` for MinAtar's).
+    pub fn named_params(&self, prefix: &str) -> Vec<(String, &Param)> {
+        let mut v = Vec::new();
+        for (k, c) in self.convs.iter().enumerate() {
+            v.push((format!("{prefix}.{}.weight", 2 * k), &c.weight));
+            v.push((format!("{prefix}.{}.bias", 2 * k), &c.bias));
+        }
+        let dense = 2 * self.convs.len() + 1;
+        v.push((format!("{prefix}.{dense}.weight"), &self.dense.weight));
+        v.push((format!("{prefix}.{dense}.bias"), &self.dense.bias));
+        v
+    }
+
+    /// [`params`](Cnn::params), mutably.
     pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Param> {
         self.convs
             .iter_mut()
@@ -129,9 +223,9 @@ impl NatureCnn {
     }
 
     /// After `tape.backward`, adds the gradients of the last
-    /// [`forward`](NatureCnn::forward) into the parameters' `grad`.
+    /// [`forward`](Cnn::forward) into the parameters' `grad`.
     pub fn accumulate_grads(&mut self, tape: &Tape) {
-        assert_eq!(self.recorded.len(), 8, "accumulate_grads before forward");
+        assert_eq!(self.recorded.len(), 2 * self.convs.len() + 2, "accumulate_grads before forward");
         let convs = self.convs.iter_mut().flat_map(|c| [&mut c.weight, &mut c.bias]);
         let params = convs.chain([&mut self.dense.weight, &mut self.dense.bias]);
         for (p, &v) in params.zip(&self.recorded) {
@@ -148,11 +242,11 @@ mod tests {
 
     #[test]
     fn the_nature_geometry_flattens_to_3136_and_gives_512_features() {
-        let mut cnn = NatureCnn::new(&mut Xoshiro256PlusPlus::seed_from_u64(0));
+        let mut cnn = Cnn::nature(&mut Xoshiro256PlusPlus::seed_from_u64(0));
         assert_eq!(cnn.dense.weight.value.shape(), &[512, 3136]);
         assert_eq!(cnn.input_len(), 4 * 84 * 84);
         let mut pixels = vec![0.0f32; 2 * cnn.input_len()];
-        NatureCnn::scale_pixels(&(0..pixels.len()).map(|i| (i % 256) as u8).collect::<Vec<_>>(), &mut pixels);
+        Cnn::scale_pixels(&(0..pixels.len()).map(|i| (i % 256) as u8).collect::<Vec<_>>(), &mut pixels);
         assert_eq!((pixels[0], pixels[255]), (0.0, 1.0));
         let mut tape = Tape::new();
         let x = tape.input(2, cnn.input_len(), &pixels, false);

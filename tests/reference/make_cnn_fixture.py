@@ -10,7 +10,7 @@ The architecture of CleanRL's Agent.network: Conv2d(C, w1, 8, stride=4), ReLU,
 Conv2d(w1, w2, 4, stride=2), ReLU, Conv2d(w2, w3, 3, stride=1), ReLU, Flatten,
 Linear(flat, dense), ReLU, applied to x / 255.0. Here C = 2 frames of 36x36 and widths
 8, 16, 16, dense 32 (36 -> 8 -> 3 -> 1, flat 16), so that the file stays small; the
-crate's NatureCnn::with_sizes builds the same. Weights are random (biases nonzero).
+crate's Cnn::with_sizes builds the same. Weights are random (biases nonzero).
 "pixels" [B, C*36*36] are bytes (0..255) as floats; "out" [B, 32]; "objective" =
 sum(w_out*out); "grad_*" its gradients for each parameter (conv weights [O, C*K*K]).
 """
