@@ -70,10 +70,20 @@ def make_env(spec):
         import gymnasium
         import os
 
+        env_id = spec[4:]
+        # Packages whose environments gymnasium knows only once they register them.
+        if env_id.startswith("MinAtar/") and env_id not in gymnasium.registry:
+            import minatar.gym
+
+            minatar.gym.register_envs()
+        if env_id.startswith("ALE/") and env_id not in gymnasium.registry:
+            import ale_py
+
+            gymnasium.register_envs(ale_py)
         # `ppo render` asks for pixels: environments that draw themselves.
         if os.environ.get("PPO_BRIDGE_RENDER") == "1":
-            return gymnasium.make(spec[4:], render_mode="rgb_array")
-        return gymnasium.make(spec[4:])
+            return channels_first(gymnasium.make(env_id, render_mode="rgb_array"))
+        return channels_first(gymnasium.make(env_id))
     if spec.startswith("py:"):
         import importlib
         import importlib.util
@@ -95,6 +105,24 @@ def make_env(spec):
     raise ValueError(f"environment id {spec!r} must start with gym: or py:")
 
 
+def channels_first(env):
+    """With PPO_BRIDGE_CHANNELS_FIRST=1 (the run's policy has a CNN), three-dimensional
+    observations (height, width, channels) are transposed to (channels, height, width),
+    as SB3's VecTransposeImage does for its CNNs; anything else is left as it is."""
+    import os
+
+    import numpy as np
+    from gymnasium import spaces
+    from gymnasium.wrappers import TransformObservation
+
+    space = env.observation_space
+    if os.environ.get("PPO_BRIDGE_CHANNELS_FIRST") != "1" or not isinstance(space, spaces.Box) or len(space.shape) != 3:
+        return env
+    low, high = np.transpose(space.low, (2, 0, 1)), np.transpose(space.high, (2, 0, 1))
+    transposed = spaces.Box(low=low, high=high, dtype=space.dtype)
+    return TransformObservation(env, lambda obs: np.transpose(obs, (2, 0, 1)), transposed)
+
+
 def is_image(space):
     """A Box of bytes with two or three dimensions (height, width[, channels]): pixels, as
     SB3's `is_image_space` tells them (CarRacing's, Atari's)."""
@@ -106,14 +134,17 @@ def is_image(space):
 def encode_space(space, observation=False):
     """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64.
     MultiDiscrete: kind 2, D, then the D flattened nvec and the D starts as i64."""
+    import os
+
     import numpy as np
     from gymnasium import spaces
 
-    if observation and isinstance(space, spaces.Box) and is_image(space):
+    cnn = os.environ.get("PPO_BRIDGE_CHANNELS_FIRST") == "1"
+    if observation and isinstance(space, spaces.Box) and is_image(space) and not cnn:
         raise TypeError(
-            f"the observations are images ({space}): this crate's policies are MLPs on flat vectors, and "
-            "pixels flattened into one would train nothing useful; give a py: environment whose observations "
-            "are features (a vector), or a gymnasium wrapper that makes them"
+            f"the observations are images ({space}): an MLP on pixels flattened into one vector would train "
+            "nothing useful; train with a CNN (--cnn nature or minatar), or give a py: environment whose "
+            "observations are features (a vector)"
         )
     if isinstance(space, spaces.Discrete):
         return struct.pack("<Bqq", 0, int(space.n), int(space.start))

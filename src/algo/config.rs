@@ -798,6 +798,7 @@ impl PpoConfig {
         // validate() keeps bridge_timeout in (0, 10^6]; anything else waits the default.
         options.timeout = std::time::Duration::try_from_secs_f64(self.bridge_timeout).unwrap_or(options.timeout);
         options.workers = self.bridge_workers;
+        options.channels_first = self.cnn != CnnKind::None;
         options
     }
 

@@ -5,6 +5,7 @@
 //! [`PpoConfig::for_env`] is what `ppo train --env ID` starts from.
 
 use super::config::PpoConfig;
+use crate::math::cnn::CnnKind;
 use crate::math::nn::Activation;
 
 /// Where the preset for `env_id` comes from, in words (`ppo train` says it), or `None`
@@ -15,6 +16,7 @@ pub fn preset_source(env_id: &str) -> Option<&'static str> {
         "CartPole-v1" => "CleanRL's ppo.py defaults",
         "GridWalk-v0" => "CleanRL's ppo.py defaults for 50k steps",
         "CartPoleNoVel-v1" => "RL Zoo's recurrent (ppo_lstm) entry, with 10 epochs for 300k steps",
+        "MinAtar/Breakout-v1" => "CleanRL's ppo.py defaults with MinAtar's CNN, 16 envs, 500k steps",
         "Acrobot-v1" | "MountainCar-v0" | "Pendulum-v1" | "LunarLander-v3" => "RL Zoo's tuned entry",
         "MountainCarContinuous-v0" => "CleanRL's continuous-action defaults with RL Zoo's gamma 0.9999",
         "CartPoleContinuous-v1"
@@ -143,6 +145,11 @@ impl PpoConfig {
     ///   442k, 201k and 198k steps and ended 500, 198 and 500 at 500k; with 10, over
     ///   300k steps, at 88k, 247k and 139k, ending at 500, 498 and 497. The same
     ///   settings without the LSTM end near 42 (`tests/recurrent.rs`, `docs/results.md`).
+    /// - **gym:MinAtar/Breakout-v1** (MinAtar through the bridge, `pip install minatar`):
+    ///   CleanRL's `ppo.py` defaults with MinAtar's network (`cnn minatar`: one 3×3
+    ///   convolution of 16 filters, 128 units, and single-layer heads) and 16 environments,
+    ///   for 500k steps. A random policy's mean return is 0.381 (`docs/minatar.sh`); seed 1
+    ///   passes 2.8 by 100k steps and ends near 4.6.
     pub fn apply_preset(&mut self, env_id: &str) -> bool {
         // SB3's PPO defaults in our terms (see the table above); `n_minibatches` is set
         // per preset from SB3's minibatch size of 64.
@@ -254,6 +261,18 @@ impl PpoConfig {
                     total_timesteps: 300_000,
                     ..sb3
                 };
+            }
+            // MinAtar's Breakout through the bridge, from its 4×10×10 planes.
+            "gym:MinAtar/Breakout-v1" => {
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    cnn: CnnKind::MinAtar,
+                    hidden_sizes: vec![],
+                    n_envs: 16,
+                    total_timesteps: 500_000,
+                    ..PpoConfig::default()
+                }
             }
             // MuJoCo through the gymnasium bridge: CleanRL's continuous defaults, as its
             // published HalfCheetah, Hopper and Walker2d results use them.

@@ -113,6 +113,11 @@ pub struct BridgeOptions {
     /// Make `gym:` environments with `render_mode="rgb_array"`, so that
     /// [`GymEnv::frame`] can read their pixels (`ppo render`). Default false.
     pub pixels: bool,
+    /// Transpose three-dimensional observations from gymnasium's `(H, W, C)` to the
+    /// `(C, H, W)` a CNN reads (`PPO_BRIDGE_CHANNELS_FIRST=1` in the process's
+    /// environment; SB3's `VecTransposeImage`), and accept images of bytes. Default
+    /// false; [`crate::algo::PpoConfig::bridge_options`] sets it when `cnn` is set.
+    pub channels_first: bool,
 }
 
 impl Default for BridgeOptions {
@@ -124,6 +129,7 @@ impl Default for BridgeOptions {
             timeout: Duration::from_secs(60),
             workers: 1,
             pixels: false,
+            channels_first: false,
         }
     }
 }
@@ -405,6 +411,9 @@ impl Process {
         // asked for from the thread that lives as long as the process).
         if std::thread::current().name() == Some("main") {
             command.env("PPO_BRIDGE_END_WITH_PARENT", "1");
+        }
+        if options.channels_first {
+            command.env("PPO_BRIDGE_CHANNELS_FIRST", "1");
         }
         if options.pixels {
             command.env("PPO_BRIDGE_RENDER", "1");
