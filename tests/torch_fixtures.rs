@@ -4,8 +4,9 @@
 //! `ppo_continuous_action.py`), for the multi-discrete distribution
 //! `tests/reference/make_multi_discrete_fixtures.py`, for the LSTM
 //! `tests/reference/make_lstm_fixture.py`, for the convolution and the Nature CNN
-//! `tests/reference/make_conv_fixture.py` and `make_cnn_fixture.py`; every test here
-//! recomputes them with our code.
+//! `tests/reference/make_conv_fixture.py` and `make_cnn_fixture.py`, for whole updates of
+//! `ppo_atari_lstm.py` and `ppo_atari.py` `make_lstm_update_fixture.py` and
+//! `make_atari_update_fixture.py`; every test here recomputes them with our code.
 //!
 //! Tolerances follow `tests/reference/README.md`: `|ours − torch| ≤ rtol·|torch| + atol`
 //! with `rtol = 1e-5` and, unless a comment says otherwise, `atol = rtol·max|torch|` over
@@ -1377,6 +1378,128 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
     let mut report = Report::new(file);
     let want_steps = items(&fx, "minibatches");
     assert_eq!((per_minibatch.len(), want_steps.len()), (epochs * n_minibatches, epochs * n_minibatches));
+    for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
+        let w = |key: &str| num(want, key) as f32;
+        for (name, ours, torch) in [
+            ("pg_loss", s.pg_loss, w("pg_loss")),
+            ("v_loss", s.v_loss, w("v_loss")),
+            ("entropy_loss", s.entropy, w("entropy_loss")),
+            ("loss", s.loss, w("loss")),
+            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
+            ("approx_kl", s.approx_kl, w("approx_kl")),
+            ("grad_norm", *grad_norm, w("grad_norm")),
+        ] {
+            report.scalar(&format!("step {k}: {name}"), ours, torch, RTOL, 1e-7);
+        }
+        assert_eq!(s.clipfrac, w("clipfrac"), "{file}: step {k}: clipfrac");
+    }
+    let after = field(&fx, "params_after");
+    assert_eq!(entries(&fx, "params_after").len(), agent.named_params().len(), "{file}: params_after");
+    for (name, p) in agent.named_params() {
+        let want = data(after, &name, p.value.shape());
+        let scale = want.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
+        report.close_atol(&format!("params_after {name}"), p.value.data(), &want, 0.0, RTOL * scale + 1e-7);
+    }
+    report.finish();
+}
+
+/// One whole update of CleanRL's `ppo_atari.py` at a small size (the Nature CNN's layers
+/// on 2×36×36 frames of bytes, widths 8, 16, 16 and 32 features, shared by single-layer
+/// heads), 2 epochs × 2 minibatches, from `ppo_update_atari.{safetensors,json}` (written
+/// by `tests/reference/make_atari_update_fixture.py`), replayed with the crate's
+/// reference [`update`]: the frames divided by 255 in the trunk, the CNN's gradients
+/// from both heads' losses. Every step's metrics within `1e-5·|torch| + 1e-7` (clipfrac
+/// exactly), every parameter after the 4 steps within `1e-5·max|torch tensor| + 1e-7`.
+#[test]
+fn whole_pixel_update_matches_cleanrl_atari() {
+    let file = "ppo_update_atari.json";
+    let fx = load(file);
+    let dims = field(&fx, "dims");
+    let dim = |k: &str| field(dims, k).as_usize().unwrap_or_else(|| panic!("dims.{k}"));
+    let (t_steps, n_envs, c, side, dense, a, mb) =
+        (dim("T"), dim("N"), dim("C"), dim("side"), dim("dense"), dim("A"), dim("MB"));
+    let widths: Vec<u32> =
+        field(dims, "widths").as_array().unwrap().iter().map(|w| w.as_usize().unwrap() as u32).collect();
+    let (b, o) = (t_steps * n_envs, c * side * side);
+    let config = field(&fx, "config");
+    let usize_of = |k: &str| field(config, k).as_usize().unwrap_or_else(|| panic!("config.{k}"));
+    let epochs = usize_of("update_epochs");
+    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
+    let adam = AdamConfig {
+        lr: num(config, "learning_rate") as f32,
+        beta1: betas[0] as f32,
+        beta2: betas[1] as f32,
+        eps: num(config, "adam_eps") as f32,
+        weight_decay: 0.0,
+    };
+    let clip_coef = num(config, "clip_coef") as f32;
+    let cfg = UpdateConfig {
+        update_epochs: 1,
+        minibatch_size: mb,
+        target_kl: None,
+        max_grad_norm: num(config, "max_grad_norm") as f32,
+        loss: LossConfig {
+            clip_coef,
+            clip_vloss: true,
+            clip_coef_vf: clip_coef,
+            ent_coef: num(config, "ent_coef") as f32,
+            vf_coef: num(config, "vf_coef") as f32,
+            norm_adv: true,
+        },
+    };
+
+    // The agent: PyTorch's state dict, the convolutions' [O, C, K, K] weights read as
+    // the network's O×(C·K·K).
+    let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
+    let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
+    let mut cnn = Cnn::with_sizes(
+        c as u32,
+        side as u32,
+        [widths[0], widths[1], widths[2]],
+        dense,
+        &mut ppo::Xoshiro256PlusPlus::new(0),
+    );
+    let names: Vec<String> = cnn.named_params("network").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.last().map(String::as_str), Some("network.7.bias"), "CleanRL's Sequential indices");
+    for (p, name) in cnn.params_mut().zip(&names) {
+        let t = st.get(name).unwrap_or_else(|| panic!("{st_file}: {name}"));
+        assert_eq!(t.data.len(), p.value.len(), "{name}");
+        *p = Param::new(Tensor::from_vec(p.value.shape(), t.data.clone()));
+    }
+    let linear = |prefix: &str| {
+        let get = |k: &str| {
+            let t = st.get(&format!("{prefix}.0.{k}")).unwrap();
+            Param::new(Tensor::from_vec(&t.shape, t.data.clone()))
+        };
+        Mlp::from_layers(vec![Linear { weight: get("weight"), bias: get("bias") }], Activation::Relu)
+    };
+    let mut agent = Agent::from_parts(o, ActionKind::Discrete(a), linear("actor"), linear("critic"), None);
+    agent.encoder = Some(cnn);
+
+    let batch = field(&fx, "batch");
+    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, &agent.action);
+    buffer.obs = data(batch, "b_obs", &[b, o]);
+    assert!(buffer.obs.iter().all(|&p| (0.0..=255.0).contains(&p) && p.fract() == 0.0), "frames of bytes");
+    buffer.actions = ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect());
+    buffer.log_probs = data(batch, "b_logprobs", &[b]);
+    buffer.advantages = data(batch, "b_advantages", &[b]);
+    buffer.returns = data(batch, "b_returns", &[b]);
+    buffer.values = data(batch, "b_values", &[b]);
+    buffer.pos = t_steps;
+
+    let orders: Vec<usize> = data(&fx, "b_inds", &[epochs, b]).iter().map(|&x| x as usize).collect();
+    let mut optimizer = Adam::new(adam, &agent.param_sizes());
+    let mut ws = UpdateWorkspace::default();
+    let mut per_minibatch = Vec::new();
+    for mb_inds in orders.chunks(mb) {
+        let mut inds = mb_inds.to_vec();
+        let s = update(&mut agent, &mut optimizer, &buffer, &mut inds, |_| {}, &cfg, &mut ws)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        per_minibatch.push((s.sums, s.grad_norm));
+    }
+    let mut report = Report::new(file);
+    let want_steps = items(&fx, "minibatches");
+    assert_eq!(per_minibatch.len(), want_steps.len());
     for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
         let w = |key: &str| num(want, key) as f32;
         for (name, ours, torch) in [
