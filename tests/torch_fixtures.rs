@@ -1300,25 +1300,9 @@ fn whole_update_check_catches_a_one_percent_gradient_error_continuous() {
     whole_update("ppo_update_continuous.json", true, Some(("exp", 1.01)));
 }
 
-/// One whole update of CleanRL's `ppo_atari_lstm.py` (its pixel network left out: the
-/// LSTM reads the observations), 2 epochs × 2 minibatches of two whole environments'
-/// sequences each, from `ppo_update_lstm.{safetensors,json}` (written by
-/// `tests/reference/make_lstm_update_fixture.py`), replayed with the crate's reference
-/// [`update`] on a recurrent rollout: the states the rollout began with (not zero), the
-/// episode starts where the state is zeroed, and each epoch's order of the environments.
-/// Every step's metrics within `1e-5·|torch| + 1e-7` (clipfrac exactly), every parameter
-/// after the 4 steps within `1e-5·max|torch tensor| + 1e-7`.
-#[test]
-fn whole_recurrent_update_matches_cleanrl_lstm() {
-    let file = "ppo_update_lstm.json";
-    let fx = load(file);
-    let dims = field(&fx, "dims");
-    let dim = |k: &str| field(dims, k).as_usize().unwrap_or_else(|| panic!("dims.{k}"));
-    let (t_steps, n_envs, o, h, a, per_mb) = (dim("T"), dim("N"), dim("O"), dim("H"), dim("A"), dim("envsperbatch"));
-    let b = t_steps * n_envs;
-    let config = field(&fx, "config");
-    let usize_of = |k: &str| field(config, k).as_usize().unwrap_or_else(|| panic!("config.{k}"));
-    let (epochs, n_minibatches) = (usize_of("update_epochs"), usize_of("num_minibatches"));
+/// Adam's settings and one epoch's update over minibatches of `minibatch_size` (samples,
+/// or environments for a recurrent rollout), from a whole-update fixture's `config`.
+fn update_settings(config: &Json, minibatch_size: usize) -> (AdamConfig, UpdateConfig) {
     let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
     let adam = AdamConfig {
         lr: num(config, "learning_rate") as f32,
@@ -1329,8 +1313,8 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
     };
     let clip_coef = num(config, "clip_coef") as f32;
     let cfg = UpdateConfig {
-        update_epochs: epochs,
-        minibatch_size: per_mb,
+        update_epochs: 1,
+        minibatch_size,
         target_kl: None,
         max_grad_norm: num(config, "max_grad_norm") as f32,
         loss: LossConfig {
@@ -1342,42 +1326,35 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
             norm_adv: true,
         },
     };
-    let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
-    let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
-    // actor.0 and critic.0 are single layers on the LSTM's H outputs: no hidden sizes.
-    let mut agent = build_agent(&st, o, ActionKind::Discrete(a), &[], Activation::Tanh, None, Some(h), None)
-        .expect("ppo_atari_lstm.py's state dict");
-    assert_eq!(agent.lstm_hidden(), Some(h));
+    (adam, cfg)
+}
 
-    let batch = field(&fx, "batch");
-    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, &agent.action);
-    buffer.obs = data(batch, "b_obs", &[b, o]);
-    buffer.actions = ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect());
-    buffer.log_probs = data(batch, "b_logprobs", &[b]);
-    buffer.advantages = data(batch, "b_advantages", &[b]);
-    buffer.returns = data(batch, "b_returns", &[b]);
-    buffer.values = data(batch, "b_values", &[b]);
-    buffer.starts = data(batch, "b_dones", &[b]);
-    let state = field(&fx, "initial_lstm_state");
-    buffer.initial_memory =
-        Memory { h: data(state, "h", &[n_envs, h]), c: data(state, "c", &[n_envs, h]), starts: vec![0.0; n_envs] };
-    buffer.pos = t_steps;
-    assert!(buffer.is_recurrent() && buffer.starts.contains(&1.0), "{file}: some episode starts mid-rollout");
-
-    let orders: Vec<usize> = data(&fx, "envinds", &[epochs, n_envs]).iter().map(|&x| x as usize).collect();
+/// Replays a fixture's update one minibatch at a time (`orders` holds every epoch's
+/// indices in turn, `cfg.minibatch_size` per step, each step an update of one epoch over
+/// its indices) with one Adam, then checks every step's metrics within
+/// `1e-5·|torch| + 1e-7` (clipfrac exactly) and every parameter after within
+/// `1e-5·max|torch tensor| + 1e-7` against `fx`.
+fn replay_and_check(
+    file: &'static str,
+    fx: &Json,
+    agent: &mut Agent,
+    buffer: &RolloutBuffer,
+    orders: &[usize],
+    adam: AdamConfig,
+    cfg: &UpdateConfig,
+) {
     let mut optimizer = Adam::new(adam, &agent.param_sizes());
     let mut ws = UpdateWorkspace::default();
-    let one = UpdateConfig { update_epochs: 1, ..cfg };
     let mut per_minibatch = Vec::new();
-    for mb_envs in orders.chunks(per_mb) {
-        let mut inds = mb_envs.to_vec();
-        let s = update(&mut agent, &mut optimizer, &buffer, &mut inds, |_| {}, &one, &mut ws)
+    for mb_inds in orders.chunks(cfg.minibatch_size) {
+        let mut inds = mb_inds.to_vec();
+        let s = update(agent, &mut optimizer, buffer, &mut inds, |_| {}, cfg, &mut ws)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         per_minibatch.push((s.sums, s.grad_norm));
     }
     let mut report = Report::new(file);
-    let want_steps = items(&fx, "minibatches");
-    assert_eq!((per_minibatch.len(), want_steps.len()), (epochs * n_minibatches, epochs * n_minibatches));
+    let want_steps = items(fx, "minibatches");
+    assert_eq!(per_minibatch.len(), want_steps.len(), "{file}: minibatch steps");
     for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
         let w = |key: &str| num(want, key) as f32;
         for (name, ours, torch) in [
@@ -1393,8 +1370,8 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
         }
         assert_eq!(s.clipfrac, w("clipfrac"), "{file}: step {k}: clipfrac");
     }
-    let after = field(&fx, "params_after");
-    assert_eq!(entries(&fx, "params_after").len(), agent.named_params().len(), "{file}: params_after");
+    let after = field(fx, "params_after");
+    assert_eq!(entries(fx, "params_after").len(), agent.named_params().len(), "{file}: params_after");
     for (name, p) in agent.named_params() {
         let want = data(after, &name, p.value.shape());
         let scale = want.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
@@ -1403,13 +1380,62 @@ fn whole_recurrent_update_matches_cleanrl_lstm() {
     report.finish();
 }
 
+/// The rollout arrays every whole-update fixture's `batch` holds (`B` samples of `O`
+/// values, discrete actions), into a buffer of `T` steps of `N` environments.
+fn fixture_buffer(batch: &Json, t_steps: usize, n_envs: usize, o: usize, action: &ActionKind) -> RolloutBuffer {
+    let b = t_steps * n_envs;
+    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, action);
+    buffer.obs = data(batch, "b_obs", &[b, o]);
+    buffer.actions = ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect());
+    buffer.log_probs = data(batch, "b_logprobs", &[b]);
+    buffer.advantages = data(batch, "b_advantages", &[b]);
+    buffer.returns = data(batch, "b_returns", &[b]);
+    buffer.values = data(batch, "b_values", &[b]);
+    buffer.pos = t_steps;
+    buffer
+}
+
+/// One whole update of CleanRL's `ppo_atari_lstm.py` (its pixel network left out: the
+/// LSTM reads the observations), 2 epochs × 2 minibatches of two whole environments'
+/// sequences each, from `ppo_update_lstm.{safetensors,json}` (written by
+/// `tests/reference/make_lstm_update_fixture.py`), replayed with the crate's reference
+/// [`update`] on a recurrent rollout: the states the rollout began with (not zero), the
+/// episode starts where the state is zeroed, and each epoch's order of the environments.
+/// Tolerances as [`replay_and_check`].
+#[test]
+fn whole_recurrent_update_matches_cleanrl_lstm() {
+    let file = "ppo_update_lstm.json";
+    let fx = load(file);
+    let dims = field(&fx, "dims");
+    let dim = |k: &str| field(dims, k).as_usize().unwrap_or_else(|| panic!("dims.{k}"));
+    let (t_steps, n_envs, o, h, a, per_mb) = (dim("T"), dim("N"), dim("O"), dim("H"), dim("A"), dim("envsperbatch"));
+    let b = t_steps * n_envs;
+    let epochs = field(field(&fx, "config"), "update_epochs").as_usize().expect("update_epochs");
+    let (adam, cfg) = update_settings(field(&fx, "config"), per_mb);
+    let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
+    let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
+    // actor.0 and critic.0 are single layers on the LSTM's H outputs: no hidden sizes.
+    let mut agent = build_agent(&st, o, ActionKind::Discrete(a), &[], Activation::Tanh, None, Some(h), None)
+        .expect("ppo_atari_lstm.py's state dict");
+    assert_eq!(agent.lstm_hidden(), Some(h));
+
+    let batch = field(&fx, "batch");
+    let mut buffer = fixture_buffer(batch, t_steps, n_envs, o, &agent.action);
+    buffer.starts = data(batch, "b_dones", &[b]);
+    let state = field(&fx, "initial_lstm_state");
+    buffer.initial_memory =
+        Memory { h: data(state, "h", &[n_envs, h]), c: data(state, "c", &[n_envs, h]), starts: vec![0.0; n_envs] };
+    assert!(buffer.is_recurrent() && buffer.starts.contains(&1.0), "{file}: some episode starts mid-rollout");
+    let orders: Vec<usize> = data(&fx, "envinds", &[epochs, n_envs]).iter().map(|&x| x as usize).collect();
+    replay_and_check(file, &fx, &mut agent, &buffer, &orders, adam, &cfg);
+}
+
 /// One whole update of CleanRL's `ppo_atari.py` at a small size (the Nature CNN's layers
 /// on 2×36×36 frames of bytes, widths 8, 16, 16 and 32 features, shared by single-layer
 /// heads), 2 epochs × 2 minibatches, from `ppo_update_atari.{safetensors,json}` (written
 /// by `tests/reference/make_atari_update_fixture.py`), replayed with the crate's
 /// reference [`update`]: the frames divided by 255 in the trunk, the CNN's gradients
-/// from both heads' losses. Every step's metrics within `1e-5·|torch| + 1e-7` (clipfrac
-/// exactly), every parameter after the 4 steps within `1e-5·max|torch tensor| + 1e-7`.
+/// from both heads' losses. Tolerances as [`replay_and_check`].
 #[test]
 fn whole_pixel_update_matches_cleanrl_atari() {
     let file = "ppo_update_atari.json";
@@ -1421,44 +1447,15 @@ fn whole_pixel_update_matches_cleanrl_atari() {
     let widths: Vec<u32> =
         field(dims, "widths").as_array().unwrap().iter().map(|w| w.as_usize().unwrap() as u32).collect();
     let (b, o) = (t_steps * n_envs, c * side * side);
-    let config = field(&fx, "config");
-    let usize_of = |k: &str| field(config, k).as_usize().unwrap_or_else(|| panic!("config.{k}"));
-    let epochs = usize_of("update_epochs");
-    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
-    let adam = AdamConfig {
-        lr: num(config, "learning_rate") as f32,
-        beta1: betas[0] as f32,
-        beta2: betas[1] as f32,
-        eps: num(config, "adam_eps") as f32,
-        weight_decay: 0.0,
-    };
-    let clip_coef = num(config, "clip_coef") as f32;
-    let cfg = UpdateConfig {
-        update_epochs: 1,
-        minibatch_size: mb,
-        target_kl: None,
-        max_grad_norm: num(config, "max_grad_norm") as f32,
-        loss: LossConfig {
-            clip_coef,
-            clip_vloss: true,
-            clip_coef_vf: clip_coef,
-            ent_coef: num(config, "ent_coef") as f32,
-            vf_coef: num(config, "vf_coef") as f32,
-            norm_adv: true,
-        },
-    };
+    let epochs = field(field(&fx, "config"), "update_epochs").as_usize().expect("update_epochs");
+    let (adam, cfg) = update_settings(field(&fx, "config"), mb);
 
     // The agent: PyTorch's state dict, the convolutions' [O, C, K, K] weights read as
     // the network's O×(C·K·K).
     let st_file = field(&fx, "safetensors").as_str().expect("safetensors file name");
     let st = safetensors::read(common::fixture_path(st_file)).expect("PyTorch's safetensors file");
-    let mut cnn = Cnn::with_sizes(
-        c as u32,
-        side as u32,
-        [widths[0], widths[1], widths[2]],
-        dense,
-        &mut ppo::Xoshiro256PlusPlus::new(0),
-    );
+    let mut rng = ppo::Xoshiro256PlusPlus::new(0);
+    let mut cnn = Cnn::with_sizes(c as u32, side as u32, [widths[0], widths[1], widths[2]], dense, &mut rng);
     let names: Vec<String> = cnn.named_params("network").into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.last().map(String::as_str), Some("network.7.bias"), "CleanRL's Sequential indices");
     for (p, name) in cnn.params_mut().zip(&names) {
@@ -1476,51 +1473,8 @@ fn whole_pixel_update_matches_cleanrl_atari() {
     let mut agent = Agent::from_parts(o, ActionKind::Discrete(a), linear("actor"), linear("critic"), None);
     agent.encoder = Some(cnn);
 
-    let batch = field(&fx, "batch");
-    let mut buffer = RolloutBuffer::new(t_steps, n_envs, o, &agent.action);
-    buffer.obs = data(batch, "b_obs", &[b, o]);
+    let buffer = fixture_buffer(field(&fx, "batch"), t_steps, n_envs, o, &agent.action);
     assert!(buffer.obs.iter().all(|&p| (0.0..=255.0).contains(&p) && p.fract() == 0.0), "frames of bytes");
-    buffer.actions = ActionBatch::Discrete(data(batch, "b_actions", &[b]).iter().map(|&x| x as usize).collect());
-    buffer.log_probs = data(batch, "b_logprobs", &[b]);
-    buffer.advantages = data(batch, "b_advantages", &[b]);
-    buffer.returns = data(batch, "b_returns", &[b]);
-    buffer.values = data(batch, "b_values", &[b]);
-    buffer.pos = t_steps;
-
     let orders: Vec<usize> = data(&fx, "b_inds", &[epochs, b]).iter().map(|&x| x as usize).collect();
-    let mut optimizer = Adam::new(adam, &agent.param_sizes());
-    let mut ws = UpdateWorkspace::default();
-    let mut per_minibatch = Vec::new();
-    for mb_inds in orders.chunks(mb) {
-        let mut inds = mb_inds.to_vec();
-        let s = update(&mut agent, &mut optimizer, &buffer, &mut inds, |_| {}, &cfg, &mut ws)
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        per_minibatch.push((s.sums, s.grad_norm));
-    }
-    let mut report = Report::new(file);
-    let want_steps = items(&fx, "minibatches");
-    assert_eq!(per_minibatch.len(), want_steps.len());
-    for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
-        let w = |key: &str| num(want, key) as f32;
-        for (name, ours, torch) in [
-            ("pg_loss", s.pg_loss, w("pg_loss")),
-            ("v_loss", s.v_loss, w("v_loss")),
-            ("entropy_loss", s.entropy, w("entropy_loss")),
-            ("loss", s.loss, w("loss")),
-            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
-            ("approx_kl", s.approx_kl, w("approx_kl")),
-            ("grad_norm", *grad_norm, w("grad_norm")),
-        ] {
-            report.scalar(&format!("step {k}: {name}"), ours, torch, RTOL, 1e-7);
-        }
-        assert_eq!(s.clipfrac, w("clipfrac"), "{file}: step {k}: clipfrac");
-    }
-    let after = field(&fx, "params_after");
-    assert_eq!(entries(&fx, "params_after").len(), agent.named_params().len(), "{file}: params_after");
-    for (name, p) in agent.named_params() {
-        let want = data(after, &name, p.value.shape());
-        let scale = want.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
-        report.close_atol(&format!("params_after {name}"), p.value.data(), &want, 0.0, RTOL * scale + 1e-7);
-    }
-    report.finish();
+    replay_and_check(file, &fx, &mut agent, &buffer, &orders, adam, &cfg);
 }

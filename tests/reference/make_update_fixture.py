@@ -77,6 +77,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import OUT, Agent, cleanrl_gae, perturb_biases, sj, state_json, tj, write_json  # noqa: E402
+from update_common import METRICS, margin_problem, minibatch_loss  # noqa: E402
 
 # The rollout: T steps of N environments, flattened to B samples.
 T, N = 16, 4
@@ -160,37 +161,8 @@ def cleanrl_update(agent, batch, orders):
             if not agent.continuous:
                 mb_actions = mb_actions.long()
             _, newlogprob, entropy, newvalue = agent.get_action_and_value(batch["b_obs"][mb_inds], mb_actions)
-            logratio = newlogprob - batch["b_logprobs"][mb_inds]
-            ratio = logratio.exp()
-
-            with torch.no_grad():
-                # calculate approx_kl http://joschu.net/blog/kl-approx.html
-                old_approx_kl = (-logratio).mean()
-                approx_kl = ((ratio - 1) - logratio).mean()
-                clipfrac = ((ratio - 1.0).abs() > CLIP_COEF).float().mean()
-
-            mb_advantages = batch["b_advantages"][mb_inds]
-            if NORM_ADV:
-                mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-
-            # Policy loss
-            pg_loss1 = -mb_advantages * ratio
-            pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - CLIP_COEF, 1 + CLIP_COEF)
-            pg_loss = torch.max(pg_loss1, pg_loss2).mean()
-
-            # Value loss
-            newvalue = newvalue.view(-1)
-            mb_returns, mb_values = batch["b_returns"][mb_inds], batch["b_values"][mb_inds]
-            v_loss_unclipped = (newvalue - mb_returns) ** 2
-            v_clipped = mb_values + torch.clamp(newvalue - mb_values, -CLIP_COEF, CLIP_COEF)
-            v_loss_clipped = (v_clipped - mb_returns) ** 2
-            if CLIP_VLOSS:
-                v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
-            else:
-                v_loss = 0.5 * ((newvalue - mb_returns) ** 2).mean()
-
-            entropy_loss = entropy.mean()
-            loss = pg_loss - ENT_COEF * entropy_loss + v_loss * VF_COEF
+            loss, record = minibatch_loss(newlogprob, entropy, newvalue, batch, mb_inds, CLIP_COEF, ENT_COEF,
+                                          VF_COEF, clip_vloss=CLIP_VLOSS, norm_adv=NORM_ADV)
 
             optimizer.zero_grad()
             loss.backward()
@@ -199,38 +171,15 @@ def cleanrl_update(agent, batch, orders):
             clip_coef = torch.clamp(MAX_GRAD_NORM / (grad_norm + 1e-6), max=1.0)
             optimizer.step()
 
-            steps.append({
-                "epoch": epoch, "minibatch": j,
-                "pg_loss": pg_loss.detach(), "v_loss": v_loss.detach(),
-                "entropy_loss": entropy_loss.detach(), "loss": loss.detach(),
-                "old_approx_kl": old_approx_kl, "approx_kl": approx_kl, "clipfrac": clipfrac,
-                "grad_norm": grad_norm, "clip_coef": clip_coef,
-                # For the checks only.
-                "ratio": ratio.detach(), "mb_advantages": mb_advantages,
-                "dv": (newvalue - mb_values).detach(),
-                "v_gap": (v_loss_unclipped - v_loss_clipped).detach(),
-            })
+            steps.append({"epoch": epoch, "minibatch": j, **record, "grad_norm": grad_norm, "clip_coef": clip_coef})
     return steps
-
-
-METRICS = ["pg_loss", "v_loss", "entropy_loss", "loss", "old_approx_kl", "approx_kl", "clipfrac", "grad_norm"]
 
 
 def check(steps):
     """None if the update passes every check of the module docs, else what failed."""
-    for k, s in enumerate(steps):
-        r, dv, gap = s["ratio"], s["dv"], s["v_gap"]
-        outside = dv.abs() > CLIP_COEF
-        if torch.any(((r - 1).abs() - CLIP_COEF).abs() <= MARGIN):
-            return f"step {k}: a ratio within {MARGIN} of 1 +- clip_coef"
-        if torch.any((dv.abs() - CLIP_COEF).abs() <= MARGIN):
-            return f"step {k}: a value within {MARGIN} of the value clip"
-        if torch.any(gap[outside].abs() <= MARGIN):
-            return f"step {k}: a tie in the value-loss max"
-        if torch.any(s["mb_advantages"].abs() <= MARGIN):
-            return f"step {k}: a normalised advantage within {MARGIN} of 0"
-        if not 0.0 < s["clipfrac"].item() < 1.0:
-            return f"step {k}: clipfrac {s['clipfrac'].item()}"
+    problem = margin_problem(steps, CLIP_COEF, MARGIN)
+    if problem is not None:
+        return problem
     clipfracs = [s["clipfrac"].item() for s in steps]
     if np.mean(clipfracs) <= 0.1:
         return f"mean clipfrac {np.mean(clipfracs):.3f}"
