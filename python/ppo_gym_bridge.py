@@ -17,7 +17,7 @@ import struct
 import sys
 import traceback
 
-VERSION = 1
+VERSION = 2
 
 # Requests (ppo -> Python) and replies (Python -> ppo); a reply is the request | 0x80.
 HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER, MASKS = 1, 2, 3, 4, 5, 6, 7
@@ -123,6 +123,15 @@ def channels_first(env):
     return TransformObservation(env, lambda obs: np.transpose(obs, (2, 0, 1)), transposed)
 
 
+def is_bytes(space):
+    """A Box of bytes or booleans (frames, MinAtar's planes): its observations travel as
+    one u8 per value instead of an f64."""
+    import numpy as np
+    from gymnasium import spaces
+
+    return isinstance(space, spaces.Box) and space.dtype in (np.uint8, np.bool_)
+
+
 def is_image(space):
     """A Box of bytes with two or three dimensions (height, width[, channels]): pixels, as
     SB3's `is_image_space` tells them (CarRacing's, Atari's)."""
@@ -132,8 +141,9 @@ def is_image(space):
 
 
 def encode_space(space, observation=False):
-    """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64.
-    MultiDiscrete: kind 2, D, then the D flattened nvec and the D starts as i64."""
+    """Discrete: kind 0, n, start. Box: kind 1, rank, dims, then low and high as f64 (kind
+    3 for observations of bytes or booleans, which travel as u8). MultiDiscrete: kind 2,
+    D, then the D flattened nvec and the D starts as i64."""
     import os
 
     import numpy as np
@@ -156,7 +166,8 @@ def encode_space(space, observation=False):
         shape = tuple(int(d) for d in space.shape)
         low = np.asarray(space.low, dtype=np.float64).ravel()
         high = np.asarray(space.high, dtype=np.float64).ravel()
-        head = struct.pack("<BI", 1, len(shape)) + struct.pack(f"<{len(shape)}I", *shape)
+        kind = 3 if observation and is_bytes(space) else 1
+        head = struct.pack("<BI", kind, len(shape)) + struct.pack(f"<{len(shape)}I", *shape)
         return head + low.astype("<f8").tobytes() + high.astype("<f8").tobytes()
     kind = "observation" if observation else "action"
     raise TypeError(
@@ -202,8 +213,10 @@ def serve(channel, spec, n, autoreset):
         mask_len = int(np.sum(act_space.nvec))
     else:
         mask_len = int(act_space.n) if discrete else 0
-    obs = np.zeros((n, obs_dim))
-    final = np.zeros((n, obs_dim))
+    # Observations of bytes travel as u8, any other as f64 (exact for f32 and f64 ones).
+    obs_type = np.uint8 if is_bytes(obs_space) else np.dtype("<f8")
+    obs = np.zeros((n, obs_dim), dtype=obs_type)
+    final = np.zeros((n, obs_dim), dtype=obs_type)
     rewards = np.zeros(n)
     terminated = np.zeros(n, dtype=np.uint8)
     truncated = np.zeros(n, dtype=np.uint8)
@@ -218,7 +231,7 @@ def serve(channel, spec, n, autoreset):
                 for i, env in enumerate(envs):
                     o, _ = env.reset(seed=(seed + i) % 2**64 if has_seed else None)
                     obs[i] = flat(o)
-                channel.send(RESET | 0x80, obs.astype("<f8").tobytes())
+                channel.send(RESET | 0x80, obs.tobytes())
             elif op == STEP:
                 if discrete:
                     actions = np.frombuffer(body, dtype="<i8", count=n, offset=1) + start
@@ -240,7 +253,7 @@ def serve(channel, spec, n, autoreset):
                         obs[i] = flat(o)
                 channel.send(
                     STEP | 0x80,
-                    obs.astype("<f8").tobytes() + rewards.astype("<f8").tobytes() + terminated.tobytes() + truncated.tobytes() + final.astype("<f8").tobytes(),
+                    obs.tobytes() + rewards.astype("<f8").tobytes() + terminated.tobytes() + truncated.tobytes() + final.tobytes(),
                 )
             elif op == GET_STATE:
                 (i,) = struct.unpack_from("<I", body, 1)

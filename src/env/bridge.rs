@@ -23,8 +23,8 @@
 //! | request | payload | reply payload |
 //! |---|---|---|
 //! | `1` hello | `u32` version, `u32` N, `u8` autoreset, `u32` id length, id (UTF-8) | `u32` version, `i64` max episode steps (−1: none), `f64` reward threshold (NaN: none), observation space, action space |
-//! | `2` reset | `u8` has seed, `u64` seed | N×O `f64` observations |
-//! | `3` step | N `i64` (Discrete), N×D `i64` (MultiDiscrete) or N×A `f32` (Box) actions | N×O `f64` obs, N `f64` rewards, N `u8` terminated, N `u8` truncated, N×O `f64` final obs |
+//! | `2` reset | `u8` has seed, `u64` seed | N×O observations |
+//! | `3` step | N `i64` (Discrete), N×D `i64` (MultiDiscrete) or N×A `f32` (Box) actions | N×O obs, N `f64` rewards, N `u8` terminated, N `u8` truncated, N×O final obs |
 //! | `4` state | `u32` env index | `u32` K, K `f64`: `env.unwrapped.state` |
 //! | `5` close | | (empty), then the process exits |
 //! | `6` render | `u32` env index | `u32` height, `u32` width, `f64` frames per second, height×width×3 `u8` RGB: `env.render()` |
@@ -33,7 +33,8 @@
 //! Render needs environments made with `render_mode="rgb_array"`, which
 //! [`BridgeOptions::pixels`] asks for (`PPO_BRIDGE_RENDER=1` in the process's
 //! environment). A space is `u8` kind then, for Discrete (0), `i64` n and `i64` start; for
-//! Box (1), `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`; for
+//! Box (1), `u32` rank, rank × `u32` dims, then the flat low and high bounds as `f64`
+//! (kind 3 for an observation Box of bytes or booleans); for
 //! MultiDiscrete (2), `u32` D, D × `i64` n and D × `i64` start (a multi-dimensional `nvec`
 //! is flattened). The masks are SB3 `MaskablePPO`'s: an environment method
 //! `action_masks()` (found through the wrappers) returning L = Σ n booleans. Any
@@ -42,8 +43,9 @@
 //! (`missing_gymnasium`, `unknown_env`, `make_failed`, `unsupported_space`,
 //! `env_raised`, `protocol`), a newline, the last line of the Python traceback, a newline,
 //! and the whole traceback. Observations travel as `f64`, so `f32` and `f64` environments
-//! both arrive exactly and are rounded to `f32` once, here; actions travel as the crate
-//! holds them (`f32`, or the index).
+//! both arrive exactly and are rounded to `f32` once, here, except those of a Box of kind
+//! 3 (bytes, booleans: frames, MinAtar's planes), which travel as one `u8` each, an
+//! eighth of the bytes; actions travel as the crate holds them (`f32`, or the index).
 //!
 //! Every reply is awaited at most [`BridgeOptions::timeout`] (default 60 s; `poll(2)`
 //! on the pipe), so a hung environment is an error, not a hang. After the handshake the
@@ -66,7 +68,7 @@ use std::time::{Duration, Instant};
 pub const BRIDGE_SCRIPT: &str = include_str!("../../python/ppo_gym_bridge.py");
 
 /// The protocol version both sides must speak.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 const HELLO: u8 = 1;
 const RESET: u8 = 2;
@@ -354,14 +356,27 @@ impl<'a> Cursor<'a> {
         }
         Some(())
     }
-    fn space(&mut self) -> Option<Space> {
-        match self.u8()? {
+    /// `out.len()` observation values: `u8`s when `bytes`, else `f64`s.
+    fn obs_into(&mut self, out: &mut [f32], bytes: bool) -> Option<()> {
+        if !bytes {
+            return self.f64s_into(out);
+        }
+        let values = self.take(out.len())?;
+        for (o, &b) in out.iter_mut().zip(values) {
+            *o = b as f32;
+        }
+        Some(())
+    }
+    /// A space, and whether it is a Box whose values travel as bytes (kind 3).
+    fn space(&mut self) -> Option<(Space, bool)> {
+        let kind = self.u8()?;
+        let space = match kind {
             0 => {
                 let n = usize::try_from(self.i64()?).ok()?;
                 let _start = self.i64()?;
                 Some(Space::Discrete(n))
             }
-            1 => {
+            1 | 3 => {
                 let rank = self.u32()? as usize;
                 let shape = (0..rank).map(|_| self.u32().map(|d| d as usize)).collect::<Option<Vec<_>>>()?;
                 let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
@@ -385,7 +400,8 @@ impl<'a> Cursor<'a> {
                 Some(Space::MultiDiscrete(nvec))
             }
             _ => None,
-        }
+        }?;
+        Some((space, kind == 3))
     }
 }
 
@@ -622,8 +638,11 @@ impl Process {
             None => return Err(self.protocol("an empty hello reply")),
         }
         let parsed = (|| Some((c.i64()?, c.f64()?, c.space()?, c.space()?)))();
-        let (max_steps, threshold, observation_space, action_space) =
+        let (max_steps, threshold, (observation_space, observation_bytes), (action_space, action_bytes)) =
             parsed.ok_or_else(|| self.protocol("a hello reply that does not parse"))?;
+        if action_bytes {
+            return Err(self.protocol("an action space of kind 3 (only observations travel as bytes)"));
+        }
         if !matches!(observation_space, Space::Box(_)) {
             return Err(BridgeError::UnsupportedSpace {
                 id: self.id.clone(),
@@ -634,6 +653,7 @@ impl Process {
             max_episode_steps: usize::try_from(max_steps).ok(),
             reward_threshold: Some(threshold).filter(|t| !t.is_nan()),
             observation_space,
+            observation_bytes,
             action_space,
         })
     }
@@ -662,6 +682,9 @@ pub struct Hello {
     pub reward_threshold: Option<f64>,
     /// The space of one observation.
     pub observation_space: Space,
+    /// Observations travel as one byte per value (a Box of bytes or booleans), else as
+    /// `f64`s.
+    pub observation_bytes: bool,
     /// The space of one action.
     pub action_space: Space,
 }
@@ -797,7 +820,8 @@ impl GymVecEnv {
             let p = &mut w.process;
             p.receive(RESET, "reset")?;
             let rows = &mut obs[w.start * o..(w.start + w.count) * o];
-            Cursor { bytes: &p.reply, at: 0 }.f64s_into(rows).ok_or_else(|| p.protocol("a short reset reply"))?;
+            let bytes = self.hello.observation_bytes;
+            Cursor { bytes: &p.reply, at: 0 }.obs_into(rows, bytes).ok_or_else(|| p.protocol("a short reset reply"))?;
         }
         check_nan(self.id(), obs, o)
     }
@@ -871,13 +895,16 @@ impl VecEnv for GymVecEnv {
         // All workers step at once; their replies are read in order.
         send_actions(&mut self.workers, actions, self.hello.action_space.flat_dim())?;
         out.episodes.clear();
+        let bytes = self.hello.observation_bytes;
+        // Bytes per observation value in a reply.
+        let width = if bytes { 1 } else { 8 };
         for w in &mut self.workers {
             let p = &mut w.process;
             p.receive(STEP, "step")?;
             let (s, k) = (w.start, w.count);
             let mut c = Cursor { bytes: &p.reply, at: 0 };
             let parsed = (|| {
-                c.f64s_into(&mut out.obs[s * o..(s + k) * o])?;
+                c.obs_into(&mut out.obs[s * o..(s + k) * o], bytes)?;
                 for r in out.rewards[s..s + k].iter_mut() {
                     *r = c.f64()? as f32;
                 }
@@ -886,13 +913,13 @@ impl VecEnv for GymVecEnv {
                     out.terminated[s + j] = flags[j] != 0;
                     out.truncated[s + j] = flags[k + j] != 0;
                 }
-                c.f64s_into(&mut out.final_obs[s * o..(s + k) * o])
+                c.obs_into(&mut out.final_obs[s * o..(s + k) * o], bytes)
             })();
             parsed.ok_or_else(|| p.protocol("a short step reply"))?;
             for j in 0..k {
                 let i = s + j;
                 // The reward as gymnasium gave it, summed in f64 as RecordEpisodeStatistics does.
-                let reward = f64::from_le_bytes(p.reply[k * o * 8 + j * 8..][..8].try_into().expect("8 bytes"));
+                let reward = f64::from_le_bytes(p.reply[k * o * width + j * 8..][..8].try_into().expect("8 bytes"));
                 self.episodes.add(i, reward);
                 if out.done(i) {
                     out.episodes.push(self.episodes.finish(i));
@@ -998,8 +1025,9 @@ impl Env for GymEnv {
         };
         self.inner.step(actions, &mut self.step)?;
         obs.copy_from_slice(&self.step.obs);
+        let width = if self.inner.hello.observation_bytes { 1 } else { 8 };
         let reward = f64::from_le_bytes(
-            self.inner.workers[0].process.reply[self.inner.obs_dim * 8..][..8].try_into().expect("8 bytes"),
+            self.inner.workers[0].process.reply[self.inner.obs_dim * width..][..8].try_into().expect("8 bytes"),
         );
         Ok(Step { reward, terminated: self.step.terminated[0], truncated: self.step.truncated[0] })
     }
