@@ -45,13 +45,15 @@
 //! the speed finds all of it in `kernels`.
 //!
 //! 1. [`math`]: tensors, the autodiff tape (every op's backward beside its forward),
-//!    gradient checks, `Linear`/`Mlp` layers, Adam as PyTorch computes it, the
-//!    Categorical and Gaussian distributions, gSDE, and the random number generator.
+//!    gradient checks, `Linear`/`Mlp` layers, the LSTM and the CNNs, Adam as PyTorch
+//!    computes it, the Categorical and Gaussian distributions, gSDE, and the random
+//!    number generator.
 //! 2. [`env`](mod@env): the gymnasium-style [`env::Env`] and [`env::VecEnv`] traits, the
 //!    classic-control suite (bit for bit with gymnasium), vector environments,
 //!    normalisation wrappers and the bridge to any gymnasium environment in Python.
 //! 3. [`algo`]: PPO itself: the config (every key in one table) and presets, the
-//!    actor-critic, the rollout buffer and GAE, the update ([`algo::update()`], CleanRL's
+//!    actor-critic (with its optional shared trunk: a CNN for pixels, an LSTM for
+//!    memory), the rollout buffer and GAE, the update ([`algo::update()`], CleanRL's
 //!    order in one function body, and its two-thread twin [`algo::parallel`], tested
 //!    bit-equal), the training loop, evaluation, checkpoints and a run's resumable state.
 //! 4. [`run`]: a training run's directory (config, metrics, TensorBoard events,

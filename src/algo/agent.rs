@@ -538,6 +538,9 @@ impl Agent {
     /// let Action::Discrete(a) = agent.predict(&[0.1, 0.0, -0.1, 0.0], true, 0, &mut out) else { panic!() };
     /// assert!(a < 2);
     /// ```
+    ///
+    /// A recurrent agent acts from a [`Memory`]: use
+    /// [`act_with_memory`](Agent::act_with_memory) (this panics for one).
     pub fn predict<'o>(&mut self, obs: &[f32], deterministic: bool, seed: u64, out: &'o mut ActOutput) -> Action<'o> {
         let mut rng = crate::math::rng::Xoshiro256PlusPlus::new(seed);
         self.act(obs, 1, deterministic, &mut rng, out);
@@ -546,7 +549,8 @@ impl Agent {
 
     /// Chooses actions for `n` observations `obs` (`n×O`): sampled from the policy, or
     /// its mode when `deterministic` (evaluation). Fills `out` with the actions, their
-    /// log-probabilities and the critic's values.
+    /// log-probabilities and the critic's values. Panics for a recurrent agent, which
+    /// acts with [`act_with_memory`](Agent::act_with_memory).
     pub fn act<R: Rng + ?Sized>(
         &mut self,
         obs: &[f32],

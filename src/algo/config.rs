@@ -959,9 +959,10 @@ impl PpoConfig {
         let minibatch = (batch / self.n_minibatches.max(1) as u128).max(n);
         // An LSTM step records about 30 values of H per sample; its state is 2·H per env.
         let tape = f32s(minibatch * 12 * (units(&actor) + units(&critic)) + minibatch * 30 * lstm * 2);
-        // A CNN records its input, im2col patches and activations: a few copies of the
-        // observation per sample (each convolution's patches are at most K² of its input).
-        let tape = tape + if self.cnn == CnnKind::None { 0 } else { f32s(minibatch * 80 * o) };
+        // A CNN records its input, each convolution's im2col patches (the Nature CNN's
+        // first: 3.6 observations' worth per sample), its activations and the gradients
+        // of all of them: about 10 observations per sample; 24 leaves room.
+        let tape = tape + if self.cnn == CnnKind::None { 0 } else { f32s(minibatch * 24 * o) };
         let nets = nets + f32s(n * lstm * 4);
         let order = batch * 8 * 2;
         // The rollout's finished episodes (Trainer::finished_episodes), room for N·T.

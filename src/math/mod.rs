@@ -9,7 +9,7 @@
 //! 3. [`gradcheck`]: central finite differences, which the tests use to check every op.
 //! 4. [`nn`]: `Linear` and `Mlp` layers with PyTorch's orthogonal initialisation;
 //!    [`lstm`]: an LSTM layer built from the tape's ops, for recurrent PPO; [`cnn`]: the
-//!    Nature CNN on the tape's convolution, for pixels.
+//!    Nature CNN and MinAtar's network on the tape's convolution, for pixels.
 //! 5. [`optim`]: Adam and AdamW exactly as PyTorch computes them, global-norm clipping,
 //!    CleanRL's linear annealing.
 //! 6. [`distributions`]: Categorical (with action masks) and diagonal Gaussian, each for
