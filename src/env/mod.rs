@@ -103,6 +103,7 @@ pub mod acrobot;
 pub mod bridge;
 pub mod cartpole;
 pub mod cartpole_vec;
+pub mod frames;
 pub mod grid_walk;
 pub mod mountain_car;
 pub mod mountain_car_continuous;
