@@ -100,6 +100,7 @@ use rand::{Rng, SeedableRng};
 use std::fmt;
 
 pub mod acrobot;
+pub mod atari;
 pub mod bridge;
 pub mod cartpole;
 pub mod cartpole_vec;
@@ -219,6 +220,14 @@ pub enum EnvError {
     /// environment or another number of environments, cut short, with values left over,
     /// or holding a value the environment cannot be in (e.g. an all-zero generator).
     BadState(String),
+    /// A wrapper was given an environment it cannot wrap (e.g. [`atari::AtariWrapper`]
+    /// around one whose observations are not RGB frames).
+    Unsuitable {
+        /// The wrapper.
+        wrapper: &'static str,
+        /// What the environment lacks.
+        reason: String,
+    },
 }
 
 impl fmt::Display for EnvError {
@@ -274,6 +283,7 @@ impl fmt::Display for EnvError {
                 "this environment state cannot be loaded: {msg}; a state only loads into the same kind of environment \
                  (same id, wrappers and number of environments) as the one that saved it"
             ),
+            EnvError::Unsuitable { wrapper, reason } => write!(f, "{wrapper} cannot wrap this environment: {reason}"),
         }
     }
 }
@@ -319,6 +329,16 @@ pub trait Env {
     fn load_state(&mut self, _state: &EnvState) -> Result<(), EnvError> {
         Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
     }
+    /// An Atari game's lives left (ALE's `lives()`), which the episodic-life wrapper reads
+    /// ([`atari::AtariWrapper`]); the default, for any other game, is `None`.
+    fn lives(&self) -> Option<u32> {
+        None
+    }
+    /// The actions' names (ALE's `get_action_meanings()`: `NOOP`, `FIRE`, …), from which
+    /// the fire-reset wrapper learns whether the game has `FIRE`; the default is `None`.
+    fn action_meanings(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A boxed environment is an environment, so `Vec<Box<dyn Env>>` can be vectorized.
@@ -343,6 +363,12 @@ impl<E: Env + ?Sized> Env for Box<E> {
     }
     fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
         (**self).load_state(state)
+    }
+    fn lives(&self) -> Option<u32> {
+        (**self).lives()
+    }
+    fn action_meanings(&self) -> Option<Vec<String>> {
+        (**self).action_meanings()
     }
 }
 
