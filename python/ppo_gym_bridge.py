@@ -20,7 +20,7 @@ import traceback
 VERSION = 2
 
 # Requests (ppo -> Python) and replies (Python -> ppo); a reply is the request | 0x80.
-HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER, MASKS = 1, 2, 3, 4, 5, 6, 7
+HELLO, RESET, STEP, GET_STATE, CLOSE, RENDER, MASKS, LIVES, MEANINGS = 1, 2, 3, 4, 5, 6, 7, 8, 9
 ERROR = 0xFF
 
 
@@ -76,7 +76,8 @@ def make_env(spec):
             import minatar.gym
 
             minatar.gym.register_envs()
-        if env_id.startswith("ALE/") and env_id not in gymnasium.registry:
+        if env_id not in gymnasium.registry and (env_id.startswith("ALE/") or "NoFrameskip" in env_id):
+            # ALE's games (ALE/Breakout-v5, BreakoutNoFrameskip-v4, ...), from ale-py.
             import ale_py
 
             gymnasium.register_envs(ale_py)
@@ -149,7 +150,8 @@ def encode_space(space, observation=False):
     import numpy as np
     from gymnasium import spaces
 
-    cnn = os.environ.get("PPO_BRIDGE_CHANNELS_FIRST") == "1"
+    # A CNN reads them: through the Atari wrappers, or transposed to channels first.
+    cnn = os.environ.get("PPO_BRIDGE_CHANNELS_FIRST") == "1" or os.environ.get("PPO_BRIDGE_ATARI") == "1"
     if observation and isinstance(space, spaces.Box) and is_image(space) and not cnn:
         raise TypeError(
             f"the observations are images ({space}): an MLP on pixels flattened into one vector would train "
@@ -291,6 +293,17 @@ def serve(channel, spec, n, autoreset):
                     channel.send(MASKS | 0x80, b"\x00")
                 else:
                     channel.send(MASKS | 0x80, b"\x01" + np.concatenate(masks).astype(np.uint8).tobytes())
+            elif op == LIVES:
+                # An Atari game's lives (ALE's lives()), or -1 for any other environment.
+                (i,) = struct.unpack_from("<I", body, 1)
+                ale = getattr(envs[i].unwrapped, "ale", None)
+                channel.send(LIVES | 0x80, struct.pack("<q", int(ale.lives()) if ale is not None else -1))
+            elif op == MEANINGS:
+                # The actions' names (ALE's get_action_meanings()), or none.
+                (i,) = struct.unpack_from("<I", body, 1)
+                get = getattr(envs[i].unwrapped, "get_action_meanings", None)
+                names = [str(m).encode() for m in get()] if get is not None else []
+                channel.send(MEANINGS | 0x80, struct.pack("<I", len(names)) + b"".join(struct.pack("<I", len(m)) + m for m in names))
             elif op == CLOSE:
                 for env in envs:
                     env.close()

@@ -8,7 +8,7 @@
 //! lives and the game over.
 
 use ppo::env::atari::{AtariWrapper, FrameStack, SCREEN};
-use ppo::env::{Action, BoxSpace, Env, EnvError, Space, Step};
+use ppo::env::{Action, BoxSpace, Env, EnvError, EpisodeEnd, Space, Step};
 use ppo::io::json::Json;
 
 fn load() -> Json {
@@ -34,6 +34,9 @@ struct Replay {
     frame: Vec<u8>,
     lives: u32,
     meanings: Vec<String>,
+    /// The game's raw rewards and frames since its reset, and those of the last game over.
+    game: (f64, usize),
+    game_over: Option<(f64, usize)>,
 }
 
 impl Replay {
@@ -49,11 +52,20 @@ impl Replay {
         self.lives = call.get("lives").and_then(Json::as_usize).unwrap() as u32;
         self.next += 1;
         let flag = |k: &str| call.get(k).and_then(Json::as_bool).unwrap();
-        Step {
+        let step = Step {
             reward: call.get("reward").and_then(Json::as_f64).unwrap(),
             terminated: flag("terminated"),
             truncated: flag("truncated"),
+        };
+        if op == "reset" {
+            (self.game, self.game_over) = ((0.0, 0), None);
+        } else {
+            self.game = (self.game.0 + step.reward, self.game.1 + 1);
+            if step.done() {
+                self.game_over = Some(self.game);
+            }
         }
+        step
     }
 }
 
@@ -72,10 +84,10 @@ impl Env for Replay {
         let Action::Discrete(a) = action else { panic!("{action:?}") };
         Ok(self.answer("step", Some(a), obs))
     }
-    fn lives(&self) -> Option<u32> {
+    fn lives(&mut self) -> Option<u32> {
         Some(self.lives)
     }
-    fn action_meanings(&self) -> Option<Vec<String>> {
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
         Some(self.meanings.clone())
     }
 }
@@ -93,12 +105,13 @@ fn the_atari_wrappers_replay_sb3s_calls_and_outputs_on_breakout() {
     assert_eq!(meanings, ["NOOP", "FIRE", "RIGHT", "LEFT"]);
     let calls = fx.get("raw").and_then(Json::as_array).unwrap().to_vec();
     let n_calls = calls.len();
-    let replay = Replay { calls, next: 0, frame: vec![0; 210 * 160 * 3], lives: 0, meanings };
+    let replay =
+        Replay { calls, next: 0, frame: vec![0; 210 * 160 * 3], lives: 0, meanings, game: (0.0, 0), game_over: None };
     let mut env = AtariWrapper::new(replay).unwrap();
     env.override_num_noops = Some(fx.get("override_num_noops").and_then(Json::as_usize).unwrap() as u32);
     let (mut ours, mut want) = (vec![0.0f32; SCREEN * SCREEN], vec![0u8; SCREEN * SCREEN]);
     let agent = fx.get("agent").and_then(Json::as_array).unwrap();
-    let (mut lost, mut rewards) = (0, 0.0);
+    let (mut lost, mut rewards, mut games) = (0, 0.0, 0);
     for (t, call) in agent.iter().enumerate() {
         apply_delta(&mut want, call.get("obs").unwrap());
         let step = match call.get("op").and_then(Json::as_str).unwrap() {
@@ -123,10 +136,23 @@ fn the_atari_wrappers_replay_sb3s_calls_and_outputs_on_breakout() {
             );
             lost += step.terminated as usize;
             rewards += step.reward;
+            // A lost life ends the learner's episode; the game is reported, with its raw
+            // rewards and frames, when it is over.
+            if step.done() {
+                let end = env.episode_end();
+                match env.inner().game_over {
+                    Some((r, len)) => {
+                        assert_eq!(end, EpisodeEnd::GameOver { episode_return: r, length: len }, "agent call {t}");
+                        games += 1;
+                    }
+                    None => assert_eq!(end, EpisodeEnd::PartOfGame, "agent call {t}"),
+                }
+            }
         }
     }
     assert_eq!(env.inner().next, n_calls, "every call SB3 made to the game, and no other");
     assert!(lost >= 5 && rewards > 0.0, "the replay covers lost lives ({lost}) and clipped rewards ({rewards})");
+    assert_eq!(games, 1, "one game over");
 }
 
 /// FrameStack: the reset frame fills the stack, then each step pushes one frame out.

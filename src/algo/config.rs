@@ -543,6 +543,13 @@ config_keys! {
     /// CleanRL's). Default `none`: flat observations.
     cnn: CnnKind = CnnKind::None;
         Text, "", Allowed::Any, "pixel trunk before the heads: none, nature or minatar", [];
+    /// Atari through the bridge (`gym:BreakoutNoFrameskip-v4`, …): each game wrapped in
+    /// the Atari wrappers ([`crate::env::atari`]: no-op reset, frame skip with max
+    /// pooling, a lost life as an episode end, fire reset, 84×84 grey frames, clipped
+    /// rewards, 4 stacked frames), one Python process per environment; the episodes
+    /// reported are whole games with their raw scores, as CleanRL's. Default false.
+    atari_wrappers: bool = false;
+        Bool, "", Allowed::Any, "wrap gym: Atari games in SB3's AtariWrapper and a 4-frame stack", [];
     /// Recurrent PPO: the units `H` of an LSTM between the observations and both heads
     /// (the five LSTM details; [`crate::math::lstm`]), its state carried through each
     /// environment's episodes and rebuilt from the rollout's first state in the update,
@@ -798,7 +805,9 @@ impl PpoConfig {
         // validate() keeps bridge_timeout in (0, 10^6]; anything else waits the default.
         options.timeout = std::time::Duration::try_from_secs_f64(self.bridge_timeout).unwrap_or(options.timeout);
         options.workers = self.bridge_workers;
-        options.channels_first = self.cnn != CnnKind::None;
+        // The Atari wrappers read the game's (H, W, 3) frames and give (4, 84, 84) ones.
+        options.channels_first = self.cnn != CnnKind::None && !self.atari_wrappers;
+        options.atari = self.atari_wrappers;
         options
     }
 

@@ -16,6 +16,7 @@ pub fn preset_source(env_id: &str) -> Option<&'static str> {
         "CartPole-v1" => "CleanRL's ppo.py defaults",
         "GridWalk-v0" => "CleanRL's ppo.py defaults for 50k steps",
         "CartPoleNoVel-v1" => "RL Zoo's recurrent (ppo_lstm) entry, with 10 epochs for 300k steps",
+        "BreakoutNoFrameskip-v4" | "PongNoFrameskip-v4" | "BeamRiderNoFrameskip-v4" => "CleanRL's ppo_atari.py",
         "MinAtar/Breakout-v1" => "CleanRL's ppo.py defaults with MinAtar's CNN, 16 envs, 500k steps",
         "Acrobot-v1" | "MountainCar-v0" | "Pendulum-v1" | "LunarLander-v3" => "RL Zoo's tuned entry",
         "MountainCarContinuous-v0" => "CleanRL's continuous-action defaults with RL Zoo's gamma 0.9999",
@@ -261,6 +262,22 @@ impl PpoConfig {
                     total_timesteps: 300_000,
                     ..sb3
                 };
+            }
+            // Atari through the bridge: CleanRL's ppo_atari.py (8 envs × 128 steps, 4
+            // minibatches, 4 epochs, lr 2.5e-4 annealed, clip 0.1, entropy 0.01, the Nature
+            // CNN with single-layer heads, the Atari wrappers), 10M steps.
+            "gym:BreakoutNoFrameskip-v4" | "gym:PongNoFrameskip-v4" | "gym:BeamRiderNoFrameskip-v4" => {
+                *self = PpoConfig {
+                    env_id: env_id.into(),
+                    seed: self.seed,
+                    cnn: CnnKind::Nature,
+                    atari_wrappers: true,
+                    hidden_sizes: vec![],
+                    n_envs: 8,
+                    clip_coef: 0.1,
+                    total_timesteps: 10_000_000,
+                    ..PpoConfig::default()
+                }
             }
             // MinAtar's Breakout through the bridge, from its 4×10×10 planes.
             "gym:MinAtar/Breakout-v1" => {

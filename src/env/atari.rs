@@ -36,7 +36,7 @@
 //! `[0, 1]`, are [`crate::math::cnn`]'s.
 
 use super::frames::{rgb_to_grey, AreaResize};
-use super::{Action, BoxSpace, Env, EnvError, Space, Step};
+use super::{Action, BoxSpace, Env, EnvError, EpisodeEnd, Space, Step};
 use crate::math::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
@@ -63,6 +63,10 @@ pub struct AtariWrapper<E: Env> {
     was_real_done: bool,
     /// The game has `FIRE` (FireReset applies).
     fire: bool,
+    /// The game's raw rewards and frames since its last reset (CleanRL's
+    /// `RecordEpisodeStatistics`, innermost), and those of the game the last step ended.
+    game: (f64, usize),
+    game_over: Option<(f64, usize)>,
     /// WarpFrame's buffers.
     rgb: Vec<u8>,
     grey: Vec<u8>,
@@ -76,7 +80,7 @@ impl<E: Env> AtariWrapper<E> {
     /// SB3's defaults (`noop_max` 30, `frame_skip` 4, episodic life, fire reset, 84×84,
     /// clipped rewards) over `env`, whose observations must be `H×W×3` frames and whose
     /// first action must be `NOOP`.
-    pub fn new(env: E) -> Result<AtariWrapper<E>, EnvError> {
+    pub fn new(mut env: E) -> Result<AtariWrapper<E>, EnvError> {
         let bad = |reason: String| EnvError::Unsuitable { wrapper: "AtariWrapper", reason };
         let (h, w) = match env.observation_space() {
             Space::Box(b) if b.shape.len() == 3 && b.shape[2] == 3 && b.shape[0] > SCREEN && b.shape[1] > SCREEN => {
@@ -102,6 +106,8 @@ impl<E: Env> AtariWrapper<E> {
             lives: 0,
             was_real_done: true,
             fire,
+            game: (0.0, 0),
+            game_over: None,
             rgb: vec![0; h * w * 3],
             grey: vec![0; h * w],
             warped: vec![0; SCREEN * SCREEN],
@@ -116,18 +122,35 @@ impl<E: Env> AtariWrapper<E> {
         &self.env
     }
 
+    /// The game's reset, counted by the game statistics.
+    fn game_reset(&mut self, seed: Option<u64>) {
+        self.env.reset(seed, &mut self.raw);
+        self.game = (0.0, 0);
+    }
+
+    /// One frame of the game, counted by the game statistics; a game that ends leaves
+    /// them in `game_over`.
+    fn game_step(&mut self, action: usize) -> Result<Step, EnvError> {
+        let step = self.env.step(Action::Discrete(action), &mut self.raw)?;
+        self.game.0 += step.reward;
+        self.game.1 += 1;
+        if step.done() {
+            self.game_over = Some(self.game);
+        }
+        Ok(step)
+    }
+
     /// NoopReset's reset: the game's, then `NOOP`s (resetting again, with the same seed,
     /// if the game ends among them). The frame is left in `raw`.
     fn noop_reset(&mut self, seed: Option<u64>) -> Result<(), EnvError> {
         if let Some(s) = seed {
             self.rng = Xoshiro256PlusPlus::seed_from_u64(s);
         }
-        self.env.reset(seed, &mut self.raw);
+        self.game_reset(seed);
         let noops = self.override_num_noops.unwrap_or_else(|| self.rng.random_range(1..=self.noop_max));
         for _ in 0..noops {
-            let step = self.env.step(Action::Discrete(0), &mut self.raw)?;
-            if step.done() {
-                self.env.reset(seed, &mut self.raw);
+            if self.game_step(0)?.done() {
+                self.game_reset(seed);
             }
         }
         Ok(())
@@ -138,7 +161,7 @@ impl<E: Env> AtariWrapper<E> {
     fn skip_step(&mut self, action: usize) -> Result<Step, EnvError> {
         let mut total = Step { reward: 0.0, terminated: false, truncated: false };
         for i in 0..self.skip {
-            let step = self.env.step(Action::Discrete(action), &mut self.raw)?;
+            let step = self.game_step(action)?;
             if i + 2 == self.skip {
                 self.obs_buffer[0].copy_from_slice(&self.raw);
             }
@@ -233,6 +256,7 @@ impl<E: Env> Env for AtariWrapper<E> {
         let Action::Discrete(a) = action else {
             return Err(EnvError::WrongActionKind { expected: "discrete", got: "non-discrete" });
         };
+        self.game_over = None;
         let mut step = self.life_step(a)?;
         self.warp(obs);
         // ClipReward: the sign (0 stays 0, as np.sign).
@@ -246,11 +270,20 @@ impl<E: Env> Env for AtariWrapper<E> {
         Ok(step)
     }
 
-    fn lives(&self) -> Option<u32> {
+    /// A lost life ends the learner's episode, not the game: the game is reported when
+    /// it is over, with its raw rewards and frames.
+    fn episode_end(&mut self) -> EpisodeEnd {
+        match self.game_over {
+            Some((episode_return, length)) if self.was_real_done => EpisodeEnd::GameOver { episode_return, length },
+            _ => EpisodeEnd::PartOfGame,
+        }
+    }
+
+    fn lives(&mut self) -> Option<u32> {
         self.env.lives()
     }
 
-    fn action_meanings(&self) -> Option<Vec<String>> {
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
         self.env.action_meanings()
     }
 }
@@ -305,11 +338,15 @@ impl<E: Env> Env for FrameStack<E> {
         Ok(step)
     }
 
-    fn lives(&self) -> Option<u32> {
+    fn episode_end(&mut self) -> EpisodeEnd {
+        self.env.episode_end()
+    }
+
+    fn lives(&mut self) -> Option<u32> {
         self.env.lives()
     }
 
-    fn action_meanings(&self) -> Option<Vec<String>> {
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
         self.env.action_meanings()
     }
 }

@@ -29,6 +29,8 @@
 //! | `5` close | | (empty), then the process exits |
 //! | `6` render | `u32` env index | `u32` height, `u32` width, `f64` frames per second, height×width×3 `u8` RGB: `env.render()` |
 //! | `7` masks | | `u8` 0 (no masks), or `u8` 1 and N×L `u8`: each environment's `action_masks()` |
+//! | `8` lives | `u32` env index | `i64`: an Atari game's `env.unwrapped.ale.lives()`, −1 for any other |
+//! | `9` meanings | `u32` env index | `u32` K, then K × (`u32` length, UTF-8): `env.unwrapped.get_action_meanings()` (K = 0 without it) |
 //!
 //! Render needs environments made with `render_mode="rgb_array"`, which
 //! [`BridgeOptions::pixels`] asks for (`PPO_BRIDGE_RENDER=1` in the process's
@@ -77,6 +79,8 @@ const GET_STATE: u8 = 4;
 const CLOSE: u8 = 5;
 const RENDER: u8 = 6;
 const MASKS: u8 = 7;
+const LIVES: u8 = 8;
+const MEANINGS: u8 = 9;
 const ERROR: u8 = 0xFF;
 
 /// Every id gymnasium has registered, as the interpreter of `options` sees them (for
@@ -120,6 +124,11 @@ pub struct BridgeOptions {
     /// environment; SB3's `VecTransposeImage`), and accept images of bytes. Default
     /// false; [`crate::algo::PpoConfig::bridge_options`] sets it when `cnn` is set.
     pub channels_first: bool,
+    /// Wrap each environment in the Atari wrappers ([`crate::env::atari`]: SB3's
+    /// `AtariWrapper`, then a stack of 4 frames), one Python process per environment
+    /// (the wrappers step each game on its own). Default false;
+    /// [`crate::algo::PpoConfig::bridge_options`] sets it from `atari_wrappers`.
+    pub atari: bool,
 }
 
 impl Default for BridgeOptions {
@@ -132,6 +141,7 @@ impl Default for BridgeOptions {
             workers: 1,
             pixels: false,
             channels_first: false,
+            atari: false,
         }
     }
 }
@@ -430,6 +440,9 @@ impl Process {
         }
         if options.channels_first {
             command.env("PPO_BRIDGE_CHANNELS_FIRST", "1");
+        }
+        if options.atari {
+            command.env("PPO_BRIDGE_ATARI", "1");
         }
         if options.pixels {
             command.env("PPO_BRIDGE_RENDER", "1");
@@ -980,6 +993,38 @@ impl GymEnv {
     }
 }
 
+impl GymEnv {
+    /// Request `op` about environment 0, answered by its reply (`None` when the bridge
+    /// fails: the next step reports why).
+    fn ask(&mut self, op: u8, what: &'static str) -> Option<&[u8]> {
+        let p = &mut self.inner.workers[0].process;
+        p.begin(op);
+        p.put(&0u32.to_le_bytes());
+        p.exchange(op, what).ok()?;
+        Some(&p.reply)
+    }
+
+    /// An Atari game's lives (ALE's `lives()`), `None` for another environment.
+    fn ale_lives(&mut self) -> Option<u32> {
+        let reply = self.ask(LIVES, "lives")?;
+        u32::try_from(Cursor { bytes: reply, at: 0 }.i64()?).ok()
+    }
+
+    /// The actions' names (ALE's `get_action_meanings()`), `None` without them.
+    fn meanings(&mut self) -> Option<Vec<String>> {
+        let reply = self.ask(MEANINGS, "action meanings")?;
+        let mut c = Cursor { bytes: reply, at: 0 };
+        let k = c.u32()? as usize;
+        let names = (0..k.min(reply.len()))
+            .map(|_| {
+                let len = c.u32()? as usize;
+                String::from_utf8(c.take(len)?.to_vec()).ok()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (names.len() == k && k > 0).then_some(names)
+    }
+}
+
 /// One picture of a bridged environment ([`GymEnv::frame`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
@@ -996,6 +1041,14 @@ pub struct Frame {
 impl Env for GymEnv {
     fn observation_space(&self) -> Space {
         self.inner.hello.observation_space.clone()
+    }
+
+    fn lives(&mut self) -> Option<u32> {
+        self.ale_lives()
+    }
+
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
+        self.meanings()
     }
 
     /// The environment's `action_masks()`, if it has one (an error reaching Python is

@@ -132,6 +132,23 @@ pub use vector::{
 };
 pub use wrappers::{ClipAction, NormalizeObservation, NormalizeReward, RunningMeanStd};
 
+/// What an ended episode was, for the statistics vector environments report
+/// ([`Env::episode_end`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EpisodeEnd {
+    /// A whole episode: its rewards and steps, as summed, are reported.
+    Whole,
+    /// Part of a game that goes on (an Atari life): nothing is reported yet.
+    PartOfGame,
+    /// The end of a game made of several episodes: the game is reported.
+    GameOver {
+        /// The game's raw rewards, summed.
+        episode_return: f64,
+        /// The game's frames.
+        length: usize,
+    },
+}
+
 /// The outcome of one [`Env::step`], besides the observation written into the caller's
 /// buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -329,14 +346,22 @@ pub trait Env {
     fn load_state(&mut self, _state: &EnvState) -> Result<(), EnvError> {
         Err(EnvError::StateUnsupported { env: std::any::type_name::<Self>().to_string() })
     }
+    /// What the episode that the last step ended was, for the episode statistics vector
+    /// environments report: by default the whole episode ([`EpisodeEnd::Whole`]); an
+    /// Atari game under [`atari::AtariWrapper`] ends an episode at each lost life and
+    /// reports the game, with its raw rewards, when it is over (CleanRL's
+    /// `RecordEpisodeStatistics` under its wrappers).
+    fn episode_end(&mut self) -> EpisodeEnd {
+        EpisodeEnd::Whole
+    }
     /// An Atari game's lives left (ALE's `lives()`), which the episodic-life wrapper reads
     /// ([`atari::AtariWrapper`]); the default, for any other game, is `None`.
-    fn lives(&self) -> Option<u32> {
+    fn lives(&mut self) -> Option<u32> {
         None
     }
     /// The actions' names (ALE's `get_action_meanings()`: `NOOP`, `FIRE`, …), from which
     /// the fire-reset wrapper learns whether the game has `FIRE`; the default is `None`.
-    fn action_meanings(&self) -> Option<Vec<String>> {
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
         None
     }
 }
@@ -364,10 +389,13 @@ impl<E: Env + ?Sized> Env for Box<E> {
     fn load_state(&mut self, state: &EnvState) -> Result<(), EnvError> {
         (**self).load_state(state)
     }
-    fn lives(&self) -> Option<u32> {
+    fn episode_end(&mut self) -> EpisodeEnd {
+        (**self).episode_end()
+    }
+    fn lives(&mut self) -> Option<u32> {
         (**self).lives()
     }
-    fn action_meanings(&self) -> Option<Vec<String>> {
+    fn action_meanings(&mut self) -> Option<Vec<String>> {
         (**self).action_meanings()
     }
 }

@@ -2,6 +2,7 @@
 //! do, with the registered time limits and reward thresholds of
 //! `gymnasium/envs/__init__.py`.
 
+use super::atari::{AtariWrapper, FrameStack};
 use super::bridge::{is_bridged, BridgeOptions, GymEnv, GymVecEnv};
 use super::{
     Acrobot, CartPole, CartPoleContinuous, CartPoleNoVel, CartPoleVec, Env, EnvError, GridWalk, MountainCar,
@@ -61,6 +62,10 @@ pub fn make(id: &str) -> Result<Box<dyn Env>, EnvError> {
 
 /// [`make`], starting a bridged environment with `options`.
 pub fn make_with(id: &str, options: &BridgeOptions) -> Result<Box<dyn Env>, EnvError> {
+    if is_bridged(id) && options.atari {
+        let game = AtariWrapper::new(GymEnv::new(id, options)?)?;
+        return Ok(Box::new(FrameStack::new(game, 4)));
+    }
     if is_bridged(id) {
         return Ok(Box::new(GymEnv::new(id, options)?));
     }
@@ -86,6 +91,10 @@ pub fn make_vec(id: &str, n_envs: usize) -> Result<Box<dyn VecEnv>, EnvError> {
 
 /// [`make_vec`], starting a bridged environment with `options`.
 pub fn make_vec_with(id: &str, n_envs: usize, options: &BridgeOptions) -> Result<Box<dyn VecEnv>, EnvError> {
+    if is_bridged(id) && options.atari {
+        let envs = (0..n_envs).map(|_| make_with(id, options)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Box::new(SyncVecEnv::new(envs)?));
+    }
     if is_bridged(id) {
         return Ok(Box::new(GymVecEnv::new(id, n_envs, options)?));
     }

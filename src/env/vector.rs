@@ -9,7 +9,7 @@
 //! environment, and puts the new episode's first observation in `obs`. So `obs` is
 //! always what the policy acts on next.
 
-use super::{Action, Actions, Env, EnvError, EnvState, EnvStateReader, RunningMeanStd, Space};
+use super::{Action, Actions, Env, EnvError, EnvState, EnvStateReader, EpisodeEnd, RunningMeanStd, Space};
 
 /// An episode that ended, as `RecordEpisodeStatistics` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -388,7 +388,14 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
             self.episodes.add(i, step.reward);
             if step.done() {
                 out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
-                out.episodes.push(self.episodes.finish(i));
+                let record = self.episodes.finish(i);
+                match self.envs[i].episode_end() {
+                    EpisodeEnd::Whole => out.episodes.push(record),
+                    EpisodeEnd::PartOfGame => {}
+                    EpisodeEnd::GameOver { episode_return, length } => {
+                        out.episodes.push(EpisodeRecord { env_index: i, episode_return, length })
+                    }
+                }
                 self.envs[i].reset(None, &mut out.obs[row]);
             }
         }
