@@ -1227,16 +1227,8 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
             "{file}: step {k} is minibatch {j} of epoch {epoch}"
         );
         let w = |key: &str| num(want, key) as f32;
-        for (name, ours, torch) in [
-            ("pg_loss", s.pg_loss, w("pg_loss")),
-            ("v_loss", s.v_loss, w("v_loss")),
-            ("entropy_loss", s.entropy, w("entropy_loss")),
-            ("loss", s.loss, w("loss")),
-            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
-            ("approx_kl", s.approx_kl, w("approx_kl")),
-            ("grad_norm", *grad_norm, w("grad_norm")),
-            ("clip_coef", clip_coefficient(*grad_norm, cfg.max_grad_norm), w("clip_coef")),
-        ] {
+        let clip = ("clip_coef", clip_coefficient(*grad_norm, cfg.max_grad_norm), w("clip_coef"));
+        for (name, ours, torch) in step_metrics(s, *grad_norm, want).into_iter().chain([clip]) {
             report.scalar(&format!("epoch {epoch} minibatch {j}: {name}"), ours, torch, RTOL, 1e-7);
             gaps.metric(name, ours, torch);
         }
@@ -1300,6 +1292,21 @@ fn whole_update_check_catches_a_one_percent_gradient_error_continuous() {
     whole_update("ppo_update_continuous.json", true, Some(("exp", 1.01)));
 }
 
+/// One minibatch step's logged numbers, ours beside the fixture's (`want`), by CleanRL's
+/// names.
+fn step_metrics(s: &ppo::algo::LossStats, grad_norm: f32, want: &Json) -> [(&'static str, f32, f32); 7] {
+    let w = |key: &str| num(want, key) as f32;
+    [
+        ("pg_loss", s.pg_loss, w("pg_loss")),
+        ("v_loss", s.v_loss, w("v_loss")),
+        ("entropy_loss", s.entropy, w("entropy_loss")),
+        ("loss", s.loss, w("loss")),
+        ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
+        ("approx_kl", s.approx_kl, w("approx_kl")),
+        ("grad_norm", grad_norm, w("grad_norm")),
+    ]
+}
+
 /// Adam's settings and one epoch's update over minibatches of `minibatch_size` (samples,
 /// or environments for a recurrent rollout), from a whole-update fixture's `config`.
 fn update_settings(config: &Json, minibatch_size: usize) -> (AdamConfig, UpdateConfig) {
@@ -1357,15 +1364,7 @@ fn replay_and_check(
     assert_eq!(per_minibatch.len(), want_steps.len(), "{file}: minibatch steps");
     for (k, ((s, grad_norm), want)) in per_minibatch.iter().zip(want_steps).enumerate() {
         let w = |key: &str| num(want, key) as f32;
-        for (name, ours, torch) in [
-            ("pg_loss", s.pg_loss, w("pg_loss")),
-            ("v_loss", s.v_loss, w("v_loss")),
-            ("entropy_loss", s.entropy, w("entropy_loss")),
-            ("loss", s.loss, w("loss")),
-            ("old_approx_kl", s.old_approx_kl, w("old_approx_kl")),
-            ("approx_kl", s.approx_kl, w("approx_kl")),
-            ("grad_norm", *grad_norm, w("grad_norm")),
-        ] {
+        for (name, ours, torch) in step_metrics(s, *grad_norm, want) {
             report.scalar(&format!("step {k}: {name}"), ours, torch, RTOL, 1e-7);
         }
         assert_eq!(s.clipfrac, w("clipfrac"), "{file}: step {k}: clipfrac");

@@ -51,7 +51,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import OUT, cleanrl_gae, layer_init, sj, tj, write_json  # noqa: E402
-from update_common import METRICS, first_passing_seed, margin_problem, minibatch_loss  # noqa: E402
+from update_common import METRICS, epoch_orders, first_passing_seed, margin_problem, minibatch_loss  # noqa: E402
 
 T, N = 8, 4
 B = T * N
@@ -121,12 +121,7 @@ def make_batch(seed):
         "b_returns": returns.reshape(-1),
         "b_values": values.reshape(-1),
     }
-    rng = np.random.default_rng(seed)
-    b_inds = np.arange(B)
-    orders = []
-    for _ in range(UPDATE_EPOCHS):
-        rng.shuffle(b_inds)
-        orders.append(b_inds.copy())
+    orders = epoch_orders(seed, B, UPDATE_EPOCHS)
     return agent, batch, orders
 
 

@@ -65,7 +65,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import OUT, cleanrl_gae, layer_init, sj, state_json, tj, write_json  # noqa: E402
-from update_common import METRICS, first_passing_seed, margin_problem, minibatch_loss  # noqa: E402
+from update_common import METRICS, epoch_orders, first_passing_seed, margin_problem, minibatch_loss  # noqa: E402
 
 T, N = 8, 4
 B = T * N
@@ -155,12 +155,7 @@ def make_batch(seed):
         "b_returns": returns.reshape(-1),
         "b_values": values.reshape(-1),
     }
-    rng = np.random.default_rng(seed)
-    envinds = np.arange(N)
-    orders = []
-    for _ in range(UPDATE_EPOCHS):
-        rng.shuffle(envinds)
-        orders.append(envinds.copy())
+    orders = epoch_orders(seed, N, UPDATE_EPOCHS)
     return agent, batch, (h0, c0), orders
 
 

@@ -77,7 +77,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import OUT, Agent, cleanrl_gae, perturb_biases, sj, state_json, tj, write_json  # noqa: E402
-from update_common import METRICS, margin_problem, minibatch_loss  # noqa: E402
+from update_common import METRICS, epoch_orders, margin_problem, minibatch_loss  # noqa: E402
 
 # The rollout: T steps of N environments, flattened to B samples.
 T, N = 16, 4
@@ -139,12 +139,7 @@ def make_batch(continuous, seed):
     }
     # CleanRL: b_inds = np.arange(batch_size); each epoch np.random.shuffle(b_inds), in
     # place, from the previous epoch's order.
-    rng = np.random.default_rng(seed)
-    b_inds = np.arange(B)
-    orders = []
-    for _ in range(UPDATE_EPOCHS):
-        rng.shuffle(b_inds)
-        orders.append(b_inds.copy())
+    orders = epoch_orders(seed, B, UPDATE_EPOCHS)
     return agent, batch, orders, (O, A)
 
 

@@ -4,6 +4,7 @@ batch keeps every sample away from the loss's branch points, and the seed search
 Imported by make_update_fixture.py, make_lstm_update_fixture.py and
 make_atari_update_fixture.py; it writes nothing itself.
 """
+import numpy as np
 import torch
 
 METRICS = ["pg_loss", "v_loss", "entropy_loss", "loss", "old_approx_kl", "approx_kl", "clipfrac", "grad_norm"]
@@ -89,3 +90,15 @@ def first_passing_seed(seeds, attempt):
         why = why.split(": ", 1)[-1] if why.startswith("step ") else why
         rejected[why] = rejected.get(why, 0) + 1
     raise RuntimeError(f"no seed passed the checks: {rejected}")
+
+
+def epoch_orders(seed, size, epochs):
+    """Each epoch's order of 0..size, as CleanRL's np.random.shuffle of its index array
+    makes them (each from the last), from numpy's default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    inds = np.arange(size)
+    orders = []
+    for _ in range(epochs):
+        rng.shuffle(inds)
+        orders.append(inds.copy())
+    return orders
