@@ -172,6 +172,53 @@ fn every_name_in_the_readmes_details_table_exists() {
     );
 }
 
+/// The table's third and fourth columns: every row names a test that shows its detail
+/// (`tests/FILE.rs:test`, a function that file defines) and a config key (one of the
+/// config's keys, or — for a detail that is always on); no cell is empty.
+#[test]
+fn every_detail_names_a_test_that_exists_and_a_real_config_key() {
+    let readme = read(&root().join("README.md"));
+    let rows = details_table(&readme);
+    let keys: Vec<&str> = ppo::algo::config::KEY_DOCS.iter().map(|d| d.name).collect();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let [_, detail, where_, shown_by, key, ..] = cells[..] else {
+            problems.push(format!("{row}: fewer than four columns"));
+            continue;
+        };
+        if [detail, where_, shown_by, key].iter().any(|c| c.is_empty()) {
+            problems.push(format!("{detail}: an empty cell"));
+        }
+        let tests: Vec<&str> = code_spans(shown_by).into_iter().filter(|s| s.starts_with("tests/")).collect();
+        if tests.is_empty() {
+            problems.push(format!("{detail}: no `tests/FILE.rs:test` shows it"));
+        }
+        for span in tests {
+            let Some((file, name)) = span.split_once(':') else {
+                problems.push(format!("{detail}: `{span}` names no test"));
+                continue;
+            };
+            match std::fs::read_to_string(root().join(file)) {
+                Ok(text) if text.contains(&format!("fn {name}(")) => {}
+                Ok(_) => problems.push(format!("{detail}: {file} has no fn {name}")),
+                Err(_) => problems.push(format!("{detail}: no file {file}")),
+            }
+        }
+        let named = code_spans(key);
+        if named.is_empty() && key != "—" {
+            problems.push(format!("{detail}: key cell `{key}` is neither a key nor —"));
+        }
+        for k in named {
+            if !keys.contains(&k) {
+                problems.push(format!("{detail}: `{k}` is not a config key (ppo help keys)"));
+            }
+        }
+    }
+    assert!(rows.len() >= 37, "the table has {} rows", rows.len());
+    assert!(problems.is_empty(), "README.md's details table:\n{}", problems.join("\n"));
+}
+
 #[test]
 fn every_file_function_in_the_guide_exists() {
     let guide = read(&root().join("docs/guide.md"));
