@@ -189,3 +189,36 @@ fn frame_stack_repeats_the_first_frame_then_slides() {
     env.step(Action::Discrete(0), &mut obs).unwrap();
     assert_eq!(obs, [2.0, 2.0, 3.0, 3.0, 4.0, 4.0]);
 }
+
+/// Frames the wrappers cannot warp as OpenCV would (a side that 84 divides takes another
+/// path in OpenCV), flat observations, and games whose first action is not NOOP are
+/// refused with the reason.
+#[test]
+fn unsuitable_games_are_refused_with_the_reason() {
+    struct Game(Vec<usize>, Vec<String>);
+    impl Env for Game {
+        fn observation_space(&self) -> Space {
+            let n = self.0.iter().product();
+            Space::Box(BoxSpace { low: vec![0.0; n], high: vec![255.0; n], shape: self.0.clone() })
+        }
+        fn action_space(&self) -> Space {
+            Space::Discrete(self.1.len())
+        }
+        fn reset(&mut self, _seed: Option<u64>, _obs: &mut [f32]) {}
+        fn step(&mut self, _action: Action<'_>, _obs: &mut [f32]) -> Result<Step, EnvError> {
+            Ok(Step { reward: 0.0, terminated: false, truncated: false })
+        }
+        fn action_meanings(&mut self) -> Option<Vec<String>> {
+            Some(self.1.clone())
+        }
+    }
+    let noop = || vec!["NOOP".to_string(), "FIRE".to_string()];
+    for (shape, meanings, why) in [
+        (vec![168, 160, 3], noop(), "not multiples"),
+        (vec![100], noop(), "(H, W, 3)"),
+        (vec![210, 160, 3], vec!["FIRE".to_string()], "NOOP"),
+    ] {
+        let e = AtariWrapper::new(Game(shape.clone(), meanings)).err().expect("refused").to_string();
+        assert!(e.contains("AtariWrapper cannot wrap this environment") && e.contains(why), "{shape:?}: {e}");
+    }
+}

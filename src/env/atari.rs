@@ -83,11 +83,23 @@ impl<E: Env> AtariWrapper<E> {
     pub fn new(mut env: E) -> Result<AtariWrapper<E>, EnvError> {
         let bad = |reason: String| EnvError::Unsuitable { wrapper: "AtariWrapper", reason };
         let (h, w) = match env.observation_space() {
-            Space::Box(b) if b.shape.len() == 3 && b.shape[2] == 3 && b.shape[0] > SCREEN && b.shape[1] > SCREEN => {
+            // OpenCV's general area resize: each side shrinks by a fraction (ALE's 210×160).
+            Space::Box(b)
+                if b.shape.len() == 3
+                    && b.shape[2] == 3
+                    && b.shape[..2].iter().all(|&d| d > SCREEN && !d.is_multiple_of(SCREEN)) =>
+            {
                 (b.shape[0], b.shape[1])
             }
+            Space::Box(b) => {
+                return Err(bad(format!(
+                    "the observations must be RGB frames (H, W, 3) with H and W above 84 and not multiples of it \
+                     (ALE's are 210×160); these have shape {:?}",
+                    b.shape
+                )))
+            }
             other => {
-                return Err(bad(format!("the observations must be RGB frames (H, W, 3) larger than 84×84: {other:?}")))
+                return Err(bad(format!("the observations must be RGB frames (H, W, 3), not {}", other.kind_name())))
             }
         };
         let meanings = env.action_meanings().unwrap_or_default();
