@@ -166,3 +166,15 @@ fn a_cnn_on_flat_observations_is_refused() {
     let e = Trainer::new(c).err().expect("refused").to_string();
     assert!(e.contains("[C, H, W]") && e.contains("[4]"), "{e}");
 }
+
+/// With `ortho_init` false the CNN takes PyTorch's default initialisation too: every
+/// weight within `±1/√fan_in`, biases not zero.
+#[test]
+fn ortho_init_false_gives_the_cnn_pytorchs_default_initialisation() {
+    let trainer = Trainer::with_envs(PpoConfig { ortho_init: false, ..config(6) }, envs(8)).unwrap();
+    let cnn = trainer.agent.encoder.as_ref().unwrap();
+    let bound = 1.0 / 9f32.sqrt(); // one channel, 3×3
+    let conv = &cnn.convs[0];
+    assert!(conv.weight.value.data().iter().chain(conv.bias.value.data()).all(|w| w.abs() <= bound));
+    assert!(conv.bias.value.data().iter().any(|&b| b != 0.0), "orthogonal init leaves biases at 0");
+}

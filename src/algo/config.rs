@@ -597,8 +597,9 @@ config_keys! {
     eval_episodes: usize = 10;
         Integer, "episodes", COUNT, "episodes of the deterministic policy per evaluation", [];
     /// Initialise weights orthogonally (gains √2, 0.01, 1; detail 2). False keeps
-    /// PyTorch's default `nn.Linear` initialisation, as SB3's `ortho_init=False` (RL Zoo's
-    /// MountainCarContinuous preset). Default true.
+    /// PyTorch's default initialisation of `nn.Linear` (and of `nn.LSTM` and `nn.Conv2d`
+    /// in a trunk), as SB3's `ortho_init=False` (RL Zoo's MountainCarContinuous and
+    /// CartPoleNoVel presets). Default true.
     ortho_init: bool = true;
         Bool, "", Allowed::Any, "orthogonal initialisation (false: PyTorch's default)", [];
     /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each

@@ -384,8 +384,11 @@ impl Trainer {
         agent.obs_dim = obs_dim;
         agent.encoder = encoder;
         if !config.ortho_init {
-            // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` (and `nn.LSTM`)
-            // initialisation.
+            // SB3's `ortho_init=False`: keep PyTorch's default `nn.Linear` (and `nn.LSTM`,
+            // `nn.Conv2d`) initialisation.
+            if let Some(cnn) = agent.encoder.as_mut() {
+                cnn.reset_torch_default(&mut rng);
+            }
             if let Some(lstm) = agent.lstm.as_mut() {
                 lstm.reset_torch_default(&mut rng);
             }

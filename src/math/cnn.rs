@@ -148,6 +148,19 @@ impl Cnn {
         Cnn { convs, dense, scale_pixels: true, recorded: Vec::new() }
     }
 
+    /// Re-draws every parameter as PyTorch's default initialisation of `nn.Conv2d` and
+    /// `nn.Linear` does: uniform in `±1/√fan_in` (`C·K·K` for a convolution), weight then
+    /// bias, layer by layer. Used when orthogonal initialisation is switched off (SB3's
+    /// `ortho_init=False`).
+    pub fn reset_torch_default<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        for conv in &mut self.convs {
+            let bound = 1.0 / (conv.shape.patch_len() as f32).sqrt();
+            conv.weight = Param::new(Tensor::uniform(conv.weight.value.shape(), -bound, bound, rng));
+            conv.bias = Param::new(Tensor::uniform(conv.bias.value.shape(), -bound, bound, rng));
+        }
+        self.dense.reset_torch_default(rng);
+    }
+
     /// Values per input sample, `C·H·W`.
     pub fn input_len(&self) -> usize {
         self.convs[0].shape.input_len()
