@@ -222,3 +222,46 @@ fn unsuitable_games_are_refused_with_the_reason() {
         assert!(e.contains("AtariWrapper cannot wrap this environment") && e.contains(why), "{shape:?}: {e}");
     }
 }
+
+/// Evaluation scores whole games as training reports them: an episode the game reports
+/// as part of it (a lost life) is played on, and the game's raw score and length are
+/// the result.
+#[test]
+fn evaluation_scores_whole_games() {
+    /// Three one-step "lives" per game; the wrapper's clipped reward is 1 a step, the
+    /// game's raw score 10 per life.
+    struct Lives {
+        left: u32,
+    }
+    impl Env for Lives {
+        fn observation_space(&self) -> Space {
+            Space::Box(BoxSpace { low: vec![0.0], high: vec![1.0], shape: vec![1] })
+        }
+        fn action_space(&self) -> Space {
+            Space::Discrete(2)
+        }
+        fn reset(&mut self, _seed: Option<u64>, obs: &mut [f32]) {
+            if self.left == 0 {
+                self.left = 3;
+            }
+            obs[0] = 0.0;
+        }
+        fn step(&mut self, _action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
+            self.left -= 1;
+            obs[0] = 1.0;
+            Ok(Step { reward: 1.0, terminated: true, truncated: false })
+        }
+        fn episode_end(&mut self) -> EpisodeEnd {
+            match self.left {
+                0 => EpisodeEnd::GameOver { episode_return: 30.0, length: 12 },
+                _ => EpisodeEnd::PartOfGame,
+            }
+        }
+    }
+    let mut rng = ppo::Xoshiro256PlusPlus::new(0);
+    let mut agent =
+        ppo::Agent::new(1, ppo::algo::ActionKind::Discrete(2), &[4], ppo::math::nn::Activation::Tanh, 0.0, &mut rng);
+    let result = ppo::evaluate_env(&mut agent, &mut Lives { left: 0 }, 2, 1, None, |_| {}).unwrap();
+    assert_eq!(result.returns, [30.0, 30.0]);
+    assert_eq!(result.mean_length, 12.0);
+}

@@ -7,7 +7,7 @@
 //! observation normalisation frozen at the training statistics.
 
 use super::agent::{ActOutput, Agent};
-use crate::env::{self, EnvError, RunningMeanStd};
+use crate::env::{self, EnvError, EpisodeEnd, RunningMeanStd};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -82,7 +82,10 @@ pub fn evaluate_with(
 }
 
 /// [`evaluate_with`] on a given environment: your own [`env::Env`], or one made with
-/// settings of your own. The episodes must end (terminate or truncate).
+/// settings of your own. The episodes must end (terminate or truncate). An environment
+/// whose episodes are parts of games ([`env::Env::episode_end`]: an Atari game under the
+/// Atari wrappers, one episode per life) is played and scored by whole games, with the
+/// game's raw score and length.
 ///
 /// ```
 /// use ppo::{evaluate_env, Agent, Xoshiro256PlusPlus};
@@ -115,12 +118,13 @@ pub fn evaluate_env(
     for episode in 0..episodes {
         env.reset(if episode == 0 { Some(seed) } else { None }, &mut raw);
         on_step(&EvalStep { env: &*env, episode, step: 0, obs: &raw, reward: 0.0, done: false });
-        let (mut ret, mut len) = (0.0f64, 0usize);
+        let (mut ret, mut len, mut starts) = (0.0f64, 0usize, true);
         loop {
             normalize(&raw, obs_rms, &mut obs);
             // The environment's rules hold in evaluation too: its masks, if it has any.
             let masked = env.action_mask(&mut mask);
-            memory.starts.fill(if len == 0 { 1.0 } else { 0.0 });
+            memory.starts.fill(if starts { 1.0 } else { 0.0 });
+            starts = false;
             let mask = masked.then_some(&mask[..]);
             agent.act_with_memory(&obs, 1, mask, Some(&mut memory), true, &mut rng, &mut out);
             let step = env.step(out.env_actions().get(0, agent.action.action_width()), &mut raw)?;
@@ -129,7 +133,19 @@ pub fn evaluate_env(
             let done = step.terminated || step.truncated;
             on_step(&EvalStep { env: &*env, episode, step: len, obs: &raw, reward: step.reward, done });
             if done {
-                break;
+                // An Atari life lost is the learner's episode, not the game: the game goes
+                // on, and is scored whole, with its raw rewards, when it is over.
+                match env.episode_end() {
+                    EpisodeEnd::Whole => break,
+                    EpisodeEnd::GameOver { episode_return, length } => {
+                        (ret, len) = (episode_return, length);
+                        break;
+                    }
+                    EpisodeEnd::PartOfGame => {
+                        env.reset(None, &mut raw);
+                        starts = true;
+                    }
+                }
             }
         }
         returns.push(ret);
