@@ -888,14 +888,7 @@ fn ppo_minibatch(file: &'static str, continuous: bool, fault: Option<(&'static s
     let vf_coef = num(config, "vf_coef") as f32;
     let max_grad_norm = num(config, "max_grad_norm") as f32;
     let norm_adv = field(config, "norm_adv").as_bool().expect("norm_adv");
-    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
-    let adam_config = AdamConfig {
-        lr: num(config, "learning_rate") as f32,
-        beta1: betas[0] as f32,
-        beta2: betas[1] as f32,
-        eps: num(config, "adam_eps") as f32,
-        weight_decay: 0.0,
-    };
+    let adam_config = adam_settings(config);
     assert!(norm_adv, "CleanRL normalises advantages");
 
     let batch = field(&fx, "batch");
@@ -1112,14 +1105,7 @@ fn whole_update(file: &'static str, continuous: bool, fault: Option<(&'static st
     let (epochs, n_minibatches) = (usize_of("update_epochs"), usize_of("num_minibatches"));
     assert_eq!(usize_of("minibatch_size"), mb, "{file}: minibatch_size");
     assert_eq!(b, mb * n_minibatches, "{file}: B = MB·num_minibatches");
-    let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
-    let adam = AdamConfig {
-        lr: num(config, "learning_rate") as f32,
-        beta1: betas[0] as f32,
-        beta2: betas[1] as f32,
-        eps: num(config, "adam_eps") as f32,
-        weight_decay: 0.0,
-    };
+    let adam = adam_settings(config);
     let flag = |k: &str| field(config, k).as_bool().unwrap_or_else(|| panic!("config.{k}"));
     // CleanRL's target_kl is None: the fixture has no KL stop, and neither do we.
     let cfg = UpdateConfig {
@@ -1307,17 +1293,23 @@ fn step_metrics(s: &ppo::algo::LossStats, grad_norm: f32, want: &Json) -> [(&'st
     ]
 }
 
-/// Adam's settings and one epoch's update over minibatches of `minibatch_size` (samples,
-/// or environments for a recurrent rollout), from a whole-update fixture's `config`.
-fn update_settings(config: &Json, minibatch_size: usize) -> (AdamConfig, UpdateConfig) {
+/// Adam's settings (CleanRL's `torch.optim.Adam(lr, betas, eps)`, no weight decay) from a
+/// fixture's `config`.
+fn adam_settings(config: &Json) -> AdamConfig {
     let betas = field(config, "adam_betas").to_f64_vec().expect("adam_betas");
-    let adam = AdamConfig {
+    AdamConfig {
         lr: num(config, "learning_rate") as f32,
         beta1: betas[0] as f32,
         beta2: betas[1] as f32,
         eps: num(config, "adam_eps") as f32,
         weight_decay: 0.0,
-    };
+    }
+}
+
+/// Adam's settings and one epoch's update over minibatches of `minibatch_size` (samples,
+/// or environments for a recurrent rollout), from a whole-update fixture's `config`.
+fn update_settings(config: &Json, minibatch_size: usize) -> (AdamConfig, UpdateConfig) {
+    let adam = adam_settings(config);
     let clip_coef = num(config, "clip_coef") as f32;
     let cfg = UpdateConfig {
         update_epochs: 1,
