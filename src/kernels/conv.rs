@@ -11,7 +11,7 @@
 //!   (row `k = (c, kh, kw)`, column `p = (oh, ow)`), then `out = w · col` (the register
 //!   tiles of [`super::gemm`]), then `+ bias`;
 //! - weight gradient: `dw += g_b · colᵀ` (`colᵀ` by [`super::gemm::transpose`]), the
-//!   samples added in order;
+//!   samples added in order (the patches written transposed directly);
 //! - input gradient: `dcol = wᵀ · g_b`, then `col2im` adds each `dcol[k, p]` into the
 //!   pixel it came from, `k` then `p` in order;
 //! - bias gradient: `db[o] += Σ_p g_b[o, p]`, in order of `p`, the samples in order.
@@ -23,7 +23,7 @@
 //! on every CPU path.
 
 use super::dispatch::{isa, Isa};
-use super::gemm::{sgemm_on, transpose, Trans};
+use super::gemm::{sgemm_on, Trans};
 
 /// The geometry of a convolution: `channels` input planes of `height×width`, a
 /// `kernel×kernel` window moved by `stride`, `out_channels` output planes.
@@ -102,12 +102,62 @@ pub struct ConvScratch {
     col_t: Vec<f32>,
 }
 
-/// One sample's patches as the `(C·K·K)×(OH·OW)` matrix `col`.
+/// One sample's patches as the `(C·K·K)×(OH·OW)` matrix `col`: for each patch entry
+/// `k = (c, kh, kw)` and output row `oh`, the input row `c, oh·S + kh` read from column
+/// `kw` every `S` values (the same `col[k, p] = x[source(k, p)]` as [`ConvShape::source`],
+/// without its divisions).
 fn im2col(s: &ConvShape, x: &[f32], col: &mut [f32]) {
-    let positions = s.positions();
-    for (k, row) in col.chunks_exact_mut(positions).enumerate() {
-        for (p, v) in row.iter_mut().enumerate() {
-            *v = x[s.source(k, p)];
+    let (kk, st, w, ow) = (s.kernel as usize, s.stride as usize, s.width as usize, s.out_width());
+    let mut rows = col.chunks_exact_mut(ow);
+    for c in 0..s.channels as usize {
+        for kh in 0..kk {
+            for kw in 0..kk {
+                for oh in 0..s.out_height() {
+                    let start = (c * s.height as usize + oh * st + kh) * w + kw;
+                    let row = rows.next().expect("col holds C·K·K·OH rows of OW");
+                    for (v, &xv) in row.iter_mut().zip(x[start..].iter().step_by(st)) {
+                        *v = xv;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One sample's patches transposed, the `(OH·OW)×(C·K·K)` matrix `colᵀ` the weight
+/// gradient multiplies by: row `p = (oh, ow)` is the patch under output `p`, `K` runs of
+/// `K` contiguous input values per channel.
+fn im2col_transposed(s: &ConvShape, x: &[f32], col_t: &mut [f32]) {
+    let (kk, st, w) = (s.kernel as usize, s.stride as usize, s.width as usize);
+    let mut runs = col_t.chunks_exact_mut(kk);
+    for oh in 0..s.out_height() {
+        for ow in 0..s.out_width() {
+            for c in 0..s.channels as usize {
+                for kh in 0..kk {
+                    let start = (c * s.height as usize + oh * st + kh) * w + ow * st;
+                    runs.next().expect("colᵀ holds OH·OW·C·K runs of K").copy_from_slice(&x[start..start + kk]);
+                }
+            }
+        }
+    }
+}
+
+/// The input gradient's scatter: each `dcol[k, p]` added into the pixel it came from,
+/// `k` then `p` in order (the loops of [`im2col`]).
+fn col2im_add(s: &ConvShape, dcol: &[f32], dx: &mut [f32]) {
+    let (kk, st, w, ow) = (s.kernel as usize, s.stride as usize, s.width as usize, s.out_width());
+    let mut rows = dcol.chunks_exact(ow);
+    for c in 0..s.channels as usize {
+        for kh in 0..kk {
+            for kw in 0..kk {
+                for oh in 0..s.out_height() {
+                    let start = (c * s.height as usize + oh * st + kh) * w + kw;
+                    let row = rows.next().expect("dcol holds C·K·K·OH rows of OW");
+                    for (d, &v) in dx[start..].iter_mut().step_by(st).zip(row) {
+                        *d += v;
+                    }
+                }
+            }
         }
     }
 }
@@ -196,8 +246,7 @@ pub fn conv2d_backward_on(
         let (xb, gb) =
             (&x[b * s.input_len()..(b + 1) * s.input_len()], &g[b * s.output_len()..(b + 1) * s.output_len()]);
         if let Some(dw) = dw.as_deref_mut() {
-            im2col(s, xb, &mut scratch.col);
-            transpose(patch, positions, &scratch.col, &mut scratch.col_t);
+            im2col_transposed(s, xb, &mut scratch.col_t);
             sgemm_on(path, o, positions, patch, 1.0, gb, Trans::No, &scratch.col_t, Trans::No, 1.0, dw);
         }
         if let Some(db) = db.as_deref_mut() {
@@ -208,12 +257,7 @@ pub fn conv2d_backward_on(
         if let Some(dx) = dx.as_deref_mut() {
             // dcol = wᵀ · g_b, then each entry back to its pixel, k then p.
             sgemm_on(path, patch, o, positions, 1.0, w, Trans::Yes, gb, Trans::No, 0.0, &mut scratch.col);
-            let dxb = &mut dx[b * s.input_len()..(b + 1) * s.input_len()];
-            for (k, row) in scratch.col.chunks_exact(positions).enumerate() {
-                for (p, &v) in row.iter().enumerate() {
-                    dxb[s.source(k, p)] += v;
-                }
-            }
+            col2im_add(s, &scratch.col, &mut dx[b * s.input_len()..(b + 1) * s.input_len()]);
         }
     }
 }
