@@ -70,9 +70,10 @@
 //! the reference's bits; [`io`], the file formats written by hand (JSON,
 //! safetensors, TensorBoard event files, CSV, SVG); and [`stop`], the flag a Ctrl-C sets.
 //!
-//! `unsafe` is denied everywhere but three small places, each with a `// SAFETY:`
+//! `unsafe` is denied everywhere but four small places, each with a `// SAFETY:`
 //! comment: the call into a kernel compiled for the CPU's features
-//! ([`kernels::dispatch::run_on`]), the C library's `signal` and `prctl`
+//! ([`kernels::dispatch::run_on`]), the lifetime a job of the thread pool lends its
+//! persistent workers ([`kernels::pool::Pool::run`]), the C library's `signal` and `prctl`
 //! ([`run::signal`]), and `poll(2)` on a bridged environment's pipe ([`env::bridge`]).
 //!
 //! ## Dimension names

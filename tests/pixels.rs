@@ -2,7 +2,7 @@
 //! the paddle on the bottom row must be under it; one `1×10×5` frame per step): a policy
 //! with MinAtar's CNN trunk (`cnn = minatar`) learns it, its acting path equals the
 //! loss's tape (every first ratio exactly 1, with and without an LSTM after the CNN), and
-//! its checkpoint round-trips with PyTorch's `[O, C, K, K]` convolution weights.
+//! every thread count gives the same bits, and its checkpoint round-trips with PyTorch's `[O, C, K, K]` convolution weights.
 
 use ppo::algo::{checkpoint, evaluate_env, ActOutput, PpoConfig, Trainer};
 use ppo::env::{Action, BoxSpace, Env, EnvError, Space, Step, SyncVecEnv, VecEnv};
@@ -130,6 +130,35 @@ fn the_first_ratio_is_exactly_one_with_a_cnn() {
                 "LSTM {lstm}, update {}: {kl:?}",
                 m.update
             );
+        }
+    }
+}
+
+/// The convolutions split over any number of threads (`threads`, a pool of persistent
+/// threads) give one thread's run bit for bit: every metric and every parameter, with a
+/// CNN and with a CNN and an LSTM.
+#[test]
+fn every_thread_count_gives_the_same_bits() {
+    for lstm in [0, 8] {
+        let run = |threads: usize| {
+            let c = PpoConfig { threads, lstm_hidden_size: lstm, total_timesteps: 2048, ..config(7) };
+            let mut trainer = Trainer::with_envs(c, envs(8)).unwrap();
+            let mut metrics = Vec::new();
+            while !trainer.is_done() {
+                let m = trainer.iterate().unwrap();
+                let f = [m.value_loss, m.policy_loss, m.entropy, m.approx_kl, m.clipfrac, m.grad_norm];
+                metrics.push((m.episodic_return.map(f64::to_bits), f.map(f32::to_bits)));
+            }
+            let params: Vec<u32> =
+                trainer.agent.params().flat_map(|p| p.value.data().iter().map(|v| v.to_bits())).collect();
+            (metrics, params)
+        };
+        let one = run(1);
+        assert_eq!(one.0.len(), 8);
+        for threads in [2, 3, 4, 8] {
+            let many = run(threads);
+            assert!(many.0 == one.0, "LSTM {lstm}: the metrics on {threads} threads differ from one thread's");
+            assert!(many.1 == one.1, "LSTM {lstm}: the parameters on {threads} threads differ from one thread's");
         }
     }
 }

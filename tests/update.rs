@@ -1,10 +1,12 @@
 //! The fast update is the reference update, bit for bit.
 //!
 //! Each case builds trainers from one seed and config, collects the same rollout, and
-//! runs one full update (every epoch and minibatch) three ways from that same state:
-//! the reference [`ppo::algo::update::update`] called directly, the trainer on one
-//! thread, and the trainer on two threads ([`ppo::algo::parallel`]). Every parameter,
-//! every Adam moment and step count, and every metric must be equal to the bit.
+//! runs one full update (every epoch and minibatch) from that same state: the reference
+//! [`ppo::algo::update::update`] called directly, and the trainer on 1, 2, 3, 4 and 8
+//! threads (two: the actor's and the critic's halves, [`ppo::algo::parallel`]; more:
+//! each half's large products split over a pool, [`ppo::kernels::pool`]). Every
+//! parameter, every Adam moment and step count, and every metric must be equal to the
+//! bit.
 
 use ppo::algo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
 use ppo::algo::{LossConfig, Metrics, PpoConfig, Trainer};
@@ -71,9 +73,12 @@ fn check(case: &Case) -> Metrics {
         t.collect_rollout().unwrap();
         t
     };
-    let (mut reference, mut one, mut two) = (make(1), make(1), make(2));
-    assert_same_state(name, "before the update", &reference, &two);
-    assert_eq!(reference.buffer.advantages, two.buffer.advantages, "{name}: the rollouts differ");
+    let mut reference = make(1);
+    let mut trainers: Vec<(usize, Trainer)> = [1, 2, 3, 4, 8].into_iter().map(|t| (t, make(t))).collect();
+    for (threads, t) in &trainers {
+        assert_same_state(name, &format!("before the update on {threads} thread(s)"), &reference, t);
+        assert_eq!(reference.buffer.advantages, t.buffer.advantages, "{name}: the rollouts differ");
+    }
 
     // The reference, called directly with the trainer's parts.
     let c = &case.config;
@@ -101,7 +106,7 @@ fn check(case: &Case) -> Metrics {
     };
     assert!(stats.steps > 0, "{name}: the update took no step, so it tests nothing");
 
-    for (threads, trainer) in [(1, &mut one), (2, &mut two)] {
+    for (threads, trainer) in &mut trainers {
         let m = trainer.update(c.learning_rate, case.clip_coef).unwrap();
         let what = format!("{threads} thread(s) against the reference");
         assert_same_state(name, &what, &reference, trainer);
@@ -136,6 +141,24 @@ fn pendulum() -> PpoConfig {
 fn discrete_actions() {
     let m = check(&Case { name: "CartPole", config: cartpole(), clip_coef: 0.2 });
     assert_eq!(m.n_minibatch_steps, 16);
+}
+
+/// Networks wide enough that, past two threads, each half's products split their rows
+/// over its pool: discrete actions, and continuous ones with gSDE and normalisation.
+#[test]
+fn wide_networks_split_over_the_pools() {
+    let wide = vec![256, 256];
+    let config = PpoConfig { hidden_sizes: wide.clone(), n_envs: 8, n_minibatches: 2, ..cartpole() };
+    check(&Case { name: "CartPole 256-256", config, clip_coef: 0.2 });
+    let config = PpoConfig {
+        hidden_sizes: wide,
+        n_minibatches: 2,
+        use_sde: true,
+        norm_obs: true,
+        norm_reward: true,
+        ..pendulum()
+    };
+    check(&Case { name: "Pendulum 256-256 gSDE normalised", config, clip_coef: 0.2 });
 }
 
 #[test]

@@ -27,6 +27,7 @@
 //! operations), so the first ratio of an update is exactly 1 (`tests/twins.rs`).
 
 use crate::env::{Action, Actions, Space};
+use crate::kernels::pool::Pool;
 use crate::math::autodiff::{Tape, Var};
 use crate::math::cnn::Cnn;
 use crate::math::distributions::{
@@ -39,6 +40,7 @@ use crate::math::sde::{log_std_shape, sde_log_prob_entropy, Gsde};
 use crate::math::tensor::Tensor;
 use rand::Rng;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of actions the agent emits.
 #[derive(Clone, Debug, PartialEq)]
@@ -883,6 +885,12 @@ impl Agent {
     /// the optimizer state).
     pub fn param_sizes(&self) -> Vec<usize> {
         self.params().map(|p| p.value.len()).collect()
+    }
+
+    /// Runs the trunk's convolutions when acting over `pool`'s threads (the same bits as
+    /// on one; the update's tape takes the pool with [`Tape::set_pool`]).
+    pub fn set_pool(&mut self, pool: Arc<Pool>) {
+        self.lstm_tape.0.set_pool(pool);
     }
 
     /// Sets every gradient to zero.

@@ -602,14 +602,18 @@ config_keys! {
     /// CartPoleNoVel presets). Default true.
     ortho_init: bool = true;
         Bool, "", Allowed::Any, "orthogonal initialisation (false: PyTorch's default)", [];
-    /// Threads for the update: 1, or 2 to run the actor's and the critic's halves of each
-    /// minibatch step (separate networks: loss, gradient, Adam step) in parallel, the
-    /// actor's on a persistent worker thread ([`crate::algo::parallel`]). The
-    /// results are bit-identical either way; 2 is about 1.6× faster on CleanRL's CartPole
-    /// workload. Default 1.
+    /// Threads for training; every count gives the same bits. Without a CNN, 2 or more
+    /// run the actor's and the critic's halves of each minibatch step (separate networks:
+    /// loss, gradient, Adam step) in parallel, the actor's on a persistent worker thread
+    /// ([`crate::algo::parallel`]; about 1.6× one thread on CleanRL's CartPole workload),
+    /// and past 2 each half splits its large products' rows over its share of the
+    /// threads. With a CNN, the convolutions' samples and output channels and the large
+    /// products' rows split over a pool of that many persistent threads
+    /// ([`crate::kernels::pool`]), when acting and in the update. An LSTM without a CNN
+    /// runs on 1. `auto` (or 0): the cores available. Default 1.
     threads: usize = 1;
-        Integer, "threads", Allowed::Int(1, 2, "1 or 2 (policy and value losses on two threads)"),
-        "1, or 2 to run the actor's and critic's halves of the update in parallel", [];
+        Integer, "threads", Allowed::Int(0, 64, "auto (or 0: the cores available), or 1 to 64"),
+        "threads: 2 runs the actor's and critic's halves in parallel, more split the large products (auto: the cores)", [];
     /// Explore with generalized State-Dependent Exploration ([`crate::math::sde`]) instead of
     /// independent Gaussian noise at each step; continuous actions only. Default false.
     /// SB3 `use_sde`.
@@ -840,6 +844,10 @@ impl PpoConfig {
             return Err(ConfigError::UnknownKey { key: key.to_string(), known: KEYS.to_vec() });
         };
         let v = value.trim();
+        if k == "threads" && v == "auto" {
+            self.threads = 0;
+            return Ok(());
+        }
         if k != BATCH_SIZE.name {
             return self.set_field(k, v);
         }
@@ -855,6 +863,21 @@ impl PpoConfig {
         }
         self.n_minibatches = self.batch_size() / size;
         Ok(())
+    }
+
+    /// The threads training runs on: `threads`, or for `auto` (0) the cores available
+    /// ([`std::thread::available_parallelism`]), and 1 for an LSTM without a CNN. Every
+    /// count gives the same bits.
+    pub fn resolved_threads(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(64);
+        if self.cnn == CnnKind::None && self.lstm_hidden_size > 0 {
+            1
+        } else {
+            cores
+        }
     }
 
     /// Checks every value against what its key allows (for a config built in code), then
@@ -895,10 +918,9 @@ impl PpoConfig {
                     .into(),
             ));
         }
-        if self.cnn != CnnKind::None && (self.threads != 1 || self.use_sde) {
+        if self.cnn != CnnKind::None && self.use_sde {
             return Err(ConfigError::Inconsistent(format!(
-                "cnn = {}: actor and critic share the trunk, so the update cannot split them (threads must be 1) \
-                 and gSDE cannot read the actor's features (use_sde must be false)",
+                "cnn = {}: gSDE cannot read the actor's features through the shared trunk (use_sde must be false)",
                 self.cnn.name()
             )));
         }
@@ -910,8 +932,12 @@ impl PpoConfig {
                      n_envs = {}",
                     self.n_minibatches, self.n_envs
                 ))
-            } else if self.threads != 1 {
-                Some("its actor and critic share the LSTM, so the update cannot split them: use threads = 1".into())
+            } else if self.threads > 1 && self.cnn == CnnKind::None {
+                Some(
+                    "its actor and critic share the LSTM, so the update cannot split them: use threads = 1 (more \
+                      threads help only a cnn's convolutions)"
+                        .into(),
+                )
             } else if self.use_sde {
                 Some(
                     "gSDE's noise reads the actor's features, which an LSTM policy does not expose: use_sde \
@@ -1176,7 +1202,7 @@ mod tests {
             (PpoConfig { gamma: 2.0, ..PpoConfig::default() }, "'2' for 'gamma': expected a number in [0, 1]"),
             (PpoConfig { learning_rate: f32::NAN, ..PpoConfig::default() }, "'learning_rate'"),
             (PpoConfig { bridge_workers: 0, ..PpoConfig::default() }, "a whole number in [1, 256]"),
-            (PpoConfig { threads: 3, ..PpoConfig::default() }, "'3' for 'threads'"),
+            (PpoConfig { threads: 65, ..PpoConfig::default() }, "'65' for 'threads'"),
             (PpoConfig { hidden_sizes: vec![], ..PpoConfig::default() }, "hidden_sizes is empty"),
             (PpoConfig { lstm_hidden_size: 8, n_minibatches: 8, ..PpoConfig::default() }, "must divide n_envs = 4"),
             (PpoConfig { lstm_hidden_size: 8, threads: 2, ..PpoConfig::default() }, "use threads = 1"),

@@ -27,6 +27,7 @@ use super::loss::{
     record_policy_loss, record_value_loss, value_objective, LossConfig, LossWorkspace, Minibatch, PolicyStats,
 };
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
+use crate::kernels::pool::Pool;
 use crate::math::autodiff::Tape;
 use crate::math::nn::{Mlp, Param};
 use crate::math::optim::{clip_coefficient, scale_grads, squared_grad_norm_from, Adam, AdamConfig};
@@ -298,8 +299,10 @@ pub(crate) struct TwoThreads {
 }
 
 impl TwoThreads {
-    /// Starts the worker thread.
-    pub(crate) fn new() -> TwoThreads {
+    /// Starts the worker thread. With more than two `threads`, each half's products
+    /// split their rows over a pool of its share of them (the actor's half one more when
+    /// odd; [`crate::kernels::pool`], the same bits).
+    pub(crate) fn new(threads: usize) -> TwoThreads {
         let slots = Arc::new(Slots::default());
         let theirs = Arc::clone(&slots);
         let handle = std::thread::spawn(move || {
@@ -347,12 +350,17 @@ impl TwoThreads {
             },
             minibatches: Default::default(),
         };
-        let critic = CriticHalf {
+        let mut critic = CriticHalf {
             critic: empty(),
             obs_dim: 0,
             optimizer: Adam::new(AdamConfig::default(), &[]),
             tape: Tape::new(),
         };
+        let mut job = job;
+        if threads > 2 {
+            job.half.ws.tape.set_pool(Arc::new(Pool::new(threads.div_ceil(2))));
+            critic.tape.set_pool(Arc::new(Pool::new(threads / 2)));
+        }
         TwoThreads { slots, handle: Some(handle), job: Some(Box::new(job)), critic, minibatches: Default::default() }
     }
 

@@ -25,12 +25,14 @@ use super::loss::LossStats;
 use super::parallel::TwoThreads;
 use super::update::{shuffle_epoch, update, UpdateConfig, UpdateStats, UpdateWorkspace};
 use crate::env::{self, EnvError, NormalizationStats, NormalizeObservation, NormalizeReward, VecEnv, VecStep};
+use crate::kernels::pool::Pool;
 use crate::math::cnn::{Cnn, CnnKind};
 use crate::math::optim::{linear_anneal, Adam, AdamConfig};
 use crate::math::rng::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why training stopped before the end.
@@ -409,6 +411,14 @@ impl Trainer {
             }
             agent.enable_sde(config.full_std, config.log_std_init, &mut rng);
         }
+        // A CNN's convolutions split over the threads, acting and in the update.
+        let mut update_ws = UpdateWorkspace::default();
+        let threads = config.resolved_threads();
+        if agent.encoder.is_some() && threads > 1 {
+            let pool = Arc::new(Pool::new(threads));
+            agent.set_pool(Arc::clone(&pool));
+            update_ws.tape.set_pool(pool);
+        }
         let adam = AdamConfig {
             lr: config.learning_rate,
             eps: config.adam_eps,
@@ -454,8 +464,8 @@ impl Trainer {
             bootstrap_envs: Vec::with_capacity(n),
             bootstrap_values: vec![0.0; n],
             last_values: vec![0.0; n],
-            update_ws: UpdateWorkspace::default(),
-            two_threads: (config.threads >= 2).then(TwoThreads::new),
+            update_ws,
+            two_threads: (threads >= 2 && config.cnn == CnnKind::None).then(|| TwoThreads::new(threads)),
             indices: (0..order_len).collect(),
             started: Instant::now(),
             steps_at_start: 0,

@@ -16,6 +16,11 @@
 //!   pixel it came from, `k` then `p` in order;
 //! - bias gradient: `db[o] += Σ_p g_b[o, p]`, in order of `p`, the samples in order.
 //!
+//! On a [`Pool`] of threads, the forward and the input gradient split the samples, the
+//! weight gradient the output channels (each thread runs every sample, in order, for its
+//! rows of `dw`): each value is the same sum whichever thread computes it, so every thread
+//! count gives the same bits.
+//!
 //! **The plain form** ([`conv2d_forward_reference`], [`conv2d_backward_reference`])
 //! is the definition as nested loops, every sum a chain of fused multiply-adds in the
 //! same order as the products' (over `k` for the output and `dcol`, over `p` for `dw`),
@@ -24,6 +29,9 @@
 
 use super::dispatch::{isa, Isa};
 use super::gemm::{sgemm_on, Trans};
+use super::pool::{split_evenly, Pool};
+use std::ops::Range;
+use std::sync::{Mutex, MutexGuard};
 
 /// The geometry of a convolution: `channels` input planes of `height×width`, a
 /// `kernel×kernel` window moved by `stride`, `out_channels` output planes.
@@ -95,11 +103,35 @@ impl ConvShape {
     }
 }
 
-/// Scratch the fast form reuses: the patch matrix and its transpose.
-#[derive(Clone, Debug, Default)]
+/// Scratch the fast form reuses: each task's patch matrix and its transpose.
+#[derive(Debug, Default)]
 pub struct ConvScratch {
+    parts: Vec<Mutex<Patches>>,
+}
+
+#[derive(Debug, Default)]
+struct Patches {
     col: Vec<f32>,
     col_t: Vec<f32>,
+}
+
+impl ConvScratch {
+    /// Room for `tasks` tasks' patches of `s`.
+    fn prepare(&mut self, tasks: usize, s: &ConvShape) {
+        let len = s.patch_len() * s.positions();
+        if self.parts.len() < tasks {
+            self.parts.resize_with(tasks, Default::default);
+        }
+        for part in &mut self.parts[..tasks] {
+            let p = part.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            p.col.resize(len, 0.0);
+            p.col_t.resize(len, 0.0);
+        }
+    }
+
+    fn part(&self, task: usize) -> MutexGuard<'_, Patches> {
+        self.parts[task].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// One sample's patches as the `(C·K·K)×(OH·OW)` matrix `col`: for each patch entry
@@ -162,8 +194,11 @@ fn col2im_add(s: &ConvShape, dcol: &[f32], dx: &mut [f32]) {
     }
 }
 
-/// `out = conv2d(x, w) + bias` for `batch` samples, through the products.
+/// `out = conv2d(x, w) + bias` for `batch` samples, through the products, the samples
+/// split over the pool's threads.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
+    pool: &Pool,
     s: &ConvShape,
     batch: usize,
     x: &[f32],
@@ -172,13 +207,14 @@ pub fn conv2d_forward(
     out: &mut [f32],
     scratch: &mut ConvScratch,
 ) {
-    conv2d_forward_on(isa(), s, batch, x, w, bias, out, scratch)
+    conv2d_forward_on(isa(), pool, s, batch, x, w, bias, out, scratch)
 }
 
 /// [`conv2d_forward`] on a given CPU path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_on(
     path: Isa,
+    pool: &Pool,
     s: &ConvShape,
     batch: usize,
     x: &[f32],
@@ -190,20 +226,30 @@ pub fn conv2d_forward_on(
     s.check();
     let (patch, positions, o) = (s.patch_len(), s.positions(), s.out_channels as usize);
     check_lengths(s, batch, x, w, bias, out);
-    scratch.col.resize(patch * positions, 0.0);
-    for (xb, ob) in x.chunks_exact(s.input_len()).zip(out.chunks_exact_mut(s.output_len())) {
-        im2col(s, xb, &mut scratch.col);
-        sgemm_on(path, o, patch, positions, 1.0, w, Trans::No, &scratch.col, Trans::No, 0.0, ob);
-        for (plane, &b) in ob.chunks_exact_mut(positions).zip(bias) {
-            plane.iter_mut().for_each(|v| *v += b);
+    let groups: Vec<Range<usize>> = split_evenly(batch, pool.threads().min(batch)).collect();
+    scratch.prepare(groups.len(), s);
+    let lens: Vec<usize> = groups.iter().map(|g| g.len() * s.output_len()).collect();
+    let scratch = &*scratch;
+    pool.for_each_part(out, &lens, |task, out| {
+        let Patches { col, .. } = &mut *scratch.part(task);
+        let xs = &x[groups[task].start * s.input_len()..groups[task].end * s.input_len()];
+        for (xb, ob) in xs.chunks_exact(s.input_len()).zip(out.chunks_exact_mut(s.output_len())) {
+            im2col(s, xb, col);
+            sgemm_on(path, o, patch, positions, 1.0, w, Trans::No, col, Trans::No, 0.0, ob);
+            for (plane, &b) in ob.chunks_exact_mut(positions).zip(bias) {
+                plane.iter_mut().for_each(|v| *v += b);
+            }
         }
-    }
+    });
 }
 
 /// The gradients of [`conv2d_forward`] given `g = ∂L/∂out`, added into `dx`, `dw` and
-/// `db` (each only if given), through the products.
+/// `db` (each only if given), through the products: `dx` split over the pool's threads
+/// by samples, `dw` by output channels (each thread runs every sample, in order, for its
+/// channels), `db` on the caller's.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward(
+    pool: &Pool,
     s: &ConvShape,
     batch: usize,
     x: &[f32],
@@ -214,21 +260,22 @@ pub fn conv2d_backward(
     db: Option<&mut [f32]>,
     scratch: &mut ConvScratch,
 ) {
-    conv2d_backward_on(isa(), s, batch, x, w, g, dx, dw, db, scratch)
+    conv2d_backward_on(isa(), pool, s, batch, x, w, g, dx, dw, db, scratch)
 }
 
 /// [`conv2d_backward`] on a given CPU path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_backward_on(
     path: Isa,
+    pool: &Pool,
     s: &ConvShape,
     batch: usize,
     x: &[f32],
     w: &[f32],
     g: &[f32],
-    mut dx: Option<&mut [f32]>,
-    mut dw: Option<&mut [f32]>,
-    mut db: Option<&mut [f32]>,
+    dx: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
     scratch: &mut ConvScratch,
 ) {
     s.check();
@@ -240,25 +287,42 @@ pub fn conv2d_backward_on(
         w.len(),
         g.len()
     );
-    scratch.col.resize(patch * positions, 0.0);
-    scratch.col_t.resize(patch * positions, 0.0);
-    for b in 0..batch {
-        let (xb, gb) =
-            (&x[b * s.input_len()..(b + 1) * s.input_len()], &g[b * s.output_len()..(b + 1) * s.output_len()]);
-        if let Some(dw) = dw.as_deref_mut() {
-            im2col_transposed(s, xb, &mut scratch.col_t);
-            sgemm_on(path, o, positions, patch, 1.0, gb, Trans::No, &scratch.col_t, Trans::No, 1.0, dw);
-        }
-        if let Some(db) = db.as_deref_mut() {
+    let threads = pool.threads();
+    scratch.prepare(threads, s);
+    let scratch = &*scratch;
+    if let Some(dw) = dw {
+        // dw[o, ·] += g_b[o, ·] · colᵀ, sample by sample, for this task's channels.
+        let channels: Vec<Range<usize>> = split_evenly(o, threads.min(o)).collect();
+        let lens: Vec<usize> = channels.iter().map(|c| c.len() * patch).collect();
+        pool.for_each_part(dw, &lens, |task, dw| {
+            let Patches { col_t, .. } = &mut *scratch.part(task);
+            let rows = channels[task].clone();
+            for (xb, gb) in x.chunks_exact(s.input_len()).zip(g.chunks_exact(s.output_len())) {
+                im2col_transposed(s, xb, col_t);
+                let gb = &gb[rows.start * positions..rows.end * positions];
+                sgemm_on(path, rows.len(), positions, patch, 1.0, gb, Trans::No, col_t, Trans::No, 1.0, dw);
+            }
+        });
+    }
+    if let Some(db) = db {
+        for gb in g.chunks_exact(s.output_len()) {
             for (d, plane) in db.iter_mut().zip(gb.chunks_exact(positions)) {
                 *d += plane.iter().fold(0.0f32, |sum, &v| sum + v);
             }
         }
-        if let Some(dx) = dx.as_deref_mut() {
-            // dcol = wᵀ · g_b, then each entry back to its pixel, k then p.
-            sgemm_on(path, patch, o, positions, 1.0, w, Trans::Yes, gb, Trans::No, 0.0, &mut scratch.col);
-            col2im_add(s, &scratch.col, &mut dx[b * s.input_len()..(b + 1) * s.input_len()]);
-        }
+    }
+    if let Some(dx) = dx {
+        // dcol = wᵀ · g_b, then each entry back to its pixel, k then p; samples split.
+        let groups: Vec<Range<usize>> = split_evenly(batch, threads.min(batch)).collect();
+        let lens: Vec<usize> = groups.iter().map(|r| r.len() * s.input_len()).collect();
+        pool.for_each_part(dx, &lens, |task, dx| {
+            let Patches { col, .. } = &mut *scratch.part(task);
+            let gs = &g[groups[task].start * s.output_len()..groups[task].end * s.output_len()];
+            for (gb, dxb) in gs.chunks_exact(s.output_len()).zip(dx.chunks_exact_mut(s.input_len())) {
+                sgemm_on(path, patch, o, positions, 1.0, w, Trans::Yes, gb, Trans::No, 0.0, col);
+                col2im_add(s, col, dxb);
+            }
+        });
     }
 }
 
@@ -358,9 +422,9 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
-    /// The twin check: forward and every gradient, the fast form on every path against
-    /// the plain loops, bit for bit, at the Nature CNN's first geometry (8×8, stride 4)
-    /// and odd ones.
+    /// The twin check: forward and every gradient, the fast form on every path and on
+    /// one, two and three threads against the plain loops, bit for bit, at the Nature
+    /// CNN's first geometry (8×8, stride 4) and odd ones.
     #[test]
     fn every_path_gives_the_reference_bits() {
         let shapes = [
@@ -369,8 +433,9 @@ mod tests {
             ConvShape { channels: 1, height: 10, width: 7, kernel: 3, stride: 1, out_channels: 16 },
             ConvShape { channels: 3, height: 4, width: 4, kernel: 4, stride: 3, out_channels: 2 },
         ];
+        let pools = [Pool::new(1), Pool::new(2), Pool::new(3)];
         for s in shapes {
-            let batch = 2;
+            let batch = 5;
             let (x, w, bias) = (
                 fill(batch * s.input_len(), 1),
                 fill(s.out_channels as usize * s.patch_len(), 2),
@@ -390,14 +455,16 @@ mod tests {
                 Some(&mut dw_want),
                 Some(&mut db_want),
             );
-            for path in Isa::ALL.into_iter().filter(|p| p.available()) {
+            let paths = Isa::ALL.into_iter().filter(|p| p.available());
+            for (path, pool) in paths.flat_map(|path| pools.iter().map(move |pool| (path, pool))) {
                 let mut scratch = ConvScratch::default();
                 let mut out = vec![f32::NAN; out_want.len()];
-                conv2d_forward_on(path, &s, batch, &x, &w, &bias, &mut out, &mut scratch);
-                assert_eq!(bits(&out), bits(&out_want), "{path:?} {s:?} forward");
+                conv2d_forward_on(path, pool, &s, batch, &x, &w, &bias, &mut out, &mut scratch);
+                assert_eq!(bits(&out), bits(&out_want), "{path:?} {pool:?} {s:?} forward");
                 let (mut dx, mut dw, mut db) = (fill(x.len(), 5), fill(w.len(), 6), fill(bias.len(), 7));
                 conv2d_backward_on(
                     path,
+                    pool,
                     &s,
                     batch,
                     &x,
@@ -408,9 +475,9 @@ mod tests {
                     Some(&mut db),
                     &mut scratch,
                 );
-                assert_eq!(bits(&dx), bits(&dx_want), "{path:?} {s:?} dx");
-                assert_eq!(bits(&dw), bits(&dw_want), "{path:?} {s:?} dw");
-                assert_eq!(bits(&db), bits(&db_want), "{path:?} {s:?} db");
+                assert_eq!(bits(&dx), bits(&dx_want), "{path:?} {pool:?} {s:?} dx");
+                assert_eq!(bits(&dw), bits(&dw_want), "{path:?} {pool:?} {s:?} dw");
+                assert_eq!(bits(&db), bits(&db_want), "{path:?} {pool:?} {s:?} db");
             }
         }
     }

@@ -39,6 +39,8 @@
 //! [`sgemm_naive`]'s bits.
 
 use super::dispatch::{isa, run_on, Isa};
+use super::pool::{split_evenly, Pool};
+use std::ops::Range;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +192,40 @@ fn sgemm_body<const V: usize>(
     } else {
         sgemm_naive(m, k, n, alpha, a, ta, b, tb, beta, c);
     }
+}
+
+/// Products under this many multiply-adds stay on one thread in [`sgemm_rows`]: the
+/// pool's hand-off (microseconds) would cost more than it saves.
+pub const SPLIT_MIN: usize = 1 << 20;
+
+/// `C = A · op(B) + beta · C` (`A` as stored, `alpha = 1`) with `C`'s rows split over
+/// `pool`'s threads: each row is the same sums whichever thread computes it, by the
+/// kernel [`sgemm`] picks (which depends on `k`, `n` and `op(B)` alone), so the bits do
+/// not depend on the thread count. Products under [`SPLIT_MIN`] multiply-adds stay on
+/// the caller's thread.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_rows(
+    pool: &Pool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    tb: Trans,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let threads = pool.threads().min(m);
+    if threads <= 1 || m * k * n < SPLIT_MIN {
+        return sgemm(m, k, n, 1.0, a, Trans::No, b, tb, beta, c);
+    }
+    check_lengths(m, k, n, a, b, c);
+    let rows: Vec<Range<usize>> = split_evenly(m, threads).collect();
+    let lens: Vec<usize> = rows.iter().map(|r| r.len() * n).collect();
+    pool.for_each_part(&mut c[..m * n], &lens, |i, c| {
+        let r = &rows[i];
+        sgemm(r.len(), k, n, 1.0, &a[r.start * k..r.end * k], Trans::No, b, tb, beta, c)
+    });
 }
 
 /// The largest `m·n` for [`sgemm_narrow_tn`], whose transposed result lives on the stack.
@@ -676,6 +712,32 @@ mod tests {
 
     fn bits(x: &[f32]) -> Vec<u32> {
         x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// A product's rows split over a pool of any size give one thread's bits: the
+    /// forward and input-gradient shapes (`B` as stored and transposed) and a weight
+    /// gradient's, with `beta` 0 and 1.
+    #[test]
+    fn rows_split_over_a_pool_give_one_threads_bits() {
+        let shapes = [
+            (300, 64, 256, Trans::No),
+            (97, 600, 40, Trans::No),
+            (2048, 256, 3, Trans::Yes),
+            (64, 1500, 300, Trans::No),
+        ];
+        for (m, k, n, tb) in shapes {
+            assert!(m * k * n >= SPLIT_MIN, "{m}×{k}×{n} is too small to split");
+            let (a, b) = (fill(m * k, 1), fill(k * n, 2));
+            for beta in [0.0, 1.0] {
+                let mut want = fill(m * n, 3);
+                sgemm(m, k, n, 1.0, &a, Trans::No, &b, tb, beta, &mut want);
+                for threads in [1, 2, 3, 8] {
+                    let mut c = fill(m * n, 3);
+                    sgemm_rows(&Pool::new(threads), m, k, n, &a, &b, tb, beta, &mut c);
+                    assert_eq!(bits(&c), bits(&want), "{m}×{k}×{n} {tb:?} beta {beta} on {threads} threads");
+                }
+            }
+        }
     }
 
     /// Every path this CPU runs, every kernel `sgemm` picks, at odd and zero sizes and

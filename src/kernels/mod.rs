@@ -19,6 +19,9 @@
 //! bits, and `tests/kernels.rs` trains whole runs on every path this CPU has to show it.
 //! Each kernel has an `_on` form that takes the path, for the tests and benches.
 //!
+//! [`pool`] holds the threads that persist for a run; the kernels that use it split their
+//! outputs over it, never a sum, so every thread count gives the one thread's bits.
+//!
 //! This folder imports nothing of the crate above it.
 
 pub mod adam;
@@ -27,5 +30,6 @@ pub mod dispatch;
 pub mod fastmath;
 pub mod gemm;
 pub mod norm;
+pub mod pool;
 
 pub use dispatch::{isa, Isa};

@@ -8,8 +8,10 @@
 
 use super::tape::{Node, Tape, Var};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConvScratch, ConvShape};
-use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
+use crate::kernels::gemm::{sgemm, sgemm_rows, transpose, uses_transposed_weight, Trans, SPLIT_MIN};
+use crate::kernels::pool::Pool;
 use crate::math::activation::Activation;
+use std::sync::Arc;
 
 /// Declares the [`Op`] enum and the one list of op names: each variant is written once,
 /// beside the name that [`Op::name`], [`OP_NAMES`] and the tests' `Tape::inject_fault` use.
@@ -134,6 +136,9 @@ pub(crate) struct Backward<'a> {
     pub(super) dz: &'a mut Vec<f32>,
     /// Room for `conv2d`'s patch matrices.
     pub(super) conv: &'a mut ConvScratch,
+    pub(super) pool: &'a Pool,
+    /// Room for a transposed operand while a product's gradient is split over the pool.
+    pub(super) transposed: &'a mut Vec<f32>,
 }
 
 impl<'a> Backward<'a> {
@@ -264,12 +269,13 @@ impl Tape {
         let (an, bn) = (self.node(a), self.node(b));
         let out = self.push(Op::MatMul { a, b, bt }, m, n, an.requires_grad || bn.requires_grad);
         let mut wt = std::mem::take(&mut self.transposed);
+        let pool = Arc::clone(&self.pool);
         let (lower, c) = self.split_values(out);
         let (a_val, b_val) = (&lower[an.range()], &lower[bn.range()]);
         if bt {
-            times_transpose(m, k, n, a_val, b_val, 0.0, c, &mut wt);
+            times_transpose(&pool, m, k, n, a_val, b_val, 0.0, c, &mut wt);
         } else {
-            sgemm(m, k, n, 1.0, a_val, Trans::No, b_val, Trans::No, 0.0, c);
+            sgemm_rows(&pool, m, k, n, a_val, b_val, Trans::No, 0.0, c);
         }
         self.transposed = wt;
         out
@@ -286,21 +292,35 @@ impl Tape {
         let (an, bn) = (cx.node(a), cx.node(b));
         let (m, k) = (an.rows, an.cols);
         let n = if bt { bn.rows } else { bn.cols };
-        let (a_val, b_val) = (cx.val(a), cx.val(b));
+        let (a_val, b_val, pool) = (cx.val(a), cx.val(b), cx.pool);
         if let Some((_, da)) = cx.grad(a) {
             // dA (m×k) += dC (m×n) · Bᵀ where B is k×n; with B stored n×k (bt), dC · B.
             let tb = if bt { Trans::No } else { Trans::Yes };
-            sgemm(m, n, k, 1.0, dc, Trans::No, b_val, tb, 1.0, da);
+            sgemm_rows(pool, m, n, k, dc, b_val, tb, 1.0, da);
         }
+        // On more than one thread, the weight's gradient is split by its rows, which needs
+        // the transposed operand as stored (the same sums: `sgemm_rows`).
+        let split = pool.threads() > 1 && m * n * k >= SPLIT_MIN;
+        let mut transposed = std::mem::take(cx.transposed);
         if let Some((_, db)) = cx.grad(b) {
-            if bt {
+            match (bt, split) {
                 // dB (n×k) += dCᵀ (n×m) · A (m×k)
-                sgemm(n, m, k, 1.0, dc, Trans::Yes, a_val, Trans::No, 1.0, db);
-            } else {
+                (true, false) => sgemm(n, m, k, 1.0, dc, Trans::Yes, a_val, Trans::No, 1.0, db),
+                (true, true) => {
+                    transposed.resize(m * n, 0.0);
+                    transpose(m, n, dc, &mut transposed);
+                    sgemm_rows(pool, n, m, k, &transposed, a_val, Trans::No, 1.0, db);
+                }
                 // dB (k×n) += Aᵀ (k×m) · dC (m×n)
-                sgemm(k, m, n, 1.0, a_val, Trans::Yes, dc, Trans::No, 1.0, db);
+                (false, false) => sgemm(k, m, n, 1.0, a_val, Trans::Yes, dc, Trans::No, 1.0, db),
+                (false, true) => {
+                    transposed.resize(m * k, 0.0);
+                    transpose(m, k, a_val, &mut transposed);
+                    sgemm_rows(pool, k, m, n, &transposed, dc, Trans::No, 1.0, db);
+                }
             }
         }
+        *cx.transposed = transposed;
     }
 
     /// A `Linear` layer and its activation as one record: `act(x · Wᵀ + b)`, with `x`
@@ -321,8 +341,9 @@ impl Tape {
         let wants_grad = xn.requires_grad || wn.requires_grad || bn.requires_grad;
         let out = self.push(Op::Linear { x, w, b, act }, m, n, wants_grad);
         let mut wt = std::mem::take(&mut self.transposed);
+        let pool = Arc::clone(&self.pool);
         let (lower, y) = self.split_values(out);
-        times_transpose(m, k, n, &lower[xn.range()], &lower[wn.range()], 0.0, y, &mut wt);
+        times_transpose(&pool, m, k, n, &lower[xn.range()], &lower[wn.range()], 0.0, y, &mut wt);
         // Bias and activation in one pass over each row while it is in cache.
         let bias = &lower[bn.range()];
         match act {
@@ -937,8 +958,18 @@ impl Tape {
         let requires_grad = xn.requires_grad || wn.requires_grad || bn.requires_grad;
         let out = self.push(Op::Conv2d { x, w, b, shape }, xn.rows, shape.output_len(), requires_grad);
         let mut scratch = std::mem::take(&mut self.conv);
+        let pool = Arc::clone(&self.pool);
         let (lower, y) = self.split_values(out);
-        conv2d_forward(&shape, xn.rows, &lower[xn.range()], &lower[wn.range()], &lower[bn.range()], y, &mut scratch);
+        conv2d_forward(
+            &pool,
+            &shape,
+            xn.rows,
+            &lower[xn.range()],
+            &lower[wn.range()],
+            &lower[bn.range()],
+            y,
+            &mut scratch,
+        );
         self.conv = scratch;
         out
     }
@@ -950,14 +981,15 @@ impl Tape {
         // `linear_backward`); each gradient takes its own pass, since the inputs'
         // buffers cannot be borrowed at once.
         let mut scratch = std::mem::take(cx.conv);
+        let pool = cx.pool;
         if let Some((_, dx)) = cx.grad(x) {
-            conv2d_backward(&shape, batch, xv, wv, g, Some(dx), None, None, &mut scratch);
+            conv2d_backward(pool, &shape, batch, xv, wv, g, Some(dx), None, None, &mut scratch);
         }
         if let Some((_, dw)) = cx.grad(w) {
-            conv2d_backward(&shape, batch, xv, wv, g, None, Some(dw), None, &mut scratch);
+            conv2d_backward(pool, &shape, batch, xv, wv, g, None, Some(dw), None, &mut scratch);
         }
         if let Some((_, db)) = cx.grad(b) {
-            conv2d_backward(&shape, batch, xv, wv, g, None, None, Some(db), &mut scratch);
+            conv2d_backward(pool, &shape, batch, xv, wv, g, None, None, Some(db), &mut scratch);
         }
         *cx.conv = scratch;
     }
@@ -1072,14 +1104,24 @@ fn relu_grad(g: f32, x: f32) -> f32 {
 /// register-tiled kernel on it (`gemm::sgemm_axpy`): the copy is `k·n` floats against the
 /// product's `m·k·n` multiply-adds. Narrow ones (the heads) read `W` as stored.
 #[allow(clippy::too_many_arguments)]
-fn times_transpose(m: usize, k: usize, n: usize, a: &[f32], w: &[f32], beta: f32, c: &mut [f32], wt: &mut Vec<f32>) {
+fn times_transpose(
+    pool: &Pool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    w: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    wt: &mut Vec<f32>,
+) {
     if uses_transposed_weight(n) {
         if wt.len() < k * n {
             wt.resize(k * n, 0.0);
         }
         transpose(n, k, w, wt);
-        sgemm(m, k, n, 1.0, a, Trans::No, &wt[..k * n], Trans::No, beta, c);
+        sgemm_rows(pool, m, k, n, a, &wt[..k * n], Trans::No, beta, c);
     } else {
-        sgemm(m, k, n, 1.0, a, Trans::No, w, Trans::Yes, beta, c);
+        sgemm_rows(pool, m, k, n, a, w, Trans::Yes, beta, c);
     }
 }

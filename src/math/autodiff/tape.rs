@@ -2,8 +2,10 @@
 
 use super::ops::{backward_node, Backward, Op};
 use crate::kernels::conv::ConvScratch;
+use crate::kernels::pool::Pool;
 use crate::math::tensor::Tensor;
 use std::fmt;
+use std::sync::Arc;
 
 /// A handle to a value recorded on a [`Tape`]: the index of its op record.
 ///
@@ -98,6 +100,11 @@ pub struct Tape {
     dz: Vec<f32>,
     /// Room for a convolution's patch matrices, forward and backward.
     pub(crate) conv: ConvScratch,
+    /// The threads the convolutions split their outputs over (one by default: the
+    /// caller's; every count gives the same bits, [`crate::kernels::pool`]).
+    pub(crate) pool: Arc<Pool>,
+    /// Room for a transposed operand of a product's gradient split over the pool.
+    grad_transposed: Vec<f32>,
 }
 
 impl fmt::Debug for Tape {
@@ -114,6 +121,12 @@ impl Tape {
     /// An empty tape.
     pub fn new() -> Tape {
         Tape::default()
+    }
+
+    /// Runs the convolutions recorded from now on over `pool`'s threads (the same bits
+    /// as on one).
+    pub fn set_pool(&mut self, pool: Arc<Pool>) {
+        self.pool = pool;
     }
 
     /// Forgets every record, keeping the buffers' capacity for the next minibatch.
@@ -274,6 +287,8 @@ impl Tape {
                 lower,
                 dz: &mut self.dz,
                 conv: &mut self.conv,
+                pool: &self.pool,
+                transposed: &mut self.grad_transposed,
             };
             backward_node(&mut cx);
         }
