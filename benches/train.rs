@@ -8,7 +8,8 @@
 //! preset on one and two threads, prints environment steps per second of
 //! training (in-process, from `Trainer::new` to the last update), the time split between
 //! rollouts and updates, the analytic FLOPs per environment step, and the fraction of the
-//! measured matmul peak the loop reaches.
+//! measured matmul peak the loop reaches. With `BENCH_ATARI=1` and `PPO_PYTHON` (a
+//! Python with ale-py), last, Breakout through the bridge on one and two threads.
 
 use ppo::algo::{PpoConfig, Trainer};
 use ppo::kernels::gemm::{sgemm, Trans};
@@ -196,4 +197,33 @@ fn main() {
         "bound: at the measured peak, the CleanRL workload's FLOPs allow {:.0} steps/s",
         peak / (rows[0].flops.0 + rows[0].flops.1)
     );
+    if std::env::var("PPO_PYTHON").is_ok() && std::env::var("BENCH_ATARI").is_ok() {
+        atari();
+    }
+}
+
+/// With `BENCH_ATARI=1` and a Python with ale-py in `PPO_PYTHON`: Breakout through the
+/// bridge with CleanRL's `ppo_atari.py` preset for 4,096 steps, on one thread and two
+/// (the convolutions and the large products split; the games step on threads of their
+/// own either way), the rollout's and the update's time per step.
+fn atari() {
+    println!();
+    println!(
+        "{:<34} {:>7} {:>9} {:>8} {:>10} {:>11} {:>11}",
+        "workload", "threads", "steps", "secs", "steps/s", "rollout µs", "update µs"
+    );
+    for threads in [1, 2] {
+        let config = PpoConfig { total_timesteps: 4096, threads, ..PpoConfig::for_env("gym:BreakoutNoFrameskip-v4") };
+        let r = run("Breakout (bridge, ppo_atari)", config);
+        println!(
+            "{:<34} {:>7} {:>9} {:>8.2} {:>10.0} {:>11.2} {:>11.2}",
+            r.name,
+            r.threads,
+            r.steps,
+            r.secs,
+            r.steps as f64 / r.secs,
+            r.rollout.as_secs_f64() * 1e6 / r.steps as f64,
+            r.update.as_secs_f64() * 1e6 / r.steps as f64
+        );
+    }
 }

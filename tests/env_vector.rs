@@ -85,6 +85,46 @@ fn sync_vec_env_equals_cartpole_vec() {
     }
 }
 
+/// Stepped on threads (each its run of environments), a `SyncVecEnv` gives the same
+/// observations, rewards, flags, final observations and episodes as one after the other:
+/// Pendulum (truncated at 200 steps) and CartPole, on 2, 3 and 8 threads.
+#[test]
+fn sync_vec_env_on_threads_equals_one_thread() {
+    let n = 7;
+    for threads in [2, 3, 8] {
+        let mut a = SyncVecEnv::new((0..n).map(|_| Pendulum::new()).collect()).unwrap();
+        let mut b = SyncVecEnv::new((0..n).map(|_| Pendulum::new()).collect()).unwrap().with_threads(threads);
+        let (mut oa, mut ob) = (vec![0.0; n * 3], vec![0.0; n * 3]);
+        a.reset(Some(3), &mut oa).unwrap();
+        b.reset(Some(3), &mut ob).unwrap();
+        let (mut sa, mut sb) = (VecStep::new(n, 3), VecStep::new(n, 3));
+        let mut rng = SmallRng::seed_from_u64(2);
+        let mut episodes = 0;
+        for _ in 0..450 {
+            let actions: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+            a.step(Actions::Continuous(&actions), &mut sa).unwrap();
+            b.step(Actions::Continuous(&actions), &mut sb).unwrap();
+            assert_eq!((&sa.obs, &sa.rewards, &sa.final_obs), (&sb.obs, &sb.rewards, &sb.final_obs));
+            assert_eq!((&sa.terminated, &sa.truncated, &sa.episodes), (&sb.terminated, &sb.truncated, &sb.episodes));
+            episodes += sa.episodes.len();
+        }
+        assert_eq!(episodes, 2 * n, "every Pendulum is truncated twice in 450 steps");
+        let mut a = SyncVecEnv::new((0..n).map(|_| CartPole::new()).collect()).unwrap();
+        let mut b = SyncVecEnv::new((0..n).map(|_| CartPole::new()).collect()).unwrap().with_threads(threads);
+        let (mut oa, mut ob) = (vec![0.0; n * 4], vec![0.0; n * 4]);
+        a.reset(Some(4), &mut oa).unwrap();
+        b.reset(Some(4), &mut ob).unwrap();
+        let (mut sa, mut sb) = (VecStep::new(n, 4), VecStep::new(n, 4));
+        for _ in 0..300 {
+            let actions: Vec<usize> = (0..n).map(|_| rng.random_range(0..2)).collect();
+            a.step(Actions::Discrete(&actions), &mut sa).unwrap();
+            b.step(Actions::Discrete(&actions), &mut sb).unwrap();
+            assert_eq!((&sa.obs, &sa.rewards, &sa.final_obs), (&sb.obs, &sb.rewards, &sb.final_obs));
+            assert_eq!((&sa.terminated, &sa.truncated, &sa.episodes), (&sb.terminated, &sb.truncated, &sb.episodes));
+        }
+    }
+}
+
 /// `CartPoleVec` and a `SyncVecEnv` of `CartPole`s agree on the paths a random policy
 /// rarely takes: Sutton and Barto's reward, and episodes truncated at 500 steps. Envs
 /// with an even index follow a balancing policy (push towards where the pole is falling)

@@ -63,8 +63,7 @@ pub fn make(id: &str) -> Result<Box<dyn Env>, EnvError> {
 /// [`make`], starting a bridged environment with `options`.
 pub fn make_with(id: &str, options: &BridgeOptions) -> Result<Box<dyn Env>, EnvError> {
     if is_bridged(id) && options.atari {
-        let game = AtariWrapper::new(GymEnv::new(id, options)?)?;
-        return Ok(Box::new(FrameStack::new(game, 4)));
+        return Ok(Box::new(atari_game(id, options)?));
     }
     if is_bridged(id) {
         return Ok(Box::new(GymEnv::new(id, options)?));
@@ -82,6 +81,11 @@ pub fn make_with(id: &str, options: &BridgeOptions) -> Result<Box<dyn Env>, EnvE
     })
 }
 
+/// A bridged ALE game behind the Atari wrappers and a stack of its last 4 frames.
+fn atari_game(id: &str, options: &BridgeOptions) -> Result<FrameStack<AtariWrapper<GymEnv>>, EnvError> {
+    Ok(FrameStack::new(AtariWrapper::new(GymEnv::new(id, options)?)?, 4))
+}
+
 /// Makes `n_envs` copies of an environment stepped together (`gymnasium.make_vec`).
 /// CartPole-v1 uses the struct-of-arrays [`CartPoleVec`]; the others a [`SyncVecEnv`];
 /// `gym:`/`py:` ids one Python process ([`GymVecEnv`]).
@@ -92,8 +96,10 @@ pub fn make_vec(id: &str, n_envs: usize) -> Result<Box<dyn VecEnv>, EnvError> {
 /// [`make_vec`], starting a bridged environment with `options`.
 pub fn make_vec_with(id: &str, n_envs: usize, options: &BridgeOptions) -> Result<Box<dyn VecEnv>, EnvError> {
     if is_bridged(id) && options.atari {
-        let envs = (0..n_envs).map(|_| make_with(id, options)).collect::<Result<Vec<_>, _>>()?;
-        return Ok(Box::new(SyncVecEnv::new(envs)?));
+        // Each game waits on its own Python process, so each steps on a thread of its
+        // own (the same results as one after the other).
+        let envs = (0..n_envs).map(|_| atari_game(id, options)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Box::new(SyncVecEnv::new(envs)?.with_threads(n_envs)));
     }
     if is_bridged(id) {
         return Ok(Box::new(GymVecEnv::new(id, n_envs, options)?));

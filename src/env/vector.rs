@@ -10,6 +10,8 @@
 //! always what the policy acts on next.
 
 use super::{Action, Actions, Env, EnvError, EnvState, EnvStateReader, EpisodeEnd, RunningMeanStd, Space};
+use crate::kernels::pool::{split_evenly, Pool};
+use std::sync::Mutex;
 
 /// An episode that ended, as `RecordEpisodeStatistics` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -304,6 +306,85 @@ pub struct SyncVecEnv<E: Env = Box<dyn Env>> {
     /// Each environment's running episode return and length.
     episodes: EpisodeStats,
     needs_reset: bool,
+    /// With [`SyncVecEnv::with_threads`], the threads that step the environments and the
+    /// function that splits them over the threads.
+    threads: Option<(Pool, StepAll<E>)>,
+    /// What each environment's last step gave, before the episode bookkeeping.
+    stepped: Vec<Stepped>,
+}
+
+/// One environment's step, as the vector's bookkeeping needs it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stepped {
+    reward: f64,
+    /// How the episode ended, if it did (the environment was then reset).
+    end: Option<EpisodeEnd>,
+}
+
+/// Steps every environment (on the pool's threads), each into its rows of the output.
+type StepAll<E> = fn(&Pool, &mut [E], Actions<'_>, usize, &mut VecStep, &mut [Stepped]) -> Result<(), EnvError>;
+
+/// Steps one environment: its observation (and, where the episode ended, its final one
+/// and the reset's first) into its rows; the reward, flags and end into `out`.
+#[allow(clippy::too_many_arguments)]
+fn step_one<E: Env>(
+    env: &mut E,
+    action: Action<'_>,
+    obs: &mut [f32],
+    final_obs: &mut [f32],
+    reward: &mut f32,
+    terminated: &mut bool,
+    truncated: &mut bool,
+    out: &mut Stepped,
+) -> Result<(), EnvError> {
+    let step = env.step(action, obs)?;
+    (*reward, *terminated, *truncated) = (step.reward as f32, step.terminated, step.truncated);
+    *out = Stepped { reward: step.reward, end: None };
+    if step.done() {
+        final_obs.copy_from_slice(obs);
+        out.end = Some(env.episode_end());
+        env.reset(None, obs);
+    }
+    Ok(())
+}
+
+/// [`StepAll`] over the pool: the environments in even runs, one run per thread, the
+/// first error in environment order returned.
+fn step_all_on_threads<E: Env + Send>(
+    pool: &Pool,
+    envs: &mut [E],
+    actions: Actions<'_>,
+    act_dim: usize,
+    out: &mut VecStep,
+    stepped: &mut [Stepped],
+) -> Result<(), EnvError> {
+    let (n, o) = (envs.len(), out.obs.len() / envs.len().max(1));
+    let VecStep { obs, rewards, terminated, truncated, final_obs, .. } = out;
+    type Slot<'a, E> =
+        (usize, &'a mut E, &'a mut [f32], &'a mut [f32], &'a mut f32, &'a mut bool, &'a mut bool, &'a mut Stepped);
+    let mut slots: Vec<Slot<'_, E>> = envs
+        .iter_mut()
+        .zip(obs.chunks_exact_mut(o))
+        .zip(final_obs.chunks_exact_mut(o))
+        .zip(rewards.iter_mut().zip(terminated.iter_mut().zip(truncated.iter_mut())))
+        .zip(stepped.iter_mut())
+        .enumerate()
+        .map(|(i, ((((env, obs), fin), (r, (te, tr))), st))| (i, env, obs, fin, r, te, tr, st))
+        .collect();
+    let lens: Vec<usize> = split_evenly(n, pool.threads().min(n)).map(|r| r.len()).collect();
+    let errors: Vec<Mutex<Option<(usize, EnvError)>>> = lens.iter().map(|_| Mutex::new(None)).collect();
+    pool.for_each_part(&mut slots, &lens, |part, slots| {
+        for (i, env, obs, fin, r, te, tr, st) in slots.iter_mut() {
+            if let Err(e) = step_one(*env, actions.get(*i, act_dim), obs, fin, r, te, tr, st) {
+                *errors[part].lock().unwrap_or_else(|p| p.into_inner()) = Some((*i, e));
+                return;
+            }
+        }
+    });
+    match errors.into_iter().find_map(|e| e.into_inner().unwrap_or_else(|p| p.into_inner())) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 impl<E: Env> SyncVecEnv<E> {
@@ -326,7 +407,20 @@ impl<E: Env> SyncVecEnv<E> {
             envs,
             episodes: EpisodeStats::new(n),
             needs_reset: true,
+            threads: None,
+            stepped: vec![Stepped::default(); n],
         })
+    }
+
+    /// Steps the environments on `threads` persistent threads, each its run of them (for
+    /// environments that mostly wait: a game in its own Python process). The results are
+    /// the same as one after the other, each environment's in its own rows.
+    pub fn with_threads(mut self, threads: usize) -> SyncVecEnv<E>
+    where
+        E: Send,
+    {
+        self.threads = (threads > 1).then(|| (Pool::new(threads), step_all_on_threads::<E> as StepAll<E>));
+        self
     }
 
     /// The environments, e.g. to read their states for rendering.
@@ -378,25 +472,29 @@ impl<E: Env> VecEnv for SyncVecEnv<E> {
             return Err(EnvError::NeedsReset);
         }
         out.episodes.clear();
-        for i in 0..n {
-            let row = i * o..(i + 1) * o;
-            let action: Action<'_> = actions.get(i, self.act_dim);
-            let step = self.envs[i].step(action, &mut out.obs[row.clone()])?;
-            out.rewards[i] = step.reward as f32;
-            out.terminated[i] = step.terminated;
-            out.truncated[i] = step.truncated;
-            self.episodes.add(i, step.reward);
-            if step.done() {
-                out.final_obs[row.clone()].copy_from_slice(&out.obs[row.clone()]);
+        match &self.threads {
+            Some((pool, step_all)) => step_all(pool, &mut self.envs, actions, self.act_dim, out, &mut self.stepped)?,
+            None => {
+                for (i, (env, st)) in self.envs.iter_mut().zip(&mut self.stepped).enumerate() {
+                    let row = i * o..(i + 1) * o;
+                    let (r, te, tr) = (&mut out.rewards[i], &mut out.terminated[i], &mut out.truncated[i]);
+                    let action = actions.get(i, self.act_dim);
+                    step_one(env, action, &mut out.obs[row.clone()], &mut out.final_obs[row], r, te, tr, st)?;
+                }
+            }
+        }
+        // The episodes' bookkeeping, in environment order.
+        for (i, st) in self.stepped.iter().enumerate() {
+            self.episodes.add(i, st.reward);
+            if let Some(end) = st.end {
                 let record = self.episodes.finish(i);
-                match self.envs[i].episode_end() {
+                match end {
                     EpisodeEnd::Whole => out.episodes.push(record),
                     EpisodeEnd::PartOfGame => {}
                     EpisodeEnd::GameOver { episode_return, length } => {
                         out.episodes.push(EpisodeRecord { env_index: i, episode_return, length })
                     }
                 }
-                self.envs[i].reset(None, &mut out.obs[row]);
             }
         }
         Ok(())
