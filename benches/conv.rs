@@ -7,29 +7,15 @@
 //! backward), at the rollout's batch (8 environments) and the minibatch's (256), on one
 //! thread and the speed-up on two (`ppo::kernels::pool`).
 
+mod timing;
+
 use ppo::kernels::conv::{
     conv2d_backward, conv2d_backward_reference, conv2d_forward, conv2d_forward_reference, ConvScratch, ConvShape,
 };
 use ppo::kernels::pool::Pool;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
-
-/// Seconds per call of `f`, timed over enough calls to fill about `budget`.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut calls = 1u64;
-    loop {
-        let start = Instant::now();
-        for _ in 0..calls {
-            f();
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= budget {
-            return elapsed.as_secs_f64() / calls as f64;
-        }
-        calls *= 2;
-    }
-}
+use std::time::Duration;
+use timing::time_per_call;
 
 fn fill(len: usize, seed: usize) -> Vec<f32> {
     (0..len).map(|i| (((i + seed) * 7919) % 2003) as f32 / 1000.0 - 1.0).collect()

@@ -8,6 +8,8 @@
 //! own overhead (element-wise ops, bookkeeping) is visible; last, the core's clock from a
 //! chain of dependent additions, to turn GFLOP/s into a fraction of the FMA peak.
 
+mod timing;
+
 use ppo::kernels::gemm::{sgemm, sgemm_naive, sgemm_on, transpose, Trans};
 use ppo::kernels::Isa;
 use ppo::math::autodiff::Tape;
@@ -16,25 +18,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-
-/// Seconds per call of `f`, timed over enough calls to fill about `budget`.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
-    for _ in 0..3 {
-        f();
-    }
-    let mut calls = 1u64;
-    loop {
-        let start = Instant::now();
-        for _ in 0..calls {
-            f();
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= budget {
-            return elapsed.as_secs_f64() / calls as f64;
-        }
-        calls *= 2;
-    }
-}
+use timing::time_per_call;
 
 struct Shape {
     what: &'static str,

@@ -85,6 +85,39 @@ fn sync_vec_env_equals_cartpole_vec() {
     }
 }
 
+/// Steps `n` copies of an environment one after the other and on `threads` threads
+/// under the same actions (`act` draws them: discrete indices or continuous values) for
+/// `steps` steps; every number must be identical. Returns the episodes that ended.
+fn lockstep<E: Env + Send>(
+    make: impl Fn() -> E,
+    n: usize,
+    threads: usize,
+    steps: usize,
+    act: impl Fn(&mut SmallRng) -> (Option<usize>, f32),
+) -> usize {
+    let mut a = SyncVecEnv::new((0..n).map(|_| make()).collect()).unwrap();
+    let mut b = SyncVecEnv::new((0..n).map(|_| make()).collect()).unwrap().with_threads(threads);
+    let o = a.observation_space().flat_dim();
+    let (mut oa, mut ob) = (vec![0.0; n * o], vec![0.0; n * o]);
+    a.reset(Some(3), &mut oa).unwrap();
+    b.reset(Some(3), &mut ob).unwrap();
+    let (mut sa, mut sb) = (VecStep::new(n, o), VecStep::new(n, o));
+    let mut rng = SmallRng::seed_from_u64(2);
+    let mut episodes = 0;
+    for _ in 0..steps {
+        let drawn: Vec<(Option<usize>, f32)> = (0..n).map(|_| act(&mut rng)).collect();
+        let discrete: Vec<usize> = drawn.iter().filter_map(|d| d.0).collect();
+        let continuous: Vec<f32> = drawn.iter().map(|d| d.1).collect();
+        let actions = if discrete.len() == n { Actions::Discrete(&discrete) } else { Actions::Continuous(&continuous) };
+        a.step(actions, &mut sa).unwrap();
+        b.step(actions, &mut sb).unwrap();
+        assert_eq!((&sa.obs, &sa.rewards, &sa.final_obs), (&sb.obs, &sb.rewards, &sb.final_obs));
+        assert_eq!((&sa.terminated, &sa.truncated, &sa.episodes), (&sb.terminated, &sb.truncated, &sb.episodes));
+        episodes += sa.episodes.len();
+    }
+    episodes
+}
+
 /// Stepped on threads (each its run of environments), a `SyncVecEnv` gives the same
 /// observations, rewards, flags, final observations and episodes as one after the other:
 /// Pendulum (truncated at 200 steps) and CartPole, on 2, 3 and 8 threads.
@@ -92,36 +125,10 @@ fn sync_vec_env_equals_cartpole_vec() {
 fn sync_vec_env_on_threads_equals_one_thread() {
     let n = 7;
     for threads in [2, 3, 8] {
-        let mut a = SyncVecEnv::new((0..n).map(|_| Pendulum::new()).collect()).unwrap();
-        let mut b = SyncVecEnv::new((0..n).map(|_| Pendulum::new()).collect()).unwrap().with_threads(threads);
-        let (mut oa, mut ob) = (vec![0.0; n * 3], vec![0.0; n * 3]);
-        a.reset(Some(3), &mut oa).unwrap();
-        b.reset(Some(3), &mut ob).unwrap();
-        let (mut sa, mut sb) = (VecStep::new(n, 3), VecStep::new(n, 3));
-        let mut rng = SmallRng::seed_from_u64(2);
-        let mut episodes = 0;
-        for _ in 0..450 {
-            let actions: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
-            a.step(Actions::Continuous(&actions), &mut sa).unwrap();
-            b.step(Actions::Continuous(&actions), &mut sb).unwrap();
-            assert_eq!((&sa.obs, &sa.rewards, &sa.final_obs), (&sb.obs, &sb.rewards, &sb.final_obs));
-            assert_eq!((&sa.terminated, &sa.truncated, &sa.episodes), (&sb.terminated, &sb.truncated, &sb.episodes));
-            episodes += sa.episodes.len();
-        }
+        let episodes = lockstep(Pendulum::new, n, threads, 450, |rng| (None, rng.random_range(-2.0..2.0)));
         assert_eq!(episodes, 2 * n, "every Pendulum is truncated twice in 450 steps");
-        let mut a = SyncVecEnv::new((0..n).map(|_| CartPole::new()).collect()).unwrap();
-        let mut b = SyncVecEnv::new((0..n).map(|_| CartPole::new()).collect()).unwrap().with_threads(threads);
-        let (mut oa, mut ob) = (vec![0.0; n * 4], vec![0.0; n * 4]);
-        a.reset(Some(4), &mut oa).unwrap();
-        b.reset(Some(4), &mut ob).unwrap();
-        let (mut sa, mut sb) = (VecStep::new(n, 4), VecStep::new(n, 4));
-        for _ in 0..300 {
-            let actions: Vec<usize> = (0..n).map(|_| rng.random_range(0..2)).collect();
-            a.step(Actions::Discrete(&actions), &mut sa).unwrap();
-            b.step(Actions::Discrete(&actions), &mut sb).unwrap();
-            assert_eq!((&sa.obs, &sa.rewards, &sa.final_obs), (&sb.obs, &sb.rewards, &sb.final_obs));
-            assert_eq!((&sa.terminated, &sa.truncated, &sa.episodes), (&sb.terminated, &sb.truncated, &sb.episodes));
-        }
+        let episodes = lockstep(CartPole::new, n, threads, 300, |rng| (Some(rng.random_range(0..2)), 0.0));
+        assert!(episodes > n, "random CartPoles end in about 20 steps: {episodes} episodes");
     }
 }
 

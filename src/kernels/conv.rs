@@ -134,24 +134,26 @@ impl ConvScratch {
     }
 }
 
-/// One sample's patches as the `(C·K·K)×(OH·OW)` matrix `col`: for each patch entry
-/// `k = (c, kh, kw)` and output row `oh`, the input row `c, oh·S + kh` read from column
-/// `kw` every `S` values (the same `col[k, p] = x[source(k, p)]` as [`ConvShape::source`],
-/// without its divisions).
+/// Where each row of the patch matrix `col` starts reading the input, in order: for
+/// each patch entry `k = (c, kh, kw)` and output row `oh`, input row `c, oh·S + kh` from
+/// column `kw`, the row's `OW` values then `S` apart (the same `col[k, p] = x[source(k, p)]`
+/// as [`ConvShape::source`], without its divisions).
+fn patch_row_starts(s: &ConvShape) -> impl Iterator<Item = usize> + '_ {
+    let (kk, st, w) = (s.kernel as usize, s.stride as usize, s.width as usize);
+    (0..s.channels as usize).flat_map(move |c| {
+        (0..kk).flat_map(move |kh| {
+            (0..kk)
+                .flat_map(move |kw| (0..s.out_height()).map(move |oh| (c * s.height as usize + oh * st + kh) * w + kw))
+        })
+    })
+}
+
+/// One sample's patches as the `(C·K·K)×(OH·OW)` matrix `col`.
 fn im2col(s: &ConvShape, x: &[f32], col: &mut [f32]) {
-    let (kk, st, w, ow) = (s.kernel as usize, s.stride as usize, s.width as usize, s.out_width());
-    let mut rows = col.chunks_exact_mut(ow);
-    for c in 0..s.channels as usize {
-        for kh in 0..kk {
-            for kw in 0..kk {
-                for oh in 0..s.out_height() {
-                    let start = (c * s.height as usize + oh * st + kh) * w + kw;
-                    let row = rows.next().expect("col holds C·K·K·OH rows of OW");
-                    for (v, &xv) in row.iter_mut().zip(x[start..].iter().step_by(st)) {
-                        *v = xv;
-                    }
-                }
-            }
+    let st = s.stride as usize;
+    for (start, row) in patch_row_starts(s).zip(col.chunks_exact_mut(s.out_width())) {
+        for (v, &xv) in row.iter_mut().zip(x[start..].iter().step_by(st)) {
+            *v = xv;
         }
     }
 }
@@ -175,21 +177,12 @@ fn im2col_transposed(s: &ConvShape, x: &[f32], col_t: &mut [f32]) {
 }
 
 /// The input gradient's scatter: each `dcol[k, p]` added into the pixel it came from,
-/// `k` then `p` in order (the loops of [`im2col`]).
+/// `k` then `p` in order (the rows of [`im2col`]).
 fn col2im_add(s: &ConvShape, dcol: &[f32], dx: &mut [f32]) {
-    let (kk, st, w, ow) = (s.kernel as usize, s.stride as usize, s.width as usize, s.out_width());
-    let mut rows = dcol.chunks_exact(ow);
-    for c in 0..s.channels as usize {
-        for kh in 0..kk {
-            for kw in 0..kk {
-                for oh in 0..s.out_height() {
-                    let start = (c * s.height as usize + oh * st + kh) * w + kw;
-                    let row = rows.next().expect("dcol holds C·K·K·OH rows of OW");
-                    for (d, &v) in dx[start..].iter_mut().step_by(st).zip(row) {
-                        *d += v;
-                    }
-                }
-            }
+    let st = s.stride as usize;
+    for (start, row) in patch_row_starts(s).zip(dcol.chunks_exact(s.out_width())) {
+        for (d, &v) in dx[start..].iter_mut().step_by(st).zip(row) {
+            *d += v;
         }
     }
 }
