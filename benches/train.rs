@@ -23,8 +23,12 @@ fn macs(sizes: &[usize]) -> usize {
 
 /// Analytic FLOPs per environment step: the rollout's forward pass of actor and critic,
 /// then per epoch a forward (2·MACs), the weight gradients (2·MACs) and the input
-/// gradients of every layer but the first (2·(MACs − first layer)).
+/// gradients of every layer but the first (2·(MACs − first layer)). For an MLP policy
+/// (a CNN's are not counted: the Breakout rows print none).
 fn flops_per_step(config: &PpoConfig, obs: usize, act_out: usize) -> (f64, f64) {
+    if config.hidden_sizes.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
     let mut a = vec![obs];
     a.extend(&config.hidden_sizes);
     a.push(act_out);

@@ -934,8 +934,8 @@ impl PpoConfig {
                 ))
             } else if self.threads > 1 && self.cnn == CnnKind::None {
                 Some(
-                    "its actor and critic share the LSTM, so the update cannot split them: use threads = 1 (more \
-                      threads help only a cnn's convolutions)"
+                    "its actor and critic share the LSTM, so the update cannot split them: use threads = 1 (with a \
+                      cnn before it, more threads split the convolutions)"
                         .into(),
                 )
             } else if self.use_sde {

@@ -197,7 +197,7 @@ OPTIONS:
                       then their mean curve with a min–max band (DIR/learning_curve.svg)
                       and the final returns' mean ± std
     --jobs K          with --seeds: K runs at once, each its own process (default 1);
-                      --threads 2 is different: the two halves of one run's update
+                      --threads N is different: one run on N threads (auto: the cores)
     --resume RUN_DIR  continue a stopped or killed run from its state.safetensors, exactly
                       as if it had not stopped (its own config; no other settings); a
                       --seeds sweep's directory continues every unfinished seed and starts
