@@ -10,7 +10,7 @@
 //! always what the policy acts on next.
 
 use super::{Action, Actions, Env, EnvError, EnvState, EnvStateReader, EpisodeEnd, RunningMeanStd, Space};
-use crate::kernels::pool::{split_evenly, Pool};
+use crate::kernels::pool::Pool;
 use std::sync::Mutex;
 
 /// An episode that ended, as `RecordEpisodeStatistics` reports it.
@@ -371,9 +371,8 @@ fn step_all_on_threads<E: Env + Send>(
         .enumerate()
         .map(|(i, ((((env, obs), fin), (r, (te, tr))), st))| (i, env, obs, fin, r, te, tr, st))
         .collect();
-    let lens: Vec<usize> = split_evenly(n, pool.threads().min(n)).map(|r| r.len()).collect();
-    let errors: Vec<Mutex<Option<(usize, EnvError)>>> = lens.iter().map(|_| Mutex::new(None)).collect();
-    pool.for_each_part(&mut slots, &lens, |part, slots| {
+    let errors: Vec<Mutex<Option<(usize, EnvError)>>> = (0..pool.threads().min(n)).map(|_| Mutex::new(None)).collect();
+    pool.split_items(&mut slots, n, |part, _, slots| {
         for (i, env, obs, fin, r, te, tr, st) in slots.iter_mut() {
             if let Err(e) = step_one(*env, actions.get(*i, act_dim), obs, fin, r, te, tr, st) {
                 *errors[part].lock().unwrap_or_else(|p| p.into_inner()) = Some((*i, e));

@@ -29,8 +29,7 @@
 
 use super::dispatch::{isa, Isa};
 use super::gemm::{sgemm_on, Trans};
-use super::pool::{split_evenly, Pool};
-use std::ops::Range;
+use super::pool::Pool;
 use std::sync::{Mutex, MutexGuard};
 
 /// The geometry of a convolution: `channels` input planes of `height×width`, a
@@ -219,13 +218,11 @@ pub fn conv2d_forward_on(
     s.check();
     let (patch, positions, o) = (s.patch_len(), s.positions(), s.out_channels as usize);
     check_lengths(s, batch, x, w, bias, out);
-    let groups: Vec<Range<usize>> = split_evenly(batch, pool.threads().min(batch)).collect();
-    scratch.prepare(groups.len(), s);
-    let lens: Vec<usize> = groups.iter().map(|g| g.len() * s.output_len()).collect();
+    scratch.prepare(pool.threads(), s);
     let scratch = &*scratch;
-    pool.for_each_part(out, &lens, |task, out| {
+    pool.split_items(out, batch, |task, samples, out| {
         let Patches { col, .. } = &mut *scratch.part(task);
-        let xs = &x[groups[task].start * s.input_len()..groups[task].end * s.input_len()];
+        let xs = &x[samples.start * s.input_len()..samples.end * s.input_len()];
         for (xb, ob) in xs.chunks_exact(s.input_len()).zip(out.chunks_exact_mut(s.output_len())) {
             im2col(s, xb, col);
             sgemm_on(path, o, patch, positions, 1.0, w, Trans::No, col, Trans::No, 0.0, ob);
@@ -285,11 +282,8 @@ pub fn conv2d_backward_on(
     let scratch = &*scratch;
     if let Some(dw) = dw {
         // dw[o, ·] += g_b[o, ·] · colᵀ, sample by sample, for this task's channels.
-        let channels: Vec<Range<usize>> = split_evenly(o, threads.min(o)).collect();
-        let lens: Vec<usize> = channels.iter().map(|c| c.len() * patch).collect();
-        pool.for_each_part(dw, &lens, |task, dw| {
+        pool.split_items(dw, o, |task, rows, dw| {
             let Patches { col_t, .. } = &mut *scratch.part(task);
-            let rows = channels[task].clone();
             for (xb, gb) in x.chunks_exact(s.input_len()).zip(g.chunks_exact(s.output_len())) {
                 im2col_transposed(s, xb, col_t);
                 let gb = &gb[rows.start * positions..rows.end * positions];
@@ -306,11 +300,9 @@ pub fn conv2d_backward_on(
     }
     if let Some(dx) = dx {
         // dcol = wᵀ · g_b, then each entry back to its pixel, k then p; samples split.
-        let groups: Vec<Range<usize>> = split_evenly(batch, threads.min(batch)).collect();
-        let lens: Vec<usize> = groups.iter().map(|r| r.len() * s.input_len()).collect();
-        pool.for_each_part(dx, &lens, |task, dx| {
+        pool.split_items(dx, batch, |task, samples, dx| {
             let Patches { col, .. } = &mut *scratch.part(task);
-            let gs = &g[groups[task].start * s.output_len()..groups[task].end * s.output_len()];
+            let gs = &g[samples.start * s.output_len()..samples.end * s.output_len()];
             for (gb, dxb) in gs.chunks_exact(s.output_len()).zip(dx.chunks_exact_mut(s.input_len())) {
                 sgemm_on(path, patch, o, positions, 1.0, w, Trans::Yes, gb, Trans::No, 0.0, col);
                 col2im_add(s, col, dxb);

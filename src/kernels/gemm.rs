@@ -39,8 +39,7 @@
 //! [`sgemm_naive`]'s bits.
 
 use super::dispatch::{isa, run_on, Isa};
-use super::pool::{split_evenly, Pool};
-use std::ops::Range;
+use super::pool::Pool;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,11 +219,8 @@ pub fn sgemm_rows(
         return sgemm(m, k, n, 1.0, a, Trans::No, b, tb, beta, c);
     }
     check_lengths(m, k, n, a, b, c);
-    let rows: Vec<Range<usize>> = split_evenly(m, threads).collect();
-    let lens: Vec<usize> = rows.iter().map(|r| r.len() * n).collect();
-    pool.for_each_part(&mut c[..m * n], &lens, |i, c| {
-        let r = &rows[i];
-        sgemm(r.len(), k, n, 1.0, &a[r.start * k..r.end * k], Trans::No, b, tb, beta, c)
+    pool.split_items(&mut c[..m * n], m, |_, rows, c| {
+        sgemm(rows.len(), k, n, 1.0, &a[rows.start * k..rows.end * k], Trans::No, b, tb, beta, c)
     });
 }
 

@@ -97,7 +97,7 @@ impl Default for Pool {
 
 impl Pool {
     /// A pool of `threads` threads in all: the caller's and `threads − 1` workers
-    /// (none for 0 or 1).
+    /// (none for 0 or 1; at most [`MAX_THREADS`]).
     pub fn new(threads: usize) -> Pool {
         let shared = Arc::new(Shared {
             state: Mutex::new(State { job: None, generation: 0, running: 0, panicked: false, shutdown: false }),
@@ -105,7 +105,7 @@ impl Pool {
             done: Condvar::new(),
             next: AtomicUsize::new(0),
         });
-        let workers = (1..threads.max(1))
+        let workers = (1..threads.clamp(1, MAX_THREADS))
             .map(|w| {
                 let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
@@ -157,24 +157,39 @@ impl Pool {
         assert!(!theirs, "a task of the pool panicked on a worker thread");
     }
 
-    /// Splits `out` into consecutive parts of `lens` values each (they must add up to
-    /// `out.len()`) and calls `f(i, part_i)` for each part, on the pool: the form every
-    /// kernel on the pool takes, each part written by one task.
-    pub fn for_each_part<T: Send>(&self, out: &mut [T], lens: &[usize], f: impl Fn(usize, &mut [T]) + Sync) {
-        assert_eq!(lens.iter().sum::<usize>(), out.len(), "parts of {lens:?} values for {} values", out.len());
-        let mut parts = Vec::with_capacity(lens.len());
+    /// Splits `out`, which holds `items` items of equal length, into one even run of
+    /// items per thread (at most one per item; [`split_evenly`]) and calls
+    /// `f(task, item_range, part)` for each run, on the pool: the form every kernel on the
+    /// pool takes, each part written by one task. Allocates nothing.
+    pub fn split_items<T: Send>(
+        &self,
+        out: &mut [T],
+        items: usize,
+        f: impl Fn(usize, std::ops::Range<usize>, &mut [T]) + Sync,
+    ) {
+        let tasks = self.threads().min(items).min(MAX_THREADS);
+        let each = out.len().checked_div(items).unwrap_or(0);
+        assert_eq!(each * items, out.len(), "{} values do not split into {items} items", out.len());
+        let mut parts: [Slot<'_, T>; MAX_THREADS] = std::array::from_fn(|_| Mutex::new(None));
         let mut rest = out;
-        for &len in lens {
-            let (part, tail) = rest.split_at_mut(len);
-            parts.push(Mutex::new(part));
+        for (slot, range) in parts.iter_mut().zip(split_evenly(items, tasks)) {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(range.len() * each);
+            *slot.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((range, part));
             rest = tail;
         }
-        self.run(parts.len(), &|i| {
-            let mut part = parts[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(i, &mut part)
+        self.run(tasks, &|i| {
+            let mut slot = parts[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (range, part) = slot.take().expect("each part is taken once");
+            f(i, range, part)
         });
     }
 }
+
+/// A task's part of [`Pool::split_items`]: its items and their values, until it takes them.
+type Slot<'a, T> = Mutex<Option<(std::ops::Range<usize>, &'a mut [T])>>;
+
+/// The most threads a pool runs ([`Pool::new`] starts at most this many).
+pub const MAX_THREADS: usize = 64;
 
 /// `total` items in `parts` consecutive runs as even as can be (the first ones one
 /// longer): the item ranges of a job's tasks.
@@ -242,15 +257,22 @@ mod tests {
         }
     }
 
-    /// Parts are the consecutive runs asked for, each written by its own task.
+    /// Parts are even runs of whole items, in place, each written by its own task.
     #[test]
     fn parts_are_disjoint_and_in_place() {
-        let pool = Pool::new(3);
-        let mut out = vec![0usize; 10];
         let lens: Vec<usize> = split_evenly(10, 4).map(|r| r.len()).collect();
         assert_eq!(lens, [3, 3, 2, 2]);
-        pool.for_each_part(&mut out, &lens, |i, part| part.iter_mut().for_each(|v| *v = i + 1));
-        assert_eq!(out, [1, 1, 1, 2, 2, 2, 3, 3, 4, 4]);
+        let pool = Pool::new(4);
+        let mut out = vec![0usize; 20];
+        pool.split_items(&mut out, 10, |task, items, part| {
+            assert_eq!(part.len(), 2 * items.len());
+            part.iter_mut().for_each(|v| *v = task + 1)
+        });
+        assert_eq!(out, [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4]);
+        // Fewer items than threads: one task per item.
+        let mut out = vec![0usize; 2];
+        pool.split_items(&mut out, 2, |task, _, part| part[0] = task + 1);
+        assert_eq!(out, [1, 2]);
     }
 
     /// A panic in a task reaches the caller, and the pool still runs the next job.
