@@ -296,7 +296,9 @@ impl<V: VecEnv + ?Sized> VecEnv for Box<V> {
 }
 
 /// Vectorizes any [`Env`] by stepping its copies one after the other on this thread
-/// (gymnasium's `SyncVectorEnv`). User environments run through the PPO loop this way.
+/// (gymnasium's `SyncVectorEnv`), or with [`SyncVecEnv::with_threads`] each run of them
+/// on a thread of its own, with the same results. User environments run through the PPO
+/// loop this way.
 pub struct SyncVecEnv<E: Env = Box<dyn Env>> {
     envs: Vec<E>,
     observation_space: Space,

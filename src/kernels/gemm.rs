@@ -33,6 +33,9 @@
 //! - [`sgemm_naive`] itself for every other shape (and `alpha ≠ 1`), none of which is on
 //!   the training path.
 //!
+//! [`sgemm_rows`] splits a large product's rows over a [`Pool`]'s threads, each row the
+//! same sums as on one thread (`rows_split_over_a_pool_give_one_threads_bits`).
+//!
 //! [`sgemm_on`] runs them compiled for AVX-512, for AVX2 with FMA or for any CPU
 //! ([`super::dispatch::run_on`]); [`sgemm`] takes the path this process chose. The tests
 //! at the end of this file hold every kernel, on every path this CPU runs, to
