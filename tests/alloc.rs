@@ -88,6 +88,9 @@ fn every_environment_and_wrapper_trains_without_allocating() {
         // A recurrent agent: the LSTM's acting steps and its sequences on the tape.
         let recurrent = PpoConfig { lstm_hidden_size: 8, n_minibatches: 2, use_sde: false, ..base.clone() };
         cases.push((format!("{id} LSTM"), recurrent, false));
+        // Two threads: the critic values the rollout on the worker, which also runs the
+        // actor's half of the update.
+        cases.push((format!("{id} on two threads"), PpoConfig { threads: 2, ..base.clone() }, false));
     }
     for (name, config, clip) in cases {
         let envs: Vec<_> = (0..config.n_envs).map(|_| env::make(&config.env_id).unwrap()).collect();

@@ -37,6 +37,7 @@ use ppo::math::gradcheck::GradCheck;
 use ppo::math::rng::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
+use std::sync::{Arc, Mutex};
 
 fn randn(n: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
     (0..n).map(|_| StandardNormal.sample(rng)).collect()
@@ -322,4 +323,99 @@ fn the_first_ratio_is_exactly_one_for_recurrent_policies() {
     first_ratio_is_one("CartPoleNoVel-v1", &[("lstm_hidden_size", "16")]);
     first_ratio_is_one("Acrobot-v1", &[("lstm_hidden_size", "8"), ("norm_obs", "true")]);
     first_ratio_is_one("Pendulum-v1", &[("use_sde", "false"), ("lstm_hidden_size", "8"), ("hidden_sizes", "16")]);
+}
+
+/// The rollout values its observations apart from acting (in one pass after the
+/// rollout, or on the two-thread update's worker while it runs). Each stored value is
+/// the one acting on that step's observations computes, on one thread and on two, and
+/// the truncation bootstrap changes exactly the truncated steps' rewards.
+#[test]
+fn the_rollouts_values_are_the_acting_paths() {
+    let (n, steps) = (2, 256);
+    let rollout = |threads, bootstrap_truncation| {
+        let config = PpoConfig {
+            env_id: "Pendulum-v1".into(),
+            n_envs: n,
+            n_steps: steps,
+            total_timesteps: 1 << 20,
+            seed: 5,
+            threads,
+            bootstrap_truncation,
+            ..PpoConfig::default()
+        };
+        let mut t = Trainer::new(config).unwrap();
+        t.collect_rollout().unwrap();
+        t
+    };
+    let (mut one, two) = (rollout(1, true), rollout(2, true));
+    let b = &one.buffer;
+    for (what, x, y) in [
+        ("values", &b.values, &two.buffer.values),
+        ("rewards", &b.rewards, &two.buffer.rewards),
+        ("returns", &b.returns, &two.buffer.returns),
+        ("advantages", &b.advantages, &two.buffer.advantages),
+    ] {
+        assert_eq!(bits(x), bits(y), "{what}: one thread and two differ");
+    }
+
+    let o = one.agent.obs_dim;
+    let (obs, values) = (one.buffer.obs.clone(), one.buffer.values.clone());
+    let mut out = ppo::ActOutput::default();
+    let mut rng = Xoshiro256PlusPlus::new(0);
+    for t in 0..steps {
+        let rows = &obs[t * n * o..(t + 1) * n * o];
+        one.agent.act_with_memory(rows, n, None, None, true, &mut rng, &mut out);
+        assert_eq!(bits(&out.values), bits(&values[t * n..(t + 1) * n]), "step {t}: stored values are not acting's");
+    }
+
+    // Pendulum-v1 truncates every 200 steps: both environments at step 199. The reward
+    // there gains γ·V(final observation), the final observations as the environments
+    // gave them.
+    let plain = rollout(1, false);
+    let changed: Vec<usize> =
+        (0..n * steps).filter(|&i| one.buffer.rewards[i].to_bits() != plain.buffer.rewards[i].to_bits()).collect();
+    assert_eq!(changed, [199 * n, 199 * n + 1], "the bootstrap changed other rewards than the truncated steps'");
+    let finals = Arc::new(Mutex::new(Vec::new()));
+    let config = PpoConfig { bootstrap_truncation: true, ..plain.config.clone() };
+    let envs = FinalObservations { inner: ppo::algo::train::make_envs(&config).unwrap(), finals: Arc::clone(&finals) };
+    let mut recorded = Trainer::with_envs(config, Box::new(envs)).unwrap();
+    recorded.collect_rollout().unwrap();
+    assert_eq!(bits(&recorded.buffer.rewards), bits(&one.buffer.rewards));
+    let finals = finals.lock().unwrap();
+    assert_eq!(finals.len(), 2 * o, "two truncations");
+    let mut v = [0.0f32; 2];
+    one.agent.values(&finals, 2, &mut v);
+    let gamma = one.config.gamma;
+    for (k, &i) in changed.iter().enumerate() {
+        assert_eq!(one.buffer.rewards[i].to_bits(), (plain.buffer.rewards[i] + gamma * v[k]).to_bits(), "row {i}");
+    }
+}
+
+/// Environments that note the final observation of every truncated episode.
+struct FinalObservations {
+    inner: Box<dyn ppo::VecEnv>,
+    finals: Arc<Mutex<Vec<f32>>>,
+}
+
+impl ppo::VecEnv for FinalObservations {
+    fn num_envs(&self) -> usize {
+        self.inner.num_envs()
+    }
+    fn observation_space(&self) -> &ppo::env::Space {
+        self.inner.observation_space()
+    }
+    fn action_space(&self) -> &ppo::env::Space {
+        self.inner.action_space()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), ppo::env::EnvError> {
+        self.inner.reset(seed, obs)
+    }
+    fn step(&mut self, actions: ppo::env::Actions<'_>, out: &mut ppo::env::VecStep) -> Result<(), ppo::env::EnvError> {
+        self.inner.step(actions, out)?;
+        let o = out.obs.len() / self.num_envs();
+        for i in (0..self.num_envs()).filter(|&i| out.truncated[i] && !out.terminated[i]) {
+            self.finals.lock().unwrap().extend_from_slice(&out.final_obs[i * o..(i + 1) * o]);
+        }
+        Ok(())
+    }
 }

@@ -112,7 +112,7 @@ impl ActionKind {
 /// batch.push_row(&source, 0);
 /// assert_eq!(batch, source);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum ActionBatch {
     /// `B` action indices.
     Discrete(Vec<usize>),
@@ -130,6 +130,35 @@ pub enum ActionBatch {
         /// The `B·A` values.
         values: Vec<f32>,
     },
+}
+
+/// Field by field, so that `clone_from` into a batch of the same kind reuses its buffers
+/// (the two-thread update copies the rollout every update without allocating).
+impl Clone for ActionBatch {
+    fn clone(&self) -> Self {
+        match self {
+            ActionBatch::Discrete(v) => ActionBatch::Discrete(v.clone()),
+            ActionBatch::MultiDiscrete { nvec, values } => {
+                ActionBatch::MultiDiscrete { nvec: nvec.clone(), values: values.clone() }
+            }
+            ActionBatch::Continuous { dim, values } => ActionBatch::Continuous { dim: *dim, values: values.clone() },
+        }
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        match (self, src) {
+            (ActionBatch::Discrete(v), ActionBatch::Discrete(s)) => v.clone_from(s),
+            (ActionBatch::MultiDiscrete { nvec, values }, ActionBatch::MultiDiscrete { nvec: n, values: s }) => {
+                nvec.clone_from(n);
+                values.clone_from(s);
+            }
+            (ActionBatch::Continuous { dim, values }, ActionBatch::Continuous { dim: d, values: s }) => {
+                *dim = *d;
+                values.clone_from(s);
+            }
+            (this, _) => *this = src.clone(),
+        }
+    }
 }
 
 impl Default for ActionBatch {
@@ -594,6 +623,46 @@ impl Agent {
         rng: &mut R,
         out: &mut ActOutput,
     ) {
+        self.act_inner(obs, n, masks, memory, deterministic, rng, out, true)
+    }
+
+    /// Whether the critic reads the observations themselves (no CNN or LSTM in front of
+    /// it), so that its values can be computed apart from acting: the trainer's
+    /// rollout acts with [`act_without_values`](Agent::act_without_values) and values
+    /// the rollout's observations in one pass afterwards (or on another thread while it
+    /// runs), which gives the same bits, since each row's value is its own sums.
+    pub fn critic_reads_observations(&self) -> bool {
+        self.encoder.is_none() && self.lstm.is_none()
+    }
+
+    /// [`act_masked`](Agent::act_masked), sampling, without the critic: `out.values` is
+    /// left as `n` NaNs. Panics unless [`critic_reads_observations`](Agent::critic_reads_observations).
+    pub fn act_without_values<R: Rng + ?Sized>(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        masks: Option<&[bool]>,
+        rng: &mut R,
+        out: &mut ActOutput,
+    ) {
+        assert!(self.critic_reads_observations(), "act_without_values: the critic reads a trunk's features");
+        self.act_inner(obs, n, masks, None, false, rng, out, false)
+    }
+
+    /// The body of [`act_with_memory`](Agent::act_with_memory): with `values`, the
+    /// critic's values too, else NaNs in their place.
+    #[allow(clippy::too_many_arguments)]
+    fn act_inner<R: Rng + ?Sized>(
+        &mut self,
+        obs: &[f32],
+        n: usize,
+        masks: Option<&[bool]>,
+        memory: Option<&mut Memory>,
+        deterministic: bool,
+        rng: &mut R,
+        out: &mut ActOutput,
+        values: bool,
+    ) {
         assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
         let mut encoded = std::mem::take(&mut self.encoded);
         let features = self.trunk(obs, n, memory, &mut encoded);
@@ -605,7 +674,6 @@ impl Agent {
         out.log_probs.resize(n, 0.0);
         out.actions.resize_for(&self.action, n);
         self.actor.prepare_inference();
-        self.critic.prepare_inference();
         let head = self.actor.forward_inference(features, n, &mut self.actor_scratch);
         match &self.action {
             ActionKind::Discrete(k) => {
@@ -675,9 +743,13 @@ impl Agent {
                 }
             }
         }
-        let values = self.critic.forward_inference(features, n, &mut self.critic_scratch);
         out.values.clear();
-        out.values.extend_from_slice(values);
+        if values {
+            self.critic.prepare_inference();
+            out.values.extend_from_slice(self.critic.forward_inference(features, n, &mut self.critic_scratch));
+        } else {
+            out.values.resize(n, f32::NAN);
+        }
         self.encoded = encoded;
     }
 

@@ -17,8 +17,14 @@
 //! same order as on the reference's single tape, so the results are bit-identical
 //! (`tests/update.rs` compares every parameter, Adam moment and metric).
 //!
+//! The worker also takes the critic during a rollout (`TwoThreads::start_values`):
+//! the trainer acts without it and stages each step's observations, and the worker values
+//! them as they come, in whatever number of rows at a time (each row's value is its own
+//! sums, so the values are the one-thread rollout's bits).
+//!
 //! The worker owns what it works on: each update moves the actor's parts and optimizer
-//! (`ActorHalf`) to it and back, so no data is shared and no `unsafe` is needed.
+//! (`ActorHalf`) to it and back, and each rollout the critic, so no data is shared
+//! beyond the mailboxes and no `unsafe` is needed.
 
 use super::agent::{add_policy_grads, Agent};
 use super::buffer::RolloutBuffer;
@@ -29,7 +35,7 @@ use super::loss::{
 use super::update::{shuffle_epoch, NonFiniteLoss, UpdateConfig, UpdateStats};
 use crate::kernels::pool::Pool;
 use crate::math::autodiff::Tape;
-use crate::math::nn::{Mlp, Param};
+use crate::math::nn::{Mlp, Param, Scratch};
 use crate::math::optim::{clip_coefficient, scale_grads, squared_grad_norm_from, Adam, AdamConfig};
 use crate::math::rng::Xoshiro256PlusPlus;
 use crate::math::sde::Gsde;
@@ -275,14 +281,89 @@ struct ActorJob {
     minibatches: [Minibatch; 2],
 }
 
+/// An empty network, in the place of one that has moved to the other thread.
+fn placeholder() -> Mlp {
+    Mlp::from_layers(Vec::new(), crate::math::nn::Activation::Tanh)
+}
+
+/// What the worker thread is given to do.
+#[derive(Debug)]
+enum Job {
+    /// The actor's half of an update.
+    Update(Box<ActorJob>),
+    /// The critic's values of a rollout's observations, as they are staged.
+    Values(Box<ValuesJob>),
+}
+
+/// The critic on the worker during a rollout (a network that reads the observations
+/// themselves), and the values it has computed, in the order the observations came.
+#[derive(Debug)]
+struct ValuesJob {
+    critic: Mlp,
+    scratch: Scratch,
+    /// The staged rows this job took and is valuing.
+    rows: Vec<f32>,
+    values: Vec<f32>,
+}
+
+impl ValuesJob {
+    fn new() -> ValuesJob {
+        ValuesJob { critic: placeholder(), scratch: Scratch::default(), rows: Vec::new(), values: Vec::new() }
+    }
+
+    /// Values the observations staged on `queue`, whatever number of rows has come at a
+    /// time (each row's value is its own sums: the same bits as in one pass), until the
+    /// queue is closed and empty.
+    fn run(&mut self, queue: &ObsQueue) {
+        self.critic.prepare_inference();
+        let width = self.critic.inputs().max(1);
+        let mut idle = 0u32;
+        loop {
+            // Read before taking: every row staged before the close is then taken.
+            let closed = queue.closed.load(Ordering::Acquire);
+            if queue.pending.load(Ordering::Acquire) > 0 {
+                let mut staged = queue.staged.lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::swap(&mut *staged, &mut self.rows);
+                queue.pending.store(0, Ordering::Release);
+            }
+            if !self.rows.is_empty() {
+                let values = self.critic.forward_inference(&self.rows, self.rows.len() / width, &mut self.scratch);
+                self.values.extend_from_slice(values);
+                self.rows.clear();
+                idle = 0;
+            } else if closed {
+                return;
+            } else {
+                idle += 1;
+                if idle < 2_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// Observations on their way from the rollout to the critic on the worker.
+#[derive(Debug, Default)]
+struct ObsQueue {
+    staged: Mutex<Vec<f32>>,
+    /// The values staged and not yet taken (checked without the lock).
+    pending: std::sync::atomic::AtomicUsize,
+    /// Set when the rollout has staged its last rows.
+    closed: AtomicBool,
+}
+
 /// The mailboxes between the trainer and its worker thread.
 #[derive(Debug, Default)]
 struct Slots {
-    jobs: Slot<Box<ActorJob>>,
-    done: Slot<Box<ActorJob>>,
+    jobs: Slot<Job>,
+    done: Slot<Job>,
     critic_norms: Slot<f32>,
     reports: Slot<ActorReport>,
     decisions: Slot<Decision>,
+    observations: ObsQueue,
 }
 
 /// The update on two threads. The worker is started with the trainer and kept for the
@@ -294,6 +375,8 @@ pub(crate) struct TwoThreads {
     handle: Option<std::thread::JoinHandle<()>>,
     /// The actor's job, with its scratch, while this thread holds it (between updates).
     job: Option<Box<ActorJob>>,
+    /// The rollout's values job, while this thread holds it (between rollouts).
+    values_job: Option<Box<ValuesJob>>,
     critic: CriticHalf,
     minibatches: [Minibatch; 2],
 }
@@ -309,22 +392,29 @@ impl TwoThreads {
             // If this thread panics, the trainer stops waiting for it.
             let _close_reports = CloseOnDrop(&theirs.reports);
             let _close_done = CloseOnDrop(&theirs.done);
-            while let Some(mut job) = theirs.jobs.take() {
-                let ActorJob { half, buffer, b_inds, rng, cfg, minibatches } = &mut *job;
-                run_half(half, buffer, b_inds, rng, cfg, minibatches, |half, mut report| {
-                    // The global norm: the actor's tensors added onto the critic's sum.
-                    let critic_sum = theirs.critic_norms.take().unwrap_or(f32::NAN);
-                    report.squared_norm = half.squared_norm_from(critic_sum);
-                    theirs.reports.put(report);
-                    theirs.decisions.take().unwrap_or(Decision::Stop)
-                });
-                theirs.done.put(job);
+            while let Some(job) = theirs.jobs.take() {
+                match job {
+                    Job::Update(mut job) => {
+                        let ActorJob { half, buffer, b_inds, rng, cfg, minibatches } = &mut *job;
+                        run_half(half, buffer, b_inds, rng, cfg, minibatches, |half, mut report| {
+                            // The global norm: the actor's tensors added onto the critic's sum.
+                            let critic_sum = theirs.critic_norms.take().unwrap_or(f32::NAN);
+                            report.squared_norm = half.squared_norm_from(critic_sum);
+                            theirs.reports.put(report);
+                            theirs.decisions.take().unwrap_or(Decision::Stop)
+                        });
+                        theirs.done.put(Job::Update(job));
+                    }
+                    Job::Values(mut job) => {
+                        job.run(&theirs.observations);
+                        theirs.done.put(Job::Values(job));
+                    }
+                }
             }
         });
-        let empty = || Mlp::from_layers(Vec::new(), crate::math::nn::Activation::Tanh);
         let job = ActorJob {
             half: ActorHalf {
-                actor: empty(),
+                actor: placeholder(),
                 log_std: None,
                 sde: None,
                 obs_dim: 0,
@@ -351,7 +441,7 @@ impl TwoThreads {
             minibatches: Default::default(),
         };
         let mut critic = CriticHalf {
-            critic: empty(),
+            critic: placeholder(),
             obs_dim: 0,
             optimizer: Adam::new(AdamConfig::default(), &[]),
             tape: Tape::new(),
@@ -361,7 +451,55 @@ impl TwoThreads {
             job.half.ws.tape.set_pool(Arc::new(Pool::new(threads.div_ceil(2))));
             critic.tape.set_pool(Arc::new(Pool::new(threads / 2)));
         }
-        TwoThreads { slots, handle: Some(handle), job: Some(Box::new(job)), critic, minibatches: Default::default() }
+        TwoThreads {
+            slots,
+            handle: Some(handle),
+            job: Some(Box::new(job)),
+            values_job: Some(Box::new(ValuesJob::new())),
+            critic,
+            minibatches: Default::default(),
+        }
+    }
+
+    /// Moves `critic` to the worker, which values the observations the rollout stages
+    /// ([`stage_values`](TwoThreads::stage_values)) while this thread acts, until
+    /// [`finish_values`](TwoThreads::finish_values). `rows` is how many will come: the
+    /// buffers hold that many from the first rollout on, so no later one allocates.
+    pub(crate) fn start_values(&mut self, critic: &mut Mlp, rows: usize) {
+        let mut job = self.values_job.take().expect("the values job is home between rollouts");
+        std::mem::swap(&mut job.critic, critic);
+        let width = job.critic.inputs();
+        job.values.clear();
+        job.values.reserve(rows);
+        job.rows.reserve(rows * width);
+        job.critic.reserve_inference(rows, &mut job.scratch);
+        let queue = &self.slots.observations;
+        let mut staged = queue.staged.lock().unwrap_or_else(|e| e.into_inner());
+        staged.clear();
+        staged.reserve(rows * width);
+        drop(staged);
+        queue.pending.store(0, Ordering::Release);
+        queue.closed.store(false, Ordering::Release);
+        self.slots.jobs.put(Job::Values(job));
+    }
+
+    /// Hands `obs` (whole rows) to the critic on the worker.
+    pub(crate) fn stage_values(&self, obs: &[f32]) {
+        let queue = &self.slots.observations;
+        let mut staged = queue.staged.lock().unwrap_or_else(|e| e.into_inner());
+        staged.extend_from_slice(obs);
+        queue.pending.store(staged.len(), Ordering::Release);
+    }
+
+    /// Waits for the worker to value every row staged, gives `critic` back, and returns
+    /// the values, one per row in the order staged.
+    pub(crate) fn finish_values(&mut self, critic: &mut Mlp) -> &[f32] {
+        self.slots.observations.closed.store(true, Ordering::Release);
+        let Some(Job::Values(mut job)) = self.slots.done.take() else {
+            panic!("the worker thread stopped (it panicked) or returned another job than the values")
+        };
+        std::mem::swap(&mut job.critic, critic);
+        &self.values_job.insert(job).values
     }
 
     /// The same update as [`update::update`](super::update::update), on two threads.
@@ -386,7 +524,7 @@ impl TwoThreads {
         job.b_inds.extend_from_slice(b_inds);
         job.rng.clone_from(rng);
         job.cfg = *cfg;
-        self.slots.jobs.put(job);
+        self.slots.jobs.put(Job::Update(job));
         self.critic.swap(agent, optimizer, n_critic);
 
         let mut stats = UpdateStats::default();
@@ -406,7 +544,9 @@ impl TwoThreads {
 
         self.critic.swap(agent, optimizer, n_critic);
         let critic_steps = optimizer.step;
-        let mut job = self.slots.done.take().expect("the actor's thread stopped (it panicked)");
+        let Some(Job::Update(mut job)) = self.slots.done.take() else {
+            panic!("the actor's thread stopped (it panicked) or returned another job than the update")
+        };
         job.half.swap(agent, optimizer, n_critic);
         assert_eq!(optimizer.step, critic_steps, "the two halves took different numbers of Adam steps");
         self.job = Some(job);

@@ -240,7 +240,10 @@ pub struct Trainer {
     step_out: VecStep,
     rewards: Vec<f32>,
     dones: Vec<bool>,
+    /// Final observations of truncated episodes, to be valued for the bootstrap.
     bootstrap_obs: Vec<f32>,
+    /// Whose they are: the environments of this step, or, when the critic's values are
+    /// deferred to the rollout's end, rows of the buffer.
     bootstrap_envs: Vec<usize>,
     bootstrap_values: Vec<f32>,
     last_values: Vec<f32>,
@@ -440,6 +443,8 @@ impl Trainer {
         let memory = agent.initial_memory(if config.recurrent() { n } else { 0 });
         // Recurrent PPO shuffles environments, whose whole sequences make the minibatches.
         let order_len = if config.recurrent() { n } else { config.batch_size() };
+        // Deferred values note every truncation of a rollout, at most one per sample.
+        let bootstraps = if agent.critic_reads_observations() { config.batch_size() } else { n };
         Ok(Trainer {
             agent,
             optimizer,
@@ -460,9 +465,9 @@ impl Trainer {
             step_out,
             rewards: vec![0.0; n],
             dones: vec![false; n],
-            bootstrap_obs: Vec::with_capacity(n * obs_dim),
-            bootstrap_envs: Vec::with_capacity(n),
-            bootstrap_values: vec![0.0; n],
+            bootstrap_obs: Vec::with_capacity(bootstraps * obs_dim),
+            bootstrap_envs: Vec::with_capacity(bootstraps),
+            bootstrap_values: vec![0.0; bootstraps],
             last_values: vec![0.0; n],
             update_ws,
             two_threads: (threads >= 2 && config.cnn == CnnKind::None).then(|| TwoThreads::new(threads)),
@@ -505,13 +510,77 @@ impl Trainer {
     }
 
     /// The body of [`collect_rollout`](Trainer::collect_rollout).
+    ///
+    /// A critic that reads the observations themselves (no CNN or LSTM) is not run while
+    /// acting: its values of the rollout's observations, of the truncation bootstraps' and
+    /// of the last ones are computed apart, each row the same sums as in a step, so the
+    /// same bits. On one thread that is one pass after the rollout; with the two-thread
+    /// update, the worker values the observations while this thread acts
+    /// ([`TwoThreads::start_values`]).
     fn collect_steps(&mut self) -> Result<(), TrainError> {
+        let (n, t) = (self.config.n_envs, self.config.n_steps);
+        self.buffer.reset();
+        self.finished_episodes.clear();
+        self.bootstrap_envs.clear();
+        self.bootstrap_obs.clear();
+        let defer = self.agent.critic_reads_observations();
+        let on_worker = match self.two_threads.as_mut() {
+            Some(two) if defer => {
+                // The rollout's observations, the last ones, the truncations' (at most one a sample).
+                two.start_values(&mut self.agent.critic, (2 * t + 1) * n);
+                true
+            }
+            _ => false,
+        };
+        let stepped = self.rollout_steps(defer, on_worker);
+        if on_worker {
+            let two = self.two_threads.as_mut().expect("checked above");
+            if stepped.is_ok() {
+                two.stage_values(&self.next_obs);
+                two.stage_values(&self.bootstrap_obs);
+            }
+            let values = two.finish_values(&mut self.agent.critic);
+            if stepped.is_ok() {
+                let (rollout, rest) = values.split_at(t * n);
+                let (last, bootstraps) = rest.split_at(n);
+                self.buffer.values.copy_from_slice(rollout);
+                self.last_values.copy_from_slice(last);
+                self.bootstrap_values[..bootstraps.len()].copy_from_slice(bootstraps);
+            }
+        }
+        stepped?;
+        let gamma = self.config.gamma;
+        if defer {
+            let k = self.bootstrap_envs.len();
+            if !on_worker {
+                self.agent.values(&self.buffer.obs, t * n, &mut self.buffer.values);
+                self.agent.values(&self.next_obs, n, &mut self.last_values);
+                if k > 0 {
+                    self.agent.values(&self.bootstrap_obs, k, &mut self.bootstrap_values);
+                }
+            }
+            for (&row, &v) in self.bootstrap_envs.iter().zip(&self.bootstrap_values) {
+                self.buffer.rewards[row] += gamma * v;
+            }
+        } else {
+            // CleanRL's get_value(next_obs, next_lstm_state, next_done): the state it
+            // steps to is discarded; the next rollout steps it again.
+            self.value_memory.clone_from(&self.memory);
+            let memory = Some(&mut self.value_memory);
+            self.agent.values_with_memory(&self.next_obs, n, memory, &mut self.last_values);
+        }
+        self.buffer.compute_returns_and_advantages(&self.last_values, gamma, self.config.gae_lambda);
+        Ok(())
+    }
+
+    /// The rollout's `T` steps: acting (without the critic when `defer`; with `staged`,
+    /// each step's observations go to the worker's critic), stepping the environments,
+    /// filling the buffer.
+    fn rollout_steps(&mut self, defer: bool, staged: bool) -> Result<(), TrainError> {
         let n = self.config.n_envs;
         let o = self.agent.obs_dim;
         let gamma = self.config.gamma;
         let recurrent = self.config.recurrent();
-        self.buffer.reset();
-        self.finished_episodes.clear();
         // gSDE: new noise matrices at the rollout start and every sde_sample_freq steps
         // (SB3's collect_rollouts, which resamples twice at step 0 when the freq is > 0).
         let sde_freq = if self.config.use_sde { self.config.sde_sample_freq } else { 0 };
@@ -532,8 +601,15 @@ impl Trainer {
             if recurrent {
                 self.buffer.store_memory(step, &self.memory);
             }
-            let memory = Some(&mut self.memory);
-            self.agent.act_with_memory(&self.next_obs, n, masks, memory, false, &mut self.rng, &mut self.act);
+            if defer {
+                self.agent.act_without_values(&self.next_obs, n, masks, &mut self.rng, &mut self.act);
+                if staged {
+                    self.two_threads.as_ref().expect("staged on the worker").stage_values(&self.next_obs);
+                }
+            } else {
+                let memory = Some(&mut self.memory);
+                self.agent.act_with_memory(&self.next_obs, n, masks, memory, false, &mut self.rng, &mut self.act);
+            }
             if let Some(m) = masks {
                 self.buffer.store_masks(step, m);
             }
@@ -551,18 +627,21 @@ impl Trainer {
                 self.dones[i] = out.terminated[i] || out.truncated[i];
             }
             // Truncation is not termination: bootstrap the cut-off future with
-            // γ·V(final observation), as SB3 does (CleanRL does not; issue #198).
+            // γ·V(final observation), as SB3 does (CleanRL does not; issue #198). With
+            // deferred values the buffer's row is noted, and valued after the rollout.
             if self.config.bootstrap_truncation {
-                self.bootstrap_envs.clear();
-                self.bootstrap_obs.clear();
+                if !defer {
+                    self.bootstrap_envs.clear();
+                    self.bootstrap_obs.clear();
+                }
                 for i in 0..n {
                     if out.truncated[i] && !out.terminated[i] {
-                        self.bootstrap_envs.push(i);
+                        self.bootstrap_envs.push(if defer { step * n + i } else { i });
                         self.bootstrap_obs.extend_from_slice(&out.final_obs[i * o..(i + 1) * o]);
                     }
                 }
                 let k = self.bootstrap_envs.len();
-                if k > 0 {
+                if k > 0 && !defer {
                     // A recurrent agent values the final observation from the state
                     // that read this step's observation, in the same episode.
                     self.value_memory.clear();
@@ -609,12 +688,6 @@ impl Trainer {
                 });
             }
         }
-        // CleanRL's get_value(next_obs, next_lstm_state, next_done): the state it steps to
-        // is discarded; the next rollout steps it again.
-        self.value_memory.clone_from(&self.memory);
-        let memory = Some(&mut self.value_memory);
-        self.agent.values_with_memory(&self.next_obs, n, memory, &mut self.last_values);
-        self.buffer.compute_returns_and_advantages(&self.last_values, gamma, self.config.gae_lambda);
         Ok(())
     }
 

@@ -358,6 +358,15 @@ impl Mlp {
         self.forward_inference_layers(x, rows, self.layers.len(), scratch)
     }
 
+    /// Grows `scratch` to hold a [`forward_inference`](Mlp::forward_inference) of
+    /// `rows` rows, so that no pass of up to that many rows allocates.
+    pub fn reserve_inference(&self, rows: usize, scratch: &mut Scratch) {
+        let widest = self.layers.iter().map(Linear::outputs).max().unwrap_or(0);
+        for v in [&mut scratch.a, &mut scratch.b] {
+            v.reserve((rows * widest).saturating_sub(v.len()));
+        }
+    }
+
     /// [`forward_inference`](Mlp::forward_inference) through the first `count` layers
     /// only (`rows×width` out; every hidden layer's activation applied): gSDE's latent
     /// features are the actor's body without its head.
