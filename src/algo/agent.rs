@@ -837,18 +837,12 @@ impl Agent {
     /// CleanRL's `agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])` on a
     /// tape: the minibatch's `newlogprob` (`B×1`) of `actions` (`B` rows), the policy's
     /// `entropy` (`B×1`, or `1×1` for the state-independent Gaussian, whose entropy is the
-    /// same in every row) and the critic's `newvalue` (`B×1`). `obs` is `obs_data`
-    /// (`B×O`) already on the tape.
+    /// same in every row) and the critic's `newvalue` (`B×1`), from the observations (or
+    /// the trunk's output) `obs` on the tape.
     /// [`accumulate_grads`](Agent::accumulate_grads) reads the gradients back after
     /// `tape.backward`.
-    pub fn get_action_and_value(
-        &mut self,
-        tape: &mut Tape,
-        obs: Var,
-        obs_data: &[f32],
-        actions: &ActionBatch,
-    ) -> (Var, Var, Var) {
-        self.get_action_and_value_masked(tape, obs, obs_data, actions, &[])
+    pub fn get_action_and_value(&mut self, tape: &mut Tape, obs: Var, actions: &ActionBatch) -> (Var, Var, Var) {
+        self.get_action_and_value_masked(tape, obs, actions, &[])
     }
 
     /// [`get_action_and_value`](Agent::get_action_and_value) under action masks:
@@ -859,13 +853,12 @@ impl Agent {
         &mut self,
         tape: &mut Tape,
         obs: Var,
-        obs_data: &[f32],
         actions: &ActionBatch,
         mask_bias: &[f32],
     ) -> (Var, Var, Var) {
         let (log_std, sde) = (self.log_std.as_ref(), self.sde.as_mut());
         let (newlogprob, entropy, log_std) =
-            record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, obs_data, actions, mask_bias);
+            record_log_prob_entropy(tape, &mut self.actor, log_std, sde, obs, actions, mask_bias);
         self.recorded_log_std = log_std;
         let newvalue = self.critic.forward(tape, obs);
         (newlogprob, entropy, newvalue)
@@ -1030,7 +1023,7 @@ pub const LSTM_PARAM_NAMES: [&str; 4] =
     ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0"];
 
 /// The policy's half of [`Agent::get_action_and_value`] on a tape: the actor on `obs`
-/// (`obs_data`, `B×O`, already on the tape), then `log π(a|s)` (`B×1`) of `actions`
+/// (`B×O`, on the tape), then `log π(a|s)` (`B×1`) of `actions`
 /// and the entropy (`B×1`, or `1×1` for the state-independent Gaussian), and the
 /// log-std's copy on the tape (continuous actions), whose gradient
 /// [`add_policy_grads`] reads. The two-thread update records its actor half with it.
@@ -1043,7 +1036,6 @@ pub fn record_log_prob_entropy(
     log_std_param: Option<&Param>,
     sde: Option<&mut Gsde>,
     obs: Var,
-    obs_data: &[f32],
     actions: &ActionBatch,
     mask_bias: &[f32],
 ) -> (Var, Var, Option<Var>) {
@@ -1071,9 +1063,7 @@ pub fn record_log_prob_entropy(
             let (lp, ent) = match sde {
                 // gSDE (crate::math::sde): σ depends on the state, so the entropy is per row.
                 Some(sde) => {
-                    // The actor's transposed weights, for the latent's fast products.
-                    actor.prepare_inference();
-                    let latent = sde.record_latent(tape, actor, obs_data, b);
+                    let latent = sde.record_latent(tape, actor.recorded_features());
                     sde_log_prob_entropy(tape, head, latent, log_std, actions)
                 }
                 None => gaussian_log_prob_entropy(tape, head, log_std, actions),

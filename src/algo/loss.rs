@@ -330,7 +330,7 @@ pub fn record_policy_loss(
 ) -> PolicyLoss {
     let b = mb.len();
     let (new_log_prob, entropy, log_std) =
-        record_log_prob_entropy(tape, actor, log_std_param, sde, obs, &mb.obs, &mb.actions, &mb.mask_bias);
+        record_log_prob_entropy(tape, actor, log_std_param, sde, obs, &mb.actions, &mb.mask_bias);
     let entropy_loss = tape.mean(entropy);
     // The probability ratio r = exp(log π − log π_old) (eq. 6).
     let old_log_prob = tape.input(b, 1, &mb.log_probs, false);

@@ -191,7 +191,7 @@ pub fn update(
             // detail 5).
             let obs = agent.record_trunk(tape, &mb.obs, mb.sequences());
             let (newlogprob, entropy, newvalue) =
-                agent.get_action_and_value_masked(tape, obs, &mb.obs, &mb.actions, &mb.mask_bias);
+                agent.get_action_and_value_masked(tape, obs, &mb.actions, &mb.mask_bias);
 
             // The probability ratio r = π/π_old = exp(log π − log π_old) (eq. 6).
             let b_logprobs = tape.input(b, 1, &mb.log_probs, false);

@@ -20,7 +20,7 @@
 //! algorithm), transpose back, and scale by the gain. Gains are √2 for hidden layers,
 //! 0.01 for the policy head and 1.0 for the value head; biases start at 0.
 
-use crate::kernels::gemm::{sgemm, uses_transposed_weight, Trans};
+use crate::kernels::gemm::{sgemm, transpose, uses_transposed_weight, Trans};
 pub use crate::math::activation::Activation;
 use crate::math::autodiff::{Tape, Var};
 use crate::math::tensor::Tensor;
@@ -230,6 +230,9 @@ pub struct Mlp {
     pub activation: Activation,
     /// The tape handles of the last [`forward`](Mlp::forward): weight, bias per layer.
     recorded: Vec<Var>,
+    /// What the last layer read in the last [`forward`](Mlp::forward): the last hidden
+    /// features.
+    features: Option<Var>,
     /// Each layer's weight transposed to `[in, out]`, for the fast inference kernels;
     /// valid only when `cache_valid`.
     transposed: Vec<Vec<f32>>,
@@ -267,12 +270,12 @@ impl Mlp {
                 Linear::new(sizes[i], sizes[i + 1], gain, 0.0, rng)
             })
             .collect();
-        Mlp { layers, activation, recorded: Vec::new(), transposed: Vec::new(), cache_valid: false }
+        Mlp { layers, activation, recorded: Vec::new(), features: None, transposed: Vec::new(), cache_valid: false }
     }
 
     /// Builds an MLP from given layers.
     pub fn from_layers(layers: Vec<Linear>, activation: Activation) -> Mlp {
-        Mlp { layers, activation, recorded: Vec::new(), transposed: Vec::new(), cache_valid: false }
+        Mlp { layers, activation, recorded: Vec::new(), features: None, transposed: Vec::new(), cache_valid: false }
     }
 
     /// Input width.
@@ -305,9 +308,20 @@ impl Mlp {
             self.recorded.push(w);
             self.recorded.push(b);
             let act = if i < last { Some(self.activation) } else { None };
+            if i == last {
+                self.features = Some(h);
+            }
             h = tape.linear(h, w, b, act);
         }
         h
+    }
+
+    /// The last hidden features of the last [`forward`](Mlp::forward) (what the output
+    /// layer read), on its tape: the same values as
+    /// [`forward_inference_layers`](Mlp::forward_inference_layers) through every layer
+    /// but the last. Panics before a forward.
+    pub fn recorded_features(&self) -> Var {
+        self.features.expect("recorded_features before forward")
     }
 
     /// Adds the gradients of the last backward pass into each parameter's `grad`.
@@ -332,11 +346,7 @@ impl Mlp {
             let (n, k) = (layer.outputs(), layer.inputs());
             let w = layer.weight.value.data();
             t.resize(k * n, 0.0);
-            for o in 0..n {
-                for i in 0..k {
-                    t[i * n + o] = w[o * k + i];
-                }
-            }
+            transpose(n, k, w, t);
         }
         self.cache_valid = true;
     }

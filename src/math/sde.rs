@@ -33,7 +33,7 @@
 //! **Detached features.** With `learn_features=False`, SB3 uses `latent_sde.detach()` in
 //! the variance: the features still learn through the mean `μ(s)`, but the variance
 //! passes gradient only to `log_std`. The loss gets that by recording `z(s)` as a
-//! constant: [`Gsde::record_latent`] computes it off the tape.
+//! constant: [`Gsde::record_latent`] copies the actor's recorded features.
 //!
 //! **One matrix per environment.** SB3's `reset_noise(n_envs)` draws a batch of `n_envs`
 //! matrices and `get_noise` uses matrix `i` for row `i` when the batch has exactly that
@@ -258,14 +258,14 @@ impl Gsde {
         &self.latent
     }
 
-    /// Records `z(s)` of `obs` (`rows×O`) on the tape as a constant (`rows×H`): the
-    /// features computed off the tape carry no gradient path, which is SB3's
-    /// `latent_sde.detach()`. (Recomputing the hidden layers costs one extra forward of
-    /// the actor's body per minibatch; reading the features off the actor's recorded
-    /// forward would need `Mlp` to return them.)
-    pub fn record_latent(&mut self, tape: &mut Tape, actor: &Mlp, obs: &[f32], rows: usize) -> Var {
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
-        let h = self.latent.len() / rows.max(1);
+    /// Records `z(s)` on the tape as a constant (`rows×H`), from the actor's hidden
+    /// `features` as its forward recorded them ([`Mlp::recorded_features`], the values
+    /// the rollout computed): a copy with no gradient path, which is SB3's
+    /// `latent_sde.detach()`.
+    pub fn record_latent(&mut self, tape: &mut Tape, features: Var) -> Var {
+        let (rows, h) = tape.shape(features);
+        self.latent.clear();
+        self.latent.extend_from_slice(tape.value(features));
         tape.input(rows, h, &self.latent, false)
     }
 
