@@ -674,7 +674,7 @@ impl Agent {
         out.log_probs.resize(n, 0.0);
         out.actions.resize_for(&self.action, n);
         self.actor.prepare_inference();
-        let head = self.actor.forward_inference(features, n, &mut self.actor_scratch);
+        let (head, latent) = self.actor.forward_inference_with_features(features, n, &mut self.actor_scratch);
         match &self.action {
             ActionKind::Discrete(k) => {
                 let ActionBatch::Discrete(actions) = &mut out.actions else { unreachable!("resized for discrete") };
@@ -714,7 +714,7 @@ impl Agent {
                     unreachable!("resized for continuous")
                 };
                 out.clipped.resize(n * dim, 0.0);
-                sde.act(&self.actor, log_std, obs, head, n, deterministic, actions, &mut out.log_probs);
+                sde.act(latent, log_std, head, n, deterministic, actions, &mut out.log_probs);
                 for (k, (c, &a)) in out.clipped.iter_mut().zip(actions.iter()).enumerate() {
                     *c = a.clamp(low[k % dim], high[k % dim]);
                 }

@@ -377,6 +377,25 @@ impl Mlp {
         }
     }
 
+    /// [`forward_inference`](Mlp::forward_inference), and what its last layer read: the
+    /// last hidden features (`x` itself for a single layer), gSDE's latent, at no extra
+    /// cost. The layers write the scratch's two buffers in turn, so the features are
+    /// still in the one the output is not.
+    pub fn forward_inference_with_features<'a>(
+        &self,
+        x: &'a [f32],
+        rows: usize,
+        scratch: &'a mut Scratch,
+    ) -> (&'a [f32], &'a [f32]) {
+        let count = self.layers.len();
+        self.forward_inference_layers(x, rows, count, scratch);
+        // Layer i writes `b` when i is even, `a` when it is odd.
+        let Scratch { a, b } = scratch;
+        let (out, other) = if count % 2 == 1 { (b, a) } else { (a, b) };
+        let features = if count == 1 { x } else { &other[..rows * self.layers[count - 2].outputs()] };
+        (&out[..rows * self.outputs()], features)
+    }
+
     /// [`forward_inference`](Mlp::forward_inference) through the first `count` layers
     /// only (`rows×width` out; every hidden layer's activation applied): gSDE's latent
     /// features are the actor's body without its head.

@@ -269,15 +269,16 @@ impl Gsde {
         tape.input(rows, h, &self.latent, false)
     }
 
-    /// Acts for `rows` observations `obs` (`rows×O`) given the actor's means `mean`
-    /// (`rows×A`): writes `actions` (`rows×A`, `μ + z·θ_ε`, or `μ` when
-    /// `deterministic`) and their `log_probs` (`rows`) under `N(μ, σ²(s))`.
+    /// Acts for `rows` observations given the actor's last hidden features `latent`
+    /// (`rows×H`) and its means `mean` (`rows×A`), both from one forward
+    /// ([`Mlp::forward_inference_with_features`]): writes `actions` (`rows×A`,
+    /// `μ + z·θ_ε`, or `μ` when `deterministic`) and their `log_probs` (`rows`) under
+    /// `N(μ, σ²(s))`.
     #[allow(clippy::too_many_arguments)]
     pub fn act(
         &mut self,
-        actor: &Mlp,
+        latent: &[f32],
         log_std: &[f32],
-        obs: &[f32],
         mean: &[f32],
         rows: usize,
         deterministic: bool,
@@ -285,10 +286,9 @@ impl Gsde {
         log_probs: &mut [f32],
     ) {
         let a = self.var.len();
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
-        let h = self.latent.len() / rows.max(1);
+        let h = latent.len() / rows.max(1);
         for r in 0..rows {
-            let z = &self.latent[r * h..(r + 1) * h];
+            let z = &latent[r * h..(r + 1) * h];
             let mu = &mean[r * a..(r + 1) * a];
             let action = &mut actions[r * a..(r + 1) * a];
             if deterministic {
