@@ -228,3 +228,49 @@ fn the_value_clip_uses_clip_coef_vf() {
     let (narrow, wide) = (v_loss(true, 0.2), v_loss(true, 2.0));
     assert!(narrow > wide && wide > unclipped, "ε 0.2: {narrow}, ε 2: {wide}, unclipped: {unclipped}");
 }
+
+/// Whole short runs (four rollouts and updates each) on 1, 2, 3, 4 and 8 threads: every
+/// iteration's metrics (timing aside) and episodes, and the final state, are one
+/// thread's. After the first update the rollouts act with updated networks, and the
+/// critic has moved to the worker and back, so this also holds the parallel rollout to
+/// the reference over a run.
+#[test]
+fn whole_runs_give_one_threads_metrics_and_weights() {
+    let cases = [
+        ("CartPole", cartpole()),
+        ("Pendulum normalised", PpoConfig { norm_obs: true, norm_reward: true, ..pendulum() }),
+        ("Pendulum gSDE", PpoConfig { use_sde: true, sde_sample_freq: 4, ..pendulum() }),
+        ("CartPole target-KL", PpoConfig { target_kl: Some(2e-4), learning_rate: 3e-3, ..cartpole() }),
+    ];
+    for (name, config) in cases {
+        let run = |threads| {
+            let mut t = Trainer::new(PpoConfig { threads, ..config.clone() }).unwrap();
+            let mut log = Vec::new();
+            for _ in 0..4 {
+                let m = t.iterate().unwrap();
+                let mut row = metric_bits(&m);
+                row.push(("global_step", m.global_step));
+                row.push(("learning_rate", u64::from(m.learning_rate.to_bits())));
+                row.push(("episodic_return", m.episodic_return.unwrap_or(f64::NAN).to_bits()));
+                row.push(("episodes", m.episodes));
+                for e in &m.finished_episodes {
+                    row.push(("an episode's return", e.episodic_return.to_bits()));
+                }
+                log.push(row);
+            }
+            (t, log)
+        };
+        let (reference, want) = run(1);
+        assert!(
+            want.iter().any(|row| row.iter().any(|(k, _)| *k == "an episode's return")),
+            "{name}: no episode ended"
+        );
+        for threads in [2, 3, 4, 8] {
+            let (t, got) = run(threads);
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert_eq!(w, g, "{name}: iteration {i} on {threads} threads");
+            }
+            assert_same_state(name, &format!("after four iterations on {threads} threads"), &reference, &t);
+        }
+    }
+}

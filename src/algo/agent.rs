@@ -623,7 +623,14 @@ impl Agent {
         rng: &mut R,
         out: &mut ActOutput,
     ) {
-        self.act_inner(obs, n, masks, memory, deterministic, rng, out, true)
+        assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
+        let mut encoded = std::mem::take(&mut self.encoded);
+        let features = self.trunk(obs, n, memory, &mut encoded);
+        self.choose(features, n, masks, deterministic, rng, out);
+        self.critic.prepare_inference();
+        out.values.clear();
+        out.values.extend_from_slice(self.critic.forward_inference(features, n, &mut self.critic_scratch));
+        self.encoded = encoded;
     }
 
     /// Whether the critic reads the observations themselves (no CNN or LSTM in front of
@@ -646,26 +653,23 @@ impl Agent {
         out: &mut ActOutput,
     ) {
         assert!(self.critic_reads_observations(), "act_without_values: the critic reads a trunk's features");
-        self.act_inner(obs, n, masks, None, false, rng, out, false)
+        assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
+        self.choose(obs, n, masks, false, rng, out);
+        out.values.clear();
+        out.values.resize(n, f32::NAN);
     }
 
-    /// The body of [`act_with_memory`](Agent::act_with_memory): with `values`, the
-    /// critic's values too, else NaNs in their place.
-    #[allow(clippy::too_many_arguments)]
-    fn act_inner<R: Rng + ?Sized>(
+    /// The actor's part of acting: the actions for the `n` rows of `features` (what the
+    /// heads read), their log-probabilities, and the clipped copies the environments get.
+    fn choose<R: Rng + ?Sized>(
         &mut self,
-        obs: &[f32],
+        features: &[f32],
         n: usize,
         masks: Option<&[bool]>,
-        memory: Option<&mut Memory>,
         deterministic: bool,
         rng: &mut R,
         out: &mut ActOutput,
-        values: bool,
     ) {
-        assert_eq!(obs.len(), n * self.obs_dim, "act: {} observation values for {n}×{}", obs.len(), self.obs_dim);
-        let mut encoded = std::mem::take(&mut self.encoded);
-        let features = self.trunk(obs, n, memory, &mut encoded);
         let mask_len = self.action.mask_len();
         if let Some(m) = masks {
             assert_eq!(m.len(), n * mask_len, "act: {} mask entries for {n}×{mask_len}", m.len());
@@ -743,14 +747,6 @@ impl Agent {
                 }
             }
         }
-        out.values.clear();
-        if values {
-            self.critic.prepare_inference();
-            out.values.extend_from_slice(self.critic.forward_inference(features, n, &mut self.critic_scratch));
-        } else {
-            out.values.resize(n, f32::NAN);
-        }
-        self.encoded = encoded;
     }
 
     /// What the networks read for `n` observations: the observations themselves, or the

@@ -605,9 +605,9 @@ config_keys! {
     /// Threads for training; every count gives the same bits. Without a CNN, 2 or more
     /// run the actor's and the critic's halves of each minibatch step (separate networks:
     /// loss, gradient, Adam step) in parallel, the actor's on a persistent worker thread
-    /// ([`crate::algo::parallel`]; about 1.6× one thread on CleanRL's CartPole workload),
-    /// and past 2 each half splits its large products' rows over its share of the
-    /// threads. With a CNN, the convolutions' samples and output channels and the large
+    /// ([`crate::algo::parallel`]), which also values the rollout's observations while
+    /// the trainer acts (about 1.7× one thread on CleanRL's CartPole workload), and past
+    /// 2 each half splits its large products' rows over its share of the threads. With a CNN, the convolutions' samples and output channels and the large
     /// products' rows split over a pool of that many persistent threads
     /// ([`crate::kernels::pool`]), when acting and in the update. An LSTM without a CNN
     /// runs on 1. `auto` (or 0): the cores available. Default 1.
