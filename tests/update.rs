@@ -6,7 +6,8 @@
 //! threads (two: the actor's and the critic's halves, [`ppo::algo::parallel`]; more:
 //! each half's large products split over a pool, [`ppo::kernels::pool`]). Every
 //! parameter, every Adam moment and step count, and every metric must be equal to the
-//! bit.
+//! bit. `whole_runs_give_one_threads_metrics_and_weights` does the same over whole
+//! short runs, rollouts included.
 
 use ppo::algo::update::{shuffle_epoch, update, UpdateConfig, UpdateWorkspace};
 use ppo::algo::{LossConfig, Metrics, PpoConfig, Trainer};
