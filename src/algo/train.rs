@@ -545,7 +545,8 @@ impl Trainer {
                 let (last, bootstraps) = rest.split_at(n);
                 self.buffer.values.copy_from_slice(rollout);
                 self.last_values.copy_from_slice(last);
-                self.bootstrap_values[..bootstraps.len()].copy_from_slice(bootstraps);
+                self.bootstrap_values.clear();
+                self.bootstrap_values.extend_from_slice(bootstraps);
             }
         }
         stepped?;
@@ -556,6 +557,7 @@ impl Trainer {
                 self.agent.values(&self.buffer.obs, t * n, &mut self.buffer.values);
                 self.agent.values(&self.next_obs, n, &mut self.last_values);
                 if k > 0 {
+                    self.bootstrap_values.resize(k, 0.0);
                     self.agent.values(&self.bootstrap_obs, k, &mut self.bootstrap_values);
                 }
             }
