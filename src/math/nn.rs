@@ -469,6 +469,26 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
+    /// The features `forward_inference_with_features` returns are what the last layer
+    /// read (the body's output, or the input for one layer), and its output is the
+    /// forward's, for every depth: both buffers of the scratch take turns.
+    #[test]
+    fn the_features_are_the_bodys_output_at_every_depth() {
+        let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.41).cos()).collect();
+        for sizes in [&[3, 2][..], &[3, 5, 2], &[3, 5, 4, 2], &[3, 5, 4, 6, 2]] {
+            let mut mlp = Mlp::new(sizes, Activation::Tanh, 1.0, 1.0, &mut StdRng::seed_from_u64(3));
+            mlp.prepare_inference();
+            let (mut s1, mut s2, mut s3) = (Scratch::default(), Scratch::default(), Scratch::default());
+            let layers = sizes.len() - 1;
+            let want_out = mlp.forward_inference(&x, 5, &mut s1).to_vec();
+            let want_features =
+                if layers == 1 { x.clone() } else { mlp.forward_inference_layers(&x, 5, layers - 1, &mut s2).to_vec() };
+            let (out, features) = mlp.forward_inference_with_features(&x, 5, &mut s3);
+            assert_eq!(out, &want_out[..], "{sizes:?}: output");
+            assert_eq!(features, &want_features[..], "{sizes:?}: features");
+        }
+    }
+
     fn gram(w: &Tensor, wide: bool) -> Tensor {
         if wide {
             w.matmul(&w.transpose())

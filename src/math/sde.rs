@@ -44,7 +44,6 @@ use crate::kernels::fastmath::exp;
 use crate::math::autodiff::{Tape, Var};
 use crate::math::distributions::HALF_LOG_2PI;
 
-use crate::math::nn::{Mlp, Scratch};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -233,7 +232,6 @@ pub struct Gsde {
     /// The current exploration matrices.
     pub noise: ExplorationNoise,
     latent: Vec<f32>,
-    scratch: Scratch,
     var: Vec<f32>,
     eps: Vec<f32>,
 }
@@ -245,21 +243,13 @@ impl Gsde {
             full_std,
             noise: ExplorationNoise::new(hidden, action_dim),
             latent: Vec::new(),
-            scratch: Scratch::default(),
             var: vec![0.0; action_dim],
             eps: vec![0.0; action_dim],
         }
     }
 
-    /// The actor's last hidden features `z(s)` (`rows×H`) of `obs` (`rows×O`), with no
-    /// tape: every layer but the head, as [`Mlp::forward_inference`] computes them.
-    pub fn latent(&mut self, actor: &Mlp, obs: &[f32], rows: usize) -> &[f32] {
-        hidden_features(actor, obs, rows, &mut self.latent, &mut self.scratch);
-        &self.latent
-    }
-
     /// Records `z(s)` on the tape as a constant (`rows×H`), from the actor's hidden
-    /// `features` as its forward recorded them ([`Mlp::recorded_features`], the values
+    /// `features` as its forward recorded them ([`Mlp::recorded_features`](crate::math::nn::Mlp::recorded_features), the values
     /// the rollout computed): a copy with no gradient path, which is SB3's
     /// `latent_sde.detach()`.
     pub fn record_latent(&mut self, tape: &mut Tape, features: Var) -> Var {
@@ -271,7 +261,7 @@ impl Gsde {
 
     /// Acts for `rows` observations given the actor's last hidden features `latent`
     /// (`rows×H`) and its means `mean` (`rows×A`), both from one forward
-    /// ([`Mlp::forward_inference_with_features`]): writes `actions` (`rows×A`,
+    /// ([`Mlp::forward_inference_with_features`](crate::math::nn::Mlp::forward_inference_with_features)): writes `actions` (`rows×A`,
     /// `μ + z·θ_ε`, or `μ` when `deterministic`) and their `log_probs` (`rows`) under
     /// `N(μ, σ²(s))`.
     #[allow(clippy::too_many_arguments)]
@@ -305,19 +295,10 @@ impl Gsde {
     }
 }
 
-/// `x` (`rows×O`) through every layer of `actor` but the last, into `out` (`rows×H`):
-/// [`Mlp::forward_inference_layers`], the rollout's own arithmetic.
-fn hidden_features(actor: &Mlp, x: &[f32], rows: usize, out: &mut Vec<f32>, scratch: &mut Scratch) {
-    let h = actor.forward_inference_layers(x, rows, actor.layers.len() - 1, scratch);
-    out.clear();
-    out.extend_from_slice(h);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::math::nn::Activation;
-    use crate::math::nn::Scratch;
+    use crate::math::nn::{Activation, Mlp, Scratch};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -326,11 +307,9 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0);
         let actor = Mlp::new(&[3, 16, 8, 2], Activation::Tanh, 2f32.sqrt(), 1.0, &mut rng);
         let obs: Vec<f32> = (0..30).map(|i| (i as f32 * 0.37).sin()).collect();
-        let mut sde = Gsde::new(8, 2, true);
-        let z = sde.latent(&actor, &obs, 10).to_vec();
-        let head = actor.layers.last().unwrap();
         let mut scratch = Scratch::default();
-        let mean = actor.forward_inference(&obs, 10, &mut scratch);
+        let (mean, z) = actor.forward_inference_with_features(&obs, 10, &mut scratch);
+        let head = actor.layers.last().unwrap();
         for r in 0..10 {
             for j in 0..2 {
                 let w = head.weight.value.row(j);
